@@ -1,0 +1,153 @@
+"""The CloudEvents 1.0 envelope every mechbus message travels in, and the field types it uses."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+from schemas.registry import AGENCY_ID_PATTERN, AgencyKind, active_registry
+
+SPECVERSION = "1.0"
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_message_id(at: datetime | None = None) -> str:
+    """A ULID: 48-bit millisecond timestamp + 80 random bits, so ids sort by creation time."""
+    millis = int((at.timestamp() if at else time.time()) * 1000)
+    value = (millis << 80) | int.from_bytes(os.urandom(10), "big")
+    chars = []
+    for _ in range(26):
+        chars.append(_CROCKFORD[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+def _registered_agency(value: str) -> str:
+    if value not in active_registry():
+        raise ValueError(f"unknown agency {value!r}: not in the agency registry")
+    return value
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_utc)]
+"""A timezone-aware timestamp, normalised to UTC; naive timestamps are refused."""
+
+AgencyId = Annotated[
+    str,
+    StringConstraints(pattern=AGENCY_ID_PATTERN, max_length=64),
+    AfterValidator(_registered_agency),
+]
+MessageId = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z][0-9A-Za-z_-]{7,99}$")]
+CaseRef = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9/-]{2,39}$")]
+StateCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+LongText = Annotated[str, StringConstraints(min_length=1, max_length=4000, strip_whitespace=True)]
+
+
+class Urgency(StrEnum):
+    URGENT = "urgent"
+    ORDINARY = "ordinary"
+
+
+class Confidentiality(StrEnum):
+    """Need-to-know class of a message: how far its content may travel."""
+
+    PUBLIC = "public"  # aggregate figures, reports
+    OPERATIONAL = "operational"  # no personal data; any addressed agency may read it
+    PERSONAL = "personal"  # carries personal data of a protected person
+
+
+class Family(StrEnum):
+    REQUEST = "request"
+    RESPONSE = "response"
+    CAPACITY = "capacity"
+    TRACKING = "tracking"
+
+
+class Body(BaseModel):
+    """Base of every message body (the CloudEvents ``data``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Envelope(BaseModel):
+    """CloudEvents 1.0 attributes plus mechbus extensions (lower-case names, as CloudEvents asks).
+
+    Subclasses pin ``type`` to a literal and ``data`` to a body model; they declare their
+    ``family`` and which kinds of agency may send them.
+    """
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+    )
+
+    family: ClassVar[Family]
+    senders: ClassVar[frozenset[AgencyKind]]
+
+    specversion: str = Field(default=SPECVERSION, pattern=r"^1\.0$")
+    id: MessageId = Field(default_factory=new_message_id)
+    type: str
+    source: AgencyId
+    time: UtcDatetime
+    subject: CaseRef | None = None
+    datacontenttype: str = Field(default="application/json", pattern=r"^application/json$")
+    recipients: tuple[AgencyId, ...] = ()
+    correlation_id: MessageId | None = Field(default=None, alias="correlationid")
+    causation_id: MessageId | None = Field(default=None, alias="causationid")
+    urgency: Urgency = Urgency.ORDINARY
+    confidentiality: Confidentiality = Confidentiality.OPERATIONAL
+    expires: UtcDatetime | None = None
+    data: Body
+
+    @classmethod
+    def kind(cls) -> str:
+        """The short name used in subjects: ``mech.request.investigation.v1`` -> investigation."""
+        literal = cls.model_fields["type"].default
+        return str(literal).split(".")[2]
+
+    @model_validator(mode="after")
+    def _sender_may_send(self) -> Envelope:
+        agency = active_registry()[self.source]
+        if agency.kind not in self.senders:
+            allowed = ", ".join(sorted(self.senders))
+            raise ValueError(
+                f"{self.type} may be sent only by {allowed} agencies, not {agency.kind} "
+                f"({self.source})"
+            )
+        if len(set(self.recipients)) != len(self.recipients):
+            raise ValueError("recipients are listed more than once")
+        if self.expires is not None and self.expires <= self.time:
+            raise ValueError("expires must be later than time")
+        return self
+
+    @property
+    def thread(self) -> str:
+        """The request this message belongs to (its own id for a request)."""
+        return self.correlation_id or self.id
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json(exclude_none=True).encode()
+
+    def describe(self) -> dict[str, Any]:
+        """Envelope attributes safe to log: no body, so no personal data."""
+        return {"id": self.id, "type": self.type, "source": self.source, "subject": self.subject}

@@ -1,0 +1,187 @@
+"""Request family: what the Mechanism asks of state agencies, the Board and shelters."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import ClassVar, Literal
+
+from pydantic import Field, model_validator
+
+from schemas.common import PersonalDetails
+from schemas.envelope import (
+    Body,
+    CaseRef,
+    Envelope,
+    Family,
+    LongText,
+    ShortText,
+    StateCode,
+    UtcDatetime,
+)
+from schemas.registry import FEDERAL_KINDS, AgencyKind
+
+
+class MeasureKind(StrEnum):
+    PERIMETER_PATROL = "perimeter_patrol"
+    BODYGUARD = "bodyguard"
+    ESCORT = "escort"
+    CAMERAS = "cameras"
+    LOCKS = "locks"
+    LIGHTING = "lighting"
+    PANIC_BUTTON = "panic_button"
+    SATELLITE_PHONE = "satellite_phone"
+    EMERGENCY_PHONE_LINE = "emergency_phone_line"
+    RELOCATION_SUPPORT = "relocation_support"
+
+
+class BeneficiaryRole(StrEnum):
+    JOURNALIST = "journalist"
+    DEFENDER = "defender"
+    RELATIVE = "relative"
+    ORGANISATION = "organisation"
+
+
+class ProtectionMeasureBody(Body):
+    measures: tuple[MeasureKind, ...] = Field(min_length=1)
+    beneficiary_role: BeneficiaryRole
+    state: StateCode
+    municipality: ShortText | None = None
+    instructions: LongText
+    implement_by: UtcDatetime | None = None
+    legal_basis: ShortText | None = None
+    personal: PersonalDetails | None = None
+
+
+class InvestigationBody(Body):
+    aggression: ShortText
+    occurred_on: date | None = None
+    facts_summary: LongText
+    investigation_file: ShortText | None = None
+    steps_requested: tuple[ShortText, ...] = ()
+    personal: PersonalDetails | None = None
+
+
+class InformationBody(Body):
+    question: LongText
+    answer_by: UtcDatetime | None = None
+
+
+class BoardSummonsBody(Body):
+    session_id: ShortText
+    session_at: UtcDatetime
+    venue: ShortText
+    agenda_item: ShortText
+    authority_summoned: ShortText
+
+
+class RelocationBody(Body):
+    people: int = Field(ge=1, le=50)
+    adults: int = Field(ge=0, le=50)
+    children: int = Field(ge=0, le=50)
+    needs: tuple[ShortText, ...] = ()
+    origin_state: StateCode
+    earliest: date
+    expected_days: int = Field(ge=1, le=730)
+    accessibility_required: bool = False
+    personal: tuple[PersonalDetails, ...] = ()
+
+    @model_validator(mode="after")
+    def _people_add_up(self) -> RelocationBody:
+        if self.adults + self.children != self.people:
+            raise ValueError("adults + children must equal people")
+        return self
+
+
+class ImplementationMeetingBody(Body):
+    meeting_at: UtcDatetime
+    venue: ShortText
+    agenda: tuple[ShortText, ...] = Field(min_length=1)
+    iachr_precautionary_measure: CaseRef | None = None
+
+
+class RecallBody(Body):
+    reason: LongText
+
+
+class UpdateBody(Body):
+    changes: LongText
+    implement_by: UtcDatetime | None = None
+
+
+class _Request(Envelope):
+    """A request: sent by the Mechanism (or the Board) to one or more agencies."""
+
+    family: ClassVar[Family] = Family.REQUEST
+    senders: ClassVar[frozenset[AgencyKind]] = FEDERAL_KINDS
+
+    @model_validator(mode="after")
+    def _addressed(self) -> _Request:
+        if not self.recipients:
+            raise ValueError("a request needs at least one recipient")
+        if self.source in self.recipients:
+            raise ValueError("a request cannot be addressed to its own sender")
+        return self
+
+
+class _Follow(_Request):
+    """A message about an earlier request (recall, update): correlation_id names it."""
+
+    @model_validator(mode="after")
+    def _names_request(self) -> _Follow:
+        if self.correlation_id is None:
+            raise ValueError(f"{self.type} needs correlationid: the request it is about")
+        return self
+
+
+class ProtectionMeasureRequest(_Request):
+    type: Literal["mech.request.protection_measure.v1"] = "mech.request.protection_measure.v1"
+    data: ProtectionMeasureBody
+
+
+class InvestigationRequest(_Request):
+    type: Literal["mech.request.investigation.v1"] = "mech.request.investigation.v1"
+    data: InvestigationBody
+
+
+class InformationRequest(_Request):
+    type: Literal["mech.request.information.v1"] = "mech.request.information.v1"
+    data: InformationBody
+
+
+class BoardSummons(_Request):
+    type: Literal["mech.request.board_summons.v1"] = "mech.request.board_summons.v1"
+    data: BoardSummonsBody
+
+
+class RelocationRequest(_Request):
+    type: Literal["mech.request.relocation.v1"] = "mech.request.relocation.v1"
+    data: RelocationBody
+
+
+class ImplementationMeetingNotice(_Request):
+    type: Literal["mech.request.implementation_meeting.v1"] = (
+        "mech.request.implementation_meeting.v1"
+    )
+    data: ImplementationMeetingBody
+
+
+class RequestRecall(_Follow):
+    type: Literal["mech.request.recall.v1"] = "mech.request.recall.v1"
+    data: RecallBody
+
+
+class RequestUpdate(_Follow):
+    type: Literal["mech.request.update.v1"] = "mech.request.update.v1"
+    data: UpdateBody
+
+
+OPENING_REQUESTS = (
+    ProtectionMeasureRequest,
+    InvestigationRequest,
+    InformationRequest,
+    BoardSummons,
+    RelocationRequest,
+    ImplementationMeetingNotice,
+)
+FOLLOW_UPS = (RequestRecall, RequestUpdate)
