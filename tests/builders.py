@@ -1,0 +1,134 @@
+"""Small factories for valid v1 messages, so each test states only what it is about."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from schemas.requests import InvestigationRequest, ProtectionMeasureRequest, RequestRecall
+from schemas.responses import (
+    Acceptance,
+    Acknowledgement,
+    CommitmentFulfilled,
+    CommitmentMade,
+    CommitmentWithdrawn,
+    Decline,
+    DeliveryReceipt,
+    ProgressReport,
+    ProvisionalAnswer,
+)
+
+T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+
+
+def patrol_request(
+    to: str = "gro.government", *, at: datetime = T0, **overrides: Any
+) -> ProtectionMeasureRequest:
+    fields: dict[str, Any] = {
+        "source": "fed.mechanism",
+        "time": at,
+        "subject": "MPDDHP-2026-0412",
+        "recipients": (to,),
+        "urgency": "urgent",
+        "data": {
+            "measures": ["perimeter_patrol"],
+            "beneficiary_role": "journalist",
+            "state": "GRO",
+            "municipality": "Chilpancingo de los Bravo",
+            "instructions": "Rondines perimetrales cada 4 horas durante 30 días.",
+        },
+    }
+    fields.update(overrides)
+    return ProtectionMeasureRequest(**fields)
+
+
+def investigation_request(
+    to: str = "gro.prosecutor", *, at: datetime = T0, **overrides: Any
+) -> InvestigationRequest:
+    fields: dict[str, Any] = {
+        "source": "fed.mechanism",
+        "time": at,
+        "subject": "MPDDHP-2026-0412",
+        "recipients": (to,),
+        "data": {
+            "aggression": "amenazas de muerte",
+            "facts_summary": "Amenazas recibidas por mensajería tras una publicación.",
+            "steps_requested": ["Iniciar carpeta de investigación", "Solicitar registros"],
+        },
+    }
+    fields.update(overrides)
+    return InvestigationRequest(**fields)
+
+
+def _answer(cls: Any, request_id: str, by: str, data: dict[str, Any], at: datetime) -> Any:
+    return cls(
+        source=by,
+        time=at,
+        correlation_id=request_id,
+        causation_id=request_id,
+        data=data,
+    )
+
+
+def receipt(request_id: str, by: str = "gro.government", at: datetime = T0) -> DeliveryReceipt:
+    return _answer(DeliveryReceipt, request_id, by, {"received_at": at}, at)  # type: ignore[no-any-return]
+
+
+def acknowledgement(
+    request_id: str, by: str = "gro.government", at: datetime = T0
+) -> Acknowledgement:
+    data = {"official_role": "Subsecretaría de Derechos Humanos"}
+    return _answer(Acknowledgement, request_id, by, data, at)  # type: ignore[no-any-return]
+
+
+def acceptance(request_id: str, by: str = "gro.government", at: datetime = T0) -> Acceptance:
+    return _answer(Acceptance, request_id, by, {}, at)  # type: ignore[no-any-return]
+
+
+def decline(request_id: str, by: str = "gro.government", at: datetime = T0) -> Decline:
+    data = {"reason_code": "not_competent", "explanation": "Corresponde a la autoridad municipal."}
+    return _answer(Decline, request_id, by, data, at)  # type: ignore[no-any-return]
+
+
+def provisional(request_id: str, by: str = "gro.government", at: datetime = T0) -> Any:
+    return _answer(ProvisionalAnswer, request_id, by, {"reason": "Falta validar patrullas."}, at)
+
+
+def commitment(
+    request_id: str,
+    commitment_id: str = "C1",
+    by: str = "gro.government",
+    due: datetime | None = None,
+    at: datetime = T0,
+) -> CommitmentMade:
+    data = {
+        "commitment_id": commitment_id,
+        "action": "Rondines perimetrales",
+        "due": due or at + timedelta(days=3),
+    }
+    return _answer(CommitmentMade, request_id, by, data, at)  # type: ignore[no-any-return]
+
+
+def progress(request_id: str, commitment_id: str = "C1", by: str = "gro.government") -> Any:
+    data = {"commitment_id": commitment_id, "summary": "Primer rondín realizado."}
+    return _answer(ProgressReport, request_id, by, data, T0)
+
+
+def fulfilled(request_id: str, commitment_id: str = "C1", by: str = "gro.government") -> Any:
+    data = {"commitment_id": commitment_id, "evidence": [{"reference": "OF-SSP-2026-118"}]}
+    return _answer(CommitmentFulfilled, request_id, by, data, T0)
+
+
+def withdrawn(request_id: str, commitment_id: str = "C1", by: str = "gro.government") -> Any:
+    data = {"commitment_id": commitment_id, "reason": "Sin patrullas disponibles."}
+    return _answer(CommitmentWithdrawn, request_id, by, data, T0)
+
+
+def recall(request_id: str, to: str = "gro.government", at: datetime = T0) -> RequestRecall:
+    return RequestRecall(
+        source="fed.mechanism",
+        time=at,
+        recipients=(to,),
+        correlation_id=request_id,
+        data={"reason": "La persona beneficiaria fue reubicada."},
+    )
