@@ -1,0 +1,230 @@
+"""The SQL ledger: the federal system of record, on SQLite by default or PostgreSQL by URL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, func
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel, col, create_engine, select
+
+from adapters.tables import CommitmentRow, DeadLetterRow, MessageRow, RecipientRow, RequestRow
+from bus.lifecycle import (
+    Commitment,
+    CommitmentStatus,
+    Recipient,
+    RecipientStatus,
+    RequestState,
+)
+from bus.ports import DeadLetterRecord, Handled, MessageRecord, StoredMessage
+from schemas.envelope import Urgency
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def make_engine(url: str, **options: Any) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False}, **options)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    options.setdefault("pool_pre_ping", True)
+    options.setdefault("pool_size", 5)
+    return create_engine(url, **options)
+
+
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    cursor = connection.cursor()
+    # WAL lets the CLI read while the hub writes; synchronous=FULL makes each commit durable
+    # before the hub acknowledges the delivery to JetStream.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+class SqlLedger:
+    """Implements ``bus.ports.Ledger`` over SQLAlchemy."""
+
+    def __init__(self, url: str, *, create: bool = True, **engine_options: Any) -> None:
+        self.url = url
+        self.engine = make_engine(url, **engine_options)
+        if create:
+            SQLModel.metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def unit(self) -> Iterator[SqlUnit]:
+        with Session(self.engine, expire_on_commit=False) as session:
+            try:
+                yield SqlUnit(session)
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A read session for the views."""
+        with Session(self.engine) as session:
+            yield session
+
+    def count(self, table: type[SQLModel]) -> int:
+        with Session(self.engine) as session:
+            return int(session.exec(select(func.count()).select_from(table)).one())
+
+
+class SqlUnit:
+    """One ledger transaction; implements ``bus.ports.LedgerUnit``."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._requests: dict[str, RequestRow] = {}
+        self._recipients: dict[tuple[str, str], RecipientRow] = {}
+        self._commitments: dict[tuple[str, str], CommitmentRow] = {}
+
+    def handled(self, stream_seq: int) -> Handled | None:
+        found = self.session.exec(
+            select(MessageRow.seq).where(MessageRow.stream_seq == stream_seq)
+        ).first()
+        if found is not None:
+            return Handled(notice=None)
+        notice = self.session.exec(
+            select(DeadLetterRow.id, DeadLetterRow.notice).where(
+                DeadLetterRow.stream_seq == stream_seq
+            )
+        ).first()
+        return Handled(notice=notice[1]) if notice is not None else None
+
+    def stored_message(self, message_id: str) -> StoredMessage | None:
+        row = self.session.exec(
+            select(MessageRow.nats_subject, MessageRow.stream_seq).where(
+                MessageRow.message_id == message_id
+            )
+        ).first()
+        return StoredMessage(message_id, row[0], row[1]) if row is not None else None
+
+    def load_request(self, request_id: str) -> RequestState | None:
+        row = self._requests.get(request_id) or self.session.get(RequestRow, request_id)
+        if row is None:
+            return None
+        self._requests[request_id] = row
+        recipients = self.session.exec(
+            select(RecipientRow)
+            .where(RecipientRow.request_id == request_id)
+            .order_by(col(RecipientRow.position))
+        ).all()
+        commitments = self.session.exec(
+            select(CommitmentRow)
+            .where(CommitmentRow.request_id == request_id)
+            .order_by(col(CommitmentRow.id))
+        ).all()
+        for r in recipients:
+            self._recipients[(request_id, r.agency)] = r
+        for c in commitments:
+            self._commitments[(request_id, c.commitment_id)] = c
+        return _state(row, recipients, commitments)
+
+    def save_request(self, state: RequestState) -> None:
+        rid = state.request_id
+        row = self._requests.get(rid) or self.session.get(RequestRow, rid)
+        if row is None:
+            row = RequestRow(
+                request_id=rid,
+                type=state.type,
+                source=state.source,
+                case_ref=state.case_ref,
+                urgency=state.urgency.value,
+                sent_at=state.sent_at,
+            )
+            self.session.add(row)
+            self.session.flush()  # the parent row first: recipients reference it
+            self._requests[rid] = row
+        row.expires = state.expires
+        row.updated_at = state.updated_at
+        row.closed_at = state.closed_at
+        for position, recipient in enumerate(state.recipients):
+            rrow = self._recipients.get((rid, recipient.agency))
+            if rrow is None:
+                rrow = RecipientRow(request_id=rid, agency=recipient.agency, status="")
+                self.session.add(rrow)
+                self._recipients[(rid, recipient.agency)] = rrow
+            rrow.position = position
+            rrow.status = recipient.status.value
+            rrow.delivered_at = recipient.delivered_at
+            rrow.acknowledged_at = recipient.acknowledged_at
+            rrow.acknowledged_by = recipient.acknowledged_by
+            rrow.decided_at = recipient.decided_at
+            rrow.decision_note = recipient.decision_note
+        for commitment in state.commitments:
+            crow = self._commitments.get((rid, commitment.commitment_id))
+            if crow is None:
+                crow = CommitmentRow(
+                    request_id=rid,
+                    commitment_id=commitment.commitment_id,
+                    agency=commitment.agency,
+                    action=commitment.action,
+                    due=commitment.due,
+                    made_at=commitment.made_at,
+                    status="",
+                )
+                self.session.add(crow)
+                self._commitments[(rid, commitment.commitment_id)] = crow
+            crow.status = commitment.status.value
+            crow.last_progress_at = commitment.last_progress_at
+            crow.ended_at = commitment.ended_at
+
+    def add_message(self, record: MessageRecord) -> None:
+        self.session.add(MessageRow(**record.__dict__))
+
+    def add_dead_letter(self, record: DeadLetterRecord) -> None:
+        fields = dict(record.__dict__)
+        fields["errors_json"] = json.dumps([list(e) for e in fields.pop("errors")])
+        self.session.add(DeadLetterRow(**fields))
+
+
+def _state(row: RequestRow, recipients: Any, commitments: Any) -> RequestState:
+    return RequestState(
+        request_id=row.request_id,
+        type=row.type,
+        source=row.source,
+        case_ref=row.case_ref,
+        urgency=Urgency(row.urgency),
+        sent_at=row.sent_at,
+        expires=row.expires,
+        updated_at=row.updated_at,
+        closed_at=row.closed_at,
+        recipients=tuple(
+            Recipient(
+                agency=r.agency,
+                status=RecipientStatus(r.status),
+                delivered_at=r.delivered_at,
+                acknowledged_at=r.acknowledged_at,
+                acknowledged_by=r.acknowledged_by,
+                decided_at=r.decided_at,
+                decision_note=r.decision_note,
+            )
+            for r in recipients
+        ),
+        commitments=tuple(
+            Commitment(
+                commitment_id=c.commitment_id,
+                agency=c.agency,
+                action=c.action,
+                due=c.due,
+                made_at=c.made_at,
+                status=CommitmentStatus(c.status),
+                last_progress_at=c.last_progress_at,
+                ended_at=c.ended_at,
+            )
+            for c in commitments
+        ),
+    )

@@ -1,0 +1,121 @@
+"""The ledger's SQL tables (SQLModel), shared by SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Column, DateTime, LargeBinary, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy.engine import Dialect
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC, returns timezone-aware UTC on every backend (SQLite forgets zones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("the ledger stores timezone-aware times only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _time(*, nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+class MessageRow(SQLModel, table=True):
+    """Every accepted message, once, as received (the federal record)."""
+
+    __tablename__ = "messages"
+
+    seq: int | None = Field(default=None, primary_key=True)
+    message_id: str = Field(max_length=100, unique=True)
+    type: str = Field(max_length=100, index=True)
+    family: str = Field(max_length=20)
+    source: str = Field(max_length=64, index=True)
+    thread_id: str = Field(max_length=100, index=True)
+    causation_id: str | None = Field(default=None, max_length=100)
+    case_ref: str | None = Field(default=None, max_length=40, index=True)
+    nats_subject: str = Field(max_length=300)
+    stream_seq: int = Field(unique=True)
+    sent_at: datetime = _time(nullable=False)
+    recorded_at: datetime = _time(nullable=False)
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class RequestRow(SQLModel, table=True):
+    __tablename__ = "requests"
+
+    request_id: str = Field(primary_key=True, max_length=100)
+    type: str = Field(max_length=100, index=True)
+    source: str = Field(max_length=64)
+    case_ref: str | None = Field(default=None, max_length=40, index=True)
+    urgency: str = Field(max_length=20)
+    sent_at: datetime = _time(nullable=False, index=True)
+    expires: datetime | None = _time()
+    updated_at: datetime | None = _time()
+    closed_at: datetime | None = _time()
+
+
+class RecipientRow(SQLModel, table=True):
+    """Per request and recipient: where that agency's answer stands."""
+
+    __tablename__ = "request_recipients"
+    __table_args__ = (UniqueConstraint("request_id", "agency"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: str = Field(foreign_key="requests.request_id", max_length=100, index=True)
+    position: int = 0
+    agency: str = Field(max_length=64, index=True)
+    status: str = Field(max_length=20, index=True)
+    delivered_at: datetime | None = _time()
+    acknowledged_at: datetime | None = _time()
+    acknowledged_by: str | None = Field(default=None, max_length=200)
+    decided_at: datetime | None = _time()
+    decision_note: str | None = Field(default=None, max_length=200)
+
+
+class CommitmentRow(SQLModel, table=True):
+    __tablename__ = "commitments"
+    __table_args__ = (UniqueConstraint("request_id", "commitment_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: str = Field(foreign_key="requests.request_id", max_length=100, index=True)
+    commitment_id: str = Field(max_length=64)
+    agency: str = Field(max_length=64, index=True)
+    action: str = Field(sa_column=Column(Text, nullable=False))
+    due: datetime = _time(nullable=False, index=True)
+    made_at: datetime = _time(nullable=False)
+    status: str = Field(max_length=30, index=True)
+    last_progress_at: datetime | None = _time()
+    ended_at: datetime | None = _time()
+
+
+class DeadLetterRow(SQLModel, table=True):
+    """Bad input, kept with its reason and the notice its sender was sent."""
+
+    __tablename__ = "dead_letters"
+
+    id: int | None = Field(default=None, primary_key=True)
+    stream_seq: int = Field(unique=True)
+    nats_subject: str = Field(max_length=300)
+    sender: str | None = Field(default=None, max_length=64, index=True)
+    reason: str = Field(max_length=40, index=True)
+    detail: str = Field(sa_column=Column(Text, nullable=False))
+    errors_json: str = Field(sa_column=Column(Text, nullable=False))
+    message_id: str | None = Field(default=None, max_length=100)
+    received_at: datetime = _time(nullable=False, index=True)
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    notice: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))

@@ -1,0 +1,89 @@
+"""What the coordination core needs from a ledger, as protocols (the SQL adapter implements them).
+
+Keeping the ledger behind this port is what lets bus/ stay free of SQL, and lets the same
+recording logic run on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from bus.lifecycle import RequestState
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message as JetStream delivered it to the hub."""
+
+    subject: str
+    data: bytes
+    stream_seq: int
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    message_id: str
+    type: str
+    family: str
+    source: str
+    thread_id: str
+    causation_id: str | None
+    case_ref: str | None
+    nats_subject: str
+    stream_seq: int
+    sent_at: datetime
+    recorded_at: datetime
+    body: bytes
+
+
+@dataclass(frozen=True)
+class DeadLetterRecord:
+    stream_seq: int
+    nats_subject: str
+    sender: str | None
+    reason: str
+    detail: str
+    errors: tuple[tuple[str, str], ...]
+    message_id: str | None
+    received_at: datetime
+    body: bytes
+    notice: bytes | None  # the ``rejected`` notice sent back, kept so it can be re-sent
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    message_id: str
+    nats_subject: str
+    stream_seq: int
+
+
+@dataclass(frozen=True)
+class Handled:
+    """A stream sequence the ledger has already recorded (a redelivery)."""
+
+    notice: bytes | None
+
+
+class LedgerUnit(Protocol):
+    """One ledger transaction. Everything done through it commits together or not at all."""
+
+    def handled(self, stream_seq: int) -> Handled | None: ...
+
+    def stored_message(self, message_id: str) -> StoredMessage | None: ...
+
+    def load_request(self, request_id: str) -> RequestState | None: ...
+
+    def save_request(self, state: RequestState) -> None: ...
+
+    def add_message(self, record: MessageRecord) -> None: ...
+
+    def add_dead_letter(self, record: DeadLetterRecord) -> None: ...
+
+
+class Ledger(Protocol):
+    def unit(self) -> AbstractContextManager[LedgerUnit]:
+        """A transaction: commits when the block ends normally, rolls back on an exception."""
+        ...

@@ -1,0 +1,163 @@
+"""Recording: apply each delivered message to the ledger exactly once, or keep it as a dead letter.
+
+The hub calls ``record_batch`` with everything one fetch delivered; it runs inside one ledger
+transaction, and the hub acknowledges the deliveries to JetStream only after it commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from bus import intake, subjects
+from bus.lifecycle import Event, Refused, apply, concerns_requests
+from bus.ports import DeadLetterRecord, Delivery, Ledger, LedgerUnit, MessageRecord
+from schemas.envelope import MESSAGE_ID_PATTERN, Envelope
+from schemas.messages import parse_message
+from schemas.tracking import FieldError, Rejected, RejectedBody, RejectionReason
+
+HUB_AGENCY = "fed.hub"
+KEPT_BODY_BYTES = 64 * 1024  # an oversize body is kept truncated, with its true size noted
+
+
+class Result(StrEnum):
+    RECORDED = "recorded"
+    REDELIVERED = "redelivered"  # already in the ledger: acknowledge again, change nothing
+    COPY = "copy"  # another recipient's copy of a message already recorded
+    DEAD_LETTER = "dead_letter"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    result: Result
+    stream_seq: int
+    message_id: str | None = None
+    reason: RejectionReason | None = None
+    notice: Envelope | None = None  # a ``rejected`` notice to publish after the commit
+    events: tuple[Event, ...] = field(default=())
+
+
+def record_batch(ledger: Ledger, deliveries: list[Delivery], now: datetime) -> list[Outcome]:
+    """Record ``deliveries`` in one transaction; returns one outcome per delivery, in order."""
+    with ledger.unit() as unit:
+        return [record(unit, delivery, now) for delivery in deliveries]
+
+
+def record(unit: LedgerUnit, delivery: Delivery, now: datetime) -> Outcome:
+    handled = unit.handled(delivery.stream_seq)
+    if handled is not None:
+        notice = parse_message(handled.notice) if handled.notice else None
+        return Outcome(Result.REDELIVERED, delivery.stream_seq, notice=notice)
+    decoded = intake.decode(delivery.subject, delivery.data)
+    if isinstance(decoded, intake.Refusal):
+        return _dead_letter(unit, delivery, decoded, now)
+    message = decoded
+    stored = unit.stored_message(message.id)
+    if stored is not None:
+        copies = [subject for subject, _ in subjects.routes(message)]
+        if stored.nats_subject != delivery.subject and delivery.subject in copies:
+            return Outcome(Result.COPY, delivery.stream_seq, message.id)
+        detail = (
+            f"message {message.id} is already in the record (stream sequence "
+            f"{stored.stream_seq}); a new message needs a new id"
+        )
+        refusal = _refuse(message, RejectionReason.DUPLICATE, detail)
+        return _dead_letter(unit, delivery, refusal, now)
+    if message.expires is not None and message.expires <= now:
+        detail = f"message {message.id} expired at {message.expires.isoformat()}"
+        return _dead_letter(unit, delivery, _refuse(message, RejectionReason.EXPIRED, detail), now)
+    events: list[Event] = []
+    if concerns_requests(message):
+        state = unit.load_request(message.thread)
+        new_state, outcome_events = apply(state, message, now)
+        for event in outcome_events:
+            if isinstance(event, Refused):
+                refusal = _refuse(message, event.reason, event.detail)
+                return _dead_letter(unit, delivery, refusal, now)
+            events.append(event)
+        if new_state is not None:
+            unit.save_request(new_state)
+    unit.add_message(_message_record(message, delivery, now))
+    return Outcome(Result.RECORDED, delivery.stream_seq, message.id, events=tuple(events))
+
+
+def _refuse(message: Envelope, reason: RejectionReason, detail: str) -> intake.Refusal:
+    return intake.Refusal(reason, detail, message.source, message.id)
+
+
+def _message_record(message: Envelope, delivery: Delivery, now: datetime) -> MessageRecord:
+    return MessageRecord(
+        message_id=message.id,
+        type=message.type,
+        family=message.family.value,
+        source=message.source,
+        thread_id=message.thread,
+        causation_id=message.causation_id,
+        case_ref=message.subject,
+        nats_subject=delivery.subject,
+        stream_seq=delivery.stream_seq,
+        sent_at=message.time,
+        recorded_at=now,
+        body=delivery.data,
+    )
+
+
+def _dead_letter(
+    unit: LedgerUnit, delivery: Delivery, refusal: intake.Refusal, now: datetime
+) -> Outcome:
+    notice = _notice(delivery, refusal, now)
+    unit.add_dead_letter(
+        DeadLetterRecord(
+            stream_seq=delivery.stream_seq,
+            nats_subject=delivery.subject,
+            sender=refusal.sender,
+            reason=refusal.reason.value,
+            detail=refusal.detail,
+            errors=refusal.errors,
+            message_id=refusal.message_id,
+            received_at=now,
+            body=delivery.data[:KEPT_BODY_BYTES],
+            notice=notice.to_json() if notice else None,
+        )
+    )
+    return Outcome(
+        Result.DEAD_LETTER, delivery.stream_seq, refusal.message_id, refusal.reason, notice
+    )
+
+
+def _notice(delivery: Delivery, refusal: intake.Refusal, now: datetime) -> Rejected | None:
+    """The ``rejected`` notice for the sender, with an id fixed by the input it is about.
+
+    A redelivered bad message therefore yields the same notice id, and JetStream's duplicate
+    window (and the ledger's unique id) keep the sender from hearing about it twice.
+    """
+    if refusal.sender is None or refusal.sender == HUB_AGENCY:
+        return None  # nobody to tell, and the hub never answers its own notices
+    seed = f"{delivery.subject}\0{delivery.stream_seq}\0".encode()
+    digest = hashlib.sha256(seed + delivery.data).hexdigest()
+    valid_id = refusal.message_id if _is_message_id(refusal.message_id) else None
+    return Rejected(
+        id=f"rej-{digest[:32]}",
+        source=HUB_AGENCY,
+        time=now,
+        recipients=(refusal.sender,),
+        causation_id=valid_id,
+        data=RejectedBody(
+            reason=refusal.reason,
+            detail=refusal.detail,
+            errors=tuple(
+                FieldError(location=loc[:200], problem=problem[:500])
+                for loc, problem in refusal.errors
+            ),
+            rejected_id=refusal.message_id,
+            rejected_subject=delivery.subject[:300],
+            stream_sequence=delivery.stream_seq,
+        ),
+    )
+
+
+def _is_message_id(value: str | None) -> bool:
+    return value is not None and re.fullmatch(MESSAGE_ID_PATTERN, value) is not None

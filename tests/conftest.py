@@ -1,0 +1,63 @@
+"""Shared fixtures: ledgers on SQLite and on the machine's PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from adapters.ledger import SqlLedger, sqlite_url
+
+PG_URL = os.environ.get("MECHBUS_TEST_PG", "postgresql+psycopg://root@127.0.0.1:5432/test")
+
+
+def _pg_unreachable() -> str | None:
+    try:
+        engine = create_engine(PG_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        engine.dispose()
+    except Exception as exc:  # any failure to connect means: skip, saying why
+        return f"no PostgreSQL reachable at {PG_URL}: {type(exc).__name__}: {exc}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def pg_unreachable() -> str | None:
+    return _pg_unreachable()
+
+
+@pytest.fixture
+def pg_url(pg_unreachable: str | None) -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
+    if pg_unreachable:
+        pytest.skip(pg_unreachable)
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    sep = "&" if "?" in PG_URL else "?"
+    try:
+        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return sqlite_url(tmp_path / "ledger.db")
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def ledger(ledger_url: str) -> Iterator[SqlLedger]:
+    ledger = SqlLedger(ledger_url)
+    yield ledger
+    ledger.close()
