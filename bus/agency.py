@@ -1,0 +1,226 @@
+"""The agency client: the SDK a state agency (or the Mechanism itself) uses to speak on the bus.
+
+It reads the agency's own inbox through its own durable consumer, sends the technical
+delivery receipt by itself as soon as a request arrives, and gives the agency's people the
+institutional steps: acknowledge, accept, decline with a reason, answer provisionally.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext, api
+from pydantic import ValidationError
+
+from bus import jetstream
+from bus.streams import StreamSpec, agency_consumer
+from schemas.envelope import Body, Envelope, Family
+from schemas.messages import parse_message
+from schemas.registry import active_registry
+from schemas.responses import (
+    Acceptance,
+    AcceptanceBody,
+    Acknowledgement,
+    AcknowledgementBody,
+    Decline,
+    DeclineBody,
+    DeclineReason,
+    DeliveryReceipt,
+    DeliveryReceiptBody,
+    ProvisionalAnswer,
+    ProvisionalBody,
+)
+
+log = logging.getLogger("mechbus.agency")
+CLIENT_NAME = "mechbus-agency-client/0.1"
+E = TypeVar("E", bound=Envelope)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class IncomingRequest:
+    """A request addressed to this agency, with the steps the agency can take on it."""
+
+    message: Envelope
+    client: AgencyClient
+
+    @property
+    def id(self) -> str:
+        return self.message.id
+
+    async def acknowledge(self, official_role: str, note: str | None = None) -> Acknowledgement:
+        reply = self.client.reply(
+            Acknowledgement,
+            self.message,
+            AcknowledgementBody(official_role=official_role, note=note),
+        )
+        await self.client.send(reply)
+        return reply
+
+    async def accept(self, note: str | None = None) -> Acceptance:
+        reply = self.client.reply(Acceptance, self.message, AcceptanceBody(note=note))
+        await self.client.send(reply)
+        return reply
+
+    async def decline(self, reason_code: DeclineReason | str, explanation: str) -> Decline:
+        body = DeclineBody(reason_code=DeclineReason(reason_code), explanation=explanation)
+        reply = self.client.reply(Decline, self.message, body)
+        await self.client.send(reply)
+        return reply
+
+    async def provisional(
+        self, reason: str, decide_by: datetime | None = None
+    ) -> ProvisionalAnswer:
+        body = ProvisionalBody(reason=reason, decide_by=decide_by)
+        reply = self.client.reply(ProvisionalAnswer, self.message, body)
+        await self.client.send(reply)
+        return reply
+
+
+class AgencyClient:
+    """Connected as one agency. ``async with await AgencyClient.connect(url, "gro.government")``."""
+
+    def __init__(
+        self,
+        agency: str,
+        nc: Client,
+        *,
+        stream: StreamSpec | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        auto_receipt: bool = True,
+    ) -> None:
+        if agency not in active_registry():
+            raise ValueError(f"unknown agency {agency!r}: not in the agency registry")
+        self.agency = agency
+        self.nc = nc
+        self.js: JetStreamContext = nc.jetstream()
+        self.stream = stream or StreamSpec()
+        self.clock = clock
+        self.auto_receipt = auto_receipt
+        self.notices: asyncio.Queue[Envelope] = asyncio.Queue()
+        self.undecodable = 0
+        self._sub: JetStreamContext.PullSubscription | None = None
+
+    @classmethod
+    async def connect(cls, servers: str | list[str], agency: str, **options: Any) -> AgencyClient:
+        client_options = {
+            k: options.pop(k) for k in ("stream", "clock", "auto_receipt") if k in options
+        }
+        nc = await jetstream.connect(servers, name=f"mechbus-{agency}", agency=agency, **options)
+        return cls(agency, nc, **client_options)
+
+    async def __aenter__(self) -> AgencyClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._sub is not None:
+            await self._sub.unsubscribe()
+            self._sub = None
+        if not self.nc.is_closed:
+            await self.nc.drain()
+
+    def reply(self, cls: type[E], request: Envelope, body: Body) -> E:
+        """A response of type ``cls`` to ``request``, from this agency."""
+        return cls.model_validate(
+            {
+                "source": self.agency,
+                "time": self.clock(),
+                "subject": request.subject,
+                "correlation_id": request.thread,
+                "causation_id": request.id,
+                "data": body,
+            }
+        )
+
+    async def send(self, message: Envelope) -> list[api.PubAck]:
+        """Publish and wait for JetStream's PubAck (a lost PubAck is safe to retry)."""
+        if message.source != self.agency:
+            raise ValueError(f"this client speaks as {self.agency}, not {message.source}")
+        return await jetstream.publish(self.js, message, stream=self.stream.name)
+
+    async def _subscription(self) -> JetStreamContext.PullSubscription:
+        if self._sub is None:
+            spec = agency_consumer(self.agency)
+            await jetstream.ensure_consumer(self.js, self.stream, spec)
+            self._sub = await self.js.pull_subscribe_bind(
+                spec.durable,
+                self.stream.name,
+                inbox_prefix=jetstream.inbox_prefix(self.agency).encode(),
+            )
+        return self._sub
+
+    async def requests(self, *, idle_timeout: float = 1.0) -> AsyncIterator[IncomingRequest]:
+        """Yield requests addressed to this agency, forever; notices go to ``self.notices``."""
+        sub = await self._subscription()
+        while not self.nc.is_closed:
+            try:
+                batch = await sub.fetch(batch=32, timeout=idle_timeout)
+            except TimeoutError:
+                continue
+            for msg in batch:
+                request = await self._take(msg)
+                if request is not None:
+                    yield request
+
+    async def next_notice(self, timeout: float = 10.0) -> Envelope:
+        """The next notice from the hub (``rejected``, reminders...), read from the inbox."""
+        if self.notices.empty():
+            sub = await self._subscription()
+            deadline = asyncio.get_running_loop().time() + timeout
+            while self.notices.empty():
+                remaining = deadline - asyncio.get_running_loop().time()
+                if remaining <= 0:
+                    raise TimeoutError(f"no notice for {self.agency} within {timeout}s")
+                try:
+                    batch = await sub.fetch(batch=32, timeout=remaining)
+                except TimeoutError:
+                    continue
+                for msg in batch:
+                    await self._take(msg)  # requests read here are receipted, not lost
+        return self.notices.get_nowait()
+
+    async def _take(self, msg: Msg) -> IncomingRequest | None:
+        try:
+            message = parse_message(msg.data)
+        except ValidationError as exc:
+            # Only the Mechanism and the hub write to this inbox; tell our operator, keep going.
+            self.undecodable += 1
+            log.error("undecodable message in %s inbox: %d errors", self.agency, exc.error_count())
+            await msg.ack()
+            return None
+        if message.family is not Family.REQUEST:
+            self.notices.put_nowait(message)
+            await msg.ack()
+            return None
+        if self.auto_receipt:
+            await self.send(self._receipt(message))
+        # Acknowledge the delivery only once the receipt has its PubAck: a crash before this
+        # point redelivers the request, and the receipt's fixed id makes the resend harmless.
+        await msg.ack()
+        return IncomingRequest(message, self)
+
+    def _receipt(self, request: Envelope) -> DeliveryReceipt:
+        digest = hashlib.sha256(f"{request.id}\0{self.agency}".encode()).hexdigest()
+        return DeliveryReceipt(
+            id=f"rcpt-{digest[:32]}",
+            source=self.agency,
+            time=self.clock(),
+            subject=request.subject,
+            correlation_id=request.thread,
+            causation_id=request.id,
+            data=DeliveryReceiptBody(received_at=self.clock(), client=CLIENT_NAME),
+        )
