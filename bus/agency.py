@@ -152,6 +152,10 @@ class AgencyClient:
             raise ValueError(f"this client speaks as {self.agency}, not {message.source}")
         return await jetstream.publish(self.js, message, stream=self.stream.name)
 
+    async def listen(self) -> None:
+        """Make sure this agency's durable consumer exists and is bound (idempotent)."""
+        await self._subscription()
+
     async def _subscription(self) -> JetStreamContext.PullSubscription:
         if self._sub is None:
             spec = agency_consumer(self.agency)

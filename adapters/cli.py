@@ -1,0 +1,263 @@
+"""The ``mechbus`` command line (Typer + Rich)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from adapters.demo import nats_for, run_demo
+from adapters.ledger import SqlLedger
+from adapters.settings import Settings, load_settings
+from adapters.views import request_lines, requests_table
+from bus.agency import AgencyClient
+from bus.hub import Hub
+from bus.jetstream import PublishError
+from schemas.envelope import Envelope
+from schemas.messages import export_json_schemas, parse_message
+from schemas.requests import (
+    InformationRequest,
+    InvestigationRequest,
+    MeasureKind,
+    ProtectionMeasureRequest,
+)
+
+app = typer.Typer(
+    help="mechbus: the coordination bus of the Protection Mechanism.", no_args_is_help=True
+)
+send_app = typer.Typer(help="Publish one request to an agency.", no_args_is_help=True)
+schemas_app = typer.Typer(help="The published contract.", no_args_is_help=True)
+app.add_typer(send_app, name="send")
+app.add_typer(schemas_app, name="schemas")
+# Piped output (CI logs, files) gets room for the tables instead of Rich's 80 columns.
+console = Console(width=None if sys.stdout.isatty() else 120)
+
+HomeOpt = Annotated[
+    Path | None,
+    typer.Option("--home", help="State directory (default: $MECHBUS_HOME or the user data dir)."),
+]
+NatsOpt = Annotated[
+    str | None, typer.Option("--nats-url", help="Use this NATS server instead of the embedded one.")
+]
+LedgerOpt = Annotated[
+    str | None,
+    typer.Option("--ledger-url", help="SQLAlchemy URL of the ledger (default: SQLite in home)."),
+]
+
+
+def _settings(
+    home: Path | None, nats_url: str | None = None, ledger_url: str | None = None
+) -> Settings:
+    return load_settings(home=home, nats_url=nats_url, ledger_url=ledger_url)
+
+
+def _run(coro: object) -> None:
+    try:
+        asyncio.run(coro)  # type: ignore[arg-type]
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted; everything was stopped[/]")
+        raise typer.Exit(130) from None
+
+
+@app.command()
+def demo(home: HomeOpt = None, nats_url: NatsOpt = None, ledger_url: LedgerOpt = None) -> None:
+    """Start a nats-server, the hub and stub agencies; send requests; show what happened."""
+    settings = _settings(home, nats_url, ledger_url)
+    _run(run_demo(settings, console))
+
+
+@app.command()
+def up(home: HomeOpt = None, nats_url: NatsOpt = None, ledger_url: LedgerOpt = None) -> None:
+    """Run the hub (and the embedded nats-server unless --nats-url) until Ctrl-C."""
+    settings = _settings(home, nats_url, ledger_url)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+
+    async def serve() -> None:
+        ledger = SqlLedger(settings.ledger_url)
+        try:
+            async with nats_for(settings, console) as url:
+                hub = Hub(ledger, url)
+                await hub.start()
+                if not settings.nats_url:
+                    settings.url_file.write_text(url, encoding="utf-8")
+                console.print(f"hub up on {url}, ledger {settings.ledger_url}; Ctrl-C stops")
+                try:
+                    await asyncio.Event().wait()
+                finally:
+                    settings.url_file.unlink(missing_ok=True)
+                    await hub.stop()
+        finally:
+            ledger.close()
+
+    _run(serve())
+
+
+def _publish(settings: Settings, message: Envelope) -> None:
+    url = settings.running_nats_url()
+    if url is None:
+        console.print("[red]no NATS server: start one with `mechbus up` or pass --nats-url[/]")
+        raise typer.Exit(2)
+
+    async def go() -> None:
+        async with await AgencyClient.connect(
+            url, message.source, max_reconnect_attempts=2
+        ) as client:
+            acks = await client.send(message)
+        for ack in acks:
+            dup = " (duplicate: already on the bus)" if ack.duplicate else ""
+            console.print(f"published {message.id} as stream seq {ack.seq}{dup}")
+
+    try:
+        asyncio.run(go())
+    except PublishError as exc:
+        console.print(f"[red]not published: {exc}[/]")
+        raise typer.Exit(1) from None
+    except OSError as exc:
+        console.print(f"[red]cannot reach NATS at {url}: {exc}[/]")
+        raise typer.Exit(1) from None
+
+
+ToOpt = Annotated[list[str], typer.Option("--to", help="Recipient agency id, e.g. gro.government.")]
+CaseOpt = Annotated[str, typer.Option("--case", help="Case reference, e.g. MPDDHP-2026-0412.")]
+UrgentOpt = Annotated[bool, typer.Option("--urgent/--ordinary", help="Urgency of the request.")]
+
+
+def _build(cls: type[Envelope], fields: dict[str, object]) -> Envelope:
+    try:
+        return cls.model_validate(fields)
+    except ValidationError as exc:
+        for error in exc.errors(include_input=False, include_url=False):
+            loc = ".".join(str(p) for p in error["loc"])
+            console.print(f"[red]{loc}: {error['msg']}[/]")
+        raise typer.Exit(2) from None
+
+
+def _common(to: list[str], case: str, urgent: bool) -> dict[str, object]:
+    return {
+        "source": "fed.mechanism",
+        "time": datetime.now(UTC),
+        "subject": case,
+        "recipients": tuple(to),
+        "urgency": "urgent" if urgent else "ordinary",
+    }
+
+
+@send_app.command("protection-measure")
+def send_protection_measure(
+    to: ToOpt,
+    case: CaseOpt,
+    state: Annotated[str, typer.Option(help="ISO 3166-2:MX state code, e.g. GRO.")],
+    instructions: Annotated[str, typer.Option(help="What the agency must do.")],
+    measure: Annotated[list[MeasureKind], typer.Option(help="Measure kind (repeatable).")],
+    role: Annotated[
+        str, typer.Option(help="journalist | defender | relative | organisation")
+    ] = "defender",
+    urgent: UrgentOpt = False,
+    home: HomeOpt = None,
+    nats_url: NatsOpt = None,
+) -> None:
+    """Ask a state government to implement protection measures."""
+    data = {
+        "measures": measure,
+        "beneficiary_role": role,
+        "state": state,
+        "instructions": instructions,
+    }
+    _publish(
+        _settings(home, nats_url),
+        _build(ProtectionMeasureRequest, {**_common(to, case, urgent), "data": data}),
+    )
+
+
+@send_app.command("investigation")
+def send_investigation(
+    to: ToOpt,
+    case: CaseOpt,
+    aggression: Annotated[str, typer.Option(help="The aggression to investigate.")],
+    facts: Annotated[str, typer.Option(help="Summary of the facts (no names).")],
+    step: Annotated[list[str] | None, typer.Option(help="Step requested (repeatable).")] = None,
+    urgent: UrgentOpt = False,
+    home: HomeOpt = None,
+    nats_url: NatsOpt = None,
+) -> None:
+    """Ask a state prosecutor to investigate an aggression."""
+    data = {"aggression": aggression, "facts_summary": facts, "steps_requested": step or []}
+    _publish(
+        _settings(home, nats_url),
+        _build(InvestigationRequest, {**_common(to, case, urgent), "data": data}),
+    )
+
+
+@send_app.command("information")
+def send_information(
+    to: ToOpt,
+    case: CaseOpt,
+    question: Annotated[str, typer.Option(help="What the Mechanism needs to know.")],
+    urgent: UrgentOpt = False,
+    home: HomeOpt = None,
+    nats_url: NatsOpt = None,
+) -> None:
+    """Ask an agency for information."""
+    message = _build(
+        InformationRequest, {**_common(to, case, urgent), "data": {"question": question}}
+    )
+    _publish(_settings(home, nats_url), message)
+
+
+@send_app.command("file")
+def send_file(
+    path: Annotated[Path, typer.Argument(help="A JSON file holding one v1 message.", exists=True)],
+    home: HomeOpt = None,
+    nats_url: NatsOpt = None,
+) -> None:
+    """Publish a message written as JSON (validated against the contract first)."""
+    try:
+        message = parse_message(path.read_bytes())
+    except ValidationError as exc:
+        for error in exc.errors(include_input=False, include_url=False):
+            console.print(f"[red]{'.'.join(str(p) for p in error['loc'])}: {error['msg']}[/]")
+        raise typer.Exit(2) from None
+    _publish(_settings(home, nats_url), message)
+
+
+@app.command()
+def requests(
+    home: HomeOpt = None,
+    ledger_url: LedgerOpt = None,
+    limit: Annotated[int, typer.Option(help="At most this many rows.")] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table.")] = False,
+) -> None:
+    """List the ledger's requests, newest first, one row per recipient."""
+    settings = _settings(home, ledger_url=ledger_url)
+    ledger = SqlLedger(settings.ledger_url)
+    try:
+        with ledger.session() as session:
+            lines = request_lines(session, limit=limit)
+    finally:
+        ledger.close()
+    if as_json:
+        for line in lines:
+            print(json.dumps(line.as_json(), ensure_ascii=False))
+        return
+    console.print(requests_table(lines))
+
+
+@schemas_app.command("export")
+def schemas_export(
+    directory: Annotated[Path, typer.Argument(help="Where to write the JSON Schemas.")],
+) -> None:
+    """Write one JSON Schema per message type (and one for the whole union)."""
+    written = export_json_schemas(directory)
+    console.print(f"wrote {len(written)} JSON Schemas to {directory}")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,155 @@
+"""The demo: an embedded nats-server, the hub on a SQLite ledger, stub agencies, real requests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from rich.console import Console
+
+from adapters.ledger import SqlLedger
+from adapters.natsserver import EmbeddedNatsServer
+from adapters.settings import Settings
+from adapters.views import request_lines, requests_table, timeline, timeline_table
+from agency_stubs.stub import StubAgency
+from bus.agency import AgencyClient
+from bus.hub import Hub
+from schemas.envelope import Envelope
+from schemas.requests import InformationRequest, InvestigationRequest, ProtectionMeasureRequest
+
+ANSWERING = ("gro.government", "gro.prosecutor", "ver.government", "ver.prosecutor")
+SILENT = "tam.government"  # no client runs for it: its request stays unanswered
+
+
+@contextlib.asynccontextmanager
+async def nats_for(settings: Settings, console: Console) -> AsyncIterator[str]:
+    """The given server, or an embedded one that is stopped (and reaped) on the way out."""
+    if settings.nats_url:
+        yield settings.nats_url
+        return
+    server = EmbeddedNatsServer(settings.nats_store)
+    # Started from this (main) thread: the server's parent-death signal is tied to the thread
+    # that started it, and a worker thread may go away before we do.
+    url = server.start()
+    console.print(f"[dim]embedded nats-server {url} (JetStream in {settings.nats_store})[/]")
+    try:
+        yield url
+    finally:
+        server.stop()
+
+
+def demo_requests(now: datetime) -> list[Envelope]:
+    """Requests drawn from the Mechanism's daily work (people and places are fictional)."""
+    return [
+        ProtectionMeasureRequest(
+            source="fed.mechanism",
+            time=now,
+            subject="MPDDHP-2026-0412",
+            recipients=("gro.government",),
+            urgency="urgent",
+            confidentiality="personal",
+            data={
+                "measures": ["perimeter_patrol"],
+                "beneficiary_role": "journalist",
+                "state": "GRO",
+                "municipality": "Chilpancingo de los Bravo",
+                "instructions": "Rondines perimetrales al domicilio cada 4 horas, 30 días.",
+                "implement_by": now + timedelta(hours=9),
+                "legal_basis": "LPPDDHP art. 27-28 (procedimiento extraordinario)",
+                "personal": {"full_name": "Periodista P. Ejemplo", "address": "Domicilio 1"},
+            },
+        ),
+        InvestigationRequest(
+            source="fed.mechanism",
+            time=now,
+            subject="MPDDHP-2026-0412",
+            recipients=("gro.prosecutor",),
+            data={
+                "aggression": "amenazas de muerte",
+                "facts_summary": "Amenazas por mensajería tras publicar una investigación local.",
+                "steps_requested": ["Abrir carpeta de investigación", "Análisis de mensajes"],
+            },
+        ),
+        ProtectionMeasureRequest(
+            source="fed.mechanism",
+            time=now,
+            subject="MPDDHP-2026-0388",
+            recipients=("ver.government",),
+            data={
+                "measures": ["cameras", "locks", "panic_button"],
+                "beneficiary_role": "defender",
+                "state": "VER",
+                "instructions": "Instalar cámaras y cerraduras en la sede de la organización.",
+            },
+        ),
+        InvestigationRequest(
+            source="fed.mechanism",
+            time=now,
+            subject="MPDDHP-2026-0388",
+            recipients=("ver.prosecutor",),
+            data={
+                "aggression": "allanamiento de oficina",
+                "facts_summary": "Ingreso no autorizado y sustracción de equipo de cómputo.",
+            },
+        ),
+        InformationRequest(
+            source="fed.mechanism",
+            time=now,
+            subject="MPDDHP-2026-0401",
+            recipients=(SILENT,),
+            data={"question": "Informe el estado de las medidas de protección otorgadas."},
+        ),
+    ]
+
+
+@dataclass
+class DemoResult:
+    request_ids: list[str]
+    answered: int
+
+
+async def run_demo(settings: Settings, console: Console, timeout: float = 30.0) -> DemoResult:
+    ledger = SqlLedger(settings.ledger_url)
+    try:
+        async with nats_for(settings, console) as url:
+            hub = Hub(ledger, url)
+            await hub.start()
+            console.print(f"[dim]hub recording into {settings.ledger_url}[/]")
+            stubs = [StubAgency(agency) for agency in ANSWERING]
+            ready = [asyncio.Event() for _ in stubs]
+            tasks = [asyncio.create_task(s.run(url, e)) for s, e in zip(stubs, ready, strict=True)]
+            try:
+                await asyncio.wait_for(asyncio.gather(*(e.wait() for e in ready)), timeout)
+                requests = demo_requests(datetime.now(UTC))
+                async with await AgencyClient.connect(url, "fed.mechanism") as mechanism:
+                    for request in requests:
+                        await mechanism.send(request)
+                        to = ", ".join(request.recipients)
+                        console.print(f"sent {type(request).kind()} to {to} ({request.subject})")
+                ids = [r.id for r in requests]
+                answered = len(ids) - 1
+
+                def all_answered() -> bool:
+                    with ledger.session() as session:
+                        lines = request_lines(session, request_ids=ids)
+                    return sum(line.status == "accepted" for line in lines) >= answered
+
+                await hub.wait_until(all_answered, timeout)
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                await hub.stop()
+        with ledger.session() as session:
+            lines = request_lines(session, request_ids=ids)
+            console.print(timeline_table(timeline(session, ids)))
+        console.print(requests_table(lines, title="mechbus demo: requests and their answers"))
+        silent = [line.recipient for line in lines if line.status == "sent"]
+        if silent:
+            console.print(f"[bold red]unanswered:[/] {', '.join(silent)} has not even received it")
+        return DemoResult(ids, answered)
+    finally:
+        ledger.close()

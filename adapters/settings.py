@@ -1,0 +1,44 @@
+"""Where mechbus keeps its state: MECHBUS_HOME, else the user's data directory."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from platformdirs import user_data_dir
+
+from adapters.ledger import sqlite_url
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    ledger_url: str
+    nats_url: str | None  # None: run the embedded nats-server
+
+    @property
+    def nats_store(self) -> Path:
+        return self.home / "nats"
+
+    @property
+    def url_file(self) -> Path:
+        """Where ``mechbus up`` writes the URL of the server it runs, for ``mechbus send``."""
+        return self.home / "nats.url"
+
+    def running_nats_url(self) -> str | None:
+        if self.nats_url:
+            return self.nats_url
+        if self.url_file.exists():
+            return self.url_file.read_text(encoding="utf-8").strip() or None
+        return None
+
+
+def load_settings(
+    home: Path | None = None, ledger_url: str | None = None, nats_url: str | None = None
+) -> Settings:
+    root = home or Path(os.environ.get("MECHBUS_HOME") or user_data_dir("mechbus", "mechbus"))
+    root.mkdir(parents=True, exist_ok=True)
+    ledger = ledger_url or os.environ.get("MECHBUS_LEDGER_URL") or sqlite_url(root / "ledger.db")
+    url = nats_url or os.environ.get("MECHBUS_NATS_URL") or None
+    return Settings(home=root, ledger_url=ledger, nats_url=url)
