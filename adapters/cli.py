@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -14,7 +15,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
-from adapters.demo import nats_for, run_demo
+from adapters.demo import DemoError, nats_for, run_demo
 from adapters.ledger import SqlLedger
 from adapters.settings import Settings, load_settings
 from adapters.views import request_lines, requests_table
@@ -71,7 +72,11 @@ def _run(coro: object) -> None:
 def demo(home: HomeOpt = None, nats_url: NatsOpt = None, ledger_url: LedgerOpt = None) -> None:
     """Start a nats-server, the hub and stub agencies; send requests; show what happened."""
     settings = _settings(home, nats_url, ledger_url)
-    _run(run_demo(settings, console))
+    try:
+        _run(run_demo(settings, console))
+    except DemoError as exc:
+        console.print(f"[red]demo failed: {exc}[/]")
+        raise typer.Exit(1) from None
 
 
 @app.command()
@@ -130,24 +135,35 @@ CaseOpt = Annotated[str, typer.Option("--case", help="Case reference, e.g. MPDDH
 UrgentOpt = Annotated[bool, typer.Option("--urgent/--ordinary", help="Urgency of the request.")]
 
 
-def _build(cls: type[Envelope], fields: dict[str, object]) -> Envelope:
-    try:
-        return cls.model_validate(fields)
-    except ValidationError as exc:
-        for error in exc.errors(include_input=False, include_url=False):
-            loc = ".".join(str(p) for p in error["loc"])
-            console.print(f"[red]{loc}: {error['msg']}[/]")
-        raise typer.Exit(2) from None
+def _refuse(exc: ValidationError) -> typer.Exit:
+    """Say what is wrong with the message, field by field, before anything is published."""
+    for error in exc.errors(include_input=False, include_url=False):
+        console.print(f"[red]{'.'.join(str(p) for p in error['loc'])}: {error['msg']}[/]")
+    return typer.Exit(2)
 
 
-def _common(to: list[str], case: str, urgent: bool) -> dict[str, object]:
-    return {
+def _send_request(
+    cls: type[Envelope],
+    to: list[str],
+    case: str,
+    urgent: bool,
+    data: Mapping[str, object],
+    home: Path | None,
+    nats_url: str | None,
+) -> None:
+    fields = {
         "source": "fed.mechanism",
         "time": datetime.now(UTC),
         "subject": case,
         "recipients": tuple(to),
         "urgency": "urgent" if urgent else "ordinary",
+        "data": data,
     }
+    try:
+        message = cls.model_validate(fields)
+    except ValidationError as exc:
+        raise _refuse(exc) from None
+    _publish(_settings(home, nats_url), message)
 
 
 @send_app.command("protection-measure")
@@ -171,10 +187,7 @@ def send_protection_measure(
         "state": state,
         "instructions": instructions,
     }
-    _publish(
-        _settings(home, nats_url),
-        _build(ProtectionMeasureRequest, {**_common(to, case, urgent), "data": data}),
-    )
+    _send_request(ProtectionMeasureRequest, to, case, urgent, data, home, nats_url)
 
 
 @send_app.command("investigation")
@@ -190,10 +203,7 @@ def send_investigation(
 ) -> None:
     """Ask a state prosecutor to investigate an aggression."""
     data = {"aggression": aggression, "facts_summary": facts, "steps_requested": step or []}
-    _publish(
-        _settings(home, nats_url),
-        _build(InvestigationRequest, {**_common(to, case, urgent), "data": data}),
-    )
+    _send_request(InvestigationRequest, to, case, urgent, data, home, nats_url)
 
 
 @send_app.command("information")
@@ -206,10 +216,8 @@ def send_information(
     nats_url: NatsOpt = None,
 ) -> None:
     """Ask an agency for information."""
-    message = _build(
-        InformationRequest, {**_common(to, case, urgent), "data": {"question": question}}
-    )
-    _publish(_settings(home, nats_url), message)
+    data = {"question": question}
+    _send_request(InformationRequest, to, case, urgent, data, home, nats_url)
 
 
 @send_app.command("file")
@@ -222,9 +230,7 @@ def send_file(
     try:
         message = parse_message(path.read_bytes())
     except ValidationError as exc:
-        for error in exc.errors(include_input=False, include_url=False):
-            console.print(f"[red]{'.'.join(str(p) for p in error['loc'])}: {error['msg']}[/]")
-        raise typer.Exit(2) from None
+        raise _refuse(exc) from None
     _publish(_settings(home, nats_url), message)
 
 
@@ -261,3 +267,7 @@ def schemas_export(
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

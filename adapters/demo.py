@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -11,10 +12,9 @@ from datetime import UTC, datetime, timedelta
 from rich.console import Console
 
 from adapters.ledger import SqlLedger
-from adapters.natsserver import EmbeddedNatsServer
+from adapters.natsserver import EmbeddedNatsServer, parent_death_hook
 from adapters.settings import Settings
 from adapters.views import request_lines, requests_table, timeline, timeline_table
-from agency_stubs.stub import StubAgency
 from bus.agency import AgencyClient
 from bus.hub import Hub
 from schemas.envelope import Envelope
@@ -22,6 +22,37 @@ from schemas.requests import InformationRequest, InvestigationRequest, Protectio
 
 ANSWERING = ("gro.government", "gro.prosecutor", "ver.government", "ver.prosecutor")
 SILENT = "tam.government"  # no client runs for it: its request stays unanswered
+
+
+@contextlib.asynccontextmanager
+async def stub_agencies(agencies: tuple[str, ...], url: str, timeout: float) -> AsyncIterator[None]:
+    """Each stub agency in its own process, as a real agency runs its own client."""
+    procs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "agency_stubs",
+            "--as",
+            agency,
+            "--nats-url",
+            url,
+            stdout=asyncio.subprocess.PIPE,
+            preexec_fn=parent_death_hook(),
+        )
+        for agency in agencies
+    ]
+    try:
+        for agency, proc in zip(agencies, procs, strict=True):
+            assert proc.stdout is not None
+            line = await asyncio.wait_for(proc.stdout.readline(), timeout)
+            if not line.startswith(b"ready"):
+                raise DemoError(f"stub agency {agency} did not start (exit {proc.returncode})")
+        yield
+    finally:
+        for proc in procs:
+            if proc.returncode is None:
+                proc.terminate()
+        await asyncio.gather(*(proc.wait() for proc in procs))
 
 
 @contextlib.asynccontextmanager
@@ -105,10 +136,37 @@ def demo_requests(now: datetime) -> list[Envelope]:
     ]
 
 
+class DemoError(RuntimeError):
+    """The demo could not complete; the message says why."""
+
+
 @dataclass
 class DemoResult:
     request_ids: list[str]
     answered: int
+
+
+async def _send_and_wait(
+    hub: Hub, ledger: SqlLedger, url: str, console: Console, timeout: float
+) -> list[str]:
+    requests = demo_requests(datetime.now(UTC))
+    async with await AgencyClient.connect(url, "fed.mechanism") as mechanism:
+        for request in requests:
+            await mechanism.send(request)
+            to = ", ".join(request.recipients)
+            console.print(f"sent {type(request).kind()} to {to} ({request.subject})")
+    ids = [r.id for r in requests]
+
+    def all_answered() -> bool:
+        with ledger.session() as session:
+            lines = request_lines(session, request_ids=ids)
+        return sum(line.status == "accepted" for line in lines) >= len(ANSWERING)
+
+    try:
+        await hub.wait_until(all_answered, timeout)
+    except TimeoutError:
+        raise DemoError(f"the stub agencies did not all answer within {timeout:.0f}s") from None
+    return ids
 
 
 async def run_demo(settings: Settings, console: Console, timeout: float = 30.0) -> DemoResult:
@@ -118,30 +176,11 @@ async def run_demo(settings: Settings, console: Console, timeout: float = 30.0) 
             hub = Hub(ledger, url)
             await hub.start()
             console.print(f"[dim]hub recording into {settings.ledger_url}[/]")
-            stubs = [StubAgency(agency) for agency in ANSWERING]
-            ready = [asyncio.Event() for _ in stubs]
-            tasks = [asyncio.create_task(s.run(url, e)) for s, e in zip(stubs, ready, strict=True)]
             try:
-                await asyncio.wait_for(asyncio.gather(*(e.wait() for e in ready)), timeout)
-                requests = demo_requests(datetime.now(UTC))
-                async with await AgencyClient.connect(url, "fed.mechanism") as mechanism:
-                    for request in requests:
-                        await mechanism.send(request)
-                        to = ", ".join(request.recipients)
-                        console.print(f"sent {type(request).kind()} to {to} ({request.subject})")
-                ids = [r.id for r in requests]
-                answered = len(ids) - 1
-
-                def all_answered() -> bool:
-                    with ledger.session() as session:
-                        lines = request_lines(session, request_ids=ids)
-                    return sum(line.status == "accepted" for line in lines) >= answered
-
-                await hub.wait_until(all_answered, timeout)
+                async with stub_agencies(ANSWERING, url, timeout):
+                    console.print(f"[dim]stub agencies answering: {', '.join(ANSWERING)}[/]")
+                    ids = await _send_and_wait(hub, ledger, url, console, timeout)
             finally:
-                for task in tasks:
-                    task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
                 await hub.stop()
         with ledger.session() as session:
             lines = request_lines(session, request_ids=ids)
@@ -150,6 +189,6 @@ async def run_demo(settings: Settings, console: Console, timeout: float = 30.0) 
         silent = [line.recipient for line in lines if line.status == "sent"]
         if silent:
             console.print(f"[bold red]unanswered:[/] {', '.join(silent)} has not even received it")
-        return DemoResult(ids, answered)
+        return DemoResult(ids, len(lines) - len(silent))
     finally:
         ledger.close()

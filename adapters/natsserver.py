@@ -103,7 +103,7 @@ def _port_of(url: str) -> int:
     return port
 
 
-def _parent_death_hook() -> Callable[[], None] | None:
+def parent_death_hook() -> Callable[[], None] | None:
     """A ``preexec_fn`` making the child get SIGTERM when our thread dies (Linux only).
 
     ``prctl`` is looked up here, in the parent, so the child does no dynamic loading.
@@ -238,7 +238,7 @@ class EmbeddedNatsServer:
                     stdout=log,
                     stderr=log,
                     start_new_session=True,
-                    preexec_fn=_parent_death_hook(),
+                    preexec_fn=parent_death_hook(),
                     cwd=self.store_dir,
                 )
             except FileNotFoundError as exc:

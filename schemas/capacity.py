@@ -102,4 +102,3 @@ class OfferReleased(_FromMechanism):
 class PlacementEnded(_FromShelter):
     type: Literal["mech.capacity.placement_ended.v1"] = "mech.capacity.placement_ended.v1"
     data: PlacementEndedBody
-

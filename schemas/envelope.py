@@ -53,7 +53,8 @@ AgencyId = Annotated[
     StringConstraints(pattern=AGENCY_ID_PATTERN, max_length=64),
     AfterValidator(_registered_agency),
 ]
-MessageId = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z][0-9A-Za-z_-]{7,99}$")]
+MESSAGE_ID_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z_-]{7,99}$"
+MessageId = Annotated[str, StringConstraints(pattern=MESSAGE_ID_PATTERN)]
 CaseRef = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9/-]{2,39}$")]
 StateCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]

@@ -131,9 +131,7 @@ class ProgressReport(_Response):
 
 
 class CommitmentFulfilled(_Response):
-    type: Literal["mech.response.commitment_fulfilled.v1"] = (
-        "mech.response.commitment_fulfilled.v1"
-    )
+    type: Literal["mech.response.commitment_fulfilled.v1"] = "mech.response.commitment_fulfilled.v1"
     data: FulfilmentBody
 
 
@@ -145,9 +143,7 @@ class CommitmentPartiallyFulfilled(_Response):
 
 
 class CommitmentWithdrawn(_Response):
-    type: Literal["mech.response.commitment_withdrawn.v1"] = (
-        "mech.response.commitment_withdrawn.v1"
-    )
+    type: Literal["mech.response.commitment_withdrawn.v1"] = "mech.response.commitment_withdrawn.v1"
     data: WithdrawalBody
 
 

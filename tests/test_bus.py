@@ -10,7 +10,7 @@ import nats
 import pytest
 from sqlmodel import select
 
-from adapters.ledger import SqlLedger, sqlite_url
+from adapters.ledger import SqlLedger
 from adapters.natsserver import EmbeddedNatsServer
 from adapters.tables import DeadLetterRow, MessageRow, RecipientRow
 from bus.agency import AgencyClient
@@ -29,8 +29,9 @@ def nats_server(tmp_path: Path) -> Iterator[EmbeddedNatsServer]:
 
 
 @pytest.fixture
-def sql_ledger(tmp_path: Path) -> Iterator[SqlLedger]:
-    ledger = SqlLedger(sqlite_url(tmp_path / "ledger.db"))
+def sql_ledger(ledger_url: str) -> Iterator[SqlLedger]:
+    """The hub's ledger: every test here runs on SQLite and on PostgreSQL."""
+    ledger = SqlLedger(ledger_url)
     yield ledger
     ledger.close()
 

@@ -68,38 +68,89 @@ def test_allowed_transitions(name: str, before: list[Any], message: Any, expecte
 
 # (name, messages applied first, message under test, reason, words in the detail)
 REFUSED = [
-    ("ack by agency not addressed", [], b.acknowledgement(RID, by="ver.government"),
-     RejectionReason.NOT_ADDRESSED, "not addressed to ver.government"),
-    ("second ack", [ack], b.acknowledgement(RID), RejectionReason.ILLEGAL_TRANSITION,
-     "already acknowledged"),
-    ("accept before ack", [receipt], accept, RejectionReason.ILLEGAL_TRANSITION,
-     "must acknowledge"),
-    ("decide twice", [ack, accept], b.decline(RID), RejectionReason.ILLEGAL_TRANSITION,
-     "already decided"),
-    ("answer after recall", [b.recall(RID)], ack, RejectionReason.ILLEGAL_TRANSITION,
-     "recalled"),
-    ("commit before accept", [ack], b.commitment(RID), RejectionReason.ILLEGAL_TRANSITION,
-     "must accept"),
-    ("commitment due in the past", [ack, accept], b.commitment(RID, due=NOW - timedelta(hours=1)),
-     RejectionReason.ILLEGAL_TRANSITION, "has passed"),
-    ("same commitment twice", [ack, accept, b.commitment(RID)], b.commitment(RID),
-     RejectionReason.ILLEGAL_TRANSITION, "already exists"),
-    ("progress on unknown commitment", [ack, accept], b.progress(RID, "C9"),
-     RejectionReason.ILLEGAL_TRANSITION, "no commitment C9"),
-    ("fulfil after withdrawal",
-     [ack, accept, b.commitment(RID), b.commitment(RID, "C2"), b.withdrawn(RID)],
-     b.fulfilled(RID), RejectionReason.ILLEGAL_TRANSITION, "already ended"),
-    ("recall twice", [b.recall(RID)], b.recall(RID), RejectionReason.ILLEGAL_TRANSITION,
-     "the Mechanism recalled it"),
-    ("recall for another agency", [], b.recall(RID, to="ver.government"),
-     RejectionReason.NOT_ADDRESSED, "never addressed"),
+    (
+        "ack by agency not addressed",
+        [],
+        b.acknowledgement(RID, by="ver.government"),
+        RejectionReason.NOT_ADDRESSED,
+        "not addressed to ver.government",
+    ),
+    (
+        "second ack",
+        [ack],
+        b.acknowledgement(RID),
+        RejectionReason.ILLEGAL_TRANSITION,
+        "already acknowledged",
+    ),
+    (
+        "accept before ack",
+        [receipt],
+        accept,
+        RejectionReason.ILLEGAL_TRANSITION,
+        "must acknowledge",
+    ),
+    (
+        "decide twice",
+        [ack, accept],
+        b.decline(RID),
+        RejectionReason.ILLEGAL_TRANSITION,
+        "already decided",
+    ),
+    ("answer after recall", [b.recall(RID)], ack, RejectionReason.ILLEGAL_TRANSITION, "recalled"),
+    (
+        "commit before accept",
+        [ack],
+        b.commitment(RID),
+        RejectionReason.ILLEGAL_TRANSITION,
+        "must accept",
+    ),
+    (
+        "commitment due in the past",
+        [ack, accept],
+        b.commitment(RID, due=NOW - timedelta(hours=1)),
+        RejectionReason.ILLEGAL_TRANSITION,
+        "has passed",
+    ),
+    (
+        "same commitment twice",
+        [ack, accept, b.commitment(RID)],
+        b.commitment(RID),
+        RejectionReason.ILLEGAL_TRANSITION,
+        "already exists",
+    ),
+    (
+        "progress on unknown commitment",
+        [ack, accept],
+        b.progress(RID, "C9"),
+        RejectionReason.ILLEGAL_TRANSITION,
+        "no commitment C9",
+    ),
+    (
+        "fulfil after withdrawal",
+        [ack, accept, b.commitment(RID), b.commitment(RID, "C2"), b.withdrawn(RID)],
+        b.fulfilled(RID),
+        RejectionReason.ILLEGAL_TRANSITION,
+        "already ended",
+    ),
+    (
+        "recall twice",
+        [b.recall(RID)],
+        b.recall(RID),
+        RejectionReason.ILLEGAL_TRANSITION,
+        "the Mechanism recalled it",
+    ),
+    (
+        "recall for another agency",
+        [],
+        b.recall(RID, to="ver.government"),
+        RejectionReason.NOT_ADDRESSED,
+        "never addressed",
+    ),
     ("same request id twice", [], REQ, RejectionReason.ILLEGAL_TRANSITION, "already sent"),
 ]
 
 
-@pytest.mark.parametrize(
-    ("name", "before", "message", "reason", "words"), REFUSED, ids=lambda v: v
-)
+@pytest.mark.parametrize(("name", "before", "message", "reason", "words"), REFUSED, ids=lambda v: v)
 def test_refused_transitions(
     name: str, before: list[Any], message: Any, reason: RejectionReason, words: str
 ) -> None:

@@ -111,8 +111,9 @@ def test_registry_has_every_state_from_pycountry() -> None:
 
 def test_registry_file_errors_are_clear(tmp_path: Path) -> None:
     bad = tmp_path / "agencies.toml"
-    bad.write_text('[[agency]]\nid = "xx.government"\nkind = "government"\nname = "X"\n'
-                   'state = "XXX"\n')
+    bad.write_text(
+        '[[agency]]\nid = "xx.government"\nkind = "government"\nname = "X"\nstate = "XXX"\n'
+    )
     with pytest.raises(RegistryError, match="not an ISO 3166-2:MX state code"):
         AgencyRegistry.load(bad)
     bad.write_text("agency = 3")

@@ -1,0 +1,214 @@
+"""The command line as a user meets it: real processes, a real nats-server, no orphans left."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from adapters.cli import app
+
+MECHBUS = [sys.executable, "-m", "adapters.cli"]
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["MECHBUS_HOME"] = str(home)
+    env.pop("MECHBUS_NATS_URL", None)
+    env.pop("MECHBUS_LEDGER_URL", None)
+    return env
+
+
+def processes_mentioning(text: str) -> list[int]:
+    """PIDs of live processes whose command line mentions ``text`` (a path or a URL)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            state = (entry / "stat").read_text().split()[2]
+        except OSError:
+            continue
+        if state != "Z" and any(text.encode() in part for part in cmdline):
+            pids.append(int(entry.name))
+    return pids
+
+
+def wait_until_gone(text: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while processes_mentioning(text):
+        assert time.monotonic() < deadline, f"left running: {processes_mentioning(text)}"
+        os.sched_yield()
+
+
+def run(args: list[str], home: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*MECHBUS, *args], env=_env(home), capture_output=True, text=True, timeout=120
+    )
+
+
+def launch(args: list[str], home: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*MECHBUS, *args],
+        env=_env(home),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["demo"],
+        ["up"],
+        ["send"],
+        ["send", "investigation"],
+        ["requests"],
+        ["schemas", "export"],
+    ],
+)
+def test_help_everywhere(args: list[str]) -> None:
+    result = CliRunner().invoke(app, [*args, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+def test_schemas_export(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["schemas", "export", str(tmp_path / "contract")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "contract" / "mech.request.protection_measure.v1.schema.json").exists()
+
+
+def test_demo_runs_to_the_end_and_leaves_nothing(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    result = run(["demo"], home)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert out.count("accepted") >= 4
+    assert "response.acknowledgement" in out and "response.delivery_receipt" in out
+    assert "unanswered: tam.government" in out
+    assert "Periodista" not in out + result.stderr  # personal data never printed
+    assert (home / "ledger.db").exists() and (home / "nats" / "jetstream").is_dir()
+    wait_until_gone(str(home))
+
+
+def test_ctrl_c_stops_the_demo_cleanly(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    proc = launch(["demo"], home)
+    assert proc.stdout is not None
+    first = proc.stdout.readline()  # the embedded server is up; the stubs are starting
+    assert "embedded nats-server" in first
+    url = first.split()[2]
+    proc.send_signal(signal.SIGINT)
+    rest = proc.communicate(timeout=60)[0]
+    assert proc.returncode in (0, 130), first + rest  # 0 if it had already finished
+    assert "Traceback" not in rest
+    wait_until_gone(str(home))  # the nats-server
+    wait_until_gone(url)  # the stub agencies
+
+
+@pytest.fixture
+def running_hub(tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen[str]]]:
+    home = tmp_path / "home"
+    proc = launch(["up"], home)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if "hub up on" in line:
+            break
+    else:
+        pytest.fail("mechbus up did not start")
+    yield home, proc
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+    wait_until_gone(str(home))
+
+
+def test_up_send_requests(running_hub: tuple[Path, subprocess.Popen[str]]) -> None:
+    home, proc = running_hub
+    sent = run(
+        [
+            "send",
+            "protection-measure",
+            "--to",
+            "gro.government",
+            "--case",
+            "MPDDHP-2026-0412",
+            "--state",
+            "GRO",
+            "--measure",
+            "perimeter_patrol",
+            "--instructions",
+            "Rondines perimetrales cada 4 horas.",
+            "--urgent",
+        ],
+        home,
+    )
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    assert "published" in sent.stdout
+    deadline = time.monotonic() + 30
+    while True:
+        listed = run(["requests", "--json"], home)
+        rows = [json.loads(line) for line in listed.stdout.splitlines() if line.strip()]
+        if rows:
+            break
+        assert time.monotonic() < deadline, listed.stdout + listed.stderr
+    assert rows[0]["recipient"] == "gro.government" and rows[0]["status"] == "sent"
+    assert rows[0]["urgency"] == "urgent" and rows[0]["kind"] == "protection_measure"
+    proc.send_signal(signal.SIGINT)
+    output = proc.communicate(timeout=30)[0]
+    assert proc.returncode == 130, output
+    assert not (home / "nats.url").exists()
+
+
+def test_send_refuses_bad_input_before_publishing(tmp_path: Path) -> None:
+    result = run(
+        [
+            "send",
+            "protection-measure",
+            "--to",
+            "gro.police",
+            "--case",
+            "X1",
+            "--state",
+            "GRO",
+            "--measure",
+            "perimeter_patrol",
+            "--instructions",
+            "x",
+            "--nats-url",
+            "nats://127.0.0.1:9",
+        ],
+        tmp_path,
+    )
+    assert result.returncode == 2
+    assert "unknown agency 'gro.police'" in result.stdout
+    assert "subject" in result.stdout  # the case reference pattern, too
+
+
+def test_send_without_a_server_says_so(tmp_path: Path) -> None:
+    result = run(
+        [
+            "send",
+            "information",
+            "--to",
+            "gro.government",
+            "--case",
+            "MPDDHP-1",
+            "--question",
+            "¿Estado de las medidas?",
+        ],
+        tmp_path,
+    )
+    assert result.returncode == 2 and "mechbus up" in result.stdout
