@@ -268,3 +268,20 @@ async def test_hub_restart_loses_and_doubles_nothing(
         ids = list(s.exec(select(MessageRow.message_id)))
     assert sorted(ids) == sorted(sent)
     assert sql_ledger.count(DeadLetterRow) == 0
+
+
+async def test_agency_declines_with_a_reason(
+    nats_server: EmbeddedNatsServer, hub: Hub, sql_ledger: SqlLedger, mechanism: AgencyClient
+) -> None:
+    request = b.investigation_request(to="gro.prosecutor")
+    await mechanism.send(request)
+    async with await AgencyClient.connect(nats_server.url, "gro.prosecutor") as prosecutor:
+        incoming = await anext(prosecutor.requests())
+        await incoming.acknowledge("Fiscalía Especializada")
+        await incoming.decline("not_competent", "Los hechos corresponden al fuero federal.")
+    await hub.wait_until(
+        lambda: recipient_status(sql_ledger, request.id, "gro.prosecutor") == "declined"
+    )
+    with sql_ledger.session() as s:
+        row = s.exec(select(RecipientRow)).one()
+    assert row.decision_note == "not_competent" and row.acknowledged_by == "Fiscalía Especializada"

@@ -212,3 +212,15 @@ def test_send_without_a_server_says_so(tmp_path: Path) -> None:
         tmp_path,
     )
     assert result.returncode == 2 and "mechbus up" in result.stdout
+
+
+def test_demo_on_an_existing_server(tmp_path: Path) -> None:
+    from adapters.natsserver import EmbeddedNatsServer
+
+    with EmbeddedNatsServer(tmp_path / "their-nats") as server:
+        result = run(["demo", "--nats-url", server.url], tmp_path / "home")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "embedded nats-server" not in result.stdout
+        assert result.stdout.count("accepted") >= 4
+        assert server.running
+    assert not (tmp_path / "home" / "nats").exists()
