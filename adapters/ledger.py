@@ -12,7 +12,16 @@ from sqlalchemy import event, func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, col, create_engine, select
 
-from adapters.tables import CommitmentRow, DeadLetterRow, MessageRow, RecipientRow, RequestRow
+from adapters.tables import (
+    AttendanceRow,
+    BoardSessionRow,
+    CommitmentRow,
+    DeadLetterRow,
+    EscalationRow,
+    MessageRow,
+    RecipientRow,
+    RequestRow,
+)
 from bus.lifecycle import (
     Commitment,
     CommitmentStatus,
@@ -20,8 +29,17 @@ from bus.lifecycle import (
     RecipientStatus,
     RequestState,
 )
-from bus.ports import DeadLetterRecord, Handled, MessageRecord, StoredMessage
+from bus.ports import (
+    AttendanceRecord,
+    BoardSessionRecord,
+    DeadLetterRecord,
+    EscalationRecord,
+    Handled,
+    MessageRecord,
+    StoredMessage,
+)
 from schemas.envelope import Urgency
+from schemas.registry import active_registry
 
 
 def sqlite_url(path: Path) -> str:
@@ -106,11 +124,11 @@ class SqlUnit:
 
     def stored_message(self, message_id: str) -> StoredMessage | None:
         row = self.session.exec(
-            select(MessageRow.nats_subject, MessageRow.stream_seq).where(
+            select(MessageRow.nats_subject, MessageRow.stream_seq, MessageRow.body).where(
                 MessageRow.message_id == message_id
             )
         ).first()
-        return StoredMessage(message_id, row[0], row[1]) if row is not None else None
+        return StoredMessage(message_id, row[0], row[1], row[2]) if row is not None else None
 
     def load_request(self, request_id: str) -> RequestState | None:
         row = self._requests.get(request_id) or self.session.get(RequestRow, request_id)
@@ -151,10 +169,22 @@ class SqlUnit:
         row.expires = state.expires
         row.updated_at = state.updated_at
         row.closed_at = state.closed_at
+        row.iachr_precautionary_measure = state.iachr_precautionary_measure
         for position, recipient in enumerate(state.recipients):
             rrow = self._recipients.get((rid, recipient.agency))
             if rrow is None:
-                rrow = RecipientRow(request_id=rid, agency=recipient.agency, status="")
+                agency = active_registry().get(recipient.agency)
+                rrow = RecipientRow(
+                    request_id=rid,
+                    agency=recipient.agency,
+                    status="",
+                    kind=state.type.split(".")[2],
+                    urgency=state.urgency.value,
+                    state=agency.state if agency else None,
+                    sent_at=state.sent_at,
+                    ack_due_at=recipient.ack_due,
+                    answer_due_at=recipient.answer_due,
+                )
                 self.session.add(rrow)
                 self._recipients[(rid, recipient.agency)] = rrow
             rrow.position = position
@@ -182,6 +212,44 @@ class SqlUnit:
             crow.last_progress_at = commitment.last_progress_at
             crow.ended_at = commitment.ended_at
 
+    def escalation_fired(self, record: EscalationRecord) -> bool:
+        found = self.session.exec(
+            select(EscalationRow.id).where(
+                EscalationRow.request_id == record.request_id,
+                EscalationRow.agency == record.agency,
+                EscalationRow.clock == record.clock,
+                EscalationRow.commitment_key == (record.commitment_id or ""),
+                EscalationRow.level == record.level,
+            )
+        ).first()
+        return found is not None
+
+    def add_escalation(self, record: EscalationRecord) -> None:
+        fields = dict(record.__dict__)
+        fields["commitment_key"] = fields.pop("commitment_id") or ""
+        self.session.add(EscalationRow(**fields))
+
+    def save_board_session(self, record: BoardSessionRecord) -> None:
+        row = self.session.get(BoardSessionRow, record.session_id)
+        if row is None:
+            self.session.add(BoardSessionRow(**record.__dict__))
+        else:  # rescheduled
+            row.scheduled_at = record.scheduled_at
+            row.venue = record.venue
+
+    def save_attendance(self, record: AttendanceRecord) -> None:
+        row = self.session.exec(
+            select(AttendanceRow).where(
+                AttendanceRow.session_id == record.session_id,
+                AttendanceRow.agency == record.agency,
+            )
+        ).first()
+        if row is None:
+            self.session.add(AttendanceRow(**record.__dict__))
+        else:  # a correction: the latest word stands
+            row.attended = record.attended
+            row.recorded_at = record.recorded_at
+
     def add_message(self, record: MessageRecord) -> None:
         self.session.add(MessageRow(**record.__dict__))
 
@@ -202,6 +270,7 @@ def _state(row: RequestRow, recipients: Any, commitments: Any) -> RequestState:
         expires=row.expires,
         updated_at=row.updated_at,
         closed_at=row.closed_at,
+        iachr_precautionary_measure=row.iachr_precautionary_measure,
         recipients=tuple(
             Recipient(
                 agency=r.agency,
@@ -211,6 +280,8 @@ def _state(row: RequestRow, recipients: Any, commitments: Any) -> RequestState:
                 acknowledged_by=r.acknowledged_by,
                 decided_at=r.decided_at,
                 decision_note=r.decision_note,
+                ack_due=r.ack_due_at,
+                answer_due=r.answer_due_at,
             )
             for r in recipients
         ),

@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, LargeBinary, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Index,
+    LargeBinary,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
@@ -67,19 +75,33 @@ class RequestRow(SQLModel, table=True):
     expires: datetime | None = _time()
     updated_at: datetime | None = _time()
     closed_at: datetime | None = _time()
+    iachr_precautionary_measure: str | None = Field(default=None, max_length=40, index=True)
 
 
 class RecipientRow(SQLModel, table=True):
     """Per request and recipient: where that agency's answer stands."""
 
     __tablename__ = "request_recipients"
-    __table_args__ = (UniqueConstraint("request_id", "agency"),)
+    __table_args__ = (
+        UniqueConstraint("request_id", "agency"),
+        # "unanswered, most overdue first" is a range scan of this index, however large
+        # the record grows.
+        Index("ix_recipients_status_ack_due", "status", "ack_due_at"),
+        Index("ix_recipients_state_sent", "state", "sent_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     request_id: str = Field(foreign_key="requests.request_id", max_length=100, index=True)
     position: int = 0
     agency: str = Field(max_length=64, index=True)
-    status: str = Field(max_length=20, index=True)
+    status: str = Field(max_length=20)
+    # Copied from the request and the registry so the views filter without joins.
+    kind: str = Field(default="", max_length=40, index=True)
+    urgency: str = Field(default="ordinary", max_length=20)
+    state: str | None = Field(default=None, max_length=3)
+    sent_at: datetime | None = _time()
+    ack_due_at: datetime | None = _time()
+    answer_due_at: datetime | None = _time()
     delivered_at: datetime | None = _time()
     acknowledged_at: datetime | None = _time()
     acknowledged_by: str | None = Field(default=None, max_length=200)
@@ -89,16 +111,19 @@ class RecipientRow(SQLModel, table=True):
 
 class CommitmentRow(SQLModel, table=True):
     __tablename__ = "commitments"
-    __table_args__ = (UniqueConstraint("request_id", "commitment_id"),)
+    __table_args__ = (
+        UniqueConstraint("request_id", "commitment_id"),
+        Index("ix_commitments_status_due", "status", "due"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     request_id: str = Field(foreign_key="requests.request_id", max_length=100, index=True)
     commitment_id: str = Field(max_length=64)
     agency: str = Field(max_length=64, index=True)
     action: str = Field(sa_column=Column(Text, nullable=False))
-    due: datetime = _time(nullable=False, index=True)
+    due: datetime = _time(nullable=False)
     made_at: datetime = _time(nullable=False)
-    status: str = Field(max_length=30, index=True)
+    status: str = Field(max_length=30)
     last_progress_at: datetime | None = _time()
     ended_at: datetime | None = _time()
 
@@ -119,3 +144,43 @@ class DeadLetterRow(SQLModel, table=True):
     received_at: datetime = _time(nullable=False, index=True)
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     notice: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+
+
+class EscalationRow(SQLModel, table=True):
+    """Each rung of the ladder that fired, once per obligation (the sweeper's memory)."""
+
+    __tablename__ = "escalations"
+    __table_args__ = (UniqueConstraint("request_id", "agency", "clock", "commitment_key", "level"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: str = Field(max_length=100, index=True)
+    agency: str = Field(max_length=64, index=True)
+    clock: str = Field(max_length=40)
+    # "" rather than NULL for request-level clocks: NULLs never collide in a unique key.
+    commitment_key: str = Field(default="", max_length=64)
+    level: str = Field(max_length=30)
+    message_id: str = Field(max_length=100, unique=True)
+    to_agency: str = Field(max_length=64)
+    due_at: datetime = _time(nullable=False)
+    fired_at: datetime = _time(nullable=False, index=True)
+    board_session_id: str | None = Field(default=None, max_length=64, index=True)
+    authority_to_summon: str | None = Field(default=None, max_length=64)
+
+
+class BoardSessionRow(SQLModel, table=True):
+    __tablename__ = "board_sessions"
+
+    session_id: str = Field(primary_key=True, max_length=64)
+    scheduled_at: datetime = _time(nullable=False, index=True)
+    venue: str = Field(max_length=200)
+
+
+class AttendanceRow(SQLModel, table=True):
+    __tablename__ = "board_attendance"
+    __table_args__ = (UniqueConstraint("session_id", "agency"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: str = Field(max_length=64, index=True)
+    agency: str = Field(max_length=64, index=True)
+    attended: bool
+    recorded_at: datetime = _time(nullable=False)

@@ -21,6 +21,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from bus import jetstream
+from bus.policy import Policy
 from bus.ports import Delivery, Ledger
 from bus.puller import BatchPuller
 from bus.recording import Outcome, record_batch
@@ -46,12 +47,14 @@ class Hub:
         *,
         stream: StreamSpec | None = None,
         clock: Clock = utc_now,
+        policy: Policy | None = None,
         batch_size: int = 256,
     ) -> None:
         self.ledger = ledger
         self.servers = servers
         self.stream = stream or StreamSpec()
         self.clock = clock
+        self.policy = policy or Policy.load()
         self.recorded = 0
         self.dead_letters = 0
         self._nc: Client | None = None
@@ -130,7 +133,7 @@ class Hub:
 
     async def _commit(self, deliveries: list[Delivery]) -> list[Outcome]:
         now = self.clock()
-        outcomes = await asyncio.to_thread(record_batch, self.ledger, deliveries, now)
+        outcomes = await asyncio.to_thread(record_batch, self.ledger, deliveries, now, self.policy)
         notices = [o.notice for o in outcomes if o.notice is not None]
         if notices:
             assert self._nc is not None

@@ -11,7 +11,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
+from bus.policy import Clock, Policy
 from schemas.envelope import Envelope, Family, Urgency
+from schemas.registry import AgencyKind, active_registry
 from schemas.requests import OPENING_REQUESTS, RequestRecall, RequestUpdate
 from schemas.responses import (
     Acceptance,
@@ -62,6 +64,8 @@ class Recipient:
     acknowledged_by: str | None = None
     decided_at: datetime | None = None
     decision_note: str | None = None
+    ack_due: datetime | None = None  # when the institutional acknowledgement is due
+    answer_due: datetime | None = None  # when the accept/decline answer is due
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,7 @@ class RequestState:
     expires: datetime | None = None
     updated_at: datetime | None = None
     closed_at: datetime | None = None
+    iachr_precautionary_measure: str | None = None  # the IACHR MC these measures also serve
 
     def recipient(self, agency: str) -> Recipient | None:
         return next((r for r in self.recipients if r.agency == agency), None)
@@ -159,16 +164,19 @@ def concerns_requests(message: Envelope) -> bool:
     return message.family in (Family.REQUEST, Family.RESPONSE)
 
 
-def apply(state: RequestState | None, message: Envelope, now: datetime) -> Outcome:
+def apply(
+    state: RequestState | None, message: Envelope, now: datetime, policy: Policy | None = None
+) -> Outcome:
     """Apply one message to the state of the request it belongs to.
 
     ``state`` is None when the ledger knows no request with the message's thread id.
-    Returns the new state and the events; an illegal message returns the state unchanged
-    and a single ``Refused`` event.
+    ``policy`` sets each recipient's deadlines when a request opens (the policy in force
+    when it was sent). Returns the new state and the events; an illegal message returns the
+    state unchanged and a single ``Refused`` event.
     """
     try:
         if isinstance(message, OPENING_REQUESTS):
-            return _open(state, message, now)
+            return _open(state, message, now, policy)
         if state is None:
             raise _Refusal(
                 RejectionReason.UNKNOWN_REQUEST,
@@ -188,7 +196,9 @@ def apply(state: RequestState | None, message: Envelope, now: datetime) -> Outco
     return closed, events
 
 
-def _open(state: RequestState | None, message: Envelope, now: datetime) -> _Step:
+def _open(
+    state: RequestState | None, message: Envelope, now: datetime, policy: Policy | None
+) -> _Step:
     if state is not None:
         raise _illegal(f"request {message.id} was already sent")
     if message.correlation_id not in (None, message.id):
@@ -200,11 +210,30 @@ def _open(state: RequestState | None, message: Envelope, now: datetime) -> _Step
         case_ref=message.subject,
         urgency=message.urgency,
         sent_at=now,
-        recipients=tuple(Recipient(agency) for agency in message.recipients),
+        recipients=tuple(
+            _recipient(agency, message.urgency, now, policy) for agency in message.recipients
+        ),
         expires=message.expires,
         updated_at=now,
+        iachr_precautionary_measure=getattr(message.data, "iachr_precautionary_measure", None),
     )
     return opened, [RequestOpened(message.id)]
+
+
+def _recipient(agency: str, urgency: Urgency, now: datetime, policy: Policy | None) -> Recipient:
+    if policy is None:
+        return Recipient(agency)
+    return Recipient(
+        agency,
+        ack_due=now + policy.length(Clock.ACKNOWLEDGEMENT, urgency),
+        answer_due=now + policy.length(answer_clock(agency), urgency),
+    )
+
+
+def answer_clock(agency: str) -> Clock:
+    """The clock that governs ``agency``'s answer (shelters have their own)."""
+    shelter = active_registry()[agency].kind is AgencyKind.SHELTER
+    return Clock.SHELTER_ANSWER if shelter else Clock.ANSWER
 
 
 def _addressee(state: RequestState, message: Envelope) -> Recipient:

@@ -54,10 +54,41 @@ class DeadLetterRecord:
 
 
 @dataclass(frozen=True)
+class EscalationRecord:
+    request_id: str
+    agency: str
+    clock: str
+    commitment_id: str | None
+    level: str
+    message_id: str
+    to_agency: str
+    due_at: datetime
+    fired_at: datetime
+    board_session_id: str | None
+    authority_to_summon: str | None
+
+
+@dataclass(frozen=True)
+class BoardSessionRecord:
+    session_id: str
+    scheduled_at: datetime
+    venue: str
+
+
+@dataclass(frozen=True)
+class AttendanceRecord:
+    session_id: str
+    agency: str
+    attended: bool
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
 class StoredMessage:
     message_id: str
     nats_subject: str
     stream_seq: int
+    body: bytes
 
 
 @dataclass(frozen=True)
@@ -81,6 +112,16 @@ class LedgerUnit(Protocol):
     def add_message(self, record: MessageRecord) -> None: ...
 
     def add_dead_letter(self, record: DeadLetterRecord) -> None: ...
+
+    def escalation_fired(self, record: EscalationRecord) -> bool:
+        """Whether this rung already fired for this obligation."""
+        ...
+
+    def add_escalation(self, record: EscalationRecord) -> None: ...
+
+    def save_board_session(self, record: BoardSessionRecord) -> None: ...
+
+    def save_attendance(self, record: AttendanceRecord) -> None: ...
 
 
 class Ledger(Protocol):

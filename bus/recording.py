@@ -14,10 +14,29 @@ from enum import StrEnum
 
 from bus import intake, subjects
 from bus.lifecycle import Event, Refused, apply, concerns_requests
-from bus.ports import DeadLetterRecord, Delivery, Ledger, LedgerUnit, MessageRecord
+from bus.policy import Policy
+from bus.ports import (
+    AttendanceRecord,
+    BoardSessionRecord,
+    DeadLetterRecord,
+    Delivery,
+    EscalationRecord,
+    Ledger,
+    LedgerUnit,
+    MessageRecord,
+)
 from schemas.envelope import MESSAGE_ID_PATTERN, Envelope
 from schemas.messages import parse_message
-from schemas.tracking import FieldError, Rejected, RejectedBody, RejectionReason
+from schemas.tracking import (
+    ESCALATION_MESSAGES,
+    BoardAttendance,
+    BoardSessionScheduled,
+    EscalationBody,
+    FieldError,
+    Rejected,
+    RejectedBody,
+    RejectionReason,
+)
 
 HUB_AGENCY = "fed.hub"
 KEPT_BODY_BYTES = 64 * 1024  # an oversize body is kept truncated, with its true size noted
@@ -40,13 +59,17 @@ class Outcome:
     events: tuple[Event, ...] = field(default=())
 
 
-def record_batch(ledger: Ledger, deliveries: list[Delivery], now: datetime) -> list[Outcome]:
+def record_batch(
+    ledger: Ledger, deliveries: list[Delivery], now: datetime, policy: Policy | None = None
+) -> list[Outcome]:
     """Record ``deliveries`` in one transaction; returns one outcome per delivery, in order."""
     with ledger.unit() as unit:
-        return [record(unit, delivery, now) for delivery in deliveries]
+        return [record(unit, delivery, now, policy) for delivery in deliveries]
 
 
-def record(unit: LedgerUnit, delivery: Delivery, now: datetime) -> Outcome:
+def record(
+    unit: LedgerUnit, delivery: Delivery, now: datetime, policy: Policy | None = None
+) -> Outcome:
     handled = unit.handled(delivery.stream_seq)
     if handled is not None:
         notice = parse_message(handled.notice) if handled.notice else None
@@ -60,9 +83,12 @@ def record(unit: LedgerUnit, delivery: Delivery, now: datetime) -> Outcome:
         copies = [subject for subject, _ in subjects.routes(message)]
         if stored.nats_subject != delivery.subject and delivery.subject in copies:
             return Outcome(Result.COPY, delivery.stream_seq, message.id)
+        if stored.body == delivery.data:
+            # The very same bytes again (a retry after the duplicate window): one row.
+            return Outcome(Result.COPY, delivery.stream_seq, message.id)
         detail = (
-            f"message {message.id} is already in the record (stream sequence "
-            f"{stored.stream_seq}); a new message needs a new id"
+            f"message id {message.id} is already in the record (stream sequence "
+            f"{stored.stream_seq}) for a different message; a new message needs a new id"
         )
         refusal = _refuse(message, RejectionReason.DUPLICATE, detail)
         return _dead_letter(unit, delivery, refusal, now)
@@ -70,9 +96,27 @@ def record(unit: LedgerUnit, delivery: Delivery, now: datetime) -> Outcome:
         detail = f"message {message.id} expired at {message.expires.isoformat()}"
         return _dead_letter(unit, delivery, _refuse(message, RejectionReason.EXPIRED, detail), now)
     events: list[Event] = []
-    if concerns_requests(message):
+    if isinstance(message, ESCALATION_MESSAGES):
+        escalation = _escalation(message, now)
+        if unit.escalation_fired(escalation):
+            detail = (
+                f"{escalation.level} for {escalation.agency} on request "
+                f"{escalation.request_id} has already fired"
+            )
+            refusal = _refuse(message, RejectionReason.DUPLICATE, detail)
+            return _dead_letter(unit, delivery, refusal, now)
+        unit.add_escalation(escalation)
+    elif isinstance(message, BoardSessionScheduled):
+        session = message.data
+        unit.save_board_session(
+            BoardSessionRecord(session.session_id, session.scheduled_at, session.venue)
+        )
+    elif isinstance(message, BoardAttendance):
+        seen = message.data
+        unit.save_attendance(AttendanceRecord(seen.session_id, seen.agency, seen.attended, now))
+    elif concerns_requests(message):
         state = unit.load_request(message.thread)
-        new_state, outcome_events = apply(state, message, now)
+        new_state, outcome_events = apply(state, message, now, policy)
         for event in outcome_events:
             if isinstance(event, Refused):
                 refusal = _refuse(message, event.reason, event.detail)
@@ -82,6 +126,24 @@ def record(unit: LedgerUnit, delivery: Delivery, now: datetime) -> Outcome:
             unit.save_request(new_state)
     unit.add_message(_message_record(message, delivery, now))
     return Outcome(Result.RECORDED, delivery.stream_seq, message.id, events=tuple(events))
+
+
+def _escalation(message: Envelope, now: datetime) -> EscalationRecord:
+    body = message.data
+    assert isinstance(body, EscalationBody)
+    return EscalationRecord(
+        request_id=body.request_id,
+        agency=body.agency,
+        clock=body.clock,
+        commitment_id=body.commitment_id,
+        level=body.level.value,
+        message_id=message.id,
+        to_agency=body.to_agency,
+        due_at=body.due_at,
+        fired_at=now,
+        board_session_id=body.board_session_id,
+        authority_to_summon=body.authority_to_summon,
+    )
 
 
 def _refuse(message: Envelope, reason: RejectionReason, detail: str) -> intake.Refusal:

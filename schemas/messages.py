@@ -40,6 +40,8 @@ from schemas.responses import (
 )
 from schemas.tracking import (
     AcknowledgementOverdue,
+    BoardAttendance,
+    BoardSessionScheduled,
     CommitmentOverdue,
     Escalated,
     Rejected,
@@ -74,7 +76,9 @@ Message = Annotated[
     | AcknowledgementOverdue
     | CommitmentOverdue
     | Escalated
-    | Reminder,
+    | Reminder
+    | BoardSessionScheduled
+    | BoardAttendance,
     Field(discriminator="type"),
 ]
 """Any v1 message; pydantic picks the model from ``type``."""

@@ -50,6 +50,9 @@ class ProtectionMeasureBody(Body):
     instructions: LongText
     implement_by: UtcDatetime | None = None
     legal_basis: ShortText | None = None
+    # Set when these measures also implement an IACHR precautionary measure (its MC number),
+    # so one implementation meeting can follow both instruments.
+    iachr_precautionary_measure: CaseRef | None = None
     personal: PersonalDetails | None = None
 
 
@@ -59,6 +62,7 @@ class InvestigationBody(Body):
     facts_summary: LongText
     investigation_file: ShortText | None = None
     steps_requested: tuple[ShortText, ...] = ()
+    iachr_precautionary_measure: CaseRef | None = None
     personal: PersonalDetails | None = None
 
 

@@ -8,9 +8,10 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from schemas.envelope import AgencyId, Body, Envelope, Family, LongText, ShortText, UtcDatetime
-from schemas.registry import AgencyKind
+from schemas.registry import FEDERAL_KINDS, AgencyKind
 
 HUB = frozenset({AgencyKind.SYSTEM})
+BOARD = frozenset({AgencyKind.BOARD, AgencyKind.FEDERAL})
 
 
 class EscalationLevel(StrEnum):
@@ -49,26 +50,40 @@ class RejectedBody(Body):
     stream_sequence: int | None = None
 
 
-class OverdueBody(Body):
+class EscalationBody(Body):
+    """One step of the escalation ladder for one obligation of one agency."""
+
     request_id: str = Field(max_length=100)
-    agency: AgencyId
-    due_at: UtcDatetime
+    agency: AgencyId  # the agency that owes the answer
+    clock: str = Field(max_length=40)  # which deadline (see the policy file)
     commitment_id: str | None = Field(default=None, max_length=64)
-
-
-class EscalatedBody(Body):
-    request_id: str = Field(max_length=100)
     level: EscalationLevel
-    about_agency: AgencyId
-    to_agency: AgencyId
     due_at: UtcDatetime
+    to_agency: AgencyId  # who is told at this step
+    board_session_id: str | None = Field(default=None, max_length=64)
+    authority_to_summon: AgencyId | None = None
     note: LongText | None = None
 
 
 class ReminderBody(Body):
+    """A reminder sent by hand (federal staff), outside the ladder."""
+
     request_id: str = Field(max_length=100)
     due_at: UtcDatetime
     what: ShortText
+
+
+class BoardSessionBody(Body):
+    session_id: str = Field(pattern=r"^[0-9A-Za-z][0-9A-Za-z_-]{0,63}$")
+    scheduled_at: UtcDatetime
+    venue: ShortText
+
+
+class AttendanceBody(Body):
+    session_id: str = Field(pattern=r"^[0-9A-Za-z][0-9A-Za-z_-]{0,63}$")
+    agency: AgencyId
+    attended: bool
+    note: LongText | None = None
 
 
 class _FromHub(Envelope):
@@ -82,22 +97,54 @@ class Rejected(_FromHub):
 
 
 class AcknowledgementOverdue(_FromHub):
+    """First rung for an unanswered request: told to the agency itself at the deadline."""
+
     type: Literal["mech.tracking.acknowledgement_overdue.v1"] = (
         "mech.tracking.acknowledgement_overdue.v1"
     )
-    data: OverdueBody
+    data: EscalationBody
 
 
 class CommitmentOverdue(_FromHub):
+    """First rung for a commitment past its due date: told to the agency that made it."""
+
     type: Literal["mech.tracking.commitment_overdue.v1"] = "mech.tracking.commitment_overdue.v1"
-    data: OverdueBody
+    data: EscalationBody
 
 
 class Escalated(_FromHub):
+    """Higher rungs: the state's highest authority, the Board's agenda, the monthly report."""
+
     type: Literal["mech.tracking.escalated.v1"] = "mech.tracking.escalated.v1"
-    data: EscalatedBody
+    data: EscalationBody
 
 
-class Reminder(_FromHub):
+class Reminder(Envelope):
+    family: ClassVar[Family] = Family.TRACKING
+    senders: ClassVar[frozenset[AgencyKind]] = FEDERAL_KINDS
     type: Literal["mech.tracking.reminder.v1"] = "mech.tracking.reminder.v1"
     data: ReminderBody
+
+
+class _FromBoard(Envelope):
+    family: ClassVar[Family] = Family.TRACKING
+    senders: ClassVar[frozenset[AgencyKind]] = BOARD
+
+
+class BoardSessionScheduled(_FromBoard):
+    """The Governing Board's secretariat schedules a session (its agenda fills from escalations)."""
+
+    type: Literal["mech.tracking.board_session_scheduled.v1"] = (
+        "mech.tracking.board_session_scheduled.v1"
+    )
+    data: BoardSessionBody
+
+
+class BoardAttendance(_FromBoard):
+    """Whether a summoned authority attended a Board session."""
+
+    type: Literal["mech.tracking.board_attendance.v1"] = "mech.tracking.board_attendance.v1"
+    data: AttendanceBody
+
+
+ESCALATION_MESSAGES = (AcknowledgementOverdue, CommitmentOverdue, Escalated)

@@ -110,8 +110,8 @@ async def test_duplicate_publish_is_one_row(
     [first] = await mechanism.send(request)
     [second] = await mechanism.send(request)  # a retry after a lost PubAck
     assert not first.duplicate and second.duplicate and first.seq == second.seq
-    # The same id again after the duplicate window (simulated with another Nats-Msg-Id):
-    # JetStream stores it, the ledger's unique id refuses it and tells the sender.
+    # The same bytes again after the duplicate window (simulated with another Nats-Msg-Id):
+    # JetStream stores them, the ledger keeps one row and nobody is scolded for a retry.
     nc = await nats.connect(nats_server.url)
     js = nc.jetstream()
     await js.publish(
@@ -120,10 +120,18 @@ async def test_duplicate_publish_is_one_row(
         stream="MECHBUS",
         headers={"Nats-Msg-Id": "after-the-window"},
     )
+    # A different message reusing that id is refused and kept, and the sender is told.
+    reused = b.patrol_request(id=request.id, subject="MPDDHP-2026-0999")
+    await js.publish(
+        "mech.v1.to.gro.government.protection_measure",
+        reused.to_json(),
+        stream="MECHBUS",
+        headers={"Nats-Msg-Id": "reused-id"},
+    )
     await nc.close()
     notice = await mechanism.next_notice()
     assert isinstance(notice, Rejected) and notice.data.reason is RejectionReason.DUPLICATE
-    assert notice.data.rejected_id == request.id
+    assert notice.data.rejected_id == request.id and "different message" in notice.data.detail
     assert sql_ledger.count(MessageRow) == 1
     assert sql_ledger.count(DeadLetterRow) == 1
 

@@ -70,8 +70,12 @@ def test_redelivery_and_duplicates_make_one_row(ledger: object) -> None:
     # JetStream redelivers the same stream sequence (the hub died before acking).
     [again] = record_batch(ledger, [first], NOW)  # type: ignore[arg-type]
     assert again.result is Result.REDELIVERED and again.notice is None
-    # The same id published again after the duplicate window: a new stream sequence.
-    [dup] = record_batch(ledger, [stream.deliver(request)], NOW)  # type: ignore[arg-type]
+    # The same bytes published again after the duplicate window: one row, no complaint.
+    [retry] = record_batch(ledger, [stream.deliver(request)], NOW)  # type: ignore[arg-type]
+    assert retry.result is Result.COPY and retry.notice is None
+    # Another message under the same id: refused, kept, and the sender is told.
+    reused = b.patrol_request(id=request.id, subject="MPDDHP-2026-0999")
+    [dup] = record_batch(ledger, [stream.deliver(reused)], NOW)  # type: ignore[arg-type]
     assert dup.result is Result.DEAD_LETTER and dup.reason is RejectionReason.DUPLICATE
     assert isinstance(dup.notice, Rejected) and dup.notice.recipients == ("fed.mechanism",)
     assert ledger.count(MessageRow) == 1  # type: ignore[attr-defined]
