@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from bus.ladder import BoardSession, Obligation
 from bus.lifecycle import RequestState
+from schemas.tracking import EscalationLevel
 
 
 @dataclass(frozen=True)
@@ -128,3 +130,19 @@ class Ledger(Protocol):
     def unit(self) -> AbstractContextManager[LedgerUnit]:
         """A transaction: commits when the block ends normally, rolls back on an exception."""
         ...
+
+
+class SweepSource(Protocol):
+    """What the deadline sweeper reads from the ledger."""
+
+    def open_obligations(self, now: datetime) -> list[Obligation]:
+        """Everything owed whose deadline has passed, with the rungs already fired."""
+        ...
+
+    def still_owed(self, obligation: Obligation) -> bool:
+        """Re-checked right before a rung fires: not answered, fulfilled or recalled since."""
+        ...
+
+    def fired(self, obligation: Obligation) -> frozenset[EscalationLevel]: ...
+
+    def next_board_session(self, now: datetime) -> BoardSession | None: ...

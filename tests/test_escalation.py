@@ -1,0 +1,152 @@
+"""The escalation ladder on a real nats-server: each rung once, across sweeper restarts."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from adapters.ledger import SqlLedger
+from adapters.natsserver import EmbeddedNatsServer
+from adapters.obligations import SqlObligations
+from adapters.tables import DeadLetterRow, EscalationRow, MessageRow
+from bus.agency import AgencyClient
+from bus.hub import Hub
+from bus.policy import Policy
+from bus.sweeper import Sweeper
+from schemas.tracking import BoardSessionScheduled
+from tests import builders as b
+
+H = timedelta(hours=1)
+
+
+class FakeClock:
+    """The hub's and the sweeper's clock, moved by the test."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def nats_server(tmp_path: Path) -> Iterator[EmbeddedNatsServer]:
+    with EmbeddedNatsServer(tmp_path / "nats") as server:
+        yield server
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(b.T0)
+
+
+@pytest.fixture
+async def hub_and_ledger(
+    nats_server: EmbeddedNatsServer, ledger_url: str, clock: FakeClock
+) -> AsyncIterator[tuple[Hub, SqlLedger]]:
+    ledger = SqlLedger(ledger_url)
+    hub = Hub(ledger, nats_server.url, clock=clock)
+    await hub.start()
+    yield hub, ledger
+    await hub.stop()
+    ledger.close()
+
+
+def levels(ledger: SqlLedger) -> list[tuple[str, str, str]]:
+    with ledger.session() as s:
+        rows = s.exec(select(EscalationRow).order_by(EscalationRow.id))
+        return [(r.level, r.agency, r.to_agency) for r in rows]
+
+
+async def test_unanswered_request_climbs_every_rung_once(
+    nats_server: EmbeddedNatsServer,
+    hub_and_ledger: tuple[Hub, SqlLedger],
+    clock: FakeClock,
+) -> None:
+    hub, ledger = hub_and_ledger
+    policy = Policy.load()
+    async with (
+        await AgencyClient.connect(nats_server.url, "fed.mechanism") as mechanism,
+        await AgencyClient.connect(nats_server.url, "fed.board") as board,
+        await AgencyClient.connect(nats_server.url, "gro.government") as guerrero,
+    ):
+        await board.send(
+            BoardSessionScheduled(
+                source="fed.board",
+                time=b.T0,
+                data={
+                    "session_id": "JG-2026-03",
+                    "scheduled_at": b.T0 + 72 * H,
+                    "venue": "Secretaría de Gobernación, CDMX",
+                },
+            )
+        )
+        silent = b.patrol_request(to="tam.government", subject="MPDDHP-2026-0401")
+        answered = b.patrol_request(to="gro.government")
+        await mechanism.send(silent)
+        await mechanism.send(answered)
+        incoming = await anext(guerrero.requests())
+        await incoming.acknowledge("Subsecretaría de Derechos Humanos")
+        await incoming.accept()
+        await hub.wait_until(lambda: ledger.count(MessageRow) == 6)  # + receipt, ack, accept
+
+        def fired(n: int) -> bool:
+            return len(levels(ledger)) == n
+
+        sweeps = [
+            Sweeper(SqlObligations(ledger), mechanism.js, policy=policy, clock=clock, interval=0.05)
+        ]
+        sweeps[0].start()
+
+        clock.now = b.T0 + 0.9 * H  # before the urgent 1 h deadline: nothing
+        assert await sweeps[0].sweep_once() == []
+        clock.now = b.T0 + 1.1 * H
+        await hub.wait_until(lambda: fired(1))
+        assert levels(ledger) == [("reminder", "tam.government", "tam.government")]
+
+        # Kill the sweeper (no goodbye) and start a new one with no memory.
+        sweeps[0]._task.cancel()  # type: ignore[union-attr]
+        sweeps.append(
+            Sweeper(SqlObligations(ledger), mechanism.js, policy=policy, clock=clock, interval=0.05)
+        )
+        sweeps[1].start()
+        clock.now = b.T0 + 1.6 * H
+        await hub.wait_until(lambda: fired(2))
+        assert levels(ledger)[1] == ("authority_notice", "tam.government", "tam.government")
+
+        # A sweeper that crashes after publishing but before the hub recorded: the rung goes
+        # out twice with the same id and bytes, and is recorded once.
+        await sweeps[1].stop()
+        clock.now = b.T0 + 2.2 * H
+        restarted = Sweeper(SqlObligations(ledger), mechanism.js, policy=policy, clock=clock)
+        first, second = await asyncio.gather(restarted.sweep_once(), restarted.sweep_once())
+        assert [m.id for m in first] == [m.id for m in second]
+        await hub.wait_until(lambda: fired(3))
+
+        # The clock jumps a week ahead: the last rung fires, once.
+        clock.now = b.T0 + 7 * 24 * H
+        await restarted.sweep_once()
+        await hub.wait_until(lambda: fired(4))
+        assert await restarted.sweep_once() == []  # every rung has fired
+        await sweeps[0].stop()
+
+    assert [lvl for lvl, _, _ in levels(ledger)] == [
+        "reminder",
+        "authority_notice",
+        "board_agenda",
+        "monthly_report",
+    ]
+    with ledger.session() as s:
+        board_rung = s.exec(
+            select(EscalationRow).where(EscalationRow.level == "board_agenda")
+        ).one()
+        assert board_rung.board_session_id == "JG-2026-03"
+        assert board_rung.authority_to_summon == "tam.government"
+        assert board_rung.to_agency == "fed.board"
+        assert all(r.agency == "tam.government" for r in s.exec(select(EscalationRow)))
+    assert ledger.count(DeadLetterRow) == 0
