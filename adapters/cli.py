@@ -6,22 +6,26 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from adapters import tracking_views
 from adapters.demo import DemoError, nats_for, run_demo
 from adapters.ledger import SqlLedger
+from adapters.output import Column, choose, emit
+from adapters.report import month_bounds, write_report
 from adapters.settings import Settings, load_settings
 from adapters.views import request_lines, requests_table
 from bus.agency import AgencyClient
 from bus.hub import Hub
 from bus.jetstream import PublishError
+from bus.scorecard import StateScore
 from schemas.envelope import Envelope
 from schemas.messages import export_json_schemas, parse_message
 from schemas.requests import (
@@ -254,6 +258,243 @@ def requests(
             print(json.dumps(line.as_json(), ensure_ascii=False))
         return
     console.print(requests_table(lines))
+
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="JSON lines instead of a table.")]
+CsvOpt = Annotated[bool, typer.Option("--csv", help="CSV instead of a table.")]
+
+
+def _read(settings: Settings) -> SqlLedger:
+    return SqlLedger(settings.ledger_url)
+
+
+def _show(
+    rows: list[Any],
+    columns: list[Column],
+    as_json: bool,
+    as_csv: bool,
+    title: str,
+    caption: str | None = None,
+) -> None:
+    try:
+        fmt = choose(as_json, as_csv)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    emit(rows, columns, fmt, console, title=title, caption=caption)
+
+
+@app.command()
+def pending(
+    state: Annotated[str | None, typer.Option(help="State code, e.g. GRO.")] = None,
+    agency: Annotated[str | None, typer.Option(help="Agency id, e.g. gro.government.")] = None,
+    kind: Annotated[str | None, typer.Option(help="Request kind, e.g. protection_measure.")] = None,
+    urgency: Annotated[str | None, typer.Option(help="urgent or ordinary.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many rows.")] = 100,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+    home: HomeOpt = None,
+    ledger_url: LedgerOpt = None,
+) -> None:
+    """Requests nobody has acknowledged or answered, most overdue first."""
+    now = datetime.now(UTC)
+    ledger = _read(_settings(home, ledger_url=ledger_url))
+    try:
+        with ledger.session() as session:
+            rows = tracking_views.pending(
+                session, now, tracking_views.Filters(state, agency, kind, urgency), limit
+            )
+    finally:
+        ledger.close()
+    columns: list[Column] = [
+        ("request", lambda r: r.request_id),
+        ("case", lambda r: r.case_ref),
+        ("kind", lambda r: r.kind),
+        ("urgency", lambda r: r.urgency),
+        ("agency", lambda r: r.agency),
+        ("status", lambda r: r.status),
+        ("owes", lambda r: r.owed),
+        ("due", lambda r: r.due_at),
+        ("overdue_hours", lambda r: r.overdue_hours),
+    ]
+    _show(
+        rows,
+        columns,
+        as_json,
+        as_csv,
+        "Unanswered requests, most overdue first",
+        "overdue_hours < 0: still within the deadline",
+    )
+
+
+@app.command("commitments")
+def commitments_cmd(
+    overdue: Annotated[bool, typer.Option("--overdue", help="Only those past due.")] = False,
+    agency: Annotated[str | None, typer.Option(help="Agency id.")] = None,
+    state: Annotated[str | None, typer.Option(help="State code.")] = None,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+    home: HomeOpt = None,
+    ledger_url: LedgerOpt = None,
+) -> None:
+    """Open commitments (actions agencies committed to), earliest due first."""
+    ledger = _read(_settings(home, ledger_url=ledger_url))
+    try:
+        with ledger.session() as session:
+            rows = tracking_views.commitments(
+                session, datetime.now(UTC), overdue_only=overdue, agency=agency, state=state
+            )
+    finally:
+        ledger.close()
+    columns: list[Column] = [
+        ("request", lambda r: r.request_id),
+        ("case", lambda r: r.case_ref),
+        ("agency", lambda r: r.agency),
+        ("commitment", lambda r: r.commitment_id),
+        ("action", lambda r: r.action),
+        ("due", lambda r: r.due),
+        ("status", lambda r: r.status),
+        ("overdue_hours", lambda r: r.overdue_hours),
+    ]
+    _show(rows, columns, as_json, as_csv, "Overdue commitments" if overdue else "Open commitments")
+
+
+@app.command()
+def case(
+    ref: Annotated[str, typer.Argument(help="Case reference, e.g. MPDDHP-2026-0412.")],
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+    home: HomeOpt = None,
+    ledger_url: LedgerOpt = None,
+) -> None:
+    """One case's timeline across all agencies."""
+    ledger = _read(_settings(home, ledger_url=ledger_url))
+    try:
+        with ledger.session() as session:
+            rows = tracking_views.case_timeline(session, ref)
+    finally:
+        ledger.close()
+    columns: list[Column] = [
+        ("recorded", lambda r: r.recorded_at),
+        ("from", lambda r: r.source),
+        ("to", lambda r: r.to),
+        ("message", lambda r: r.message),
+        ("request", lambda r: r.request_id[-8:]),
+        ("detail", lambda r: r.detail),
+    ]
+    _show(rows, columns, as_json, as_csv, f"Case {ref}")
+
+
+SCORE_COLUMNS: list[Column] = [
+    ("state", lambda s: s.state),
+    ("received", lambda s: s.requests_received),
+    ("ack_on_time_pct", lambda s: s.acknowledged_on_time_pct),
+    ("median_hours_to_ack", lambda s: s.median_hours_to_acknowledge),
+    ("kept_on_time_pct", lambda s: s.kept_on_time_pct),
+    ("open_overdue", lambda s: s.open_overdue),
+    ("summons_attended", lambda s: f"{s.summons_attended}/{s.summons}"),
+]
+SORT_KEYS: dict[str, Callable[[StateScore], Any]] = {
+    **dict(SCORE_COLUMNS),
+    "summons_attended": lambda s: s.summons_attended_pct,
+}
+
+
+@app.command()
+def scorecard(
+    month: Annotated[str | None, typer.Option(help="YYYY-MM; default: all time.")] = None,
+    sort: Annotated[
+        str, typer.Option(help="Column to sort by (worst first for figures).")
+    ] = "open_overdue",
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+    home: HomeOpt = None,
+    ledger_url: LedgerOpt = None,
+) -> None:
+    """Joint responsibility per state: how each state answers the Mechanism."""
+    names = list(SORT_KEYS)
+    if sort not in names:
+        console.print(f"[red]--sort must be one of: {', '.join(names)}[/]")
+        raise typer.Exit(2)
+    now = datetime.now(UTC)
+    since, asof = None, now
+    if month:
+        try:
+            since, end = month_bounds(month)
+        except ValueError as exc:
+            console.print(f"[red]{exc}[/]")
+            raise typer.Exit(2) from None
+        asof = min(end, now)
+    ledger = _read(_settings(home, ledger_url=ledger_url))
+    try:
+        with ledger.session() as session:
+            scores = tracking_views.state_scores(session, asof=asof, since=since)
+    finally:
+        ledger.close()
+    # Worst first: lowest percentages, most hours, most overdue; states alphabetically.
+    key = SORT_KEYS[sort]
+    known = sorted(
+        (x for x in scores if key(x) is not None),
+        key=key,
+        reverse=sort in ("received", "median_hours_to_ack", "open_overdue"),
+    )
+    scores = known + [x for x in scores if key(x) is None]
+    _show(
+        scores,
+        SCORE_COLUMNS,
+        as_json,
+        as_csv,
+        f"Joint responsibility by state ({month or 'all time'})",
+    )
+
+
+@app.command()
+def agenda(
+    ref: Annotated[str, typer.Argument(help="Case reference.")],
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+    home: HomeOpt = None,
+    ledger_url: LedgerOpt = None,
+) -> None:
+    """One implementation agenda for a case: the Mechanism's and the IACHR's open items."""
+    ledger = _read(_settings(home, ledger_url=ledger_url))
+    try:
+        with ledger.session() as session:
+            items = tracking_views.case_agenda(session, ref, datetime.now(UTC))
+    finally:
+        ledger.close()
+    columns: list[Column] = [
+        ("instruments", lambda a: a.instruments),
+        ("agency", lambda a: a.agency),
+        ("what", lambda a: a.what),
+        ("due", lambda a: a.due),
+        ("overdue", lambda a: "OVERDUE" if a.overdue else ""),
+        ("status", lambda a: a.status),
+        ("request", lambda a: a.request_id),
+    ]
+    _show(items, columns, as_json, as_csv, f"Implementation agenda for {ref}")
+
+
+@app.command()
+def report(
+    month: Annotated[str, typer.Option(help="The month to report, YYYY-MM.")],
+    out: Annotated[Path, typer.Option(help="Directory for the Markdown and the chart.")] = Path(
+        "."
+    ),
+    home: HomeOpt = None,
+    ledger_url: LedgerOpt = None,
+) -> None:
+    """The monthly joint-responsibility report (Markdown with an SVG chart)."""
+    ledger = _read(_settings(home, ledger_url=ledger_url))
+    try:
+        with ledger.session() as session:
+            written = write_report(session, month, out, datetime.now(UTC))
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    finally:
+        ledger.close()
+    console.print(f"wrote {written.markdown} and {written.chart}")
 
 
 @schemas_app.command("export")

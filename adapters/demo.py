@@ -13,15 +13,28 @@ from rich.console import Console
 
 from adapters.ledger import SqlLedger
 from adapters.natsserver import EmbeddedNatsServer, parent_death_hook
+from adapters.obligations import SqlObligations
 from adapters.settings import Settings
-from adapters.views import request_lines, requests_table, timeline, timeline_table
+from adapters.views import (
+    escalation_lines,
+    escalation_table,
+    request_lines,
+    requests_table,
+    timeline,
+    timeline_table,
+)
 from bus.agency import AgencyClient
 from bus.hub import Hub
+from bus.policy import LADDER, Policy
+from bus.sweeper import Sweeper
 from schemas.envelope import Envelope
 from schemas.requests import InformationRequest, InvestigationRequest, ProtectionMeasureRequest
+from schemas.tracking import BoardSessionScheduled
 
 ANSWERING = ("gro.government", "gro.prosecutor", "ver.government", "ver.prosecutor")
 SILENT = "tam.government"  # no client runs for it: its request stays unanswered
+COMPRESSION = 3600.0  # demo clock: one policy hour passes in one second
+BOARD_SESSION = "JG-DEMO"
 
 
 @contextlib.asynccontextmanager
@@ -131,6 +144,7 @@ def demo_requests(now: datetime) -> list[Envelope]:
             time=now,
             subject="MPDDHP-2026-0401",
             recipients=(SILENT,),
+            urgency="urgent",
             data={"question": "Informe el estado de las medidas de protección otorgadas."},
         ),
     ]
@@ -149,33 +163,61 @@ class DemoResult:
 async def _send_and_wait(
     hub: Hub, ledger: SqlLedger, url: str, console: Console, timeout: float
 ) -> list[str]:
-    requests = demo_requests(datetime.now(UTC))
+    now = datetime.now(UTC)
+    requests = demo_requests(now)
+    async with await AgencyClient.connect(url, "fed.board") as board:
+        await board.send(
+            BoardSessionScheduled(
+                source="fed.board",
+                time=now,
+                data={
+                    "session_id": BOARD_SESSION,
+                    "scheduled_at": now + timedelta(days=30),
+                    "venue": "Junta de Gobierno, Secretaría de Gobernación",
+                },
+            )
+        )
     async with await AgencyClient.connect(url, "fed.mechanism") as mechanism:
         for request in requests:
             await mechanism.send(request)
             to = ", ".join(request.recipients)
             console.print(f"sent {type(request).kind()} to {to} ({request.subject})")
     ids = [r.id for r in requests]
+    silent_id = requests[-1].id
 
-    def all_answered() -> bool:
+    def settled() -> bool:
         with ledger.session() as session:
             lines = request_lines(session, request_ids=ids)
-        return sum(line.status == "accepted" for line in lines) >= len(ANSWERING)
+            rungs = escalation_lines(session, [silent_id])
+        answered = sum(line.status == "accepted" for line in lines)
+        return answered >= len(ANSWERING) and len(rungs) == len(LADDER)
 
+    sweeper = Sweeper(SqlObligations(ledger), hub.js, policy=hub.policy, interval=0.2)
+    sweeper.start()
     try:
-        await hub.wait_until(all_answered, timeout)
+        await hub.wait_until(settled, timeout)
     except TimeoutError:
-        raise DemoError(f"the stub agencies did not all answer within {timeout:.0f}s") from None
+        raise DemoError(
+            f"within {timeout:.0f}s the stub agencies did not all answer, or the silent "
+            "request did not climb the whole ladder"
+        ) from None
+    finally:
+        await sweeper.stop()
     return ids
 
 
 async def run_demo(settings: Settings, console: Console, timeout: float = 30.0) -> DemoResult:
     ledger = SqlLedger(settings.ledger_url)
+    policy = Policy.load().compressed(COMPRESSION)
     try:
         async with nats_for(settings, console) as url:
-            hub = Hub(ledger, url)
+            hub = Hub(ledger, url, policy=policy)
             await hub.start()
             console.print(f"[dim]hub recording into {settings.ledger_url}[/]")
+            console.print(
+                f"[yellow]compressed clock: deadlines run {COMPRESSION:.0f} times faster "
+                "(one policy hour = one second)[/]"
+            )
             try:
                 async with stub_agencies(ANSWERING, url, timeout):
                     console.print(f"[dim]stub agencies answering: {', '.join(ANSWERING)}[/]")
@@ -185,7 +227,11 @@ async def run_demo(settings: Settings, console: Console, timeout: float = 30.0) 
         with ledger.session() as session:
             lines = request_lines(session, request_ids=ids)
             console.print(timeline_table(timeline(session, ids)))
+            rungs = escalation_lines(session, ids)
         console.print(requests_table(lines, title="mechbus demo: requests and their answers"))
+        console.print(
+            escalation_table(rungs, title=f"The escalation ladder for {SILENT} (compressed clock)")
+        )
         silent = [line.recipient for line in lines if line.status == "sent"]
         if silent:
             console.print(f"[bold red]unanswered:[/] {', '.join(silent)} has not even received it")

@@ -170,6 +170,7 @@ class SqlUnit:
         row.updated_at = state.updated_at
         row.closed_at = state.closed_at
         row.iachr_precautionary_measure = state.iachr_precautionary_measure
+        row.board_session_id = state.board_session_id
         for position, recipient in enumerate(state.recipients):
             rrow = self._recipients.get((rid, recipient.agency))
             if rrow is None:
@@ -271,6 +272,7 @@ def _state(row: RequestRow, recipients: Any, commitments: Any) -> RequestState:
         updated_at=row.updated_at,
         closed_at=row.closed_at,
         iachr_precautionary_measure=row.iachr_precautionary_measure,
+        board_session_id=row.board_session_id,
         recipients=tuple(
             Recipient(
                 agency=r.agency,

@@ -76,6 +76,7 @@ class RequestRow(SQLModel, table=True):
     updated_at: datetime | None = _time()
     closed_at: datetime | None = _time()
     iachr_precautionary_measure: str | None = Field(default=None, max_length=40, index=True)
+    board_session_id: str | None = Field(default=None, max_length=64)
 
 
 class RecipientRow(SQLModel, table=True):
@@ -87,6 +88,7 @@ class RecipientRow(SQLModel, table=True):
         # "unanswered, most overdue first" is a range scan of this index, however large
         # the record grows.
         Index("ix_recipients_status_ack_due", "status", "ack_due_at"),
+        Index("ix_recipients_status_answer_due", "status", "answer_due_at"),
         Index("ix_recipients_state_sent", "state", "sent_at"),
     )
 

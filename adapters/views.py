@@ -10,7 +10,7 @@ from typing import Any
 from rich.table import Table
 from sqlmodel import Session, col, select
 
-from adapters.tables import MessageRow, RecipientRow, RequestRow
+from adapters.tables import EscalationRow, MessageRow, RecipientRow, RequestRow
 
 
 @dataclass(frozen=True)
@@ -134,5 +134,54 @@ def timeline_table(lines: list[TimelineLine], title: str = "What crossed the bus
             line.source,
             line.type.removeprefix("mech.").removesuffix(".v1"),
             line.thread_id[-6:],
+        )
+    return table
+
+
+@dataclass(frozen=True)
+class EscalationLine:
+    request_id: str
+    agency: str
+    clock: str
+    level: str
+    to_agency: str
+    due_at: datetime
+    fired_at: datetime
+    board_session_id: str | None
+
+
+def escalation_lines(session: Session, request_ids: Iterable[str]) -> list[EscalationLine]:
+    query = (
+        select(EscalationRow)
+        .where(col(EscalationRow.request_id).in_(list(request_ids)))
+        .order_by(col(EscalationRow.id))
+    )
+    return [
+        EscalationLine(
+            e.request_id,
+            e.agency,
+            e.clock,
+            e.level,
+            e.to_agency,
+            e.due_at,
+            e.fired_at,
+            e.board_session_id,
+        )
+        for e in session.exec(query)
+    ]
+
+
+def escalation_table(lines: list[EscalationLine], title: str = "Escalations") -> Table:
+    table = Table(title=title, header_style="bold", caption="+s: after the deadline")
+    for name in ("rung", "owed by", "clock", "told", "fired", "board session"):
+        table.add_column(name)
+    for line in lines:
+        table.add_row(
+            line.level.replace("_", " "),
+            line.agency,
+            line.clock,
+            line.to_agency,
+            _after(line.fired_at, line.due_at),
+            line.board_session_id or "-",
         )
     return table

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from bus.agency import AgencyClient
 from schemas.registry import AgencyKind, active_registry
@@ -39,5 +40,8 @@ class StubAgency:
                 await request.acknowledge(self.official_role)
                 if self.accept:
                     await request.accept()
+                    if request.message.type == "mech.request.protection_measure.v1":
+                        due = datetime.now(UTC) + timedelta(days=7)
+                        await request.commit("C1", "Implementar las medidas solicitadas", due)
                 self.handled += 1
                 log.info("%s answered request %s", self.agency, request.id)

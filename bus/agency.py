@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from bus import jetstream
 from bus.streams import StreamSpec, agency_consumer
+from schemas.common import EvidenceRef
 from schemas.envelope import Body, Envelope, Family
 from schemas.messages import parse_message
 from schemas.registry import active_registry
@@ -30,13 +31,23 @@ from schemas.responses import (
     AcceptanceBody,
     Acknowledgement,
     AcknowledgementBody,
+    CommitmentBody,
+    CommitmentFulfilled,
+    CommitmentMade,
+    CommitmentPartiallyFulfilled,
+    CommitmentWithdrawn,
     Decline,
     DeclineBody,
     DeclineReason,
     DeliveryReceipt,
     DeliveryReceiptBody,
+    FulfilmentBody,
+    PartialFulfilmentBody,
+    ProgressBody,
+    ProgressReport,
     ProvisionalAnswer,
     ProvisionalBody,
+    WithdrawalBody,
 )
 
 log = logging.getLogger("mechbus.agency")
@@ -60,32 +71,24 @@ class IncomingRequest:
         return self.message.id
 
     async def acknowledge(self, official_role: str, note: str | None = None) -> Acknowledgement:
-        reply = self.client.reply(
-            Acknowledgement,
-            self.message,
-            AcknowledgementBody(official_role=official_role, note=note),
-        )
-        await self.client.send(reply)
-        return reply
+        body = AcknowledgementBody(official_role=official_role, note=note)
+        return await self.client.answer(Acknowledgement, self.message, body)
 
     async def accept(self, note: str | None = None) -> Acceptance:
-        reply = self.client.reply(Acceptance, self.message, AcceptanceBody(note=note))
-        await self.client.send(reply)
-        return reply
+        return await self.client.answer(Acceptance, self.message, AcceptanceBody(note=note))
 
     async def decline(self, reason_code: DeclineReason | str, explanation: str) -> Decline:
         body = DeclineBody(reason_code=DeclineReason(reason_code), explanation=explanation)
-        reply = self.client.reply(Decline, self.message, body)
-        await self.client.send(reply)
-        return reply
+        return await self.client.answer(Decline, self.message, body)
 
     async def provisional(
         self, reason: str, decide_by: datetime | None = None
     ) -> ProvisionalAnswer:
         body = ProvisionalBody(reason=reason, decide_by=decide_by)
-        reply = self.client.reply(ProvisionalAnswer, self.message, body)
-        await self.client.send(reply)
-        return reply
+        return await self.client.answer(ProvisionalAnswer, self.message, body)
+
+    async def commit(self, commitment_id: str, action: str, due: datetime) -> CommitmentMade:
+        return await self.client.commit(self.message, commitment_id, action, due)
 
 
 class AgencyClient:
@@ -155,6 +158,48 @@ class AgencyClient:
     async def listen(self) -> None:
         """Make sure this agency's durable consumer exists and is bound (idempotent)."""
         await self._subscription()
+
+    async def answer(self, cls: type[E], request: Envelope, body: Body) -> E:
+        """Send a response of type ``cls`` to ``request`` and wait for its PubAck."""
+        reply = self.reply(cls, request, body)
+        await self.send(reply)
+        return reply
+
+    async def commit(
+        self, request: Envelope, commitment_id: str, action: str, due: datetime
+    ) -> CommitmentMade:
+        """Commit to an action with a due date (after accepting the request)."""
+        body = CommitmentBody(commitment_id=commitment_id, action=action, due=due)
+        return await self.answer(CommitmentMade, request, body)
+
+    async def report_progress(
+        self, request: Envelope, commitment_id: str, summary: str, percent: int | None = None
+    ) -> ProgressReport:
+        body = ProgressBody(commitment_id=commitment_id, summary=summary, percent_complete=percent)
+        return await self.answer(ProgressReport, request, body)
+
+    async def fulfil(
+        self, request: Envelope, commitment_id: str, evidence: list[str]
+    ) -> CommitmentFulfilled:
+        """Evidence is a list of references (file numbers, document URIs), never the files."""
+        refs = tuple(EvidenceRef(reference=ref) for ref in evidence)
+        body = FulfilmentBody(commitment_id=commitment_id, evidence=refs)
+        return await self.answer(CommitmentFulfilled, request, body)
+
+    async def fulfil_partly(
+        self, request: Envelope, commitment_id: str, evidence: list[str], shortfall: str
+    ) -> CommitmentPartiallyFulfilled:
+        refs = tuple(EvidenceRef(reference=ref) for ref in evidence)
+        body = PartialFulfilmentBody(
+            commitment_id=commitment_id, evidence=refs, shortfall=shortfall
+        )
+        return await self.answer(CommitmentPartiallyFulfilled, request, body)
+
+    async def withdraw(
+        self, request: Envelope, commitment_id: str, reason: str
+    ) -> CommitmentWithdrawn:
+        body = WithdrawalBody(commitment_id=commitment_id, reason=reason)
+        return await self.answer(CommitmentWithdrawn, request, body)
 
     async def _subscription(self) -> JetStreamContext.PullSubscription:
         if self._sub is None:

@@ -19,6 +19,7 @@ from faststream import FastStream
 from faststream.nats import NatsBroker
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from nats.js import JetStreamContext
 
 from bus import jetstream
 from bus.policy import Policy
@@ -106,6 +107,13 @@ class Hub:
     async def stop(self) -> None:
         await self._release()
         await self.broker.stop()
+
+    @property
+    def js(self) -> JetStreamContext:
+        """The hub's JetStream context (for the sweeper, which speaks as the hub)."""
+        if self._nc is None:
+            raise RuntimeError("the hub is not started")
+        return self._nc.jetstream()
 
     async def wait_until(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
         """Wait until ``predicate`` holds, re-checking after each ledger commit."""

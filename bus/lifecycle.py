@@ -98,6 +98,7 @@ class RequestState:
     updated_at: datetime | None = None
     closed_at: datetime | None = None
     iachr_precautionary_measure: str | None = None  # the IACHR MC these measures also serve
+    board_session_id: str | None = None  # for a Board summons: the session it summons to
 
     def recipient(self, agency: str) -> Recipient | None:
         return next((r for r in self.recipients if r.agency == agency), None)
@@ -216,6 +217,7 @@ def _open(
         expires=message.expires,
         updated_at=now,
         iachr_precautionary_measure=getattr(message.data, "iachr_precautionary_measure", None),
+        board_session_id=getattr(message.data, "session_id", None),
     )
     return opened, [RequestOpened(message.id)]
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -90,17 +91,95 @@ def test_schemas_export(tmp_path: Path) -> None:
     assert (tmp_path / "contract" / "mech.request.protection_measure.v1.schema.json").exists()
 
 
-def test_demo_runs_to_the_end_and_leaves_nothing(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    result = run(["demo"], home)
+@pytest.fixture(scope="module")
+def demo_home(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    home = tmp_path_factory.mktemp("demo") / "home"
+    return home, run(["demo"], home)
+
+
+def test_demo_runs_to_the_end_and_leaves_nothing(
+    demo_home: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    home, result = demo_home
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert out.count("accepted") >= 4
     assert "response.acknowledgement" in out and "response.delivery_receipt" in out
     assert "unanswered: tam.government" in out
+    assert "compressed clock" in out
+    for rung in ("reminder", "authority notice", "board agenda", "monthly report"):
+        assert rung in out
+    assert "JG-DEMO" in out
     assert "Periodista" not in out + result.stderr  # personal data never printed
     assert (home / "ledger.db").exists() and (home / "nats" / "jetstream").is_dir()
     wait_until_gone(str(home))
+
+
+def _json_lines(args: list[str], home: Path) -> list[dict[str, object]]:
+    result = run([*args, "--json"], home)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+
+
+def test_tracking_views_on_the_demo_record(
+    demo_home: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path
+) -> None:
+    home, _ = demo_home
+    pending = _json_lines(["pending"], home)
+    assert [p["agency"] for p in pending] == ["tam.government"]
+    assert pending[0]["owes"] == "acknowledgement"
+    assert datetime.fromisoformat(str(pending[0]["due"])) < datetime.now(UTC)  # overdue
+    assert _json_lines(["pending", "--state", "GRO"], home) == []
+    assert len(_json_lines(["pending", "--urgency", "urgent", "--kind", "information"], home)) == 1
+
+    commitments = _json_lines(["commitments"], home)
+    assert {c["agency"] for c in commitments} == {"gro.government", "ver.government"}
+    assert _json_lines(["commitments", "--overdue"], home) == []
+
+    case = _json_lines(["case", "MPDDHP-2026-0412"], home)
+    kinds = [e["message"] for e in case]
+    assert kinds[0].startswith("request.") and "response.acknowledgement" in kinds
+    assert "response.commitment_made" in kinds
+    silent_case = _json_lines(["case", "MPDDHP-2026-0401"], home)
+    assert [e["message"] for e in silent_case] == [
+        "request.information",
+        "tracking.acknowledgement_overdue",
+        "tracking.escalated",
+        "tracking.escalated",
+        "tracking.escalated",
+    ]
+
+    scores = {s["state"]: s for s in _json_lines(["scorecard"], home)}
+    assert scores["TAM"]["open_overdue"] == 1 and scores["TAM"]["ack_on_time_pct"] == 0.0
+    assert scores["GRO"]["ack_on_time_pct"] == 100.0 and scores["GRO"]["received"] == 2
+
+    agenda = _json_lines(["agenda", "MPDDHP-2026-0412"], home)
+    assert {a["what"] for a in agenda} == {"Implementar las medidas solicitadas"}
+
+    csv_out = run(["scorecard", "--csv", "--sort", "ack_on_time_pct"], home).stdout.splitlines()
+    assert csv_out[0].startswith("state,received,ack_on_time_pct")
+    assert csv_out[1].startswith("TAM,")  # worst first
+
+    month = datetime.now(UTC).strftime("%Y-%m")
+    made = run(["report", "--month", month, "--out", str(tmp_path)], home)
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert "tam.government" in (tmp_path / f"report-{month}.md").read_text()
+    assert (tmp_path / f"scorecard-{month}.svg").read_text().startswith("<svg")
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["report", "--month", "2026-13"], "is not a month"),
+        (["scorecard", "--sort", "shoe_size"], "--sort must be one of"),
+        (["pending", "--json", "--csv"], "choose one of --json and --csv"),
+    ],
+)
+def test_view_arguments_are_checked(tmp_path: Path, args: list[str], words: str) -> None:
+    result = run(args, tmp_path)
+    assert result.returncode == 2 and words in result.stdout
 
 
 def test_ctrl_c_stops_the_demo_cleanly(tmp_path: Path) -> None:

@@ -150,3 +150,102 @@ async def test_unanswered_request_climbs_every_rung_once(
         assert board_rung.to_agency == "fed.board"
         assert all(r.agency == "tam.government" for r in s.exec(select(EscalationRow)))
     assert ledger.count(DeadLetterRow) == 0
+
+
+async def test_scorecard_for_a_scripted_month_through_the_bus(
+    nats_server: EmbeddedNatsServer,
+    hub_and_ledger: tuple[Hub, SqlLedger],
+    clock: FakeClock,
+    tmp_path: Path,
+) -> None:
+    """March 2026 played through the bus with the hub's clock set; figures by hand below."""
+    from adapters.report import write_report
+    from adapters.tracking_views import state_scores
+    from bus.scorecard import StateScore
+
+    hub, ledger = hub_and_ledger
+    url = nats_server.url
+
+    def at(day: int, hour: int, minute: int = 0) -> datetime:
+        return b.T0.replace(day=day, hour=hour, minute=minute)
+
+    async def settle(n: int) -> None:
+        await hub.wait_until(lambda: ledger.count(MessageRow) == n)
+
+    async with (
+        await AgencyClient.connect(url, "fed.mechanism") as mechanism,
+        await AgencyClient.connect(url, "gro.government") as guerrero,
+        await AgencyClient.connect(url, "ver.government") as veracruz,
+    ):
+        gro_requests = guerrero.requests()
+        # 2 March 10:00, ordinary: acknowledged at 12:00 (2 h, on time), accepted, committed.
+        clock.now = at(2, 10)
+        first = b.patrol_request(at=clock.now, urgency="ordinary")
+        await mechanism.send(first)
+        await settle(1)
+        incoming = await anext(gro_requests)
+        await settle(2)  # the delivery receipt
+        clock.now = at(2, 12)
+        await incoming.acknowledge("Subsecretaría de Derechos Humanos")
+        await incoming.accept()
+        await incoming.commit("C1", "Rondines perimetrales", at(20, 0))
+        await settle(5)
+        # 3 March 10:00, Veracruz: acknowledged at 11:30.
+        clock.now = at(3, 10)
+        await mechanism.send(
+            b.patrol_request(
+                to="ver.government", at=clock.now, subject="MPDDHP-2026-0388", urgency="ordinary"
+            )
+        )
+        await settle(6)
+        ver_incoming = await anext(veracruz.requests())
+        await settle(7)
+        clock.now = at(3, 11, 30)
+        await ver_incoming.acknowledge("Subsecretaría de Gobierno")
+        await ver_incoming.accept()
+        await settle(9)
+        # 5 March 10:00, urgent (due 11:00): acknowledged at 15:00, 5 h, late.
+        clock.now = at(5, 10)
+        await mechanism.send(b.patrol_request(at=clock.now))
+        await settle(10)
+        late = await anext(gro_requests)
+        await settle(11)
+        clock.now = at(5, 15)
+        await late.acknowledge("Subsecretaría de Derechos Humanos")
+        await late.accept()
+        await settle(13)
+        # 10 March: an investigation the prosecutor never acknowledges.
+        clock.now = at(10, 0)
+        await mechanism.send(b.investigation_request(at=clock.now))
+        await settle(14)
+        # 19 March: the commitment is fulfilled a day early.
+        clock.now = at(19, 9)
+        await guerrero.fulfil(first, "C1", ["OF-SSP-GRO-2026-118"])
+        await settle(15)
+
+    march, april = b.T0.replace(day=1, hour=0), b.T0.replace(month=4, day=1, hour=0)
+    with ledger.session() as session:
+        scores = state_scores(session, asof=april, since=march)
+        report = write_report(session, "2026-03", tmp_path / "report", april)
+    assert scores == [
+        StateScore(
+            "GRO",
+            requests_received=3,
+            acknowledged_on_time=1,
+            acknowledgements_due=3,
+            median_hours_to_acknowledge=3.5,
+            commitments_due=1,
+            commitments_kept_on_time=1,
+            open_overdue=1,
+            summons=0,
+            summons_attended=0,
+        ),
+        StateScore("VER", 1, 1, 1, 1.5, 0, 0, 0, 0, 0),
+    ]
+    markdown = report.markdown.read_text()
+    assert "| GRO Guerrero | 3 | 33.3 % (1/3) | 3.5 | 100.0 % (1/1) | 1 | 0/0 |" in markdown
+    assert "scorecard-2026-03.svg" in markdown and "Periodista" not in markdown
+    import xml.etree.ElementTree as ET
+
+    svg = ET.parse(report.chart).getroot()
+    assert svg.tag.endswith("svg") and len(svg.findall(".//{http://www.w3.org/2000/svg}rect")) >= 4

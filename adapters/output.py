@@ -1,0 +1,75 @@
+"""Rendering rows for people (Rich tables) and for programs (JSON lines, CSV)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+Column = tuple[str, Callable[[Any], object]]
+
+
+class Format(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    CSV = "csv"
+
+
+def choose(as_json: bool, as_csv: bool) -> Format:
+    if as_json and as_csv:
+        raise ValueError("choose one of --json and --csv")
+    return Format.JSON if as_json else Format.CSV if as_csv else Format.TABLE
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, tuple | list):
+        return " + ".join(str(v) for v in value)
+    return value
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    if isinstance(value, tuple | list):
+        return " + ".join(str(v) for v in value)
+    return str(value)
+
+
+def emit(
+    rows: Sequence[object],
+    columns: Sequence[Column],
+    fmt: Format,
+    console: Console,
+    *,
+    title: str,
+    caption: str | None = None,
+) -> None:
+    if fmt is Format.JSON:
+        for row in rows:
+            print(json.dumps({name: _plain(get(row)) for name, get in columns}, ensure_ascii=False))
+        return
+    if fmt is Format.CSV:
+        writer = csv.writer(sys.stdout)
+        writer.writerow([name for name, _ in columns])
+        for row in rows:
+            writer.writerow([_plain(get(row)) for _, get in columns])
+        return
+    table = Table(title=title, caption=caption, header_style="bold")
+    for name, _ in columns:
+        table.add_column(name)
+    for row in rows:
+        table.add_row(*(_cell(get(row)) for _, get in columns))
+    console.print(table)

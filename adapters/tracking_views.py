@@ -1,0 +1,367 @@
+"""Read-side queries for federal staff: pending, overdue commitments, a case, the scorecard,
+the implementation agenda. Each returns plain rows; adapters.output renders them."""
+
+from __future__ import annotations
+
+import heapq
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, col, or_, select
+from sqlmodel.sql.expression import SelectOfScalar
+
+from adapters.tables import (
+    AttendanceRow,
+    CommitmentRow,
+    MessageRow,
+    RecipientRow,
+    RequestRow,
+)
+from bus import subjects
+from bus.agenda import AgendaItem, OpenItem, agenda
+from bus.lifecycle import OPEN_COMMITMENT, UNANSWERED, RecipientStatus
+from bus.scorecard import CommitmentFacts, RecipientFacts, StateScore, SummonsFacts, scorecard
+from schemas.registry import active_registry
+
+# --- pending -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PendingLine:
+    request_id: str
+    case_ref: str | None
+    kind: str
+    urgency: str
+    agency: str
+    state: str | None
+    status: str
+    owed: str  # "acknowledgement" or "answer"
+    sent_at: datetime
+    due_at: datetime
+    overdue_hours: float  # negative: still within the deadline
+
+
+@dataclass(frozen=True)
+class Filters:
+    state: str | None = None
+    agency: str | None = None
+    kind: str | None = None
+    urgency: str | None = None
+
+    def apply(self, query: SelectOfScalar[RecipientRow]) -> SelectOfScalar[RecipientRow]:
+        if self.state:
+            query = query.where(RecipientRow.state == self.state.upper())
+        if self.agency:
+            query = query.where(RecipientRow.agency == self.agency)
+        if self.kind:
+            query = query.where(RecipientRow.kind == self.kind)
+        if self.urgency:
+            query = query.where(RecipientRow.urgency == self.urgency)
+        return query
+
+
+def pending(
+    session: Session, now: datetime, filters: Filters, limit: int = 100
+) -> list[PendingLine]:
+    """Requests still owed an acknowledgement or an answer, most overdue first.
+
+    Two index range scans (status, due) merged: the cost depends on ``limit``, not on how
+    many requests the record holds.
+    """
+    unacknowledged = filters.apply(
+        select(RecipientRow)
+        .where(col(RecipientRow.status).in_([s.value for s in UNANSWERED]))
+        .order_by(col(RecipientRow.ack_due_at))
+        .limit(limit)
+    )
+    unanswered = filters.apply(
+        select(RecipientRow)
+        .where(RecipientRow.status == RecipientStatus.ACKNOWLEDGED.value)
+        .order_by(col(RecipientRow.answer_due_at))
+        .limit(limit)
+    )
+    rows = [(r.ack_due_at, "acknowledgement", r) for r in session.exec(unacknowledged)]
+    rows += [(r.answer_due_at, "answer", r) for r in session.exec(unanswered)]
+    top = heapq.nsmallest(limit, rows, key=lambda item: (item[0] is None, item[0] or now))
+    case_refs = _case_refs(session, {r.request_id for _, _, r in top})
+    return [
+        PendingLine(
+            request_id=r.request_id,
+            case_ref=case_refs.get(r.request_id),
+            kind=r.kind,
+            urgency=r.urgency,
+            agency=r.agency,
+            state=r.state,
+            status=r.status,
+            owed=owed,
+            sent_at=r.sent_at or now,
+            due_at=due or now,
+            overdue_hours=round(((now - due).total_seconds() if due else 0.0) / 3600, 2),
+        )
+        for due, owed, r in top
+    ]
+
+
+def _case_refs(session: Session, request_ids: set[str]) -> dict[str, str | None]:
+    if not request_ids:
+        return {}
+    query = select(RequestRow.request_id, RequestRow.case_ref).where(
+        col(RequestRow.request_id).in_(sorted(request_ids))
+    )
+    return {rid: case for rid, case in session.exec(query)}
+
+
+# --- commitments -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CommitmentLine:
+    request_id: str
+    case_ref: str | None
+    agency: str
+    commitment_id: str
+    action: str
+    due: datetime
+    status: str
+    overdue_hours: float
+
+
+def commitments(
+    session: Session,
+    now: datetime,
+    *,
+    overdue_only: bool,
+    agency: str | None = None,
+    state: str | None = None,
+    limit: int = 200,
+) -> list[CommitmentLine]:
+    query = (
+        select(CommitmentRow, RequestRow.case_ref)
+        .join(RequestRow, col(RequestRow.request_id) == col(CommitmentRow.request_id))
+        .where(col(CommitmentRow.status).in_([s.value for s in OPEN_COMMITMENT]))
+        .order_by(col(CommitmentRow.due))
+        .limit(limit)
+    )
+    if overdue_only:
+        query = query.where(col(CommitmentRow.due) < now)
+    if agency:
+        query = query.where(CommitmentRow.agency == agency)
+    if state:
+        agencies = [a.id for a in active_registry().of_state(state.upper())]
+        query = query.where(col(CommitmentRow.agency).in_(agencies))
+    return [
+        CommitmentLine(
+            c.request_id,
+            case_ref,
+            c.agency,
+            c.commitment_id,
+            c.action,
+            c.due,
+            c.status,
+            round((now - c.due).total_seconds() / 3600, 2),
+        )
+        for c, case_ref in session.exec(query)
+    ]
+
+
+# --- one case's timeline -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaseEvent:
+    recorded_at: datetime
+    source: str
+    to: str
+    message: str
+    request_id: str
+    detail: str
+
+
+def case_timeline(session: Session, case_ref: str) -> list[CaseEvent]:
+    """Every message of the case across all agencies, in the order the bus carried them."""
+    query = (
+        select(MessageRow)
+        .where(MessageRow.case_ref == case_ref)
+        .order_by(col(MessageRow.stream_seq))
+    )
+    events = []
+    for m in session.exec(query):
+        route = subjects.parse(m.nats_subject)
+        to = route.agency if route and route.direction is subjects.Direction.TO else "fed.hub"
+        events.append(
+            CaseEvent(
+                m.recorded_at,
+                m.source,
+                to,
+                m.type.removeprefix("mech.").removesuffix(".v1"),
+                m.thread_id,
+                _detail(m.body),
+            )
+        )
+    return events
+
+
+_DETAIL_FIELDS = (
+    "official_role",
+    "reason_code",
+    "action",
+    "due",
+    "level",
+    "to_agency",
+    "summary",
+    "measures",
+    "aggression",
+    "question",
+    "reason",
+    "shortfall",
+)
+
+
+def _detail(body: bytes) -> str:
+    """A one-line summary from fields that carry no personal data (never ``personal``)."""
+    data = json.loads(body).get("data", {})
+    parts = []
+    for name in _DETAIL_FIELDS:
+        value = data.get(name)
+        if value:
+            text = ", ".join(value) if isinstance(value, list) else str(value)
+            parts.append(f"{name}: {text}")
+    return "; ".join(parts)[:160]
+
+
+# --- scorecard ---------------------------------------------------------------------------
+
+
+def state_scores(
+    session: Session, *, asof: datetime, since: datetime | None = None
+) -> list[StateScore]:
+    registry = active_registry()
+    recipient_query = select(RecipientRow).where(col(RecipientRow.state).is_not(None))
+    commitment_query = select(CommitmentRow)
+    if since is not None:  # older requests matter only for "open overdue"
+        recipient_query = recipient_query.where(
+            or_(
+                col(RecipientRow.sent_at) >= since,
+                col(RecipientRow.status).in_(
+                    [s.value for s in UNANSWERED] + [RecipientStatus.ACKNOWLEDGED.value]
+                ),
+            )
+        )
+    recipients = [
+        RecipientFacts(
+            state=r.state or "",
+            agency=r.agency,
+            sent_at=r.sent_at or asof,
+            ack_due=r.ack_due_at,
+            acknowledged_at=r.acknowledged_at,
+            answer_due=r.answer_due_at,
+            decided_at=r.decided_at if r.status != RecipientStatus.CANCELLED.value else None,
+            recalled_at=r.decided_at if r.status == RecipientStatus.CANCELLED.value else None,
+        )
+        for r in session.exec(recipient_query)
+        if r.kind != "board_summons"
+    ]
+    commitments_facts = []
+    for c in session.exec(commitment_query):
+        agency = registry.get(c.agency)
+        if agency is None or agency.state is None:
+            continue
+        commitments_facts.append(
+            CommitmentFacts(
+                state=agency.state,
+                agency=c.agency,
+                due=c.due,
+                made_at=c.made_at,
+                fulfilled_at=c.ended_at if c.status == "fulfilled" else None,
+                ended_at=c.ended_at,
+            )
+        )
+    return scorecard(recipients, commitments_facts, _summons(session), asof=asof, since=since)
+
+
+def _summons(session: Session) -> list[SummonsFacts]:
+    attendance = {(a.session_id, a.agency): a.attended for a in session.exec(select(AttendanceRow))}
+    query = (
+        select(RecipientRow, RequestRow.board_session_id)
+        .join(RequestRow, col(RequestRow.request_id) == col(RecipientRow.request_id))
+        .where(RecipientRow.kind == "board_summons")
+    )
+    return [
+        SummonsFacts(
+            r.state or "",
+            r.agency,
+            r.sent_at or r.acknowledged_at or datetime.min,
+            attendance.get((session_id or "", r.agency)),
+        )
+        for r, session_id in session.exec(query)
+        if r.state
+    ]
+
+
+# --- the implementation agenda -----------------------------------------------------------
+
+
+def case_agenda(session: Session, case_ref: str, now: datetime) -> list[AgendaItem]:
+    mcs = {
+        mc
+        for mc in session.exec(
+            select(RequestRow.iachr_precautionary_measure).where(RequestRow.case_ref == case_ref)
+        )
+        if mc
+    }
+    related = [case_ref, *sorted(mcs)]
+    requests = {
+        r.request_id: r
+        for r in session.exec(
+            select(RequestRow)
+            .where(
+                or_(
+                    col(RequestRow.case_ref).in_(related),
+                    col(RequestRow.iachr_precautionary_measure).in_(sorted(mcs) or [""]),
+                )
+            )
+            .where(col(RequestRow.closed_at).is_(None))
+        )
+    }
+    items = []
+    ids = sorted(requests)
+    for c in session.exec(select(CommitmentRow).where(col(CommitmentRow.request_id).in_(ids))):
+        if c.status in {s.value for s in OPEN_COMMITMENT}:
+            req = requests[c.request_id]
+            items.append(
+                OpenItem(
+                    c.request_id,
+                    req.case_ref,
+                    req.iachr_precautionary_measure,
+                    c.agency,
+                    req.type.split(".")[2],
+                    c.action,
+                    c.due,
+                    c.commitment_id,
+                    c.status,
+                )
+            )
+    owing = [s.value for s in UNANSWERED] + [RecipientStatus.ACKNOWLEDGED.value]
+    for r in session.exec(
+        select(RecipientRow)
+        .where(col(RecipientRow.request_id).in_(ids))
+        .where(col(RecipientRow.status).in_(owing))
+    ):
+        req = requests[r.request_id]
+        due = r.ack_due_at if r.status != RecipientStatus.ACKNOWLEDGED.value else r.answer_due_at
+        what = "acknowledge the request" if r.status in UNANSWERED else "answer the request"
+        items.append(
+            OpenItem(
+                r.request_id,
+                req.case_ref,
+                req.iachr_precautionary_measure,
+                r.agency,
+                r.kind,
+                what,
+                due,
+                None,
+                r.status,
+            )
+        )
+    return agenda(case_ref, items, now)
