@@ -125,7 +125,9 @@ async def test_unanswered_request_climbs_every_rung_once(
         clock.now = b.T0 + 2.2 * H
         restarted = Sweeper(SqlObligations(ledger), mechanism.js, policy=policy, clock=clock)
         first, second = await asyncio.gather(restarted.sweep_once(), restarted.sweep_once())
-        assert [m.id for m in first] == [m.id for m in second]
+        # Both sweeps saw the rung unrecorded, or the second saw the first's already in the
+        # ledger: either way one rung id went out.
+        assert len({m.id for m in first + second}) == 1
         await hub.wait_until(lambda: fired(3))
 
         # The clock jumps a week ahead: the last rung fires, once.
