@@ -18,14 +18,18 @@ from rich.console import Console
 from adapters import tracking_views
 from adapters.demo import DemoError, nats_for, run_demo
 from adapters.ledger import SqlLedger
+from adapters.obligations import SqlObligations
 from adapters.output import Column, choose, emit
 from adapters.report import month_bounds, write_report
 from adapters.settings import Settings, load_settings
 from adapters.views import request_lines, requests_table
+from bus import jetstream
 from bus.agency import AgencyClient
 from bus.hub import Hub
 from bus.jetstream import PublishError
+from bus.policy import Policy, PolicyError
 from bus.scorecard import StateScore
+from bus.sweeper import Sweeper
 from schemas.envelope import Envelope
 from schemas.messages import export_json_schemas, parse_message
 from schemas.requests import (
@@ -34,14 +38,19 @@ from schemas.requests import (
     MeasureKind,
     ProtectionMeasureRequest,
 )
+from schemas.tracking import BoardAttendance, BoardSessionScheduled
 
 app = typer.Typer(
     help="mechbus: the coordination bus of the Protection Mechanism.", no_args_is_help=True
 )
 send_app = typer.Typer(help="Publish one request to an agency.", no_args_is_help=True)
 schemas_app = typer.Typer(help="The published contract.", no_args_is_help=True)
+board_app = typer.Typer(
+    help="The Governing Board: sessions, agenda, attendance.", no_args_is_help=True
+)
 app.add_typer(send_app, name="send")
 app.add_typer(schemas_app, name="schemas")
+app.add_typer(board_app, name="board")
 # Piped output (CI logs, files) gets room for the tables instead of Rich's 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 120)
 
@@ -84,24 +93,38 @@ def demo(home: HomeOpt = None, nats_url: NatsOpt = None, ledger_url: LedgerOpt =
 
 
 @app.command()
-def up(home: HomeOpt = None, nats_url: NatsOpt = None, ledger_url: LedgerOpt = None) -> None:
-    """Run the hub (and the embedded nats-server unless --nats-url) until Ctrl-C."""
+def up(
+    home: HomeOpt = None,
+    nats_url: NatsOpt = None,
+    ledger_url: LedgerOpt = None,
+    policy: Annotated[Path | None, typer.Option(help="Deadline policy file (TOML).")] = None,
+    sweep_interval: Annotated[float, typer.Option(help="Seconds between deadline sweeps.")] = 30.0,
+) -> None:
+    """Run the hub and the deadline sweeper (and the embedded nats-server unless --nats-url)
+    until Ctrl-C."""
     settings = _settings(home, nats_url, ledger_url)
+    rules = _policy(policy)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
     async def serve() -> None:
         ledger = SqlLedger(settings.ledger_url)
         try:
             async with nats_for(settings, console) as url:
-                hub = Hub(ledger, url)
+                hub = Hub(ledger, url, policy=rules)
                 await hub.start()
+                sweeper = Sweeper(
+                    SqlObligations(ledger), hub.js, policy=rules, interval=sweep_interval
+                )
+                sweeper.start()
                 if not settings.nats_url:
                     settings.url_file.write_text(url, encoding="utf-8")
                 console.print(f"hub up on {url}, ledger {settings.ledger_url}; Ctrl-C stops")
+                console.print(f"deadline policy: {rules.origin}; sweeping every {sweep_interval}s")
                 try:
                     await asyncio.Event().wait()
                 finally:
                     settings.url_file.unlink(missing_ok=True)
+                    await sweeper.stop()
                     await hub.stop()
         finally:
             ledger.close()
@@ -495,6 +518,122 @@ def report(
     finally:
         ledger.close()
     console.print(f"wrote {written.markdown} and {written.chart}")
+
+
+def _aware(value: str, option: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        console.print(f"[red]{option}: {value!r} is not an ISO 8601 date and time[/]")
+        raise typer.Exit(2) from None
+    if parsed.tzinfo is None:
+        console.print(f"[red]{option}: give a time zone, e.g. 2026-04-15T10:00-06:00[/]")
+        raise typer.Exit(2)
+    return parsed
+
+
+@board_app.command("schedule")
+def board_schedule(
+    session_id: Annotated[str, typer.Argument(help="Session id, e.g. JG-2026-04.")],
+    at: Annotated[str, typer.Option(help="When, ISO 8601 with time zone.")],
+    venue: Annotated[str, typer.Option(help="Where.")],
+    home: HomeOpt = None,
+    nats_url: NatsOpt = None,
+) -> None:
+    """Schedule a Board session; overdue cases are placed on the next one's agenda."""
+    fields = {
+        "source": "fed.board",
+        "time": datetime.now(UTC),
+        "data": {"session_id": session_id, "scheduled_at": _aware(at, "--at"), "venue": venue},
+    }
+    try:
+        message = BoardSessionScheduled.model_validate(fields)
+    except ValidationError as exc:
+        raise _refuse(exc) from None
+    _publish(_settings(home, nats_url), message)
+
+
+@board_app.command("attendance")
+def board_attendance(
+    session_id: Annotated[str, typer.Argument(help="Session id.")],
+    agency: Annotated[str, typer.Argument(help="The summoned agency.")],
+    attended: Annotated[bool, typer.Option("--attended/--absent", help="Did it attend?")],
+    home: HomeOpt = None,
+    nats_url: NatsOpt = None,
+) -> None:
+    """Record whether a summoned authority attended (counts on the scorecard)."""
+    fields = {
+        "source": "fed.board",
+        "time": datetime.now(UTC),
+        "data": {"session_id": session_id, "agency": agency, "attended": attended},
+    }
+    try:
+        message = BoardAttendance.model_validate(fields)
+    except ValidationError as exc:
+        raise _refuse(exc) from None
+    _publish(_settings(home, nats_url), message)
+
+
+@board_app.command("agenda")
+def board_agenda(
+    session_id: Annotated[str | None, typer.Argument(help="Session id (default: all).")] = None,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+    home: HomeOpt = None,
+    ledger_url: LedgerOpt = None,
+) -> None:
+    """Cases the ladder placed on the Board's agenda, with the authority to summon."""
+    ledger = _read(_settings(home, ledger_url=ledger_url))
+    try:
+        with ledger.session() as session:
+            rows = tracking_views.board_agenda(session, session_id)
+    finally:
+        ledger.close()
+    columns: list[Column] = [
+        ("session", lambda e: e.board_session_id or "(not yet scheduled)"),
+        ("request", lambda e: e.request_id),
+        ("authority_to_summon", lambda e: e.agency),
+        ("clock", lambda e: e.clock),
+        ("due", lambda e: e.due_at),
+        ("placed", lambda e: e.fired_at),
+    ]
+    _show(rows, columns, as_json, as_csv, "Governing Board agenda")
+
+
+@app.command()
+def sweep(
+    home: HomeOpt = None,
+    nats_url: NatsOpt = None,
+    ledger_url: LedgerOpt = None,
+    policy: Annotated[Path | None, typer.Option(help="Deadline policy file (TOML).")] = None,
+) -> None:
+    """One pass of the deadline sweeper (``mechbus up`` runs it continuously)."""
+    settings = _settings(home, nats_url, ledger_url)
+    rules = _policy(policy)
+    url = settings.running_nats_url()
+    if url is None:
+        console.print("[red]no NATS server: start one with `mechbus up` or pass --nats-url[/]")
+        raise typer.Exit(2)
+
+    async def once() -> int:
+        ledger = SqlLedger(settings.ledger_url)
+        nc = await jetstream.connect(url, name="mechbus-sweep", agency="fed.hub")
+        try:
+            sweeper = Sweeper(SqlObligations(ledger), nc.jetstream(), policy=rules)
+            return len(await sweeper.sweep_once())
+        finally:
+            await nc.drain()
+            ledger.close()
+
+    console.print(f"sent {asyncio.run(once())} escalation messages")
+
+
+def _policy(path: Path | None) -> Policy:
+    try:
+        return Policy.load(path)
+    except PolicyError as exc:
+        console.print(f"[red]bad deadline policy: {exc}[/]")
+        raise typer.Exit(2) from None
 
 
 @schemas_app.command("export")

@@ -14,6 +14,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from adapters.tables import (
     AttendanceRow,
     CommitmentRow,
+    EscalationRow,
     MessageRow,
     RecipientRow,
     RequestRow,
@@ -365,3 +366,10 @@ def case_agenda(session: Session, case_ref: str, now: datetime) -> list[AgendaIt
             )
         )
     return agenda(case_ref, items, now)
+
+
+def board_agenda(session: Session, session_id: str | None) -> list[EscalationRow]:
+    query = select(EscalationRow).where(EscalationRow.level == "board_agenda")
+    if session_id is not None:
+        query = query.where(EscalationRow.board_session_id == session_id)
+    return list(session.exec(query.order_by(col(EscalationRow.fired_at))))

@@ -20,8 +20,13 @@ from schemas.envelope import Urgency
 from schemas.tracking import EscalationLevel
 
 POLICY_ENV = "MECHBUS_POLICY"
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhd])\s*$")
-_UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
+_UNITS = {
+    "s": timedelta(seconds=1),  # for trials and tests; real clocks are hours and days
+    "m": timedelta(minutes=1),
+    "h": timedelta(hours=1),
+    "d": timedelta(days=1),
+}
 
 
 class Clock(StrEnum):

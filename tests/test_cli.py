@@ -199,8 +199,12 @@ def test_ctrl_c_stops_the_demo_cleanly(tmp_path: Path) -> None:
 
 @pytest.fixture
 def running_hub(tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen[str]]]:
+    """``mechbus up`` with a policy whose urgent acknowledgement clock is one second."""
     home = tmp_path / "home"
-    proc = launch(["up"], home)
+    shipped = (Path(__file__).parents[1] / "bus" / "data" / "policy.toml").read_text()
+    policy = tmp_path / "policy.toml"
+    policy.write_text(shipped.replace('urgent = "1h"', 'urgent = "1s"'))
+    proc = launch(["up", "--policy", str(policy), "--sweep-interval", "0.2"], home)
     assert proc.stdout is not None
     for line in proc.stdout:
         if "hub up on" in line:
@@ -303,3 +307,65 @@ def test_demo_on_an_existing_server(tmp_path: Path) -> None:
         assert result.stdout.count("accepted") >= 4
         assert server.running
     assert not (tmp_path / "home" / "nats").exists()
+
+
+def test_up_sweeps_and_the_board_agenda_fills(
+    running_hub: tuple[Path, subprocess.Popen[str]],
+) -> None:
+    home, _ = running_hub
+    scheduled = run(
+        [
+            "board",
+            "schedule",
+            "JG-2026-04",
+            "--at",
+            "2030-04-15T10:00-06:00",
+            "--venue",
+            "Secretaría de Gobernación",
+        ],
+        home,
+    )
+    assert scheduled.returncode == 0, scheduled.stdout + scheduled.stderr
+    sent = run(
+        [
+            "send",
+            "information",
+            "--to",
+            "tam.government",
+            "--case",
+            "MPDDHP-2026-0401",
+            "--question",
+            "¿Estado de las medidas?",
+            "--urgent",
+        ],
+        home,
+    )
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    deadline = time.monotonic() + 60
+    while not (items := _json_lines(["board", "agenda", "JG-2026-04"], home)):
+        assert time.monotonic() < deadline, "the ladder never reached the Board's agenda"
+    assert items[0]["authority_to_summon"] == "tam.government"
+    attended = run(["board", "attendance", "JG-2026-04", "tam.government", "--absent"], home)
+    assert attended.returncode == 0, attended.stdout + attended.stderr
+
+
+def test_bad_board_and_policy_input(tmp_path: Path) -> None:
+    naive = run(
+        [
+            "board",
+            "schedule",
+            "JG-1",
+            "--at",
+            "2030-04-15T10:00",
+            "--venue",
+            "x",
+            "--nats-url",
+            "nats://127.0.0.1:9",
+        ],
+        tmp_path,
+    )
+    assert naive.returncode == 2 and "give a time zone" in naive.stdout
+    bad = tmp_path / "policy.toml"
+    bad.write_text("[clocks.acknowledgement]\nurgent = 'soon'\n")
+    refused = run(["up", "--policy", str(bad)], tmp_path / "home")
+    assert refused.returncode == 2 and "bad deadline policy" in refused.stdout
