@@ -193,6 +193,9 @@ class SqlUnit:
             rrow.delivered_at = recipient.delivered_at
             rrow.acknowledged_at = recipient.acknowledged_at
             rrow.acknowledged_by = recipient.acknowledged_by
+            if recipient.acknowledged_at is not None:
+                elapsed = recipient.acknowledged_at - state.sent_at
+                rrow.seconds_to_acknowledge = elapsed.total_seconds()
             rrow.decided_at = recipient.decided_at
             rrow.decision_note = recipient.decision_note
         for commitment in state.commitments:

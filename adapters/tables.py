@@ -107,6 +107,7 @@ class RecipientRow(SQLModel, table=True):
     delivered_at: datetime | None = _time()
     acknowledged_at: datetime | None = _time()
     acknowledged_by: str | None = Field(default=None, max_length=200)
+    seconds_to_acknowledge: float | None = None  # kept for the scorecard's median
     decided_at: datetime | None = _time()
     decision_note: str | None = Field(default=None, max_length=200)
 

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import heapq
 import json
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from statistics import median
+from typing import Any
 
+from sqlalchemy import and_, case, func, not_
 from sqlmodel import Session, col, or_, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -67,23 +71,21 @@ def pending(
 ) -> list[PendingLine]:
     """Requests still owed an acknowledgement or an answer, most overdue first.
 
-    Two index range scans (status, due) merged: the cost depends on ``limit``, not on how
-    many requests the record holds.
+    One index range scan per status on (status, due), each stopping after ``limit`` rows,
+    merged here: the cost depends on ``limit``, not on how many requests the record holds.
+    (A single ``status IN (...)`` query would read and sort every unanswered row.)
     """
-    unacknowledged = filters.apply(
-        select(RecipientRow)
-        .where(col(RecipientRow.status).in_([s.value for s in UNANSWERED]))
-        .order_by(col(RecipientRow.ack_due_at))
-        .limit(limit)
-    )
-    unanswered = filters.apply(
-        select(RecipientRow)
-        .where(RecipientRow.status == RecipientStatus.ACKNOWLEDGED.value)
-        .order_by(col(RecipientRow.answer_due_at))
-        .limit(limit)
-    )
-    rows = [(r.ack_due_at, "acknowledgement", r) for r in session.exec(unacknowledged)]
-    rows += [(r.answer_due_at, "answer", r) for r in session.exec(unanswered)]
+    scans = [(status.value, "ack_due_at", "acknowledgement") for status in UNANSWERED]
+    scans.append((RecipientStatus.ACKNOWLEDGED.value, "answer_due_at", "answer"))
+    rows = []
+    for status, due_field, owed in scans:
+        query = filters.apply(
+            select(RecipientRow)
+            .where(RecipientRow.status == status)
+            .order_by(col(getattr(RecipientRow, due_field)))
+            .limit(limit)
+        )
+        rows += [(getattr(r, due_field), owed, r) for r in session.exec(query)]
     top = heapq.nsmallest(limit, rows, key=lambda item: (item[0] is None, item[0] or now))
     case_refs = _case_refs(session, {r.request_id for _, _, r in top})
     return [
@@ -237,18 +239,121 @@ def _detail(body: bytes) -> str:
 def state_scores(
     session: Session, *, asof: datetime, since: datetime | None = None
 ) -> list[StateScore]:
-    registry = active_registry()
-    recipient_query = select(RecipientRow).where(col(RecipientRow.state).is_not(None))
-    commitment_query = select(CommitmentRow)
-    if since is not None:  # older requests matter only for "open overdue"
-        recipient_query = recipient_query.where(
+    """``bus.scorecard.scorecard`` computed by the database: the same definitions (the tests
+    check both give the same figures), aggregated in SQL so it stays fast on a large record."""
+    r = RecipientRow
+    acked = and_(col(r.acknowledged_at).is_not(None), col(r.acknowledged_at) <= asof)
+    recalled = and_(col(r.status) == RecipientStatus.CANCELLED.value, col(r.decided_at) <= asof)
+    decided = and_(col(r.status) != RecipientStatus.CANCELLED.value, col(r.decided_at) <= asof)
+    in_period = col(r.sent_at) <= asof
+    if since is not None:
+        in_period = and_(in_period, col(r.sent_at) >= since)
+
+    def count(condition: Any) -> Any:
+        return func.sum(case((condition, 1), else_=0))
+
+    received = session.exec(
+        select(
+            r.state,
+            func.count(),
+            count(or_(acked, and_(col(r.ack_due_at) <= asof, not_(recalled)))),
+            count(
+                and_(
+                    acked,
+                    or_(col(r.ack_due_at).is_(None), col(r.acknowledged_at) <= col(r.ack_due_at)),
+                )
+            ),
+        )
+        .where(in_period, col(r.state).is_not(None), r.kind != "board_summons")
+        .group_by(r.state)
+    ).all()
+    overdue = session.exec(
+        select(r.state, func.count())
+        .where(col(r.sent_at) <= asof, col(r.state).is_not(None), r.kind != "board_summons")
+        .where(not_(recalled))
+        .where(
             or_(
-                col(RecipientRow.sent_at) >= since,
-                col(RecipientRow.status).in_(
-                    [s.value for s in UNANSWERED] + [RecipientStatus.ACKNOWLEDGED.value]
-                ),
+                and_(not_(acked), col(r.ack_due_at) < asof),
+                and_(acked, not_(decided), col(r.answer_due_at) < asof),
             )
         )
+        .group_by(r.state)
+    ).all()
+    seconds: dict[str, list[float]] = defaultdict(list)
+    for state, value in session.exec(
+        select(r.state, r.seconds_to_acknowledge).where(
+            in_period, acked, col(r.state).is_not(None), r.kind != "board_summons"
+        )
+    ):
+        if value is not None:
+            seconds[state or ""].append(value)
+    figures: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for state, n, due, on_time in received:
+        figures[state or ""].update(received=n, due=int(due or 0), on_time=int(on_time or 0))
+    for state, n in overdue:
+        figures[state or ""]["overdue"] += n
+    _commitment_figures(session, asof, since, figures)
+    summons = _summons(session)
+    for s in summons:
+        if s.sent_at <= asof and (since is None or s.sent_at >= since):
+            figures[s.state]["summons"] += 1
+            figures[s.state]["attended"] += int(bool(s.attended))
+    return [
+        StateScore(
+            state=state,
+            requests_received=f["received"],
+            acknowledged_on_time=f["on_time"],
+            acknowledgements_due=f["due"],
+            median_hours_to_acknowledge=(
+                round(median(seconds[state]) / 3600, 2) if seconds[state] else None
+            ),
+            commitments_due=f["c_due"],
+            commitments_kept_on_time=f["c_kept"],
+            open_overdue=f["overdue"],
+            summons=f["summons"],
+            summons_attended=f["attended"],
+        )
+        for state, f in sorted(figures.items())
+    ]
+
+
+def _commitment_figures(
+    session: Session, asof: datetime, since: datetime | None, figures: dict[str, dict[str, int]]
+) -> None:
+    c = CommitmentRow
+    came_due = col(c.due) <= asof
+    if since is not None:
+        came_due = and_(came_due, col(c.due) >= since)
+    kept = and_(came_due, col(c.status) == "fulfilled", col(c.ended_at) <= col(c.due))
+    open_late = and_(
+        col(c.due) < asof,
+        col(c.made_at) <= asof,
+        or_(col(c.ended_at).is_(None), col(c.ended_at) > asof),
+    )
+    registry = active_registry()
+    rows = session.exec(
+        select(
+            c.agency,
+            func.sum(case((came_due, 1), else_=0)),
+            func.sum(case((kept, 1), else_=0)),
+            func.sum(case((open_late, 1), else_=0)),
+        ).group_by(c.agency)
+    )
+    for agency_id, due, kept_n, late in rows:
+        agency = registry.get(agency_id)
+        if agency is None or agency.state is None:
+            continue
+        f = figures[agency.state]
+        f["c_due"] += int(due or 0)
+        f["c_kept"] += int(kept_n or 0)
+        f["overdue"] += int(late or 0)
+
+
+def state_scores_from_facts(
+    session: Session, *, asof: datetime, since: datetime | None = None
+) -> list[StateScore]:
+    """The reference computation: load the facts, apply ``bus.scorecard.scorecard``."""
+    registry = active_registry()
     recipients = [
         RecipientFacts(
             state=r.state or "",
@@ -260,11 +365,11 @@ def state_scores(
             decided_at=r.decided_at if r.status != RecipientStatus.CANCELLED.value else None,
             recalled_at=r.decided_at if r.status == RecipientStatus.CANCELLED.value else None,
         )
-        for r in session.exec(recipient_query)
+        for r in session.exec(select(RecipientRow).where(col(RecipientRow.state).is_not(None)))
         if r.kind != "board_summons"
     ]
     commitments_facts = []
-    for c in session.exec(commitment_query):
+    for c in session.exec(select(CommitmentRow)):
         agency = registry.get(c.agency)
         if agency is None or agency.state is None:
             continue

@@ -162,7 +162,7 @@ async def test_scorecard_for_a_scripted_month_through_the_bus(
 ) -> None:
     """March 2026 played through the bus with the hub's clock set; figures by hand below."""
     from adapters.report import write_report
-    from adapters.tracking_views import state_scores
+    from adapters.tracking_views import state_scores, state_scores_from_facts
     from bus.scorecard import StateScore
 
     hub, ledger = hub_and_ledger
@@ -228,6 +228,12 @@ async def test_scorecard_for_a_scripted_month_through_the_bus(
     march, april = b.T0.replace(day=1, hour=0), b.T0.replace(month=4, day=1, hour=0)
     with ledger.session() as session:
         scores = state_scores(session, asof=april, since=march)
+        # the SQL aggregation and the pure reference definition agree, for the month, all
+        # time, and a moment in the middle of the month
+        for asof, since in ((april, march), (april, None), (at(5, 14), march)):
+            assert state_scores(session, asof=asof, since=since) == state_scores_from_facts(
+                session, asof=asof, since=since
+            )
         report = write_report(session, "2026-03", tmp_path / "report", april)
     assert scores == [
         StateScore(

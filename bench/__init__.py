@@ -1,0 +1,1 @@
+"""Benchmarks for mechbus (run with ``python -m bench``); not tests."""

@@ -1,0 +1,174 @@
+"""How the staff views scale with the record: pending and scorecard at 10k, 100k and 1M requests.
+
+Builds a synthetic ledger in SQLite (bulk inserts, same tables and indexes as production),
+growing it in steps, and at each step times:
+- ``pending`` (the view ``mechbus pending`` runs) against a baseline: the bare indexed SQL
+  query it is built on, run through sqlite3 directly in the same process;
+- ``scorecard`` for the last 30 days and for all time.
+Medians of repeated runs; the machine is shared and noisy.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import statistics
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert
+
+from adapters.ledger import SqlLedger, sqlite_url
+from adapters.tables import CommitmentRow, RecipientRow, RequestRow
+from adapters.tracking_views import Filters, pending, state_scores
+from schemas.registry import AgencyKind, active_registry
+
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+SPAN = timedelta(days=730)  # two years of requests
+KINDS = ("protection_measure", "investigation", "information", "implementation_meeting")
+
+
+def _agencies() -> list[tuple[str, str]]:
+    return [
+        (a.id, a.state or "")
+        for a in active_registry()
+        if a.kind in (AgencyKind.GOVERNMENT, AgencyKind.PROSECUTOR, AgencyKind.COMMISSION)
+    ]
+
+
+def populate(ledger: SqlLedger, start: int, stop: int, rng: random.Random) -> None:
+    """Add requests number ``start`` .. ``stop`` - 1, one recipient each; about 5 % are still
+    unacknowledged (most recent first), and a quarter carry a commitment."""
+    agencies = _agencies()
+    chunk = 20_000
+    with ledger.engine.begin() as conn:
+        for base in range(start, stop, chunk):
+            requests, recipients, commitments = [], [], []
+            for i in range(base, min(base + chunk, stop)):
+                rid = f"BENCH{i:020d}"
+                sent = NOW - SPAN * rng.random()
+                urgent = rng.random() < 0.2
+                ack_due = sent + (timedelta(hours=1) if urgent else timedelta(hours=24))
+                agency, state = agencies[i % len(agencies)]
+                kind = KINDS[i % len(KINDS)]
+                answered = rng.random() > 0.05
+                acked = sent + timedelta(hours=rng.expovariate(1 / 12)) if answered else None
+                status = "accepted" if answered else ("delivered" if i % 2 else "sent")
+                requests.append(
+                    {
+                        "request_id": rid,
+                        "type": f"mech.request.{kind}.v1",
+                        "source": "fed.mechanism",
+                        "case_ref": f"MPDDHP-{i % 50_000:06d}",
+                        "urgency": "urgent" if urgent else "ordinary",
+                        "sent_at": sent,
+                        "updated_at": acked or sent,
+                    }
+                )
+                recipients.append(
+                    {
+                        "request_id": rid,
+                        "position": 0,
+                        "agency": agency,
+                        "status": status,
+                        "kind": kind,
+                        "urgency": "urgent" if urgent else "ordinary",
+                        "state": state,
+                        "sent_at": sent,
+                        "ack_due_at": ack_due,
+                        "answer_due_at": sent + timedelta(hours=72),
+                        "delivered_at": acked,
+                        "acknowledged_at": acked,
+                        "acknowledged_by": "Oficialía" if acked else None,
+                        "decided_at": acked,
+                    }
+                )
+                if answered and i % 4 == 0:
+                    due = sent + timedelta(days=30)
+                    kept = rng.random() < 0.7
+                    commitments.append(
+                        {
+                            "request_id": rid,
+                            "commitment_id": "C1",
+                            "agency": agency,
+                            "action": "Rondines",
+                            "due": due,
+                            "made_at": acked,
+                            "status": "fulfilled" if kept else "committed",
+                            "ended_at": due - timedelta(days=1) if kept else None,
+                        }
+                    )
+            conn.execute(insert(RequestRow), requests)
+            conn.execute(insert(RecipientRow), recipients)
+            if commitments:
+                conn.execute(insert(CommitmentRow), commitments)
+
+
+def _median_ms(fn: Callable[[], Any], runs: int) -> float:
+    fn()  # warm the page cache and the statement cache
+    samples = []
+    for _ in range(runs):
+        began = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - began) * 1000)
+    return statistics.median(samples)
+
+
+RAW_PENDING = [
+    f"SELECT * FROM request_recipients WHERE status = '{status}' ORDER BY {due} LIMIT 100"
+    for status, due in (
+        ("sent", "ack_due_at"),
+        ("delivered", "ack_due_at"),
+        ("acknowledged", "answer_due_at"),
+    )
+]
+
+
+def measure(db: Path, ledger: SqlLedger, size: int) -> dict[str, float]:
+    raw = sqlite3.connect(db)
+    try:
+        baseline = _median_ms(lambda: [raw.execute(q).fetchall() for q in RAW_PENDING], 31)
+    finally:
+        raw.close()
+    with ledger.session() as session:
+        view = _median_ms(lambda: pending(session, NOW, Filters(), 100), 31)
+        view_state = _median_ms(lambda: pending(session, NOW, Filters(state="GRO"), 100), 31)
+        month = _median_ms(
+            lambda: state_scores(session, asof=NOW, since=NOW - timedelta(days=30)), 3
+        )
+        all_time = _median_ms(lambda: state_scores(session, asof=NOW), 1 if size > 100_000 else 3)
+    return {
+        "requests": size,
+        "pending_ms": round(view, 2),
+        "pending_raw_sql_ms": round(baseline, 2),
+        "pending_state_filter_ms": round(view_state, 2),
+        "scorecard_30_days_ms": round(month, 1),
+        "scorecard_all_time_ms": round(all_time, 1),
+    }
+
+
+def run(
+    workdir: Path, sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000)
+) -> list[dict[str, float]]:
+    db = workdir / "ledger-scale.db"
+    db.unlink(missing_ok=True)
+    ledger = SqlLedger(sqlite_url(db))
+    rng = random.Random(20261129)
+    results = []
+    built = 0
+    try:
+        for size in sizes:
+            began = time.perf_counter()
+            populate(ledger, built, size, rng)
+            built = size
+            with ledger.engine.begin() as conn:
+                conn.exec_driver_sql("ANALYZE")
+            print(f"  built {size:>9,} requests in {time.perf_counter() - began:.1f}s", flush=True)
+            results.append(measure(db, ledger, size))
+    finally:
+        ledger.close()
+        db.unlink(missing_ok=True)
+    return results
