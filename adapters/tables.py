@@ -89,13 +89,19 @@ class RecipientRow(SQLModel, table=True):
         # the record grows.
         Index("ix_recipients_status_ack_due", "status", "ack_due_at"),
         Index("ix_recipients_status_answer_due", "status", "answer_due_at"),
-        Index("ix_recipients_state_sent", "state", "sent_at"),
+        # the same, filtered by state or by agency
+        Index("ix_recipients_state_status_ack_due", "state", "status", "ack_due_at"),
+        Index("ix_recipients_agency_status_ack_due", "agency", "status", "ack_due_at"),
+        # the scorecard: a period of requests; answers given after a reported moment
+        Index("ix_recipients_sent", "sent_at"),
+        Index("ix_recipients_acknowledged", "acknowledged_at"),
+        Index("ix_recipients_decided", "decided_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     request_id: str = Field(foreign_key="requests.request_id", max_length=100, index=True)
     position: int = 0
-    agency: str = Field(max_length=64, index=True)
+    agency: str = Field(max_length=64)
     status: str = Field(max_length=20)
     # Copied from the request and the registry so the views filter without joins.
     kind: str = Field(default="", max_length=40, index=True)

@@ -11,7 +11,7 @@ from datetime import datetime
 from statistics import median
 from typing import Any
 
-from sqlalchemy import and_, case, func, not_
+from sqlalchemy import and_, case, func, not_, union
 from sqlmodel import Session, col, or_, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -267,8 +267,18 @@ def state_scores(
         .where(in_period, col(r.state).is_not(None), r.kind != "board_summons")
         .group_by(r.state)
     ).all()
+    # Open overdue looks at every request ever sent, but only three small slices can be owed
+    # at ``asof``: those still owed now, and those answered after ``asof``. Each slice is an
+    # index range; the full predicate then runs on their union only.
+    owed_now = [s.value for s in UNANSWERED] + [RecipientStatus.ACKNOWLEDGED.value]
+    candidates = union(
+        select(r.id).where(col(r.status).in_(owed_now)),
+        select(r.id).where(col(r.acknowledged_at) > asof),
+        select(r.id).where(col(r.decided_at) > asof),
+    ).subquery()
     overdue = session.exec(
         select(r.state, func.count())
+        .where(col(r.id).in_(select(candidates.c.id)))
         .where(col(r.sent_at) <= asof, col(r.state).is_not(None), r.kind != "board_summons")
         .where(not_(recalled))
         .where(
