@@ -37,6 +37,8 @@ from schemas.requests import (
     InvestigationRequest,
     MeasureKind,
     ProtectionMeasureRequest,
+    RequestRecall,
+    RequestUpdate,
 )
 from schemas.tracking import BoardAttendance, BoardSessionScheduled
 
@@ -245,6 +247,69 @@ def send_information(
     """Ask an agency for information."""
     data = {"question": question}
     _send_request(InformationRequest, to, case, urgent, data, home, nats_url)
+
+
+def _follow_up(
+    cls: type[Envelope],
+    request_id: str,
+    data: dict[str, object],
+    home: Path | None,
+    nats_url: str | None,
+    ledger_url: str | None,
+) -> None:
+    """A recall or update of an earlier request, to every recipient still concerned."""
+    settings = _settings(home, nats_url, ledger_url)
+    ledger = SqlLedger(settings.ledger_url)
+    try:
+        with ledger.session() as session:
+            lines = request_lines(session, request_ids=[request_id])
+    finally:
+        ledger.close()
+    if not lines:
+        console.print(f"[red]no request {request_id} in the ledger[/]")
+        raise typer.Exit(2)
+    concerned = [line.recipient for line in lines if line.status not in ("declined", "cancelled")]
+    if not concerned:
+        console.print(f"[red]request {request_id} has no recipient left to tell[/]")
+        raise typer.Exit(2)
+    fields = {
+        "source": "fed.mechanism",
+        "time": datetime.now(UTC),
+        "subject": lines[0].case_ref,
+        "recipients": tuple(concerned),
+        "correlation_id": request_id,
+        "causation_id": request_id,
+        "data": data,
+    }
+    try:
+        message = cls.model_validate(fields)
+    except ValidationError as exc:
+        raise _refuse(exc) from None
+    _publish(settings, message)
+
+
+@send_app.command("recall")
+def send_recall(
+    request_id: Annotated[str, typer.Argument(help="The request to recall.")],
+    reason: Annotated[str, typer.Option(help="Why it is recalled.")],
+    home: HomeOpt = None,
+    nats_url: NatsOpt = None,
+    ledger_url: LedgerOpt = None,
+) -> None:
+    """Recall (cancel) a request for every recipient that has not declined it."""
+    _follow_up(RequestRecall, request_id, {"reason": reason}, home, nats_url, ledger_url)
+
+
+@send_app.command("update")
+def send_update(
+    request_id: Annotated[str, typer.Argument(help="The request to update.")],
+    changes: Annotated[str, typer.Option(help="What changed.")],
+    home: HomeOpt = None,
+    nats_url: NatsOpt = None,
+    ledger_url: LedgerOpt = None,
+) -> None:
+    """Tell the recipients of a request what changed in it."""
+    _follow_up(RequestUpdate, request_id, {"changes": changes}, home, nats_url, ledger_url)
 
 
 @send_app.command("file")

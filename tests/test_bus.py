@@ -293,3 +293,35 @@ async def test_agency_declines_with_a_reason(
     with sql_ledger.session() as s:
         row = s.exec(select(RecipientRow)).one()
     assert row.decision_note == "not_competent" and row.acknowledged_by == "Fiscalía Especializada"
+
+
+async def test_commitment_mistakes_are_refused_to_their_sender(
+    nats_server: EmbeddedNatsServer,
+    hub: Hub,
+    sql_ledger: SqlLedger,
+    mechanism: AgencyClient,
+    government: AgencyClient,
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    request = b.patrol_request(recipients=("gro.government", "gro.prosecutor"))
+    await mechanism.send(request)
+    incoming = await anext(government.requests())
+    await incoming.acknowledge("Subsecretaría de Derechos Humanos")
+    await incoming.accept()
+    past = datetime.now(UTC) - timedelta(days=1)
+    mistakes = [
+        (government.commit(request, "C0", "Rondines", past), "has passed"),
+        (government.report_progress(request, "C9", "Avance"), "no commitment C9"),
+    ]
+    for attempt, words in mistakes:
+        await attempt
+        notice = await government.next_notice()
+        assert notice.data.reason is RejectionReason.ILLEGAL_TRANSITION  # type: ignore[attr-defined]
+        assert words in notice.data.detail  # type: ignore[attr-defined]
+    await government.commit(request, "C1", "Rondines", datetime.now(UTC) + timedelta(days=3))
+    async with await AgencyClient.connect(nats_server.url, "gro.prosecutor") as prosecutor:
+        await prosecutor.fulfil(request, "C1", ["OF-FGE-1"])  # not the one who committed
+        notice = await prosecutor.next_notice()
+    assert "made by gro.government" in notice.data.detail  # type: ignore[attr-defined]
+    await hub.wait_until(lambda: sql_ledger.count(DeadLetterRow) == 3)

@@ -249,6 +249,11 @@ def test_up_send_requests(running_hub: tuple[Path, subprocess.Popen[str]]) -> No
         assert time.monotonic() < deadline, listed.stdout + listed.stderr
     assert rows[0]["recipient"] == "gro.government" and rows[0]["status"] == "sent"
     assert rows[0]["urgency"] == "urgent" and rows[0]["kind"] == "protection_measure"
+    recalled = run(["send", "recall", str(rows[0]["request_id"]), "--reason", "Reubicada."], home)
+    assert recalled.returncode == 0, recalled.stdout + recalled.stderr
+    deadline = time.monotonic() + 30
+    while _json_lines(["requests"], home)[0]["status"] != "cancelled":
+        assert time.monotonic() < deadline, "the recall was not recorded"
     proc.send_signal(signal.SIGINT)
     output = proc.communicate(timeout=30)[0]
     assert proc.returncode == 130, output
