@@ -15,13 +15,16 @@ from sqlmodel import Session, SQLModel, col, create_engine, select
 from adapters.tables import (
     AttendanceRow,
     BoardSessionRow,
+    CapacityReportRow,
     CommitmentRow,
     DeadLetterRow,
     EscalationRow,
     MessageRow,
     RecipientRow,
     RequestRow,
+    ShelterCapacityRow,
 )
+from bus.capacity import ShelterCapacity
 from bus.lifecycle import (
     Commitment,
     CommitmentStatus,
@@ -254,6 +257,31 @@ class SqlUnit:
             row.attended = record.attended
             row.recorded_at = record.recorded_at
 
+    def record_capacity(self, capacity: ShelterCapacity, body_json: str) -> None:
+        self.session.add(
+            CapacityReportRow(
+                shelter=capacity.shelter, reported_at=capacity.reported_at, body_json=body_json
+            )
+        )
+        row = self.session.get(ShelterCapacityRow, capacity.shelter)
+        fields = capacity_row_fields(capacity)
+        if row is None:
+            self.session.add(ShelterCapacityRow(**fields))
+        else:
+            for name, value in fields.items():
+                setattr(row, name, value)
+
+    def capacity(self, shelter: str) -> ShelterCapacity | None:
+        row = self.session.get(ShelterCapacityRow, shelter)
+        return capacity_from_row(row) if row is not None else None
+
+    def adjust_free_spaces(self, shelter: str, delta: int) -> ShelterCapacity:
+        row = self.session.get(ShelterCapacityRow, shelter)
+        if row is None:
+            raise LookupError(f"{shelter} has published no capacity")
+        row.free_spaces = max(0, min(row.total_spaces, row.free_spaces + delta))
+        return capacity_from_row(row)
+
     def add_message(self, record: MessageRecord) -> None:
         self.session.add(MessageRow(**record.__dict__))
 
@@ -303,4 +331,28 @@ def _state(row: RequestRow, recipients: Any, commitments: Any) -> RequestState:
             )
             for c in commitments
         ),
+    )
+
+
+def capacity_row_fields(capacity: ShelterCapacity) -> dict[str, Any]:
+    fields = dict(capacity.__dict__)
+    fields["services_json"] = json.dumps(list(fields.pop("services")), ensure_ascii=False)
+    return fields
+
+
+def capacity_from_row(row: ShelterCapacityRow) -> ShelterCapacity:
+    return ShelterCapacity(
+        shelter=row.shelter,
+        region=row.region,
+        total_spaces=row.total_spaces,
+        free_spaces=row.free_spaces,
+        spaces_24h=row.spaces_24h,
+        spaces_72h=row.spaces_72h,
+        accepts_families=row.accepts_families,
+        accepts_children=row.accepts_children,
+        accessible=row.accessible,
+        security_level=row.security_level,
+        max_stay_days=row.max_stay_days,
+        services=tuple(json.loads(row.services_json)),
+        reported_at=row.reported_at,
     )

@@ -193,3 +193,34 @@ class AttendanceRow(SQLModel, table=True):
     agency: str = Field(max_length=64, index=True)
     attended: bool
     recorded_at: datetime = _time(nullable=False)
+
+
+class ShelterCapacityRow(SQLModel, table=True):
+    """Each shelter's current capacity; ``free_spaces`` moves with placements."""
+
+    __tablename__ = "shelter_capacity"
+
+    shelter: str = Field(primary_key=True, max_length=64)
+    region: str = Field(max_length=200)
+    total_spaces: int
+    free_spaces: int
+    spaces_24h: int
+    spaces_72h: int
+    accepts_families: bool
+    accepts_children: bool
+    accessible: bool
+    security_level: str = Field(max_length=30)
+    max_stay_days: int
+    services_json: str = Field(sa_column=Column(Text, nullable=False))
+    reported_at: datetime = _time(nullable=False)
+
+
+class CapacityReportRow(SQLModel, table=True):
+    """Every capacity report a shelter made (the history)."""
+
+    __tablename__ = "capacity_reports"
+
+    id: int | None = Field(default=None, primary_key=True)
+    shelter: str = Field(max_length=64, index=True)
+    reported_at: datetime = _time(nullable=False, index=True)
+    body_json: str = Field(sa_column=Column(Text, nullable=False))

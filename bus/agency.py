@@ -12,7 +12,7 @@ import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 from nats.aio.client import Client
@@ -22,6 +22,16 @@ from pydantic import ValidationError
 
 from bus import jetstream
 from bus.streams import StreamSpec, agency_consumer
+from schemas.capacity import (
+    CapacityBody,
+    CapacityUpdate,
+    PlacementArrived,
+    PlacementArrivedBody,
+    PlacementEnded,
+    PlacementEndedBody,
+    PlacementOffer,
+    PlacementOfferBody,
+)
 from schemas.common import EvidenceRef
 from schemas.envelope import Body, Envelope, Family
 from schemas.messages import parse_message
@@ -222,8 +232,48 @@ class AgencyClient:
                 continue
             for msg in batch:
                 request = await self._take(msg)
-                if request is not None:
+                if isinstance(request, IncomingRequest):
                     yield request
+
+    async def messages(
+        self, *, idle_timeout: float = 1.0
+    ) -> AsyncIterator[IncomingRequest | Envelope]:
+        """Everything addressed to this agency, forever: requests (receipted for you) as
+        ``IncomingRequest``, anything else (placement confirmations, notices) as it came."""
+        sub = await self._subscription()
+        while not self.nc.is_closed:
+            try:
+                batch = await sub.fetch(batch=32, timeout=idle_timeout)
+            except TimeoutError:
+                continue
+            for msg in batch:
+                item = await self._take(msg, keep_notices=False)
+                if item is not None:
+                    yield item
+
+    async def publish_capacity(self, **capacity: Any) -> CapacityUpdate:
+        """A shelter reports its capacity (spaces now, in 24 h, in 72 h, constraints...)."""
+        update = CapacityUpdate(
+            source=self.agency, time=self.clock(), data=CapacityBody(**capacity)
+        )
+        await self.send(update)
+        return update
+
+    async def offer(
+        self, request: Envelope, spaces: int, available_from: date, note: str | None = None
+    ) -> PlacementOffer:
+        body = PlacementOfferBody(spaces=spaces, available_from=available_from, note=note)
+        return await self.answer(PlacementOffer, request, body)
+
+    async def arrived(self, request: Envelope, people: int, on: date) -> PlacementArrived:
+        body = PlacementArrivedBody(people=people, arrived_on=on)
+        return await self.answer(PlacementArrived, request, body)
+
+    async def departed(
+        self, request: Envelope, people: int, on: date, reason: str
+    ) -> PlacementEnded:
+        body = PlacementEndedBody(people=people, ended_on=on, reason=reason)
+        return await self.answer(PlacementEnded, request, body)
 
     async def next_notice(self, timeout: float = 10.0) -> Envelope:
         """The next notice from the hub (``rejected``, reminders...), read from the inbox."""
@@ -242,7 +292,9 @@ class AgencyClient:
                     await self._take(msg)  # requests read here are receipted, not lost
         return self.notices.get_nowait()
 
-    async def _take(self, msg: Msg) -> IncomingRequest | None:
+    async def _take(
+        self, msg: Msg, *, keep_notices: bool = True
+    ) -> IncomingRequest | Envelope | None:
         try:
             message = parse_message(msg.data)
         except ValidationError as exc:
@@ -252,9 +304,11 @@ class AgencyClient:
             await msg.ack()
             return None
         if message.family is not Family.REQUEST:
-            self.notices.put_nowait(message)
             await msg.ack()
-            return None
+            if keep_notices:
+                self.notices.put_nowait(message)
+                return None
+            return message
         if self.auto_receipt:
             await self.send(self._receipt(message))
         # Acknowledge the delivery only once the receipt has its PubAck: a crash before this

@@ -11,6 +11,7 @@ NATS leaves the delivery unacknowledged, to come back after a growing delay.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -19,14 +20,15 @@ from faststream import FastStream
 from faststream.nats import NatsBroker
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.js import JetStreamContext
+from nats.js import JetStreamContext, api
+from nats.js.kv import KeyValue
 
 from bus import jetstream
 from bus.policy import Policy
 from bus.ports import Delivery, Ledger
 from bus.puller import BatchPuller
 from bus.recording import Outcome, record_batch
-from bus.streams import StreamSpec, hub_consumer
+from bus.streams import CAPACITY_BUCKET, StreamSpec, hub_consumer
 
 log = logging.getLogger("mechbus.hub")
 
@@ -71,6 +73,7 @@ class Hub:
             inbox_prefix=jetstream.inbox_prefix("fed.hub").encode(),
         )
         self._puller: BatchPuller | None = None
+        self._capacity: KeyValue | None = None
         self._batch_size = batch_size
         self.app = FastStream(self.broker)
         self.app.after_startup(self._prepare)
@@ -83,6 +86,12 @@ class Hub:
         await jetstream.ensure_stream(js, self.stream)
         consumer = hub_consumer()
         await jetstream.ensure_consumer(js, self.stream, consumer)
+        self._capacity = await js.create_key_value(
+            bucket=CAPACITY_BUCKET,
+            history=5,
+            storage=api.StorageType.FILE,
+            description="latest capacity per shelter (history in the ledger)",
+        )
         self._puller = BatchPuller(
             js,
             self.stream.name,
@@ -150,6 +159,9 @@ class Hub:
                 *(jetstream.publish(js, notice, stream=self.stream.name) for notice in notices)
             )
         for outcome in outcomes:
+            if outcome.capacity is not None and self._capacity is not None:
+                document = json.dumps(outcome.capacity.as_json(), ensure_ascii=False)
+                await self._capacity.put(outcome.capacity.shelter, document.encode())
             if outcome.reason is not None:
                 self.dead_letters += 1
                 # Reason and ids only: the body may carry personal data and is never logged.

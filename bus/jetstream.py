@@ -11,7 +11,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext, api
 from nats.js.errors import BadRequestError, NotFoundError
 
-from bus import subjects
+from bus import redaction, subjects
 from bus.streams import ConsumerSpec, StreamSpec
 from schemas.envelope import Envelope
 
@@ -113,9 +113,13 @@ async def publish(js: JetStreamContext, message: Envelope, *, stream: str) -> li
     ``Nats-Msg-Id`` is the envelope id (per recipient copy), so a retry after a lost PubAck is
     absorbed by the stream's duplicate window; the PubAck then says ``duplicate``.
     """
-    payload = message.to_json()
     acks = []
     for subject, msg_id in subjects.routes(message):
+        route = subjects.parse(subject)
+        assert route is not None
+        # Each recipient's copy carries only what that recipient may know.
+        copy = redaction.for_recipient(message, route.agency)
+        payload = copy.to_json()
         try:
             ack = await js.publish(subject, payload, stream=stream, headers={"Nats-Msg-Id": msg_id})
         except Exception as exc:

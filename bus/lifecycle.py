@@ -12,6 +12,14 @@ from datetime import datetime
 from enum import StrEnum
 
 from bus.policy import Clock, Policy
+from schemas.capacity import (
+    PLACEMENT_MESSAGES,
+    OfferReleased,
+    PlacementArrived,
+    PlacementConfirmed,
+    PlacementEnded,
+    PlacementOffer,
+)
 from schemas.envelope import Envelope, Family, Urgency
 from schemas.registry import AgencyKind, active_registry
 from schemas.requests import OPENING_REQUESTS, RequestRecall, RequestUpdate
@@ -38,6 +46,12 @@ class RecipientStatus(StrEnum):
     DECLINED = "declined"
     PROVISIONAL = "provisional"
     CANCELLED = "cancelled"
+    # a shelter answering a relocation request
+    OFFERED = "offered"
+    PLACED = "placed"
+    ARRIVED = "arrived"
+    RELEASED = "released"
+    DEPARTED = "departed"
 
 
 class CommitmentStatus(StrEnum):
@@ -51,7 +65,17 @@ class CommitmentStatus(StrEnum):
 UNANSWERED = frozenset({RecipientStatus.SENT, RecipientStatus.DELIVERED})
 DECIDABLE = frozenset({RecipientStatus.ACKNOWLEDGED, RecipientStatus.PROVISIONAL})
 MAY_COMMIT = frozenset({RecipientStatus.ACCEPTED, RecipientStatus.PROVISIONAL})
-FINAL_RECIPIENT = frozenset({RecipientStatus.DECLINED, RecipientStatus.CANCELLED})
+FINAL_RECIPIENT = frozenset(
+    {
+        RecipientStatus.DECLINED,
+        RecipientStatus.CANCELLED,
+        RecipientStatus.RELEASED,
+        RecipientStatus.DEPARTED,
+    }
+)
+MAY_OFFER = UNANSWERED | {RecipientStatus.ACKNOWLEDGED}
+HOUSED = frozenset({RecipientStatus.PLACED, RecipientStatus.ARRIVED})
+RELOCATION = "mech.request.relocation.v1"
 OPEN_COMMITMENT = frozenset({CommitmentStatus.COMMITTED, CommitmentStatus.IN_PROGRESS})
 
 
@@ -161,8 +185,10 @@ def _illegal(detail: str) -> _Refusal:
 
 
 def concerns_requests(message: Envelope) -> bool:
-    """Whether ``message`` moves a request's lifecycle (requests and their responses)."""
-    return message.family in (Family.REQUEST, Family.RESPONSE)
+    """Whether ``message`` moves a request's lifecycle (requests, responses, placements)."""
+    return message.family in (Family.REQUEST, Family.RESPONSE) or isinstance(
+        message, PLACEMENT_MESSAGES
+    )
 
 
 def apply(
@@ -405,6 +431,61 @@ def _close_if_done(state: RequestState, now: datetime) -> RequestState:
     return replace(state, closed_at=now)
 
 
+def _offer(state: RequestState, message: Envelope, now: datetime) -> _Step:
+    recipient = _addressee(state, message)
+    if state.type != RELOCATION:
+        raise _illegal(f"placement offers answer relocation requests, not {state.type}")
+    if recipient.status not in MAY_OFFER:
+        raise _illegal(f"{message.source} already answered relocation {state.request_id}")
+    return _changed(state, replace(recipient, status=RecipientStatus.OFFERED, decided_at=now), now)
+
+
+def _shelter_addressed(state: RequestState, message: Envelope) -> Recipient:
+    """The shelter a federal placement message is about (its one recipient)."""
+    shelter = message.recipients[0]
+    recipient = state.recipient(shelter)
+    if recipient is None:
+        raise _Refusal(
+            RejectionReason.NOT_ADDRESSED,
+            f"relocation {state.request_id} was never sent to {shelter}",
+        )
+    return recipient
+
+
+def _confirm(state: RequestState, message: Envelope, now: datetime) -> _Step:
+    assert isinstance(message, PlacementConfirmed)
+    if message.recipients != (message.data.shelter,):
+        raise _illegal("a placement confirmation goes to the confirmed shelter only")
+    recipient = _shelter_addressed(state, message)
+    housed = [r.agency for r in state.recipients if r.status in HOUSED]
+    if housed:
+        raise _illegal(f"relocation {state.request_id} is already placed with {housed[0]}")
+    if recipient.status is not RecipientStatus.OFFERED:
+        raise _illegal(f"{recipient.agency} made no offer for relocation {state.request_id}")
+    return _changed(state, replace(recipient, status=RecipientStatus.PLACED, decided_at=now), now)
+
+
+def _release(state: RequestState, message: Envelope, now: datetime) -> _Step:
+    recipient = _shelter_addressed(state, message)
+    if recipient.status is not RecipientStatus.OFFERED:
+        raise _illegal(f"{recipient.agency} holds no open offer for {state.request_id}")
+    return _changed(state, replace(recipient, status=RecipientStatus.RELEASED), now)
+
+
+def _arrived(state: RequestState, message: Envelope, now: datetime) -> _Step:
+    recipient = _addressee(state, message)
+    if recipient.status is not RecipientStatus.PLACED:
+        raise _illegal(f"nobody was placed with {message.source} for {state.request_id}")
+    return _changed(state, replace(recipient, status=RecipientStatus.ARRIVED), now)
+
+
+def _ended(state: RequestState, message: Envelope, now: datetime) -> _Step:
+    recipient = _addressee(state, message)
+    if recipient.status not in HOUSED:
+        raise _illegal(f"nobody is housed with {message.source} for {state.request_id}")
+    return _changed(state, replace(recipient, status=RecipientStatus.DEPARTED), now)
+
+
 def _why_closed(state: RequestState) -> str:
     if all(r.status is RecipientStatus.CANCELLED for r in state.recipients):
         return "the Mechanism recalled it"
@@ -427,4 +508,9 @@ _HANDLERS: dict[type[Envelope], _Handler] = {
     CommitmentWithdrawn: _commitment_step,
     RequestRecall: _recall,
     RequestUpdate: _update,
+    PlacementOffer: _offer,
+    PlacementConfirmed: _confirm,
+    OfferReleased: _release,
+    PlacementArrived: _arrived,
+    PlacementEnded: _ended,
 }

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from bus.capacity import ShelterCapacity
 from bus.ladder import BoardSession, Obligation
 from bus.lifecycle import RequestState
 from schemas.tracking import EscalationLevel
@@ -124,6 +125,16 @@ class LedgerUnit(Protocol):
     def save_board_session(self, record: BoardSessionRecord) -> None: ...
 
     def save_attendance(self, record: AttendanceRecord) -> None: ...
+
+    def record_capacity(self, capacity: ShelterCapacity, body_json: str) -> None:
+        """Keep the report in the history and make it the shelter's current capacity."""
+        ...
+
+    def capacity(self, shelter: str) -> ShelterCapacity | None: ...
+
+    def adjust_free_spaces(self, shelter: str, delta: int) -> ShelterCapacity:
+        """Placements take spaces and departures give them back (never beyond the total)."""
+        ...
 
 
 class Ledger(Protocol):

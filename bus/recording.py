@@ -13,6 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from bus import intake, subjects
+from bus.capacity import ShelterCapacity
 from bus.lifecycle import Event, Refused, apply, concerns_requests
 from bus.policy import Policy
 from bus.ports import (
@@ -25,6 +26,7 @@ from bus.ports import (
     LedgerUnit,
     MessageRecord,
 )
+from schemas.capacity import CapacityUpdate, PlacementConfirmed, PlacementEnded
 from schemas.envelope import MESSAGE_ID_PATTERN, Envelope
 from schemas.messages import parse_message
 from schemas.tracking import (
@@ -57,6 +59,7 @@ class Outcome:
     reason: RejectionReason | None = None
     notice: Envelope | None = None  # a ``rejected`` notice to publish after the commit
     events: tuple[Event, ...] = field(default=())
+    capacity: ShelterCapacity | None = None  # a shelter's capacity changed: publish it
 
 
 def record_batch(
@@ -96,6 +99,7 @@ def record(
         detail = f"message {message.id} expired at {message.expires.isoformat()}"
         return _dead_letter(unit, delivery, _refuse(message, RejectionReason.EXPIRED, detail), now)
     events: list[Event] = []
+    capacity: ShelterCapacity | None = None
     if isinstance(message, ESCALATION_MESSAGES):
         escalation = _escalation(message, now)
         if unit.escalation_fired(escalation):
@@ -114,7 +118,15 @@ def record(
     elif isinstance(message, BoardAttendance):
         seen = message.data
         unit.save_attendance(AttendanceRecord(seen.session_id, seen.agency, seen.attended, now))
+    elif isinstance(message, CapacityUpdate):
+        capacity = ShelterCapacity.reported(message.source, message.data, now)
+        unit.record_capacity(capacity, message.data.model_dump_json())
     elif concerns_requests(message):
+        if isinstance(message, PlacementConfirmed):
+            shortfall = _no_room(unit, message)
+            if shortfall:
+                refusal = _refuse(message, RejectionReason.NO_CAPACITY, shortfall)
+                return _dead_letter(unit, delivery, refusal, now)
         state = unit.load_request(message.thread)
         new_state, outcome_events = apply(state, message, now, policy)
         for event in outcome_events:
@@ -124,8 +136,26 @@ def record(
             events.append(event)
         if new_state is not None:
             unit.save_request(new_state)
+        if isinstance(message, PlacementConfirmed):
+            capacity = unit.adjust_free_spaces(message.data.shelter, -message.data.people)
+        elif isinstance(message, PlacementEnded):
+            capacity = unit.adjust_free_spaces(message.source, message.data.people)
     unit.add_message(_message_record(message, delivery, now))
-    return Outcome(Result.RECORDED, delivery.stream_seq, message.id, events=tuple(events))
+    return Outcome(
+        Result.RECORDED, delivery.stream_seq, message.id, events=tuple(events), capacity=capacity
+    )
+
+
+def _no_room(unit: LedgerUnit, message: PlacementConfirmed) -> str | None:
+    """Checked in stream order inside the ledger transaction: of two confirmations racing for
+    a shelter's last space, the first recorded takes it and the second is refused here."""
+    shelter, people = message.data.shelter, message.data.people
+    current = unit.capacity(shelter)
+    if current is None:
+        return f"{shelter} has published no capacity"
+    if current.free_spaces < people:
+        return f"{shelter} has {current.free_spaces} free spaces; this placement needs {people}"
+    return None
 
 
 def _escalation(message: Envelope, now: datetime) -> EscalationRecord:

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 from bus import subjects
 
+CAPACITY_BUCKET = "shelter_capacity"
+"""JetStream key-value bucket: the latest capacity of each shelter, keyed by agency id."""
+
 MAX_MESSAGE_BYTES = 64 * 1024
 """Largest body the hub accepts; bigger ones are kept as dead letters (``oversize``)."""
 

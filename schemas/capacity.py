@@ -22,6 +22,7 @@ class SecurityLevel(StrEnum):
 
 
 class CapacityBody(Body):
+    total_spaces: int = Field(ge=1, le=500)
     spaces_now: int = Field(ge=0, le=500)
     spaces_24h: int = Field(ge=0, le=500)
     spaces_72h: int = Field(ge=0, le=500)
@@ -32,6 +33,13 @@ class CapacityBody(Body):
     security_level: SecurityLevel = SecurityLevel.BASIC
     max_stay_days: int = Field(ge=1, le=730)
     services: tuple[ShortText, ...] = ()
+
+    @model_validator(mode="after")
+    def _possible(self) -> CapacityBody:
+        for name in ("spaces_now", "spaces_24h", "spaces_72h"):
+            if getattr(self, name) > self.total_spaces:
+                raise ValueError(f"{name} cannot exceed total_spaces ({self.total_spaces})")
+        return self
 
 
 class PlacementOfferBody(Body):
@@ -49,6 +57,11 @@ class PlacementConfirmedBody(Body):
 
 class OfferReleasedBody(Body):
     reason: LongText
+
+
+class PlacementArrivedBody(Body):
+    people: int = Field(ge=1, le=50)
+    arrived_on: date
 
 
 class PlacementEndedBody(Body):
@@ -99,6 +112,36 @@ class OfferReleased(_FromMechanism):
     data: OfferReleasedBody
 
 
+class PlacementArrived(_FromShelter):
+    """The people placed have arrived at the shelter."""
+
+    type: Literal["mech.capacity.placement_arrived.v1"] = "mech.capacity.placement_arrived.v1"
+    data: PlacementArrivedBody
+
+    @model_validator(mode="after")
+    def _about_relocation(self) -> PlacementArrived:
+        if self.correlation_id is None:
+            raise ValueError("an arrival needs correlationid: the relocation request")
+        return self
+
+
 class PlacementEnded(_FromShelter):
+    """The people placed have left: their spaces are free again."""
+
     type: Literal["mech.capacity.placement_ended.v1"] = "mech.capacity.placement_ended.v1"
     data: PlacementEndedBody
+
+    @model_validator(mode="after")
+    def _about_relocation(self) -> PlacementEnded:
+        if self.correlation_id is None:
+            raise ValueError("a departure needs correlationid: the relocation request")
+        return self
+
+
+PLACEMENT_MESSAGES = (
+    PlacementOffer,
+    PlacementConfirmed,
+    OfferReleased,
+    PlacementArrived,
+    PlacementEnded,
+)

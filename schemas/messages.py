@@ -11,6 +11,7 @@ from pydantic import Field, TypeAdapter
 from schemas.capacity import (
     CapacityUpdate,
     OfferReleased,
+    PlacementArrived,
     PlacementConfirmed,
     PlacementEnded,
     PlacementOffer,
@@ -71,6 +72,7 @@ Message = Annotated[
     | PlacementOffer
     | PlacementConfirmed
     | OfferReleased
+    | PlacementArrived
     | PlacementEnded
     | Rejected
     | AcknowledgementOverdue

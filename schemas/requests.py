@@ -88,6 +88,7 @@ class RelocationBody(Body):
     earliest: date
     expected_days: int = Field(ge=1, le=730)
     accessibility_required: bool = False
+    preferred_regions: tuple[ShortText, ...] = ()
     personal: tuple[PersonalDetails, ...] = ()
 
     @model_validator(mode="after")

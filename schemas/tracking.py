@@ -34,6 +34,7 @@ class RejectionReason(StrEnum):
     NOT_ADDRESSED = "not_addressed"  # the sender is not a recipient of the request
     DUPLICATE = "duplicate"
     EXPIRED = "expired"
+    NO_CAPACITY = "no_capacity"  # a placement the shelter has no room for
 
 
 class FieldError(Body):

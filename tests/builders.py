@@ -132,3 +132,49 @@ def recall(request_id: str, to: str = "gro.government", at: datetime = T0) -> Re
         correlation_id=request_id,
         data={"reason": "La persona beneficiaria fue reubicada."},
     )
+
+
+def relocation_request(
+    to: tuple[str, ...] = ("shelter.casa-refugio-cdmx", "shelter.albergue-oaxaca"),
+    *,
+    people: int = 2,
+    at: datetime = T0,
+    **overrides: Any,
+) -> Any:
+    from schemas.requests import RelocationRequest
+
+    fields: dict[str, Any] = {
+        "source": "fed.mechanism",
+        "time": at,
+        "subject": "MPDDHP-2026-0415",
+        "recipients": to,
+        "urgency": "urgent",
+        "confidentiality": "personal",
+        "data": {
+            "people": people,
+            "adults": people,
+            "children": 0,
+            "needs": ["atención psicológica"],
+            "origin_state": "GRO",
+            "earliest": at.date(),
+            "expected_days": 90,
+            "personal": [
+                {"full_name": f"Persona Defensora {i}", "address": "Calle Falsa 123, Iguala"}
+                for i in range(people)
+            ],
+        },
+    }
+    fields.update(overrides)
+    return RelocationRequest(**fields)
+
+
+SHELTER_CAPACITY: dict[str, Any] = {
+    "total_spaces": 6,
+    "spaces_now": 4,
+    "spaces_24h": 4,
+    "spaces_72h": 5,
+    "region": "centro",
+    "max_stay_days": 180,
+    "security_level": "restricted_access",
+    "services": ["atención psicológica", "asesoría jurídica"],
+}
