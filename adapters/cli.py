@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,20 +17,23 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from adapters import tracking_views
-from adapters.demo import DemoError, nats_for, run_demo
+from adapters.demo import DemoError, DemoResult, nats_for, run_demo
 from adapters.ledger import SqlLedger
 from adapters.obligations import SqlObligations
 from adapters.output import Column, choose, emit
 from adapters.report import month_bounds, write_report
+from adapters.scenario import Scenario, ScenarioError
 from adapters.settings import Settings, load_settings
 from adapters.views import request_lines, requests_table
 from bus import jetstream
 from bus.agency import AgencyClient
+from bus.capacity import matching, mismatch
 from bus.hub import Hub
 from bus.jetstream import PublishError
 from bus.policy import Policy, PolicyError
 from bus.scorecard import StateScore
 from bus.sweeper import Sweeper
+from schemas.capacity import OfferReleased, PlacementConfirmed
 from schemas.envelope import Envelope
 from schemas.messages import export_json_schemas, parse_message
 from schemas.requests import (
@@ -37,6 +41,8 @@ from schemas.requests import (
     InvestigationRequest,
     MeasureKind,
     ProtectionMeasureRequest,
+    RelocationBody,
+    RelocationRequest,
     RequestRecall,
     RequestUpdate,
 )
@@ -84,14 +90,34 @@ def _run(coro: object) -> None:
 
 
 @app.command()
-def demo(home: HomeOpt = None, nats_url: NatsOpt = None, ledger_url: LedgerOpt = None) -> None:
-    """Start a nats-server, the hub and stub agencies; send requests; show what happened."""
+def demo(
+    home: HomeOpt = None,
+    nats_url: NatsOpt = None,
+    ledger_url: LedgerOpt = None,
+    scenario: Annotated[
+        Path | None, typer.Option(help="A scenario file (TOML); default: the shipped one.")
+    ] = None,
+) -> None:
+    """Play a scenario: a nats-server, the hub, the sweeper and stub agencies; show the outcome."""
     settings = _settings(home, nats_url, ledger_url)
     try:
-        _run(run_demo(settings, console))
+        chosen = Scenario.load(scenario) if scenario else Scenario.default()
+    except ScenarioError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    try:
+        result: list[DemoResult] = []
+        _run(_collect(run_demo(settings, console, chosen), result))
     except DemoError as exc:
         console.print(f"[red]demo failed: {exc}[/]")
         raise typer.Exit(1) from None
+    if result and result[0].unmet:
+        console.print(f"[red]expected but not seen: {'; '.join(result[0].unmet)}[/]")
+        raise typer.Exit(1)
+
+
+async def _collect(coro: Any, into: list[Any]) -> None:
+    into.append(await coro)
 
 
 @app.command()
@@ -699,6 +725,250 @@ def _policy(path: Path | None) -> Policy:
     except PolicyError as exc:
         console.print(f"[red]bad deadline policy: {exc}[/]")
         raise typer.Exit(2) from None
+
+
+MaxAgeOpt = Annotated[
+    float, typer.Option("--max-age-hours", help="Capacity reports older than this are stale.")
+]
+
+
+@app.command("shelters")
+def shelters_cmd(
+    max_age_hours: MaxAgeOpt = 24.0,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+    home: HomeOpt = None,
+    ledger_url: LedgerOpt = None,
+) -> None:
+    """Each shelter's current capacity (stale reports marked as such)."""
+    now, max_age = datetime.now(UTC), timedelta(hours=max_age_hours)
+    ledger = _read(_settings(home, ledger_url=ledger_url))
+    try:
+        with ledger.session() as session:
+            rows = tracking_views.shelters(session)
+    finally:
+        ledger.close()
+    columns: list[Column] = [
+        ("shelter", lambda c: c.shelter),
+        ("region", lambda c: c.region),
+        ("free", lambda c: c.free_spaces),
+        ("total", lambda c: c.total_spaces),
+        ("in_24h", lambda c: c.spaces_24h),
+        ("in_72h", lambda c: c.spaces_72h),
+        ("families", lambda c: c.accepts_families),
+        ("children", lambda c: c.accepts_children),
+        ("accessible", lambda c: c.accessible),
+        ("security", lambda c: c.security_level),
+        ("max_stay_days", lambda c: c.max_stay_days),
+        ("reported", lambda c: c.reported_at),
+        ("stale", lambda c: "STALE" if c.stale(now, max_age) else ""),
+    ]
+    _show(
+        rows,
+        columns,
+        as_json,
+        as_csv,
+        "Shelter capacity",
+        f"stale: reported more than {max_age_hours:g} h ago",
+    )
+
+
+@app.command()
+def relocate(
+    case: CaseOpt,
+    people: Annotated[int, typer.Option(help="How many people must move.")],
+    origin_state: Annotated[str, typer.Option(help="State they leave (only the state is told).")],
+    earliest: Annotated[str, typer.Option(help="Earliest date, YYYY-MM-DD.")],
+    days: Annotated[int, typer.Option(help="Expected stay in days.")],
+    children: Annotated[int, typer.Option(help="How many of them are children.")] = 0,
+    need: Annotated[list[str] | None, typer.Option(help="A need (repeatable).")] = None,
+    region: Annotated[list[str] | None, typer.Option(help="Preferred region (repeatable).")] = None,
+    accessible: Annotated[bool, typer.Option(help="Accessibility required.")] = False,
+    shelter: Annotated[list[str] | None, typer.Option(help="Ask these shelters only.")] = None,
+    urgent: UrgentOpt = False,
+    max_age_hours: MaxAgeOpt = 24.0,
+    home: HomeOpt = None,
+    nats_url: NatsOpt = None,
+    ledger_url: LedgerOpt = None,
+) -> None:
+    """Ask the shelters that can take them for a placement (no names are sent)."""
+    try:
+        earliest_day = date.fromisoformat(earliest)
+    except ValueError:
+        console.print(f"[red]--earliest: {earliest!r} is not a date like 2026-12-01[/]")
+        raise typer.Exit(2) from None
+    data: dict[str, object] = {
+        "people": people,
+        "adults": people - children,
+        "children": children,
+        "needs": need or [],
+        "origin_state": origin_state.upper(),
+        "earliest": earliest_day,
+        "expected_days": days,
+        "accessibility_required": accessible,
+        "preferred_regions": region or [],
+    }
+    try:
+        body = RelocationBody.model_validate(data)
+    except ValidationError as exc:
+        raise _refuse(exc) from None
+    settings = _settings(home, nats_url, ledger_url)
+    ledger = _read(settings)
+    try:
+        with ledger.session() as session:
+            known = tracking_views.shelters(session)
+    finally:
+        ledger.close()
+    now = datetime.now(UTC)
+    if shelter:
+        chosen = list(shelter)
+    else:
+        max_age = timedelta(hours=max_age_hours)
+        chosen = [c.shelter for c in matching(known, body, now, max_age)]
+        for c in known:
+            why = mismatch(c, body, now, max_age)
+            if why:
+                console.print(f"[dim]{c.shelter} not asked: {why}[/]")
+    if not chosen:
+        console.print("[red]no shelter can take this relocation now[/]")
+        raise typer.Exit(1)
+    console.print(f"asking {', '.join(chosen)}")
+    _send_request(RelocationRequest, chosen, case, urgent, data, home, nats_url)
+
+
+placements_app = typer.Typer(help="Relocations and their placements.", invoke_without_command=True)
+app.add_typer(placements_app, name="placements")
+
+
+@placements_app.callback()
+def placements_list(
+    ctx: typer.Context,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+    home: HomeOpt = None,
+    ledger_url: LedgerOpt = None,
+) -> None:
+    """List relocations, one row per shelter asked, with where each stands."""
+    if ctx.invoked_subcommand is not None:
+        return
+    ledger = _read(_settings(home, ledger_url=ledger_url))
+    try:
+        with ledger.session() as session:
+            rows = tracking_views.placements(session)
+    finally:
+        ledger.close()
+    columns: list[Column] = [
+        ("request", lambda p: p.request_id),
+        ("case", lambda p: p.case_ref),
+        ("people", lambda p: p.people),
+        ("from_state", lambda p: p.origin_state),
+        ("shelter", lambda p: p.shelter),
+        ("status", lambda p: p.status),
+        ("sent", lambda p: p.sent_at),
+        ("answered", lambda p: p.answered_at),
+    ]
+    _show(rows, columns, as_json, as_csv, "Relocations and placements")
+
+
+@placements_app.command("confirm")
+def placements_confirm(
+    request_id: Annotated[str, typer.Argument(help="The relocation request.")],
+    shelter: Annotated[str, typer.Option(help="The shelter whose offer is taken.")],
+    details: Annotated[
+        Path | None,
+        typer.Option(help="JSON list of the people's details, for the confirmed shelter only."),
+    ] = None,
+    home: HomeOpt = None,
+    nats_url: NatsOpt = None,
+    ledger_url: LedgerOpt = None,
+) -> None:
+    """Confirm one shelter's offer (it alone then gets the details) and release the others."""
+    settings = _settings(home, nats_url, ledger_url)
+    ledger = _read(settings)
+    try:
+        with ledger.session() as session:
+            body = tracking_views.relocation_body(session, request_id)
+            lines = [p for p in tracking_views.placements(session) if p.request_id == request_id]
+    finally:
+        ledger.close()
+    if body is None or not lines:
+        console.print(f"[red]no relocation {request_id} in the ledger[/]")
+        raise typer.Exit(2)
+    personal = json.loads(details.read_text(encoding="utf-8")) if details else []
+    common = {
+        "source": "fed.mechanism",
+        "time": datetime.now(UTC),
+        "subject": lines[0].case_ref,
+        "correlation_id": request_id,
+    }
+    try:
+        confirmation = PlacementConfirmed.model_validate(
+            {
+                **common,
+                "recipients": (shelter,),
+                "data": {
+                    "shelter": shelter,
+                    "people": body.people,
+                    "arrival_on": body.earliest,
+                    "personal": personal,
+                },
+            }
+        )
+        releases = [
+            OfferReleased.model_validate(
+                {
+                    **common,
+                    "recipients": (p.shelter,),
+                    "data": {"reason": "La reubicación se confirmó con otra casa refugio."},
+                }
+            )
+            for p in lines
+            if p.shelter != shelter and p.status == "offered"
+        ]
+    except ValidationError as exc:
+        raise _refuse(exc) from None
+    for message in (confirmation, *releases):
+        _publish(settings, message)
+
+
+agency_app = typer.Typer(help="Simulated agencies for trials.", no_args_is_help=True)
+app.add_typer(agency_app, name="agency")
+
+
+@agency_app.command("run")
+def agency_run(
+    agency: Annotated[str, typer.Option("--as", help="Agency id, e.g. gro.government.")],
+    profile: Annotated[
+        str, typer.Option(help="prompt | slow | silent | declines | partial")
+    ] = "prompt",
+    seed: Annotated[int, typer.Option(help="Seed of the random delays.")] = 0,
+    capacity: Annotated[
+        Path | None, typer.Option(help="A shelter's capacity report (JSON file).")
+    ] = None,
+    home: HomeOpt = None,
+    nats_url: NatsOpt = None,
+) -> None:
+    """Run one stub agency in the foreground (its own process, like a real agency's client)."""
+    url = _settings(home, nats_url).running_nats_url()
+    if url is None:
+        console.print("[red]no NATS server: start one with `mechbus up` or pass --nats-url[/]")
+        raise typer.Exit(2)
+    args = [
+        sys.executable,
+        "-m",
+        "agency_stubs",
+        "--as",
+        agency,
+        "--nats-url",
+        url,
+        "--profile",
+        profile,
+        "--seed",
+        str(seed),
+    ]
+    if capacity is not None:
+        args += ["--capacity", capacity.read_text(encoding="utf-8")]
+    os.execv(sys.executable, args)  # the stub replaces this process: Ctrl-C reaches it directly
 
 
 @schemas_app.command("export")

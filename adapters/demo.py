@@ -1,20 +1,27 @@
-"""The demo: an embedded nats-server, the hub on a SQLite ledger, stub agencies, real requests."""
+"""The demo: plays a scenario on an embedded nats-server, the hub on a SQLite ledger, the
+deadline sweeper on a compressed clock, and stub agencies each in its own process."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from rich.console import Console
+from rich.table import Table
+from sqlmodel import Session, col, select
 
 from adapters.ledger import SqlLedger
 from adapters.natsserver import EmbeddedNatsServer, parent_death_hook
 from adapters.obligations import SqlObligations
+from adapters.scenario import KINDS, MATCHING, AgencySpec, RequestSpec, Scenario
 from adapters.settings import Settings
+from adapters.tables import CommitmentRow, EscalationRow, RecipientRow, ShelterCapacityRow
+from adapters.tracking_views import shelters
 from adapters.views import (
     escalation_lines,
     escalation_table,
@@ -24,42 +31,55 @@ from adapters.views import (
     timeline_table,
 )
 from bus.agency import AgencyClient
+from bus.capacity import matching
 from bus.hub import Hub
-from bus.policy import LADDER, Policy
+from bus.policy import Policy
 from bus.sweeper import Sweeper
+from schemas.capacity import OfferReleased, PlacementConfirmed
 from schemas.envelope import Envelope
-from schemas.requests import InformationRequest, InvestigationRequest, ProtectionMeasureRequest
-from schemas.tracking import BoardSessionScheduled
+from schemas.requests import RelocationBody
+from schemas.tracking import BoardSessionScheduled, EscalationLevel
 
-ANSWERING = ("gro.government", "gro.prosecutor", "ver.government", "ver.prosecutor")
-SILENT = "tam.government"  # no client runs for it: its request stays unanswered
-COMPRESSION = 3600.0  # demo clock: one policy hour passes in one second
-BOARD_SESSION = "JG-DEMO"
+
+class DemoError(RuntimeError):
+    """The demo could not complete; the message says why."""
+
+
+@dataclass
+class DemoResult:
+    request_ids: dict[str, str]  # scenario label -> request id
+    unmet: list[str] = field(default_factory=list)
 
 
 @contextlib.asynccontextmanager
-async def stub_agencies(agencies: tuple[str, ...], url: str, timeout: float) -> AsyncIterator[None]:
+async def stub_agencies(
+    agencies: tuple[AgencySpec, ...], url: str, seed: int, timeout: float
+) -> AsyncIterator[None]:
     """Each stub agency in its own process, as a real agency runs its own client."""
-    procs = [
-        await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "agency_stubs",
-            "--as",
-            agency,
-            "--nats-url",
-            url,
-            stdout=asyncio.subprocess.PIPE,
-            preexec_fn=parent_death_hook(),
+    procs = []
+    for spec in agencies:
+        args = ["--as", spec.id, "--nats-url", url, "--profile", spec.profile, "--seed", str(seed)]
+        if spec.capacity is not None:
+            args += ["--capacity", json.dumps(spec.capacity, ensure_ascii=False)]
+        procs.append(
+            await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "agency_stubs",
+                *args,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                preexec_fn=parent_death_hook(),
+            )
         )
-        for agency in agencies
-    ]
     try:
-        for agency, proc in zip(agencies, procs, strict=True):
-            assert proc.stdout is not None
+        for spec, proc in zip(agencies, procs, strict=True):
+            assert proc.stdout is not None and proc.stderr is not None
             line = await asyncio.wait_for(proc.stdout.readline(), timeout)
             if not line.startswith(b"ready"):
-                raise DemoError(f"stub agency {agency} did not start (exit {proc.returncode})")
+                await proc.wait()
+                why = (await proc.stderr.read()).decode(errors="replace").strip().splitlines()
+                raise DemoError(f"stub agency {spec.id} did not start: {why[-1] if why else ''}")
         yield
     finally:
         for proc in procs:
@@ -85,156 +105,255 @@ async def nats_for(settings: Settings, console: Console) -> AsyncIterator[str]:
         server.stop()
 
 
-def demo_requests(now: datetime) -> list[Envelope]:
-    """Requests drawn from the Mechanism's daily work (people and places are fictional)."""
-    return [
-        ProtectionMeasureRequest(
-            source="fed.mechanism",
-            time=now,
-            subject="MPDDHP-2026-0412",
-            recipients=("gro.government",),
-            urgency="urgent",
-            confidentiality="personal",
-            data={
-                "measures": ["perimeter_patrol"],
-                "beneficiary_role": "journalist",
-                "state": "GRO",
-                "municipality": "Chilpancingo de los Bravo",
-                "instructions": "Rondines perimetrales al domicilio cada 4 horas, 30 días.",
-                "implement_by": now + timedelta(hours=9),
-                "legal_basis": "LPPDDHP art. 27-28 (procedimiento extraordinario)",
-                "personal": {"full_name": "Periodista P. Ejemplo", "address": "Domicilio 1"},
-            },
-        ),
-        InvestigationRequest(
-            source="fed.mechanism",
-            time=now,
-            subject="MPDDHP-2026-0412",
-            recipients=("gro.prosecutor",),
-            data={
-                "aggression": "amenazas de muerte",
-                "facts_summary": "Amenazas por mensajería tras publicar una investigación local.",
-                "steps_requested": ["Abrir carpeta de investigación", "Análisis de mensajes"],
-            },
-        ),
-        ProtectionMeasureRequest(
-            source="fed.mechanism",
-            time=now,
-            subject="MPDDHP-2026-0388",
-            recipients=("ver.government",),
-            data={
-                "measures": ["cameras", "locks", "panic_button"],
-                "beneficiary_role": "defender",
-                "state": "VER",
-                "instructions": "Instalar cámaras y cerraduras en la sede de la organización.",
-            },
-        ),
-        InvestigationRequest(
-            source="fed.mechanism",
-            time=now,
-            subject="MPDDHP-2026-0388",
-            recipients=("ver.prosecutor",),
-            data={
-                "aggression": "allanamiento de oficina",
-                "facts_summary": "Ingreso no autorizado y sustracción de equipo de cómputo.",
-            },
-        ),
-        InformationRequest(
-            source="fed.mechanism",
-            time=now,
-            subject="MPDDHP-2026-0401",
-            recipients=(SILENT,),
-            urgency="urgent",
-            data={"question": "Informe el estado de las medidas de protección otorgadas."},
-        ),
-    ]
+class Player:
+    """Plays one scenario against a running hub."""
 
+    def __init__(
+        self,
+        scenario: Scenario,
+        hub: Hub,
+        ledger: SqlLedger,
+        url: str,
+        console: Console,
+        timeout: float,
+    ) -> None:
+        self.scenario, self.hub, self.ledger, self.url = scenario, hub, ledger, url
+        self.console, self.timeout = console, timeout
+        self.now = datetime.now(UTC)
+        self.sessions = {
+            s.id: (self.now + timedelta(days=s.in_days), s.venue) for s in scenario.board_sessions
+        }
+        self.ids: dict[str, str] = {}
 
-class DemoError(RuntimeError):
-    """The demo could not complete; the message says why."""
+    async def play(self) -> None:
+        await self._schedule_sessions()
+        await self._wait_for_capacity()
+        async with await AgencyClient.connect(self.url, "fed.mechanism") as mechanism:
+            for spec in self.scenario.requests:
+                message = self._build(spec, await self._recipients(spec))
+                await mechanism.send(message)
+                self.ids[spec.label] = message.id
+                to = ", ".join(message.recipients)
+                self.console.print(f"sent {spec.kind} to {to} ({spec.case})")
+            for spec in self.scenario.requests:
+                if spec.kind == "relocation":
+                    await self._place(mechanism, spec)
 
+    async def _schedule_sessions(self) -> None:
+        if not self.sessions:
+            return
+        async with await AgencyClient.connect(self.url, "fed.board") as board:
+            for session_id, (at, venue) in self.sessions.items():
+                data = {"session_id": session_id, "scheduled_at": at, "venue": venue}
+                await board.send(
+                    BoardSessionScheduled(source="fed.board", time=self.now, data=data)
+                )
 
-@dataclass
-class DemoResult:
-    request_ids: list[str]
-    answered: int
+    async def _wait_for_capacity(self) -> None:
+        expected = {a.id for a in self.scenario.agencies if a.capacity is not None}
 
+        def reported() -> bool:
+            with self.ledger.session() as session:
+                known = set(session.exec(select(ShelterCapacityRow.shelter)))
+            return expected <= known
 
-async def _send_and_wait(
-    hub: Hub, ledger: SqlLedger, url: str, console: Console, timeout: float
-) -> list[str]:
-    now = datetime.now(UTC)
-    requests = demo_requests(now)
-    async with await AgencyClient.connect(url, "fed.board") as board:
-        await board.send(
-            BoardSessionScheduled(
-                source="fed.board",
-                time=now,
-                data={
-                    "session_id": BOARD_SESSION,
-                    "scheduled_at": now + timedelta(days=30),
-                    "venue": "Junta de Gobierno, Secretaría de Gobernación",
-                },
+        await self._until(reported, "the shelters did not report their capacity")
+
+    async def _recipients(self, spec: RequestSpec) -> tuple[str, ...]:
+        if spec.to != MATCHING:
+            return tuple(spec.to)
+        need = RelocationBody.model_validate(self._data(spec))
+        with self.ledger.session() as session:
+            fit = matching(shelters(session), need, datetime.now(UTC))
+        if not fit:
+            raise DemoError(f"{spec.label}: no shelter can take this relocation")
+        return tuple(c.shelter for c in fit)
+
+    def _data(self, spec: RequestSpec) -> dict[str, object]:
+        data: dict[str, object] = dict(spec.data)
+        if data.get("earliest") == "today":
+            data["earliest"] = self.now.date()
+        if spec.kind == "board_summons":
+            at, venue = self.sessions[str(data["session_id"])]
+            data.setdefault("session_at", at)
+            data.setdefault("venue", venue)
+        return data
+
+    def _build(self, spec: RequestSpec, to: tuple[str, ...]) -> Envelope:
+        return KINDS[spec.kind].model_validate(
+            {
+                "source": "fed.mechanism",
+                "time": datetime.now(UTC),
+                "subject": spec.case,
+                "recipients": to,
+                "urgency": "urgent" if spec.urgent else "ordinary",
+                "confidentiality": "personal" if spec.personal else "operational",
+                "data": self._data(spec),
+            }
+        )
+
+    async def _place(self, mechanism: AgencyClient, spec: RequestSpec) -> None:
+        """Take the first offer, tell that shelter who is coming, release the other offers."""
+        request_id = self.ids[spec.label]
+
+        def statuses() -> dict[str, str]:
+            with self.ledger.session() as session:
+                rows = session.exec(
+                    select(RecipientRow)
+                    .where(RecipientRow.request_id == request_id)
+                    .order_by(col(RecipientRow.position))
+                )
+                return {r.agency: r.status for r in rows}
+
+        await self._until(lambda: "offered" in statuses().values(), f"{spec.label}: no offer")
+        offered = [agency for agency, status in statuses().items() if status == "offered"]
+        people = int(spec.data["people"])
+        common = {
+            "source": "fed.mechanism",
+            "time": datetime.now(UTC),
+            "subject": spec.case,
+            "correlation_id": request_id,
+        }
+        await mechanism.send(
+            PlacementConfirmed.model_validate(
+                {
+                    **common,
+                    "recipients": (offered[0],),
+                    "data": {
+                        "shelter": offered[0],
+                        "people": people,
+                        "arrival_on": self.now.date(),
+                        "personal": list(spec.personal),
+                    },
+                }
             )
         )
-    async with await AgencyClient.connect(url, "fed.mechanism") as mechanism:
-        for request in requests:
-            await mechanism.send(request)
-            to = ", ".join(request.recipients)
-            console.print(f"sent {type(request).kind()} to {to} ({request.subject})")
-    ids = [r.id for r in requests]
-    silent_id = requests[-1].id
+        for other in offered[1:]:
+            await mechanism.send(
+                OfferReleased.model_validate(
+                    {
+                        **common,
+                        "recipients": (other,),
+                        "data": {"reason": "La reubicación se confirmó con otra casa refugio."},
+                    }
+                )
+            )
+        self.console.print(f"placement for {spec.label} confirmed with {offered[0]}")
 
-    def settled() -> bool:
-        with ledger.session() as session:
-            lines = request_lines(session, request_ids=ids)
-            rungs = escalation_lines(session, [silent_id])
-        answered = sum(line.status == "accepted" for line in lines)
-        return answered >= len(ANSWERING) and len(rungs) == len(LADDER)
+    async def settle(self) -> list[str]:
+        """Wait until the expectations hold (or time runs out); return those unmet."""
+        with contextlib.suppress(TimeoutError):
+            await self.hub.wait_until(lambda: not self.unmet(), self.timeout)
+        return self.unmet()
 
-    sweeper = Sweeper(SqlObligations(ledger), hub.js, policy=hub.policy, interval=0.2)
-    sweeper.start()
-    try:
-        await hub.wait_until(settled, timeout)
-    except TimeoutError:
-        raise DemoError(
-            f"within {timeout:.0f}s the stub agencies did not all answer, or the silent "
-            "request did not climb the whole ladder"
-        ) from None
-    finally:
-        await sweeper.stop()
-    return ids
+    def unmet(self) -> list[str]:
+        with self.ledger.session() as session:
+            return unmet_expectations(self.scenario, self.ids, session)
+
+    async def _until(self, predicate: object, why: str) -> None:
+        try:
+            await self.hub.wait_until(predicate, self.timeout)  # type: ignore[arg-type]
+        except TimeoutError:
+            raise DemoError(f"{why} within {self.timeout:.0f}s") from None
 
 
-async def run_demo(settings: Settings, console: Console, timeout: float = 30.0) -> DemoResult:
+def unmet_expectations(scenario: Scenario, ids: dict[str, str], session: Session) -> list[str]:
+    rows = list(
+        session.exec(select(RecipientRow).where(col(RecipientRow.request_id).in_(ids.values())))
+    )
+    by_agency: dict[str, list[RecipientRow]] = {}
+    for row in rows:
+        by_agency.setdefault(row.agency, []).append(row)
+    laddered = set(
+        session.exec(
+            select(EscalationRow.agency).where(
+                EscalationRow.level == EscalationLevel.MONTHLY_REPORT.value
+            )
+        )
+    )
+    unmet = []
+    expect = scenario.expect
+    for agency in expect.acknowledged:
+        if not by_agency.get(agency) or any(r.acknowledged_at is None for r in by_agency[agency]):
+            unmet.append(f"{agency} acknowledged")
+    for agency in expect.declined:
+        if not any(r.status == "declined" for r in by_agency.get(agency, [])):
+            unmet.append(f"{agency} declined")
+    for agency in expect.escalated:
+        if agency not in laddered:
+            unmet.append(f"{agency} climbed the whole escalation ladder")
+    for label, shelter in expect.placed.items():
+        placed = [r for r in rows if r.request_id == ids.get(label) and r.agency == shelter]
+        if not placed or placed[0].status not in ("placed", "arrived"):
+            unmet.append(f"{label} placed with {shelter}")
+    commitments = list(
+        session.exec(select(CommitmentRow).where(col(CommitmentRow.request_id).in_(ids.values())))
+    )
+    for wanted, agencies in (
+        ("fulfilled", expect.fulfilled),
+        ("partially_fulfilled", expect.partially_fulfilled),
+    ):
+        for agency in agencies:
+            made = [c for c in commitments if c.agency == agency]
+            if not made or any(c.status != wanted for c in made):
+                unmet.append(f"{agency} {wanted.replace('_', ' ')} its commitments")
+    return unmet
+
+
+def outcome_table(scenario: Scenario, unmet: list[str]) -> Table:
+    table = Table(title=f"Outcome: {scenario.name}", header_style="bold")
+    table.add_column("expected")
+    table.add_column("observed")
+    expect = scenario.expect
+    claims = (
+        [f"{a} acknowledged" for a in expect.acknowledged]
+        + [f"{a} declined" for a in expect.declined]
+        + [f"{a} climbed the whole escalation ladder" for a in expect.escalated]
+        + [f"{label} placed with {s}" for label, s in expect.placed.items()]
+        + [f"{a} fulfilled its commitments" for a in expect.fulfilled]
+        + [f"{a} partially fulfilled its commitments" for a in expect.partially_fulfilled]
+    )
+    for claim in claims:
+        table.add_row(claim, "[red]NO[/]" if claim in unmet else "[green]yes[/]")
+    return table
+
+
+async def run_demo(
+    settings: Settings, console: Console, scenario: Scenario | None = None, timeout: float = 60.0
+) -> DemoResult:
+    scenario = scenario or Scenario.default()
     ledger = SqlLedger(settings.ledger_url)
-    policy = Policy.load().compressed(COMPRESSION)
+    policy = Policy.load().compressed(scenario.compression)
+    console.print(f"[bold]{scenario.name}[/]")
     try:
         async with nats_for(settings, console) as url:
             hub = Hub(ledger, url, policy=policy)
             await hub.start()
             console.print(f"[dim]hub recording into {settings.ledger_url}[/]")
             console.print(
-                f"[yellow]compressed clock: deadlines run {COMPRESSION:.0f} times faster "
-                "(one policy hour = one second)[/]"
+                f"[yellow]compressed clock: deadlines run {scenario.compression:g} times faster "
+                f"than the policy says (one policy hour = {3600 / scenario.compression:g} s)[/]"
             )
+            sweeper = Sweeper(SqlObligations(ledger), hub.js, policy=policy, interval=0.2)
+            sweeper.start()
             try:
-                async with stub_agencies(ANSWERING, url, timeout):
-                    console.print(f"[dim]stub agencies answering: {', '.join(ANSWERING)}[/]")
-                    ids = await _send_and_wait(hub, ledger, url, console, timeout)
+                async with stub_agencies(scenario.agencies, url, scenario.seed, timeout):
+                    profiles = ", ".join(f"{a.id} ({a.profile})" for a in scenario.agencies)
+                    console.print(f"[dim]stub agencies: {profiles}[/]")
+                    player = Player(scenario, hub, ledger, url, console, timeout)
+                    await player.play()
+                    unmet = await player.settle()
             finally:
+                await sweeper.stop()
                 await hub.stop()
+        ids = list(player.ids.values())
         with ledger.session() as session:
-            lines = request_lines(session, request_ids=ids)
             console.print(timeline_table(timeline(session, ids)))
+            lines = request_lines(session, request_ids=ids)
             rungs = escalation_lines(session, ids)
-        console.print(requests_table(lines, title="mechbus demo: requests and their answers"))
-        console.print(
-            escalation_table(rungs, title=f"The escalation ladder for {SILENT} (compressed clock)")
-        )
-        silent = [line.recipient for line in lines if line.status == "sent"]
-        if silent:
-            console.print(f"[bold red]unanswered:[/] {', '.join(silent)} has not even received it")
-        return DemoResult(ids, len(lines) - len(silent))
+        console.print(requests_table(lines, title="Requests and their answers"))
+        console.print(escalation_table(rungs, title="Escalations (compressed clock)"))
+        console.print(outcome_table(scenario, unmet))
+        return DemoResult(player.ids, unmet)
     finally:
         ledger.close()

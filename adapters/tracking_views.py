@@ -15,6 +15,7 @@ from sqlalchemy import and_, case, func, not_, union
 from sqlmodel import Session, col, or_, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from adapters.ledger import capacity_from_row
 from adapters.tables import (
     AttendanceRow,
     CommitmentRow,
@@ -22,12 +23,16 @@ from adapters.tables import (
     MessageRow,
     RecipientRow,
     RequestRow,
+    ShelterCapacityRow,
 )
 from bus import subjects
 from bus.agenda import AgendaItem, OpenItem, agenda
+from bus.capacity import ShelterCapacity
 from bus.lifecycle import OPEN_COMMITMENT, UNANSWERED, RecipientStatus
 from bus.scorecard import CommitmentFacts, RecipientFacts, StateScore, SummonsFacts, scorecard
+from schemas.messages import parse_message
 from schemas.registry import active_registry
+from schemas.requests import RelocationBody
 
 # --- pending -----------------------------------------------------------------------------
 
@@ -488,3 +493,60 @@ def board_agenda(session: Session, session_id: str | None) -> list[EscalationRow
     if session_id is not None:
         query = query.where(EscalationRow.board_session_id == session_id)
     return list(session.exec(query.order_by(col(EscalationRow.fired_at))))
+
+
+# --- shelters and placements -------------------------------------------------------------
+
+
+def shelters(session: Session) -> list[ShelterCapacity]:
+    rows = session.exec(select(ShelterCapacityRow).order_by(col(ShelterCapacityRow.shelter)))
+    return [capacity_from_row(row) for row in rows]
+
+
+@dataclass(frozen=True)
+class PlacementLine:
+    request_id: str
+    case_ref: str | None
+    people: int
+    origin_state: str
+    shelter: str
+    status: str
+    sent_at: datetime
+    answered_at: datetime | None
+
+
+def relocation_body(session: Session, request_id: str) -> RelocationBody | None:
+    body = session.exec(select(MessageRow.body).where(MessageRow.message_id == request_id)).first()
+    if body is None:
+        return None
+    message = parse_message(body)
+    return message.data if isinstance(message.data, RelocationBody) else None
+
+
+def placements(session: Session, limit: int = 200) -> list[PlacementLine]:
+    query = (
+        select(RequestRow, RecipientRow)
+        .join(RecipientRow, col(RecipientRow.request_id) == col(RequestRow.request_id))
+        .where(RequestRow.type == "mech.request.relocation.v1")
+        .order_by(col(RequestRow.sent_at).desc(), col(RecipientRow.position))
+        .limit(limit)
+    )
+    lines = []
+    bodies: dict[str, RelocationBody | None] = {}
+    for req, rec in session.exec(query):
+        if req.request_id not in bodies:
+            bodies[req.request_id] = relocation_body(session, req.request_id)
+        body = bodies[req.request_id]
+        lines.append(
+            PlacementLine(
+                req.request_id,
+                req.case_ref,
+                body.people if body else 0,
+                body.origin_state if body else "",
+                rec.agency,
+                rec.status,
+                req.sent_at,
+                rec.decided_at,
+            )
+        )
+    return lines

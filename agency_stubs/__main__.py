@@ -1,18 +1,20 @@
-"""Run one stub agency as its own process: ``python -m agency_stubs --as gro.government``."""
+"""Run one stub agency as its own process:
+``python -m agency_stubs --as gro.government --nats-url URL [--profile slow] [--seed 7]``."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
+import json
 import signal
 import sys
 
+from agency_stubs.profiles import PROFILES, profile
 from agency_stubs.stub import StubAgency
 
 
-async def _main(agency: str, url: str) -> None:
-    stub = StubAgency(agency)
+async def _main(stub: StubAgency, url: str) -> None:
     ready = asyncio.Event()
     task = asyncio.create_task(stub.run(url, ready))
     stop = asyncio.Event()
@@ -22,20 +24,25 @@ async def _main(agency: str, url: str) -> None:
     await asyncio.wait({task, asyncio.ensure_future(ready.wait())}, return_when="FIRST_COMPLETED")
     if task.done():
         task.result()  # failed before it was ready: raise why
-    print(f"ready {agency}", flush=True)
+    print(f"ready {stub.agency} ({stub.profile.name})", flush=True)
     await asyncio.wait({task, asyncio.ensure_future(stop.wait())}, return_when="FIRST_COMPLETED")
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
-    print(f"stopped {agency}: answered {stub.handled} requests", flush=True)
+    print(f"stopped {stub.agency}: answered {stub.handled} requests", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m agency_stubs", description=__doc__)
     parser.add_argument("--as", dest="agency", required=True, help="agency id, e.g. gro.government")
     parser.add_argument("--nats-url", required=True, help="NATS server URL")
+    parser.add_argument("--profile", default="prompt", choices=sorted(PROFILES))
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random delays")
+    parser.add_argument("--capacity", help="a shelter's capacity report, as JSON")
     args = parser.parse_args(argv)
-    asyncio.run(_main(args.agency, args.nats_url))
+    capacity = json.loads(args.capacity) if args.capacity else None
+    stub = StubAgency(args.agency, profile(args.profile), args.seed, capacity)
+    asyncio.run(_main(stub, args.nats_url))
     return 0
 
 

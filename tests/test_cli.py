@@ -105,14 +105,26 @@ def test_demo_runs_to_the_end_and_leaves_nothing(
     home, result = demo_home
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    assert out.count("accepted") >= 4
     assert "response.acknowledgement" in out and "response.delivery_receipt" in out
-    assert "unanswered: tam.government" in out
     assert "compressed clock" in out
     for rung in ("reminder", "authority notice", "board agenda", "monthly report"):
         assert rung in out
-    assert "JG-DEMO" in out
-    assert "Periodista" not in out + result.stderr  # personal data never printed
+    assert "JG-2026-12" in out
+    # the scenario's outcome: who acknowledged, who escalated, where the people were placed
+    for claim in (
+        "gro.government acknowledged",
+        "gro.prosecutor acknowledged",
+        "gro.commission acknowledged",
+        "ver.prosecutor declined",
+        "tam.government climbed the whole escalation ladder",
+        "relocation placed with shelter.casa-refugio-cdmx",
+        "gro.government fulfilled its commitments",
+        "ver.government partially fulfilled its commitments",
+    ):
+        line = next(line for line in out.splitlines() if claim in line)
+        assert "yes" in line, line
+    assert " NO " not in out
+    assert "Ejemplo" not in out + result.stderr  # personal data never printed
     assert (home / "ledger.db").exists() and (home / "nats" / "jetstream").is_dir()
     wait_until_gone(str(home))
 
@@ -128,23 +140,35 @@ def test_tracking_views_on_the_demo_record(
 ) -> None:
     home, _ = demo_home
     pending = _json_lines(["pending"], home)
-    assert [p["agency"] for p in pending] == ["tam.government"]
+    assert pending[0]["agency"] == "tam.government"  # the most overdue comes first
     assert pending[0]["owes"] == "acknowledgement"
     assert datetime.fromisoformat(str(pending[0]["due"])) < datetime.now(UTC)  # overdue
-    assert _json_lines(["pending", "--state", "GRO"], home) == []
+    assert [p["agency"] for p in _json_lines(["pending", "--state", "TAM"], home)] == [
+        "tam.government"
+    ]
+    assert _json_lines(["pending", "--state", "VER"], home) == []
     assert len(_json_lines(["pending", "--urgency", "urgent", "--kind", "information"], home)) == 1
 
-    commitments = _json_lines(["commitments"], home)
-    assert {c["agency"] for c in commitments} == {"gro.government", "ver.government"}
+    # Commitments made were fulfilled, fully or in part (the slow prosecutor's may be open).
+    assert {c["agency"] for c in _json_lines(["commitments"], home)} <= {"gro.prosecutor"}
     assert _json_lines(["commitments", "--overdue"], home) == []
 
     case = _json_lines(["case", "MPDDHP-2026-0412"], home)
     kinds = [e["message"] for e in case]
     assert kinds[0].startswith("request.") and "response.acknowledgement" in kinds
-    assert "response.commitment_made" in kinds
+    assert "response.commitment_made" in kinds and "response.commitment_fulfilled" in kinds
+    assert "request.board_summons" in kinds
+    shelters = {s["shelter"]: s for s in _json_lines(["shelters"], home)}
+    assert shelters["shelter.casa-refugio-cdmx"]["free"] == 1  # 3 free, 2 placed
+    assert shelters["shelter.albergue-oaxaca"]["stale"] == ""
+    placements = _json_lines(["placements"], home)
+    assert [(p["shelter"], p["status"], p["people"]) for p in placements] == [
+        ("shelter.casa-refugio-cdmx", "arrived", 2)
+    ]
     silent_case = _json_lines(["case", "MPDDHP-2026-0401"], home)
     assert [e["message"] for e in silent_case] == [
         "request.information",
+        "response.delivery_receipt",  # the silent agency's client receipts; nobody answers
         "tracking.acknowledgement_overdue",
         "tracking.escalated",
         "tracking.escalated",
@@ -153,10 +177,14 @@ def test_tracking_views_on_the_demo_record(
 
     scores = {s["state"]: s for s in _json_lines(["scorecard"], home)}
     assert scores["TAM"]["open_overdue"] == 1 and scores["TAM"]["ack_on_time_pct"] == 0.0
-    assert scores["GRO"]["ack_on_time_pct"] == 100.0 and scores["GRO"]["received"] == 2
+    assert scores["GRO"]["received"] == 2  # patrols, investigation (the summons is apart)
+    assert scores["GRO"]["summons_attended"] == "0/1"
+    assert scores["VER"]["kept_on_time_pct"] is None  # due in a week: not due yet
 
+    # what may still be open on the journalist's case: the slow prosecutor's answer
     agenda = _json_lines(["agenda", "MPDDHP-2026-0412"], home)
-    assert {a["what"] for a in agenda} == {"Implementar las medidas solicitadas"}
+    assert all(a["agency"] == "gro.prosecutor" for a in agenda), agenda
+    assert len(_json_lines(["agenda", "MPDDHP-2026-0401"], home)) == 1  # Tamaulipas owes
 
     csv_out = run(["scorecard", "--csv", "--sort", "ack_on_time_pct"], home).stdout.splitlines()
     assert csv_out[0].startswith("state,received,ack_on_time_pct")
@@ -186,8 +214,10 @@ def test_ctrl_c_stops_the_demo_cleanly(tmp_path: Path) -> None:
     home = tmp_path / "home"
     proc = launch(["demo"], home)
     assert proc.stdout is not None
-    first = proc.stdout.readline()  # the embedded server is up; the stubs are starting
-    assert "embedded nats-server" in first
+    first = ""
+    while "embedded nats-server" not in first:  # the server is up; the stubs are starting
+        first = proc.stdout.readline()
+        assert first, "the demo ended before starting its server"
     url = first.split()[2]
     proc.send_signal(signal.SIGINT)
     rest = proc.communicate(timeout=60)[0]
@@ -374,3 +404,70 @@ def test_bad_board_and_policy_input(tmp_path: Path) -> None:
     bad.write_text("[clocks.acknowledgement]\nurgent = 'soon'\n")
     refused = run(["up", "--policy", str(bad)], tmp_path / "home")
     assert refused.returncode == 2 and "bad deadline policy" in refused.stdout
+
+
+SMALL_SCENARIO = (Path(__file__).parent / "data" / "short_scenario.toml").read_text()
+
+
+def test_demo_plays_a_scenario_file(tmp_path: Path) -> None:
+    scenario = tmp_path / "scenario.toml"
+    scenario.write_text(SMALL_SCENARIO)
+    result = run(["demo", "--scenario", str(scenario)], tmp_path / "home")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "prueba corta" in result.stdout and " NO " not in result.stdout
+    assert "move placed with shelter.albergue-oaxaca" in result.stdout
+    partial = _json_lines(["case", "MPDDHP-2026-0600"], tmp_path / "home")
+    assert "response.commitment_partially_fulfilled" in [e["message"] for e in partial]
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (('id = "oax.government"', 'id = "oax.police"'), "unknown agency 'oax.police'"),
+        (("capacity = {", "capacidad = {"), "TypeError"),
+        (('kind = "investigation"', 'kind = "airlift"'), "unknown kind 'airlift'"),
+        (('profile = "declines"', 'profile = "grumpy"'), "invalid choice: 'grumpy'"),
+    ],
+)
+def test_bad_scenarios_are_refused_clearly(
+    tmp_path: Path, change: tuple[str, str], words: str
+) -> None:
+    scenario = tmp_path / "scenario.toml"
+    scenario.write_text(SMALL_SCENARIO.replace(*change))
+    result = run(["demo", "--scenario", str(scenario)], tmp_path / "home")
+    assert result.returncode in (1, 2), result.stdout
+    assert words in " ".join(result.stdout.split()), result.stdout  # Rich wraps long lines
+    wait_until_gone(str(tmp_path / "home"))
+
+
+def test_agency_run_with_a_profile(running_hub: tuple[Path, subprocess.Popen[str]]) -> None:
+    home, _ = running_hub
+    agency = launch(["agency", "run", "--as", "gro.government", "--profile", "declines"], home)
+    try:
+        assert agency.stdout is not None
+        assert agency.stdout.readline().startswith("ready gro.government (declines)")
+        sent = run(
+            [
+                "send",
+                "protection-measure",
+                "--to",
+                "gro.government",
+                "--case",
+                "MPDDHP-2026-0412",
+                "--state",
+                "GRO",
+                "--measure",
+                "perimeter_patrol",
+                "--instructions",
+                "Rondines.",
+            ],
+            home,
+        )
+        assert sent.returncode == 0, sent.stdout + sent.stderr
+        deadline = time.monotonic() + 30
+        while _json_lines(["requests"], home)[0]["status"] != "declined":
+            assert time.monotonic() < deadline, "the declining agency never declined"
+    finally:
+        agency.send_signal(signal.SIGTERM)
+        agency.communicate(timeout=30)
+    assert agency.returncode == 0
