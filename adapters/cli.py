@@ -10,11 +10,12 @@ import sys
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from sqlmodel import Session
 
 from adapters import tracking_views
 from adapters.demo import DemoError, DemoResult, nats_for, run_demo
@@ -47,6 +48,8 @@ from schemas.requests import (
     RequestUpdate,
 )
 from schemas.tracking import BoardAttendance, BoardSessionScheduled
+
+T = TypeVar("T")
 
 app = typer.Typer(
     help="mechbus: the coordination bus of the Protection Mechanism.", no_args_is_help=True
@@ -382,6 +385,16 @@ def _read(settings: Settings) -> SqlLedger:
     return SqlLedger(settings.ledger_url)
 
 
+def _query(settings: Settings, read: Callable[[Session], T]) -> T:
+    """Run one read against the ledger and close it."""
+    ledger = _read(settings)
+    try:
+        with ledger.session() as session:
+            return read(session)
+    finally:
+        ledger.close()
+
+
 def _show(
     rows: list[Any],
     columns: list[Column],
@@ -412,14 +425,12 @@ def pending(
 ) -> None:
     """Requests nobody has acknowledged or answered, most overdue first."""
     now = datetime.now(UTC)
-    ledger = _read(_settings(home, ledger_url=ledger_url))
-    try:
-        with ledger.session() as session:
-            rows = tracking_views.pending(
-                session, now, tracking_views.Filters(state, agency, kind, urgency), limit
-            )
-    finally:
-        ledger.close()
+    rows = _query(
+        _settings(home, ledger_url=ledger_url),
+        lambda session: tracking_views.pending(
+            session, now, tracking_views.Filters(state, agency, kind, urgency), limit
+        ),
+    )
     columns: list[Column] = [
         ("request", lambda r: r.request_id),
         ("case", lambda r: r.case_ref),
@@ -452,14 +463,12 @@ def commitments_cmd(
     ledger_url: LedgerOpt = None,
 ) -> None:
     """Open commitments (actions agencies committed to), earliest due first."""
-    ledger = _read(_settings(home, ledger_url=ledger_url))
-    try:
-        with ledger.session() as session:
-            rows = tracking_views.commitments(
-                session, datetime.now(UTC), overdue_only=overdue, agency=agency, state=state
-            )
-    finally:
-        ledger.close()
+    rows = _query(
+        _settings(home, ledger_url=ledger_url),
+        lambda session: tracking_views.commitments(
+            session, datetime.now(UTC), overdue_only=overdue, agency=agency, state=state
+        ),
+    )
     columns: list[Column] = [
         ("request", lambda r: r.request_id),
         ("case", lambda r: r.case_ref),
@@ -482,12 +491,10 @@ def case(
     ledger_url: LedgerOpt = None,
 ) -> None:
     """One case's timeline across all agencies."""
-    ledger = _read(_settings(home, ledger_url=ledger_url))
-    try:
-        with ledger.session() as session:
-            rows = tracking_views.case_timeline(session, ref)
-    finally:
-        ledger.close()
+    rows = _query(
+        _settings(home, ledger_url=ledger_url),
+        lambda session: tracking_views.case_timeline(session, ref),
+    )
     columns: list[Column] = [
         ("recorded", lambda r: r.recorded_at),
         ("from", lambda r: r.source),
@@ -539,12 +546,10 @@ def scorecard(
             console.print(f"[red]{exc}[/]")
             raise typer.Exit(2) from None
         asof = min(end, now)
-    ledger = _read(_settings(home, ledger_url=ledger_url))
-    try:
-        with ledger.session() as session:
-            scores = tracking_views.state_scores(session, asof=asof, since=since)
-    finally:
-        ledger.close()
+    scores = _query(
+        _settings(home, ledger_url=ledger_url),
+        lambda session: tracking_views.state_scores(session, asof=asof, since=since),
+    )
     # Worst first: lowest percentages, most hours, most overdue; states alphabetically.
     key = SORT_KEYS[sort]
     known = sorted(
@@ -571,12 +576,10 @@ def agenda(
     ledger_url: LedgerOpt = None,
 ) -> None:
     """One implementation agenda for a case: the Mechanism's and the IACHR's open items."""
-    ledger = _read(_settings(home, ledger_url=ledger_url))
-    try:
-        with ledger.session() as session:
-            items = tracking_views.case_agenda(session, ref, datetime.now(UTC))
-    finally:
-        ledger.close()
+    items = _query(
+        _settings(home, ledger_url=ledger_url),
+        lambda session: tracking_views.case_agenda(session, ref, datetime.now(UTC)),
+    )
     columns: list[Column] = [
         ("instruments", lambda a: a.instruments),
         ("agency", lambda a: a.agency),
@@ -599,15 +602,14 @@ def report(
     ledger_url: LedgerOpt = None,
 ) -> None:
     """The monthly joint-responsibility report (Markdown with an SVG chart)."""
-    ledger = _read(_settings(home, ledger_url=ledger_url))
     try:
-        with ledger.session() as session:
-            written = write_report(session, month, out, datetime.now(UTC))
+        written = _query(
+            _settings(home, ledger_url=ledger_url),
+            lambda session: write_report(session, month, out, datetime.now(UTC)),
+        )
     except ValueError as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from None
-    finally:
-        ledger.close()
     console.print(f"wrote {written.markdown} and {written.chart}")
 
 
@@ -674,12 +676,10 @@ def board_agenda(
     ledger_url: LedgerOpt = None,
 ) -> None:
     """Cases the ladder placed on the Board's agenda, with the authority to summon."""
-    ledger = _read(_settings(home, ledger_url=ledger_url))
-    try:
-        with ledger.session() as session:
-            rows = tracking_views.board_agenda(session, session_id)
-    finally:
-        ledger.close()
+    rows = _query(
+        _settings(home, ledger_url=ledger_url),
+        lambda session: tracking_views.board_agenda(session, session_id),
+    )
     columns: list[Column] = [
         ("session", lambda e: e.board_session_id or "(not yet scheduled)"),
         ("request", lambda e: e.request_id),
@@ -742,12 +742,7 @@ def shelters_cmd(
 ) -> None:
     """Each shelter's current capacity (stale reports marked as such)."""
     now, max_age = datetime.now(UTC), timedelta(hours=max_age_hours)
-    ledger = _read(_settings(home, ledger_url=ledger_url))
-    try:
-        with ledger.session() as session:
-            rows = tracking_views.shelters(session)
-    finally:
-        ledger.close()
+    rows = _query(_settings(home, ledger_url=ledger_url), tracking_views.shelters)
     columns: list[Column] = [
         ("shelter", lambda c: c.shelter),
         ("region", lambda c: c.region),
@@ -813,12 +808,7 @@ def relocate(
     except ValidationError as exc:
         raise _refuse(exc) from None
     settings = _settings(home, nats_url, ledger_url)
-    ledger = _read(settings)
-    try:
-        with ledger.session() as session:
-            known = tracking_views.shelters(session)
-    finally:
-        ledger.close()
+    known = _query(settings, tracking_views.shelters)
     now = datetime.now(UTC)
     if shelter:
         chosen = list(shelter)
@@ -851,12 +841,7 @@ def placements_list(
     """List relocations, one row per shelter asked, with where each stands."""
     if ctx.invoked_subcommand is not None:
         return
-    ledger = _read(_settings(home, ledger_url=ledger_url))
-    try:
-        with ledger.session() as session:
-            rows = tracking_views.placements(session)
-    finally:
-        ledger.close()
+    rows = _query(_settings(home, ledger_url=ledger_url), tracking_views.placements)
     columns: list[Column] = [
         ("request", lambda p: p.request_id),
         ("case", lambda p: p.case_ref),
@@ -884,13 +869,8 @@ def placements_confirm(
 ) -> None:
     """Confirm one shelter's offer (it alone then gets the details) and release the others."""
     settings = _settings(home, nats_url, ledger_url)
-    ledger = _read(settings)
-    try:
-        with ledger.session() as session:
-            body = tracking_views.relocation_body(session, request_id)
-            lines = [p for p in tracking_views.placements(session) if p.request_id == request_id]
-    finally:
-        ledger.close()
+    body = _query(settings, lambda session: tracking_views.relocation_body(session, request_id))
+    lines = [p for p in _query(settings, tracking_views.placements) if p.request_id == request_id]
     if body is None or not lines:
         console.print(f"[red]no relocation {request_id} in the ledger[/]")
         raise typer.Exit(2)

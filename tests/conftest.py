@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from adapters.ledger import SqlLedger, sqlite_url
+from adapters.natsserver import EmbeddedNatsServer
 
 PG_URL = os.environ.get("MECHBUS_TEST_PG", "postgresql+psycopg://root@127.0.0.1:5432/test")
 
@@ -61,3 +62,10 @@ def ledger(ledger_url: str) -> Iterator[SqlLedger]:
     ledger = SqlLedger(ledger_url)
     yield ledger
     ledger.close()
+
+
+@pytest.fixture
+def nats_server(tmp_path: Path) -> Iterator[EmbeddedNatsServer]:
+    """A real nats-server of our own on a free loopback port, with a fresh JetStream store."""
+    with EmbeddedNatsServer(tmp_path / "nats") as server:
+        yield server

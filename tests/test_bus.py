@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import nats
 import pytest
@@ -18,14 +17,6 @@ from bus.hub import Hub
 from bus.lifecycle import RecipientStatus
 from schemas.tracking import Rejected, RejectionReason
 from tests import builders as b
-
-
-@pytest.fixture
-def nats_server(tmp_path: Path) -> Iterator[EmbeddedNatsServer]:
-    server = EmbeddedNatsServer(tmp_path / "nats")
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import nats
 import pytest
@@ -25,12 +24,6 @@ from tests import builders as b
 
 CDMX, OAXACA, NORTE = "shelter.casa-refugio-cdmx", "shelter.albergue-oaxaca", "shelter.casa-norte"
 NOW = datetime.now(UTC)
-
-
-@pytest.fixture
-def nats_server(tmp_path: Path) -> Iterator[EmbeddedNatsServer]:
-    with EmbeddedNatsServer(tmp_path / "nats") as server:
-        yield server
 
 
 @pytest.fixture
