@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -18,6 +18,18 @@ from typer.testing import CliRunner
 from adapters.cli import app
 
 MECHBUS = [sys.executable, "-m", "adapters.cli"]
+SEND_PATROL = [
+    "send",
+    "protection-measure",
+    "--to",
+    "gro.government",
+    "--case",
+    "MPDDHP-2026-0412",
+    "--state",
+    "GRO",
+    "--measure",
+    "perimeter_patrol",
+]
 
 
 def _env(home: Path) -> dict[str, str]:
@@ -251,21 +263,7 @@ def running_hub(tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen[str]]]:
 def test_up_send_requests(running_hub: tuple[Path, subprocess.Popen[str]]) -> None:
     home, proc = running_hub
     sent = run(
-        [
-            "send",
-            "protection-measure",
-            "--to",
-            "gro.government",
-            "--case",
-            "MPDDHP-2026-0412",
-            "--state",
-            "GRO",
-            "--measure",
-            "perimeter_patrol",
-            "--instructions",
-            "Rondines perimetrales cada 4 horas.",
-            "--urgent",
-        ],
+        [*SEND_PATROL, "--instructions", "Rondines perimetrales cada 4 horas.", "--urgent"],
         home,
     )
     assert sent.returncode == 0, sent.stdout + sent.stderr
@@ -447,20 +445,7 @@ def test_agency_run_with_a_profile(running_hub: tuple[Path, subprocess.Popen[str
         assert agency.stdout is not None
         assert agency.stdout.readline().startswith("ready gro.government (declines)")
         sent = run(
-            [
-                "send",
-                "protection-measure",
-                "--to",
-                "gro.government",
-                "--case",
-                "MPDDHP-2026-0412",
-                "--state",
-                "GRO",
-                "--measure",
-                "perimeter_patrol",
-                "--instructions",
-                "Rondines.",
-            ],
+            [*SEND_PATROL, "--instructions", "Rondines."],
             home,
         )
         assert sent.returncode == 0, sent.stdout + sent.stderr
@@ -471,3 +456,93 @@ def test_agency_run_with_a_profile(running_hub: tuple[Path, subprocess.Popen[str
         agency.send_signal(signal.SIGTERM)
         agency.communicate(timeout=30)
     assert agency.returncode == 0
+
+
+def test_relocate_and_confirm_from_the_command_line(
+    running_hub: tuple[Path, subprocess.Popen[str]], tmp_path: Path
+) -> None:
+    home, _ = running_hub
+    capacity = tmp_path / "capacity.json"
+    capacity.write_text(
+        json.dumps(
+            {
+                "total_spaces": 5,
+                "spaces_now": 3,
+                "spaces_24h": 3,
+                "spaces_72h": 3,
+                "region": "centro",
+                "max_stay_days": 120,
+            }
+        )
+    )
+    shelter = launch(
+        ["agency", "run", "--as", "shelter.casa-refugio-cdmx", "--capacity", str(capacity)], home
+    )
+    try:
+        assert shelter.stdout is not None
+        assert shelter.stdout.readline().startswith("ready shelter.casa-refugio-cdmx")
+        deadline = time.monotonic() + 30
+        while not _json_lines(["shelters"], home):
+            assert time.monotonic() < deadline, "the shelter's capacity never arrived"
+        asked = run(
+            [
+                "relocate",
+                "--case",
+                "MPDDHP-2026-0415",
+                "--people",
+                "2",
+                "--origin-state",
+                "GRO",
+                "--earliest",
+                date.today().isoformat(),
+                "--days",
+                "60",
+                "--need",
+                "atención psicológica",
+                "--urgent",
+            ],
+            home,
+        )
+        assert asked.returncode == 0, asked.stdout + asked.stderr
+        assert "asking shelter.casa-refugio-cdmx" in asked.stdout
+        while _json_lines(["placements"], home)[0]["status"] != "offered":
+            assert time.monotonic() < deadline, "the shelter never offered"
+        request_id = str(_json_lines(["placements"], home)[0]["request"])
+        details = tmp_path / "people.json"
+        details.write_text(json.dumps([{"full_name": "Persona A"}, {"full_name": "Persona B"}]))
+        confirmed = run(
+            [
+                "placements",
+                "confirm",
+                request_id,
+                "--shelter",
+                "shelter.casa-refugio-cdmx",
+                "--details",
+                str(details),
+            ],
+            home,
+        )
+        assert confirmed.returncode == 0, confirmed.stdout + confirmed.stderr
+        while _json_lines(["placements"], home)[0]["status"] != "arrived":
+            assert time.monotonic() < deadline, "the people never arrived"
+        assert _json_lines(["shelters"], home)[0]["free"] == 1
+        too_many = run(
+            [
+                "relocate",
+                "--case",
+                "MPDDHP-2026-0416",
+                "--people",
+                "4",
+                "--origin-state",
+                "GRO",
+                "--earliest",
+                date.today().isoformat(),
+                "--days",
+                "60",
+            ],
+            home,
+        )
+        assert too_many.returncode == 1 and "1 free spaces for 4 people" in too_many.stdout
+    finally:
+        shelter.send_signal(signal.SIGTERM)
+        shelter.communicate(timeout=30)
