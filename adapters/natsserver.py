@@ -304,6 +304,22 @@ class EmbeddedNatsServer:
         """
         self._terminate(timeout)
 
+    def reload(self, extra_config: str | None = None, timeout: float = 10.0) -> None:
+        """Rewrite the config (with new ``extra_config``, e.g. after a credential is revoked)
+        and have the running server reload it (SIGHUP), waiting until it has."""
+        if self._proc is None or self._proc.poll() is not None:
+            raise NatsServerError("nats-server is not running")
+        if extra_config is not None:
+            self.extra_config = extra_config
+        self.config_path.write_text(self.config_text(), encoding="utf-8")
+        before = self.varz().get("config_load_time")
+        self._proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + timeout
+        while self.varz().get("config_load_time") == before:
+            if time.monotonic() > deadline:
+                raise NatsServerError(f"nats-server did not reload within {timeout}s")
+            time.sleep(0.02)
+
     def kill(self) -> None:
         """SIGKILL the server immediately (simulates a crash) and reap it."""
         proc = self._proc

@@ -13,15 +13,17 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext, api
+from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 
-from bus import jetstream
-from bus.streams import StreamSpec, agency_consumer
+from bus import jetstream, subjects
+from bus.streams import ConsumerSpec, StreamSpec, agency_consumer
 from schemas.capacity import (
     CapacityBody,
     CapacityUpdate,
@@ -61,6 +63,16 @@ from schemas.responses import (
 )
 
 log = logging.getLogger("mechbus.agency")
+
+
+class AgencyError(RuntimeError):
+    """The bus refused something this agency asked for; the message says why."""
+
+
+class AgencyPermissionError(AgencyError, PermissionError):
+    """The server refused a subject this agency has no permission for."""
+
+
 CLIENT_NAME = "mechbus-agency-client/0.1"
 E = TypeVar("E", bound=Envelope)
 
@@ -112,6 +124,7 @@ class AgencyClient:
         stream: StreamSpec | None = None,
         clock: Callable[[], datetime] = utc_now,
         auto_receipt: bool = True,
+        violations: list[str] | None = None,
     ) -> None:
         if agency not in active_registry():
             raise ValueError(f"unknown agency {agency!r}: not in the agency registry")
@@ -122,16 +135,36 @@ class AgencyClient:
         self.clock = clock
         self.auto_receipt = auto_receipt
         self.notices: asyncio.Queue[Envelope] = asyncio.Queue()
+        # nats-py reports permission violations only to the error callback; they are kept
+        # here and raised to the caller of the operation they broke.
+        self.violations: list[str] = violations if violations is not None else []
         self.undecodable = 0
         self._sub: JetStreamContext.PullSubscription | None = None
 
     @classmethod
-    async def connect(cls, servers: str | list[str], agency: str, **options: Any) -> AgencyClient:
+    async def connect(
+        cls, servers: str | list[str], agency: str, *, creds: Path | None = None, **options: Any
+    ) -> AgencyClient:
+        """Connect as ``agency``; ``creds`` is its nkey seed file (``mechbus creds issue``)."""
         client_options = {
             k: options.pop(k) for k in ("stream", "clock", "auto_receipt") if k in options
         }
-        nc = await jetstream.connect(servers, name=f"mechbus-{agency}", agency=agency, **options)
-        return cls(agency, nc, **client_options)
+        violations: list[str] = []
+
+        async def keep_violations(exc: Exception) -> None:
+            if "permissions violation" in str(exc).lower():
+                violations.append(str(exc))
+
+        if creds is not None:
+            options["nkeys_seed"] = str(creds)
+        nc = await jetstream.connect(
+            servers, name=f"mechbus-{agency}", agency=agency, error_cb=keep_violations, **options
+        )
+        return cls(agency, nc, violations=violations, **client_options)
+
+    def _violation(self, about: str) -> str | None:
+        # nats-py lower-cases the server's error text, subjects included
+        return next((v for v in self.violations if about.lower() in v.lower()), None)
 
     async def __aenter__(self) -> AgencyClient:
         return self
@@ -163,7 +196,14 @@ class AgencyClient:
         """Publish and wait for JetStream's PubAck (a lost PubAck is safe to retry)."""
         if message.source != self.agency:
             raise ValueError(f"this client speaks as {self.agency}, not {message.source}")
-        return await jetstream.publish(self.js, message, stream=self.stream.name)
+        try:
+            return await jetstream.publish(self.js, message, stream=self.stream.name)
+        except jetstream.PublishError as exc:
+            for subject, _ in subjects.routes(message):
+                violation = self._violation(subject)
+                if violation:
+                    raise AgencyPermissionError(violation) from exc
+            raise
 
     async def listen(self) -> None:
         """Make sure this agency's durable consumer exists and is bound (idempotent)."""
@@ -211,14 +251,39 @@ class AgencyClient:
         body = WithdrawalBody(commitment_id=commitment_id, reason=reason)
         return await self.answer(CommitmentWithdrawn, request, body)
 
+    def _refused(self, exc: Exception, about: str) -> Exception:
+        violation = self._violation(about) or self._violation("_INBOX")
+        return AgencyPermissionError(violation) if violation else exc
+
+    async def _create_own_consumer(self, spec: ConsumerSpec) -> None:
+        """On an open development server the client may create its consumer; on a secured one
+        only the hub may (the filter decides what an agency reads), and this is refused."""
+        try:
+            await jetstream.ensure_consumer(self.js, self.stream, spec)
+        except TimeoutError as exc:
+            refused = self._refused(exc, spec.durable)
+            if isinstance(refused, AgencyPermissionError):
+                raise AgencyError(
+                    f"no consumer {spec.durable} was provisioned for {self.agency}: the hub "
+                    f"creates one for each agency holding credentials ({refused})"
+                ) from exc
+            raise
+
     async def _subscription(self) -> JetStreamContext.PullSubscription:
         if self._sub is None:
             spec = agency_consumer(self.agency)
-            await jetstream.ensure_consumer(self.js, self.stream, spec)
+            # The hub provisions each agency's consumer (its filter decides what the agency
+            # may read, so the agency must not write it); the agency only binds to it.
+            try:
+                await self.js.consumer_info(self.stream.name, spec.durable)
+            except NotFoundError:
+                await self._create_own_consumer(spec)
+            except TimeoutError as exc:
+                raise self._refused(exc, spec.durable) from exc
             self._sub = await self.js.pull_subscribe_bind(
                 spec.durable,
                 self.stream.name,
-                inbox_prefix=jetstream.inbox_prefix(self.agency).encode(),
+                inbox_prefix=subjects.deliver_prefix(self.agency).encode(),
             )
         return self._sub
 

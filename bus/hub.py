@@ -13,22 +13,24 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 
 from faststream import FastStream
 from faststream.nats import NatsBroker
+from faststream.nats.security import NatsNKey
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext, api
 from nats.js.kv import KeyValue
 
-from bus import jetstream
+from bus import jetstream, subjects
 from bus.policy import Policy
 from bus.ports import Delivery, Ledger
 from bus.puller import BatchPuller
 from bus.recording import Outcome, record_batch
-from bus.streams import CAPACITY_BUCKET, StreamSpec, hub_consumer
+from bus.streams import CAPACITY_BUCKET, StreamSpec, agency_consumer, hub_consumer
 
 log = logging.getLogger("mechbus.hub")
 
@@ -52,12 +54,15 @@ class Hub:
         clock: Clock = utc_now,
         policy: Policy | None = None,
         batch_size: int = 256,
+        creds: Path | None = None,
+        provision: Iterable[str] = (),
     ) -> None:
         self.ledger = ledger
         self.servers = servers
         self.stream = stream or StreamSpec()
         self.clock = clock
         self.policy = policy or Policy.load()
+        self.provision = tuple(provision)  # agencies whose consumers the hub creates
         self.recorded = 0
         self.dead_letters = 0
         self._nc: Client | None = None
@@ -70,7 +75,8 @@ class Hub:
             reconnect_time_wait=1,
             log_level=logging.DEBUG,
             logger=logging.getLogger("mechbus.hub.faststream"),
-            inbox_prefix=jetstream.inbox_prefix("fed.hub").encode(),
+            inbox_prefix=subjects.inbox_prefix("fed.hub").encode(),
+            security=NatsNKey(creds) if creds else None,
         )
         self._puller: BatchPuller | None = None
         self._capacity: KeyValue | None = None
@@ -86,6 +92,14 @@ class Hub:
         await jetstream.ensure_stream(js, self.stream)
         consumer = hub_consumer()
         await jetstream.ensure_consumer(js, self.stream, consumer)
+        # One consumer per agency, filtered to its own inbox: on a secured server the hub
+        # writes these so that no agency can give itself a wider filter.
+        await asyncio.gather(
+            *(
+                jetstream.ensure_consumer(js, self.stream, agency_consumer(agency))
+                for agency in self.provision
+            )
+        )
         self._capacity = await js.create_key_value(
             bucket=CAPACITY_BUCKET,
             history=5,
@@ -98,7 +112,7 @@ class Hub:
             consumer.durable,
             self._on_batch,
             batch_size=self._batch_size,
-            inbox_prefix=jetstream.inbox_prefix("fed.hub"),
+            inbox_prefix=subjects.deliver_prefix("fed.hub"),
         )
         await self._puller.start()
 

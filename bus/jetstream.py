@@ -13,16 +13,12 @@ from nats.js.errors import BadRequestError, NotFoundError
 
 from bus import redaction, subjects
 from bus.streams import ConsumerSpec, StreamSpec
+from bus.subjects import inbox_prefix
 from schemas.envelope import Envelope
 
 log = logging.getLogger("mechbus.nats")
 
 ErrorCallback = Callable[[Exception], Awaitable[None]]
-
-
-def inbox_prefix(agency: str) -> str:
-    """Each agency's replies arrive under its own prefix, so permissions can confine it."""
-    return f"_INBOX.{agency}"
 
 
 async def connect(

@@ -34,6 +34,17 @@ class Route:
         return f"{PREFIX}.{self.direction.value}.{self.agency}.{self.kind}"
 
 
+def inbox_prefix(agency: str) -> str:
+    """Each agency's replies arrive under its own prefix, so permissions can confine it."""
+    return f"_INBOX.{agency}"
+
+
+def deliver_prefix(agency: str) -> str:
+    """The prefix a JetStream pull subscription builds its inbox from: nats-py appends the
+    random token directly, so the separating dot is part of the prefix."""
+    return f"{inbox_prefix(agency)}."
+
+
 def inbox(agency: str) -> str:
     """Every subject addressed to ``agency``."""
     return f"{PREFIX}.{Direction.TO.value}.{agency}.>"

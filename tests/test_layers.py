@@ -10,7 +10,21 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 TRANSPORTS = {"nats", "faststream"}
 SQL = {"sqlalchemy", "sqlmodel", "psycopg", "sqlite3"}
-PURE_DOMAIN = ["lifecycle", "intake", "recording", "ports", "subjects", "streams"]
+PURE_DOMAIN = [
+    "lifecycle",
+    "intake",
+    "recording",
+    "ports",
+    "subjects",
+    "streams",
+    "policy",
+    "ladder",
+    "scorecard",
+    "agenda",
+    "capacity",
+    "redaction",
+    "permissions",
+]
 
 
 def top_level_imports(path: Path) -> set[str]:

@@ -1,0 +1,63 @@
+"""Subject permissions per agency: each may read only its own inbox and write only in its own
+name. Pure; adapters.credentials turns these into the nats-server configuration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bus import subjects
+from bus.streams import CAPACITY_BUCKET, StreamSpec, agency_consumer, hub_consumer
+from schemas.registry import Agency, AgencyKind
+
+HUB = "fed.hub"
+
+
+@dataclass(frozen=True)
+class Permissions:
+    publish: tuple[str, ...]
+    subscribe: tuple[str, ...]
+
+
+def _consumer(stream: str, durable: str) -> tuple[str, ...]:
+    """Fetch from, acknowledge on, and look up one's own durable consumer; nothing else."""
+    return (
+        f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{durable}",
+        f"$JS.API.CONSUMER.INFO.{stream}.{durable}",
+        f"$JS.ACK.{stream}.{durable}.>",
+    )
+
+
+def for_agency(agency: Agency, stream: StreamSpec | None = None) -> Permissions:
+    spec = stream or StreamSpec()
+    inbox = (f"{subjects.inbox_prefix(agency.id)}.>",)
+    if agency.id == HUB:
+        kv = f"KV_{CAPACITY_BUCKET}"
+        return Permissions(
+            publish=(
+                subjects.ALL,  # records everything, sends notices and escalations
+                "$JS.API.INFO",
+                f"$JS.API.STREAM.INFO.{spec.name}",
+                f"$JS.API.STREAM.CREATE.{spec.name}",
+                f"$JS.API.STREAM.UPDATE.{spec.name}",
+                f"$JS.API.CONSUMER.CREATE.{spec.name}.>",
+                f"$JS.API.CONSUMER.DURABLE.CREATE.{spec.name}.>",
+                f"$JS.API.CONSUMER.INFO.{spec.name}.>",
+                *_consumer(spec.name, hub_consumer().durable),
+                f"$JS.API.STREAM.INFO.{kv}",
+                f"$JS.API.STREAM.CREATE.{kv}",
+                f"$JS.API.STREAM.UPDATE.{kv}",
+                f"$KV.{CAPACITY_BUCKET}.>",
+            ),
+            subscribe=inbox,
+        )
+    own = (subjects.outbox(agency.id), *_consumer(spec.name, agency_consumer(agency.id).durable))
+    if agency.kind in (AgencyKind.FEDERAL, AgencyKind.BOARD):
+        kv = f"KV_{CAPACITY_BUCKET}"
+        federal = (
+            f"{subjects.PREFIX}.{subjects.Direction.TO.value}.>",  # requests to any agency
+            f"$JS.API.STREAM.INFO.{kv}",
+            f"$JS.API.DIRECT.GET.{kv}.>",
+            f"$JS.API.STREAM.MSG.GET.{kv}",
+        )
+        return Permissions(publish=own + federal, subscribe=inbox)
+    return Permissions(publish=own, subscribe=inbox)
