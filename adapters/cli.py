@@ -18,6 +18,7 @@ from rich.console import Console
 from sqlmodel import Session
 
 from adapters import tracking_views
+from adapters.credentials import CredentialError, CredentialStore
 from adapters.demo import DemoError, DemoResult, nats_for, run_demo
 from adapters.ledger import SqlLedger
 from adapters.obligations import SqlObligations
@@ -27,7 +28,7 @@ from adapters.scenario import Scenario, ScenarioError
 from adapters.settings import Settings, load_settings
 from adapters.views import request_lines, requests_table
 from bus import jetstream
-from bus.agency import AgencyClient
+from bus.agency import AgencyClient, AgencyError
 from bus.capacity import matching, mismatch
 from bus.hub import Hub
 from bus.jetstream import PublishError
@@ -141,7 +142,16 @@ def up(
         ledger = SqlLedger(settings.ledger_url)
         try:
             async with nats_for(settings, console) as url:
-                hub = Hub(ledger, url, policy=rules)
+                # Every agency holding credentials gets its consumer; issue or revoke
+                # credentials, then restart to apply them.
+                issued = _issued(settings)
+                hub = Hub(
+                    ledger,
+                    url,
+                    policy=rules,
+                    creds=settings.creds_for("fed.hub"),
+                    provision=[a for a in issued if a != "fed.hub"],
+                )
                 await hub.start()
                 sweeper = Sweeper(
                     SqlObligations(ledger), hub.js, policy=rules, interval=sweep_interval
@@ -171,7 +181,7 @@ def _publish(settings: Settings, message: Envelope) -> None:
 
     async def go() -> None:
         async with await AgencyClient.connect(
-            url, message.source, max_reconnect_attempts=2
+            url, message.source, creds=settings.creds_for(message.source), max_reconnect_attempts=2
         ) as client:
             acks = await client.send(message)
         for ack in acks:
@@ -180,7 +190,7 @@ def _publish(settings: Settings, message: Envelope) -> None:
 
     try:
         asyncio.run(go())
-    except PublishError as exc:
+    except (PublishError, AgencyError) as exc:
         console.print(f"[red]not published: {exc}[/]")
         raise typer.Exit(1) from None
     except OSError as exc:
@@ -708,7 +718,9 @@ def sweep(
 
     async def once() -> int:
         ledger = SqlLedger(settings.ledger_url)
-        nc = await jetstream.connect(url, name="mechbus-sweep", agency="fed.hub")
+        seed = settings.creds_for("fed.hub")
+        options: dict[str, Any] = {"nkeys_seed": str(seed)} if seed else {}
+        nc = await jetstream.connect(url, name="mechbus-sweep", agency="fed.hub", **options)
         try:
             sweeper = Sweeper(SqlObligations(ledger), nc.jetstream(), policy=rules)
             return len(await sweeper.sweep_once())
@@ -929,9 +941,16 @@ def agency_run(
     nats_url: NatsOpt = None,
 ) -> None:
     """Run one stub agency in the foreground (its own process, like a real agency's client)."""
-    url = _settings(home, nats_url).running_nats_url()
+    settings = _settings(home, nats_url)
+    url = settings.running_nats_url()
     if url is None:
         console.print("[red]no NATS server: start one with `mechbus up` or pass --nats-url[/]")
+        raise typer.Exit(2)
+    if settings.creds_dir.exists() and settings.creds_for(agency) is None:
+        console.print(
+            f"[red]no credentials for {agency}: run `mechbus creds issue {agency}` "
+            "and restart `mechbus up`[/]"
+        )
         raise typer.Exit(2)
     args = [
         sys.executable,
@@ -948,7 +967,76 @@ def agency_run(
     ]
     if capacity is not None:
         args += ["--capacity", capacity.read_text(encoding="utf-8")]
+    creds = settings.creds_for(agency)
+    if creds is not None:
+        args += ["--creds", str(creds)]
     os.execv(sys.executable, args)  # the stub replaces this process: Ctrl-C reaches it directly
+
+
+creds_app = typer.Typer(help="NATS credentials for the agencies.", no_args_is_help=True)
+app.add_typer(creds_app, name="creds")
+
+
+def _issued(settings: Settings) -> list[str]:
+    store = CredentialStore(settings.creds_dir)
+    return sorted(store.issued()) if store.users_file.exists() else []
+
+
+def _store(home: Path | None) -> CredentialStore:
+    return CredentialStore(_settings(home).creds_dir)
+
+
+@creds_app.command("init")
+def creds_init(home: HomeOpt = None) -> None:
+    """Create the deployment's credential store (and the hub's own key)."""
+    store = _store(home)
+    store.init()
+    console.print(f"credential store ready in {store.directory}")
+
+
+@creds_app.command("issue")
+def creds_issue(
+    agency: Annotated[str, typer.Argument(help="Agency id from the registry.")],
+    home: HomeOpt = None,
+) -> None:
+    """Write the agency's credentials (a new key; any older one stops working).
+
+    Hand the seed file to the agency over a secure channel; restart ``mechbus up`` to apply.
+    """
+    store = _store(home)
+    store.init()  # the first issue sets the store up
+    try:
+        path = store.issue(agency)
+    except CredentialError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    console.print(f"wrote {path} (keep it secret; restart `mechbus up` to apply)")
+
+
+@creds_app.command("revoke")
+def creds_revoke(
+    agency: Annotated[str, typer.Argument(help="Agency id.")],
+    home: HomeOpt = None,
+) -> None:
+    """Withdraw an agency's credentials (restart ``mechbus up`` to apply)."""
+    try:
+        _store(home).revoke(agency)
+    except CredentialError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    console.print(f"revoked {agency}")
+
+
+@creds_app.command("list")
+def creds_list(home: HomeOpt = None) -> None:
+    """Agencies holding credentials, with their public keys."""
+    try:
+        issued = _store(home).issued()
+    except CredentialError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    for agency, public in sorted(issued.items()):
+        console.print(f"{agency}  {public}")
 
 
 @schemas_app.command("export")

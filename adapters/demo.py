@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlmodel import Session, col, select
 
+from adapters.credentials import CredentialStore
 from adapters.ledger import SqlLedger
 from adapters.natsserver import EmbeddedNatsServer, parent_death_hook
 from adapters.obligations import SqlObligations
@@ -53,12 +54,15 @@ class DemoResult:
 
 @contextlib.asynccontextmanager
 async def stub_agencies(
-    agencies: tuple[AgencySpec, ...], url: str, seed: int, timeout: float
+    agencies: tuple[AgencySpec, ...], url: str, seed: int, timeout: float, settings: Settings
 ) -> AsyncIterator[None]:
     """Each stub agency in its own process, as a real agency runs its own client."""
     procs = []
     for spec in agencies:
         args = ["--as", spec.id, "--nats-url", url, "--profile", spec.profile, "--seed", str(seed)]
+        creds = settings.creds_for(spec.id)
+        if creds is not None:
+            args += ["--creds", str(creds)]
         if spec.capacity is not None:
             args += ["--capacity", json.dumps(spec.capacity, ensure_ascii=False)]
         procs.append(
@@ -88,13 +92,27 @@ async def stub_agencies(
         await asyncio.gather(*(proc.wait() for proc in procs))
 
 
+FEDERAL_USERS = ("fed.hub", "fed.mechanism", "fed.board")
+
+
 @contextlib.asynccontextmanager
-async def nats_for(settings: Settings, console: Console) -> AsyncIterator[str]:
-    """The given server, or an embedded one that is stopped (and reaped) on the way out."""
+async def nats_for(
+    settings: Settings, console: Console, agencies: tuple[str, ...] = ()
+) -> AsyncIterator[str]:
+    """The given server, or an embedded one that is stopped (and reaped) on the way out.
+
+    The embedded server always requires credentials: the federal users and ``agencies`` get
+    theirs in the home's credential store (issued once, reused), and every user may use only
+    its own subjects. Anonymous connections are refused.
+    """
     if settings.nats_url:
         yield settings.nats_url
         return
-    server = EmbeddedNatsServer(settings.nats_store)
+    store = CredentialStore(settings.creds_dir)
+    store.init()
+    for agency in (*FEDERAL_USERS, *agencies):
+        store.ensure(agency)
+    server = EmbeddedNatsServer(settings.nats_store, extra_config=store.server_config())
     # Started from this (main) thread: the server's parent-death signal is tied to the thread
     # that started it, and a worker thread may go away before we do.
     url = server.start()
@@ -116,7 +134,9 @@ class Player:
         url: str,
         console: Console,
         timeout: float,
+        settings: Settings,
     ) -> None:
+        self.settings = settings
         self.scenario, self.hub, self.ledger, self.url = scenario, hub, ledger, url
         self.console, self.timeout = console, timeout
         self.now = datetime.now(UTC)
@@ -128,7 +148,7 @@ class Player:
     async def play(self) -> None:
         await self._schedule_sessions()
         await self._wait_for_capacity()
-        async with await AgencyClient.connect(self.url, "fed.mechanism") as mechanism:
+        async with await self._connect("fed.mechanism") as mechanism:
             for spec in self.scenario.requests:
                 message = self._build(spec, await self._recipients(spec))
                 await mechanism.send(message)
@@ -139,10 +159,13 @@ class Player:
                 if spec.kind == "relocation":
                     await self._place(mechanism, spec)
 
+    async def _connect(self, agency: str) -> AgencyClient:
+        return await AgencyClient.connect(self.url, agency, creds=self.settings.creds_for(agency))
+
     async def _schedule_sessions(self) -> None:
         if not self.sessions:
             return
-        async with await AgencyClient.connect(self.url, "fed.board") as board:
+        async with await self._connect("fed.board") as board:
             for session_id, (at, venue) in self.sessions.items():
                 data = {"session_id": session_id, "scheduled_at": at, "venue": venue}
                 await board.send(
@@ -326,8 +349,15 @@ async def run_demo(
     policy = Policy.load().compressed(scenario.compression)
     console.print(f"[bold]{scenario.name}[/]")
     try:
-        async with nats_for(settings, console) as url:
-            hub = Hub(ledger, url, policy=policy)
+        agencies = tuple(a.id for a in scenario.agencies)
+        async with nats_for(settings, console, agencies) as url:
+            hub = Hub(
+                ledger,
+                url,
+                policy=policy,
+                creds=settings.creds_for("fed.hub"),
+                provision=(*agencies, "fed.mechanism", "fed.board"),
+            )
             await hub.start()
             console.print(f"[dim]hub recording into {settings.ledger_url}[/]")
             console.print(
@@ -337,10 +367,10 @@ async def run_demo(
             sweeper = Sweeper(SqlObligations(ledger), hub.js, policy=policy, interval=0.2)
             sweeper.start()
             try:
-                async with stub_agencies(scenario.agencies, url, scenario.seed, timeout):
+                async with stub_agencies(scenario.agencies, url, scenario.seed, timeout, settings):
                     profiles = ", ".join(f"{a.id} ({a.profile})" for a in scenario.agencies)
                     console.print(f"[dim]stub agencies: {profiles}[/]")
-                    player = Player(scenario, hub, ledger, url, console, timeout)
+                    player = Player(scenario, hub, ledger, url, console, timeout, settings)
                     await player.play()
                     unmet = await player.settle()
             finally:

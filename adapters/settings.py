@@ -22,6 +22,16 @@ class Settings:
         return self.home / "nats"
 
     @property
+    def creds_dir(self) -> Path:
+        """The deployment's NATS credentials (``mechbus creds``)."""
+        return self.home / "creds"
+
+    def creds_for(self, agency: str) -> Path | None:
+        """The agency's seed file when this home holds credentials for it."""
+        path = self.creds_dir / f"{agency}.nk"
+        return path if path.exists() else None
+
+    @property
     def url_file(self) -> Path:
         """Where ``mechbus up`` writes the URL of the server it runs, for ``mechbus send``."""
         return self.home / "nats.url"

@@ -9,6 +9,7 @@ import contextlib
 import json
 import signal
 import sys
+from pathlib import Path
 
 from agency_stubs.profiles import PROFILES, profile
 from agency_stubs.stub import StubAgency
@@ -39,9 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default="prompt", choices=sorted(PROFILES))
     parser.add_argument("--seed", type=int, default=0, help="seed of the random delays")
     parser.add_argument("--capacity", help="a shelter's capacity report, as JSON")
+    parser.add_argument("--creds", type=Path, help="the agency's nkey seed file")
     args = parser.parse_args(argv)
     capacity = json.loads(args.capacity) if args.capacity else None
-    stub = StubAgency(args.agency, profile(args.profile), args.seed, capacity)
+    stub = StubAgency(args.agency, profile(args.profile), args.seed, capacity, creds=args.creds)
     asyncio.run(_main(stub, args.nats_url))
     return 0
 

@@ -11,6 +11,7 @@ import logging
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from agency_stubs.profiles import Decision, Fulfilment, Profile, profile
@@ -37,6 +38,7 @@ class StubAgency:
     seed: int = 0
     capacity: dict[str, Any] | None = None  # a shelter's capacity report
     handled: int = 0
+    creds: Path | None = None  # the agency's nkey seed file, on a secured bus
 
     def __post_init__(self) -> None:
         self.rng = random.Random(f"{self.seed}:{self.agency}")
@@ -50,7 +52,7 @@ class StubAgency:
 
     async def run(self, servers: str | list[str], ready: asyncio.Event | None = None) -> None:
         """Answer what arrives until cancelled."""
-        async with await AgencyClient.connect(servers, self.agency) as client:
+        async with await AgencyClient.connect(servers, self.agency, creds=self.creds) as client:
             await client.listen()
             if self.capacity is not None:
                 await client.publish_capacity(**self.capacity)

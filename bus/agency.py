@@ -150,17 +150,38 @@ class AgencyClient:
             k: options.pop(k) for k in ("stream", "clock", "auto_receipt") if k in options
         }
         violations: list[str] = []
+        refused = asyncio.Event()
 
         async def keep_violations(exc: Exception) -> None:
-            if "permissions violation" in str(exc).lower():
+            text = str(exc).lower()
+            if "permissions violation" in text:
                 violations.append(str(exc))
+            elif "authorization violation" in text:
+                refused.set()
 
         if creds is not None:
             options["nkeys_seed"] = str(creds)
-        nc = await jetstream.connect(
-            servers, name=f"mechbus-{agency}", agency=agency, error_cb=keep_violations, **options
+        connecting = asyncio.ensure_future(
+            jetstream.connect(
+                servers,
+                name=f"mechbus-{agency}",
+                agency=agency,
+                error_cb=keep_violations,
+                **options,
+            )
         )
-        return cls(agency, nc, violations=violations, **client_options)
+        # nats-py would retry a refused login for as long as it retries a lost server;
+        # a refusal is final, so stop and say so.
+        watching = asyncio.ensure_future(refused.wait())
+        await asyncio.wait({connecting, watching}, return_when=asyncio.FIRST_COMPLETED)
+        watching.cancel()
+        if not connecting.done():
+            connecting.cancel()
+            raise AgencyPermissionError(
+                f"the server refused {agency}'s credentials"
+                + ("" if creds else " (none were given)")
+            )
+        return cls(agency, connecting.result(), violations=violations, **client_options)
 
     def _violation(self, about: str) -> str | None:
         # nats-py lower-cases the server's error text, subjects included

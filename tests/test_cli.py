@@ -246,6 +246,9 @@ def running_hub(tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen[str]]]:
     shipped = (Path(__file__).parents[1] / "bus" / "data" / "policy.toml").read_text()
     policy = tmp_path / "policy.toml"
     policy.write_text(shipped.replace('urgent = "1h"', 'urgent = "1s"'))
+    # the agencies these tests run get credentials first, as a deployment would issue them
+    for agency in ("gro.government", "shelter.casa-refugio-cdmx"):
+        assert run(["creds", "issue", agency], home).returncode == 0
     proc = launch(["up", "--policy", str(policy), "--sweep-interval", "0.2"], home)
     assert proc.stdout is not None
     for line in proc.stdout:
@@ -546,3 +549,43 @@ def test_relocate_and_confirm_from_the_command_line(
     finally:
         shelter.send_signal(signal.SIGTERM)
         shelter.communicate(timeout=30)
+
+
+def test_the_embedded_server_refuses_anonymous_clients(
+    running_hub: tuple[Path, subprocess.Popen[str]],
+) -> None:
+    import asyncio
+
+    import nats
+    from nats.errors import Error as NatsError
+
+    home, _ = running_hub
+    url = (home / "nats.url").read_text().strip()
+
+    async def anonymous() -> None:
+        await nats.connect(url, allow_reconnect=False, max_reconnect_attempts=0)
+
+    with pytest.raises(NatsError, match="Authorization Violation"):
+        asyncio.run(anonymous())
+    assert oct((home / "creds").stat().st_mode & 0o777) == "0o700"
+    assert oct((home / "creds" / "fed.mechanism.nk").stat().st_mode & 0o777) == "0o600"
+
+
+def test_agency_run_needs_credentials(running_hub: tuple[Path, subprocess.Popen[str]]) -> None:
+    home, _ = running_hub
+    refused = run(["agency", "run", "--as", "ver.government"], home)
+    assert refused.returncode == 2 and "mechbus creds issue ver.government" in refused.stdout
+
+
+def test_creds_commands(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert run(["creds", "list"], home).returncode == 2  # no store yet
+    assert run(["creds", "init"], home).returncode == 0
+    issued = run(["creds", "issue", "gro.government"], home)
+    assert issued.returncode == 0 and "gro.government.nk" in issued.stdout
+    listed = run(["creds", "list"], home).stdout
+    assert "fed.hub" in listed and "gro.government  U" in listed
+    assert run(["creds", "issue", "gro.police"], home).returncode == 2
+    assert run(["creds", "revoke", "gro.government"], home).returncode == 0
+    assert "gro.government" not in run(["creds", "list"], home).stdout
+    assert not (home / "creds" / "gro.government.nk").exists()
