@@ -30,6 +30,7 @@ from adapters.views import request_lines, requests_table
 from bus import jetstream
 from bus.agency import AgencyClient, AgencyError
 from bus.capacity import matching, mismatch
+from bus.chain import verify as verify_chain
 from bus.hub import Hub
 from bus.jetstream import PublishError
 from bus.policy import Policy, PolicyError
@@ -1037,6 +1038,29 @@ def creds_list(home: HomeOpt = None) -> None:
         raise typer.Exit(2) from None
     for agency, public in sorted(issued.items()):
         console.print(f"{agency}  {public}")
+
+
+audit_app = typer.Typer(help="The tamper-evident record.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify(home: HomeOpt = None, ledger_url: LedgerOpt = None) -> None:
+    """Walk the ledger's hash chain and name the first broken link (exit 1 if any)."""
+    ledger = _read(_settings(home, ledger_url=ledger_url))
+    try:
+        checked, broken = verify_chain(ledger.chain())
+        head = ledger.last_link()
+    finally:
+        ledger.close()
+    if broken is not None:
+        console.print(
+            f"[red]BROKEN at ledger row {broken.seq} (message {broken.message_id}): "
+            f"it {broken.problem}; {checked} rows before it verified[/]"
+        )
+        raise typer.Exit(1)
+    where = f"; head: row {head[0]}, hash {head[2]}" if head else ""
+    console.print(f"[green]{checked} rows verified, chain intact[/]{where}")
 
 
 @schemas_app.command("export")

@@ -25,6 +25,7 @@ from adapters.tables import (
     ShelterCapacityRow,
 )
 from bus.capacity import ShelterCapacity
+from bus.chain import GENESIS, Link, link_hash
 from bus.lifecycle import (
     Commitment,
     CommitmentStatus,
@@ -98,6 +99,38 @@ class SqlLedger:
         with Session(self.engine) as session:
             yield session
 
+    def chain(self, batch: int = 5000) -> Iterator[Link]:
+        """Every recorded message in recording order, as links of the hash chain."""
+        with Session(self.engine) as session:
+            query = (
+                select(MessageRow).order_by(col(MessageRow.seq)).execution_options(yield_per=batch)
+            )
+            for row in session.exec(query):
+                assert row.seq is not None
+                yield Link(
+                    row.seq,
+                    row.message_id,
+                    row.type,
+                    row.source,
+                    row.nats_subject,
+                    row.stream_seq,
+                    row.sent_at,
+                    row.recorded_at,
+                    row.body,
+                    row.prev_hash,
+                    row.row_hash,
+                )
+
+    def last_link(self) -> tuple[int, str, str] | None:
+        """(sequence, message id, hash) of the chain's head, for checkpoints."""
+        with Session(self.engine) as session:
+            row = session.exec(
+                select(MessageRow.seq, MessageRow.message_id, MessageRow.row_hash)
+                .order_by(col(MessageRow.seq).desc())
+                .limit(1)
+            ).first()
+        return (int(row[0] or 0), row[1], row[2]) if row else None
+
     def count(self, table: type[SQLModel]) -> int:
         with Session(self.engine) as session:
             return int(session.exec(select(func.count()).select_from(table)).one())
@@ -111,6 +144,7 @@ class SqlUnit:
         self._requests: dict[str, RequestRow] = {}
         self._recipients: dict[tuple[str, str], RecipientRow] = {}
         self._commitments: dict[tuple[str, str], CommitmentRow] = {}
+        self._last_hash: str | None = None  # the chain's head within this transaction
 
     def handled(self, stream_seq: int) -> Handled | None:
         found = self.session.exec(
@@ -283,7 +317,26 @@ class SqlUnit:
         return capacity_from_row(row)
 
     def add_message(self, record: MessageRecord) -> None:
-        self.session.add(MessageRow(**record.__dict__))
+        if self._last_hash is None:
+            last = self.session.exec(
+                select(MessageRow.row_hash).order_by(col(MessageRow.seq).desc()).limit(1)
+            ).first()
+            self._last_hash = last or GENESIS
+        row_hash = link_hash(
+            self._last_hash,
+            record.message_id,
+            record.type,
+            record.source,
+            record.nats_subject,
+            record.stream_seq,
+            record.sent_at,
+            record.recorded_at,
+            record.body,
+        )
+        self.session.add(
+            MessageRow(**record.__dict__, prev_hash=self._last_hash, row_hash=row_hash)
+        )
+        self._last_hash = row_hash
 
     def add_dead_letter(self, record: DeadLetterRecord) -> None:
         fields = dict(record.__dict__)

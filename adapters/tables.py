@@ -61,6 +61,9 @@ class MessageRow(SQLModel, table=True):
     sent_at: datetime = _time(nullable=False)
     recorded_at: datetime = _time(nullable=False)
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    # the tamper-evident chain (bus.chain): the previous row's hash and this row's
+    prev_hash: str = Field(default="", max_length=64)
+    row_hash: str = Field(default="", max_length=64)
 
 
 class RequestRow(SQLModel, table=True):

@@ -11,6 +11,7 @@ NATS leaves the delivery unacknowledged, to come back after a growing delay.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Callable, Iterable
@@ -31,6 +32,7 @@ from bus.ports import Delivery, Ledger
 from bus.puller import BatchPuller
 from bus.recording import Outcome, record_batch
 from bus.streams import CAPACITY_BUCKET, StreamSpec, agency_consumer, hub_consumer
+from schemas.tracking import Checkpoint, CheckpointBody
 
 log = logging.getLogger("mechbus.hub")
 
@@ -56,6 +58,7 @@ class Hub:
         batch_size: int = 256,
         creds: Path | None = None,
         provision: Iterable[str] = (),
+        checkpoint_interval: float = 300.0,
     ) -> None:
         self.ledger = ledger
         self.servers = servers
@@ -63,6 +66,9 @@ class Hub:
         self.clock = clock
         self.policy = policy or Policy.load()
         self.provision = tuple(provision)  # agencies whose consumers the hub creates
+        self.checkpoint_interval = checkpoint_interval  # 0: never
+        self._checkpoints: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
         self.recorded = 0
         self.dead_letters = 0
         self._nc: Client | None = None
@@ -115,8 +121,15 @@ class Hub:
             inbox_prefix=subjects.deliver_prefix("fed.hub"),
         )
         await self._puller.start()
+        if self.checkpoint_interval > 0:
+            self._stopping.clear()
+            self._checkpoints = asyncio.create_task(self._checkpoint_loop(), name="checkpoints")
 
     async def _release(self) -> None:
+        self._stopping.set()
+        if self._checkpoints is not None:
+            await asyncio.gather(self._checkpoints, return_exceptions=True)
+            self._checkpoints = None
         if self._puller is not None:
             await self._puller.stop()
             self._puller = None
@@ -142,6 +155,32 @@ class Hub:
         """Wait until ``predicate`` holds, re-checking after each ledger commit."""
         async with self._committed:
             await asyncio.wait_for(self._committed.wait_for(predicate), timeout)
+
+    async def _checkpoint_loop(self) -> None:
+        """Publish the chain's head now and then, so a copy kept elsewhere can attest it."""
+        published: tuple[int, str, str] | None = None
+        last_checkpoint = ""
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.checkpoint_interval)
+            try:
+                head = await asyncio.to_thread(self.ledger.last_link)
+                # nothing new, or nothing but our own last checkpoint: stay quiet
+                if head is None or head == published or head[1] == last_checkpoint:
+                    continue
+                seq, message_id, chain_hash = head
+                checkpoint = Checkpoint(
+                    id=f"chk-{chain_hash[:32]}",
+                    source="fed.hub",
+                    time=self.clock(),
+                    data=CheckpointBody(
+                        last_seq=seq, last_message_id=message_id, chain_hash=chain_hash
+                    ),
+                )
+                await jetstream.publish(self.js, checkpoint, stream=self.stream.name)
+                published, last_checkpoint = head, checkpoint.id
+            except Exception:  # the next interval tries again
+                log.exception("checkpoint failed")
 
     async def _on_batch(self, batch: list[Msg]) -> None:
         deliveries = [Delivery(m.subject, m.data, m.metadata.sequence.stream) for m in batch]

@@ -142,6 +142,10 @@ class Ledger(Protocol):
         """A transaction: commits when the block ends normally, rolls back on an exception."""
         ...
 
+    def last_link(self) -> tuple[int, str, str] | None:
+        """(sequence, message id, hash) of the hash chain's head (see bus.chain)."""
+        ...
+
 
 class SweepSource(Protocol):
     """What the deadline sweeper reads from the ledger."""

@@ -43,6 +43,7 @@ from schemas.tracking import (
     AcknowledgementOverdue,
     BoardAttendance,
     BoardSessionScheduled,
+    Checkpoint,
     CommitmentOverdue,
     Escalated,
     Rejected,
@@ -80,7 +81,8 @@ Message = Annotated[
     | Escalated
     | Reminder
     | BoardSessionScheduled
-    | BoardAttendance,
+    | BoardAttendance
+    | Checkpoint,
     Field(discriminator="type"),
 ]
 """Any v1 message; pydantic picks the model from ``type``."""

@@ -127,6 +127,19 @@ class Reminder(Envelope):
     data: ReminderBody
 
 
+class CheckpointBody(Body):
+    """The head of the ledger's hash chain at a moment, for copies held elsewhere to attest."""
+
+    last_seq: int = Field(ge=1)
+    last_message_id: str = Field(max_length=100)
+    chain_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class Checkpoint(_FromHub):
+    type: Literal["mech.tracking.checkpoint.v1"] = "mech.tracking.checkpoint.v1"
+    data: CheckpointBody
+
+
 class _FromBoard(Envelope):
     family: ClassVar[Family] = Family.TRACKING
     senders: ClassVar[frozenset[AgencyKind]] = BOARD

@@ -589,3 +589,23 @@ def test_creds_commands(tmp_path: Path) -> None:
     assert run(["creds", "revoke", "gro.government"], home).returncode == 0
     assert "gro.government" not in run(["creds", "list"], home).stdout
     assert not (home / "creds" / "gro.government.nk").exists()
+
+
+def test_audit_verify_names_the_first_broken_link(
+    demo_home: tuple[Path, subprocess.Popen[str]], tmp_path: Path
+) -> None:
+    import shutil
+    import sqlite3
+
+    home, _ = demo_home
+    intact = run(["audit", "verify"], home)
+    assert intact.returncode == 0 and "rows verified, chain intact" in intact.stdout
+    copy = tmp_path / "ledger.db"
+    shutil.copy(home / "ledger.db", copy)
+    with sqlite3.connect(copy) as db:  # an insider makes Tamaulipas look like it answered
+        db.execute("UPDATE messages SET source = 'tam.government' WHERE seq = 7")
+    broken = run(["audit", "verify", "--ledger-url", f"sqlite:///{copy}"], tmp_path)
+    assert broken.returncode == 1
+    assert (
+        "BROKEN at ledger row 7" in broken.stdout and "6 rows before it verified" in broken.stdout
+    )
