@@ -26,6 +26,7 @@ from adapters.output import Column, choose, emit
 from adapters.report import month_bounds, write_report
 from adapters.scenario import Scenario, ScenarioError
 from adapters.settings import Settings, load_settings
+from adapters.tls import make_development_tls
 from adapters.views import request_lines, requests_table
 from bus import jetstream
 from bus.agency import AgencyClient, AgencyError
@@ -151,6 +152,7 @@ def up(
                     url,
                     policy=rules,
                     creds=settings.creds_for("fed.hub"),
+                    tls=settings.tls_context(),
                     provision=[a for a in issued if a != "fed.hub"],
                 )
                 await hub.start()
@@ -182,7 +184,11 @@ def _publish(settings: Settings, message: Envelope) -> None:
 
     async def go() -> None:
         async with await AgencyClient.connect(
-            url, message.source, creds=settings.creds_for(message.source), max_reconnect_attempts=2
+            url,
+            message.source,
+            creds=settings.creds_for(message.source),
+            tls=settings.tls_context(),
+            max_reconnect_attempts=2,
         ) as client:
             acks = await client.send(message)
         for ack in acks:
@@ -721,6 +727,8 @@ def sweep(
         ledger = SqlLedger(settings.ledger_url)
         seed = settings.creds_for("fed.hub")
         options: dict[str, Any] = {"nkeys_seed": str(seed)} if seed else {}
+        if settings.tls_context() is not None:
+            options["tls"] = settings.tls_context()
         nc = await jetstream.connect(url, name="mechbus-sweep", agency="fed.hub", **options)
         try:
             sweeper = Sweeper(SqlObligations(ledger), nc.jetstream(), policy=rules)
@@ -971,6 +979,8 @@ def agency_run(
     creds = settings.creds_for(agency)
     if creds is not None:
         args += ["--creds", str(creds)]
+    if settings.tls_files.exist():
+        args += ["--tls-ca", str(settings.tls_files.ca)]
     os.execv(sys.executable, args)  # the stub replaces this process: Ctrl-C reaches it directly
 
 
@@ -1026,6 +1036,24 @@ def creds_revoke(
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from None
     console.print(f"revoked {agency}")
+
+
+@creds_app.command("tls")
+def creds_tls(
+    host: Annotated[
+        list[str] | None, typer.Option(help="Host names or addresses the server answers on.")
+    ] = None,
+    home: HomeOpt = None,
+) -> None:
+    """Make a development CA and server certificate; the embedded server then requires TLS.
+
+    For a real deployment use certificates from the institution's own CA.
+    """
+    settings = _settings(home)
+    files = make_development_tls(
+        settings.tls_files.ca.parent, tuple(host or ("localhost", "127.0.0.1"))
+    )
+    console.print(f"wrote {files.ca}, {files.cert} and {files.key}; restart `mechbus up`")
 
 
 @creds_app.command("list")

@@ -63,6 +63,8 @@ async def stub_agencies(
         creds = settings.creds_for(spec.id)
         if creds is not None:
             args += ["--creds", str(creds)]
+        if settings.tls_files.exist():
+            args += ["--tls-ca", str(settings.tls_files.ca)]
         if spec.capacity is not None:
             args += ["--capacity", json.dumps(spec.capacity, ensure_ascii=False)]
         procs.append(
@@ -112,7 +114,10 @@ async def nats_for(
     store.init()
     for agency in (*FEDERAL_USERS, *agencies):
         store.ensure(agency)
-    server = EmbeddedNatsServer(settings.nats_store, extra_config=store.server_config())
+    config = store.server_config()
+    if settings.tls_files.exist():  # `mechbus creds tls` was run: every client must use TLS
+        config += settings.tls_files.server_config()
+    server = EmbeddedNatsServer(settings.nats_store, extra_config=config)
     # Started from this (main) thread: the server's parent-death signal is tied to the thread
     # that started it, and a worker thread may go away before we do.
     url = server.start()
@@ -160,7 +165,12 @@ class Player:
                     await self._place(mechanism, spec)
 
     async def _connect(self, agency: str) -> AgencyClient:
-        return await AgencyClient.connect(self.url, agency, creds=self.settings.creds_for(agency))
+        return await AgencyClient.connect(
+            self.url,
+            agency,
+            creds=self.settings.creds_for(agency),
+            tls=self.settings.tls_context(),
+        )
 
     async def _schedule_sessions(self) -> None:
         if not self.sessions:
@@ -356,6 +366,7 @@ async def run_demo(
                 url,
                 policy=policy,
                 creds=settings.creds_for("fed.hub"),
+                tls=settings.tls_context(),
                 provision=(*agencies, "fed.mechanism", "fed.board"),
             )
             await hub.start()

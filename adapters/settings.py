@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
 from platformdirs import user_data_dir
 
 from adapters.ledger import sqlite_url
+from adapters.tls import TlsFiles
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,15 @@ class Settings:
         """The agency's seed file when this home holds credentials for it."""
         path = self.creds_dir / f"{agency}.nk"
         return path if path.exists() else None
+
+    @property
+    def tls_files(self) -> TlsFiles:
+        """Where ``mechbus creds tls`` writes the CA and server certificate."""
+        return TlsFiles.in_dir(self.creds_dir / "tls")
+
+    def tls_context(self) -> ssl.SSLContext | None:
+        """A client context trusting this deployment's CA, when TLS is set up."""
+        return self.tls_files.client_context() if self.tls_files.exist() else None
 
     @property
     def url_file(self) -> Path:

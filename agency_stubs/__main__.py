@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import json
 import signal
+import ssl
 import sys
 from pathlib import Path
 
@@ -41,9 +42,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="seed of the random delays")
     parser.add_argument("--capacity", help="a shelter's capacity report, as JSON")
     parser.add_argument("--creds", type=Path, help="the agency's nkey seed file")
+    parser.add_argument("--tls-ca", type=Path, help="the deployment's CA, when TLS is required")
     args = parser.parse_args(argv)
     capacity = json.loads(args.capacity) if args.capacity else None
-    stub = StubAgency(args.agency, profile(args.profile), args.seed, capacity, creds=args.creds)
+    tls = ssl.create_default_context(cafile=str(args.tls_ca)) if args.tls_ca else None
+    stub = StubAgency(
+        args.agency, profile(args.profile), args.seed, capacity, creds=args.creds, tls=tls
+    )
     asyncio.run(_main(stub, args.nats_url))
     return 0
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import ssl
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,6 +40,7 @@ class StubAgency:
     capacity: dict[str, Any] | None = None  # a shelter's capacity report
     handled: int = 0
     creds: Path | None = None  # the agency's nkey seed file, on a secured bus
+    tls: ssl.SSLContext | None = None  # trusting the deployment's CA, when TLS is on
 
     def __post_init__(self) -> None:
         self.rng = random.Random(f"{self.seed}:{self.agency}")
@@ -52,7 +54,9 @@ class StubAgency:
 
     async def run(self, servers: str | list[str], ready: asyncio.Event | None = None) -> None:
         """Answer what arrives until cancelled."""
-        async with await AgencyClient.connect(servers, self.agency, creds=self.creds) as client:
+        async with await AgencyClient.connect(
+            servers, self.agency, creds=self.creds, tls=self.tls
+        ) as client:
             await client.listen()
             if self.capacity is not None:
                 await client.publish_capacity(**self.capacity)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import ssl
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -143,9 +144,16 @@ class AgencyClient:
 
     @classmethod
     async def connect(
-        cls, servers: str | list[str], agency: str, *, creds: Path | None = None, **options: Any
+        cls,
+        servers: str | list[str],
+        agency: str,
+        *,
+        creds: Path | None = None,
+        tls: ssl.SSLContext | None = None,
+        **options: Any,
     ) -> AgencyClient:
-        """Connect as ``agency``; ``creds`` is its nkey seed file (``mechbus creds issue``)."""
+        """Connect as ``agency``; ``creds`` is its nkey seed file (``mechbus creds issue``),
+        ``tls`` the context trusting the deployment's CA when the server requires TLS."""
         client_options = {
             k: options.pop(k) for k in ("stream", "clock", "auto_receipt") if k in options
         }
@@ -161,6 +169,8 @@ class AgencyClient:
 
         if creds is not None:
             options["nkeys_seed"] = str(creds)
+        if tls is not None:
+            options["tls"] = tls
         connecting = asyncio.ensure_future(
             jetstream.connect(
                 servers,

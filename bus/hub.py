@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import ssl
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +22,7 @@ from pathlib import Path
 from faststream import FastStream
 from faststream.nats import NatsBroker
 from faststream.nats.security import NatsNKey
+from faststream.security import BaseSecurity
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext, api
@@ -44,6 +46,15 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _security(creds: Path | None, tls: ssl.SSLContext | None) -> BaseSecurity | None:
+    """The hub's nkey login and/or the TLS context trusting the deployment's CA."""
+    if creds is not None:
+        return NatsNKey(creds, ssl_context=tls)
+    if tls is not None:
+        return BaseSecurity(ssl_context=tls)
+    return None
+
+
 class Hub:
     """Consumes ``mech.v1.>`` into the ledger. Use ``start``/``stop`` or ``run`` the app."""
 
@@ -59,6 +70,7 @@ class Hub:
         creds: Path | None = None,
         provision: Iterable[str] = (),
         checkpoint_interval: float = 300.0,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.ledger = ledger
         self.servers = servers
@@ -82,7 +94,7 @@ class Hub:
             log_level=logging.DEBUG,
             logger=logging.getLogger("mechbus.hub.faststream"),
             inbox_prefix=subjects.inbox_prefix("fed.hub").encode(),
-            security=NatsNKey(creds) if creds else None,
+            security=_security(creds, tls),
         )
         self._puller: BatchPuller | None = None
         self._capacity: KeyValue | None = None

@@ -608,3 +608,13 @@ def test_audit_verify_names_the_first_broken_link(
     assert broken.returncode == 1
     said = " ".join(broken.stdout.split())  # Rich wraps long lines
     assert "BROKEN at ledger row 7" in said and "6 rows before it verified" in said
+
+
+def test_the_demo_over_tls(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    made = run(["creds", "tls"], home)
+    assert made.returncode == 0, made.stdout + made.stderr
+    result = run(["demo"], home)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "tls {" in (home / "nats" / "nats-server.conf").read_text()
+    assert " NO " not in result.stdout

@@ -221,3 +221,52 @@ async def test_a_client_sees_its_permission_errors(
     async with await client(secure_server, store, "gro.government") as guerrero:
         with pytest.raises(AgencyError, match="no consumer agency-gro-government was provisioned"):
             await guerrero.listen()
+
+
+async def test_tls_is_required_and_verified(tmp_path: Path, store: CredentialStore) -> None:
+    import ssl
+
+    from adapters.tls import make_development_tls
+
+    tls = make_development_tls(tmp_path / "tls")
+    config = store.server_config() + tls.server_config()
+    ledger = SqlLedger(sqlite_url(tmp_path / "tls-ledger.db"))
+    with EmbeddedNatsServer(tmp_path / "tls-nats", extra_config=config) as server:
+        hub = Hub(
+            ledger,
+            server.url,
+            creds=store.seed_path("fed.hub"),
+            provision=AGENCIES,
+            tls=tls.client_context(),
+        )
+        await hub.start()
+        try:
+            async with await AgencyClient.connect(
+                server.url,
+                "fed.mechanism",
+                creds=store.seed_path("fed.mechanism"),
+                tls=tls.client_context(),
+            ) as mechanism:
+                await mechanism.send(b.patrol_request())
+            await hub.wait_until(lambda: ledger.count(MessageRow) == 1)
+        finally:
+            await hub.stop()
+        # without TLS, or trusting another CA: no connection
+        with pytest.raises(Exception):  # noqa: B017 - nats-py raises several kinds here
+            await nats.connect(
+                server.url,
+                nkeys_seed=str(store.seed_path("gro.government")),
+                allow_reconnect=False,
+                max_reconnect_attempts=0,
+            )
+        other = make_development_tls(tmp_path / "other-tls")
+        with pytest.raises(ssl.SSLCertVerificationError):
+            await nats.connect(
+                server.url,
+                nkeys_seed=str(store.seed_path("gro.government")),
+                tls=other.client_context(),
+                allow_reconnect=False,
+                max_reconnect_attempts=0,
+            )
+    ledger.close()
+    assert oct(tls.key.stat().st_mode & 0o777) == "0o600"
