@@ -141,7 +141,7 @@ def up(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
     async def serve() -> None:
-        ledger = SqlLedger(settings.ledger_url)
+        ledger = settings.ledger()
         try:
             async with nats_for(settings, console) as url:
                 # Every agency holding credentials gets its consumer; issue or revoke
@@ -305,7 +305,7 @@ def _follow_up(
 ) -> None:
     """A recall or update of an earlier request, to every recipient still concerned."""
     settings = _settings(home, nats_url, ledger_url)
-    ledger = SqlLedger(settings.ledger_url)
+    ledger = settings.ledger()
     try:
         with ledger.session() as session:
             lines = request_lines(session, request_ids=[request_id])
@@ -381,7 +381,7 @@ def requests(
 ) -> None:
     """List the ledger's requests, newest first, one row per recipient."""
     settings = _settings(home, ledger_url=ledger_url)
-    ledger = SqlLedger(settings.ledger_url)
+    ledger = settings.ledger()
     try:
         with ledger.session() as session:
             lines = request_lines(session, limit=limit)
@@ -399,7 +399,7 @@ CsvOpt = Annotated[bool, typer.Option("--csv", help="CSV instead of a table.")]
 
 
 def _read(settings: Settings) -> SqlLedger:
-    return SqlLedger(settings.ledger_url)
+    return settings.ledger()
 
 
 def _query(settings: Settings, read: Callable[[Session], T]) -> T:
@@ -724,7 +724,7 @@ def sweep(
         raise typer.Exit(2)
 
     async def once() -> int:
-        ledger = SqlLedger(settings.ledger_url)
+        ledger = settings.ledger()
         seed = settings.creds_for("fed.hub")
         options: dict[str, Any] = {"nkeys_seed": str(seed)} if seed else {}
         if settings.tls_context() is not None:

@@ -355,7 +355,7 @@ async def run_demo(
     settings: Settings, console: Console, scenario: Scenario | None = None, timeout: float = 60.0
 ) -> DemoResult:
     scenario = scenario or Scenario.default()
-    ledger = SqlLedger(settings.ledger_url)
+    ledger = settings.ledger()
     policy = Policy.load().compressed(scenario.compression)
     console.print(f"[bold]{scenario.name}[/]")
     try:

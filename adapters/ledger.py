@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +13,7 @@ from sqlalchemy import event, func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, col, create_engine, select
 
+from adapters.sealing import Sealer
 from adapters.tables import (
     AttendanceRow,
     BoardSessionRow,
@@ -33,6 +35,7 @@ from bus.lifecycle import (
     RecipientStatus,
     RequestState,
 )
+from bus.personal import split as split_personal
 from bus.ports import (
     AttendanceRecord,
     BoardSessionRecord,
@@ -74,8 +77,11 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
 class SqlLedger:
     """Implements ``bus.ports.Ledger`` over SQLAlchemy."""
 
-    def __init__(self, url: str, *, create: bool = True, **engine_options: Any) -> None:
+    def __init__(
+        self, url: str, *, create: bool = True, sealer: Sealer | None = None, **engine_options: Any
+    ) -> None:
         self.url = url
+        self.sealer = sealer or Sealer.ephemeral()
         self.engine = make_engine(url, **engine_options)
         if create:
             SQLModel.metadata.create_all(self.engine)
@@ -87,7 +93,7 @@ class SqlLedger:
     def unit(self) -> Iterator[SqlUnit]:
         with Session(self.engine, expire_on_commit=False) as session:
             try:
-                yield SqlUnit(session)
+                yield SqlUnit(session, self.sealer)
                 session.commit()
             except BaseException:
                 session.rollback()
@@ -121,6 +127,18 @@ class SqlLedger:
                     row.row_hash,
                 )
 
+    def personal(self, message_id: str) -> Any:
+        """The personal details of a recorded message, opened for a federal view (or None)."""
+        with Session(self.engine) as session:
+            sealed = session.exec(
+                select(MessageRow.personal_sealed).where(MessageRow.message_id == message_id)
+            ).first()
+        return json.loads(self.sealer.open(sealed, message_id)) if sealed else None
+
+    def dead_letter_body(self, row: DeadLetterRow) -> bytes:
+        """The bad input as it was received, opened for whoever investigates it."""
+        return self.sealer.open(row.body_sealed, f"dead-letter:{row.stream_seq}")
+
     def last_link(self) -> tuple[int, str, str] | None:
         """(sequence, message id, hash) of the chain's head, for checkpoints."""
         with Session(self.engine) as session:
@@ -139,8 +157,9 @@ class SqlLedger:
 class SqlUnit:
     """One ledger transaction; implements ``bus.ports.LedgerUnit``."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, sealer: Sealer) -> None:
         self.session = session
+        self.sealer = sealer
         self._requests: dict[str, RequestRow] = {}
         self._recipients: dict[tuple[str, str], RecipientRow] = {}
         self._commitments: dict[tuple[str, str], CommitmentRow] = {}
@@ -161,7 +180,7 @@ class SqlUnit:
 
     def stored_message(self, message_id: str) -> StoredMessage | None:
         row = self.session.exec(
-            select(MessageRow.nats_subject, MessageRow.stream_seq, MessageRow.body).where(
+            select(MessageRow.nats_subject, MessageRow.stream_seq, MessageRow.raw_sha256).where(
                 MessageRow.message_id == message_id
             )
         ).first()
@@ -322,6 +341,9 @@ class SqlUnit:
                 select(MessageRow.row_hash).order_by(col(MessageRow.seq).desc()).limit(1)
             ).first()
             self._last_hash = last or GENESIS
+        # Personal details leave the body and are kept sealed; the chain covers what is stored.
+        body, personal = split_personal(record.body)
+        sealed = self.sealer.seal(personal, record.message_id) if personal else None
         row_hash = link_hash(
             self._last_hash,
             record.message_id,
@@ -331,16 +353,26 @@ class SqlUnit:
             record.stream_seq,
             record.sent_at,
             record.recorded_at,
-            record.body,
+            body,
         )
+        fields = {**record.__dict__, "body": body}
         self.session.add(
-            MessageRow(**record.__dict__, prev_hash=self._last_hash, row_hash=row_hash)
+            MessageRow(
+                **fields,
+                personal_sealed=sealed,
+                raw_sha256=hashlib.sha256(record.body).hexdigest(),
+                prev_hash=self._last_hash,
+                row_hash=row_hash,
+            )
         )
         self._last_hash = row_hash
 
     def add_dead_letter(self, record: DeadLetterRecord) -> None:
         fields = dict(record.__dict__)
         fields["errors_json"] = json.dumps([list(e) for e in fields.pop("errors")])
+        fields["body_sealed"] = self.sealer.seal(
+            fields.pop("body"), f"dead-letter:{record.stream_seq}"
+        )
         self.session.add(DeadLetterRow(**fields))
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from platformdirs import user_data_dir
 
-from adapters.ledger import sqlite_url
+from adapters.ledger import SqlLedger, sqlite_url
+from adapters.sealing import Sealer
 from adapters.tls import TlsFiles
 
 
@@ -41,6 +42,13 @@ class Settings:
     def tls_context(self) -> ssl.SSLContext | None:
         """A client context trusting this deployment's CA, when TLS is set up."""
         return self.tls_files.client_context() if self.tls_files.exist() else None
+
+    def sealer(self) -> Sealer:
+        """The deployment key that seals personal fields in the ledger (created on first use)."""
+        return Sealer.from_file(self.creds_dir / "ledger.key")
+
+    def ledger(self) -> SqlLedger:
+        return SqlLedger(self.ledger_url, sealer=self.sealer())
 
     @property
     def url_file(self) -> Path:

@@ -60,7 +60,12 @@ class MessageRow(SQLModel, table=True):
     stream_seq: int = Field(unique=True)
     sent_at: datetime = _time(nullable=False)
     recorded_at: datetime = _time(nullable=False)
-    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # without personal data
+    # data.personal, sealed with the deployment key (adapters.sealing); NULL when there is none
+    personal_sealed: bytes | None = Field(
+        default=None, sa_column=Column(LargeBinary, nullable=True)
+    )
+    raw_sha256: str = Field(default="", max_length=64)  # digest of the bytes as received
     # the tamper-evident chain (bus.chain): the previous row's hash and this row's
     prev_hash: str = Field(default="", max_length=64)
     row_hash: str = Field(default="", max_length=64)
@@ -154,7 +159,8 @@ class DeadLetterRow(SQLModel, table=True):
     errors_json: str = Field(sa_column=Column(Text, nullable=False))
     message_id: str | None = Field(default=None, max_length=100)
     received_at: datetime = _time(nullable=False, index=True)
-    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    # the input as received, sealed whole: bad input may carry personal data anywhere
+    body_sealed: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     notice: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
 
 

@@ -175,6 +175,8 @@ class Hub:
         while not self._stopping.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self.checkpoint_interval)
+            if self._stopping.is_set():
+                return
             try:
                 head = await asyncio.to_thread(self.ledger.last_link)
                 # nothing new, or nothing but our own last checkpoint: stay quiet

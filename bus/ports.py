@@ -91,7 +91,7 @@ class StoredMessage:
     message_id: str
     nats_subject: str
     stream_seq: int
-    body: bytes
+    raw_sha256: str  # digest of the bytes as first received
 
 
 @dataclass(frozen=True)

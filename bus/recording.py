@@ -86,7 +86,7 @@ def record(
         copies = [subject for subject, _ in subjects.routes(message)]
         if stored.nats_subject != delivery.subject and delivery.subject in copies:
             return Outcome(Result.COPY, delivery.stream_seq, message.id)
-        if stored.body == delivery.data:
+        if stored.raw_sha256 == hashlib.sha256(delivery.data).hexdigest():
             # The very same bytes again (a retry after the duplicate window): one row.
             return Outcome(Result.COPY, delivery.stream_seq, message.id)
         detail = (

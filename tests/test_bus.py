@@ -180,7 +180,8 @@ async def test_bad_input_dead_lettered_and_sender_told(
     assert notice.data.rejected_subject == subject
     with sql_ledger.session() as s:
         kept = s.exec(select(DeadLetterRow)).one()
-    assert kept.reason == reason.value and kept.body == body and kept.sender == "gro.government"
+    assert kept.reason == reason.value and kept.sender == "gro.government"
+    assert sql_ledger.dead_letter_body(kept) == body  # kept sealed, opened to investigate
     # the notice itself is on the bus, so the hub records it like any message
     await hub.wait_until(lambda: sql_ledger.count(MessageRow) == 1)
 

@@ -1,0 +1,58 @@
+"""Sealing personal data at rest: AES-256-GCM with the deployment's key.
+
+The key lives in ``$MECHBUS_HOME/creds/ledger.key`` (0600, created on first use) or comes from
+``MECHBUS_LEDGER_KEY`` (base64). Each sealed value is nonce || ciphertext, bound to its row by
+the associated data (the message id), so a sealed value moved to another row fails to open.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+log = logging.getLogger("mechbus.sealing")
+KEY_ENV = "MECHBUS_LEDGER_KEY"
+
+
+class SealError(ValueError):
+    """A sealed value could not be opened: wrong key, or the value was altered or moved."""
+
+
+class Sealer:
+    def __init__(self, key: bytes) -> None:
+        if len(key) != 32:
+            raise ValueError("the ledger key must be 32 bytes (AES-256)")
+        self._aead = AESGCM(key)
+
+    @classmethod
+    def ephemeral(cls) -> Sealer:
+        """A key that is never written anywhere: sealed values die with the process."""
+        log.warning("personal fields are sealed with a throw-away key (no deployment key given)")
+        return cls(AESGCM.generate_key(bit_length=256))
+
+    @classmethod
+    def from_file(cls, path: Path) -> Sealer:
+        """The deployment key at ``path`` (or ``$MECHBUS_LEDGER_KEY``), created if absent."""
+        if os.environ.get(KEY_ENV):
+            return cls(base64.b64decode(os.environ[KEY_ENV]))
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(base64.b64encode(AESGCM.generate_key(bit_length=256)) + b"\n")
+        return cls(base64.b64decode(path.read_bytes().strip()))
+
+    def seal(self, plaintext: bytes, context: str) -> bytes:
+        nonce = os.urandom(12)
+        return nonce + self._aead.encrypt(nonce, plaintext, context.encode())
+
+    def open(self, sealed: bytes, context: str) -> bytes:
+        try:
+            return self._aead.decrypt(sealed[:12], sealed[12:], context.encode())
+        except InvalidTag:
+            raise SealError(f"sealed value for {context} does not open with this key") from None
