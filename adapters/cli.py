@@ -502,16 +502,23 @@ def commitments_cmd(
 @app.command()
 def case(
     ref: Annotated[str, typer.Argument(help="Case reference, e.g. MPDDHP-2026-0412.")],
+    personal: Annotated[
+        bool, typer.Option("--personal", help="Also show the people's details (federal staff).")
+    ] = False,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
     home: HomeOpt = None,
     ledger_url: LedgerOpt = None,
 ) -> None:
     """One case's timeline across all agencies."""
-    rows = _query(
-        _settings(home, ledger_url=ledger_url),
-        lambda session: tracking_views.case_timeline(session, ref),
-    )
+    settings = _settings(home, ledger_url=ledger_url)
+    ledger = settings.ledger()
+    try:
+        with ledger.session() as session:
+            rows = tracking_views.case_timeline(session, ref)
+        details = {e.message_id: ledger.personal(e.message_id) for e in rows} if personal else {}
+    finally:
+        ledger.close()
     columns: list[Column] = [
         ("recorded", lambda r: r.recorded_at),
         ("from", lambda r: r.source),
@@ -520,7 +527,14 @@ def case(
         ("request", lambda r: r.request_id[-8:]),
         ("detail", lambda r: r.detail),
     ]
+    if personal:  # opened from the sealed store, for this view only; never logged
+        columns.append(("personal", lambda r: _names(details.get(r.message_id))))
     _show(rows, columns, as_json, as_csv, f"Case {ref}")
+
+
+def _names(personal: Any) -> str:
+    people = personal if isinstance(personal, list) else [personal] if personal else []
+    return "; ".join(str(p.get("full_name", "")) for p in people if isinstance(p, dict))
 
 
 SCORE_COLUMNS: list[Column] = [

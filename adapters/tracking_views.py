@@ -178,6 +178,7 @@ def commitments(
 
 @dataclass(frozen=True)
 class CaseEvent:
+    message_id: str
     recorded_at: datetime
     source: str
     to: str
@@ -199,6 +200,7 @@ def case_timeline(session: Session, case_ref: str) -> list[CaseEvent]:
         to = route.agency if route and route.direction is subjects.Direction.TO else "fed.hub"
         events.append(
             CaseEvent(
+                m.message_id,
                 m.recorded_at,
                 m.source,
                 to,

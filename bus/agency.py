@@ -23,7 +23,7 @@ from nats.js import JetStreamContext, api
 from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 
-from bus import jetstream, subjects
+from bus import jetstream, redaction, subjects
 from bus.streams import ConsumerSpec, StreamSpec, agency_consumer
 from schemas.capacity import (
     CapacityBody,
@@ -392,13 +392,18 @@ class AgencyClient:
         self, msg: Msg, *, keep_notices: bool = True
     ) -> IncomingRequest | Envelope | None:
         try:
-            message = parse_message(msg.data)
+            message: Envelope = parse_message(msg.data)
         except ValidationError as exc:
             # Only the Mechanism and the hub write to this inbox; tell our operator, keep going.
             self.undecodable += 1
             log.error("undecodable message in %s inbox: %d errors", self.agency, exc.error_count())
             await msg.ack()
             return None
+        guarded = redaction.for_recipient(message, self.agency)
+        if guarded is not message:
+            # the publisher should have left these out: drop them here too, and say so
+            log.warning("personal details removed from %s addressed to %s", message.id, self.agency)
+            message = guarded
         if message.family is not Family.REQUEST:
             await msg.ack()
             if keep_notices:

@@ -1,8 +1,13 @@
 """Need-to-know at the edge: what each recipient may receive of a message. Pure.
 
-A shelter is told how many people need a place, their needs and dates, and the state they
-come from; never who they are or where they live, until the Mechanism confirms a placement
-with that shelter (the confirmation, addressed to it alone, carries what it must know).
+Personal details (``data.personal``: names, addresses, phones, coordinates) go only to the
+recipients that must act on them, declared below per message type and kind of recipient.
+Everyone else receives the message without them. A shelter in particular is told how many
+people need a place, their needs and dates, and the state they come from; it learns who they
+are only from the placement confirmation addressed to it alone.
+
+Applied by the publisher to each recipient's copy (bus.jetstream.publish) and again by the
+agency client on receipt, so a mistake on one side does not expose anyone.
 """
 
 from __future__ import annotations
@@ -13,17 +18,34 @@ from schemas.registry import AgencyKind, active_registry
 
 PERSONAL_FIELD = "personal"
 
+# (message type, kind of recipient) -> may receive data.personal
+PERSONAL_ALLOWED: frozenset[tuple[str, AgencyKind]] = frozenset(
+    {
+        # the state police must know whom they protect and where
+        ("mech.request.protection_measure.v1", AgencyKind.GOVERNMENT),
+        # the prosecutor investigates attacks on a named person
+        ("mech.request.investigation.v1", AgencyKind.PROSECUTOR),
+    }
+)
+# Federal recipients (the Mechanism, the Board) may always know; shelters only once confirmed.
+
+
+def may_know_personal(message: Envelope, recipient: str) -> bool:
+    agency = active_registry().get(recipient)
+    if agency is None:
+        return False
+    if agency.is_federal:
+        return True
+    if isinstance(message, PlacementConfirmed):
+        return message.data.shelter == recipient  # confirmed: now, and only now
+    return (message.type, agency.kind) in PERSONAL_ALLOWED
+
 
 def for_recipient(message: Envelope, recipient: str) -> Envelope:
     """The copy of ``message`` that ``recipient`` may receive."""
-    agency = active_registry().get(recipient)
-    if agency is None or agency.kind is not AgencyKind.SHELTER:
-        return message
-    if isinstance(message, PlacementConfirmed) and message.data.shelter == recipient:
-        return message  # confirmed: now, and only now, the shelter gets the details
     personal = getattr(message.data, PERSONAL_FIELD, None)
-    if personal:
-        emptied = () if isinstance(personal, tuple) else None
-        data = message.data.model_copy(update={PERSONAL_FIELD: emptied})
-        return message.model_copy(update={"data": data})
-    return message
+    if not personal or may_know_personal(message, recipient):
+        return message
+    emptied = () if isinstance(personal, tuple) else None
+    data = message.data.model_copy(update={PERSONAL_FIELD: emptied})
+    return message.model_copy(update={"data": data})

@@ -618,3 +618,23 @@ def test_the_demo_over_tls(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "tls {" in (home / "nats" / "nats-server.conf").read_text()
     assert " NO " not in result.stdout
+
+
+def test_names_are_sealed_at_rest_and_shown_only_on_request(
+    demo_home: tuple[Path, subprocess.Popen[str]],
+) -> None:
+    import sqlite3
+
+    home, _ = demo_home
+    with sqlite3.connect(home / "ledger.db") as db:
+        stored = db.execute("SELECT body, personal_sealed FROM messages").fetchall()
+        kept = db.execute("SELECT body_sealed FROM dead_letters").fetchall()
+    assert any(sealed for _, sealed in stored)  # the confirmation carried details
+    for row in [*stored, *kept]:
+        assert all(b"Ejemplo" not in (cell or b"") for cell in row)
+    assert oct((home / "creds" / "ledger.key").stat().st_mode & 0o777) == "0o600"
+    plain = _json_lines(["case", "MPDDHP-2026-0415"], home)
+    assert "Ejemplo" not in json.dumps(plain)
+    shown = _json_lines(["case", "MPDDHP-2026-0415", "--personal"], home)
+    confirmed = next(e for e in shown if e["message"] == "capacity.placement_confirmed")
+    assert confirmed["personal"] == "Defensora A. Ejemplo; Defensor B. Ejemplo"

@@ -270,3 +270,47 @@ async def test_tls_is_required_and_verified(tmp_path: Path, store: CredentialSto
             )
     ledger.close()
     assert oct(tls.key.stat().st_mode & 0o777) == "0o600"
+
+
+async def test_replays_and_oversize_input_on_the_secured_bus(
+    secure_server: EmbeddedNatsServer, store: CredentialStore, hub: tuple[Hub, SqlLedger]
+) -> None:
+    bus_hub, ledger = hub
+    async with (
+        await client(secure_server, store, "fed.mechanism") as mechanism,
+        await client(secure_server, store, "gro.government") as guerrero,
+    ):
+        old = b.patrol_request()
+        await mechanism.send(old)
+        [replayed] = await mechanism.send(old)  # within the duplicate window
+        assert replayed.duplicate
+        await guerrero.js.publish(  # its own subject, but far too big
+            "mech.v1.from.gro.government.acknowledgement", b"x" * 70_000, stream="MECHBUS"
+        )
+        notice = await guerrero.next_notice()
+        assert notice.data.reason is RejectionReason.OVERSIZE  # type: ignore[attr-defined]
+    await bus_hub.wait_until(lambda: ledger.count(DeadLetterRow) == 1)
+    with ledger.session() as session:
+        requests = session.exec(
+            select(MessageRow).where(MessageRow.type == "mech.request.protection_measure.v1")
+        ).all()
+    assert len(requests) == 1
+
+
+async def test_the_agency_client_drops_personal_details_it_should_not_have(
+    secure_server: EmbeddedNatsServer, store: CredentialStore, hub: tuple[Hub, SqlLedger]
+) -> None:
+    async with (
+        await client(secure_server, store, "fed.mechanism") as mechanism,
+        await client(secure_server, store, "shelter.casa-refugio-cdmx") as shelter,
+    ):
+        leaky = b.relocation_request(("shelter.casa-refugio-cdmx",))
+        # published raw, skipping the publisher's redaction: the client is the second guard
+        await mechanism.js.publish(
+            "mech.v1.to.shelter.casa-refugio-cdmx.relocation",
+            leaky.to_json(),
+            stream="MECHBUS",
+            headers={"Nats-Msg-Id": leaky.id},
+        )
+        received = await anext(shelter.requests())
+    assert received.message.data.personal == ()  # type: ignore[attr-defined]

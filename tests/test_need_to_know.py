@@ -1,0 +1,62 @@
+"""Who may know the people's details, and how they are kept at rest."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from adapters.sealing import Sealer, SealError
+from bus.personal import join, split
+from bus.redaction import for_recipient
+from tests import builders as b
+
+PERSON = {"full_name": "Periodista P. Ejemplo", "address": "Domicilio 1"}
+
+
+@pytest.mark.parametrize(
+    ("message", "recipient", "sees"),
+    [
+        (
+            b.patrol_request(data={**b.patrol_request().data.model_dump(), "personal": PERSON}),
+            "gro.government",
+            True,
+        ),
+        (
+            b.patrol_request(
+                to="gro.commission",
+                data={**b.patrol_request().data.model_dump(), "personal": PERSON},
+            ),
+            "gro.commission",
+            False,
+        ),
+        (
+            b.investigation_request(
+                data={**b.investigation_request().data.model_dump(), "personal": PERSON}
+            ),
+            "gro.prosecutor",
+            True,
+        ),
+        (b.relocation_request(), "shelter.casa-refugio-cdmx", False),
+        (b.relocation_request(), "fed.board", True),
+    ],
+    ids=["police-protecting", "commission", "prosecutor", "shelter-unconfirmed", "federal"],
+)
+def test_need_to_know_per_type_and_recipient(message: object, recipient: str, sees: bool) -> None:
+    copy = for_recipient(message, recipient)  # type: ignore[arg-type]
+    assert bool(copy.data.personal) is sees
+
+
+def test_personal_details_split_and_sealed() -> None:
+    message = b.relocation_request()
+    body, personal = split(message.to_json())
+    assert b"Persona Defensora" not in body and personal is not None
+    sealer = Sealer.ephemeral()
+    sealed = sealer.seal(personal, message.id)
+    assert b"Persona Defensora" not in sealed
+    assert join(body, sealer.open(sealed, message.id))["data"]["personal"] == json.loads(personal)
+    with pytest.raises(SealError):  # moved to another row
+        sealer.open(sealed, "01SOMEOTHERMESSAGE000000000")
+    with pytest.raises(SealError):  # another deployment's key
+        Sealer.ephemeral().open(sealed, message.id)
+    assert split(b"not json") == (b"not json", None)
