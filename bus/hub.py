@@ -32,7 +32,7 @@ from bus import jetstream, subjects
 from bus.policy import Policy
 from bus.ports import Delivery, Ledger
 from bus.puller import BatchPuller
-from bus.recording import Outcome, record_batch
+from bus.recording import Outcome, Result, record_batch
 from bus.streams import CAPACITY_BUCKET, StreamSpec, agency_consumer, hub_consumer
 from schemas.tracking import Checkpoint, CheckpointBody
 
@@ -71,6 +71,7 @@ class Hub:
         provision: Iterable[str] = (),
         checkpoint_interval: float = 300.0,
         tls: ssl.SSLContext | None = None,
+        defer_unknown: tuple[float, ...] = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0),
     ) -> None:
         self.ledger = ledger
         self.servers = servers
@@ -79,6 +80,10 @@ class Hub:
         self.policy = policy or Policy.load()
         self.provision = tuple(provision)  # agencies whose consumers the hub creates
         self.checkpoint_interval = checkpoint_interval  # 0: never
+        # Redelivery delays for a response that arrives before its request (see
+        # recording.Result.DEFERRED): together longer than the consumer's ack_wait, after
+        # which a crashed hub's unacknowledged deliveries come back.
+        self.defer_unknown = defer_unknown
         self._checkpoints: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self.recorded = 0
@@ -197,9 +202,12 @@ class Hub:
                 log.exception("checkpoint failed")
 
     async def _on_batch(self, batch: list[Msg]) -> None:
-        deliveries = [Delivery(m.subject, m.data, m.metadata.sequence.stream) for m in batch]
+        deliveries = [
+            Delivery(m.subject, m.data, m.metadata.sequence.stream, m.metadata.num_delivered)
+            for m in batch
+        ]
         try:
-            await self._commit(deliveries)
+            outcomes = await self._commit(deliveries)
         except Exception as exc:
             attempt = min(max(m.metadata.num_delivered for m in batch), len(REDELIVERY_DELAYS))
             delay = REDELIVERY_DELAYS[attempt - 1]
@@ -213,7 +221,16 @@ class Hub:
             await asyncio.gather(*(m.nak(delay=delay) for m in batch), return_exceptions=True)
             return
         # Acknowledged only now: the ledger has committed and every notice has its PubAck.
-        await asyncio.gather(*(m.ack() for m in batch))
+        await asyncio.gather(
+            *(
+                m.nak(delay=self._deferral(m)) if o.result is Result.DEFERRED else m.ack()
+                for m, o in zip(batch, outcomes, strict=True)
+            )
+        )
+
+    def _deferral(self, msg: Msg) -> float:
+        attempt = min(msg.metadata.num_delivered, len(self.defer_unknown))
+        return self.defer_unknown[attempt - 1]
 
     async def _commit(self, deliveries: list[Delivery]) -> list[Outcome]:
         now = self.clock()

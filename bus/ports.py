@@ -24,6 +24,7 @@ class Delivery:
     subject: str
     data: bytes
     stream_seq: int
+    attempt: int = 1  # JetStream's delivery count for this message
 
 
 @dataclass(frozen=True)

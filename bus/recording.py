@@ -49,6 +49,9 @@ class Result(StrEnum):
     REDELIVERED = "redelivered"  # already in the ledger: acknowledge again, change nothing
     COPY = "copy"  # another recipient's copy of a message already recorded
     DEAD_LETTER = "dead_letter"
+    # A response to a request not recorded yet: after a hub crash, the request may be among
+    # the deliveries JetStream redelivers only after ack_wait, behind this response. Wait.
+    DEFERRED = "deferred"
 
 
 @dataclass(frozen=True)
@@ -63,15 +66,27 @@ class Outcome:
 
 
 def record_batch(
-    ledger: Ledger, deliveries: list[Delivery], now: datetime, policy: Policy | None = None
+    ledger: Ledger,
+    deliveries: list[Delivery],
+    now: datetime,
+    policy: Policy | None = None,
+    defer_attempts: int = 0,
 ) -> list[Outcome]:
-    """Record ``deliveries`` in one transaction; returns one outcome per delivery, in order."""
+    """Record ``deliveries`` in one transaction; returns one outcome per delivery, in order.
+
+    A response whose request is unknown is ``DEFERRED`` (nothing written) for its first
+    ``defer_attempts`` deliveries, and refused after that.
+    """
     with ledger.unit() as unit:
-        return [record(unit, delivery, now, policy) for delivery in deliveries]
+        return [record(unit, d, now, policy, defer_attempts) for d in deliveries]
 
 
 def record(
-    unit: LedgerUnit, delivery: Delivery, now: datetime, policy: Policy | None = None
+    unit: LedgerUnit,
+    delivery: Delivery,
+    now: datetime,
+    policy: Policy | None = None,
+    defer_attempts: int = 0,
 ) -> Outcome:
     handled = unit.handled(delivery.stream_seq)
     if handled is not None:
@@ -131,6 +146,9 @@ def record(
         new_state, outcome_events = apply(state, message, now, policy)
         for event in outcome_events:
             if isinstance(event, Refused):
+                unknown = event.reason is RejectionReason.UNKNOWN_REQUEST
+                if unknown and delivery.attempt <= defer_attempts:
+                    return Outcome(Result.DEFERRED, delivery.stream_seq, message.id)
                 refusal = _refuse(message, event.reason, event.detail)
                 return _dead_letter(unit, delivery, refusal, now)
             events.append(event)
