@@ -40,6 +40,7 @@ log = logging.getLogger("mechbus.hub")
 
 Clock = Callable[[], datetime]
 REDELIVERY_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+DEFER_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0)
 
 
 def utc_now() -> datetime:
@@ -71,7 +72,7 @@ class Hub:
         provision: Iterable[str] = (),
         checkpoint_interval: float = 300.0,
         tls: ssl.SSLContext | None = None,
-        defer_unknown: tuple[float, ...] = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0),
+        defer_unknown_for: float = 90.0,
     ) -> None:
         self.ledger = ledger
         self.servers = servers
@@ -80,10 +81,10 @@ class Hub:
         self.policy = policy or Policy.load()
         self.provision = tuple(provision)  # agencies whose consumers the hub creates
         self.checkpoint_interval = checkpoint_interval  # 0: never
-        # Redelivery delays for a response that arrives before its request (see
-        # recording.Result.DEFERRED): together longer than the consumer's ack_wait, after
-        # which a crashed hub's unacknowledged deliveries come back.
-        self.defer_unknown = defer_unknown
+        # How long a response may wait for its request (recording.Result.DEFERRED), measured
+        # from when the stream stored it: longer than the consumer's ack_wait, after which a
+        # crashed hub's unacknowledged deliveries come back, however often hubs crashed.
+        self.defer_unknown_for = defer_unknown_for
         self._checkpoints: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self.recorded = 0
@@ -202,8 +203,15 @@ class Hub:
                 log.exception("checkpoint failed")
 
     async def _on_batch(self, batch: list[Msg]) -> None:
+        wall = datetime.now(UTC)  # the transport's clock: message age, not domain time
         deliveries = [
-            Delivery(m.subject, m.data, m.metadata.sequence.stream, m.metadata.num_delivered)
+            Delivery(
+                m.subject,
+                m.data,
+                m.metadata.sequence.stream,
+                m.metadata.num_delivered,
+                may_wait=(wall - m.metadata.timestamp).total_seconds() < self.defer_unknown_for,
+            )
             for m in batch
         ]
         try:
@@ -229,8 +237,9 @@ class Hub:
         )
 
     def _deferral(self, msg: Msg) -> float:
-        attempt = min(msg.metadata.num_delivered, len(self.defer_unknown))
-        return self.defer_unknown[attempt - 1]
+        """Wait longer each time, never past the horizon by much."""
+        attempt = min(msg.metadata.num_delivered, len(DEFER_DELAYS))
+        return min(DEFER_DELAYS[attempt - 1], max(self.defer_unknown_for / 4, 0.05))
 
     async def _commit(self, deliveries: list[Delivery]) -> list[Outcome]:
         now = self.clock()

@@ -25,6 +25,8 @@ class Delivery:
     data: bytes
     stream_seq: int
     attempt: int = 1  # JetStream's delivery count for this message
+    # Young enough that its request may still be on its way (see recording.Result.DEFERRED)
+    may_wait: bool = False
 
 
 @dataclass(frozen=True)

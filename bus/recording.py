@@ -66,27 +66,19 @@ class Outcome:
 
 
 def record_batch(
-    ledger: Ledger,
-    deliveries: list[Delivery],
-    now: datetime,
-    policy: Policy | None = None,
-    defer_attempts: int = 0,
+    ledger: Ledger, deliveries: list[Delivery], now: datetime, policy: Policy | None = None
 ) -> list[Outcome]:
     """Record ``deliveries`` in one transaction; returns one outcome per delivery, in order.
 
-    A response whose request is unknown is ``DEFERRED`` (nothing written) for its first
-    ``defer_attempts`` deliveries, and refused after that.
+    A response whose request is unknown is ``DEFERRED`` (nothing written) while its delivery
+    ``may_wait``, and refused after that.
     """
     with ledger.unit() as unit:
-        return [record(unit, d, now, policy, defer_attempts) for d in deliveries]
+        return [record(unit, delivery, now, policy) for delivery in deliveries]
 
 
 def record(
-    unit: LedgerUnit,
-    delivery: Delivery,
-    now: datetime,
-    policy: Policy | None = None,
-    defer_attempts: int = 0,
+    unit: LedgerUnit, delivery: Delivery, now: datetime, policy: Policy | None = None
 ) -> Outcome:
     handled = unit.handled(delivery.stream_seq)
     if handled is not None:
@@ -147,7 +139,7 @@ def record(
         for event in outcome_events:
             if isinstance(event, Refused):
                 unknown = event.reason is RejectionReason.UNKNOWN_REQUEST
-                if unknown and delivery.attempt <= defer_attempts:
+                if unknown and delivery.may_wait:
                     return Outcome(Result.DEFERRED, delivery.stream_seq, message.id)
                 refusal = _refuse(message, event.reason, event.detail)
                 return _dead_letter(unit, delivery, refusal, now)

@@ -18,7 +18,7 @@ from bus.lifecycle import RecipientStatus
 from schemas.tracking import Rejected, RejectionReason
 from tests import builders as b
 
-QUICK_DEFER = (0.05, 0.05)  # a response to an unknown request waits twice, briefly, then is refused
+QUICK_DEFER = 0.3  # seconds a response to an unknown request may wait for it
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ def sql_ledger(ledger_url: str) -> Iterator[SqlLedger]:
 
 @pytest.fixture
 async def hub(nats_server: EmbeddedNatsServer, sql_ledger: SqlLedger) -> AsyncIterator[Hub]:
-    hub = Hub(sql_ledger, nats_server.url, defer_unknown=QUICK_DEFER)
+    hub = Hub(sql_ledger, nats_server.url, defer_unknown_for=QUICK_DEFER)
     await hub.start()
     yield hub
     await hub.stop()

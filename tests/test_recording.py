@@ -176,14 +176,13 @@ def test_a_response_before_its_request_waits_then_is_refused(ledger: object) -> 
     stream = Stream()
     request = b.patrol_request()
     early = stream.deliver(b.acknowledgement(request.id))
-    [first] = record_batch(ledger, [early], NOW, defer_attempts=2)  # type: ignore[arg-type]
+    young = Delivery(early.subject, early.data, early.stream_seq, may_wait=True)
+    [first] = record_batch(ledger, [young], NOW)  # type: ignore[arg-type]
     assert first.result is Result.DEFERRED and ledger.count(DeadLetterRow) == 0  # type: ignore[attr-defined]
     record_batch(ledger, [stream.deliver(request)], NOW)  # type: ignore[arg-type]
-    again = Delivery(early.subject, early.data, early.stream_seq, attempt=2)
-    [second] = record_batch(ledger, [again], NOW, defer_attempts=2)  # type: ignore[arg-type]
+    [second] = record_batch(ledger, [young], NOW)  # type: ignore[arg-type]
     assert second.result is Result.RECORDED
     assert status_of(ledger, request.id, "gro.government") == RecipientStatus.ACKNOWLEDGED
-    orphan = stream.deliver(b.acknowledgement("01M8KHEY07QWTZKE0VW6WNXK55"))
-    late = Delivery(orphan.subject, orphan.data, orphan.stream_seq, attempt=3)
-    [third] = record_batch(ledger, [late], NOW, defer_attempts=2)  # type: ignore[arg-type]
+    orphan = stream.deliver(b.acknowledgement("01M8KHEY07QWTZKE0VW6WNXK55"))  # too old to wait
+    [third] = record_batch(ledger, [orphan], NOW)  # type: ignore[arg-type]
     assert third.reason is RejectionReason.UNKNOWN_REQUEST

@@ -31,7 +31,7 @@ async def hub_ledger(
     nats_server: EmbeddedNatsServer, ledger_url: str
 ) -> AsyncIterator[tuple[Hub, SqlLedger]]:
     ledger = SqlLedger(ledger_url)
-    hub = Hub(ledger, nats_server.url, defer_unknown=(0.05, 0.05))
+    hub = Hub(ledger, nats_server.url, defer_unknown_for=0.3)
     await hub.start()
     yield hub, ledger
     await hub.stop()
