@@ -38,7 +38,7 @@ def pg_url(pg_unreachable: str | None) -> Iterator[str]:
     if pg_unreachable:
         pytest.skip(pg_unreachable)
     schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL)
+    admin = create_engine(PG_URL, pool_pre_ping=True)  # survives a server restart mid-test
     with admin.begin() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
     sep = "&" if "?" in PG_URL else "?"
