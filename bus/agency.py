@@ -39,6 +39,7 @@ from schemas.common import EvidenceRef
 from schemas.envelope import Body, Envelope, Family
 from schemas.messages import parse_message
 from schemas.registry import active_registry
+from schemas.requests import OPENING_REQUESTS
 from schemas.responses import (
     Acceptance,
     AcceptanceBody,
@@ -410,7 +411,9 @@ class AgencyClient:
                 self.notices.put_nowait(message)
                 return None
             return message
-        if self.auto_receipt:
+        # Receipts are for requests that open a thread; a recall or update of a request (which
+        # may already be closed) is delivered without one.
+        if self.auto_receipt and isinstance(message, OPENING_REQUESTS):
             await self.send(self._receipt(message))
         # Acknowledge the delivery only once the receipt has its PubAck: a crash before this
         # point redelivers the request, and the receipt's fixed id makes the resend harmless.
