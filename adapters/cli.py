@@ -26,6 +26,7 @@ from adapters.output import Column, choose, emit
 from adapters.report import month_bounds, write_report
 from adapters.scenario import Scenario, ScenarioError
 from adapters.settings import Settings, load_settings
+from adapters.tables import DeadLetterRow
 from adapters.tls import make_development_tls
 from adapters.views import request_lines, requests_table
 from bus import jetstream
@@ -1103,6 +1104,109 @@ def audit_verify(home: HomeOpt = None, ledger_url: LedgerOpt = None) -> None:
         raise typer.Exit(1)
     where = f"; head: row {head[0]}, hash {head[2]}" if head else ""
     console.print(f"[green]{checked} rows verified, chain intact[/]{where}")
+
+
+dlq_app = typer.Typer(help="Dead letters: bad input kept with its reason.", no_args_is_help=True)
+app.add_typer(dlq_app, name="dlq")
+
+
+@dlq_app.command("list")
+def dlq_list(
+    reason: Annotated[str | None, typer.Option(help="Only this reason, e.g. schema.")] = None,
+    sender: Annotated[str | None, typer.Option(help="Only from this agency.")] = None,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+    home: HomeOpt = None,
+    ledger_url: LedgerOpt = None,
+) -> None:
+    """Dead letters, newest first (their bodies stay sealed)."""
+    rows = _query(
+        _settings(home, ledger_url=ledger_url),
+        lambda session: tracking_views.dead_letters(session, reason=reason, sender=sender),
+    )
+    columns: list[Column] = [
+        ("id", lambda d: d.id),
+        ("received", lambda d: d.received_at),
+        ("sender", lambda d: d.sender),
+        ("reason", lambda d: d.reason),
+        ("subject", lambda d: d.nats_subject),
+        ("message", lambda d: d.message_id),
+        ("detail", lambda d: d.detail),
+    ]
+    _show(rows, columns, as_json, as_csv, "Dead letters")
+
+
+def _dead_letter(settings: Settings, dead_id: int) -> tuple[DeadLetterRow, bytes]:
+    ledger = settings.ledger()
+    try:
+        with ledger.session() as session:
+            row = session.get(DeadLetterRow, dead_id)
+        if row is None:
+            console.print(f"[red]no dead letter {dead_id}[/]")
+            raise typer.Exit(2)
+        return row, ledger.dead_letter_body(row)
+    finally:
+        ledger.close()
+
+
+@dlq_app.command("show")
+def dlq_show(
+    dead_id: Annotated[int, typer.Argument(help="The dead letter's id (see dlq list).")],
+    raw: Annotated[
+        bool, typer.Option("--raw", help="Also print the input as received (may be personal).")
+    ] = False,
+    home: HomeOpt = None,
+    ledger_url: LedgerOpt = None,
+) -> None:
+    """One dead letter: why it was refused, field by field."""
+    row, body = _dead_letter(_settings(home, ledger_url=ledger_url), dead_id)
+    console.print(
+        f"dead letter {row.id}: {row.reason} from {row.sender or '?'} on {row.nats_subject}"
+    )
+    console.print(f"received {row.received_at:%Y-%m-%d %H:%M:%S} UTC, stream seq {row.stream_seq}")
+    console.print(f"detail: {row.detail}")
+    for location, problem in json.loads(row.errors_json):
+        console.print(f"  {location}: {problem}")
+    if raw:
+        print(body.decode("utf-8", errors="replace"))
+
+
+@dlq_app.command("retry")
+def dlq_retry(
+    dead_id: Annotated[int, typer.Argument(help="The dead letter's id (see dlq list).")],
+    home: HomeOpt = None,
+    nats_url: NatsOpt = None,
+    ledger_url: LedgerOpt = None,
+) -> None:
+    """Put the input back on the bus as it was received, for the hub to judge again (after
+    what made it wrong has changed, e.g. the acknowledgement that was missing has arrived)."""
+    settings = _settings(home, nats_url, ledger_url)
+    row, body = _dead_letter(settings, dead_id)
+    url = settings.running_nats_url()
+    if url is None:
+        console.print("[red]no NATS server: start one with `mechbus up` or pass --nats-url[/]")
+        raise typer.Exit(2)
+
+    async def again() -> int:
+        seed = settings.creds_for("fed.hub")  # only the hub may write on any agency's subject
+        options: dict[str, Any] = {"nkeys_seed": str(seed)} if seed else {}
+        if settings.tls_context() is not None:
+            options["tls"] = settings.tls_context()
+        nc = await jetstream.connect(url, name="mechbus-dlq", agency="fed.hub", **options)
+        try:
+            ack = await nc.jetstream().publish(
+                row.nats_subject,
+                body,
+                stream="MECHBUS",
+                headers={
+                    "Nats-Msg-Id": f"retry-{row.stream_seq}-{datetime.now(UTC):%Y%m%d%H%M%S%f}"
+                },
+            )
+            return int(ack.seq)
+        finally:
+            await nc.drain()
+
+    console.print(f"dead letter {dead_id} published again as stream seq {asyncio.run(again())}")
 
 
 @schemas_app.command("export")

@@ -19,6 +19,7 @@ from adapters.ledger import capacity_from_row
 from adapters.tables import (
     AttendanceRow,
     CommitmentRow,
+    DeadLetterRow,
     EscalationRow,
     MessageRow,
     RecipientRow,
@@ -552,3 +553,18 @@ def placements(session: Session, limit: int = 200) -> list[PlacementLine]:
             )
         )
     return lines
+
+
+# --- dead letters --------------------------------------------------------------------------
+
+
+def dead_letters(
+    session: Session, *, reason: str | None = None, sender: str | None = None, limit: int = 200
+) -> list[DeadLetterRow]:
+    """Bad input kept with its reason, newest first (bodies stay sealed)."""
+    query = select(DeadLetterRow).order_by(col(DeadLetterRow.id).desc()).limit(limit)
+    if reason:
+        query = query.where(DeadLetterRow.reason == reason)
+    if sender:
+        query = query.where(DeadLetterRow.sender == sender)
+    return list(session.exec(query))

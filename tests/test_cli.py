@@ -638,3 +638,34 @@ def test_names_are_sealed_at_rest_and_shown_only_on_request(
     shown = _json_lines(["case", "MPDDHP-2026-0415", "--personal"], home)
     confirmed = next(e for e in shown if e["message"] == "capacity.placement_confirmed")
     assert confirmed["personal"] == "Defensora A. Ejemplo; Defensor B. Ejemplo"
+
+
+def test_dlq_list_show_and_retry(
+    running_hub: tuple[Path, subprocess.Popen[str]], tmp_path: Path
+) -> None:
+    from tests import builders as b
+
+    home, _ = running_hub
+    sent = run([*SEND_PATROL, "--instructions", "Rondines."], home)
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    deadline = time.monotonic() + 30
+    while not _json_lines(["requests"], home):
+        assert time.monotonic() < deadline
+    request_id = str(_json_lines(["requests"], home)[0]["request_id"])
+    accept, ack = tmp_path / "accept.json", tmp_path / "ack.json"
+    accept.write_bytes(b.acceptance(request_id, at=datetime.now(UTC)).to_json())
+    ack.write_bytes(b.acknowledgement(request_id, at=datetime.now(UTC)).to_json())
+    assert run(["send", "file", str(accept)], home).returncode == 0  # before acknowledging
+    while not (dead := _json_lines(["dlq", "list"], home)):
+        assert time.monotonic() < deadline, "the early acceptance was not kept"
+    assert dead[0]["reason"] == "illegal_transition" and dead[0]["sender"] == "gro.government"
+    shown = run(["dlq", "show", str(dead[0]["id"]), "--raw"], home)
+    assert "must acknowledge" in shown.stdout and "mech.response.accepted.v1" in shown.stdout
+    assert run(["send", "file", str(ack)], home).returncode == 0
+    while _json_lines(["requests"], home)[0]["status"] != "acknowledged":
+        assert time.monotonic() < deadline
+    retried = run(["dlq", "retry", str(dead[0]["id"])], home)
+    assert retried.returncode == 0, retried.stdout + retried.stderr
+    while _json_lines(["requests"], home)[0]["status"] != "accepted":
+        assert time.monotonic() < deadline, "the retried acceptance was not recorded"
+    assert run(["dlq", "show", "999"], home).returncode == 2
