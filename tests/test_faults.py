@@ -60,7 +60,9 @@ async def wait_for(predicate: object, timeout: float, what: str) -> None:
     while not predicate():  # type: ignore[operator]
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)  # polling a ledger another process writes
+        # The ledger is written by another process (the killed and restarted hub), so there
+        # is no event to wait on here: poll it, with a deadline.
+        await asyncio.sleep(0.05)
 
 
 async def acknowledge_everything(url: str) -> None:
@@ -144,17 +146,25 @@ async def test_nats_server_restart_during_traffic(
     await hub.start()
     sent = []
     try:
-        async with await AgencyClient.connect(nats_server.url, "fed.mechanism") as mechanism:
+        reconnected = asyncio.Event()
+
+        async def on_reconnect() -> None:
+            reconnected.set()
+
+        async with await AgencyClient.connect(
+            nats_server.url, "fed.mechanism", reconnected_cb=on_reconnect
+        ) as mechanism:
             for i in range(600):
                 if i == 300:
+                    reconnected.clear()
                     await asyncio.to_thread(nats_server.restart)  # same port; clients reconnect
                 request = b.patrol_request()
-                for _attempt in range(50):  # a publisher retries until it has a PubAck
+                for _attempt in range(3):  # a publisher retries, once reconnected, until acked
                     try:
                         await mechanism.send(request)
                         break
                     except Exception:
-                        await asyncio.sleep(0.1)
+                        await asyncio.wait_for(reconnected.wait(), 30)
                 else:
                     raise AssertionError("never published")
                 sent.append(request.id)
