@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from nats.aio.client import Client
 from pydantic import ValidationError
 from rich.console import Console
 from sqlmodel import Session
 
 from adapters import tracking_views
 from adapters.credentials import CredentialError, CredentialStore
-from adapters.demo import DemoError, DemoResult, nats_for, run_demo
+from adapters.demo import DemoError, DemoResult, nats_for, run_demo, stub_command
 from adapters.ledger import SqlLedger
 from adapters.obligations import SqlObligations
 from adapters.output import Column, choose, emit
@@ -740,11 +741,7 @@ def sweep(
 
     async def once() -> int:
         ledger = settings.ledger()
-        seed = settings.creds_for("fed.hub")
-        options: dict[str, Any] = {"nkeys_seed": str(seed)} if seed else {}
-        if settings.tls_context() is not None:
-            options["tls"] = settings.tls_context()
-        nc = await jetstream.connect(url, name="mechbus-sweep", agency="fed.hub", **options)
+        nc = await _connect_as_hub(settings, url, "mechbus-sweep")
         try:
             sweeper = Sweeper(SqlObligations(ledger), nc.jetstream(), policy=rules)
             return len(await sweeper.sweep_once())
@@ -753,6 +750,18 @@ def sweep(
             ledger.close()
 
     console.print(f"sent {asyncio.run(once())} escalation messages")
+
+
+async def _connect_as_hub(settings: Settings, url: str, name: str) -> Client:
+    """A NATS connection as the hub's user, with its credentials and CA when the home has them."""
+    options: dict[str, Any] = {}
+    seed = settings.creds_for("fed.hub")
+    if seed is not None:
+        options["nkeys_seed"] = str(seed)
+    tls = settings.tls_context()
+    if tls is not None:
+        options["tls"] = tls
+    return await jetstream.connect(url, name=name, agency="fed.hub", **options)
 
 
 def _policy(path: Path | None) -> Policy:
@@ -976,26 +985,8 @@ def agency_run(
             "and restart `mechbus up`[/]"
         )
         raise typer.Exit(2)
-    args = [
-        sys.executable,
-        "-m",
-        "agency_stubs",
-        "--as",
-        agency,
-        "--nats-url",
-        url,
-        "--profile",
-        profile,
-        "--seed",
-        str(seed),
-    ]
-    if capacity is not None:
-        args += ["--capacity", capacity.read_text(encoding="utf-8")]
-    creds = settings.creds_for(agency)
-    if creds is not None:
-        args += ["--creds", str(creds)]
-    if settings.tls_files.exist():
-        args += ["--tls-ca", str(settings.tls_files.ca)]
+    text = capacity.read_text(encoding="utf-8") if capacity is not None else None
+    args = stub_command(settings, agency, url, profile, seed, text)
     os.execv(sys.executable, args)  # the stub replaces this process: Ctrl-C reaches it directly
 
 
@@ -1188,11 +1179,8 @@ def dlq_retry(
         raise typer.Exit(2)
 
     async def again() -> int:
-        seed = settings.creds_for("fed.hub")  # only the hub may write on any agency's subject
-        options: dict[str, Any] = {"nkeys_seed": str(seed)} if seed else {}
-        if settings.tls_context() is not None:
-            options["tls"] = settings.tls_context()
-        nc = await jetstream.connect(url, name="mechbus-dlq", agency="fed.hub", **options)
+        # only the hub may write on any agency's subject
+        nc = await _connect_as_hub(settings, url, "mechbus-dlq")
         try:
             ack = await nc.jetstream().publish(
                 row.nats_subject,

@@ -52,6 +52,33 @@ class DemoResult:
     unmet: list[str] = field(default_factory=list)
 
 
+def stub_command(
+    settings: Settings, agency: str, url: str, profile: str, seed: int, capacity: str | None
+) -> list[str]:
+    """The command line of one stub agency process, with its credentials and CA if any."""
+    args = [
+        sys.executable,
+        "-m",
+        "agency_stubs",
+        "--as",
+        agency,
+        "--nats-url",
+        url,
+        "--profile",
+        profile,
+        "--seed",
+        str(seed),
+    ]
+    creds = settings.creds_for(agency)
+    if creds is not None:
+        args += ["--creds", str(creds)]
+    if settings.tls_files.exist():
+        args += ["--tls-ca", str(settings.tls_files.ca)]
+    if capacity is not None:
+        args += ["--capacity", capacity]
+    return args
+
+
 @contextlib.asynccontextmanager
 async def stub_agencies(
     agencies: tuple[AgencySpec, ...], url: str, seed: int, timeout: float, settings: Settings
@@ -59,20 +86,13 @@ async def stub_agencies(
     """Each stub agency in its own process, as a real agency runs its own client."""
     procs = []
     for spec in agencies:
-        args = ["--as", spec.id, "--nats-url", url, "--profile", spec.profile, "--seed", str(seed)]
-        creds = settings.creds_for(spec.id)
-        if creds is not None:
-            args += ["--creds", str(creds)]
-        if settings.tls_files.exist():
-            args += ["--tls-ca", str(settings.tls_files.ca)]
-        if spec.capacity is not None:
-            args += ["--capacity", json.dumps(spec.capacity, ensure_ascii=False)]
+        capacity = (
+            json.dumps(spec.capacity, ensure_ascii=False) if spec.capacity is not None else None
+        )
+        command = stub_command(settings, spec.id, url, spec.profile, seed, capacity)
         procs.append(
             await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "agency_stubs",
-                *args,
+                *command,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
                 preexec_fn=parent_death_hook(),

@@ -264,7 +264,7 @@ class Hub:
                     outcome.reason.value,
                     outcome.message_id,
                 )
-            elif outcome.result.value == "recorded":
+            elif outcome.result is Result.RECORDED:
                 self.recorded += 1
         async with self._committed:
             self._committed.notify_all()

@@ -381,6 +381,8 @@ def test_up_sweeps_and_the_board_agenda_fills(
     while not (items := _json_lines(["board", "agenda", "JG-2026-04"], home)):
         assert time.monotonic() < deadline, "the ladder never reached the Board's agenda"
     assert items[0]["authority_to_summon"] == "tam.government"
+    swept = run(["sweep"], home)  # one pass as the hub's user, beside the one `up` runs
+    assert swept.returncode == 0 and "escalation messages" in swept.stdout, swept.stdout
     attended = run(["board", "attendance", "JG-2026-04", "tam.government", "--absent"], home)
     assert attended.returncode == 0, attended.stdout + attended.stderr
 
