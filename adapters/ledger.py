@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from sqlalchemy import event, func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, col, create_engine, select
 
+from adapters.migrate import upgrade
 from adapters.sealing import Sealer
 from adapters.tables import (
     AttendanceRow,
@@ -53,14 +55,34 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
-def make_engine(url: str, **options: Any) -> Engine:
+@dataclass(frozen=True)
+class PoolOptions:
+    """The connection pool of a server database (``adapters.settings`` reads it from the env)."""
+
+    size: int = 5  # kept open: the hub's writer, the sweeper and a few views at once
+    max_overflow: int = 10  # opened for a burst beyond that, closed again when returned
+    timeout: float = 30.0  # seconds to wait for a free connection before failing loudly
+    # Seconds; reconnect before a firewall or PgBouncer drops a connection idle for long.
+    recycle: int = 1800
+
+    def engine_options(self) -> dict[str, Any]:
+        return {
+            "pool_size": self.size,
+            "max_overflow": self.max_overflow,
+            "pool_timeout": self.timeout,
+            "pool_recycle": self.recycle,
+            # a connection killed while idle (server restart, failover) is replaced, not used
+            "pool_pre_ping": True,
+        }
+
+
+def make_engine(url: str, *, pool: PoolOptions | None = None, **options: Any) -> Engine:
     if url.startswith("sqlite"):
+        # One local file: the pool settings of a server database do not apply.
         engine = create_engine(url, connect_args={"check_same_thread": False}, **options)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    options.setdefault("pool_pre_ping", True)
-    options.setdefault("pool_size", 5)
-    return create_engine(url, **options)
+    return create_engine(url, **{**(pool or PoolOptions()).engine_options(), **options})
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
@@ -78,13 +100,19 @@ class SqlLedger:
     """Implements ``bus.ports.Ledger`` over SQLAlchemy."""
 
     def __init__(
-        self, url: str, *, create: bool = True, sealer: Sealer | None = None, **engine_options: Any
+        self,
+        url: str,
+        *,
+        create: bool = True,
+        sealer: Sealer | None = None,
+        pool: PoolOptions | None = None,
+        **engine_options: Any,
     ) -> None:
         self.url = url
         self.sealer = sealer or Sealer.ephemeral()
-        self.engine = make_engine(url, **engine_options)
-        if create:
-            SQLModel.metadata.create_all(self.engine)
+        self.engine = make_engine(url, pool=pool, **engine_options)
+        if create:  # create or migrate the schema to the newest revision (adapters.migrate)
+            upgrade(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import os
 import ssl
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from platformdirs import user_data_dir
 
-from adapters.ledger import SqlLedger, sqlite_url
+from adapters.ledger import PoolOptions, SqlLedger, sqlite_url
 from adapters.sealing import Sealer
 from adapters.tls import TlsFiles
 
@@ -19,6 +21,7 @@ class Settings:
     home: Path
     ledger_url: str
     nats_url: str | None  # None: run the embedded nats-server
+    pool: PoolOptions = field(default_factory=PoolOptions)  # PostgreSQL only
 
     @property
     def nats_store(self) -> Path:
@@ -48,7 +51,7 @@ class Settings:
         return Sealer.from_file(self.creds_dir / "ledger.key")
 
     def ledger(self) -> SqlLedger:
-        return SqlLedger(self.ledger_url, sealer=self.sealer())
+        return SqlLedger(self.ledger_url, sealer=self.sealer(), pool=self.pool)
 
     @property
     def url_file(self) -> Path:
@@ -70,4 +73,50 @@ def load_settings(
     root.mkdir(parents=True, exist_ok=True)
     ledger = ledger_url or os.environ.get("MECHBUS_LEDGER_URL") or sqlite_url(root / "ledger.db")
     url = nats_url or os.environ.get("MECHBUS_NATS_URL") or None
-    return Settings(home=root, ledger_url=ledger, nats_url=url)
+    return Settings(home=root, ledger_url=ledger, nats_url=url, pool=pool_options())
+
+
+class SettingsError(ValueError):
+    """A setting from the environment that mechbus cannot use."""
+
+
+def pool_options(environ: Mapping[str, str] = os.environ) -> PoolOptions:
+    """The ledger's connection pool: defaults, each overridable by an environment variable."""
+    default = PoolOptions()
+    return PoolOptions(
+        size=_whole(environ, "MECHBUS_DB_POOL_SIZE", default.size, low=1),
+        # SQLAlchemy's -1 ("no limit") is refused: a burst could take all of the server's
+        # max_connections from every other client.
+        max_overflow=_whole(environ, "MECHBUS_DB_MAX_OVERFLOW", default.max_overflow, low=0),
+        timeout=_seconds(environ, "MECHBUS_DB_POOL_TIMEOUT", default.timeout),
+        recycle=_whole(environ, "MECHBUS_DB_POOL_RECYCLE", default.recycle, low=1, never=True),
+    )
+
+
+def _whole(
+    environ: Mapping[str, str], name: str, default: int, *, low: int, never: bool = False
+) -> int:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value: int | None = int(raw)
+    except ValueError:
+        value = None
+    if value is not None and (value >= low or (never and value == -1)):
+        return value
+    wanted = f"a whole number of at least {low}" + (" (or -1: never)" if never else "")
+    raise SettingsError(f"{name} must be {wanted}; got {raw!r}")
+
+
+def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if math.isfinite(value) and value > 0:
+        return value
+    raise SettingsError(f"{name} must be a number of seconds greater than 0; got {raw!r}")
