@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from sqlmodel import Session
 
-from adapters import tracking_views
+from adapters import cli_db, tracking_views
 from adapters.credentials import CredentialError, CredentialStore
 from adapters.demo import DemoError, DemoResult, nats_for, run_demo, stub_command
 from adapters.ledger import SqlLedger
@@ -67,6 +67,7 @@ board_app = typer.Typer(
 app.add_typer(send_app, name="send")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(board_app, name="board")
+app.add_typer(cli_db.app, name="db")
 # Piped output (CI logs, files) gets room for the tables instead of Rich's 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 120)
 
