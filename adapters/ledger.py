@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, func
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, col, create_engine, select
 
@@ -44,6 +46,7 @@ from bus.ports import (
     DeadLetterRecord,
     EscalationRecord,
     Handled,
+    LedgerUnavailable,
     MessageRecord,
     StoredMessage,
 )
@@ -123,6 +126,12 @@ class SqlLedger:
             try:
                 yield SqlUnit(session, self.sealer)
                 session.commit()
+            except (OperationalError, InterfaceError) as exc:
+                # The database is down, restarting or locked: nothing is wrong with the
+                # messages, and the hub waits instead of counting it against them.
+                with contextlib.suppress(Exception):
+                    session.rollback()
+                raise LedgerUnavailable(f"ledger unavailable: {type(exc.orig).__name__}") from exc
             except BaseException:
                 session.rollback()
                 raise

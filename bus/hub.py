@@ -30,10 +30,17 @@ from nats.js.kv import KeyValue
 
 from bus import jetstream, subjects
 from bus.policy import Policy
-from bus.ports import Delivery, Ledger
+from bus.ports import Delivery, Ledger, LedgerUnavailable
 from bus.puller import BatchPuller
 from bus.recording import Outcome, Result, record_batch
-from bus.streams import CAPACITY_BUCKET, StreamSpec, agency_consumer, hub_consumer
+from bus.streams import (
+    CAPACITY_BUCKET,
+    HUB_MAX_DELIVER,
+    StreamSpec,
+    agency_consumer,
+    hub_consumer,
+)
+from bus.undeliverable import Failures, UndeliverableKeeper
 from schemas.tracking import Checkpoint, CheckpointBody
 
 log = logging.getLogger("mechbus.hub")
@@ -65,7 +72,7 @@ class Hub:
         servers: str | list[str],
         *,
         stream: StreamSpec | None = None,
-        clock: Clock = utc_now,
+        clock: Clock | None = None,
         policy: Policy | None = None,
         batch_size: int = 256,
         creds: Path | None = None,
@@ -73,11 +80,16 @@ class Hub:
         checkpoint_interval: float = 300.0,
         tls: ssl.SSLContext | None = None,
         defer_unknown_for: float = 90.0,
+        max_deliver: int = HUB_MAX_DELIVER,
     ) -> None:
         self.ledger = ledger
         self.servers = servers
         self.stream = stream or StreamSpec()
-        self.clock = clock
+        # With no clock of its own the hub records each message at the moment the stream
+        # stored it (see bus.ports.Delivery.stored_at), so replaying the stream rebuilds the
+        # same ledger; tests and trials pass a clock to move time themselves.
+        self.recording_clock = clock
+        self.clock = clock or utc_now
         self.policy = policy or Policy.load()
         self.provision = tuple(provision)  # agencies whose consumers the hub creates
         self.checkpoint_interval = checkpoint_interval  # 0: never
@@ -85,6 +97,9 @@ class Hub:
         # from when the stream stored it: longer than the consumer's ack_wait, after which a
         # crashed hub's unacknowledged deliveries come back, however often hubs crashed.
         self.defer_unknown_for = defer_unknown_for
+        self.max_deliver = max_deliver
+        self.failures = Failures()
+        self._keeper: UndeliverableKeeper | None = None
         self._checkpoints: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self.recorded = 0
@@ -114,8 +129,12 @@ class Hub:
         self._nc = await self.broker.connect()
         js = self._nc.jetstream()
         await jetstream.ensure_stream(js, self.stream)
-        consumer = hub_consumer()
+        consumer = hub_consumer(self.max_deliver)
         await jetstream.ensure_consumer(js, self.stream, consumer)
+        self._keeper = UndeliverableKeeper(
+            js, self.ledger, self.stream, self.failures, self._after_commit
+        )
+        await self._keeper.start()
         # One consumer per agency, filtered to its own inbox: on a secured server the hub
         # writes these so that no agency can give itself a wider filter.
         await asyncio.gather(
@@ -151,6 +170,9 @@ class Hub:
         if self._puller is not None:
             await self._puller.stop()
             self._puller = None
+        if self._keeper is not None:
+            await self._keeper.stop()
+            self._keeper = None
         self._nc = None
 
     async def start(self) -> None:
@@ -211,24 +233,79 @@ class Hub:
                 m.metadata.sequence.stream,
                 m.metadata.num_delivered,
                 may_wait=(wall - m.metadata.timestamp).total_seconds() < self.defer_unknown_for,
+                stored_at=m.metadata.timestamp,
             )
             for m in batch
         ]
         try:
-            outcomes = await self._commit(deliveries)
+            outcomes = await self._commit_patiently(batch, deliveries)
         except Exception as exc:
-            attempt = min(max(m.metadata.num_delivered for m in batch), len(REDELIVERY_DELAYS))
-            delay = REDELIVERY_DELAYS[attempt - 1]
+            if len(batch) == 1:
+                await self._give_back(batch, exc)
+                return
+            # Something in this batch fails to record. Record it one message at a time, so
+            # that only the message at fault comes back (and, in the end, is kept as
+            # undeliverable) while the others are recorded now, in order.
             log.warning(
-                "recording %d deliveries from stream seq %d failed (%s); redelivery in %.1fs",
-                len(deliveries),
+                "recording %d deliveries from stream seq %d failed (%s); one at a time now",
+                len(batch),
                 deliveries[0].stream_seq,
                 type(exc).__name__,
-                delay,
             )
-            await asyncio.gather(*(m.nak(delay=delay) for m in batch), return_exceptions=True)
+            for msg, delivery in zip(batch, deliveries, strict=True):
+                await self._on_batch_of_one(msg, delivery)
             return
+        await self._settle(batch, outcomes)
+
+    async def _on_batch_of_one(self, msg: Msg, delivery: Delivery) -> None:
+        try:
+            [outcome] = await self._commit_patiently([msg], [delivery])
+        except Exception as exc:
+            await self._give_back([msg], exc)
+            return
+        await self._settle([msg], [outcome])
+
+    async def _commit_patiently(
+        self, batch: list[Msg], deliveries: list[Delivery]
+    ) -> list[Outcome]:
+        """Commit; while the ledger is unavailable, hold the batch and try again.
+
+        The deliveries are kept in progress meanwhile, so JetStream neither hands them to
+        another hub nor counts them toward the max deliveries of a poison message.
+        """
+        wait = 0.25
+        while True:
+            try:
+                return await self._commit(deliveries)
+            except LedgerUnavailable as exc:
+                if self._stopping.is_set():
+                    raise
+                log.warning("%s; holding %d deliveries, retrying in %.1fs", exc, len(batch), wait)
+                await asyncio.gather(*(m.in_progress() for m in batch), return_exceptions=True)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), wait)
+                wait = min(wait * 2, 5.0)
+
+    async def _give_back(self, batch: list[Msg], exc: Exception) -> None:
+        """Not recorded: redelivered after a growing delay, up to the max deliveries."""
+        attempt = min(max(m.metadata.num_delivered for m in batch), len(REDELIVERY_DELAYS))
+        delay = REDELIVERY_DELAYS[attempt - 1]
+        for msg in batch:
+            self.failures.note(msg.metadata.sequence.stream, exc)
+        log.warning(
+            "recording stream seq %d (%d deliveries) failed (%s); redelivery in %.1fs",
+            batch[0].metadata.sequence.stream,
+            len(batch),
+            type(exc).__name__,
+            delay,
+        )
+        await asyncio.gather(*(m.nak(delay=delay) for m in batch), return_exceptions=True)
+
+    async def _settle(self, batch: list[Msg], outcomes: list[Outcome]) -> None:
         # Acknowledged only now: the ledger has committed and every notice has its PubAck.
+        for outcome in outcomes:
+            if outcome.result is not Result.DEFERRED:
+                self.failures.forget(outcome.stream_seq)
         await asyncio.gather(
             *(
                 m.nak(delay=self._deferral(m)) if o.result is Result.DEFERRED else m.ack()
@@ -242,8 +319,13 @@ class Hub:
         return min(DEFER_DELAYS[attempt - 1], max(self.defer_unknown_for / 4, 0.05))
 
     async def _commit(self, deliveries: list[Delivery]) -> list[Outcome]:
-        now = self.clock()
+        now = self.recording_clock() if self.recording_clock is not None else None
         outcomes = await asyncio.to_thread(record_batch, self.ledger, deliveries, now, self.policy)
+        await self._after_commit(outcomes)
+        return outcomes
+
+    async def _after_commit(self, outcomes: list[Outcome]) -> None:
+        """Tell senders about refusals, publish capacities, count, and wake the waiters."""
         notices = [o.notice for o in outcomes if o.notice is not None]
         if notices:
             assert self._nc is not None
@@ -268,4 +350,3 @@ class Hub:
                 self.recorded += 1
         async with self._committed:
             self._committed.notify_all()
-        return outcomes

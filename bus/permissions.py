@@ -6,7 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bus import subjects
-from bus.streams import CAPACITY_BUCKET, StreamSpec, agency_consumer, hub_consumer
+from bus.streams import (
+    CAPACITY_BUCKET,
+    REPLAY_CONSUMER,
+    StreamSpec,
+    agency_consumer,
+    dead_letter_consumer,
+    dead_letter_stream,
+    hub_consumer,
+)
 from schemas.registry import Agency, AgencyKind
 
 HUB = "fed.hub"
@@ -32,6 +40,7 @@ def for_agency(agency: Agency, stream: StreamSpec | None = None) -> Permissions:
     inbox = (f"{subjects.inbox_prefix(agency.id)}.>",)
     if agency.id == HUB:
         kv = f"KV_{CAPACITY_BUCKET}"
+        dlq = dead_letter_stream(spec)
         return Permissions(
             publish=(
                 subjects.ALL,  # records everything, sends notices and escalations
@@ -43,6 +52,15 @@ def for_agency(agency: Agency, stream: StreamSpec | None = None) -> Permissions:
                 f"$JS.API.CONSUMER.DURABLE.CREATE.{spec.name}.>",
                 f"$JS.API.CONSUMER.INFO.{spec.name}.>",
                 *_consumer(spec.name, hub_consumer().durable),
+                *_consumer(spec.name, REPLAY_CONSUMER),
+                f"$JS.API.CONSUMER.DELETE.{spec.name}.{REPLAY_CONSUMER}",
+                f"$JS.API.STREAM.MSG.GET.{spec.name}",  # the message a dead letter is about
+                f"$JS.API.STREAM.INFO.{dlq.name}",
+                f"$JS.API.STREAM.CREATE.{dlq.name}",
+                f"$JS.API.STREAM.UPDATE.{dlq.name}",
+                f"$JS.API.CONSUMER.CREATE.{dlq.name}.>",
+                f"$JS.API.CONSUMER.DURABLE.CREATE.{dlq.name}.>",
+                *_consumer(dlq.name, dead_letter_consumer(spec).durable),
                 f"$JS.API.STREAM.INFO.{kv}",
                 f"$JS.API.STREAM.CREATE.{kv}",
                 f"$JS.API.STREAM.UPDATE.{kv}",

@@ -17,6 +17,14 @@ from bus.lifecycle import RequestState
 from schemas.tracking import EscalationLevel
 
 
+class LedgerUnavailable(RuntimeError):
+    """The ledger cannot be reached or written just now (a restart, a lost connection, a lock).
+
+    Nothing is wrong with the messages: the hub holds its batch and tries again, and such
+    failures never count toward a message's deliveries.
+    """
+
+
 @dataclass(frozen=True)
 class Delivery:
     """One message as JetStream delivered it to the hub."""
@@ -27,6 +35,11 @@ class Delivery:
     attempt: int = 1  # JetStream's delivery count for this message
     # Young enough that its request may still be on its way (see recording.Result.DEFERRED)
     may_wait: bool = False
+    # When the stream stored it: the moment the bus accepted the message, and so the time
+    # the ledger records it at unless the hub runs on a clock of its own (tests, trials).
+    # It makes recording a function of the stream alone, which is what lets a replay of the
+    # stream rebuild the very same ledger.
+    stored_at: datetime | None = None
 
 
 @dataclass(frozen=True)

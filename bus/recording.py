@@ -66,11 +66,15 @@ class Outcome:
 
 
 def record_batch(
-    ledger: Ledger, deliveries: list[Delivery], now: datetime, policy: Policy | None = None
+    ledger: Ledger,
+    deliveries: list[Delivery],
+    now: datetime | None = None,
+    policy: Policy | None = None,
 ) -> list[Outcome]:
     """Record ``deliveries`` in one transaction; returns one outcome per delivery, in order.
 
-    A response whose request is unknown is ``DEFERRED`` (nothing written) while its delivery
+    Each is recorded at ``now`` if given, else at the moment the stream stored it. A response
+    whose request is unknown is ``DEFERRED`` (nothing written) while its delivery
     ``may_wait``, and refused after that.
     """
     with ledger.unit() as unit:
@@ -78,8 +82,42 @@ def record_batch(
 
 
 def record(
-    unit: LedgerUnit, delivery: Delivery, now: datetime, policy: Policy | None = None
+    unit: LedgerUnit, delivery: Delivery, now: datetime | None = None, policy: Policy | None = None
 ) -> Outcome:
+    return _record(unit, delivery, _moment(delivery, now), policy)
+
+
+def record_undeliverable(
+    ledger: Ledger, delivery: Delivery, detail: str, now: datetime | None = None
+) -> Outcome:
+    """Keep a message the hub gave up recording (its max deliveries reached) as a dead letter.
+
+    Unless it was recorded after all (say the commit held and only the acks were lost): then
+    nothing changes.
+    """
+    with ledger.unit() as unit:
+        if unit.handled(delivery.stream_seq) is not None:
+            return Outcome(Result.REDELIVERED, delivery.stream_seq)
+        message_id = None
+        try:
+            decoded = intake.decode(delivery.subject, delivery.data)
+            if not isinstance(decoded, intake.Refusal):
+                message_id = decoded.id
+        except Exception:  # the decoding itself may be what kept failing
+            pass
+        sender = intake.sender_of(delivery.subject)
+        refusal = intake.Refusal(RejectionReason.UNDELIVERABLE, detail, sender, message_id)
+        return _dead_letter(unit, delivery, refusal, _moment(delivery, now))
+
+
+def _moment(delivery: Delivery, now: datetime | None) -> datetime:
+    at = now if now is not None else delivery.stored_at
+    if at is None:
+        raise ValueError(f"stream seq {delivery.stream_seq}: no recording time and no clock")
+    return at
+
+
+def _record(unit: LedgerUnit, delivery: Delivery, now: datetime, policy: Policy | None) -> Outcome:
     handled = unit.handled(delivery.stream_seq)
     if handled is not None:
         notice = parse_message(handled.notice) if handled.notice else None

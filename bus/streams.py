@@ -9,6 +9,9 @@ from bus import subjects
 CAPACITY_BUCKET = "shelter_capacity"
 """JetStream key-value bucket: the latest capacity of each shelter, keyed by agency id."""
 
+REPLAY_CONSUMER = "replay"
+"""The hub's short-lived consumer that reads the whole stream for ``mechbus replay``."""
+
 MAX_MESSAGE_BYTES = 64 * 1024
 """Largest body the hub accepts; bigger ones are kept as dead letters (``oversize``)."""
 
@@ -36,8 +39,39 @@ class ConsumerSpec:
     max_deliver: int = -1
 
 
-def hub_consumer() -> ConsumerSpec:
-    return ConsumerSpec(durable="hub", filter_subjects=(subjects.ALL,))
+HUB_DURABLE = "hub"
+HUB_MAX_DELIVER = 20
+"""Deliveries before the server gives up on a message the hub keeps failing to record (with
+the hub's growing delays, about eight minutes) and announces it, for the dead-letter stream.
+A ledger that is down does not count: the hub holds its batch and waits instead."""
+
+
+def hub_consumer(max_deliver: int = HUB_MAX_DELIVER) -> ConsumerSpec:
+    return ConsumerSpec(
+        durable=HUB_DURABLE, filter_subjects=(subjects.ALL,), max_deliver=max_deliver
+    )
+
+
+def max_deliveries_subject(stream: str, durable: str) -> str:
+    """The server's advisory when ``durable`` reaches its max deliveries for a message."""
+    return f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{stream}.{durable}"
+
+
+def dead_letter_stream(stream: StreamSpec) -> StreamSpec:
+    """Keeps the advisories for messages the hub gave up on, so none vanishes unrecorded."""
+    return StreamSpec(
+        name=f"{stream.name}_DLQ",
+        subjects=(max_deliveries_subject(stream.name, HUB_DURABLE),),
+        duplicate_window_seconds=120.0,
+        max_msg_size=64 * 1024,
+        replicas=stream.replicas,
+    )
+
+
+def dead_letter_consumer(stream: StreamSpec) -> ConsumerSpec:
+    """The hub's consumer of the dead-letter stream."""
+    spec = dead_letter_stream(stream)
+    return ConsumerSpec(durable="hub-dlq", filter_subjects=spec.subjects, max_ack_pending=64)
 
 
 def agency_consumer(agency: str) -> ConsumerSpec:

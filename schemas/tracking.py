@@ -35,6 +35,8 @@ class RejectionReason(StrEnum):
     DUPLICATE = "duplicate"
     EXPIRED = "expired"
     NO_CAPACITY = "no_capacity"  # a placement the shelter has no room for
+    # the bus itself failed to record it, delivery after delivery: kept for federal staff
+    UNDELIVERABLE = "undeliverable"
 
 
 class FieldError(Body):
