@@ -46,8 +46,10 @@ def _where(engine: Engine) -> str:
 
 @app.command("upgrade")
 def db_upgrade(url: UrlOpt = None, home: HomeOpt = None) -> None:
-    """Create the ledger's schema, or migrate it to the newest revision; a ledger made before
-    migrations existed is adopted with its rows."""
+    """Create the ledger's schema or migrate it to the newest revision.
+
+    A ledger made by create_all before migrations existed is adopted with its rows.
+    """
     engine = _engine(home, url)
     try:
         before = current(engine)
@@ -60,7 +62,7 @@ def db_upgrade(url: UrlOpt = None, home: HomeOpt = None) -> None:
         raise typer.Exit(1) from None
     finally:
         engine.dispose()
-    change = "already there" if before == after else f"was {before or 'unversioned'}"
+    change = "already there" if before == after else f"was {before or 'none'}"
     console.print(f"ledger {_where(engine)} at revision {after} ({change})")
 
 
