@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
+import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import nats
 from nats.aio.client import Client
 from nats.js import JetStreamContext, api
 from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.kv import KeyValue
 
 from bus import redaction, subjects
-from bus.streams import ConsumerSpec, StreamSpec
+from bus.streams import CAPACITY_BUCKET, ConsumerSpec, StreamSpec
 from bus.subjects import inbox_prefix
 from schemas.envelope import Envelope
 
@@ -29,7 +33,11 @@ async def connect(
     error_cb: ErrorCallback | None = None,
     **options: Any,
 ) -> Client:
-    """Connect, retrying forever on loss (nats-py gives up after ~2 minutes by default)."""
+    """Connect, retrying forever on loss (nats-py gives up after ~2 minutes by default).
+
+    ``url`` may list several servers (a list, or one string separated by commas as the nats
+    tools accept): the client picks any, and moves to another when its server goes away.
+    """
 
     async def _log_error(exc: Exception) -> None:
         log.warning("nats error on %s: %s", name, exc)
@@ -41,7 +49,7 @@ async def connect(
     options.setdefault("connect_timeout", 5)
     if agency is not None:
         options.setdefault("inbox_prefix", inbox_prefix(agency))
-    servers = url if isinstance(url, list) else [url]
+    servers = url if isinstance(url, list) else url.split(",")
     return await nats.connect(servers=servers, name=name, error_cb=_log_error, **options)
 
 
@@ -58,17 +66,52 @@ def stream_config(spec: StreamSpec) -> api.StreamConfig:
     )
 
 
+Info = TypeVar("Info", api.StreamInfo, api.ConsumerInfo)
+
+PLACEMENT_TIMEOUT = 30.0
+"""How long a replicated stream or consumer may take to get its peers and a leader."""
+
+
+async def _placed(
+    info: Info, replicas: int, refresh: Callable[[], Awaitable[Info]], what: str
+) -> Info:
+    """Wait until a clustered asset has all its peers and a leader.
+
+    The create or update call returns before the meta leader has placed the new peers: a
+    consumer asked for R3 on a stream still being scaled up is refused ("replica count
+    exceeds parent stream"), and a fetch before the leader exists only times out. A peer
+    that is down does not count against placement, so this also returns with a node lost.
+    """
+    if replicas <= 1:
+        return info
+    deadline = time.monotonic() + PLACEMENT_TIMEOUT
+    while True:
+        cluster = info.cluster
+        if cluster is not None and cluster.leader and 1 + len(cluster.replicas or []) >= replicas:
+            return info
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} has no leader with {replicas} replicas after waiting")
+        await asyncio.sleep(0.05)
+        info = await refresh()
+
+
 async def ensure_stream(js: JetStreamContext, spec: StreamSpec) -> api.StreamInfo:
-    """Create the stream, or bring an existing one to ``spec`` (stream configs can change)."""
+    """Create the stream, or bring an existing one to ``spec`` (stream configs can change,
+    ``replicas`` too: R1 to R3 adds two peers that catch up from the leader); returns once
+    the stream has a leader and all ``spec.replicas`` peers."""
     config = stream_config(spec)
     try:
         await js.stream_info(spec.name)
     except NotFoundError:
-        return await js.add_stream(config)
-    return await js.update_stream(config)
+        info = await js.add_stream(config)
+    else:
+        info = await js.update_stream(config)
+    return await _placed(
+        info, spec.replicas, lambda: js.stream_info(spec.name), f"stream {spec.name}"
+    )
 
 
-def consumer_config(spec: ConsumerSpec) -> api.ConsumerConfig:
+def consumer_config(spec: ConsumerSpec, replicas: int = 1) -> api.ConsumerConfig:
     return api.ConsumerConfig(
         name=spec.durable,
         durable_name=spec.durable,
@@ -78,6 +121,9 @@ def consumer_config(spec: ConsumerSpec) -> api.ConsumerConfig:
         ack_wait=spec.ack_wait_seconds,
         max_ack_pending=spec.max_ack_pending,
         max_deliver=spec.max_deliver,
+        # As many as the stream, stated: a consumer left at the default (0, "inherit") stays
+        # R1 when its stream is scaled up, and would be lost with its one node.
+        num_replicas=replicas,
     )
 
 
@@ -91,12 +137,42 @@ async def ensure_consumer(
     which surfaces here instead of running silently with a stale config.
     """
     try:
-        return await js.add_consumer(stream.name, consumer_config(spec))
+        info = await js.add_consumer(stream.name, consumer_config(spec, stream.replicas))
     except BadRequestError as exc:
         raise RuntimeError(
             f"consumer {spec.durable} on {stream.name} exists with an incompatible config: "
             f"{exc.description}; delete it deliberately (its position is lost) to change it"
         ) from exc
+    return await _placed(
+        info,
+        stream.replicas,
+        lambda: js.consumer_info(stream.name, spec.durable),
+        f"consumer {spec.durable} on {stream.name}",
+    )
+
+
+async def ensure_capacity_bucket(js: JetStreamContext, stream: StreamSpec) -> KeyValue:
+    """The shelters' capacity key-value bucket, with as many replicas as ``stream``.
+
+    ``create_key_value`` refuses a bucket that exists with other settings, so a bucket made
+    before the deployment became a cluster is scaled by updating its backing stream.
+    """
+    try:
+        return await js.create_key_value(
+            bucket=CAPACITY_BUCKET,
+            history=5,
+            storage=api.StorageType.FILE,
+            description="latest capacity per shelter (history in the ledger)",
+            replicas=stream.replicas,
+        )
+    except BadRequestError:
+        name = f"KV_{CAPACITY_BUCKET}"
+        current = (await js.stream_info(name)).config
+        if current.num_replicas == stream.replicas:
+            raise  # something else differs: say so rather than change it silently
+        info = await js.update_stream(dataclasses.replace(current, num_replicas=stream.replicas))
+        await _placed(info, stream.replicas, lambda: js.stream_info(name), f"bucket {name}")
+        return await js.key_value(CAPACITY_BUCKET)
 
 
 class PublishError(RuntimeError):

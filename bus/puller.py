@@ -7,6 +7,8 @@ task then dies and the messages it had already fetched are neither handled nor a
 until ``ack_wait`` redelivers them, behind their successors (measured: two 30 s stalls in 60
 requests at a 5 ms batch wait). Here every timeout is caught, a fetch returns as soon as
 messages are available (no waiting to fill a batch), and each batch is handled whole, in order.
+In a cluster the loop also outlives the loss of a node: while the consumer's leader is being
+re-elected fetches fail in several ways, and each is retried with a short, growing backoff.
 """
 
 from __future__ import annotations
@@ -19,11 +21,20 @@ from collections.abc import Awaitable, Callable
 from nats.aio.msg import Msg
 from nats.errors import ConnectionClosedError
 from nats.js import JetStreamContext
-from nats.js.errors import ServiceUnavailableError
+from nats.js.errors import APIError
 
 log = logging.getLogger("mechbus.puller")
 
 BatchHandler = Callable[[list[Msg]], Awaitable[None]]
+
+RETRY_DELAYS = (0.05, 0.1, 0.2, 0.5, 1.0)
+"""Pauses between failed fetches: a leader election takes a few seconds, a reconnect less."""
+
+
+def _kind(exc: BaseException) -> str:
+    """The error's class and status code; its text may quote server internals at length."""
+    code = getattr(exc, "code", None) if isinstance(exc, APIError) else None
+    return type(exc).__name__ + (f" {code}" if code else "")
 
 
 class BatchPuller:
@@ -80,16 +91,34 @@ class BatchPuller:
 
     async def _run(self) -> None:
         assert self._sub is not None
+        failures, last_kind = 0, ""
         while not self._stopping.is_set():
             try:
                 batch = await self._sub.fetch(self._batch_size, timeout=self._idle_timeout)
             except TimeoutError:  # nats' and asyncio's alike: nothing arrived
                 continue
-            except (ConnectionClosedError, ServiceUnavailableError) as exc:
-                log.warning("fetch on %s failed (%s); retrying", self._durable, exc)
-                await asyncio.wait({asyncio.ensure_future(self._stopping.wait())}, timeout=1.0)
+            # What a fetch meets while a node is lost: no responders (503) or other statuses
+            # (409 leadership change) from JetStream, a connection closed or reconnecting.
+            # Anything else is retried too: a loop that died would stop the hub unnoticed.
+            except Exception as exc:
+                failures += 1
+                # Once per kind of failure, not once a second for as long as a node is out.
+                kind = _kind(exc)
+                level = logging.WARNING if kind != last_kind else logging.DEBUG
+                log.log(level, "fetch on %s failed (%s); retrying", self._durable, kind)
+                last_kind = kind
+                await self._pause(RETRY_DELAYS[min(failures, len(RETRY_DELAYS)) - 1])
                 continue
+            if failures:
+                log.info("fetch on %s works again after %d failures", self._durable, failures)
+                failures, last_kind = 0, ""
             try:
                 await self._handler(batch)
             except Exception:
                 log.exception("batch handler failed on %s", self._durable)
+
+    async def _pause(self, seconds: float) -> None:
+        """Back off, but wake at once when told to stop."""
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        await asyncio.wait({stopping}, timeout=seconds)
+        stopping.cancel()
