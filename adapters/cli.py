@@ -20,7 +20,15 @@ from sqlmodel import Session
 
 from adapters import cli_db, tracking_views
 from adapters.credentials import CredentialError, CredentialStore
-from adapters.demo import DemoError, DemoResult, nats_for, run_demo, stub_command
+from adapters.demo import (
+    CLUSTER_STREAM,
+    DemoError,
+    DemoResult,
+    nats_cluster_for,
+    nats_for,
+    run_demo,
+    stub_command,
+)
 from adapters.ledger import SqlLedger
 from adapters.obligations import SqlObligations
 from adapters.output import Column, choose, emit
@@ -136,23 +144,33 @@ def up(
     ledger_url: LedgerOpt = None,
     policy: Annotated[Path | None, typer.Option(help="Deadline policy file (TOML).")] = None,
     sweep_interval: Annotated[float, typer.Option(help="Seconds between deadline sweeps.")] = 30.0,
+    cluster: Annotated[
+        bool,
+        typer.Option(
+            "--cluster",
+            help="Three embedded nats-server nodes as one JetStream cluster, streams on all "
+            "three (R3); with --nats-url: those comma-separated servers are such a cluster.",
+        ),
+    ] = False,
 ) -> None:
     """Run the hub and the deadline sweeper (and the embedded nats-server unless --nats-url)
     until Ctrl-C."""
     settings = _settings(home, nats_url, ledger_url)
     rules = _policy(policy)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    nats = nats_cluster_for if cluster else nats_for
 
     async def serve() -> None:
         ledger = settings.ledger()
         try:
-            async with nats_for(settings, console) as url:
+            async with nats(settings, console) as url:
                 # Every agency holding credentials gets its consumer; issue or revoke
                 # credentials, then restart to apply them.
                 issued = _issued(settings)
                 hub = Hub(
                     ledger,
-                    url,
+                    url.split(","),  # every server: the hub moves to another if one is lost
+                    stream=CLUSTER_STREAM if cluster else None,
                     policy=rules,
                     creds=settings.creds_for("fed.hub"),
                     tls=settings.tls_context(),

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from adapters.credentials import CredentialStore
 from adapters.ledger import SqlLedger
-from adapters.natsserver import EmbeddedNatsServer, parent_death_hook
+from adapters.natsserver import EmbeddedNatsCluster, EmbeddedNatsServer, parent_death_hook
 from adapters.obligations import SqlObligations
 from adapters.scenario import KINDS, MATCHING, AgencySpec, RequestSpec, Scenario
 from adapters.settings import Settings
@@ -35,6 +35,7 @@ from bus.agency import AgencyClient
 from bus.capacity import matching
 from bus.hub import Hub
 from bus.policy import Policy
+from bus.streams import StreamSpec
 from bus.sweeper import Sweeper
 from schemas.capacity import OfferReleased, PlacementConfirmed
 from schemas.envelope import Envelope
@@ -117,27 +118,35 @@ async def stub_agencies(
 FEDERAL_USERS = ("fed.hub", "fed.mechanism", "fed.board")
 
 
+def _server_config(settings: Settings, agencies: tuple[str, ...]) -> str:
+    """Authorization (and TLS, once `mechbus creds tls` was run) for the embedded servers:
+    the federal users and ``agencies`` get their credentials in the home's store (issued once,
+    reused), and every user may use only its own subjects. Anonymous connections are refused.
+    """
+    store = CredentialStore(settings.creds_dir)
+    store.init()
+    for agency in (*FEDERAL_USERS, *agencies):
+        store.ensure(agency)
+    config = store.server_config()
+    if settings.tls_files.exist():  # every client must use TLS
+        config += settings.tls_files.server_config()
+    return config
+
+
 @contextlib.asynccontextmanager
 async def nats_for(
     settings: Settings, console: Console, agencies: tuple[str, ...] = ()
 ) -> AsyncIterator[str]:
     """The given server, or an embedded one that is stopped (and reaped) on the way out.
 
-    The embedded server always requires credentials: the federal users and ``agencies`` get
-    theirs in the home's credential store (issued once, reused), and every user may use only
-    its own subjects. Anonymous connections are refused.
+    The embedded server always requires credentials (see ``_server_config``).
     """
     if settings.nats_url:
         yield settings.nats_url
         return
-    store = CredentialStore(settings.creds_dir)
-    store.init()
-    for agency in (*FEDERAL_USERS, *agencies):
-        store.ensure(agency)
-    config = store.server_config()
-    if settings.tls_files.exist():  # `mechbus creds tls` was run: every client must use TLS
-        config += settings.tls_files.server_config()
-    server = EmbeddedNatsServer(settings.nats_store, extra_config=config)
+    server = EmbeddedNatsServer(
+        settings.nats_store, extra_config=_server_config(settings, agencies)
+    )
     # Started from this (main) thread: the server's parent-death signal is tied to the thread
     # that started it, and a worker thread may go away before we do.
     url = server.start()
@@ -146,6 +155,36 @@ async def nats_for(
         yield url
     finally:
         server.stop()
+
+
+CLUSTER_STREAM = StreamSpec(replicas=3)
+"""The stream on a three-node cluster: every message on all three nodes' disks."""
+
+
+@contextlib.asynccontextmanager
+async def nats_cluster_for(
+    settings: Settings, console: Console, agencies: tuple[str, ...] = ()
+) -> AsyncIterator[str]:
+    """The given servers, or a three-node embedded cluster, as one comma-separated URL list
+    (what ``--nats-url`` and ``bus.jetstream.connect`` accept); stopped on the way out.
+
+    The nodes run on loopback with the same credentials and TLS as a single embedded server,
+    each with its own store under ``<home>/nats-cluster``. Use ``CLUSTER_STREAM`` with it.
+    """
+    if settings.nats_url:
+        yield settings.nats_url
+        return
+    store = settings.nats_store.with_name("nats-cluster")
+    cluster = EmbeddedNatsCluster(store, extra_config=_server_config(settings, agencies))
+    urls = cluster.start()  # from this thread, like the single server
+    for node, url in zip(cluster.nodes, urls, strict=True):
+        console.print(
+            f"[dim]nats-server {node.server_name} {url} (JetStream in {node.store_dir})[/]"
+        )
+    try:
+        yield ",".join(urls)
+    finally:
+        cluster.stop()
 
 
 class Player:
