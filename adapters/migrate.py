@@ -51,17 +51,23 @@ def upgrade(engine: Engine, revision: str = "head") -> str | None:
     A ledger made by create_all before migrations existed is checked against the baseline and
     stamped with it, keeping its rows.
     """
+    scripts = ScriptDirectory.from_config(config())
+    target = scripts.get_current_head() if revision == "head" else revision
+    found = current(engine)
+    if found == target:
+        # The usual start: a plain read, so a view opened while the hub writes (or on a
+        # read-only copy) neither waits for nor needs the write lock.
+        return found
     with engine.begin() as connection:
         _exclusive(connection)
-        found = MigrationContext.configure(connection).get_current_revision()
-        scripts = ScriptDirectory.from_config(config())
+        found = MigrationContext.configure(connection).get_current_revision()  # again, locked
         if found is not None:
             _known(scripts, found)
         elif _adopt(connection):
             command.stamp(config(connection), BASELINE)
             found = BASELINE
-        if found == (scripts.get_current_head() if revision == "head" else revision):
-            return found  # the usual start: nothing to do, and no need to run env.py
+        if found == target:
+            return found
         command.upgrade(config(connection), revision)
         return MigrationContext.configure(connection).get_current_revision()
 

@@ -16,7 +16,7 @@ from sqlmodel import Session, SQLModel, select
 from typer.testing import CliRunner
 
 from adapters.cli import app
-from adapters.ledger import SqlLedger, make_engine
+from adapters.ledger import SqlLedger, make_engine, sqlite_url
 from adapters.migrate import BASELINE, SchemaError, current, head, upgrade
 from adapters.settings import SettingsError, load_settings
 from adapters.tables import BoardSessionRow, MessageRow
@@ -147,6 +147,16 @@ def test_a_create_all_ledger_is_adopted_with_its_rows(ledger_url: str, engine: E
     finally:
         ledger.close()
     assert _differences(engine) == []
+
+
+def test_a_ledger_at_head_opens_without_the_write_lock(tmp_path: Path) -> None:
+    # Every CLI view builds a SqlLedger; one at head must not wait for the hub's writes.
+    SqlLedger(sqlite_url(tmp_path / "ledger.db")).close()
+    read_only = SqlLedger(f"sqlite:///file:{tmp_path / 'ledger.db'}?mode=ro&uri=true")
+    try:
+        assert read_only.count(MessageRow) == 0
+    finally:
+        read_only.close()
 
 
 def test_an_older_partial_ledger_is_refused_not_stamped(engine: Engine) -> None:
