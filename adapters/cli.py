@@ -14,6 +14,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from nats.aio.client import Client
+from nats.errors import Error as NatsError
 from pydantic import ValidationError
 from rich.console import Console
 from sqlmodel import Session
@@ -31,7 +32,11 @@ from adapters.demo import (
 )
 from adapters.ledger import SqlLedger
 from adapters.obligations import SqlObligations
+from adapters.outbox import Outbox, OutboxRelay
 from adapters.output import Column, choose, emit
+from adapters.replay import ReplayError, ReplayReport
+from adapters.replay import compare as compare_ledgers
+from adapters.replay import replay as replay_stream
 from adapters.report import month_bounds, write_report
 from adapters.scenario import Scenario, ScenarioError
 from adapters.settings import Settings, load_settings
@@ -181,6 +186,9 @@ def up(
                     SqlObligations(ledger), hub.js, policy=rules, interval=sweep_interval
                 )
                 sweeper.start()
+                # What `mechbus send` kept while NATS was away goes out now, and as it comes.
+                relay = OutboxRelay(Outbox(ledger), hub.js, stream=hub.stream.name)
+                relay.start()
                 if not settings.nats_url:
                     settings.url_file.write_text(url, encoding="utf-8")
                 console.print(f"hub up on {url}, ledger {settings.ledger_url}; Ctrl-C stops")
@@ -189,6 +197,7 @@ def up(
                     await asyncio.Event().wait()
                 finally:
                     settings.url_file.unlink(missing_ok=True)
+                    await relay.stop()
                     await sweeper.stop()
                     await hub.stop()
         finally:
@@ -198,32 +207,59 @@ def up(
 
 
 def _publish(settings: Settings, message: Envelope) -> None:
-    url = settings.running_nats_url()
-    if url is None:
-        console.print("[red]no NATS server: start one with `mechbus up` or pass --nats-url[/]")
-        raise typer.Exit(2)
-
-    async def go() -> None:
-        async with await AgencyClient.connect(
-            url,
-            message.source,
-            creds=settings.creds_for(message.source),
-            tls=settings.tls_context(),
-            max_reconnect_attempts=2,
-        ) as client:
-            acks = await client.send(message)
+    """Publish ``message``; a federal service's message is kept in the outbox first, so that
+    it is recorded durably even when NATS is unreachable, and relayed when NATS is back."""
+    federal = message.source.startswith("fed.")
+    ledger = settings.ledger() if federal else None
+    outbox = Outbox(ledger) if ledger is not None else None
+    try:
+        if outbox is not None:
+            outbox.put(message)
+        url = settings.running_nats_url()
+        if url is None:
+            if outbox is None:
+                console.print(
+                    "[red]no NATS server: start one with `mechbus up` or pass --nats-url[/]"
+                )
+                raise typer.Exit(2)
+            _queued(message, "no NATS server is running")
+            return
+        try:
+            acks = asyncio.run(_send_as_sender(settings, url, message))
+        except (AgencyError, PublishError, OSError, NatsError) as exc:
+            if outbox is not None and not isinstance(exc, AgencyError):
+                _queued(message, f"NATS at {url} did not confirm it ({type(exc).__name__})")
+                return
+            if outbox is not None:  # refused to this sender: the relay must not send it either
+                outbox.discard(message.id)
+            console.print(f"[red]not published: {exc}[/]")
+            raise typer.Exit(1) from None
+        if outbox is not None:
+            outbox.published(message.id)
         for ack in acks:
             dup = " (duplicate: already on the bus)" if ack.duplicate else ""
             console.print(f"published {message.id} as stream seq {ack.seq}{dup}")
+    finally:
+        if ledger is not None:
+            ledger.close()
 
-    try:
-        asyncio.run(go())
-    except (PublishError, AgencyError) as exc:
-        console.print(f"[red]not published: {exc}[/]")
-        raise typer.Exit(1) from None
-    except OSError as exc:
-        console.print(f"[red]cannot reach NATS at {url}: {exc}[/]")
-        raise typer.Exit(1) from None
+
+async def _send_as_sender(settings: Settings, url: str, message: Envelope) -> list[Any]:
+    async with await AgencyClient.connect(
+        url,
+        message.source,
+        creds=settings.creds_for(message.source),
+        tls=settings.tls_context(),
+        max_reconnect_attempts=2,
+    ) as client:
+        return await client.send(message)
+
+
+def _queued(message: Envelope, why: str) -> None:
+    console.print(
+        f"[yellow]{why}: {message.type} {message.id} is kept in the outbox and will be "
+        "published when NATS is back (`mechbus up` relays it; `mechbus outbox list` shows it)[/]"
+    )
 
 
 ToOpt = Annotated[list[str], typer.Option("--to", help="Recipient agency id, e.g. gro.government.")]
@@ -1114,6 +1150,131 @@ def audit_verify(home: HomeOpt = None, ledger_url: LedgerOpt = None) -> None:
         raise typer.Exit(1)
     where = f"; head: row {head[0]}, hash {head[2]}" if head else ""
     console.print(f"[green]{checked} rows verified, chain intact[/]{where}")
+
+
+@app.command()
+def replay(
+    into: Annotated[
+        str,
+        typer.Option(
+            "--into",
+            help="URL of an empty database for the rebuilt ledger (sqlite:///... or "
+            "postgresql+psycopg://...).",
+        ),
+    ],
+    compare: Annotated[
+        bool,
+        typer.Option(help="Compare the rebuilt ledger with the live one; exit 1 if they differ."),
+    ] = True,
+    home: HomeOpt = None,
+    nats_url: NatsOpt = None,
+    ledger_url: LedgerOpt = None,
+    policy: Annotated[
+        Path | None, typer.Option(help="The deadline policy the live hub ran with (TOML).")
+    ] = None,
+) -> None:
+    """Rebuild the ledger from the stream into an empty database; compare it with the live one."""
+    settings = _settings(home, nats_url, ledger_url)
+    rules = _policy(policy)
+    url = settings.running_nats_url()
+    if url is None:
+        console.print("[red]no NATS server: start one with `mechbus up` or pass --nats-url[/]")
+        raise typer.Exit(2)
+
+    async def rebuild(target: SqlLedger) -> ReplayReport:
+        nc = await _connect_as_hub(settings, url, "mechbus-replay")
+        try:
+            return await replay_stream(nc.jetstream(), target, policy=rules)
+        finally:
+            await nc.drain()
+
+    target = SqlLedger(into, sealer=settings.sealer())
+    try:
+        report = asyncio.run(rebuild(target))
+        counts = ", ".join(f"{n} {result}" for result, n in sorted(report.results.items()))
+        console.print(
+            f"replayed stream seq {report.first_seq}..{report.last_seq}: {report.read} "
+            f"messages ({counts or 'none'}) into {target.engine.url!r}"
+        )
+        if compare:
+            live = _read(settings)
+            try:
+                differences = compare_ledgers(live, target)
+            finally:
+                live.close()
+            for d in differences:
+                console.print(
+                    f"[red]{d.table}: live {d.live_rows} rows, rebuilt {d.rebuilt_rows}; "
+                    f"{d.only_live} only in the live ledger, {d.only_rebuilt} only rebuilt[/]"
+                )
+            if differences:
+                raise typer.Exit(1)
+            console.print("[green]the rebuilt ledger equals the live one, table for table[/]")
+    except ReplayError as exc:
+        console.print(f"[red]replay refused: {exc}[/]")
+        raise typer.Exit(2) from None
+    finally:
+        target.close()
+
+
+outbox_app = typer.Typer(
+    help="The federal services' outbox: what NATS has not confirmed yet.", no_args_is_help=True
+)
+app.add_typer(outbox_app, name="outbox")
+
+
+@outbox_app.command("list")
+def outbox_list(
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+    home: HomeOpt = None,
+    ledger_url: LedgerOpt = None,
+) -> None:
+    """Messages kept in the outbox and not published yet, oldest first."""
+    ledger = _read(_settings(home, ledger_url=ledger_url))
+    try:
+        rows = Outbox(ledger).waiting()
+    finally:
+        ledger.close()
+    columns: list[Column] = [
+        ("message", lambda w: w.message_id),
+        ("type", lambda w: w.type),
+        ("source", lambda w: w.source),
+        ("kept", lambda w: w.created_at),
+        ("attempts", lambda w: w.attempts),
+        ("last error", lambda w: w.last_error),
+    ]
+    _show(rows, columns, as_json, as_csv, "Outbox (not yet published)")
+
+
+@outbox_app.command("relay")
+def outbox_relay(
+    home: HomeOpt = None, nats_url: NatsOpt = None, ledger_url: LedgerOpt = None
+) -> None:
+    """Publish what waits in the outbox now (``mechbus up`` does this continuously)."""
+    settings = _settings(home, nats_url, ledger_url)
+    url = settings.running_nats_url()
+    if url is None:
+        console.print("[red]no NATS server: start one with `mechbus up` or pass --nats-url[/]")
+        raise typer.Exit(2)
+
+    async def once(outbox: Outbox) -> int:
+        nc = await _connect_as_hub(settings, url, "mechbus-outbox")
+        try:
+            return await outbox.relay(nc.jetstream())
+        finally:
+            await nc.drain()
+
+    ledger = settings.ledger()
+    try:
+        outbox = Outbox(ledger)
+        sent = asyncio.run(once(outbox))
+        left = len(outbox.waiting())
+    finally:
+        ledger.close()
+    console.print(f"published {sent} from the outbox; {left} still waiting")
+    if left:
+        raise typer.Exit(1)
 
 
 dlq_app = typer.Typer(help="Dead letters: bad input kept with its reason.", no_args_is_help=True)

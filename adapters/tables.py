@@ -233,3 +233,20 @@ class CapacityReportRow(SQLModel, table=True):
     shelter: str = Field(max_length=64, index=True)
     reported_at: datetime = _time(nullable=False, index=True)
     body_json: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class OutboxRow(SQLModel, table=True):
+    """A message a federal service sent, kept until JetStream confirmed it (the outbox)."""
+
+    __tablename__ = "outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: str = Field(max_length=100, unique=True)
+    type: str = Field(max_length=100)
+    source: str = Field(max_length=64)
+    created_at: datetime = _time(nullable=False)
+    # the whole message, sealed: it goes out with its personal fields to those who may know
+    body_sealed: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    published_at: datetime | None = _time(index=True)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, max_length=200)

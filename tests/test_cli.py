@@ -316,21 +316,44 @@ def test_send_refuses_bad_input_before_publishing(tmp_path: Path) -> None:
     assert "subject" in result.stdout  # the case reference pattern, too
 
 
-def test_send_without_a_server_says_so(tmp_path: Path) -> None:
-    result = run(
-        [
-            "send",
-            "information",
-            "--to",
-            "gro.government",
-            "--case",
-            "MPDDHP-1",
-            "--question",
-            "¿Estado de las medidas?",
-        ],
-        tmp_path,
-    )
-    assert result.returncode == 2 and "mechbus up" in result.stdout
+ASK_GUERRERO = [
+    "send",
+    "information",
+    "--to",
+    "gro.government",
+    "--case",
+    "MPDDHP-2026-0412",
+    "--question",
+    "¿Estado de las medidas?",
+]
+
+
+def test_send_while_nats_is_away_is_kept_and_relayed(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    no_server = run(ASK_GUERRERO, home)
+    server_down = run([*ASK_GUERRERO, "--nats-url", "nats://127.0.0.1:9"], home)
+    for sent in (no_server, server_down):
+        assert sent.returncode == 0, sent.stdout + sent.stderr
+        assert "kept in the outbox" in " ".join(sent.stdout.split())
+    assert len(_json_lines(["outbox", "list"], home)) == 2
+    assert run(["outbox", "relay"], home).returncode == 2  # still nobody to relay to
+
+    proc = launch(["up"], home)
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if "hub up on" in line:
+                break
+        deadline = time.monotonic() + 60
+        while len(_json_lines(["requests"], home)) < 2:
+            assert time.monotonic() < deadline, "the outbox was not relayed"
+        assert _json_lines(["outbox", "list"], home) == []
+        # relayed once each: the ledger holds exactly the two requests
+        assert len({r["request_id"] for r in _json_lines(["requests"], home)}) == 2
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+        wait_until_gone(str(home))
 
 
 def test_demo_on_an_existing_server(tmp_path: Path) -> None:
@@ -671,3 +694,9 @@ def test_dlq_list_show_and_retry(
     while _json_lines(["requests"], home)[0]["status"] != "accepted":
         assert time.monotonic() < deadline, "the retried acceptance was not recorded"
     assert run(["dlq", "show", "999"], home).returncode == 2
+    # Everything above, the dead letter and its retry included, rebuilds from the stream.
+    rebuilt = run(["replay", "--into", f"sqlite:///{tmp_path / 'rebuilt.db'}"], home)
+    assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+    assert "the rebuilt ledger equals the live one" in " ".join(rebuilt.stdout.split())
+    again = run(["replay", "--into", f"sqlite:///{tmp_path / 'rebuilt.db'}"], home)
+    assert again.returncode == 2 and "not empty" in again.stdout
