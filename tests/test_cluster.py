@@ -4,6 +4,7 @@ SIGKILLed mid-traffic and restarted; nothing is lost or doubled. Counts are prin
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -25,6 +26,7 @@ from bus.puller import BatchPuller
 from bus.streams import CAPACITY_BUCKET, StreamSpec, hub_consumer
 from schemas.envelope import Envelope
 from tests import builders as b
+from tests.test_cli import SEND_PATROL, launch, run, wait_until_gone
 
 REQUESTS = 1000
 R3 = StreamSpec(replicas=3)
@@ -216,3 +218,44 @@ async def test_consumer_leader_killed_mid_traffic_loses_and_doubles_nothing(
     assert not lost
     assert consumer.ack_floor.stream_seq == stream.state.last_seq
     ledger.close()
+
+
+async def test_mechbus_up_cluster_records_on_an_r3_stream_with_credentials(tmp_path: Path) -> None:
+    """``mechbus up --cluster``: three nodes requiring credentials, the hub on all three."""
+    home = tmp_path / "home"
+    proc = launch(["up", "--cluster", "--sweep-interval", "600"], home)
+    assert proc.stdout is not None
+    urls = []
+    for line in proc.stdout:
+        if line.startswith("nats-server mechbus-"):
+            urls.append(line.split()[2])
+        if "hub up on" in line:
+            break
+    else:
+        pytest.fail("mechbus up --cluster did not start")
+    try:
+        assert len(urls) == 3
+        assert (home / "nats.url").read_text() == ",".join(urls)
+        sent = run([*SEND_PATROL, "--instructions", "Rondines."], home)  # via the URL file
+        assert sent.returncode == 0, sent.stdout + sent.stderr
+        hub = await jetstream.connect(
+            urls, name="test", agency="fed.hub", nkeys_seed=str(home / "creds" / "fed.hub.nk")
+        )
+        try:
+            js = hub.jetstream()
+            stream = await js.stream_info(R3.name)
+            consumer = await js.consumer_info(R3.name, hub_consumer().durable)
+
+            async def acked() -> bool:
+                info = await js.consumer_info(R3.name, hub_consumer().durable)
+                return info.ack_floor.stream_seq >= 1
+
+            await until(acked, 30, "the hub to record the request")
+        finally:
+            await hub.close()
+        assert stream.config.num_replicas == 3 and consumer.config.num_replicas == 3
+    finally:
+        proc.send_signal(signal.SIGINT)
+        output = proc.communicate(timeout=30)[0]
+    assert proc.returncode == 130, output
+    wait_until_gone(str(home))
