@@ -25,7 +25,7 @@ from faststream.nats.security import NatsNKey
 from faststream.security import BaseSecurity
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.js import JetStreamContext, api
+from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
 from bus import jetstream, subjects
@@ -34,7 +34,6 @@ from bus.ports import Delivery, Ledger, LedgerUnavailable
 from bus.puller import BatchPuller
 from bus.recording import Outcome, Result, record_batch
 from bus.streams import (
-    CAPACITY_BUCKET,
     HUB_MAX_DELIVER,
     StreamSpec,
     agency_consumer,
@@ -109,7 +108,7 @@ class Hub:
         # The broker owns the hub's one NATS connection. FastStream logs every message at INFO
         # by default, which halves throughput and is the wrong place for message content.
         self.broker = NatsBroker(
-            servers,
+            servers.split(",") if isinstance(servers, str) else servers,  # a cluster's URLs
             max_reconnect_attempts=-1,
             reconnect_time_wait=1,
             log_level=logging.DEBUG,
@@ -143,12 +142,7 @@ class Hub:
                 for agency in self.provision
             )
         )
-        self._capacity = await js.create_key_value(
-            bucket=CAPACITY_BUCKET,
-            history=5,
-            storage=api.StorageType.FILE,
-            description="latest capacity per shelter (history in the ledger)",
-        )
+        self._capacity = await jetstream.ensure_capacity_bucket(js, self.stream)
         self._puller = BatchPuller(
             js,
             self.stream.name,

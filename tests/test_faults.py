@@ -120,7 +120,11 @@ async def test_hub_killed_three_times_loses_and_doubles_nothing(
         hub.send_signal(signal.SIGTERM)
         hub.wait(30)
     final = counts(ledger)
-    print(f"sent {sent}, recorded {final}")
+    print(
+        f"sent {sent}, recorded {final['requests']} requests and "
+        f"{final['acknowledgements']} acknowledgements, duplicates "
+        f"{final['rows'] - final['distinct_ids']}, lost {sent - final['requests']} ({final})"
+    )
     assert final["requests"] == REQUESTS == sent
     assert final["acknowledgements"] == REQUESTS
     assert final["distinct_ids"] == final["rows"]  # no duplicates
@@ -212,7 +216,10 @@ async def test_postgres_restart_during_traffic(
         subprocess.run([*control, "start"], timeout=60)  # whatever happened, leave it running
         await hub.stop()
     assert _pg_count(ledger) == len(sent)
-    print(f"sent {len(sent)}, recorded {_pg_count(ledger)} across a PostgreSQL restart")
+    print(
+        f"sent {len(sent)}, recorded {_pg_count(ledger)} across a PostgreSQL restart, "
+        f"lost {len(sent) - _pg_count(ledger)}"
+    )
     ledger.close()
 
 
