@@ -39,7 +39,7 @@ from adapters.replay import compare as compare_ledgers
 from adapters.replay import replay as replay_stream
 from adapters.report import month_bounds, write_report
 from adapters.scenario import Scenario, ScenarioError
-from adapters.settings import Settings, load_settings
+from adapters.settings import Settings, SettingsError, load_settings
 from adapters.tables import DeadLetterRow
 from adapters.tls import make_development_tls
 from adapters.views import request_lines, requests_table
@@ -100,7 +100,11 @@ LedgerOpt = Annotated[
 def _settings(
     home: Path | None, nats_url: str | None = None, ledger_url: str | None = None
 ) -> Settings:
-    return load_settings(home=home, nats_url=nats_url, ledger_url=ledger_url)
+    try:
+        return load_settings(home=home, nats_url=nats_url, ledger_url=ledger_url)
+    except SettingsError as exc:  # e.g. a bad MECHBUS_DB_* value: say which, no traceback
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
 
 
 def _run(coro: object) -> None:

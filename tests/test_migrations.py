@@ -275,6 +275,7 @@ def test_a_bad_pool_setting_is_refused_naming_the_variable(
     monkeypatch.setenv(name, value)
     with pytest.raises(SettingsError, match=name):
         load_settings(home=tmp_path)
-    refused = CliRunner().invoke(app, ["db", "current", "--home", str(tmp_path)])
-    assert refused.exit_code == 2
-    assert name in refused.output
+    for command in (["db", "current"], ["requests"]):  # every command, not a traceback
+        refused = CliRunner().invoke(app, [*command, "--home", str(tmp_path)])
+        assert refused.exit_code == 2
+        assert name in refused.output
