@@ -6,6 +6,7 @@ recording logic run on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -119,6 +120,16 @@ class Handled:
 
 class LedgerUnit(Protocol):
     """One ledger transaction. Everything done through it commits together or not at all."""
+
+    def expect(
+        self,
+        stream_seqs: Iterable[int],
+        message_ids: Iterable[str] = (),
+        request_ids: Iterable[str] = (),
+    ) -> None:
+        """A hint: a batch about these deliveries, messages and requests is about to be
+        recorded (look them up together)."""
+        ...
 
     def handled(self, stream_seq: int) -> Handled | None: ...
 

@@ -77,14 +77,27 @@ def record_batch(
     whose request is unknown is ``DEFERRED`` (nothing written) while its delivery
     ``may_wait``, and refused after that.
     """
+    # Decoding is pure: do it first, so that the ledger can look up everything the batch
+    # refers to (deliveries, message ids, requests) in a few queries, not several per message.
+    decoded = [intake.decode(d.subject, d.data) for d in deliveries]
+    messages = [m for m in decoded if not isinstance(m, intake.Refusal)]
     with ledger.unit() as unit:
-        return [record(unit, delivery, now, policy) for delivery in deliveries]
+        unit.expect(
+            [d.stream_seq for d in deliveries],
+            [m.id for m in messages],
+            [m.thread for m in messages if concerns_requests(m)],
+        )
+        return [
+            _record(unit, delivery, _moment(delivery, now), policy, message)
+            for delivery, message in zip(deliveries, decoded, strict=True)
+        ]
 
 
 def record(
     unit: LedgerUnit, delivery: Delivery, now: datetime | None = None, policy: Policy | None = None
 ) -> Outcome:
-    return _record(unit, delivery, _moment(delivery, now), policy)
+    decoded = intake.decode(delivery.subject, delivery.data)
+    return _record(unit, delivery, _moment(delivery, now), policy, decoded)
 
 
 def record_undeliverable(
@@ -117,12 +130,17 @@ def _moment(delivery: Delivery, now: datetime | None) -> datetime:
     return at
 
 
-def _record(unit: LedgerUnit, delivery: Delivery, now: datetime, policy: Policy | None) -> Outcome:
+def _record(
+    unit: LedgerUnit,
+    delivery: Delivery,
+    now: datetime,
+    policy: Policy | None,
+    decoded: Envelope | intake.Refusal,
+) -> Outcome:
     handled = unit.handled(delivery.stream_seq)
     if handled is not None:
         notice = parse_message(handled.notice) if handled.notice else None
         return Outcome(Result.REDELIVERED, delivery.stream_seq, notice=notice)
-    decoded = intake.decode(delivery.subject, delivery.data)
     if isinstance(decoded, intake.Refusal):
         return _dead_letter(unit, delivery, decoded, now)
     message = decoded
