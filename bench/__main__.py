@@ -1,60 +1,89 @@
-"""``python -m bench [ledger]``: run the benchmarks, print a table, write JSON."""
+"""``python -m bench [all|throughput|ledger|memory] [--quick]``: run the benchmarks against
+their baselines measured in the same run, print tables and targets, write JSON."""
 
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from bench import ledger_scale
+from bench import ledger_scale, memory, report, throughput
+
+QUICK = {"messages": 300, "repeat": 1, "rate_seconds": 1.0, "sizes": "1000,3000"}
+QUICK_HUB_MESSAGES, QUICK_WARMUP = 3000, 500
 
 
-def main() -> None:
+def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("suite", nargs="?", default="ledger", choices=["ledger"])
+    parser.add_argument(
+        "suite", nargs="?", default="all", choices=["all", "throughput", "ledger", "memory"]
+    )
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
+    parser.add_argument("--messages", type=int, default=20_000, help="per saturation run")
+    parser.add_argument("--repeat", type=int, default=3, help="saturation runs per row")
+    parser.add_argument("--window", type=int, default=256, help="publishes in flight")
+    parser.add_argument("--rate", type=float, default=200.0, help="msg/s for the latency runs")
+    parser.add_argument("--rate-seconds", type=float, default=15.0)
     parser.add_argument(
         "--sizes", default="10000,100000,1000000", help="ledger sizes to measure, comma-separated"
     )
     parser.add_argument(
+        "--hub-messages",
+        type=int,
+        default=None,
+        help="requests fed to the hub for its memory (default 1,000,000; 100,000 under 'all')",
+    )
+    parser.add_argument("--warmup", type=int, default=10_000, help="before the first RSS reading")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also profile one extra mechbus saturation run with pyinstrument (not counted)",
+    )
+    parser.add_argument(
         "--out", type=Path, default=Path("bench/results"), help="where to write the JSON results"
     )
-    args = parser.parse_args()
-    sizes = tuple(int(s) for s in args.sizes.split(","))
-    print(f"ledger scale on SQLite: {', '.join(f'{s:,}' for s in sizes)} requests")
-    with tempfile.TemporaryDirectory() as tmp:
-        rows = ledger_scale.run(Path(tmp), sizes)
-    base = rows[0]
-    header = (
-        f"{'requests':>10} {'pending ms':>11} {'raw SQL ms':>11} {'view/raw':>9} "
-        f"{'growth':>7} {'GRO only':>9} {'score 30d ms':>13} {'score all ms':>13}"
-    )
-    print(header)
-    for r in rows:
-        print(
-            f"{r['requests']:>10,} {r['pending_ms']:>11.2f} {r['pending_raw_sql_ms']:>11.2f} "
-            f"{r['pending_ms'] / r['pending_raw_sql_ms']:>9.1f} "
-            f"{r['pending_ms'] / base['pending_ms']:>7.2f} {r['pending_state_filter_ms']:>9.2f} "
-            f"{r['scorecard_30_days_ms']:>13.1f} {r['scorecard_all_time_ms']:>13.1f}"
+    args = parser.parse_args(argv)
+    if args.quick:
+        for name, value in QUICK.items():
+            setattr(args, name, value)
+        args.hub_messages, args.warmup = QUICK_HUB_MESSAGES, QUICK_WARMUP
+    if args.hub_messages is None:
+        args.hub_messages = 100_000 if args.suite == "all" else 1_000_000
+    return args
+
+
+def main(argv: list[str] | None = None) -> Path:
+    """Run the chosen suites; returns the JSON file written."""
+    args = parse(argv)
+    chosen = ("throughput", "ledger", "memory") if args.suite == "all" else (args.suite,)
+    suites: dict[str, Any] = {}
+    if "throughput" in chosen:
+        settings = throughput.Settings(
+            args.messages,
+            args.repeat,
+            args.window,
+            args.rate,
+            args.rate_seconds,
+            args.out if args.profile else None,
         )
-    args.out.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = args.out / f"ledger-scale-{stamp}.json"
-    path.write_text(
-        json.dumps(
-            {
-                "when": stamp,
-                "machine": platform.platform(),
-                "processor_count": __import__("os").cpu_count(),
-                "results": rows,
-            },
-            indent=2,
-        )
-        + "\n"
-    )
+        suites["throughput"] = throughput.run(settings)
+        report.throughput_table(suites["throughput"])
+    if "ledger" in chosen:
+        sizes = tuple(int(s) for s in args.sizes.split(","))
+        print(f"\nledger scale on SQLite: {', '.join(f'{s:,}' for s in sizes)} requests")
+        with tempfile.TemporaryDirectory() as tmp:
+            suites["ledger"] = ledger_scale.run(Path(tmp), sizes)
+        report.ledger_table(suites["ledger"])
+    if "memory" in chosen:
+        print(f"\nhub memory: feeding {args.hub_messages:,} requests to a hub process")
+        suites["memory"] = memory.run(args.hub_messages, args.warmup, args.window)
+        report.memory_table(suites["memory"])
+    found = report.targets(suites)
+    report.targets_table(found)
+    path = report.write(args.out, args.suite, suites, found)
     print(f"wrote {path}")
+    return path
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ Medians of repeated runs; the machine is shared and noisy.
 
 from __future__ import annotations
 
+import os
 import random
 import sqlite3
 import statistics
@@ -22,6 +23,7 @@ from typing import Any
 from sqlalchemy import insert
 
 from adapters.ledger import SqlLedger, sqlite_url
+from adapters.sealing import Sealer
 from adapters.tables import CommitmentRow, RecipientRow, RequestRow
 from adapters.tracking_views import Filters, pending, state_scores
 from schemas.registry import AgencyKind, active_registry
@@ -155,7 +157,7 @@ def run(
 ) -> list[dict[str, float]]:
     db = workdir / "ledger-scale.db"
     db.unlink(missing_ok=True)
-    ledger = SqlLedger(sqlite_url(db))
+    ledger = SqlLedger(sqlite_url(db), sealer=Sealer(os.urandom(32)))  # nothing is sealed here
     rng = random.Random(20261129)
     results = []
     built = 0

@@ -1,0 +1,99 @@
+"""The mechbus row: requests published with bus.jetstream.publish, as the federal sender does,
+and recorded by a bus.hub.Hub on an SQLite ledger; a message ends when its commit completed."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from nats.js import JetStreamContext
+
+from adapters.ledger import SqlLedger, sqlite_url
+from adapters.sealing import Sealer
+from bench.bodies import STREAM, Body
+from bench.timing import Publish, Tracker
+from bus import jetstream
+from bus.hub import Hub
+from bus.ports import Delivery
+from bus.recording import Outcome, Result
+
+LABEL = "mechbus hub -> SQLite ledger"
+
+
+class TimedHub(Hub):
+    """The hub unchanged, told when each commit completed: ``_after_commit`` runs right after
+    the ledger transaction returns, before notices and acks. Also counts where time goes."""
+
+    def __init__(self, *args: Any, tracker: Tracker, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.tracker = tracker
+        self.batches = 0
+        self.refused = 0
+        self.commit_seconds = 0.0  # inside Hub._commit: the ledger thread and after-commit
+
+    async def _commit(self, deliveries: list[Delivery]) -> list[Outcome]:
+        began = time.perf_counter()
+        try:
+            return await super()._commit(deliveries)
+        finally:
+            self.commit_seconds += time.perf_counter() - began
+            self.batches += 1
+
+    async def _after_commit(self, outcomes: list[Outcome]) -> None:
+        at = time.perf_counter()
+        for outcome in outcomes:
+            if outcome.result is Result.RECORDED and outcome.message_id is not None:
+                self.tracker.finished(outcome.message_id, at)
+            elif outcome.reason is not None:
+                self.refused += 1
+        await super()._after_commit(outcomes)
+
+
+class MechbusConsumer:
+    label = LABEL
+
+    def __init__(self) -> None:
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._ledger: SqlLedger | None = None
+        self.hub: TimedHub | None = None
+
+    def publisher(self, js: JetStreamContext, bodies: list[Body]) -> Publish:
+        async def publish(i: int) -> object:
+            return await jetstream.publish(js, bodies[i].envelope, stream=STREAM)
+
+        return publish
+
+    async def start(self, url: str, tracker: Tracker) -> None:
+        self._tmp = tempfile.TemporaryDirectory(prefix="mechbus-bench-ledger-")
+        # Built (and migrated) before the clock starts, as `mechbus up` does at startup.
+        # A key of our own: the ledger seals personal fields whether or not a body has any.
+        self._ledger = SqlLedger(
+            sqlite_url(Path(self._tmp.name) / "ledger.db"), sealer=Sealer(os.urandom(32))
+        )
+        self.hub = TimedHub(self._ledger, url, tracker=tracker)
+        await self.hub.start()
+
+    async def stop(self) -> None:
+        if self.hub is not None:
+            await self.hub.stop()
+        if self._ledger is not None:
+            self._ledger.close()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+        if self.hub is not None and self.hub.refused:
+            raise RuntimeError(f"the hub refused {self.hub.refused} benchmark requests")
+
+    def stats(self, seconds: float) -> dict[str, float]:
+        """Batches and the share of the run the hub spent committing (vs fetching, acking,
+        waiting for messages)."""
+        hub = self.hub
+        assert hub is not None
+        return {
+            "batches": hub.batches,
+            "mean_batch": round(hub.recorded / max(hub.batches, 1), 1),
+            "commit_share": round(hub.commit_seconds / seconds, 3),
+            "commit_ms_per_message": round(1000 * hub.commit_seconds / max(hub.recorded, 1), 3),
+        }

@@ -1,0 +1,139 @@
+"""Tables, targets (PASS/MISS with the measured ratio) and the JSON file of one run."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import textwrap
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+MIB = 1024
+
+
+def throughput_table(result: dict[str, Any]) -> None:
+    s = result["settings"]
+    rows = {r["row"]: r for r in result["rows"]}
+    a, b = rows["A"], rows["B"]
+    print(
+        f"\nthroughput and latency: {s['messages']:,} patrol requests ({result['body_bytes']} B) "
+        f"per run, {s['window']} publishes in flight, median of {s['repeat']} runs;\n"
+        f"latency at {s['rate']:g} msg/s for {s['rate_seconds']:g} s. Each measurement on a "
+        "fresh nats-server (file store, sync_interval: always);\n"
+        f"{result['process']}."
+    )
+    at_rate = f"at {s['rate']:g} msg/s"
+    print(
+        f"{'':36} | {'saturation':^40} | {at_rate:^35}\n"
+        f"{'row':36} | {'msg/s':>8} {'x A':>6} {'x B':>6} {'p50 ms':>8} {'p99 ms':>8} "
+        f"| {'p50 ms':>8} {'p99 ms':>8} {'p99 x A':>8} {'p99 x B':>8}"
+    )
+    for r in result["rows"]:
+        rate = r["rate"]
+        print(
+            f"{r['label']:36} | {r['msg_per_s']:>8,.0f} {r['msg_per_s'] / a['msg_per_s']:>6.2f} "
+            f"{r['msg_per_s'] / b['msg_per_s']:>6.2f} {r['saturation_p50_ms']:>8.1f} "
+            f"{r['saturation_p99_ms']:>8.1f} | {rate['p50_ms']:>8.2f} {rate['p99_ms']:>8.2f} "
+            f"{rate['p99_ms'] / a['rate']['p99_ms']:>8.2f} "
+            f"{rate['p99_ms'] / b['rate']['p99_ms']:>8.2f}"
+        )
+    for note in result["notes"]:
+        print(textwrap.fill(note, 100, initial_indent="  ", subsequent_indent="    "))
+    for stats in rows["mechbus"].get("hub", [])[:1]:
+        print(
+            f"  mechbus hub (run 1): {stats['batches']} batches of {stats['mean_batch']:.0f}, "
+            f"{stats['commit_share']:.0%} of the run inside Hub._commit "
+            f"({stats['commit_ms_per_message']:.2f} ms a message: ledger thread + notices)"
+        )
+
+
+def ledger_table(rows: list[dict[str, float]]) -> None:
+    base = rows[0]
+    print("\nledger scale on SQLite (medians):")
+    print(
+        f"{'requests':>10} {'pending ms':>11} {'raw SQL ms':>11} {'view/raw':>9} "
+        f"{'growth':>7} {'GRO only':>9} {'score 30d ms':>13} {'score all ms':>13}"
+    )
+    for r in rows:
+        print(
+            f"{r['requests']:>10,} {r['pending_ms']:>11.2f} {r['pending_raw_sql_ms']:>11.2f} "
+            f"{r['pending_ms'] / r['pending_raw_sql_ms']:>9.1f} "
+            f"{r['pending_ms'] / base['pending_ms']:>7.2f} {r['pending_state_filter_ms']:>9.2f} "
+            f"{r['scorecard_30_days_ms']:>13.1f} {r['scorecard_all_time_ms']:>13.1f}"
+        )
+
+
+def memory_table(m: dict[str, Any]) -> None:
+    print(
+        f"\nhub memory: {m['hub']}, fed {m['messages']:,} requests:\n"
+        f"  RSS after a warm-up of {m['warmup']:,}: {m['rss_start_kib'] / MIB:.1f} MiB; "
+        f"at the end: {m['rss_end_kib'] / MIB:.1f} MiB ({m['growth_pct']:+.1f} %); "
+        f"peak {m['rss_peak_kib'] / MIB:.1f} MiB\n"
+        f"  hub recorded {m['after_warmup_per_s']:,.0f} msg/s after the warm-up "
+        f"(fed at the same time); ledger {m['ledger_mib']:,.0f} MiB"
+    )
+
+
+def _target(name: str, measured: str, ok: bool) -> dict[str, Any]:
+    return {"target": name, "measured": measured, "pass": ok}
+
+
+def targets(suites: dict[str, Any]) -> list[dict[str, Any]]:
+    found = []
+    if "throughput" in suites:
+        rows = {r["row"]: r for r in suites["throughput"]["rows"]}
+        mech, a, b = rows["mechbus"], rows["A"], rows["B"]
+        x_a = mech["msg_per_s"] / a["msg_per_s"]
+        x_b = mech["msg_per_s"] / b["msg_per_s"]
+        p99 = mech["rate"]["p99_ms"] / a["rate"]["p99_ms"]
+        rate = format(suites["throughput"]["settings"]["rate"], "g")
+        found += [
+            _target("mechbus throughput >= 0.6 x A", f"{x_a:.2f} x A", x_a >= 0.6),
+            _target("mechbus throughput >= 2 x B", f"{x_b:.2f} x B", x_b >= 2),
+            _target(f"mechbus p99 at {rate} msg/s <= 3 x A's", f"{p99:.2f} x A", p99 <= 3),
+        ]
+    if "ledger" in suites:
+        last = suites["ledger"][-1]
+        at = "" if last["requests"] == 1_000_000 else f" (measured at {last['requests']:,})"
+        found.append(
+            _target(
+                "pending < 50 ms at 1M requests",
+                f"{last['pending_ms']:.2f} ms{at}",
+                last["pending_ms"] < 50,
+            )
+        )
+    if "memory" in suites:
+        m = suites["memory"]
+        over = "" if m["messages"] == 1_000_000 else f" (over {m['messages']:,}, not 1M)"
+        found.append(
+            _target(
+                "hub RSS growth < 10 % over 1M messages",
+                f"{m['growth_pct']:+.1f} %{over}",
+                m["growth_pct"] < 10,
+            )
+        )
+    return found
+
+
+def targets_table(found: list[dict[str, Any]]) -> None:
+    print("\ntargets:")
+    for t in found:
+        print(f"  {'PASS' if t['pass'] else 'MISS'}  {t['target']:<42} measured {t['measured']}")
+
+
+def write(out: Path, suite: str, suites: dict[str, Any], found: list[dict[str, Any]]) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = out / f"bench-{suite}-{stamp}.json"
+    document = {
+        "when": stamp,
+        "machine": platform.platform(),
+        "processor_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "suites": suites,
+        "targets": found,
+    }
+    path.write_text(json.dumps(document, indent=2) + "\n")
+    return path
