@@ -1,0 +1,39 @@
+"""``python -m bench.hub_process --nats-url URL --ledger-url URL``: only the hub (bus.hub.Hub)
+on its ledger, as a process of its own for the memory suite; says "ready" when consuming."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+
+from adapters.ledger import SqlLedger
+from adapters.sealing import Sealer
+from bus.hub import Hub
+
+
+async def serve(nats_url: str, ledger_url: str) -> None:
+    ledger = SqlLedger(ledger_url, sealer=Sealer(os.urandom(32)))
+    hub = Hub(ledger, nats_url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await hub.start()
+    print("ready", flush=True)
+    await stop.wait()
+    await hub.stop()
+    ledger.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.hub_process", description=__doc__)
+    parser.add_argument("--nats-url", required=True)
+    parser.add_argument("--ledger-url", required=True)
+    args = parser.parse_args()
+    asyncio.run(serve(args.nats_url, args.ledger_url))
+
+
+if __name__ == "__main__":
+    main()
