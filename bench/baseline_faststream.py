@@ -17,7 +17,7 @@ from bench.bodies import STREAM, Body
 from bench.timing import Publish, Tracker
 from bus import subjects
 
-LABEL = "B  FastStream pull + pydantic"
+LABEL = "B  FastStream + pydantic"
 NOTE = (
     "B: FastStream NatsBroker, @subscriber(pull_sub=PullSub(batch_size=256)), durable, "
     "default ack policy (REJECT_ON_ERROR: ack after the handler returns), default INFO "

@@ -15,7 +15,11 @@ from bus import subjects
 from bus.jetstream import consumer_config
 from bus.streams import ConsumerSpec
 
-LABEL = "A  raw nats-py (fetch 256, ack each)"
+LABEL = "A  raw nats-py"
+NOTE = (
+    "A: nats-py js.publish with Nats-Msg-Id, awaiting the PubAck; a durable pull consumer with "
+    "the hub's consumer settings, fetch 256, ack each; a message ends at its ack"
+)
 BATCH = 256  # as the hub fetches
 IDLE = 0.5  # as the hub's puller waits
 

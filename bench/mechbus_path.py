@@ -20,7 +20,13 @@ from bus.hub import Hub
 from bus.ports import Delivery
 from bus.recording import Outcome, Result
 
-LABEL = "mechbus hub -> SQLite ledger"
+LABEL = "mechbus  hub + SQLite ledger"
+NOTE = (
+    "mechbus: bus.jetstream.publish (the recipient's copy, Nats-Msg-Id, PubAck) into "
+    "bus.hub.Hub (fetch 256, decode and validate, lifecycle, one SQLite transaction a batch "
+    "in WAL with synchronous=FULL, ack after the commit); a message ends when the commit "
+    "containing it returned"
+)
 
 
 class TimedHub(Hub):
@@ -95,5 +101,6 @@ class MechbusConsumer:
             "batches": hub.batches,
             "mean_batch": round(hub.recorded / max(hub.batches, 1), 1),
             "commit_share": round(hub.commit_seconds / seconds, 3),
+            "commit_ms_mean": round(1000 * hub.commit_seconds / max(hub.batches, 1), 3),
             "commit_ms_per_message": round(1000 * hub.commit_seconds / max(hub.recorded, 1), 3),
         }

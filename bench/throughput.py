@@ -1,13 +1,15 @@
-"""Throughput at saturation and latency at a fixed rate, for baselines A and B and mechbus,
-each measurement on a fresh nats-server, publisher and consumer in this one process."""
+"""Throughput at saturation, drain rate and latency at a fixed rate, for baselines A and B and
+mechbus, each measurement on a fresh nats-server, publisher and consumer in this one process."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import statistics
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -19,9 +21,11 @@ from bench.baseline_faststream import LABEL as FASTSTREAM_LABEL
 from bench.baseline_faststream import NOTE as FASTSTREAM_NOTE
 from bench.baseline_faststream import FastStreamConsumer
 from bench.baseline_raw import LABEL as RAW_LABEL
+from bench.baseline_raw import NOTE as RAW_NOTE
 from bench.baseline_raw import RawConsumer
 from bench.bodies import Body
 from bench.mechbus_path import LABEL as MECHBUS_LABEL
+from bench.mechbus_path import NOTE as MECHBUS_NOTE
 from bench.mechbus_path import MechbusConsumer
 from bench.timing import Publish, Run, Tracker, at_rate, nats_server, saturate
 from bus.jetstream import ensure_stream
@@ -44,6 +48,12 @@ ROWS: dict[str, Callable[[], Row]] = {
 LABELS = {"A": RAW_LABEL, "B": FASTSTREAM_LABEL, "mechbus": MECHBUS_LABEL}
 
 
+class Mode(StrEnum):
+    SATURATION = "saturation"  # publish with the window while the consumer runs
+    DRAIN = "drain"  # the stream filled first (untimed), then the consumer alone
+    RATE = "rate"  # publish at a fixed rate while the consumer runs
+
+
 @dataclass(frozen=True)
 class Settings:
     messages: int = 20_000
@@ -51,107 +61,121 @@ class Settings:
     window: int = 256
     rate: float = 200.0
     rate_seconds: float = 15.0
-    profile: Path | None = None  # where to write pyinstrument profiles of one mechbus run
+    profile: Path | None = None  # where to write pyinstrument profiles of one mechbus drain
 
 
 async def _measure(
-    row: Row,
-    url: str,
-    bodies: list[Body],
-    drive: Callable[[Publish, Tracker], Any],
-    profile: Path | None,
+    row: Row, url: str, bodies: list[Body], mode: Mode, settings: Settings, profile: bool
 ) -> Run:
     nc = await nats.connect(url, name="bench-publisher")
     try:
         # The same stream for every row: the hub's own definition (file, 10-minute dedup).
         await ensure_stream(nc.jetstream(), StreamSpec(name=bodies_.STREAM))
+        publish = row.publisher(nc.jetstream(), bodies)
         tracker = Tracker([b.key for b in bodies])
-        await row.start(url, tracker)
+        if mode is Mode.DRAIN:
+            await saturate(publish, len(bodies), settings.window, None)
+            # The clock starts before the consumer does, so its startup counts (a few ms
+            # for A and B; the hub declares its consumers and bucket first).
+            tracker.started_all(time.perf_counter())
         watching: contextlib.AbstractAsyncContextManager[Any] = contextlib.nullcontext()
-        if profile is not None:
+        if profile and settings.profile is not None:
             from bench.profile import HubProfile  # pyinstrument: the optional "bench" extra
 
-            watching = HubProfile(profile)
-        try:
-            async with watching:
-                await drive(row.publisher(nc.jetstream(), bodies), tracker)
+            watching = HubProfile(settings.profile)
+        async with watching:
+            await row.start(url, tracker)
+            try:
+                if mode is Mode.SATURATION:
+                    await saturate(publish, len(bodies), settings.window, tracker)
+                elif mode is Mode.RATE:
+                    await at_rate(publish, len(bodies), settings.rate, tracker)
                 await tracker.wait(timeout=120 + len(bodies) / 100)
-        finally:
-            await row.stop()
+            finally:
+                await row.stop()
     finally:
         await nc.close()
     return tracker.run()
 
 
 def measure(
-    name: str,
-    bodies: list[Body],
-    drive: Callable[[Publish, Tracker], Any],
-    profile: Path | None = None,
+    name: str, bodies: list[Body], mode: Mode, settings: Settings, profile: bool = False
 ) -> tuple[Run, dict[str, float] | None]:
     """One measurement of one row on a nats-server of its own, in a fresh event loop; for
     mechbus also the hub's batches and time spent committing."""
     row = ROWS[name]()
     with nats_server() as server:
-        run = asyncio.run(_measure(row, server.url, bodies, drive, profile))
+        run = asyncio.run(_measure(row, server.url, bodies, mode, settings, profile))
     extra, stats = "", None
     if isinstance(row, MechbusConsumer):
         stats = row.stats(run.seconds)
         extra = f", {stats['mean_batch']:.0f}/batch, committing {stats['commit_share']:.0%}"
+    latency = "" if mode is Mode.DRAIN else f" p50 {run.p50_ms:>7.1f} ms p99 {run.p99_ms:>7.1f} ms"
     print(
-        f"  {name:<8} {run.messages:>7,} msgs {run.per_second:>8,.0f} msg/s "
-        f"p50 {run.p50_ms:>7.1f} ms p99 {run.p99_ms:>7.1f} ms{extra}",
+        f"  {mode:<10} {name:<8} {run.messages:>7,} msgs {run.per_second:>8,.0f} msg/s"
+        f"{latency}{extra}",
         flush=True,
     )
     return run, stats
 
 
+def _median(runs: list[Run], field: str) -> float:
+    return round(statistics.median(float(getattr(r, field)) for r in runs), 2)
+
+
 def run(settings: Settings) -> dict[str, Any]:
-    """Every row at saturation ``repeat`` times (interleaved, so drift on a shared machine
-    hits all rows alike), then every row once at the fixed rate."""
-    saturating = bodies_.make(settings.messages)
+    """Every row at saturation and in a drain ``repeat`` times (interleaved, so drift on a
+    shared machine hits all rows alike), then every row once at the fixed rate."""
+    bodies = bodies_.make(settings.messages)
     steady = bodies_.make(max(1, int(settings.rate * settings.rate_seconds)))
-    runs: dict[str, list[Run]] = {name: [] for name in ROWS}
-    hub_stats: list[dict[str, float]] = []
-
-    def at_saturation(publish: Publish, tracker: Tracker) -> Any:
-        return saturate(publish, settings.messages, settings.window, tracker)
-
-    def at_fixed_rate(publish: Publish, tracker: Tracker) -> Any:
-        return at_rate(publish, len(steady), settings.rate, tracker)
-
+    runs: dict[tuple[str, Mode], list[Run]] = {}
+    hub_stats: dict[Mode, list[dict[str, float]]] = {Mode.SATURATION: [], Mode.DRAIN: []}
     for attempt in range(settings.repeat):
-        print(f"saturation, run {attempt + 1} of {settings.repeat}", flush=True)
-        for name in ROWS:
-            # Profiled (if asked) once, and not counted: sampling slows what it watches.
-            if attempt == 0 and name == "mechbus" and settings.profile is not None:
-                measure(name, saturating, at_saturation, settings.profile)
-            done, stats = measure(name, saturating, at_saturation)
-            runs[name].append(done)
-            if stats is not None:
-                hub_stats.append(stats)
+        print(f"run {attempt + 1} of {settings.repeat}", flush=True)
+        for mode in (Mode.SATURATION, Mode.DRAIN):
+            for name in ROWS:
+                done, stats = measure(name, bodies, mode, settings)
+                runs.setdefault((name, mode), []).append(done)
+                if stats is not None:
+                    hub_stats[mode].append(stats)
+    if settings.profile is not None:  # once, and not counted: sampling slows what it watches
+        print("profiling a mechbus drain", flush=True)
+        measure("mechbus", bodies, Mode.DRAIN, settings, profile=True)
     print(f"fixed rate: {settings.rate:g} msg/s for {settings.rate_seconds:g} s", flush=True)
-    rated = {name: measure(name, steady, at_fixed_rate)[0] for name in ROWS}
+    rated = {name: measure(name, steady, Mode.RATE, settings)[0] for name in ROWS}
     rows = []
     for name in ROWS:
+        saturated, drained = runs[name, Mode.SATURATION], runs[name, Mode.DRAIN]
         rows.append(
             {
                 "row": name,
                 "label": LABELS[name],
-                "msg_per_s": round(statistics.median(r.per_second for r in runs[name]), 1),
-                "saturation_p50_ms": round(statistics.median(r.p50_ms for r in runs[name]), 2),
-                "saturation_p99_ms": round(statistics.median(r.p99_ms for r in runs[name]), 2),
-                "runs": [asdict(r) | {"msg_per_s": round(r.per_second, 1)} for r in runs[name]],
+                "msg_per_s": round(statistics.median(r.per_second for r in saturated), 1),
+                "saturation_p50_ms": _median(saturated, "p50_ms"),
+                "saturation_p99_ms": _median(saturated, "p99_ms"),
+                "drain_msg_per_s": round(statistics.median(r.per_second for r in drained), 1),
+                "runs": [asdict(r) | {"msg_per_s": round(r.per_second, 1)} for r in saturated],
+                "drain_runs": [
+                    {"messages": r.messages, "seconds": r.seconds, "msg_per_s": r.per_second}
+                    for r in drained
+                ],
                 "rate": asdict(rated[name])
                 | {"offered_per_s": settings.rate, "msg_per_s": round(rated[name].per_second, 1)},
             }
         )
-    rows[-1]["hub"] = hub_stats
+    rows[-1]["hub"] = {mode.value: stats for mode, stats in hub_stats.items()}
     return {
         "settings": asdict(settings) | {"profile": str(settings.profile or "")},
-        "body_bytes": len(saturating[0].payload),
+        "body_bytes": len(bodies[0].payload),
         "process": "publisher and consumer in one process, one asyncio loop per measurement "
         "(the hub's ledger work runs in its worker thread)",
-        "notes": [FASTSTREAM_NOTE],
+        "notes": [
+            "saturation: first publish to last ack (A), handler return (B) or ledger commit "
+            "(mechbus), publishing and consuming together; drain: the same messages published "
+            "first, then the consumer alone, from its start (startup included) to the last",
+            RAW_NOTE,
+            FASTSTREAM_NOTE,
+            MECHBUS_NOTE,
+        ],
         "rows": rows,
     }

@@ -58,6 +58,10 @@ class Tracker:
     def started(self, i: int) -> None:
         self._started[i] = time.perf_counter()
 
+    def started_all(self, at: float) -> None:
+        """Every message counted from ``at`` (a drain: published before the clock started)."""
+        self._started = [at] * len(self._started)
+
     def finished(self, key: str, at: float | None = None) -> None:
         i = self._index.get(key)
         if i is None:  # not one of ours (the hub also records its own checkpoints)
