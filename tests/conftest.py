@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -69,3 +70,26 @@ def nats_server(tmp_path: Path) -> Iterator[EmbeddedNatsServer]:
     """A real nats-server of our own on a free loopback port, with a fresh JetStream store."""
     with EmbeddedNatsServer(tmp_path / "nats") as server:
         yield server
+
+
+FIGURES = pytest.StashKey[list[str]]()
+
+
+@pytest.fixture
+def figures(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """Note a measured figure (sent, recorded, duplicates, lost): printed at the end of the
+    run, so that CI's output carries the counts without ``-s``."""
+    lines = request.config.stash.setdefault(FIGURES, [])
+
+    def note(line: str) -> None:
+        lines.append(f"{request.node.name}: {line}")
+
+    return note
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    lines = config.stash.get(FIGURES, [])
+    if lines:
+        terminalreporter.section("figures measured by the fault tests")
+        for line in lines:
+            terminalreporter.write_line(line)

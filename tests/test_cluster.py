@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -142,7 +142,7 @@ async def send_until_acked(mechanism: AgencyClient, request: Envelope, retries: 
 
 @pytest.mark.timeout(300)
 async def test_consumer_leader_killed_mid_traffic_loses_and_doubles_nothing(
-    cluster: EmbeddedNatsCluster, client: Client, tmp_path: Path
+    cluster: EmbeddedNatsCluster, client: Client, tmp_path: Path, figures: Callable[[str], None]
 ) -> None:
     started = time.monotonic()
     ledger = SqlLedger(sqlite_url(tmp_path / "ledger.db"))
@@ -203,7 +203,7 @@ async def test_consumer_leader_killed_mid_traffic_loses_and_doubles_nothing(
         recorded = list(s.exec(select(MessageRow.message_id)))
         distinct = s.exec(select(func.count(func.distinct(MessageRow.message_id)))).one()
     lost = set(sent) - set(recorded)
-    print(
+    figures(
         f"sent {len(sent)}, recorded {len(recorded)}, duplicates {len(recorded) - distinct}, "
         f"lost {len(lost)}; publish retries {len(retries)}, stream messages "
         f"{stream.state.messages}, consumer leader now {consumer.cluster.leader}, "  # type: ignore[union-attr]

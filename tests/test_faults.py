@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -81,6 +82,7 @@ async def test_hub_killed_three_times_loses_and_doubles_nothing(
     tmp_path: Path,
     ledger_kind: str,
     request: pytest.FixtureRequest,
+    figures: Callable[[str], None],
 ) -> None:
     ledger_url = (
         sqlite_url(tmp_path / "ledger.db")
@@ -120,8 +122,8 @@ async def test_hub_killed_three_times_loses_and_doubles_nothing(
         hub.send_signal(signal.SIGTERM)
         hub.wait(30)
     final = counts(ledger)
-    print(
-        f"sent {sent}, recorded {final['requests']} requests and "
+    figures(
+        f"[{ledger_kind}] sent {sent}, recorded {final['requests']} requests and "
         f"{final['acknowledgements']} acknowledgements, duplicates "
         f"{final['rows'] - final['distinct_ids']}, lost {sent - final['requests']} ({final})"
     )
@@ -141,7 +143,7 @@ def _stream_exists(nats_server: EmbeddedNatsServer) -> bool:
 
 
 async def test_nats_server_restart_during_traffic(
-    nats_server: EmbeddedNatsServer, tmp_path: Path
+    nats_server: EmbeddedNatsServer, tmp_path: Path, figures: Callable[[str], None]
 ) -> None:
     from bus.hub import Hub
 
@@ -177,7 +179,10 @@ async def test_nats_server_restart_during_traffic(
         await hub.stop()
     with ledger.session() as s:
         recorded = list(s.exec(select(MessageRow.message_id)))
-    print(f"sent {len(sent)}, recorded {len(recorded)}, lost {len(set(sent) - set(recorded))}")
+    figures(
+        f"sent {len(sent)}, recorded {len(recorded)} across a nats-server restart, "
+        f"duplicates {len(recorded) - len(set(recorded))}, lost {len(set(sent) - set(recorded))}"
+    )
     assert sorted(recorded) == sorted(sent)
     ledger.close()
 
@@ -191,7 +196,7 @@ PG_CTL = shutil.which("pg_ctlcluster")
     reason="no pg_ctlcluster on this machine to restart PostgreSQL with",
 )
 async def test_postgres_restart_during_traffic(
-    nats_server: EmbeddedNatsServer, pg_url: str
+    nats_server: EmbeddedNatsServer, pg_url: str, figures: Callable[[str], None]
 ) -> None:
     from bus.hub import Hub
 
@@ -216,7 +221,7 @@ async def test_postgres_restart_during_traffic(
         subprocess.run([*control, "start"], timeout=60)  # whatever happened, leave it running
         await hub.stop()
     assert _pg_count(ledger) == len(sent)
-    print(
+    figures(
         f"sent {len(sent)}, recorded {_pg_count(ledger)} across a PostgreSQL restart, "
         f"lost {len(sent) - _pg_count(ledger)}"
     )

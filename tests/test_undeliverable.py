@@ -3,7 +3,7 @@ and the advisory turns it into a kept dead letter, while its neighbours are reco
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -65,7 +65,9 @@ async def poisoned(
 
 
 async def test_poison_message_is_kept_and_its_neighbours_recorded(
-    nats_server: EmbeddedNatsServer, poisoned: tuple[Hub, SqlLedger, set[str]]
+    nats_server: EmbeddedNatsServer,
+    poisoned: tuple[Hub, SqlLedger, set[str]],
+    figures: Callable[[str], None],
 ) -> None:
     hub, ledger, poison = poisoned
     before, bad, after = (b.patrol_request(subject=f"MPDDHP-2026-05{i}") for i in range(3))
@@ -91,6 +93,6 @@ async def test_poison_message_is_kept_and_its_neighbours_recorded(
 
         info = await mechanism.js.stream_info(dead_letter_stream(StreamSpec()).name)
         assert info.state.messages == 1  # the server's advisory, kept too
-        print(
-            f"\nsent 3, recorded {hub.recorded}, kept as undeliverable {hub.dead_letters}, lost 0"
+        figures(
+            f"sent 3, recorded {hub.recorded}, kept as undeliverable {hub.dead_letters}, lost 0"
         )
