@@ -4,6 +4,7 @@ and recorded by a bus.hub.Hub on an SQLite ledger; a message ends when its commi
 from __future__ import annotations
 
 import os
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -14,7 +15,7 @@ from nats.js import JetStreamContext
 from adapters.ledger import SqlLedger, sqlite_url
 from adapters.sealing import Sealer
 from bench.bodies import STREAM, Body
-from bench.timing import Publish, Tracker
+from bench.timing import Publish, Tracker, percentile
 from bus import jetstream
 from bus.hub import Hub
 from bus.ports import Delivery
@@ -36,17 +37,15 @@ class TimedHub(Hub):
     def __init__(self, *args: Any, tracker: Tracker, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.tracker = tracker
-        self.batches = 0
         self.refused = 0
-        self.commit_seconds = 0.0  # inside Hub._commit: the ledger thread and after-commit
+        self.commit_ms: list[float] = []  # each Hub._commit: the ledger thread, after-commit
 
     async def _commit(self, deliveries: list[Delivery]) -> list[Outcome]:
         began = time.perf_counter()
         try:
             return await super()._commit(deliveries)
         finally:
-            self.commit_seconds += time.perf_counter() - began
-            self.batches += 1
+            self.commit_ms.append((time.perf_counter() - began) * 1000)
 
     async def _after_commit(self, outcomes: list[Outcome]) -> None:
         at = time.perf_counter()
@@ -93,14 +92,17 @@ class MechbusConsumer:
             raise RuntimeError(f"the hub refused {self.hub.refused} benchmark requests")
 
     def stats(self, seconds: float) -> dict[str, float]:
-        """Batches and the share of the run the hub spent committing (vs fetching, acking,
-        waiting for messages)."""
+        """Batches, the share of the run the hub spent committing (vs fetching, acking,
+        waiting for messages) and how long its commits took."""
         hub = self.hub
         assert hub is not None
+        commits = sorted(hub.commit_ms) or [0.0]
         return {
-            "batches": hub.batches,
-            "mean_batch": round(hub.recorded / max(hub.batches, 1), 1),
-            "commit_share": round(hub.commit_seconds / seconds, 3),
-            "commit_ms_mean": round(1000 * hub.commit_seconds / max(hub.batches, 1), 3),
-            "commit_ms_per_message": round(1000 * hub.commit_seconds / max(hub.recorded, 1), 3),
+            "batches": len(hub.commit_ms),
+            "mean_batch": round(hub.recorded / max(len(hub.commit_ms), 1), 1),
+            "commit_share": round(sum(commits) / 1000 / seconds, 3),
+            "commit_ms_mean": round(statistics.mean(commits), 2),
+            "commit_ms_p99": round(percentile(commits, 0.99), 2),
+            "commit_ms_max": round(commits[-1], 2),
+            "commit_ms_per_message": round(sum(commits) / max(hub.recorded, 1), 3),
         }

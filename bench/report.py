@@ -37,7 +37,8 @@ def throughput_table(result: dict[str, Any]) -> None:
             f"{drain / a['drain_msg_per_s']:>6.2f} {drain / b['drain_msg_per_s']:>6.2f}"
         )
     print(
-        f"\nlatency at {s['rate']:g} msg/s for {s['rate_seconds']:g} s (publish call to the end):"
+        f"\nlatency at {s['rate']:g} msg/s for {s['rate_seconds']:g} s, publish call to the end "
+        f"(median of {s['repeat']} runs):"
     )
     print(f"{'row':30} | {'p50 ms':>8} {'p99 ms':>8} {'p50 x A':>8} {'p99 x A':>8} {'p99 x B':>8}")
     for r in result["rows"]:
@@ -52,12 +53,14 @@ def throughput_table(result: dict[str, Any]) -> None:
         print(textwrap.fill(note, 100, initial_indent="  ", subsequent_indent="    "))
     for mode, runs in rows["mechbus"].get("hub", {}).items():
         for stats in runs[:1]:
-            print(
-                f"  mechbus hub, {mode} run 1: {stats['batches']} batches of "
+            line = (
+                f"mechbus hub, {mode} run 1: {stats['batches']:,} batches of "
                 f"{stats['mean_batch']:.0f}, {stats['commit_share']:.0%} of the run inside "
-                f"Hub._commit ({stats['commit_ms_mean']:.2f} ms a commit, "
-                f"{stats['commit_ms_per_message']:.2f} ms a message)"
+                f"Hub._commit; a commit took {stats['commit_ms_mean']:.1f} ms on average, "
+                f"p99 {stats['commit_ms_p99']:.1f} ms, at most {stats['commit_ms_max']:.1f} ms "
+                f"({stats['commit_ms_per_message']:.2f} ms a message)"
             )
+            print(textwrap.fill(line, 100, initial_indent="  ", subsequent_indent="    "))
 
 
 def ledger_table(rows: list[dict[str, float]]) -> None:

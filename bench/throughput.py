@@ -126,28 +126,32 @@ def _median(runs: list[Run], field: str) -> float:
 
 
 def run(settings: Settings) -> dict[str, Any]:
-    """Every row at saturation and in a drain ``repeat`` times (interleaved, so drift on a
-    shared machine hits all rows alike), then every row once at the fixed rate."""
+    """Every row at saturation, in a drain and at the fixed rate, ``repeat`` times each,
+    interleaved: drift on a shared machine (others' disk flushes) hits all rows alike."""
     bodies = bodies_.make(settings.messages)
     steady = bodies_.make(max(1, int(settings.rate * settings.rate_seconds)))
+    messages = {Mode.SATURATION: bodies, Mode.DRAIN: bodies, Mode.RATE: steady}
     runs: dict[tuple[str, Mode], list[Run]] = {}
-    hub_stats: dict[Mode, list[dict[str, float]]] = {Mode.SATURATION: [], Mode.DRAIN: []}
+    hub_stats: dict[Mode, list[dict[str, float]]] = {mode: [] for mode in Mode}
     for attempt in range(settings.repeat):
-        print(f"run {attempt + 1} of {settings.repeat}", flush=True)
-        for mode in (Mode.SATURATION, Mode.DRAIN):
+        print(
+            f"run {attempt + 1} of {settings.repeat} (rate: {settings.rate:g} msg/s "
+            f"for {settings.rate_seconds:g} s)",
+            flush=True,
+        )
+        for mode in Mode:
             for name in ROWS:
-                done, stats = measure(name, bodies, mode, settings)
+                done, stats = measure(name, messages[mode], mode, settings)
                 runs.setdefault((name, mode), []).append(done)
                 if stats is not None:
                     hub_stats[mode].append(stats)
     if settings.profile is not None:  # once, and not counted: sampling slows what it watches
         print("profiling a mechbus drain", flush=True)
         measure("mechbus", bodies, Mode.DRAIN, settings, profile=True)
-    print(f"fixed rate: {settings.rate:g} msg/s for {settings.rate_seconds:g} s", flush=True)
-    rated = {name: measure(name, steady, Mode.RATE, settings)[0] for name in ROWS}
     rows = []
     for name in ROWS:
         saturated, drained = runs[name, Mode.SATURATION], runs[name, Mode.DRAIN]
+        rated = runs[name, Mode.RATE]
         rows.append(
             {
                 "row": name,
@@ -161,8 +165,13 @@ def run(settings: Settings) -> dict[str, Any]:
                     {"messages": r.messages, "seconds": r.seconds, "msg_per_s": r.per_second}
                     for r in drained
                 ],
-                "rate": asdict(rated[name])
-                | {"offered_per_s": settings.rate, "msg_per_s": round(rated[name].per_second, 1)},
+                "rate": {
+                    "offered_per_s": settings.rate,
+                    "messages": len(steady),
+                    "p50_ms": _median(rated, "p50_ms"),
+                    "p99_ms": _median(rated, "p99_ms"),
+                    "runs": [asdict(r) | {"msg_per_s": round(r.per_second, 1)} for r in rated],
+                },
             }
         )
     rows[-1]["hub"] = {mode.value: stats for mode, stats in hub_stats.items()}
