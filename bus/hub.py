@@ -300,12 +300,13 @@ class Hub:
         for outcome in outcomes:
             if outcome.result is not Result.DEFERRED:
                 self.failures.forget(outcome.stream_seq)
-        await asyncio.gather(
-            *(
-                m.nak(delay=self._deferral(m)) if o.result is Result.DEFERRED else m.ack()
-                for m, o in zip(batch, outcomes, strict=True)
-            )
-        )
+        for msg, outcome in zip(batch, outcomes, strict=True):
+            # One after the other: an ack only queues a few bytes on the connection, and a
+            # task per ack would cost more than the ack itself.
+            if outcome.result is Result.DEFERRED:
+                await msg.nak(delay=self._deferral(msg))
+            else:
+                await msg.ack()
 
     def _deferral(self, msg: Msg) -> float:
         """Wait longer each time, never past the horizon by much."""

@@ -31,7 +31,7 @@ class Route:
 
     @property
     def subject(self) -> str:
-        return f"{PREFIX}.{self.direction.value}.{self.agency}.{self.kind}"
+        return f"{PREFIX}.{self.direction}.{self.agency}.{self.kind}"  # StrEnum: its value
 
 
 def inbox_prefix(agency: str) -> str:

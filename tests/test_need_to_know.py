@@ -60,3 +60,11 @@ def test_personal_details_split_and_sealed() -> None:
     with pytest.raises(SealError):  # another deployment's key
         Sealer.ephemeral().open(sealed, message.id)
     assert split(b"not json") == (b"not json", None)
+
+
+def test_personal_details_spelled_with_escapes_are_still_split() -> None:
+    # split() skips parsing bodies without the key; a key written with \u escapes must not
+    # slip personal details past it into the stored body.
+    body, personal = split(b'{"data": {"\\u0070ersonal": {"full_name": "Periodista"}}}')
+    assert b"Periodista" not in body and personal == b'{"full_name": "Periodista"}'
+    assert split(b'{"data": {"instructions": "x"}}') == (b'{"data": {"instructions": "x"}}', None)
