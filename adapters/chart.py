@@ -13,8 +13,15 @@ LABEL = 170
 WIDTH = 620
 
 
-def scorecard_svg(scores: list[StateScore], title: str) -> str:
-    """Two bars per state: acknowledged on time (%) and commitments kept on time (%)."""
+SPANISH = ("acuse a tiempo (%)", "compromisos cumplidos a tiempo (%)", "sin datos")
+
+
+def scorecard_svg(
+    scores: list[StateScore], title: str, labels: tuple[str, str, str] = SPANISH
+) -> str:
+    """Two bars per state: acknowledged on time (%) and commitments kept on time (%);
+    ``labels`` name the two bars and a missing figure (the dashboard passes its language's)."""
+    ack, kept, missing = (escape(label) for label in labels)
     plot = WIDTH - LABEL - 60
     rows = [s for s in scores if s.requests_received or s.commitments_due]
     height = 70 + len(rows) * (2 * BAR + GAP) + 30
@@ -25,9 +32,9 @@ def scorecard_svg(scores: list[StateScore], title: str) -> str:
         f'<rect width="{WIDTH}" height="{height}" fill="#ffffff"/>',
         f'<text x="10" y="22" font-size="15" font-weight="bold">{escape(title)}</text>',
         '<rect x="10" y="34" width="12" height="12" fill="#1b6ca8"/>'
-        '<text x="28" y="45">acuse a tiempo (%)</text>'
+        f'<text x="28" y="45">{ack}</text>'
         '<rect x="170" y="34" width="12" height="12" fill="#c0392b"/>'
-        '<text x="188" y="45">compromisos cumplidos a tiempo (%)</text>',
+        f'<text x="188" y="45">{kept}</text>',
     ]
     y = 64
     for score in rows:
@@ -38,7 +45,9 @@ def scorecard_svg(scores: list[StateScore], title: str) -> str:
         ):
             top = y + offset * BAR
             if value is None:
-                parts.append(f'<text x="{LABEL}" y="{top + BAR - 3}" fill="#777">sin datos</text>')
+                parts.append(
+                    f'<text x="{LABEL}" y="{top + BAR - 3}" fill="#595959">{missing}</text>'
+                )
                 continue
             width = plot * value / 100
             parts.append(

@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from nats.aio.client import Client
-from nats.errors import Error as NatsError
 from pydantic import ValidationError
 from rich.console import Console
 from sqlmodel import Session
 
-from adapters import cli_db, tracking_views
+from adapters import actions, cli_db, tracking_views
+from adapters.actions import connect_as_hub as _connect_as_hub
 from adapters.credentials import CredentialError, CredentialStore
+from adapters.dashboard import cli as dashboard_cli
 from adapters.demo import (
     CLUSTER_STREAM,
     DemoError,
@@ -43,16 +43,12 @@ from adapters.settings import Settings, SettingsError, load_settings
 from adapters.tables import DeadLetterRow
 from adapters.tls import make_development_tls
 from adapters.views import request_lines, requests_table
-from bus import jetstream
-from bus.agency import AgencyClient, AgencyError
 from bus.capacity import matching, mismatch
 from bus.chain import verify as verify_chain
 from bus.hub import Hub
-from bus.jetstream import PublishError
 from bus.policy import Policy, PolicyError
 from bus.scorecard import StateScore
 from bus.sweeper import Sweeper
-from schemas.capacity import OfferReleased, PlacementConfirmed
 from schemas.envelope import Envelope
 from schemas.messages import export_json_schemas, parse_message
 from schemas.requests import (
@@ -81,6 +77,7 @@ app.add_typer(send_app, name="send")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(board_app, name="board")
 app.add_typer(cli_db.app, name="db")
+app.add_typer(dashboard_cli.app, name="dashboard")
 # Piped output (CI logs, files) gets room for the tables instead of Rich's 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 120)
 
@@ -211,52 +208,20 @@ def up(
 
 
 def _publish(settings: Settings, message: Envelope) -> None:
-    """Publish ``message``; a federal service's message is kept in the outbox first, so that
-    it is recorded durably even when NATS is unreachable, and relayed when NATS is back."""
-    federal = message.source.startswith("fed.")
-    ledger = settings.ledger() if federal else None
-    outbox = Outbox(ledger) if ledger is not None else None
+    """Publish ``message`` (a federal one through the outbox: ``adapters.actions.publish``)."""
     try:
-        if outbox is not None:
-            outbox.put(message)
-        url = settings.running_nats_url()
-        if url is None:
-            if outbox is None:
-                console.print(
-                    "[red]no NATS server: start one with `mechbus up` or pass --nats-url[/]"
-                )
-                raise typer.Exit(2)
-            _queued(message, "no NATS server is running")
-            return
-        try:
-            acks = asyncio.run(_send_as_sender(settings, url, message))
-        except (AgencyError, PublishError, OSError, NatsError) as exc:
-            if outbox is not None and not isinstance(exc, AgencyError):
-                _queued(message, f"NATS at {url} did not confirm it ({type(exc).__name__})")
-                return
-            if outbox is not None:  # refused to this sender: the relay must not send it either
-                outbox.discard(message.id)
-            console.print(f"[red]not published: {exc}[/]")
-            raise typer.Exit(1) from None
-        if outbox is not None:
-            outbox.published(message.id)
-        for ack in acks:
-            dup = " (duplicate: already on the bus)" if ack.duplicate else ""
-            console.print(f"published {message.id} as stream seq {ack.seq}{dup}")
-    finally:
-        if ledger is not None:
-            ledger.close()
-
-
-async def _send_as_sender(settings: Settings, url: str, message: Envelope) -> list[Any]:
-    async with await AgencyClient.connect(
-        url,
-        message.source,
-        creds=settings.creds_for(message.source),
-        tls=settings.tls_context(),
-        max_reconnect_attempts=2,
-    ) as client:
-        return await client.send(message)
+        sent = asyncio.run(actions.publish(settings, message))
+    except actions.NoServer as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    except actions.Refused as exc:
+        console.print(f"[red]not published: {exc}[/]")
+        raise typer.Exit(1) from None
+    if sent.kept_because is not None:
+        _queued(message, sent.kept_because)
+    for ack in sent.acks:
+        dup = " (duplicate: already on the bus)" if ack.duplicate else ""
+        console.print(f"published {message.id} as stream seq {ack.seq}{dup}")
 
 
 def _queued(message: Envelope, why: str) -> None:
@@ -811,18 +776,6 @@ def sweep(
     console.print(f"sent {asyncio.run(once())} escalation messages")
 
 
-async def _connect_as_hub(settings: Settings, url: str, name: str) -> Client:
-    """A NATS connection as the hub's user, with its credentials and CA when the home has them."""
-    options: dict[str, Any] = {}
-    seed = settings.creds_for("fed.hub")
-    if seed is not None:
-        options["nkeys_seed"] = str(seed)
-    tls = settings.tls_context()
-    if tls is not None:
-        options["tls"] = tls
-    return await jetstream.connect(url, name=name, agency="fed.hub", **options)
-
-
 def _policy(path: Path | None) -> Policy:
     try:
         return Policy.load(path)
@@ -979,39 +932,11 @@ def placements_confirm(
         console.print(f"[red]no relocation {request_id} in the ledger[/]")
         raise typer.Exit(2)
     personal = json.loads(details.read_text(encoding="utf-8")) if details else []
-    common = {
-        "source": "fed.mechanism",
-        "time": datetime.now(UTC),
-        "subject": lines[0].case_ref,
-        "correlation_id": request_id,
-    }
     try:
-        confirmation = PlacementConfirmed.model_validate(
-            {
-                **common,
-                "recipients": (shelter,),
-                "data": {
-                    "shelter": shelter,
-                    "people": body.people,
-                    "arrival_on": body.earliest,
-                    "personal": personal,
-                },
-            }
-        )
-        releases = [
-            OfferReleased.model_validate(
-                {
-                    **common,
-                    "recipients": (p.shelter,),
-                    "data": {"reason": "La reubicación se confirmó con otra casa refugio."},
-                }
-            )
-            for p in lines
-            if p.shelter != shelter and p.status == "offered"
-        ]
+        messages = actions.placement_messages(request_id, shelter, body, lines, personal)
     except ValidationError as exc:
         raise _refuse(exc) from None
-    for message in (confirmation, *releases):
+    for message in messages:
         _publish(settings, message)
 
 

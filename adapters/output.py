@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TextIO
 
 from rich.console import Console
 from rich.table import Table
@@ -48,6 +48,14 @@ def _cell(value: object) -> str:
     return str(value)
 
 
+def write_csv(rows: Sequence[object], columns: Sequence[Column], stream: TextIO) -> None:
+    """A header of column names, then one line per row (the CLI's --csv and the dashboard's)."""
+    writer = csv.writer(stream)
+    writer.writerow([name for name, _ in columns])
+    for row in rows:
+        writer.writerow([_plain(get(row)) for _, get in columns])
+
+
 def emit(
     rows: Sequence[object],
     columns: Sequence[Column],
@@ -62,10 +70,7 @@ def emit(
             print(json.dumps({name: _plain(get(row)) for name, get in columns}, ensure_ascii=False))
         return
     if fmt is Format.CSV:
-        writer = csv.writer(sys.stdout)
-        writer.writerow([name for name, _ in columns])
-        for row in rows:
-            writer.writerow([_plain(get(row)) for _, get in columns])
+        write_csv(rows, columns, sys.stdout)
         return
     table = Table(title=title, caption=caption, header_style="bold")
     for name, _ in columns:

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from bus.policy import LADDER, Clock, Policy
 from schemas.envelope import Envelope, Urgency
-from schemas.registry import AgencyRegistry
+from schemas.registry import AgencyRegistry, active_registry
 from schemas.tracking import (
     AcknowledgementOverdue,
     CommitmentOverdue,
@@ -87,6 +87,18 @@ def rungs_due(
             break
         due.append(_rung(obligation, level, at, registry, next_session))
     return due
+
+
+def fire_now(
+    obligation: Obligation,
+    level: EscalationLevel,
+    now: datetime,
+    next_session: BoardSession | None,
+    registry: AgencyRegistry | None = None,
+) -> Rung:
+    """The rung ``level`` fired at ``now`` by a person rather than at its scheduled time (staff
+    may remind or escalate early); it names the same recipient and has the same fixed id."""
+    return _rung(obligation, level, now, registry or active_registry(), next_session)
 
 
 def _rung(
