@@ -250,3 +250,29 @@ class OutboxRow(SQLModel, table=True):
     published_at: datetime | None = _time(index=True)
     attempts: int = 0
     last_error: str | None = Field(default=None, max_length=200)
+
+
+class DashboardUserRow(SQLModel, table=True):
+    """A federal staff account of the dashboard (argon2 hash, never the password)."""
+
+    __tablename__ = "dashboard_users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, unique=True)
+    role: str = Field(max_length=20)
+    password_hash: str = Field(max_length=200)
+    created_at: datetime = _time(nullable=False)
+    disabled: bool = False
+
+
+class DashboardLoginRow(SQLModel, table=True):
+    """One login attempt to the dashboard, successful or not (the audit trail)."""
+
+    __tablename__ = "dashboard_logins"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _time(nullable=False, index=True)
+    name: str = Field(max_length=64, index=True)  # as typed, cut to 64 characters
+    success: bool
+    reason: str = Field(max_length=40)  # ok, unknown_user, bad_password, disabled
+    client: str | None = Field(default=None, max_length=64)
