@@ -1,0 +1,1 @@
+"""The federal staff dashboard: a FastAPI app with server-rendered pages over the ledger."""

@@ -1,0 +1,144 @@
+"""Staff accounts: roles, argon2 password hashes, and the audit entry of every login."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlmodel import Session, col, select
+
+from adapters.ledger import SqlLedger
+from adapters.tables import DashboardLoginRow, DashboardUserRow
+
+
+class Role(StrEnum):
+    """What a staff member may do; each role includes the ones before it."""
+
+    VIEWER = "viewer"  # reads every page, no personal fields
+    OPERATOR = "operator"  # + reminders, escalations, placement confirmations
+    CASEWORKER = "caseworker"  # + the people's personal details
+
+
+RANK = {Role.VIEWER: 0, Role.OPERATOR: 1, Role.CASEWORKER: 2}
+MIN_PASSWORD = 12
+_hasher = PasswordHasher()
+# Verified against when the name is unknown, so a wrong name takes as long as a wrong password.
+_DUMMY = _hasher.hash("not a password of anyone")
+
+
+class AccountError(ValueError):
+    """An account that cannot be made as asked (name taken, short password, bad role)."""
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    role: Role
+
+    def may(self, role: Role) -> bool:
+        return RANK[self.role] >= RANK[role]
+
+    @property
+    def can_act(self) -> bool:
+        return self.may(Role.OPERATOR)
+
+    @property
+    def sees_personal(self) -> bool:
+        return self.may(Role.CASEWORKER)
+
+
+class Accounts:
+    """Staff accounts and logins, kept in the ledger's database."""
+
+    def __init__(self, ledger: SqlLedger) -> None:
+        self.ledger = ledger
+
+    def add(self, name: str, role: Role, password: str) -> User:
+        if not name or len(name) > 64 or not name.isprintable():
+            raise AccountError("the name must be 1 to 64 printable characters")
+        if len(password) < MIN_PASSWORD:
+            raise AccountError(f"the password must have at least {MIN_PASSWORD} characters")
+        with Session(self.ledger.engine) as session:
+            if session.exec(select(DashboardUserRow).where(DashboardUserRow.name == name)).first():
+                raise AccountError(f"there is already an account named {name}")
+            session.add(
+                DashboardUserRow(
+                    name=name,
+                    role=role.value,
+                    password_hash=_hasher.hash(password),
+                    created_at=datetime.now(UTC),
+                )
+            )
+            session.commit()
+        return User(name, role)
+
+    def disable(self, name: str) -> bool:
+        with Session(self.ledger.engine) as session:
+            row = session.exec(
+                select(DashboardUserRow).where(DashboardUserRow.name == name)
+            ).first()
+            if row is None:
+                return False
+            row.disabled = True
+            session.add(row)
+            session.commit()
+            return True
+
+    def get(self, name: str) -> User | None:
+        """The account if it exists and is enabled (checked on every request, so disabling an
+        account or changing its role takes effect at once)."""
+        with Session(self.ledger.engine) as session:
+            row = session.exec(
+                select(DashboardUserRow).where(DashboardUserRow.name == name)
+            ).first()
+        if row is None or row.disabled:
+            return None
+        return User(row.name, Role(row.role))
+
+    def users(self) -> list[DashboardUserRow]:
+        with Session(self.ledger.engine) as session:
+            return list(session.exec(select(DashboardUserRow).order_by(col(DashboardUserRow.name))))
+
+    def login(self, name: str, password: str, client: str | None) -> User | None:
+        """Check a password and write the audit entry, whatever the outcome."""
+        with Session(self.ledger.engine) as session:
+            row = session.exec(
+                select(DashboardUserRow).where(DashboardUserRow.name == name)
+            ).first()
+            reason = "ok"
+            if row is None:
+                _verify(_DUMMY, password)
+                reason = "unknown_user"
+            elif not _verify(row.password_hash, password):
+                reason = "bad_password"
+            elif row.disabled:
+                reason = "disabled"
+            elif _hasher.check_needs_rehash(row.password_hash):
+                row.password_hash = _hasher.hash(password)
+                session.add(row)
+            session.add(
+                DashboardLoginRow(
+                    at=datetime.now(UTC),
+                    name=name[:64],
+                    success=reason == "ok",
+                    reason=reason,
+                    client=(client or "")[:64] or None,
+                )
+            )
+            session.commit()
+            return User(row.name, Role(row.role)) if row is not None and reason == "ok" else None
+
+    def logins(self, limit: int = 100) -> list[DashboardLoginRow]:
+        with Session(self.ledger.engine) as session:
+            query = select(DashboardLoginRow).order_by(col(DashboardLoginRow.id).desc())
+            return list(session.exec(query.limit(limit)))
+
+
+def _verify(hashed: str, password: str) -> bool:
+    try:
+        return _hasher.verify(hashed, password)
+    except (VerificationError, InvalidHashError):
+        return False

@@ -1,0 +1,182 @@
+"""The dashboard's tables: each column once, for the page (translated, formatted) and for its
+CSV file (the same header names as the command line's ``--csv``)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from adapters.dashboard.i18n import N_, local_iso
+from adapters.output import write_csv
+
+
+@dataclass(frozen=True)
+class Col:
+    key: str  # CSV header
+    label: str  # msgid of the page's header
+    get: Callable[[Any], object]
+    kind: str = "text"  # text | code | time | overdue | pct | num | request | case
+    # what the page shows, when not the CSV's value (overdue: the due time, counted to now,
+    # because the CSV's hours are rounded to 0.01 and a just-missed deadline must show late)
+    shown: Callable[[Any], object] | None = None
+
+    def html_value(self, row: Any) -> object:
+        return (self.shown or self.get)(row)
+
+
+def csv_text(rows: Sequence[object], cols: Sequence[Col]) -> str:
+    def plain(col: Col) -> Callable[[Any], object]:
+        def value(row: Any) -> object:
+            found = col.get(row)
+            return local_iso(found) if isinstance(found, datetime) else found
+
+        return value
+
+    out = io.StringIO()
+    write_csv(rows, [(c.key, plain(c)) for c in cols], out)
+    return out.getvalue()
+
+
+PENDING = [
+    Col("overdue_hours", N_("Overdue"), lambda r: r.overdue_hours, "overdue", lambda r: r.due_at),
+    Col("case", N_("Case"), lambda r: r.case_ref, "case"),
+    Col("kind", N_("Kind"), lambda r: r.kind, "code"),
+    Col("urgency", N_("Urgency"), lambda r: r.urgency, "code"),
+    Col("agency", N_("Agency"), lambda r: r.agency),
+    Col("state", N_("State"), lambda r: r.state),
+    Col("status", N_("Status"), lambda r: r.status, "code"),
+    Col("owes", N_("Owes"), lambda r: r.owed, "code"),
+    Col("sent", N_("Sent"), lambda r: r.sent_at, "time"),
+    Col("due", N_("Due"), lambda r: r.due_at, "time"),
+    Col("request", N_("Request"), lambda r: r.request_id, "request"),
+]
+COMMITMENTS = [
+    Col("overdue_hours", N_("Overdue"), lambda r: r.overdue_hours, "overdue", lambda r: r.due),
+    Col("case", N_("Case"), lambda r: r.case_ref, "case"),
+    Col("agency", N_("Agency"), lambda r: r.agency),
+    Col("action", N_("Committed action"), lambda r: r.action),
+    Col("due", N_("Due"), lambda r: r.due, "time"),
+    Col("status", N_("Status"), lambda r: r.status, "code"),
+    Col("commitment", N_("Commitment"), lambda r: r.commitment_id),
+    Col("request", N_("Request"), lambda r: r.request_id, "request"),
+]
+SCORECARD = [
+    Col("state", N_("State"), lambda s: s.state),
+    Col("received", N_("Requests received"), lambda s: s.requests_received, "num"),
+    Col("ack_on_time_pct", N_("Acknowledged on time"), lambda s: s.acknowledged_on_time_pct, "pct"),
+    Col(
+        "median_hours_to_ack",
+        N_("Median hours to acknowledge"),
+        lambda s: s.median_hours_to_acknowledge,
+        "num",
+    ),
+    Col("kept_on_time_pct", N_("Commitments kept on time"), lambda s: s.kept_on_time_pct, "pct"),
+    Col("open_overdue", N_("Open and overdue"), lambda s: s.open_overdue, "num"),
+    Col("summons_attended", N_("Board summons attended"), lambda s: _attended(s)),
+]
+TIMELINE = [
+    Col("recorded", N_("Recorded"), lambda e: e.recorded_at, "time"),
+    Col("from", N_("From"), lambda e: e.source),
+    Col("to", N_("To"), lambda e: e.to),
+    Col("message", N_("Message"), lambda e: e.message, "code"),
+    Col("detail", N_("Detail"), lambda e: e.detail),
+    Col("request", N_("Request"), lambda e: e.request_id, "request"),
+]
+AGENDA = [
+    Col("instruments", N_("Instruments"), lambda a: " + ".join(a.instruments)),
+    Col("agency", N_("Agency"), lambda a: a.agency),
+    Col("what", N_("What is owed"), lambda a: a.what),
+    Col("due", N_("Due"), lambda a: a.due, "time"),
+    Col("overdue", N_("Overdue"), lambda a: "OVERDUE" if a.overdue else "", "code"),
+    Col("status", N_("Status"), lambda a: a.status, "code"),
+    Col("request", N_("Request"), lambda a: a.request_id, "request"),
+]
+SHELTERS = [
+    Col("shelter", N_("Shelter"), lambda c: c.shelter),
+    Col("region", N_("Region"), lambda c: c.region),
+    Col("free", N_("Free now"), lambda c: c.free_spaces, "num"),
+    Col("total", N_("Total"), lambda c: c.total_spaces, "num"),
+    Col("in_24h", N_("In 24 h"), lambda c: c.spaces_24h, "num"),
+    Col("in_72h", N_("In 72 h"), lambda c: c.spaces_72h, "num"),
+    Col("families", N_("Families"), lambda c: c.accepts_families, "code"),
+    Col("children", N_("Children"), lambda c: c.accepts_children, "code"),
+    Col("accessible", N_("Accessible"), lambda c: c.accessible, "code"),
+    Col("reported", N_("Reported"), lambda c: c.reported_at, "time"),
+]
+PLACEMENTS = [
+    Col("case", N_("Case"), lambda p: p.case_ref, "case"),
+    Col("people", N_("People"), lambda p: p.people, "num"),
+    Col("from_state", N_("From state"), lambda p: p.origin_state),
+    Col("shelter", N_("Shelter"), lambda p: p.shelter),
+    Col("status", N_("Status"), lambda p: p.status, "code"),
+    Col("sent", N_("Sent"), lambda p: p.sent_at, "time"),
+    Col("answered", N_("Answered"), lambda p: p.answered_at, "time"),
+    Col("request", N_("Request"), lambda p: p.request_id, "request"),
+]
+BOARD = [
+    Col("session", N_("Session"), lambda e: e.board_session_id),
+    Col("authority_to_summon", N_("Authority to summon"), lambda e: e.agency),
+    Col("clock", N_("Deadline missed"), lambda e: e.clock, "code"),
+    Col("due", N_("Due"), lambda e: e.due_at, "time"),
+    Col("placed", N_("Placed on the agenda"), lambda e: e.fired_at, "time"),
+    Col("request", N_("Request"), lambda e: e.request_id, "request"),
+]
+DEAD_LETTERS = [
+    Col("id", N_("Number"), lambda d: d.id, "num"),
+    Col("received", N_("Received"), lambda d: d.received_at, "time"),
+    Col("sender", N_("Sender"), lambda d: d.sender),
+    Col("reason", N_("Reason"), lambda d: d.reason, "code"),
+    Col("subject", N_("Subject"), lambda d: d.nats_subject),
+    Col("detail", N_("Detail"), lambda d: d.detail),
+]
+
+
+def _attended(score: Any) -> str:
+    return f"{score.summons_attended}/{score.summons}"
+
+
+# Codes shown translated on the page (CSV files keep the codes).
+CODES = {
+    "protection_measure": N_("protection measure"),
+    "investigation": N_("investigation"),
+    "information": N_("information"),
+    "relocation": N_("relocation"),
+    "board_summons": N_("Board summons"),
+    "implementation_meeting": N_("implementation meeting"),
+    "urgent": N_("urgent"),
+    "ordinary": N_("ordinary"),
+    "sent": N_("sent"),
+    "delivered": N_("delivered"),
+    "acknowledged": N_("acknowledged"),
+    "accepted": N_("accepted"),
+    "declined": N_("declined"),
+    "provisional": N_("provisional"),
+    "cancelled": N_("cancelled"),
+    "offered": N_("offered"),
+    "placed": N_("placed"),
+    "released": N_("released"),
+    "arrived": N_("arrived"),
+    "departed": N_("departed"),
+    "committed": N_("committed"),
+    "in_progress": N_("in progress"),
+    "acknowledgement": N_("acknowledgement"),
+    "answer": N_("answer"),
+    "implementation": N_("implementation"),
+    "OVERDUE": N_("OVERDUE"),
+    "True": N_("yes"),
+    "False": N_("no"),
+    "escalated": N_("escalated"),
+    "acknowledgement_overdue": N_("reminder: acknowledgement overdue"),
+    "commitment_overdue": N_("reminder: commitment overdue"),
+    "commitment_made": N_("commitment made"),
+    "commitment_fulfilled": N_("commitment fulfilled"),
+    "placement_offer": N_("placement offer"),
+    "placement_confirmed": N_("placement confirmed"),
+    "delivery_receipt": N_("delivery receipt"),
+    "viewer": N_("viewer"),
+    "operator": N_("operator"),
+    "caseworker": N_("caseworker"),
+}
