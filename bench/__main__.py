@@ -56,6 +56,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> Path:
     """Run the chosen suites; returns the JSON file written."""
     args = parse(argv)
+    # Read at the start: the code this process imported, not what is on disk by the end.
+    code = report.code_version()
+    print(f"mechbus at {code}", flush=True)
     chosen = ("throughput", "ledger", "memory") if args.suite == "all" else (args.suite,)
     suites: dict[str, Any] = {}
     if "throughput" in chosen:
@@ -81,7 +84,7 @@ def main(argv: list[str] | None = None) -> Path:
         report.memory_table(suites["memory"])
     found = report.targets(suites)
     report.targets_table(found)
-    path = report.write(args.out, args.suite, suites, found)
+    path = report.write(args.out, args.suite, suites, found, code)
     print(f"wrote {path}")
     return path
 

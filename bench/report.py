@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import subprocess
 import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
@@ -137,7 +138,28 @@ def targets_table(found: list[dict[str, Any]]) -> None:
         print(f"  {'PASS' if t['pass'] else 'MISS'}  {t['target']:<42} measured {t['measured']}")
 
 
-def write(out: Path, suite: str, suites: dict[str, Any], found: list[dict[str, Any]]) -> Path:
+def code_version() -> str:
+    """The commit measured (others commit while a long run goes on: say which code it was),
+    with "+changes" when the working tree differs from it."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except OSError:
+        return "unknown"
+    return (head or "unknown") + ("+changes" if dirty else "")
+
+
+def write(
+    out: Path, suite: str, suites: dict[str, Any], found: list[dict[str, Any]], code: str
+) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     path = out / f"bench-{suite}-{stamp}.json"
@@ -146,6 +168,7 @@ def write(out: Path, suite: str, suites: dict[str, Any], found: list[dict[str, A
         "machine": platform.platform(),
         "processor_count": os.cpu_count(),
         "python": platform.python_version(),
+        "code": code,
         "suites": suites,
         "targets": found,
     }
