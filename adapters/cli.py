@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from sqlmodel import Session
 
-from adapters import actions, cli_db, tracking_views
+from adapters import actions, cli_contract, cli_db, tracking_views
 from adapters.actions import connect_as_hub as _connect_as_hub
 from adapters.credentials import CredentialError, CredentialStore
 from adapters.dashboard import cli as dashboard_cli
@@ -77,6 +77,7 @@ app.add_typer(send_app, name="send")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(board_app, name="board")
 app.add_typer(cli_db.app, name="db")
+app.add_typer(cli_contract.app, name="contract")
 app.add_typer(dashboard_cli.app, name="dashboard")
 # Piped output (CI logs, files) gets room for the tables instead of Rich's 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 120)
