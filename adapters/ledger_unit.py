@@ -209,7 +209,7 @@ class SqlUnit:
                 self.session.add(crow)
                 self._commitments[rid][commitment.commitment_id] = crow
             else:
-                crow.status = commitment.status.value
+                crow.status = str(commitment.status)
                 crow.last_progress_at = commitment.last_progress_at
                 crow.ended_at = commitment.ended_at
 
@@ -359,13 +359,16 @@ def _escalation_key(record: EscalationRecord) -> tuple[str, str, str, str, str]:
     )
 
 
+# str() of a StrEnum is its value, without the enum property's cost on the hot path.
+
+
 def _request_row(state: RequestState) -> dict[str, Any]:
     return {
         "request_id": state.request_id,
         "type": state.type,
         "source": state.source,
         "case_ref": state.case_ref,
-        "urgency": state.urgency.value,
+        "urgency": str(state.urgency),
         "sent_at": state.sent_at,
         "expires": state.expires,
         "updated_at": state.updated_at,
@@ -381,7 +384,7 @@ def _recipient_row(state: RequestState, position: int, recipient: Recipient) -> 
         "request_id": state.request_id,
         "agency": recipient.agency,
         "kind": state.type.split(".")[2],
-        "urgency": state.urgency.value,
+        "urgency": str(state.urgency),
         "state": agency.state if agency else None,
         "sent_at": state.sent_at,
         "ack_due_at": recipient.ack_due,
@@ -395,7 +398,7 @@ def _recipient_changes(state: RequestState, position: int, recipient: Recipient)
     acknowledged = recipient.acknowledged_at
     return {
         "position": position,
-        "status": recipient.status.value,
+        "status": str(recipient.status),
         "delivered_at": recipient.delivered_at,
         "acknowledged_at": acknowledged,
         "acknowledged_by": recipient.acknowledged_by,
@@ -415,7 +418,7 @@ def _commitment_row(request_id: str, commitment: Commitment) -> dict[str, Any]:
         "action": commitment.action,
         "due": commitment.due,
         "made_at": commitment.made_at,
-        "status": commitment.status.value,
+        "status": str(commitment.status),
         "last_progress_at": commitment.last_progress_at,
         "ended_at": commitment.ended_at,
     }
