@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from adapters import actions, cli_contract, cli_db, tracking_views
 from adapters.actions import connect_as_hub as _connect_as_hub
+from adapters.bridge import cli as bridge_cli
 from adapters.credentials import CredentialError, CredentialStore
 from adapters.dashboard import cli as dashboard_cli
 from adapters.demo import (
@@ -977,6 +978,7 @@ def agency_run(
 
 creds_app = typer.Typer(help="NATS credentials for the agencies.", no_args_is_help=True)
 app.add_typer(creds_app, name="creds")
+bridge_cli.register(app, creds_app)  # mechbus bridge; creds token|webhook|email
 
 
 def _issued(settings: Settings) -> list[str]:

@@ -213,16 +213,7 @@ class AgencyClient:
 
     def reply(self, cls: type[E], request: Envelope, body: Body) -> E:
         """A response of type ``cls`` to ``request``, from this agency."""
-        return cls.model_validate(
-            {
-                "source": self.agency,
-                "time": self.clock(),
-                "subject": request.subject,
-                "correlation_id": request.thread,
-                "causation_id": request.id,
-                "data": body,
-            }
-        )
+        return reply_from(self.agency, cls, request, body, self.clock())
 
     async def send(self, message: Envelope) -> list[api.PubAck]:
         """Publish and wait for JetStream's PubAck (a lost PubAck is safe to retry)."""
@@ -421,13 +412,40 @@ class AgencyClient:
         return IncomingRequest(message, self)
 
     def _receipt(self, request: Envelope) -> DeliveryReceipt:
-        digest = hashlib.sha256(f"{request.id}\0{self.agency}".encode()).hexdigest()
-        return DeliveryReceipt(
-            id=f"rcpt-{digest[:32]}",
-            source=self.agency,
-            time=self.clock(),
-            subject=request.subject,
-            correlation_id=request.thread,
-            causation_id=request.id,
-            data=DeliveryReceiptBody(received_at=self.clock(), client=CLIENT_NAME),
-        )
+        return delivery_receipt(self.agency, request, self.clock())
+
+
+def reply_from(agency: str, cls: type[E], request: Envelope, body: Body, now: datetime) -> E:
+    """A response of type ``cls`` to ``request`` from ``agency``: what every client sends
+    (this SDK, the HTTP bridge)."""
+    return cls.model_validate(
+        {
+            "source": agency,
+            "time": now,
+            "subject": request.subject,
+            "correlation_id": request.thread,
+            "causation_id": request.id,
+            "data": body,
+        }
+    )
+
+
+def receipt_id(request_id: str, agency: str) -> str:
+    """A delivery receipt's fixed id: one per request and recipient, so resending it (after a
+    crash, or from another client of the same agency) is absorbed as a duplicate."""
+    digest = hashlib.sha256(f"{request_id}\0{agency}".encode()).hexdigest()
+    return f"rcpt-{digest[:32]}"
+
+
+def delivery_receipt(
+    agency: str, request: Envelope, now: datetime, client: str = CLIENT_NAME
+) -> DeliveryReceipt:
+    return DeliveryReceipt(
+        id=receipt_id(request.id, agency),
+        source=agency,
+        time=now,
+        subject=request.subject,
+        correlation_id=request.thread,
+        causation_id=request.id,
+        data=DeliveryReceiptBody(received_at=now, client=client),
+    )

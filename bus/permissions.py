@@ -18,6 +18,7 @@ from bus.streams import (
 from schemas.registry import Agency, AgencyKind
 
 HUB = "fed.hub"
+BRIDGE = "fed.bridge"
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,15 @@ def for_agency(agency: Agency, stream: StreamSpec | None = None) -> Permissions:
                 f"$KV.{CAPACITY_BUCKET}.>",
             ),
             subscribe=inbox,
+        )
+    if agency.id == BRIDGE:
+        # The HTTP bridge (adapters.bridge) speaks for agencies that authenticated to it with
+        # their own token, so it must publish on any agency's outbox; no other user may
+        # (the hub's mech.v1.> would also let it write requests and notices, far more than a
+        # web-facing process should hold). It gets exactly that, plus its own reply inbox for
+        # the PubAcks: no inbox, no consumer, no stream API.
+        return Permissions(
+            publish=(f"{subjects.PREFIX}.{subjects.Direction.FROM.value}.>",), subscribe=inbox
         )
     own = (subjects.outbox(agency.id), *_consumer(spec.name, agency_consumer(agency.id).durable))
     if agency.kind in (AgencyKind.FEDERAL, AgencyKind.BOARD):

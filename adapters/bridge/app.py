@@ -1,0 +1,394 @@
+"""The HTTP bridge: agencies that run no NATS client take part over plain HTTPS.
+
+An agency authenticates with its own bearer token (``mechbus creds token issue``), lists what
+it owes, reads its requests as it may see them (need-to-know: bus.redaction), and answers.
+Each answer is built exactly as the agency SDK builds it (bus.agency.reply_from, and the fixed
+receipt id), checked by the same intake the hub runs (bus.intake.decode), then published on
+the agency's own outbox with ``Nats-Msg-Id`` and a PubAck wait. The hub records it like any
+NATS message: the lifecycle's verdict (an illegal step) reaches the agency as a ``rejected``
+notice, as it would over NATS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Path, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlmodel import select
+
+from adapters.bridge.problems import FieldProblem, ProblemError, install, responses
+from adapters.bridge.problems import schema_violation as violation
+from adapters.bridge.publisher import Publisher, Unavailable
+from adapters.bridge.store import BridgeStore
+from adapters.ledger import SqlLedger
+from adapters.tables import MessageRow, RecipientRow
+from adapters.tracking_views import Filters, pending
+from bus import intake, redaction, subjects
+from bus.agency import delivery_receipt, reply_from
+from schemas.envelope import Body, Envelope
+from schemas.messages import parse_message
+from schemas.requests import OPENING_REQUESTS
+from schemas.responses import (
+    Acceptance,
+    AcceptanceBody,
+    Acknowledgement,
+    AcknowledgementBody,
+    CommitmentBody,
+    CommitmentFulfilled,
+    CommitmentMade,
+    Decline,
+    DeclineBody,
+    FulfilmentBody,
+    ProgressBody,
+    ProgressReport,
+    ProvisionalAnswer,
+    ProvisionalBody,
+)
+
+BRIDGE_CLIENT = "mechbus-http-bridge/0.1"
+VERSION = "0.1.0"
+RequestId = Annotated[str, Path(min_length=1, max_length=100, description="The request's id")]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class PendingRequest(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    request_id: str
+    case_ref: str | None
+    kind: str
+    urgency: str
+    status: str
+    owed: str = Field(description="acknowledgement or answer")
+    sent_at: datetime
+    due_at: datetime
+    overdue_hours: float = Field(description="negative: still within the deadline")
+
+
+class RequestView(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    status: str
+    request: dict[str, Any] = Field(description="the v1 message, as this agency may see it")
+
+
+class Published(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    message_id: str
+    type: str
+    nats_subject: str
+    duplicate: bool = Field(description="the stream had it already (a retried post)")
+
+
+class Bridge:
+    def __init__(
+        self,
+        ledger: SqlLedger,
+        store: BridgeStore,
+        publisher: Publisher,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.ledger = ledger
+        self.store = store
+        self.publisher = publisher
+        self.clock = clock
+
+    def request_for(self, agency: str, request_id: str) -> tuple[Envelope, str]:
+        """The request as ``agency`` may see it, and where its answer stands; 404 alike for
+        a request that does not exist and one addressed to someone else."""
+        with self.ledger.session() as session:
+            recipient = session.exec(
+                select(RecipientRow).where(
+                    RecipientRow.request_id == request_id, RecipientRow.agency == agency
+                )
+            ).first()
+            row = (
+                session.exec(select(MessageRow).where(MessageRow.message_id == request_id)).first()
+                if recipient is not None
+                else None
+            )
+        if recipient is None or row is None:
+            raise ProblemError(
+                404, "not-found", "Not found", f"no request {request_id!r} addressed to {agency}"
+            )
+        document = json.loads(row.body)
+        message = parse_message(row.body)
+        if redaction.may_know_personal(message, agency):
+            personal = self.ledger.personal(request_id)
+            if personal is not None and isinstance(document.get("data"), dict):
+                document["data"][redaction.PERSONAL_FIELD] = personal
+                message = parse_message(json.dumps(document).encode())
+        return redaction.for_recipient(message, agency), recipient.status
+
+
+bearer = HTTPBearer(auto_error=False, description="the agency's token (mechbus creds token)")
+
+
+def bridge_of(request: Request) -> Bridge:
+    found: Bridge = request.app.state.bridge
+    return found
+
+
+def agency_of(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> str:
+    challenge = {"WWW-Authenticate": 'Bearer realm="mechbus"'}
+    if credentials is None:
+        raise ProblemError(
+            401,
+            "unauthorized",
+            "Unauthorized",
+            "send Authorization: Bearer <token>",
+            None,
+            challenge,
+        )
+    agency = bridge_of(request).store.agency_for(credentials.credentials)
+    if agency is None:
+        raise ProblemError(
+            401, "unauthorized", "Unauthorized", "unknown or revoked token", None, challenge
+        )
+    return agency
+
+
+Agency = Annotated[str, Depends(agency_of)]
+BridgeDep = Annotated[Bridge, Depends(bridge_of)]
+
+
+async def _answer(
+    bridge: Bridge,
+    agency: str,
+    request_id: str,
+    build: Callable[[Envelope, datetime], Envelope],
+) -> Published:
+    request, _ = await asyncio.to_thread(bridge.request_for, agency, request_id)
+    try:
+        message = build(request, bridge.clock())
+    except ValidationError as exc:
+        errors = [
+            FieldProblem(field=".".join(str(p) for p in e["loc"]), problem=e["msg"])
+            for e in exc.errors(include_input=False, include_url=False)
+        ]
+        raise violation(errors, "the message") from exc
+    # The hub's own intake, on the subject the message goes out on: what NATS would refuse,
+    # the bridge refuses before publishing.
+    (subject, _), *_ = subjects.routes(message)
+    checked = intake.decode(subject, message.to_json())
+    if isinstance(checked, intake.Refusal):
+        errors = [FieldProblem(field=loc, problem=problem) for loc, problem in checked.errors]
+        if not errors:
+            errors = [FieldProblem(field="(message)", problem=checked.detail)]
+        raise violation(errors, "the message")
+    try:
+        duplicate = await bridge.publisher.publish(message)
+    except Unavailable as exc:
+        raise ProblemError(
+            503,
+            "nats-unavailable",
+            "NATS unavailable",
+            f"nothing was published: {exc}; retry (the same post is absorbed as a duplicate "
+            "only for receipts, whose id is fixed)",
+        ) from exc
+    return Published(
+        message_id=message.id, type=message.type, nats_subject=subject, duplicate=duplicate
+    )
+
+
+def _reply(agency: str, cls: Any, body: Body) -> Callable[[Envelope, datetime], Envelope]:
+    def build(request: Envelope, now: datetime) -> Envelope:
+        built: Envelope = reply_from(agency, cls, request, body, now)
+        return built
+
+    return build
+
+
+ANSWER = responses(400, 401, 404, 422, 503)
+
+
+def create_app(
+    ledger: SqlLedger,
+    store: BridgeStore,
+    publisher: Publisher,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    close_ledger: bool = False,
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await publisher.close()
+            if close_ledger:
+                ledger.close()
+
+    app = FastAPI(
+        title="mechbus HTTP bridge",
+        version=VERSION,
+        description=(
+            "For agencies that speak to the Mechanism's bus over HTTPS instead of NATS. "
+            "Every answer becomes the same v1 CloudEvents message the NATS contract "
+            "(docs/contract/asyncapi) describes. Errors are RFC 9457 problem+json."
+        ),
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.bridge = Bridge(ledger, store, publisher, clock)
+    install(app)
+
+    @app.middleware("http")
+    async def headers(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        response.headers.setdefault("Cache-Control", "no-store")
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    @app.get("/v1/requests", responses=responses(401), summary="What this agency still owes")
+    async def list_pending(
+        agency: Agency,
+        bridge: BridgeDep,
+    ) -> list[PendingRequest]:
+        def query() -> list[PendingRequest]:
+            with bridge.ledger.session() as session:
+                lines = pending(session, bridge.clock(), Filters(agency=agency), limit=500)
+            return [
+                PendingRequest(
+                    request_id=line.request_id,
+                    case_ref=line.case_ref,
+                    kind=line.kind,
+                    urgency=line.urgency,
+                    status=line.status,
+                    owed=line.owed,
+                    sent_at=line.sent_at,
+                    due_at=line.due_at,
+                    overdue_hours=line.overdue_hours,
+                )
+                for line in lines
+                if line.agency == agency
+            ]
+
+        return await asyncio.to_thread(query)
+
+    @app.get(
+        "/v1/requests/{request_id}",
+        responses=responses(401, 404, 422),
+        summary="One request addressed to this agency, as it may see it",
+    )
+    async def show(request_id: RequestId, agency: Agency, bridge: BridgeDep) -> RequestView:
+        message, status = await asyncio.to_thread(bridge.request_for, agency, request_id)
+        return RequestView(status=status, request=json.loads(message.to_json()))
+
+    @app.post(
+        "/v1/requests/{request_id}/receipt",
+        status_code=202,
+        responses=ANSWER,
+        summary="Technical delivery receipt (fixed id: posting twice is harmless)",
+    )
+    async def receipt(request_id: RequestId, agency: Agency, bridge: BridgeDep) -> Published:
+        def build(request: Envelope, now: datetime) -> Envelope:
+            if not isinstance(request, OPENING_REQUESTS):
+                raise ProblemError(
+                    422,
+                    "no-receipt",
+                    "No receipt for this message",
+                    f"{request.type} is delivered without a receipt",
+                )
+            return delivery_receipt(agency, request, now, BRIDGE_CLIENT)
+
+        return await _answer(bridge, agency, request_id, build)
+
+    @app.post(
+        "/v1/requests/{request_id}/acknowledgement",
+        status_code=202,
+        responses=ANSWER,
+        summary="Institutional acknowledgement by a named official role",
+    )
+    async def acknowledge(
+        request_id: RequestId, body: AcknowledgementBody, agency: Agency, bridge: BridgeDep
+    ) -> Published:
+        return await _answer(bridge, agency, request_id, _reply(agency, Acknowledgement, body))
+
+    @app.post(
+        "/v1/requests/{request_id}/acceptance",
+        status_code=202,
+        responses=ANSWER,
+        summary="Accept the request",
+    )
+    async def accept(
+        request_id: RequestId, body: AcceptanceBody, agency: Agency, bridge: BridgeDep
+    ) -> Published:
+        return await _answer(bridge, agency, request_id, _reply(agency, Acceptance, body))
+
+    @app.post(
+        "/v1/requests/{request_id}/decline",
+        status_code=202,
+        responses=ANSWER,
+        summary="Decline with a reason code",
+    )
+    async def decline(
+        request_id: RequestId, body: DeclineBody, agency: Agency, bridge: BridgeDep
+    ) -> Published:
+        return await _answer(bridge, agency, request_id, _reply(agency, Decline, body))
+
+    @app.post(
+        "/v1/requests/{request_id}/provisional",
+        status_code=202,
+        responses=ANSWER,
+        summary="A provisional answer, with the date of the decision",
+    )
+    async def provisional(
+        request_id: RequestId, body: ProvisionalBody, agency: Agency, bridge: BridgeDep
+    ) -> Published:
+        return await _answer(bridge, agency, request_id, _reply(agency, ProvisionalAnswer, body))
+
+    @app.post(
+        "/v1/requests/{request_id}/commitments",
+        status_code=202,
+        responses=ANSWER,
+        summary="Commit to an action with a due date",
+    )
+    async def commit(
+        request_id: RequestId, body: CommitmentBody, agency: Agency, bridge: BridgeDep
+    ) -> Published:
+        return await _answer(bridge, agency, request_id, _reply(agency, CommitmentMade, body))
+
+    @app.post(
+        "/v1/requests/{request_id}/progress",
+        status_code=202,
+        responses=ANSWER,
+        summary="Report progress on a commitment",
+    )
+    async def progress(
+        request_id: RequestId, body: ProgressBody, agency: Agency, bridge: BridgeDep
+    ) -> Published:
+        return await _answer(bridge, agency, request_id, _reply(agency, ProgressReport, body))
+
+    @app.post(
+        "/v1/requests/{request_id}/fulfilment",
+        status_code=202,
+        responses=ANSWER,
+        summary="A commitment fulfilled, with references to the evidence",
+    )
+    async def fulfil(
+        request_id: RequestId, body: FulfilmentBody, agency: Agency, bridge: BridgeDep
+    ) -> Published:
+        return await _answer(bridge, agency, request_id, _reply(agency, CommitmentFulfilled, body))
+
+    return app
+
+
+def openapi_document(app: FastAPI) -> str:
+    """The committed docs/contract/openapi.json: stable key order, final newline."""
+    return json.dumps(app.openapi(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"

@@ -1,0 +1,185 @@
+"""``mechbus bridge``: serve the HTTP bridge (with its webhook dispatcher and email notices);
+``mechbus bridge openapi``: write its OpenAPI document; ``mechbus creds token|webhook|email``:
+what the bridge knows of each agency. Registered from adapters/cli.py by ``register``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+
+from adapters.bridge.app import create_app, openapi_document
+from adapters.bridge.publisher import NatsPublisher
+from adapters.bridge.store import BridgeStore, BridgeStoreError
+from adapters.settings import Settings, SettingsError, load_settings
+from bus.permissions import BRIDGE
+
+OPENAPI_PATH = Path("docs/contract/openapi.json")
+app = typer.Typer(
+    help="The HTTP bridge for agencies without a NATS client: serve it, export its OpenAPI.",
+    invoke_without_command=True,
+)
+token_app = typer.Typer(help="Bearer tokens of the HTTP bridge.", no_args_is_help=True)
+webhook_app = typer.Typer(help="Agencies' webhooks (HTTPS endpoints).", no_args_is_help=True)
+email_app = typer.Typer(help="Where an agency's email notices go.", no_args_is_help=True)
+console = Console(width=None if sys.stdout.isatty() else 120)
+
+HomeOpt = Annotated[
+    Path | None,
+    typer.Option("--home", help="State directory (default: $MECHBUS_HOME or the user data dir)."),
+]
+AgencyArg = Annotated[str, typer.Argument(help="Agency id from the registry.")]
+
+
+def register(main: typer.Typer, creds: typer.Typer) -> None:
+    main.add_typer(app, name="bridge")
+    creds.add_typer(token_app, name="token")
+    creds.add_typer(webhook_app, name="webhook")
+    creds.add_typer(email_app, name="email")
+
+
+def _settings(home: Path | None = None, **options: str | None) -> Settings:
+    try:
+        return load_settings(home=home, **options)
+    except SettingsError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+
+
+def _store(home: Path | None) -> BridgeStore:
+    return BridgeStore(_settings(home).creds_dir)
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    console.print(f"[red]{exc}[/]")
+    return typer.Exit(2)
+
+
+@app.callback()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (0: any free port, printed).")] = 8500,
+    tls_cert: Annotated[
+        Path | None, typer.Option(help="Serve HTTPS with this certificate.")
+    ] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="The certificate's private key.")] = None,
+    nats_url: Annotated[str | None, typer.Option(help="NATS (default: `mechbus up`'s).")] = None,
+    home: HomeOpt = None,
+    ledger_url: Annotated[str | None, typer.Option(help="SQLAlchemy URL of the ledger.")] = None,
+) -> None:
+    """Serve the bridge until Ctrl-C. Agencies need a token (`mechbus creds token issue`)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if (tls_cert is None) != (tls_key is None):
+        console.print("[red]give both --tls-cert and --tls-key, or neither[/]")
+        raise typer.Exit(2)
+    settings = _settings(home, ledger_url=ledger_url, nats_url=nats_url)
+    creds = settings.creds_for(BRIDGE)
+    if creds is None and (settings.creds_dir / "users.json").exists():
+        console.print(
+            f"[yellow]{BRIDGE} holds no NATS credentials: `mechbus creds issue {BRIDGE}` "
+            "and restart `mechbus up`, or every post will answer 503[/]"
+        )
+    publisher = NatsPublisher(settings.running_nats_url(), creds=creds, tls=settings.tls_context())
+    web = create_app(
+        settings.ledger(), BridgeStore(settings.creds_dir), publisher, close_ledger=True
+    )
+    config = uvicorn.Config(
+        web,
+        ssl_certfile=str(tls_cert) if tls_cert else None,
+        ssl_keyfile=str(tls_key) if tls_key else None,
+        log_level="info",
+    )
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    scheme = "https" if tls_cert else "http"
+    console.print(f"bridge on {scheme}://{host}:{sock.getsockname()[1]}/v1 ; Ctrl-C stops")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(uvicorn.Server(config).serve(sockets=[sock]))
+
+
+@app.command("openapi")
+def openapi(
+    out: Annotated[Path, typer.Option(help="Where to write it.")] = OPENAPI_PATH,
+) -> None:
+    """Write the bridge's OpenAPI document (committed beside the AsyncAPI one)."""
+    document = openapi_document(create_app(None, None, None))  # type: ignore[arg-type]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(document, encoding="utf-8")
+    console.print(f"wrote {out}")
+
+
+@token_app.command("issue")
+def token_issue(agency: AgencyArg, home: HomeOpt = None) -> None:
+    """A new bearer token for AGENCY, printed once (only its hash is kept); the previous one
+    stops working at once."""
+    try:
+        token = _store(home).issue_token(agency)
+    except BridgeStoreError as exc:
+        raise _fail(exc) from None
+    typer.echo(token)
+
+
+@token_app.command("revoke")
+def token_revoke(agency: AgencyArg, home: HomeOpt = None) -> None:
+    """Revoke AGENCY's token (at once: the bridge reads the store on every call)."""
+    try:
+        _store(home).revoke_token(agency)
+    except BridgeStoreError as exc:
+        raise _fail(exc) from None
+    console.print(f"revoked {agency}'s bridge token")
+
+
+@token_app.command("list")
+def token_list(home: HomeOpt = None) -> None:
+    """Agencies holding a token: when issued, and whether revoked."""
+    for agency, entry in sorted(_store(home).tokens().items()):
+        state = f"revoked {entry['revoked_at']}" if entry.get("revoked_at") else "active"
+        typer.echo(f"{agency}\tissued {entry['issued_at']}\t{state}")
+
+
+@webhook_app.command("set")
+def webhook_set(
+    agency: AgencyArg,
+    url: Annotated[str, typer.Argument(help="The agency's HTTPS endpoint.")],
+    home: HomeOpt = None,
+) -> None:
+    """Register AGENCY's webhook; prints the signing secret (a new one each time)."""
+    try:
+        secret = _store(home).set_webhook(agency, url)
+    except BridgeStoreError as exc:
+        raise _fail(exc) from None
+    typer.echo(secret)
+
+
+@webhook_app.command("remove")
+def webhook_remove(agency: AgencyArg, home: HomeOpt = None) -> None:
+    """Stop POSTing AGENCY's requests."""
+    try:
+        _store(home).remove_webhook(agency)
+    except BridgeStoreError as exc:
+        raise _fail(exc) from None
+    console.print(f"removed {agency}'s webhook")
+
+
+@email_app.command("set")
+def email_set(
+    agency: AgencyArg,
+    address: Annotated[str, typer.Argument(help="Where reminders and escalations go.")],
+    home: HomeOpt = None,
+) -> None:
+    """Send AGENCY's reminders and escalations (no personal data) to ADDRESS."""
+    try:
+        _store(home).set_email(agency, address)
+    except BridgeStoreError as exc:
+        raise _fail(exc) from None
+    console.print(f"{agency}'s notices go to {address}")

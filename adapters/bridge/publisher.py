@@ -1,0 +1,87 @@
+"""Publishing for the bridge: as the ``fed.bridge`` NATS user, on the agency's own outbox,
+with ``Nats-Msg-Id`` = envelope id, waiting for the PubAck (bus.jetstream.publish)."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from pathlib import Path
+from typing import Any, Protocol
+
+from nats.aio.client import Client
+
+from bus import jetstream
+from bus.permissions import BRIDGE
+from bus.streams import StreamSpec
+from schemas.envelope import Envelope
+
+
+class Unavailable(RuntimeError):
+    """NATS did not confirm the message: nothing is known to be published."""
+
+
+class Publisher(Protocol):
+    async def publish(self, message: Envelope) -> bool:
+        """Publish and wait for the PubAck; True when the stream had it already (a retry)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class NatsPublisher:
+    def __init__(
+        self,
+        servers: str | None,
+        *,
+        creds: Path | None = None,
+        tls: ssl.SSLContext | None = None,
+        stream: StreamSpec | None = None,
+        connect_timeout: float = 3.0,
+        publish_timeout: float = 5.0,
+    ) -> None:
+        self.servers = servers
+        self.creds = creds
+        self.tls = tls
+        self.stream = stream or StreamSpec()
+        self.connect_timeout = connect_timeout
+        self.publish_timeout = publish_timeout
+        self._nc: Client | None = None
+        self._lock = asyncio.Lock()
+
+    async def _connection(self) -> Client:
+        async with self._lock:
+            if self._nc is not None and not self._nc.is_closed:
+                return self._nc
+            if not self.servers:
+                raise Unavailable("no NATS server is configured or running")
+            options: dict[str, Any] = {}
+            if self.creds is not None:
+                options["nkeys_seed"] = str(self.creds)
+            if self.tls is not None:
+                options["tls"] = self.tls
+            try:
+                self._nc = await asyncio.wait_for(
+                    jetstream.connect(
+                        self.servers, name="mechbus-bridge", agency=BRIDGE, **options
+                    ),
+                    self.connect_timeout,
+                )
+            except (TimeoutError, OSError, Exception) as exc:
+                raise Unavailable(f"cannot reach NATS ({type(exc).__name__})") from exc
+            return self._nc
+
+    async def publish(self, message: Envelope) -> bool:
+        nc = await self._connection()
+        try:
+            acks = await asyncio.wait_for(
+                jetstream.publish(nc.jetstream(), message, stream=self.stream.name),
+                self.publish_timeout,
+            )
+        except (TimeoutError, jetstream.PublishError) as exc:
+            raise Unavailable(f"NATS did not confirm {message.id} ({type(exc).__name__})") from exc
+        return all(bool(ack.duplicate) for ack in acks)
+
+    async def close(self) -> None:
+        if self._nc is not None and not self._nc.is_closed:
+            await self._nc.close()
+        self._nc = None

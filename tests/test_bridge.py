@@ -1,0 +1,219 @@
+"""The HTTP bridge: tokens, need-to-know, answers through the hub's path, problem+json."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlmodel import select
+
+from adapters.bridge.app import create_app, openapi_document
+from adapters.bridge.publisher import NatsPublisher, Unavailable
+from adapters.bridge.store import BridgeStore, BridgeStoreError
+from adapters.ledger import SqlLedger
+from adapters.natsserver import EmbeddedNatsServer
+from adapters.tables import MessageRow, RecipientRow
+from bus.agency import AgencyClient, receipt_id
+from bus.hub import Hub
+from bus.permissions import BRIDGE, for_agency
+from schemas.envelope import Envelope
+from schemas.registry import active_registry
+from tests import builders as b
+
+PERSON = {"full_name": "Periodista P. Ejemplo", "address": "Domicilio 1"}
+OPENAPI = Path(__file__).parents[1] / "docs" / "contract" / "openapi.json"
+
+
+@pytest.fixture
+def sql_ledger(tmp_path: Path) -> Iterator[SqlLedger]:
+    from adapters.ledger import sqlite_url
+
+    ledger = SqlLedger(sqlite_url(tmp_path / "ledger.db"))
+    yield ledger
+    ledger.close()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> BridgeStore:
+    return BridgeStore(tmp_path / "creds")
+
+
+@pytest.fixture
+async def hub(nats_server: EmbeddedNatsServer, sql_ledger: SqlLedger) -> AsyncIterator[Hub]:
+    hub = Hub(sql_ledger, nats_server.url, defer_unknown_for=0.3)
+    await hub.start()
+    yield hub
+    await hub.stop()
+
+
+class Recorder:
+    """A publisher that keeps what it is given (or fails, to stand for NATS being down)."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.sent: list[Envelope] = []
+        self.fail = fail
+
+    async def publish(self, message: Envelope) -> bool:
+        if self.fail:
+            raise Unavailable("no NATS in this test")
+        self.sent.append(message)
+        return False
+
+    async def close(self) -> None:
+        return None
+
+
+def client_for(app: Any, token: str | None = None) -> httpx.AsyncClient:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://bridge", headers=headers
+    )
+
+
+def status_of(ledger: SqlLedger, request_id: str, agency: str) -> str | None:
+    with ledger.session() as s:
+        row = s.exec(
+            select(RecipientRow).where(
+                RecipientRow.request_id == request_id, RecipientRow.agency == agency
+            )
+        ).first()
+        return row.status if row else None
+
+
+def recorded(ledger: SqlLedger, message_id: str) -> bool:
+    with ledger.session() as s:
+        found = s.exec(select(MessageRow).where(MessageRow.message_id == message_id)).first()
+        return found is not None
+
+
+def test_bridge_user_may_publish_on_outboxes_only() -> None:
+    rules = for_agency(active_registry()[BRIDGE])
+    assert rules.publish == ("mech.v1.from.>",)
+    assert rules.subscribe == ("_INBOX.fed.bridge.>",)  # its PubAcks, nothing else
+
+
+def test_tokens_are_stored_hashed_and_revocable(store: BridgeStore) -> None:
+    token = store.issue_token("gro.government")
+    assert token not in store.path.read_text()
+    assert store.path.stat().st_mode & 0o077 == 0
+    assert store.agency_for(token) == "gro.government"
+    assert store.agency_for(token + "x") is None
+    store.revoke_token("gro.government")
+    assert store.agency_for(token) is None
+    with pytest.raises(BridgeStoreError):
+        store.issue_token("xxx.nobody")
+    with pytest.raises(BridgeStoreError):
+        store.issue_token("fed.mechanism")
+
+
+async def test_answers_go_through_the_hub_into_the_ledger(
+    nats_server: EmbeddedNatsServer, hub: Hub, sql_ledger: SqlLedger, store: BridgeStore
+) -> None:
+    request = b.patrol_request(data={**b.patrol_request().data.model_dump(), "personal": PERSON})
+    to_commission = b.patrol_request(
+        to="gro.commission", data={**b.patrol_request().data.model_dump(), "personal": PERSON}
+    )
+    async with await AgencyClient.connect(nats_server.url, "fed.mechanism") as mechanism:
+        await mechanism.send(request)
+        await mechanism.send(to_commission)
+    await hub.wait_until(
+        lambda: (
+            status_of(sql_ledger, to_commission.id, "gro.commission") == "sent"
+            and status_of(sql_ledger, request.id, "gro.government") == "sent"
+        )
+    )
+    publisher = NatsPublisher(nats_server.url)
+    app = create_app(sql_ledger, store, publisher)
+    government = store.issue_token("gro.government")
+    commission = store.issue_token("gro.commission")
+    try:
+        async with client_for(app, government) as http:
+            listed = (await http.get("/v1/requests")).json()
+            assert [row["request_id"] for row in listed] == [request.id]
+            shown = (await http.get(f"/v1/requests/{request.id}")).json()
+            assert shown["request"]["data"]["personal"]["full_name"] == PERSON["full_name"]
+            # another agency's request: the same 404 as one that does not exist
+            other = await http.get(f"/v1/requests/{to_commission.id}")
+            missing = await http.get("/v1/requests/nope")
+            assert other.status_code == missing.status_code == 404
+            assert other.json()["title"] == missing.json()["title"]
+            assert to_commission.id not in json.dumps(other.json()).replace(
+                other.json()["instance"], ""
+            ).replace(other.json()["detail"], "")
+            sent = await http.post(f"/v1/requests/{request.id}/receipt")
+            assert sent.status_code == 202, sent.text
+            assert sent.json()["message_id"] == receipt_id(request.id, "gro.government")
+            assert sent.json()["nats_subject"].startswith("mech.v1.from.gro.government.")
+            again = await http.post(f"/v1/requests/{request.id}/receipt")
+            assert again.json()["duplicate"] is True  # the fixed id: absorbed by the stream
+            ack = await http.post(
+                f"/v1/requests/{request.id}/acknowledgement",
+                json={"official_role": "Subsecretaría de Derechos Humanos"},
+            )
+            assert ack.status_code == 202, ack.text
+        await hub.wait_until(
+            lambda: status_of(sql_ledger, request.id, "gro.government") == "acknowledged"
+        )
+        assert recorded(sql_ledger, ack.json()["message_id"])
+        async with client_for(app, commission) as http:
+            shown = (await http.get(f"/v1/requests/{to_commission.id}")).json()
+            assert (
+                "personal" not in shown["request"]["data"]
+                or not shown["request"]["data"]["personal"]
+            )
+            assert PERSON["full_name"] not in json.dumps(shown)
+    finally:
+        await publisher.close()
+
+
+async def test_problems(sql_ledger: SqlLedger, store: BridgeStore, tmp_path: Path) -> None:
+    app = create_app(sql_ledger, store, Recorder())
+    token = store.issue_token("gro.government")
+    async with client_for(app) as anonymous:
+        answer = await anonymous.get("/v1/requests")
+        assert answer.status_code == 401
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert set(answer.json()) == {"type", "title", "status", "detail", "instance"}
+    store.revoke_token("gro.government")
+    async with client_for(app, token) as revoked:
+        assert (await revoked.get("/v1/requests")).status_code == 401
+    token = store.issue_token("gro.government")
+    async with client_for(app, token) as http:
+        malformed = await http.post(
+            "/v1/requests/x/acknowledgement",
+            content=b"{not json",
+            headers={"content-type": "application/json"},
+        )
+        assert malformed.status_code == 400, malformed.text
+        assert malformed.json()["title"] == "Malformed JSON"
+        invalid = await http.post(
+            "/v1/requests/x/decline", json={"reason_code": "bored", "extra": 1}
+        )
+        assert invalid.status_code == 422
+        fields = {e["field"] for e in invalid.json()["errors"]}
+        assert {"body.reason_code", "body.explanation", "body.extra"} <= fields
+        assert "body.reason_code" in invalid.json()["detail"]
+
+
+async def test_nats_unavailable_is_503(
+    nats_server: EmbeddedNatsServer, hub: Hub, sql_ledger: SqlLedger, store: BridgeStore
+) -> None:
+    request = b.patrol_request()
+    async with await AgencyClient.connect(nats_server.url, "fed.mechanism") as mechanism:
+        await mechanism.send(request)
+    await hub.wait_until(lambda: status_of(sql_ledger, request.id, "gro.government") == "sent")
+    app = create_app(sql_ledger, store, NatsPublisher("nats://127.0.0.1:1", connect_timeout=1))
+    async with client_for(app, store.issue_token("gro.government")) as http:
+        answer = await http.post(f"/v1/requests/{request.id}/receipt")
+    assert answer.status_code == 503
+    assert answer.json()["title"] == "NATS unavailable"
+
+
+def test_openapi_document_does_not_drift(sql_ledger: SqlLedger, store: BridgeStore) -> None:
+    document = openapi_document(create_app(sql_ledger, store, Recorder()))
+    assert OPENAPI.exists(), "run: mechbus bridge openapi"
+    assert OPENAPI.read_text(encoding="utf-8") == document, "run: mechbus bridge openapi"
