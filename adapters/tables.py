@@ -276,3 +276,23 @@ class DashboardLoginRow(SQLModel, table=True):
     success: bool
     reason: str = Field(max_length=40)  # ok, unknown_user, bad_password, disabled
     client: str | None = Field(default=None, max_length=64)
+
+
+class NotificationAttemptRow(SQLModel, table=True):
+    """Each attempt to hand a message to an agency outside NATS (a webhook POST, an email),
+    and the final outcome of each (``final``: delivered, or given up)."""
+
+    __tablename__ = "notification_attempts"
+    __table_args__ = (Index("ix_notification_attempts_message", "message_id", "agency"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=10)  # webhook, email
+    agency: str = Field(max_length=64, index=True)
+    message_id: str = Field(max_length=100)
+    attempt: int
+    at: datetime = _time(nullable=False, index=True)
+    outcome: str = Field(max_length=20)  # delivered, failed, gave_up, sent
+    final: bool = False
+    status_code: int | None = None
+    elapsed_ms: int | None = None
+    detail: str | None = Field(default=None, max_length=200)
