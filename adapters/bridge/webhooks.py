@@ -1,0 +1,307 @@
+"""Webhooks: what is addressed to an agency, POSTed to the HTTPS endpoint it registered.
+
+The dispatcher reads each such agency's own durable consumer as that agency (its own NATS
+credentials, its own permissions: exactly what the agency SDK would read) and POSTs each
+message, as the agency may see it (bus.redaction), signed:
+
+    X-Mechbus-Timestamp: <unix seconds>
+    X-Mechbus-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>." + body)>
+    X-Mechbus-Message-Id: <envelope id>   (deliveries are at least once: deduplicate on it)
+
+A receiver recomputes the HMAC over the raw body with the secret it was given
+(``mechbus creds webhook set``), compares in constant time, and rejects a timestamp more
+than five minutes from its clock (``verify_signature`` below does all three).
+
+A 2xx answer is the delivery: for a request that opens a thread the dispatcher then sends the
+agency's technical delivery receipt (the SDK's fixed id) and acknowledges the message. Anything
+else (an error status, a timeout, a refused connection) is retried with exponential backoff by
+nak-with-delay, until ``max_attempts``; then the message is let go (``term``) and the final
+outcome recorded: the request stays pending in the ledger and in ``GET /v1/requests``.
+Every attempt is a row of ``notification_attempts``. A slow endpoint holds only its own
+slot: each POST has a timeout, each agency a bounded number in flight, and nothing waits
+on another agency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import logging
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js.errors import NotFoundError
+from pydantic import ValidationError
+
+from adapters.bridge.store import BridgeStore, Webhook
+from adapters.ledger import SqlLedger
+from adapters.tables import NotificationAttemptRow
+from bus import jetstream, redaction, subjects
+from bus.agency import delivery_receipt
+from bus.streams import StreamSpec, agency_consumer
+from schemas.envelope import Envelope
+from schemas.messages import parse_message
+from schemas.requests import OPENING_REQUESTS
+
+log = logging.getLogger("mechbus.webhooks")
+
+SIGNATURE_HEADER = "X-Mechbus-Signature"
+TIMESTAMP_HEADER = "X-Mechbus-Timestamp"
+MESSAGE_ID_HEADER = "X-Mechbus-Message-Id"
+REPLAY_WINDOW_SECONDS = 300
+WEBHOOK_CLIENT = "mechbus-webhook/0.1"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def signature(secret: str, timestamp: int, body: bytes) -> str:
+    mac = hmac.new(secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256)
+    return "v1=" + mac.hexdigest()
+
+
+def verify_signature(
+    secret: str,
+    timestamp: str,
+    signed: str,
+    body: bytes,
+    *,
+    now: float | None = None,
+    tolerance: float = REPLAY_WINDOW_SECONDS,
+) -> bool:
+    """What a receiver checks: the HMAC over ``timestamp.body``, and a fresh timestamp."""
+    try:
+        stamp = int(timestamp)
+    except ValueError:
+        return False
+    if abs((time.time() if now is None else now) - stamp) > tolerance:
+        return False  # a replay, or a clock far off
+    return hmac.compare_digest(signature(secret, stamp, body), signed)
+
+
+def backoff(attempt: int, base: float, cap: float = 600.0) -> float:
+    """Seconds before attempt ``attempt + 1``: base, 2 base, 4 base ... at most ``cap``."""
+    return float(min(cap, base * 2 ** max(0, attempt - 1)))
+
+
+@dataclass(frozen=True)
+class Attempt:
+    channel: str
+    agency: str
+    message_id: str
+    attempt: int
+    outcome: str
+    final: bool = False
+    status_code: int | None = None
+    elapsed_ms: int | None = None
+    detail: str | None = None
+
+
+def record_attempt(ledger: SqlLedger, attempt: Attempt, at: datetime) -> None:
+    with ledger.session() as session:
+        session.add(
+            NotificationAttemptRow(
+                channel=attempt.channel,
+                agency=attempt.agency,
+                message_id=attempt.message_id,
+                attempt=attempt.attempt,
+                at=at,
+                outcome=attempt.outcome,
+                final=attempt.final,
+                status_code=attempt.status_code,
+                elapsed_ms=attempt.elapsed_ms,
+                detail=(attempt.detail or None) and attempt.detail[:200],
+            )
+        )
+        session.commit()
+
+
+class WebhookDispatcher:
+    def __init__(
+        self,
+        servers: str,
+        store: BridgeStore,
+        ledger: SqlLedger,
+        *,
+        creds_for: Callable[[str], Path | None] = lambda agency: None,
+        nats_tls: ssl.SSLContext | None = None,
+        verify: ssl.SSLContext | bool = True,
+        timeout: float = 10.0,
+        per_agency: int = 4,
+        max_attempts: int = 8,
+        base_delay: float = 5.0,
+        stream: StreamSpec | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.servers = servers
+        self.store = store
+        self.ledger = ledger
+        self.creds_for = creds_for
+        self.nats_tls = nats_tls
+        self.timeout = timeout
+        self.per_agency = per_agency
+        self.max_attempts = max_attempts
+        self.base_delay = base_delay
+        self.stream = stream or StreamSpec()
+        self.clock = clock
+        self.http = httpx.AsyncClient(verify=verify, follow_redirects=False)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._connections: list[Client] = []
+        self._stopping = asyncio.Event()
+
+    async def start(self) -> None:
+        for webhook in self.store.webhooks():
+            nc = await self._connect(webhook.agency)
+            sub = await self._subscription(nc, webhook.agency)
+            self._tasks.append(asyncio.create_task(self._loop(webhook, nc, sub)))
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        for task in self._tasks:
+            task.cancel()
+        for task in (*self._tasks, *self._inflight):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(task, self.timeout + 1)
+        for nc in self._connections:
+            if not nc.is_closed:
+                await nc.close()
+        await self.http.aclose()
+
+    async def _connect(self, agency: str) -> Client:
+        options: dict[str, Any] = {}
+        creds = self.creds_for(agency)
+        if creds is not None:
+            options["nkeys_seed"] = str(creds)
+        if self.nats_tls is not None:
+            options["tls"] = self.nats_tls
+        nc = await jetstream.connect(
+            self.servers, name=f"mechbus-webhooks-{agency}", agency=agency, **options
+        )
+        self._connections.append(nc)
+        return nc
+
+    async def _subscription(self, nc: Client, agency: str) -> Any:
+        js = nc.jetstream()
+        spec = agency_consumer(agency)
+        try:
+            await js.consumer_info(self.stream.name, spec.durable)
+        except NotFoundError:  # an open development server: create it as the SDK would
+            await jetstream.ensure_consumer(js, self.stream, spec)
+        return await js.pull_subscribe_bind(
+            spec.durable,
+            self.stream.name,
+            inbox_prefix=subjects.deliver_prefix(agency).encode(),
+        )
+
+    async def _loop(self, webhook: Webhook, nc: Client, sub: Any) -> None:
+        slots = asyncio.Semaphore(self.per_agency)
+        while not self._stopping.is_set():
+            await slots.acquire()  # a free slot first: nothing fetched waits past ack_wait
+            try:
+                batch = await sub.fetch(batch=1, timeout=1.0)
+            except TimeoutError:
+                slots.release()
+                continue
+            except Exception as exc:  # connection trouble: nats-py reconnects; try again
+                slots.release()
+                log.warning("webhook fetch for %s: %s", webhook.agency, type(exc).__name__)
+                await asyncio.sleep(1.0)
+                continue
+            for msg in batch:
+                task = asyncio.create_task(self._deliver(webhook, nc, msg))
+                self._inflight.add(task)
+                task.add_done_callback(self._inflight.discard)
+                task.add_done_callback(lambda _: slots.release())
+
+    async def _deliver(self, webhook: Webhook, nc: Client, msg: Msg) -> None:
+        try:
+            message: Envelope = parse_message(msg.data)
+        except ValidationError:
+            log.error("undecodable message in %s inbox; not posted", webhook.agency)
+            await msg.ack()
+            return
+        message = redaction.for_recipient(message, webhook.agency)
+        attempt = msg.metadata.num_delivered
+        body = message.to_json()
+        stamp = int(self.clock().timestamp())
+        headers = {
+            "Content-Type": "application/json",
+            TIMESTAMP_HEADER: str(stamp),
+            SIGNATURE_HEADER: signature(webhook.secret, stamp, body),
+            MESSAGE_ID_HEADER: message.id,
+            "X-Mechbus-Attempt": str(attempt),
+            "User-Agent": WEBHOOK_CLIENT,
+        }
+        started = time.monotonic()
+        status: int | None = None
+        try:
+            response = await self.http.post(
+                webhook.url, content=body, headers=headers, timeout=self.timeout
+            )
+            status = response.status_code
+            problem = None if 200 <= status < 300 else f"HTTP {status}"
+        except httpx.TimeoutException:
+            problem = f"no answer within {self.timeout:g} s"
+        except httpx.HTTPError as exc:
+            problem = f"{type(exc).__name__}"
+        elapsed = int((time.monotonic() - started) * 1000)
+        if problem is None:
+            try:
+                if isinstance(message, OPENING_REQUESTS):
+                    receipt = delivery_receipt(
+                        webhook.agency, message, self.clock(), WEBHOOK_CLIENT
+                    )
+                    await jetstream.publish(nc.jetstream(), receipt, stream=self.stream.name)
+            except jetstream.PublishError as exc:
+                problem = f"delivered, but the receipt was not confirmed ({exc})"[:200]
+            else:
+                await self._record(
+                    Attempt(
+                        "webhook",
+                        webhook.agency,
+                        message.id,
+                        attempt,
+                        "delivered",
+                        True,
+                        status,
+                        elapsed,
+                    )
+                )
+                await msg.ack()
+                return
+        final = attempt >= self.max_attempts
+        await self._record(
+            Attempt(
+                "webhook",
+                webhook.agency,
+                message.id,
+                attempt,
+                "gave_up" if final else "failed",
+                final,
+                status,
+                elapsed,
+                problem,
+            )
+        )
+        if final:
+            await msg.term()
+        else:
+            await msg.nak(delay=backoff(attempt, self.base_delay))
+
+    async def _record(self, attempt: Attempt) -> None:
+        try:
+            await asyncio.to_thread(record_attempt, self.ledger, attempt, self.clock())
+        except Exception as exc:  # the record is best effort: never block delivery on it
+            log.error("could not record webhook attempt for %s: %s", attempt.message_id, exc)
