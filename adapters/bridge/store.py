@@ -150,6 +150,9 @@ class BridgeStore:
         data["emails"][agency] = address
         self._save(data)
 
+    def emails(self) -> dict[str, str]:
+        return {str(a): str(e) for a, e in self._load()["emails"].items()}
+
     def email(self, agency: str) -> str | None:
         address = self._load()["emails"].get(agency)
         return str(address) if address else None
