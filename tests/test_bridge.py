@@ -217,3 +217,20 @@ def test_openapi_document_does_not_drift(sql_ledger: SqlLedger, store: BridgeSto
     document = openapi_document(create_app(sql_ledger, store, Recorder()))
     assert OPENAPI.exists(), "run: mechbus bridge openapi"
     assert OPENAPI.read_text(encoding="utf-8") == document, "run: mechbus bridge openapi"
+
+
+async def test_webhook_registered_through_the_bridge(
+    sql_ledger: SqlLedger, store: BridgeStore
+) -> None:
+    app = create_app(sql_ledger, store, Recorder())
+    async with client_for(app, store.issue_token("gro.government")) as http:
+        refused = await http.put("/v1/webhook", json={"url": "http://example.mx/hook"})
+        assert refused.status_code == 422
+        assert refused.json()["errors"][0]["field"] == "body.url"
+        made = await http.put("/v1/webhook", json={"url": "https://sistema.gro.example.mx/hook"})
+        assert made.status_code == 200
+        hook = store.webhook("gro.government")
+        assert hook is not None and hook.secret == made.json()["secret"]
+        assert (await http.delete("/v1/webhook")).status_code == 204
+        assert (await http.delete("/v1/webhook")).status_code == 404
+    assert store.webhook("gro.government") is None

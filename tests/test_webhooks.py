@@ -233,3 +233,26 @@ async def test_a_slow_endpoint_times_out_without_blocking_the_next_delivery(
             )
         ).one()
     assert timed_out.detail == "no answer within 1 s"
+
+
+async def test_a_webhook_registered_later_is_served(
+    nats_server: EmbeddedNatsServer,
+    hub: Hub,
+    sql_ledger: SqlLedger,
+    tmp_path: Path,
+    endpoint: tuple[Endpoint, ssl.SSLContext],
+) -> None:
+    server, trust = endpoint
+    store = BridgeStore(tmp_path / "creds")
+    dispatcher = WebhookDispatcher(nats_server.url, store, sql_ledger, verify=trust, timeout=2.0)
+    await dispatcher.start()  # nobody has a webhook yet
+    watching = asyncio.create_task(dispatcher.watch(interval=0.05))
+    try:
+        store.set_webhook("gro.prosecutor", server.url)
+        request = b.investigation_request()
+        async with await AgencyClient.connect(nats_server.url, "fed.mechanism") as mechanism:
+            await mechanism.send(request)
+        await until(lambda: attempts(sql_ledger, request.id) == [(1, "delivered", True, 200)])
+    finally:
+        await dispatcher.stop()
+        await watching

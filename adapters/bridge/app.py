@@ -26,7 +26,7 @@ from sqlmodel import select
 from adapters.bridge.problems import FieldProblem, ProblemError, install, responses
 from adapters.bridge.problems import schema_violation as violation
 from adapters.bridge.publisher import Publisher, Unavailable
-from adapters.bridge.store import BridgeStore
+from adapters.bridge.store import BridgeStore, BridgeStoreError
 from adapters.ledger import SqlLedger
 from adapters.tables import MessageRow, RecipientRow
 from adapters.tracking_views import Filters, pending
@@ -89,6 +89,21 @@ class Published(BaseModel):
     type: str
     nats_subject: str
     duplicate: bool = Field(description="the stream had it already (a retried post)")
+
+
+class WebhookIn(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url: str = Field(max_length=2000, description="the agency's https:// endpoint")
+
+
+class WebhookOut(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    url: str
+    secret: str = Field(
+        description="HMAC-SHA256 key of the X-Mechbus-Signature header; shown only now"
+    )
 
 
 class Bridge:
@@ -385,6 +400,32 @@ def create_app(
         request_id: RequestId, body: FulfilmentBody, agency: Agency, bridge: BridgeDep
     ) -> Published:
         return await _answer(bridge, agency, request_id, _reply(agency, CommitmentFulfilled, body))
+
+    @app.put(
+        "/v1/webhook",
+        responses=responses(400, 401, 422),
+        summary="Register (or replace) this agency's webhook; answers a new signing secret",
+    )
+    async def set_webhook(body: WebhookIn, agency: Agency, bridge: BridgeDep) -> WebhookOut:
+        try:
+            secret = await asyncio.to_thread(bridge.store.set_webhook, agency, body.url)
+        except BridgeStoreError as exc:
+            errors = [FieldProblem(field="body.url", problem=str(exc))]
+            raise violation(errors, "the webhook") from exc
+        return WebhookOut(url=body.url, secret=secret)
+
+    @app.delete(
+        "/v1/webhook",
+        status_code=204,
+        responses=responses(401, 404),
+        summary="Stop webhook deliveries to this agency",
+    )
+    async def remove_webhook(agency: Agency, bridge: BridgeDep) -> Response:
+        try:
+            await asyncio.to_thread(bridge.store.remove_webhook, agency)
+        except BridgeStoreError as exc:
+            raise ProblemError(404, "not-found", "Not found", str(exc)) from exc
+        return Response(status_code=204)
 
     return app
 

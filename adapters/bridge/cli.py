@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
+import ssl
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -16,8 +18,10 @@ import uvicorn
 from rich.console import Console
 
 from adapters.bridge.app import create_app, openapi_document
+from adapters.bridge.notices import EmailNotifier, SmtpSettings
 from adapters.bridge.publisher import NatsPublisher
 from adapters.bridge.store import BridgeStore, BridgeStoreError
+from adapters.bridge.webhooks import WebhookDispatcher
 from adapters.settings import Settings, SettingsError, load_settings
 from bus.permissions import BRIDGE
 
@@ -72,10 +76,29 @@ def serve(
     ] = None,
     tls_key: Annotated[Path | None, typer.Option(help="The certificate's private key.")] = None,
     nats_url: Annotated[str | None, typer.Option(help="NATS (default: `mechbus up`'s).")] = None,
+    webhooks: Annotated[
+        bool, typer.Option(help="POST agencies' inboxes to their registered webhooks.")
+    ] = True,
+    webhook_timeout: Annotated[float, typer.Option(help="Seconds per webhook POST.")] = 10.0,
+    webhook_ca: Annotated[
+        Path | None, typer.Option(help="Trust this CA for webhooks (default: the system's).")
+    ] = None,
+    smtp_host: Annotated[
+        str | None, typer.Option(help="Mail escalation rungs through this SMTP server.")
+    ] = None,
+    smtp_port: Annotated[int, typer.Option(help="SMTP port.")] = 587,
+    smtp_from: Annotated[str, typer.Option(help="Sender address.")] = "mechbus@localhost",
+    smtp_user: Annotated[
+        str | None, typer.Option(help="SMTP login; the password from $MECHBUS_SMTP_PASSWORD.")
+    ] = None,
+    link_base: Annotated[
+        str, typer.Option(help="The bridge's public URL, for the links in emails.")
+    ] = "",
     home: HomeOpt = None,
     ledger_url: Annotated[str | None, typer.Option(help="SQLAlchemy URL of the ledger.")] = None,
 ) -> None:
-    """Serve the bridge until Ctrl-C. Agencies need a token (`mechbus creds token issue`)."""
+    """Serve the bridge until Ctrl-C, with the webhook dispatcher and, given --smtp-host, the
+    email notices. Agencies need a token (`mechbus creds token issue`)."""
     if ctx.invoked_subcommand is not None:
         return
     if (tls_cert is None) != (tls_key is None):
@@ -88,10 +111,11 @@ def serve(
             f"[yellow]{BRIDGE} holds no NATS credentials: `mechbus creds issue {BRIDGE}` "
             "and restart `mechbus up`, or every post will answer 503[/]"
         )
-    publisher = NatsPublisher(settings.running_nats_url(), creds=creds, tls=settings.tls_context())
-    web = create_app(
-        settings.ledger(), BridgeStore(settings.creds_dir), publisher, close_ledger=True
-    )
+    url = settings.running_nats_url()
+    store = BridgeStore(settings.creds_dir)
+    ledger = settings.ledger()
+    publisher = NatsPublisher(url, creds=creds, tls=settings.tls_context())
+    web = create_app(ledger, store, publisher)
     config = uvicorn.Config(
         web,
         ssl_certfile=str(tls_cert) if tls_cert else None,
@@ -103,8 +127,53 @@ def serve(
     sock.bind((host, port))
     scheme = "https" if tls_cert else "http"
     console.print(f"bridge on {scheme}://{host}:{sock.getsockname()[1]}/v1 ; Ctrl-C stops")
+    dispatcher = None
+    if webhooks and url:
+        verify: ssl.SSLContext | bool = (
+            ssl.create_default_context(cafile=str(webhook_ca)) if webhook_ca else True
+        )
+        dispatcher = WebhookDispatcher(
+            url,
+            store,
+            ledger,
+            creds_for=settings.creds_for,
+            nats_tls=settings.tls_context(),
+            verify=verify,
+            timeout=webhook_timeout,
+        )
+    notifier = None
+    if smtp_host:
+        smtp = SmtpSettings(
+            smtp_host,
+            smtp_port,
+            smtp_from,
+            username=smtp_user,
+            password=os.environ.get("MECHBUS_SMTP_PASSWORD"),
+        )
+        notifier = EmailNotifier(ledger, store, smtp, link_base=link_base)
+
+    async def run() -> None:
+        stopping = asyncio.Event()
+        helpers: list[asyncio.Task[None]] = []
+        if dispatcher is not None:
+            await dispatcher.start()
+            helpers.append(asyncio.create_task(dispatcher.watch()))
+        if notifier is not None:
+            helpers.append(asyncio.create_task(notifier.run(stopping=stopping)))
+        try:
+            await uvicorn.Server(config).serve(sockets=[sock])
+        finally:
+            stopping.set()
+            if dispatcher is not None:
+                await dispatcher.stop()
+            for task in helpers:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            ledger.close()
+
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(uvicorn.Server(config).serve(sockets=[sock]))
+        asyncio.run(run())
 
 
 @app.command("openapi")

@@ -157,23 +157,53 @@ class WebhookDispatcher:
         self.clock = clock
         self.http = httpx.AsyncClient(verify=verify, follow_redirects=False)
         self._tasks: list[asyncio.Task[None]] = []
+        self._loops: dict[str, asyncio.Task[None]] = {}
         self._inflight: set[asyncio.Task[None]] = set()
         self._connections: list[Client] = []
         self._stopping = asyncio.Event()
 
     async def start(self) -> None:
+        """Start delivering for every agency with a webhook now; ``watch`` adds later ones."""
         for webhook in self.store.webhooks():
-            nc = await self._connect(webhook.agency)
-            sub = await self._subscription(nc, webhook.agency)
-            self._tasks.append(asyncio.create_task(self._loop(webhook, nc, sub)))
+            try:
+                await self._begin(webhook.agency)
+            except Exception as exc:  # NATS down, or no consumer yet: ``watch`` retries
+                log.warning("webhooks for %s not started: %s", webhook.agency, exc)
+
+    async def _begin(self, agency: str) -> None:
+        nc = await asyncio.wait_for(self._connect(agency), 5.0)
+        sub = await self._subscription(nc, agency)
+        self._loops[agency] = asyncio.create_task(self._loop(agency, nc, sub))
+
+    async def watch(self, interval: float = 10.0) -> None:
+        """Follow the store: a webhook registered (CLI or bridge) starts being served, one
+        removed stops, within ``interval``."""
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), interval)
+            wanted = {w.agency for w in self.store.webhooks()}
+            for agency in sorted(wanted - set(self._loops)):
+                try:
+                    await self._begin(agency)
+                except Exception as exc:  # NATS down, or no consumer yet: next round
+                    log.warning("webhooks for %s not started: %s", agency, type(exc).__name__)
+            for agency, task in list(self._loops.items()):
+                if agency not in wanted or task.done():
+                    task.cancel()
+                    del self._loops[agency]
 
     async def stop(self) -> None:
+        """Let the POSTs in flight finish (each has its timeout), then stop reading."""
         self._stopping.set()
-        for task in self._tasks:
+        if self._inflight:
+            await asyncio.wait(list(self._inflight), timeout=self.timeout + 1)
+        loops = [*self._tasks, *self._loops.values()]
+        self._loops.clear()
+        for task in loops:
             task.cancel()
-        for task in (*self._tasks, *self._inflight):
+        for task in loops:
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(task, self.timeout + 1)
+                await task
         for nc in self._connections:
             if not nc.is_closed:
                 await nc.close()
@@ -205,25 +235,37 @@ class WebhookDispatcher:
             inbox_prefix=subjects.deliver_prefix(agency).encode(),
         )
 
-    async def _loop(self, webhook: Webhook, nc: Client, sub: Any) -> None:
+    async def _loop(self, agency: str, nc: Client, sub: Any) -> None:
         slots = asyncio.Semaphore(self.per_agency)
-        while not self._stopping.is_set():
-            await slots.acquire()  # a free slot first: nothing fetched waits past ack_wait
-            try:
-                batch = await sub.fetch(batch=1, timeout=1.0)
-            except TimeoutError:
-                slots.release()
-                continue
-            except Exception as exc:  # connection trouble: nats-py reconnects; try again
-                slots.release()
-                log.warning("webhook fetch for %s: %s", webhook.agency, type(exc).__name__)
-                await asyncio.sleep(1.0)
-                continue
-            for msg in batch:
-                task = asyncio.create_task(self._deliver(webhook, nc, msg))
-                self._inflight.add(task)
-                task.add_done_callback(self._inflight.discard)
-                task.add_done_callback(lambda _: slots.release())
+        try:
+            while not self._stopping.is_set():
+                await slots.acquire()  # a free slot first: nothing fetched waits past ack_wait
+                try:
+                    batch = await sub.fetch(batch=1, timeout=1.0)
+                except TimeoutError:
+                    slots.release()
+                    continue
+                except Exception as exc:  # connection trouble: nats-py reconnects; try again
+                    slots.release()
+                    log.warning("webhook fetch for %s: %s", agency, type(exc).__name__)
+                    await asyncio.sleep(1.0)
+                    continue
+                # read for each message: a new URL or secret applies at once
+                webhook = self.store.webhook(agency)
+                for msg in batch:
+                    if webhook is None:  # removed meanwhile: leave it for the next reader
+                        await msg.nak()
+                        slots.release()
+                        continue
+                    task = asyncio.create_task(self._deliver(webhook, nc, msg))
+                    self._inflight.add(task)
+                    task.add_done_callback(self._inflight.discard)
+                    task.add_done_callback(lambda _: slots.release())
+                if webhook is None:
+                    return
+        finally:
+            if not nc.is_closed:
+                await nc.close()
 
     async def _deliver(self, webhook: Webhook, nc: Client, msg: Msg) -> None:
         try:
