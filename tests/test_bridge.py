@@ -29,10 +29,9 @@ OPENAPI = Path(__file__).parents[1] / "docs" / "contract" / "openapi.json"
 
 
 @pytest.fixture
-def sql_ledger(tmp_path: Path) -> Iterator[SqlLedger]:
-    from adapters.ledger import sqlite_url
-
-    ledger = SqlLedger(sqlite_url(tmp_path / "ledger.db"))
+def sql_ledger(ledger_url: str) -> Iterator[SqlLedger]:
+    """SQLite, and the machine's PostgreSQL (marked ``postgres``)."""
+    ledger = SqlLedger(ledger_url)
     yield ledger
     ledger.close()
 

@@ -24,7 +24,7 @@ from adapters.bridge.webhooks import (
     signature,
     verify_signature,
 )
-from adapters.ledger import SqlLedger, sqlite_url
+from adapters.ledger import SqlLedger
 from adapters.natsserver import EmbeddedNatsServer
 from adapters.tables import NotificationAttemptRow, RecipientRow
 from adapters.tls import make_development_tls
@@ -101,8 +101,9 @@ def endpoint(tmp_path: Path) -> Iterator[tuple[Endpoint, ssl.SSLContext]]:
 
 
 @pytest.fixture
-def sql_ledger(tmp_path: Path) -> Iterator[SqlLedger]:
-    ledger = SqlLedger(sqlite_url(tmp_path / "ledger.db"))
+def sql_ledger(ledger_url: str) -> Iterator[SqlLedger]:
+    """SQLite, and the machine's PostgreSQL (marked ``postgres``)."""
+    ledger = SqlLedger(ledger_url)
     yield ledger
     ledger.close()
 
