@@ -158,6 +158,31 @@ async def test_answers_go_through_the_hub_into_the_ledger(
             lambda: status_of(sql_ledger, request.id, "gro.government") == "acknowledged"
         )
         assert recorded(sql_ledger, ack.json()["message_id"])
+        async with client_for(app, government) as http:
+            accepted = await http.post(f"/v1/requests/{request.id}/acceptance", json={})
+            assert accepted.status_code == 202, accepted.text
+            committed = await http.post(
+                f"/v1/requests/{request.id}/commitments",
+                json={
+                    "commitment_id": "patrol-1",
+                    "action": "Rondines cada 4 horas",
+                    "due": "2030-04-01T00:00:00Z",
+                },
+            )
+            assert committed.status_code == 202, committed.text
+            await hub.wait_until(lambda: recorded(sql_ledger, committed.json()["message_id"]))
+            [open_commitment] = (await http.get("/v1/commitments")).json()
+            assert open_commitment["commitment_id"] == "patrol-1"
+            progress = await http.post(
+                f"/v1/requests/{request.id}/progress",
+                json={
+                    "commitment_id": "patrol-1",
+                    "summary": "Primera semana",
+                    "percent_complete": 25,
+                },
+            )
+            assert progress.status_code == 202, progress.text
+            await hub.wait_until(lambda: recorded(sql_ledger, progress.json()["message_id"]))
         async with client_for(app, commission) as http:
             shown = (await http.get(f"/v1/requests/{to_commission.id}")).json()
             assert (

@@ -29,7 +29,7 @@ from adapters.bridge.publisher import Publisher, Unavailable
 from adapters.bridge.store import BridgeStore, BridgeStoreError
 from adapters.ledger import SqlLedger
 from adapters.tables import MessageRow, RecipientRow
-from adapters.tracking_views import Filters, pending
+from adapters.tracking_views import Filters, commitments, pending
 from bus import intake, redaction, subjects
 from bus.agency import delivery_receipt, reply_from
 from schemas.envelope import Body, Envelope
@@ -73,6 +73,18 @@ class PendingRequest(BaseModel):
     sent_at: datetime
     due_at: datetime
     overdue_hours: float = Field(description="negative: still within the deadline")
+
+
+class OpenCommitment(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    request_id: str
+    case_ref: str | None
+    commitment_id: str
+    action: str
+    due: datetime
+    status: str
+    overdue_hours: float = Field(description="negative: not due yet")
 
 
 class RequestView(BaseModel):
@@ -288,6 +300,33 @@ def create_app(
                     owed=line.owed,
                     sent_at=line.sent_at,
                     due_at=line.due_at,
+                    overdue_hours=line.overdue_hours,
+                )
+                for line in lines
+                if line.agency == agency
+            ]
+
+        return await asyncio.to_thread(query)
+
+    @app.get(
+        "/v1/commitments",
+        responses=responses(401),
+        summary="This agency's open commitments, earliest due first",
+    )
+    async def list_commitments(agency: Agency, bridge: BridgeDep) -> list[OpenCommitment]:
+        def query() -> list[OpenCommitment]:
+            with bridge.ledger.session() as session:
+                lines = commitments(
+                    session, bridge.clock(), overdue_only=False, agency=agency, limit=500
+                )
+            return [
+                OpenCommitment(
+                    request_id=line.request_id,
+                    case_ref=line.case_ref,
+                    commitment_id=line.commitment_id,
+                    action=line.action,
+                    due=line.due,
+                    status=line.status,
                     overdue_hours=line.overdue_hours,
                 )
                 for line in lines
