@@ -274,7 +274,7 @@ class DashboardLoginRow(SQLModel, table=True):
     at: datetime = _time(nullable=False, index=True)
     name: str = Field(max_length=64, index=True)  # as typed, cut to 64 characters
     success: bool
-    reason: str = Field(max_length=40)  # ok, unknown_user, bad_password, disabled
+    reason: str = Field(max_length=40)  # ok, unknown_user, bad_password, disabled, locked
     client: str | None = Field(default=None, max_length=64)
 
 

@@ -193,6 +193,37 @@ def test_logins_are_audited_and_cookies_are_strict(ledger_url: str, tmp_path: Pa
         ledger.close()
 
 
+def test_a_name_is_locked_after_five_failures_in_a_row(ledger_url: str, tmp_path: Path) -> None:
+    settings = load_settings(home=tmp_path, ledger_url=ledger_url)
+    add_accounts(settings)
+    with TestClient(create_app(settings)) as client:
+        token = csrf_of(client.get("/login").text)
+        for attempt in range(1, 6):
+            wrong = client.post(
+                "/login", data={"name": "omar", "password": "guess", "csrf_token": token}
+            )
+            # the fifth failure is told that the name is now locked
+            said = "Demasiados intentos" if attempt == 5 else "Nombre o contraseña incorrectos"
+            assert wrong.status_code == 401 and said in wrong.text
+        right = client.post(
+            "/login", data={"name": "omar", "password": PASSWORD, "csrf_token": token}
+        )
+        assert right.status_code == 401 and "Demasiados intentos fallidos" in right.text
+        other = client.post(  # another name is not affected
+            "/login",
+            data={"name": "vera", "password": PASSWORD, "csrf_token": token},
+            follow_redirects=False,
+        )
+        assert other.status_code == 303
+    ledger = settings.ledger()
+    try:
+        with ledger.session() as session:
+            reasons = [r.reason for r in session.exec(select(DashboardLoginRow))]
+        assert reasons == ["bad_password"] * 5 + ["locked", "ok"]
+    finally:
+        ledger.close()
+
+
 def test_plain_http_cookies_are_not_marked_secure(demo: tuple[TestClient, Settings]) -> None:
     client, _ = demo
     token = csrf_of(client.get("/login").text)

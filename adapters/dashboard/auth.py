@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from argon2 import PasswordHasher
@@ -24,6 +24,11 @@ class Role(StrEnum):
 
 RANK = {Role.VIEWER: 0, Role.OPERATOR: 1, Role.CASEWORKER: 2}
 MIN_PASSWORD = 12
+# Guessing passwords: after this many failures in a row for one name within the window, that
+# name is refused (right password or not) until the window has passed. Counted per name as
+# typed, so it says nothing about whether the account exists.
+LOCKOUT_FAILURES = 5
+LOCKOUT_WINDOW = timedelta(minutes=15)
 _hasher = PasswordHasher()
 # Verified against when the name is unknown, so a wrong name takes as long as a wrong password.
 _DUMMY = _hasher.hash("not a password of anyone")
@@ -109,7 +114,10 @@ class Accounts:
                 select(DashboardUserRow).where(DashboardUserRow.name == name)
             ).first()
             reason = "ok"
-            if row is None:
+            if self._locked(session, name):
+                _verify(_DUMMY, password)  # the same time as any refusal
+                reason = "locked"
+            elif row is None:
                 _verify(_DUMMY, password)
                 reason = "unknown_user"
             elif not _verify(row.password_hash, password):
@@ -130,6 +138,22 @@ class Accounts:
             )
             session.commit()
             return User(row.name, Role(row.role)) if row is not None and reason == "ok" else None
+
+    def locked(self, name: str) -> bool:
+        """Whether ``name`` is refused for now after too many failed attempts."""
+        with Session(self.ledger.engine) as session:
+            return self._locked(session, name)
+
+    @staticmethod
+    def _locked(session: Session, name: str) -> bool:
+        since = datetime.now(UTC) - LOCKOUT_WINDOW
+        recent = session.exec(
+            select(DashboardLoginRow.success)
+            .where(DashboardLoginRow.name == name[:64], DashboardLoginRow.at >= since)
+            .order_by(col(DashboardLoginRow.id).desc())
+            .limit(LOCKOUT_FAILURES)
+        ).all()
+        return len(recent) == LOCKOUT_FAILURES and not any(recent)
 
     def logins(self, limit: int = 100) -> list[DashboardLoginRow]:
         with Session(self.ledger.engine) as session:

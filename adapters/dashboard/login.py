@@ -30,8 +30,13 @@ async def login(request: Request, form: Form) -> Response:
         dash(request).accounts.login, name, form.get("password", ""), client
     )
     if user is None:
+        locked = await run_in_threadpool(dash(request).accounts.locked, name)
         with i18n.speaking(request.session.get("lang", i18n.DEFAULT)):
-            error = i18n.gettext("Wrong name or password.")
+            error = (
+                i18n.gettext("Too many failed attempts: try again in 15 minutes.")
+                if locked
+                else i18n.gettext("Wrong name or password.")
+            )
         return render(request, "login.html", None, status_code=401, error=error, name=name)
     lang = request.session.get("lang")
     request.session.clear()  # a fresh session: nothing from before the login carries over
