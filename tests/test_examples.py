@@ -110,16 +110,15 @@ def test_python_example_imports_only_nats_and_the_standard_library() -> None:
     assert modules == {"node:crypto", "node:fs", "node:util", "nats"}, modules
 
 
-def test_python_agency(bus: tuple[Path, str]) -> None:
+def run_example(bus: tuple[Path, str], kind: str, command: list[str], cwd: Path, role: str) -> None:
+    """Send two requests to the example's agency, run it until it has answered both, and
+    find its acknowledgements in the ledger."""
     home, url = bus
-    agency = AGENCIES["python"]
+    agency = AGENCIES[kind]
     send_requests(home, agency)
-    role = "Subsecretaría de Derechos Humanos de Guerrero"
     done = subprocess.run(
         [
-            sys.executable,
-            "-I",  # no PYTHONPATH, no script directory: nothing of mechbus is reachable by path
-            str(PYTHON_AGENCY),
+            *command,
             "--server",
             url,
             "--agency",
@@ -136,11 +135,18 @@ def test_python_agency(bus: tuple[Path, str]) -> None:
         capture_output=True,
         text=True,
         timeout=90,
-        cwd=PYTHON_AGENCY.parent,
+        cwd=cwd,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("acknowledged ") == 2, done.stdout
     assert_acknowledged_in_ledger(home, agency, role)
+
+
+def test_python_agency(bus: tuple[Path, str]) -> None:
+    # -I: no PYTHONPATH, no script directory: nothing of mechbus is reachable by path
+    command = [sys.executable, "-I", str(PYTHON_AGENCY)]
+    role = "Subsecretaría de Derechos Humanos de Guerrero"
+    run_example(bus, "python", command, PYTHON_AGENCY.parent, role)
 
 
 def test_node_agency(bus: tuple[Path, str]) -> None:
@@ -156,32 +162,5 @@ def test_node_agency(bus: tuple[Path, str]) -> None:
             timeout=300,
         )
         assert installed.returncode == 0, installed.stdout + installed.stderr
-    home, url = bus
-    agency = AGENCIES["node"]
-    send_requests(home, agency)
     role = "Dirección General de Derechos Humanos de Veracruz"
-    done = subprocess.run(
-        [
-            node,
-            "agency.js",
-            "--server",
-            url,
-            "--agency",
-            agency,
-            "--seed",
-            str(home / "creds" / f"{agency}.nk"),
-            "--count",
-            "2",
-            "--timeout",
-            "60",
-            "--official-role",
-            role,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        cwd=NODE_AGENCY,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.count("acknowledged ") == 2, done.stdout
-    assert_acknowledged_in_ledger(home, agency, role)
+    run_example(bus, "node", [node, "agency.js"], NODE_AGENCY, role)
