@@ -15,7 +15,12 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session, SQLModel, col, create_engine, select
 
-from adapters.ledger_unit import SqlUnit, capacity_from_row, capacity_row_fields
+from adapters.ledger_unit import (
+    SqlUnit,
+    capacity_from_row,
+    capacity_row_fields,
+    dead_letter_context,
+)
 from adapters.migrate import upgrade
 from adapters.sealing import Sealer
 from adapters.tables import (
@@ -150,7 +155,10 @@ class SqlLedger:
 
     def dead_letter_body(self, row: DeadLetterRow) -> bytes:
         """The bad input as it was received, opened for whoever investigates it."""
-        return self.sealer.open(row.body_sealed, f"dead-letter:{row.stream_seq}")
+        return self.open_dead_letter(row.body_sealed, row.stream_seq)
+
+    def open_dead_letter(self, sealed: bytes, stream_seq: int) -> bytes:
+        return self.sealer.open(sealed, dead_letter_context(stream_seq))
 
     def last_link(self) -> tuple[int, str, str] | None:
         """(sequence, message id, hash) of the chain's head, for checkpoints."""

@@ -321,7 +321,7 @@ class SqlUnit:
         fields = dict(record.__dict__)
         fields["errors_json"] = json.dumps([list(e) for e in fields.pop("errors")])
         fields["body_sealed"] = self.sealer.seal(
-            fields.pop("body"), f"dead-letter:{record.stream_seq}"
+            fields.pop("body"), dead_letter_context(record.stream_seq)
         )
         self._dead_letters.append(fields)
         self._handled[record.stream_seq] = Handled(notice=record.notice)
@@ -347,6 +347,11 @@ class SqlUnit:
         for model, rows in tables:
             if rows:
                 connection.execute(insert(model.__table__), rows)
+
+
+def dead_letter_context(stream_seq: int) -> str:
+    """What a dead letter's sealed body is bound to: it opens only as that dead letter."""
+    return f"dead-letter:{stream_seq}"
 
 
 def _escalation_key(record: EscalationRecord) -> tuple[str, str, str, str, str]:

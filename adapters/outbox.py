@@ -25,6 +25,7 @@ from sqlmodel import Session, col, select
 from adapters.ledger import SqlLedger
 from adapters.tables import OutboxRow
 from bus import jetstream
+from bus.undeliverable import error_summary
 from schemas.envelope import Envelope
 from schemas.messages import parse_message
 
@@ -93,8 +94,7 @@ class Outbox:
         self._update(message_id, published_at=self._clock())
 
     def failed(self, message_id: str, error: BaseException) -> None:
-        first_line = (str(error).splitlines() or [""])[0]
-        self._update(message_id, error=f"{type(error).__name__}: {first_line}"[:200])
+        self._update(message_id, error=error_summary(error)[:200])  # the column's width
 
     def _update(
         self, message_id: str, *, published_at: datetime | None = None, error: str | None = None

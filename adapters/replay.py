@@ -167,8 +167,8 @@ def _rows(ledger: SqlLedger, table: Any) -> Iterator[str]:
             if table.name == MessageRow.__tablename__ and values["personal_sealed"] is not None:
                 values["personal_sealed"] = ledger.personal(values["message_id"])
             if table.name == DeadLetterRow.__tablename__:
-                values["body_sealed"] = ledger.sealer.open(
-                    values["body_sealed"], f"dead-letter:{values['stream_seq']}"
+                values["body_sealed"] = ledger.open_dead_letter(
+                    values["body_sealed"], values["stream_seq"]
                 )
             yield json.dumps(values, default=_plain, sort_keys=True)
 

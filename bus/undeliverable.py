@@ -31,17 +31,22 @@ log = logging.getLogger("mechbus.undeliverable")
 KEPT_FAILURES = 10_000
 
 
+def error_summary(exc: BaseException, limit: int = 200) -> str:
+    """An error's type and first line only: later lines of an SQL error quote parameters,
+    which may be personal."""
+    first_line = (str(exc).splitlines() or [""])[0][:limit]
+    return f"{type(exc).__name__}: {first_line}".rstrip(": ")
+
+
 class Failures:
-    """The last error the hub met per stream sequence: type and first line only (an SQL
-    error's later lines quote parameters, which may be personal)."""
+    """The last error the hub met per stream sequence (``error_summary``)."""
 
     def __init__(self, limit: int = KEPT_FAILURES) -> None:
         self._last: OrderedDict[int, str] = OrderedDict()
         self._limit = limit
 
     def note(self, stream_seq: int, exc: BaseException) -> None:
-        first_line = (str(exc).splitlines() or [""])[0][:200]
-        self._last[stream_seq] = f"{type(exc).__name__}: {first_line}".rstrip(": ")
+        self._last[stream_seq] = error_summary(exc)
         self._last.move_to_end(stream_seq)
         while len(self._last) > self._limit:
             self._last.popitem(last=False)
