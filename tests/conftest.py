@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, text
 
 from adapters.ledger import SqlLedger, sqlite_url
 from adapters.natsserver import EmbeddedNatsServer
+from bus.hub import Hub
 
 PG_URL = os.environ.get("MECHBUS_TEST_PG", "postgresql+psycopg://root@127.0.0.1:5432/test")
 
@@ -70,6 +71,18 @@ def nats_server(tmp_path: Path) -> Iterator[EmbeddedNatsServer]:
     """A real nats-server of our own on a free loopback port, with a fresh JetStream store."""
     with EmbeddedNatsServer(tmp_path / "nats") as server:
         yield server
+
+
+QUICK_DEFER = 0.3  # seconds a response to an unknown request may wait for it in these tests
+
+
+@pytest.fixture
+async def hub(nats_server: EmbeddedNatsServer, ledger: SqlLedger) -> AsyncIterator[Hub]:
+    """A hub recording ``nats_server``'s stream into ``ledger`` (SQLite and PostgreSQL)."""
+    hub = Hub(ledger, nats_server.url, defer_unknown_for=QUICK_DEFER)
+    await hub.start()
+    yield hub
+    await hub.stop()
 
 
 FIGURES = pytest.StashKey[list[str]]()

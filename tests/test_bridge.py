@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,24 +28,8 @@ OPENAPI = Path(__file__).parents[1] / "docs" / "contract" / "openapi.json"
 
 
 @pytest.fixture
-def sql_ledger(ledger_url: str) -> Iterator[SqlLedger]:
-    """SQLite, and the machine's PostgreSQL (marked ``postgres``)."""
-    ledger = SqlLedger(ledger_url)
-    yield ledger
-    ledger.close()
-
-
-@pytest.fixture
 def store(tmp_path: Path) -> BridgeStore:
     return BridgeStore(tmp_path / "creds")
-
-
-@pytest.fixture
-async def hub(nats_server: EmbeddedNatsServer, sql_ledger: SqlLedger) -> AsyncIterator[Hub]:
-    hub = Hub(sql_ledger, nats_server.url, defer_unknown_for=0.3)
-    await hub.start()
-    yield hub
-    await hub.stop()
 
 
 class Recorder:
@@ -110,7 +93,7 @@ def test_tokens_are_stored_hashed_and_revocable(store: BridgeStore) -> None:
 
 
 async def test_answers_go_through_the_hub_into_the_ledger(
-    nats_server: EmbeddedNatsServer, hub: Hub, sql_ledger: SqlLedger, store: BridgeStore
+    nats_server: EmbeddedNatsServer, hub: Hub, ledger: SqlLedger, store: BridgeStore
 ) -> None:
     request = b.patrol_request(data={**b.patrol_request().data.model_dump(), "personal": PERSON})
     to_commission = b.patrol_request(
@@ -121,12 +104,12 @@ async def test_answers_go_through_the_hub_into_the_ledger(
         await mechanism.send(to_commission)
     await hub.wait_until(
         lambda: (
-            status_of(sql_ledger, to_commission.id, "gro.commission") == "sent"
-            and status_of(sql_ledger, request.id, "gro.government") == "sent"
+            status_of(ledger, to_commission.id, "gro.commission") == "sent"
+            and status_of(ledger, request.id, "gro.government") == "sent"
         )
     )
     publisher = NatsPublisher(nats_server.url)
-    app = create_app(sql_ledger, store, publisher)
+    app = create_app(ledger, store, publisher)
     government = store.issue_token("gro.government")
     commission = store.issue_token("gro.commission")
     try:
@@ -155,9 +138,9 @@ async def test_answers_go_through_the_hub_into_the_ledger(
             )
             assert ack.status_code == 202, ack.text
         await hub.wait_until(
-            lambda: status_of(sql_ledger, request.id, "gro.government") == "acknowledged"
+            lambda: status_of(ledger, request.id, "gro.government") == "acknowledged"
         )
-        assert recorded(sql_ledger, ack.json()["message_id"])
+        assert recorded(ledger, ack.json()["message_id"])
         async with client_for(app, government) as http:
             accepted = await http.post(f"/v1/requests/{request.id}/acceptance", json={})
             assert accepted.status_code == 202, accepted.text
@@ -170,7 +153,7 @@ async def test_answers_go_through_the_hub_into_the_ledger(
                 },
             )
             assert committed.status_code == 202, committed.text
-            await hub.wait_until(lambda: recorded(sql_ledger, committed.json()["message_id"]))
+            await hub.wait_until(lambda: recorded(ledger, committed.json()["message_id"]))
             [open_commitment] = (await http.get("/v1/commitments")).json()
             assert open_commitment["commitment_id"] == "patrol-1"
             progress = await http.post(
@@ -182,7 +165,7 @@ async def test_answers_go_through_the_hub_into_the_ledger(
                 },
             )
             assert progress.status_code == 202, progress.text
-            await hub.wait_until(lambda: recorded(sql_ledger, progress.json()["message_id"]))
+            await hub.wait_until(lambda: recorded(ledger, progress.json()["message_id"]))
         async with client_for(app, commission) as http:
             shown = (await http.get(f"/v1/requests/{to_commission.id}")).json()
             assert (
@@ -194,8 +177,8 @@ async def test_answers_go_through_the_hub_into_the_ledger(
         await publisher.close()
 
 
-async def test_problems(sql_ledger: SqlLedger, store: BridgeStore, tmp_path: Path) -> None:
-    app = create_app(sql_ledger, store, Recorder())
+async def test_problems(ledger: SqlLedger, store: BridgeStore, tmp_path: Path) -> None:
+    app = create_app(ledger, store, Recorder())
     token = store.issue_token("gro.government")
     async with client_for(app) as anonymous:
         answer = await anonymous.get("/v1/requests")
@@ -224,29 +207,27 @@ async def test_problems(sql_ledger: SqlLedger, store: BridgeStore, tmp_path: Pat
 
 
 async def test_nats_unavailable_is_503(
-    nats_server: EmbeddedNatsServer, hub: Hub, sql_ledger: SqlLedger, store: BridgeStore
+    nats_server: EmbeddedNatsServer, hub: Hub, ledger: SqlLedger, store: BridgeStore
 ) -> None:
     request = b.patrol_request()
     async with await AgencyClient.connect(nats_server.url, "fed.mechanism") as mechanism:
         await mechanism.send(request)
-    await hub.wait_until(lambda: status_of(sql_ledger, request.id, "gro.government") == "sent")
-    app = create_app(sql_ledger, store, NatsPublisher("nats://127.0.0.1:1", connect_timeout=1))
+    await hub.wait_until(lambda: status_of(ledger, request.id, "gro.government") == "sent")
+    app = create_app(ledger, store, NatsPublisher("nats://127.0.0.1:1", connect_timeout=1))
     async with client_for(app, store.issue_token("gro.government")) as http:
         answer = await http.post(f"/v1/requests/{request.id}/receipt")
     assert answer.status_code == 503
     assert answer.json()["title"] == "NATS unavailable"
 
 
-def test_openapi_document_does_not_drift(sql_ledger: SqlLedger, store: BridgeStore) -> None:
-    document = openapi_document(create_app(sql_ledger, store, Recorder()))
+def test_openapi_document_does_not_drift(ledger: SqlLedger, store: BridgeStore) -> None:
+    document = openapi_document(create_app(ledger, store, Recorder()))
     assert OPENAPI.exists(), "run: mechbus bridge openapi"
     assert OPENAPI.read_text(encoding="utf-8") == document, "run: mechbus bridge openapi"
 
 
-async def test_webhook_registered_through_the_bridge(
-    sql_ledger: SqlLedger, store: BridgeStore
-) -> None:
-    app = create_app(sql_ledger, store, Recorder())
+async def test_webhook_registered_through_the_bridge(ledger: SqlLedger, store: BridgeStore) -> None:
+    app = create_app(ledger, store, Recorder())
     async with client_for(app, store.issue_token("gro.government")) as http:
         refused = await http.put("/v1/webhook", json={"url": "http://example.mx/hook"})
         assert refused.status_code == 422

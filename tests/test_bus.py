@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import nats
 import pytest
@@ -17,24 +17,6 @@ from bus.hub import Hub
 from bus.lifecycle import RecipientStatus
 from schemas.tracking import Rejected, RejectionReason
 from tests import builders as b
-
-QUICK_DEFER = 0.3  # seconds a response to an unknown request may wait for it
-
-
-@pytest.fixture
-def sql_ledger(ledger_url: str) -> Iterator[SqlLedger]:
-    """The hub's ledger: every test here runs on SQLite and on PostgreSQL."""
-    ledger = SqlLedger(ledger_url)
-    yield ledger
-    ledger.close()
-
-
-@pytest.fixture
-async def hub(nats_server: EmbeddedNatsServer, sql_ledger: SqlLedger) -> AsyncIterator[Hub]:
-    hub = Hub(sql_ledger, nats_server.url, defer_unknown_for=QUICK_DEFER)
-    await hub.start()
-    yield hub
-    await hub.stop()
 
 
 @pytest.fixture
@@ -60,30 +42,27 @@ def recipient_status(ledger: SqlLedger, request_id: str, agency: str) -> str | N
 
 
 async def test_request_receipt_acknowledgement_recorded(
-    hub: Hub, sql_ledger: SqlLedger, mechanism: AgencyClient, government: AgencyClient
+    hub: Hub, ledger: SqlLedger, mechanism: AgencyClient, government: AgencyClient
 ) -> None:
     request = b.patrol_request()
     await mechanism.send(request)
-    await hub.wait_until(
-        lambda: recipient_status(sql_ledger, request.id, "gro.government") == "sent"
-    )
+    await hub.wait_until(lambda: recipient_status(ledger, request.id, "gro.government") == "sent")
     incoming = await anext(government.requests())
     assert incoming.id == request.id and incoming.message == request
     await hub.wait_until(
-        lambda: recipient_status(sql_ledger, request.id, "gro.government") == "delivered"
+        lambda: recipient_status(ledger, request.id, "gro.government") == "delivered"
     )
     await incoming.acknowledge("Subsecretaría de Derechos Humanos")
     await hub.wait_until(
         lambda: (
-            recipient_status(sql_ledger, request.id, "gro.government")
-            == RecipientStatus.ACKNOWLEDGED
+            recipient_status(ledger, request.id, "gro.government") == RecipientStatus.ACKNOWLEDGED
         )
     )
     await incoming.accept()
     await hub.wait_until(
-        lambda: recipient_status(sql_ledger, request.id, "gro.government") == "accepted"
+        lambda: recipient_status(ledger, request.id, "gro.government") == "accepted"
     )
-    with sql_ledger.session() as s:
+    with ledger.session() as s:
         types = [m.type for m in s.exec(select(MessageRow).order_by(MessageRow.stream_seq))]
         row = s.exec(select(RecipientRow)).one()
     assert types == [
@@ -97,7 +76,7 @@ async def test_request_receipt_acknowledgement_recorded(
 
 
 async def test_duplicate_publish_is_one_row(
-    nats_server: EmbeddedNatsServer, hub: Hub, sql_ledger: SqlLedger, mechanism: AgencyClient
+    nats_server: EmbeddedNatsServer, hub: Hub, ledger: SqlLedger, mechanism: AgencyClient
 ) -> None:
     request = b.patrol_request()
     [first] = await mechanism.send(request)
@@ -125,8 +104,8 @@ async def test_duplicate_publish_is_one_row(
     notice = await mechanism.next_notice()
     assert isinstance(notice, Rejected) and notice.data.reason is RejectionReason.DUPLICATE
     assert notice.data.rejected_id == request.id and "different message" in notice.data.detail
-    assert sql_ledger.count(MessageRow) == 1
-    assert sql_ledger.count(DeadLetterRow) == 1
+    assert ledger.count(MessageRow) == 1
+    assert ledger.count(DeadLetterRow) == 1
 
 
 BAD_INPUT = [
@@ -167,7 +146,7 @@ BAD_INPUT = [
 async def test_bad_input_dead_lettered_and_sender_told(
     nats_server: EmbeddedNatsServer,
     hub: Hub,
-    sql_ledger: SqlLedger,
+    ledger: SqlLedger,
     government: AgencyClient,
     name: str,
     subject: str,
@@ -180,18 +159,18 @@ async def test_bad_input_dead_lettered_and_sender_told(
     assert isinstance(notice, Rejected)
     assert notice.data.reason is reason and words in notice.data.detail
     assert notice.data.rejected_subject == subject
-    with sql_ledger.session() as s:
+    with ledger.session() as s:
         kept = s.exec(select(DeadLetterRow)).one()
     assert kept.reason == reason.value and kept.sender == "gro.government"
-    assert sql_ledger.dead_letter_body(kept) == body  # kept sealed, opened to investigate
+    assert ledger.dead_letter_body(kept) == body  # kept sealed, opened to investigate
     # the notice itself is on the bus, so the hub records it like any message
-    await hub.wait_until(lambda: sql_ledger.count(MessageRow) == 1)
+    await hub.wait_until(lambda: ledger.count(MessageRow) == 1)
 
 
 async def test_unknown_agency_and_illegal_transitions(
     nats_server: EmbeddedNatsServer,
     hub: Hub,
-    sql_ledger: SqlLedger,
+    ledger: SqlLedger,
     mechanism: AgencyClient,
     government: AgencyClient,
 ) -> None:
@@ -227,14 +206,14 @@ async def test_unknown_agency_and_illegal_transitions(
     notice = await government.next_notice()
     assert notice.data.reason is RejectionReason.SPOOFED_SOURCE  # type: ignore[attr-defined]
 
-    await hub.wait_until(lambda: sql_ledger.count(DeadLetterRow) == 4)
-    assert recipient_status(sql_ledger, request.id, "gro.prosecutor") == "sent"
+    await hub.wait_until(lambda: ledger.count(DeadLetterRow) == 4)
+    assert recipient_status(ledger, request.id, "gro.prosecutor") == "sent"
 
 
 async def test_hub_restart_loses_and_doubles_nothing(
-    nats_server: EmbeddedNatsServer, sql_ledger: SqlLedger
+    nats_server: EmbeddedNatsServer, ledger: SqlLedger
 ) -> None:
-    hub = Hub(sql_ledger, nats_server.url)
+    hub = Hub(ledger, nats_server.url)
     await hub.start()
     sent: list[str] = []
     async with await AgencyClient.connect(nats_server.url, "fed.mechanism") as mechanism:
@@ -242,14 +221,14 @@ async def test_hub_restart_loses_and_doubles_nothing(
             request = b.patrol_request()
             await mechanism.send(request)
             sent.append(request.id)
-        await hub.wait_until(lambda: sql_ledger.count(MessageRow) >= 50)
+        await hub.wait_until(lambda: ledger.count(MessageRow) >= 50)
         await hub.stop()  # mid-stream: some recorded, some not yet
         for _ in range(150):  # published while no hub is running
             request = b.patrol_request()
             await mechanism.send(request)
             sent.append(request.id)
         for request_id in sent[:20]:  # and some retries of earlier requests
-            with sql_ledger.session() as s:
+            with ledger.session() as s:
                 body = s.exec(
                     select(MessageRow.body).where(MessageRow.message_id == request_id)
                 ).first()
@@ -260,20 +239,20 @@ async def test_hub_restart_loses_and_doubles_nothing(
                     stream="MECHBUS",
                     headers={"Nats-Msg-Id": f"{request_id}:gro.government"},
                 )
-    restarted = Hub(sql_ledger, nats_server.url)
+    restarted = Hub(ledger, nats_server.url)
     await restarted.start()
     try:
-        await restarted.wait_until(lambda: sql_ledger.count(MessageRow) >= 300, timeout=30)
+        await restarted.wait_until(lambda: ledger.count(MessageRow) >= 300, timeout=30)
     finally:
         await restarted.stop()
-    with sql_ledger.session() as s:
+    with ledger.session() as s:
         ids = list(s.exec(select(MessageRow.message_id)))
     assert sorted(ids) == sorted(sent)
-    assert sql_ledger.count(DeadLetterRow) == 0
+    assert ledger.count(DeadLetterRow) == 0
 
 
 async def test_agency_declines_with_a_reason(
-    nats_server: EmbeddedNatsServer, hub: Hub, sql_ledger: SqlLedger, mechanism: AgencyClient
+    nats_server: EmbeddedNatsServer, hub: Hub, ledger: SqlLedger, mechanism: AgencyClient
 ) -> None:
     request = b.investigation_request(to="gro.prosecutor")
     await mechanism.send(request)
@@ -282,9 +261,9 @@ async def test_agency_declines_with_a_reason(
         await incoming.acknowledge("Fiscalía Especializada")
         await incoming.decline("not_competent", "Los hechos corresponden al fuero federal.")
     await hub.wait_until(
-        lambda: recipient_status(sql_ledger, request.id, "gro.prosecutor") == "declined"
+        lambda: recipient_status(ledger, request.id, "gro.prosecutor") == "declined"
     )
-    with sql_ledger.session() as s:
+    with ledger.session() as s:
         row = s.exec(select(RecipientRow)).one()
     assert row.decision_note == "not_competent" and row.acknowledged_by == "Fiscalía Especializada"
 
@@ -292,7 +271,7 @@ async def test_agency_declines_with_a_reason(
 async def test_commitment_mistakes_are_refused_to_their_sender(
     nats_server: EmbeddedNatsServer,
     hub: Hub,
-    sql_ledger: SqlLedger,
+    ledger: SqlLedger,
     mechanism: AgencyClient,
     government: AgencyClient,
 ) -> None:
@@ -318,4 +297,4 @@ async def test_commitment_mistakes_are_refused_to_their_sender(
         await prosecutor.fulfil(request, "C1", ["OF-FGE-1"])  # not the one who committed
         notice = await prosecutor.next_notice()
     assert "made by gro.government" in notice.data.detail  # type: ignore[attr-defined]
-    await hub.wait_until(lambda: sql_ledger.count(DeadLetterRow) == 3)
+    await hub.wait_until(lambda: ledger.count(DeadLetterRow) == 3)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import nats
@@ -27,15 +26,8 @@ NOW = datetime.now(UTC)
 
 
 @pytest.fixture
-async def hub_ledger(
-    nats_server: EmbeddedNatsServer, ledger_url: str
-) -> AsyncIterator[tuple[Hub, SqlLedger]]:
-    ledger = SqlLedger(ledger_url)
-    hub = Hub(ledger, nats_server.url, defer_unknown_for=0.3)
-    await hub.start()
-    yield hub, ledger
-    await hub.stop()
-    ledger.close()
+def hub_ledger(hub: Hub, ledger: SqlLedger) -> tuple[Hub, SqlLedger]:
+    return hub, ledger
 
 
 def status(ledger: SqlLedger, request_id: str, agency: str) -> str | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,16 +19,9 @@ from tests import builders as b
 
 
 @pytest.fixture
-async def live(
-    nats_server: EmbeddedNatsServer, ledger_url: str
-) -> AsyncIterator[tuple[Hub, SqlLedger]]:
-    """A hub on its default clock: it records each message at the stream's time."""
-    ledger = SqlLedger(ledger_url)
-    hub = Hub(ledger, nats_server.url, defer_unknown_for=0.3)
-    await hub.start()
-    yield hub, ledger
-    await hub.stop()
-    ledger.close()
+def live(hub: Hub, ledger: SqlLedger) -> tuple[Hub, SqlLedger]:
+    """The hub on its default clock: it records each message at the stream's time."""
+    return hub, ledger
 
 
 async def _traffic(url: str, hub: Hub) -> None:

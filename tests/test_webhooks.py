@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -100,22 +100,6 @@ def endpoint(tmp_path: Path) -> Iterator[tuple[Endpoint, ssl.SSLContext]]:
     server.server_close()
 
 
-@pytest.fixture
-def sql_ledger(ledger_url: str) -> Iterator[SqlLedger]:
-    """SQLite, and the machine's PostgreSQL (marked ``postgres``)."""
-    ledger = SqlLedger(ledger_url)
-    yield ledger
-    ledger.close()
-
-
-@pytest.fixture
-async def hub(nats_server: EmbeddedNatsServer, sql_ledger: SqlLedger) -> AsyncIterator[Hub]:
-    hub = Hub(sql_ledger, nats_server.url, defer_unknown_for=0.3)
-    await hub.start()
-    yield hub
-    await hub.stop()
-
-
 async def until(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
     """Poll ``predicate`` until it holds, failing after ``timeout`` seconds."""
     deadline = asyncio.get_running_loop().time() + timeout
@@ -157,7 +141,7 @@ def test_signature_verification_and_replay_window() -> None:
 async def test_signed_posts_retried_after_a_500_and_receipted(
     nats_server: EmbeddedNatsServer,
     hub: Hub,
-    sql_ledger: SqlLedger,
+    ledger: SqlLedger,
     tmp_path: Path,
     endpoint: tuple[Endpoint, ssl.SSLContext],
 ) -> None:
@@ -169,13 +153,13 @@ async def test_signed_posts_retried_after_a_500_and_receipted(
     )
     server.plans[request.id] = ["500", "200"]
     dispatcher = WebhookDispatcher(
-        nats_server.url, store, sql_ledger, verify=trust, timeout=2.0, base_delay=0.2
+        nats_server.url, store, ledger, verify=trust, timeout=2.0, base_delay=0.2
     )
     await dispatcher.start()
     try:
         async with await AgencyClient.connect(nats_server.url, "fed.mechanism") as mechanism:
             await mechanism.send(request)
-        await until(lambda: len(attempts(sql_ledger, request.id)) == 2)
+        await until(lambda: len(attempts(ledger, request.id)) == 2)
     finally:
         await dispatcher.stop()
     posts = server.of(request.id)
@@ -185,18 +169,18 @@ async def test_signed_posts_retried_after_a_500_and_receipted(
             secret, post.headers[TIMESTAMP_HEADER], post.headers[SIGNATURE_HEADER], post.body
         )
         assert b"Periodista" not in post.body  # a commission may not know who
-    assert attempts(sql_ledger, request.id) == [
+    assert attempts(ledger, request.id) == [
         (1, "failed", False, 500),
         (2, "delivered", True, 200),
     ]
     # the 2xx was the delivery: the agency's receipt, with the SDK's fixed id, reached the hub
-    await hub.wait_until(lambda: status_of(sql_ledger, request.id, "gro.commission") == "delivered")
+    await hub.wait_until(lambda: status_of(ledger, request.id, "gro.commission") == "delivered")
 
 
 async def test_a_slow_endpoint_times_out_without_blocking_the_next_delivery(
     nats_server: EmbeddedNatsServer,
     hub: Hub,
-    sql_ledger: SqlLedger,
+    ledger: SqlLedger,
     tmp_path: Path,
     endpoint: tuple[Endpoint, ssl.SSLContext],
 ) -> None:
@@ -207,7 +191,7 @@ async def test_a_slow_endpoint_times_out_without_blocking_the_next_delivery(
     fast = b.patrol_request()
     server.plans[slow.id] = ["hang", "200"]
     dispatcher = WebhookDispatcher(
-        nats_server.url, store, sql_ledger, verify=trust, timeout=1.0, base_delay=0.2
+        nats_server.url, store, ledger, verify=trust, timeout=1.0, base_delay=0.2
     )
     await dispatcher.start()
     try:
@@ -215,19 +199,19 @@ async def test_a_slow_endpoint_times_out_without_blocking_the_next_delivery(
             await mechanism.send(slow)
             await mechanism.send(fast)
         # the fast one is delivered while the slow endpoint still holds the first attempt
-        await until(lambda: attempts(sql_ledger, fast.id) == [(1, "delivered", True, 200)])
-        assert not server.release.is_set() and attempts(sql_ledger, slow.id) in (
+        await until(lambda: attempts(ledger, fast.id) == [(1, "delivered", True, 200)])
+        assert not server.release.is_set() and attempts(ledger, slow.id) in (
             [],
             [(1, "failed", False, None)],
         )
         # the slow attempt times out, is retried after its backoff, and then goes through
-        await until(lambda: attempts(sql_ledger, slow.id)[:1] == [(1, "failed", False, None)])
+        await until(lambda: attempts(ledger, slow.id)[:1] == [(1, "failed", False, None)])
         server.release.set()
-        await until(lambda: (2, "delivered", True, 200) in attempts(sql_ledger, slow.id))
+        await until(lambda: (2, "delivered", True, 200) in attempts(ledger, slow.id))
     finally:
         server.release.set()
         await dispatcher.stop()
-    with sql_ledger.session() as s:
+    with ledger.session() as s:
         timed_out = s.exec(
             select(NotificationAttemptRow).where(
                 NotificationAttemptRow.message_id == slow.id, NotificationAttemptRow.attempt == 1
@@ -239,13 +223,13 @@ async def test_a_slow_endpoint_times_out_without_blocking_the_next_delivery(
 async def test_a_webhook_registered_later_is_served(
     nats_server: EmbeddedNatsServer,
     hub: Hub,
-    sql_ledger: SqlLedger,
+    ledger: SqlLedger,
     tmp_path: Path,
     endpoint: tuple[Endpoint, ssl.SSLContext],
 ) -> None:
     server, trust = endpoint
     store = BridgeStore(tmp_path / "creds")
-    dispatcher = WebhookDispatcher(nats_server.url, store, sql_ledger, verify=trust, timeout=2.0)
+    dispatcher = WebhookDispatcher(nats_server.url, store, ledger, verify=trust, timeout=2.0)
     await dispatcher.start()  # nobody has a webhook yet
     watching = asyncio.create_task(dispatcher.watch(interval=0.05))
     try:
@@ -253,7 +237,7 @@ async def test_a_webhook_registered_later_is_served(
         request = b.investigation_request()
         async with await AgencyClient.connect(nats_server.url, "fed.mechanism") as mechanism:
             await mechanism.send(request)
-        await until(lambda: attempts(sql_ledger, request.id) == [(1, "delivered", True, 200)])
+        await until(lambda: attempts(ledger, request.id) == [(1, "delivered", True, 200)])
     finally:
         await dispatcher.stop()
         await watching
