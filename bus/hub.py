@@ -235,7 +235,7 @@ class Hub:
             outcomes = await self._commit_patiently(batch, deliveries)
         except Exception as exc:
             if len(batch) == 1:
-                await self._give_back(batch, exc)
+                await self._give_back(batch[0], exc)
                 return
             # Something in this batch fails to record. Record it one message at a time, so
             # that only the message at fault comes back (and, in the end, is kept as
@@ -255,7 +255,7 @@ class Hub:
         try:
             [outcome] = await self._commit_patiently([msg], [delivery])
         except Exception as exc:
-            await self._give_back([msg], exc)
+            await self._give_back(msg, exc)
             return
         await self._settle([msg], [outcome])
 
@@ -280,32 +280,30 @@ class Hub:
                     await asyncio.wait_for(self._stopping.wait(), wait)
                 wait = min(wait * 2, 5.0)
 
-    async def _give_back(self, batch: list[Msg], exc: Exception) -> None:
+    async def _give_back(self, msg: Msg, exc: Exception) -> None:
         """Not recorded: redelivered after a growing delay, up to the max deliveries."""
-        attempt = min(max(m.metadata.num_delivered for m in batch), len(REDELIVERY_DELAYS))
+        attempt = min(msg.metadata.num_delivered, len(REDELIVERY_DELAYS))
         delay = REDELIVERY_DELAYS[attempt - 1]
-        for msg in batch:
-            self.failures.note(msg.metadata.sequence.stream, exc)
+        self.failures.note(msg.metadata.sequence.stream, exc)
         log.warning(
-            "recording stream seq %d (%d deliveries) failed (%s); redelivery in %.1fs",
-            batch[0].metadata.sequence.stream,
-            len(batch),
+            "recording stream seq %d failed (%s, delivery %d); redelivery in %.1fs",
+            msg.metadata.sequence.stream,
             type(exc).__name__,
+            msg.metadata.num_delivered,
             delay,
         )
-        await asyncio.gather(*(m.nak(delay=delay) for m in batch), return_exceptions=True)
+        with contextlib.suppress(Exception):  # NATS away: it comes back after ack_wait anyway
+            await msg.nak(delay=delay)
 
     async def _settle(self, batch: list[Msg], outcomes: list[Outcome]) -> None:
         # Acknowledged only now: the ledger has committed and every notice has its PubAck.
-        for outcome in outcomes:
-            if outcome.result is not Result.DEFERRED:
-                self.failures.forget(outcome.stream_seq)
         for msg, outcome in zip(batch, outcomes, strict=True):
             # One after the other: an ack only queues a few bytes on the connection, and a
             # task per ack would cost more than the ack itself.
             if outcome.result is Result.DEFERRED:
                 await msg.nak(delay=self._deferral(msg))
             else:
+                self.failures.forget(outcome.stream_seq)
                 await msg.ack()
 
     def _deferral(self, msg: Msg) -> float:
