@@ -544,7 +544,11 @@ def case(
     try:
         with ledger.session() as session:
             rows = tracking_views.case_timeline(session, ref)
-        details = {e.message_id: ledger.personal(e.message_id) for e in rows} if personal else {}
+        details = (
+            {(e.source, e.message_id): ledger.personal(e.message_id, e.source) for e in rows}
+            if personal
+            else {}
+        )
     finally:
         ledger.close()
     columns: list[Column] = [
@@ -556,7 +560,7 @@ def case(
         ("detail", lambda r: r.detail),
     ]
     if personal:  # opened from the sealed store, for this view only; never logged
-        columns.append(("personal", lambda r: _names(details.get(r.message_id))))
+        columns.append(("personal", lambda r: _names(details.get((r.source, r.message_id)))))
     _show(rows, columns, as_json, as_csv, f"Case {ref}")
 
 

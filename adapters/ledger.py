@@ -145,11 +145,14 @@ class SqlLedger:
                     row.row_hash,
                 )
 
-    def personal(self, message_id: str) -> Any:
-        """The personal details of a recorded message, opened for a federal view (or None)."""
+    def personal(self, message_id: str, source: str) -> Any:
+        """The personal details of a recorded message, opened for a federal view (or None).
+        Ids are scoped by sender, so the sender is part of the key."""
         with Session(self.engine) as session:
             sealed = session.exec(
-                select(MessageRow.personal_sealed).where(MessageRow.message_id == message_id)
+                select(MessageRow.personal_sealed).where(
+                    MessageRow.message_id == message_id, MessageRow.source == source
+                )
             ).first()
         return json.loads(self.sealer.open(sealed, message_id)) if sealed else None
 

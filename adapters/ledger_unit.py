@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import insert
+from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
 from adapters.sealing import Sealer
@@ -26,6 +27,7 @@ from adapters.tables import (
     CommitmentRow,
     DeadLetterRow,
     EscalationRow,
+    MessageCopyRow,
     MessageRow,
     RecipientRow,
     RequestRow,
@@ -44,6 +46,7 @@ from bus.personal import split as split_personal
 from bus.ports import (
     AttendanceRecord,
     BoardSessionRecord,
+    CopyRecord,
     DeadLetterRecord,
     EscalationRecord,
     Handled,
@@ -70,22 +73,24 @@ class SqlUnit:
         self._absent: set[str] = set()  # request ids known not to be in the database
         self._messages: list[dict[str, Any]] = []
         self._dead_letters: list[dict[str, Any]] = []
+        self._copies: list[dict[str, Any]] = []
         self._handled: dict[int, Handled | None] = {}  # by stream sequence, known this unit
-        self._stored: dict[str, StoredMessage] = {}  # message ids stored, as far as known
-        self._not_stored: set[str] = set()
+        # (source, message id) pairs stored, as far as known
+        self._stored: dict[tuple[str, str], StoredMessage] = {}
+        self._not_stored: set[tuple[str, str]] = set()
         self._fired: set[tuple[str, str, str, str, str]] = set()
         self._last_hash: str | None = None  # the chain's head within this transaction
 
     def expect(
         self,
         stream_seqs: Iterable[int],
-        message_ids: Iterable[str] = (),
+        message_keys: Iterable[tuple[str, str]] = (),
         request_ids: Iterable[str] = (),
     ) -> None:
         """Look up together what a batch will ask about: which deliveries were handled
-        before, which message ids are stored, and the requests it concerns."""
+        before, which (source, message id) pairs are stored, and the requests it concerns."""
         seqs = [s for s in stream_seqs if s not in self._handled]
-        ids = [i for i in set(message_ids) if i not in self._stored]
+        keys = [k for k in set(message_keys) if k not in self._stored]
         rids = [
             r
             for r in set(request_ids)
@@ -94,8 +99,8 @@ class SqlUnit:
         with self.session.no_autoflush:
             if seqs:
                 self._expect_deliveries(seqs)
-            if ids:
-                self._expect_messages(ids)
+            if keys:
+                self._expect_messages(keys)
             if rids:
                 self._expect_requests(rids)
 
@@ -103,28 +108,29 @@ class SqlUnit:
         recorded = self.session.exec(
             select(MessageRow.stream_seq).where(col(MessageRow.stream_seq).in_(seqs))
         ).all()
+        copied = self.session.exec(
+            select(MessageCopyRow.stream_seq).where(col(MessageCopyRow.stream_seq).in_(seqs))
+        ).all()
         refused = self.session.exec(
             select(DeadLetterRow.stream_seq, DeadLetterRow.notice).where(
                 col(DeadLetterRow.stream_seq).in_(seqs)
             )
         ).all()
         self._handled.update(dict.fromkeys(seqs))
-        self._handled.update((seq, Handled(notice=None)) for seq in recorded)
+        self._handled.update((seq, Handled(notice=None)) for seq in (*recorded, *copied))
         self._handled.update((seq, Handled(notice=notice)) for seq, notice in refused)
 
-    def _expect_messages(self, ids: list[str]) -> None:
+    def _expect_messages(self, keys: list[tuple[str, str]]) -> None:
+        # By id (indexed), then kept only where the source matches too.
         rows = self.session.exec(
-            select(
-                MessageRow.message_id,
-                MessageRow.nats_subject,
-                MessageRow.stream_seq,
-                MessageRow.raw_sha256,
-            ).where(col(MessageRow.message_id).in_(ids))
+            _stored().where(col(MessageRow.message_id).in_({i for _, i in keys}))
         ).all()
-        self._not_stored.update(ids)
-        for message_id, subject, seq, digest in rows:
-            self._stored[message_id] = StoredMessage(message_id, subject, seq, digest)
-            self._not_stored.discard(message_id)
+        self._not_stored.update(keys)
+        for row in rows:
+            stored = StoredMessage(*row)
+            key = (stored.source, stored.message_id)
+            self._stored[key] = stored
+            self._not_stored.discard(key)
 
     def _expect_requests(self, rids: list[str]) -> None:
         rows = self.session.exec(select(RequestRow).where(col(RequestRow.request_id).in_(rids)))
@@ -155,18 +161,21 @@ class SqlUnit:
             self.expect([stream_seq])
         return self._handled[stream_seq]
 
-    def stored_message(self, message_id: str) -> StoredMessage | None:
-        if message_id in self._stored:
-            return self._stored[message_id]
-        if message_id in self._not_stored:
+    def stored_message(self, source: str, message_id: str) -> StoredMessage | None:
+        key = (source, message_id)
+        if key in self._stored:
+            return self._stored[key]
+        if key in self._not_stored:
             return None
         with self.session.no_autoflush:
             row = self.session.exec(
-                select(MessageRow.nats_subject, MessageRow.stream_seq, MessageRow.raw_sha256).where(
-                    MessageRow.message_id == message_id
-                )
+                _stored().where(MessageRow.source == source, MessageRow.message_id == message_id)
             ).first()
-        return StoredMessage(message_id, row[0], row[1], row[2]) if row is not None else None
+        return StoredMessage(*row) if row is not None else None
+
+    def add_copy(self, record: CopyRecord) -> None:
+        self._copies.append(dict(record.__dict__))
+        self._handled[record.stream_seq] = Handled(notice=None)
 
     def load_request(self, request_id: str) -> RequestState | None:
         if request_id in self._new_requests:
@@ -313,8 +322,13 @@ class SqlUnit:
         )
         self._last_hash = row_hash
         self._handled[record.stream_seq] = Handled(notice=None)
-        self._stored[record.message_id] = StoredMessage(
-            record.message_id, record.nats_subject, record.stream_seq, raw_sha256
+        self._stored[(record.source, record.message_id)] = StoredMessage(
+            record.source,
+            record.message_id,
+            record.nats_subject,
+            record.stream_seq,
+            raw_sha256,
+            record.content_sha256,
         )
 
     def add_dead_letter(self, record: DeadLetterRecord) -> None:
@@ -340,13 +354,31 @@ class SqlUnit:
         ]
         self._insert(rows)
         self.session.flush()  # the ORM's share: updated requests, escalations, capacity
-        self._insert([(MessageRow, self._messages), (DeadLetterRow, self._dead_letters)])
+        self._insert(
+            [
+                (MessageRow, self._messages),
+                (MessageCopyRow, self._copies),
+                (DeadLetterRow, self._dead_letters),
+            ]
+        )
 
     def _insert(self, tables: list[tuple[Any, list[dict[str, Any]]]]) -> None:
         connection = self.session.connection()
         for model, rows in tables:
             if rows:
                 connection.execute(insert(model.__table__), rows)
+
+
+def _stored() -> Any:
+    """The columns of a bus.ports.StoredMessage, in its order (more than SQLModel types)."""
+    return select_columns(
+        col(MessageRow.source),
+        col(MessageRow.message_id),
+        col(MessageRow.nats_subject),
+        col(MessageRow.stream_seq),
+        col(MessageRow.raw_sha256),
+        col(MessageRow.content_sha256),
+    )
 
 
 def dead_letter_context(stream_seq: int) -> str:

@@ -165,7 +165,7 @@ def _rows(ledger: SqlLedger, table: Any) -> Iterator[str]:
         for row in session.execute(select(*columns)).mappings():
             values = dict(row)
             if table.name == MessageRow.__tablename__ and values["personal_sealed"] is not None:
-                values["personal_sealed"] = ledger.personal(values["message_id"])
+                values["personal_sealed"] = ledger.personal(values["message_id"], values["source"])
             if table.name == DeadLetterRow.__tablename__:
                 values["body_sealed"] = ledger.open_dead_letter(
                     values["body_sealed"], values["stream_seq"]

@@ -47,9 +47,13 @@ class MessageRow(SQLModel, table=True):
     """Every accepted message, once, as received (the federal record)."""
 
     __tablename__ = "messages"
+    # An id is its sender's: two senders can never make each other's message a duplicate.
+    __table_args__ = (
+        UniqueConstraint("source", "message_id", name="uq_messages_source_message_id"),
+    )
 
     seq: int | None = Field(default=None, primary_key=True)
-    message_id: str = Field(max_length=100, unique=True)
+    message_id: str = Field(max_length=100, index=True)
     type: str = Field(max_length=100, index=True)
     family: str = Field(max_length=20)
     source: str = Field(max_length=64, index=True)
@@ -69,6 +73,9 @@ class MessageRow(SQLModel, table=True):
     # the tamper-evident chain (bus.chain): the previous row's hash and this row's
     prev_hash: str = Field(default="", max_length=64)
     row_hash: str = Field(default="", max_length=64)
+    # digest of the message without data.personal (bus.redaction.content_digest): what every
+    # recipient's copy of a federal message has in common
+    content_sha256: str = Field(default="", max_length=64)
 
 
 class RequestRow(SQLModel, table=True):
@@ -143,6 +150,22 @@ class CommitmentRow(SQLModel, table=True):
     status: str = Field(max_length=30)
     last_progress_at: datetime | None = _time()
     ended_at: datetime | None = _time()
+
+
+class MessageCopyRow(SQLModel, table=True):
+    """A stream message that is a message already recorded: another recipient's copy of a
+    federal message, or the same bytes sent again. Every stream sequence is accounted for in
+    ``messages``, here or in ``dead_letters``."""
+
+    __tablename__ = "message_copies"
+
+    id: int | None = Field(default=None, primary_key=True)
+    stream_seq: int = Field(unique=True)
+    source: str = Field(max_length=64)
+    message_id: str = Field(max_length=100, index=True)
+    nats_subject: str = Field(max_length=300)
+    kind: str = Field(max_length=20)  # bus.recording.CopyKind
+    recorded_at: datetime = _time(nullable=False)
 
 
 class DeadLetterRow(SQLModel, table=True):

@@ -518,8 +518,18 @@ class PlacementLine:
     answered_at: datetime | None
 
 
+def request_message(request_id: str, *columns: Any) -> Any:
+    """The message that made request ``request_id`` (ids are scoped by sender: an agency may
+    have used the same id for a message of its own)."""
+    return (
+        select(*columns)
+        .join(RequestRow, col(RequestRow.request_id) == col(MessageRow.message_id))
+        .where(MessageRow.message_id == request_id, MessageRow.source == RequestRow.source)
+    )
+
+
 def relocation_body(session: Session, request_id: str) -> RelocationBody | None:
-    body = session.exec(select(MessageRow.body).where(MessageRow.message_id == request_id)).first()
+    body = session.exec(request_message(request_id, MessageRow.body)).first()
     if body is None:
         return None
     message = parse_message(body)

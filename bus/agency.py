@@ -8,7 +8,6 @@ institutional steps: acknowledge, accept, decline with a reason, answer provisio
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import ssl
 from collections.abc import AsyncIterator, Callable
@@ -24,6 +23,7 @@ from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 
 from bus import jetstream, redaction, subjects
+from bus.msgids import CopyIds, receipt_id
 from bus.streams import ConsumerSpec, StreamSpec, agency_consumer
 from schemas.capacity import (
     CapacityBody,
@@ -127,6 +127,7 @@ class AgencyClient:
         clock: Callable[[], datetime] = utc_now,
         auto_receipt: bool = True,
         violations: list[str] | None = None,
+        copy_ids: CopyIds | None = None,
     ) -> None:
         if agency not in active_registry():
             raise ValueError(f"unknown agency {agency!r}: not in the agency registry")
@@ -136,6 +137,9 @@ class AgencyClient:
         self.stream = stream or StreamSpec()
         self.clock = clock
         self.auto_receipt = auto_receipt
+        # A federal client's copies carry headers only the deployment can compute
+        # (bus.msgids); an agency's own messages carry none.
+        self.copy_ids = copy_ids
         self.notices: asyncio.Queue[Envelope] = asyncio.Queue()
         # nats-py reports permission violations only to the error callback; they are kept
         # here and raised to the caller of the operation they broke.
@@ -156,7 +160,9 @@ class AgencyClient:
         """Connect as ``agency``; ``creds`` is its nkey seed file (``mechbus creds issue``),
         ``tls`` the context trusting the deployment's CA when the server requires TLS."""
         client_options = {
-            k: options.pop(k) for k in ("stream", "clock", "auto_receipt") if k in options
+            k: options.pop(k)
+            for k in ("stream", "clock", "auto_receipt", "copy_ids")
+            if k in options
         }
         violations: list[str] = []
         refused = asyncio.Event()
@@ -220,7 +226,9 @@ class AgencyClient:
         if message.source != self.agency:
             raise ValueError(f"this client speaks as {self.agency}, not {message.source}")
         try:
-            return await jetstream.publish(self.js, message, stream=self.stream.name)
+            return await jetstream.publish(
+                self.js, message, stream=self.stream.name, copy_ids=self.copy_ids
+            )
         except jetstream.PublishError as exc:
             for subject, _ in subjects.routes(message):
                 violation = self._violation(subject)
@@ -428,13 +436,6 @@ def reply_from(agency: str, cls: type[E], request: Envelope, body: Body, now: da
             "data": body,
         }
     )
-
-
-def receipt_id(request_id: str, agency: str) -> str:
-    """A delivery receipt's fixed id: one per request and recipient, so resending it (after a
-    crash, or from another client of the same agency) is absorbed as a duplicate."""
-    digest = hashlib.sha256(f"{request_id}\0{agency}".encode()).hexdigest()
-    return f"rcpt-{digest[:32]}"
 
 
 def delivery_receipt(

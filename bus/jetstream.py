@@ -16,6 +16,7 @@ from nats.js.errors import BadRequestError, NotFoundError
 from nats.js.kv import KeyValue
 
 from bus import redaction, subjects
+from bus.msgids import CopyIds
 from bus.streams import CAPACITY_BUCKET, ConsumerSpec, StreamSpec
 from bus.subjects import inbox_prefix
 from schemas.envelope import Envelope
@@ -179,21 +180,33 @@ class PublishError(RuntimeError):
     """A publish that JetStream did not confirm."""
 
 
-async def publish(js: JetStreamContext, message: Envelope, *, stream: str) -> list[api.PubAck]:
+_PROCESS_COPY_IDS = CopyIds.ephemeral()
+
+
+async def publish(
+    js: JetStreamContext,
+    message: Envelope,
+    *,
+    stream: str,
+    copy_ids: CopyIds | None = None,
+) -> list[api.PubAck]:
     """Publish ``message`` on each of its subjects and wait for every PubAck.
 
-    ``Nats-Msg-Id`` is the envelope id (per recipient copy), so a retry after a lost PubAck is
-    absorbed by the stream's duplicate window; the PubAck then says ``duplicate``.
+    Each recipient's copy of a federal message carries a ``Nats-Msg-Id`` only the deployment
+    can compute (``copy_ids``, the deployment's key; without one, this process's), so a retry
+    after a lost PubAck is absorbed by the stream's duplicate window and the PubAck says
+    ``duplicate``. Messages on an agency's outbox carry none: the hub recognises a resend.
     """
+    ids = copy_ids or _PROCESS_COPY_IDS
     acks = []
-    for subject, msg_id in subjects.routes(message):
+    for subject, copy_key in subjects.routes(message):
         route = subjects.parse(subject)
         assert route is not None
         # Each recipient's copy carries only what that recipient may know.
         copy = redaction.for_recipient(message, route.agency)
-        payload = copy.to_json()
+        headers = {"Nats-Msg-Id": ids.header(copy_key)} if copy_key else None
         try:
-            ack = await js.publish(subject, payload, stream=stream, headers={"Nats-Msg-Id": msg_id})
+            ack = await js.publish(subject, copy.to_json(), stream=stream, headers=headers)
         except Exception as exc:
             raise PublishError(f"{message.type} {message.id} to {subject}: {exc}") from exc
         acks.append(ack)

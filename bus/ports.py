@@ -57,6 +57,19 @@ class MessageRecord:
     sent_at: datetime
     recorded_at: datetime
     body: bytes
+    content_sha256: str = ""  # bus.redaction.content_digest: the same for every recipient's copy
+
+
+@dataclass(frozen=True)
+class CopyRecord:
+    """A stream message that carried a message already recorded (see bus.recording.CopyKind)."""
+
+    stream_seq: int
+    source: str
+    message_id: str
+    nats_subject: str
+    kind: str
+    recorded_at: datetime
 
 
 @dataclass(frozen=True)
@@ -105,10 +118,12 @@ class AttendanceRecord:
 
 @dataclass(frozen=True)
 class StoredMessage:
+    source: str
     message_id: str
     nats_subject: str
     stream_seq: int
     raw_sha256: str  # digest of the bytes as first received
+    content_sha256: str  # digest without personal details (bus.redaction.content_digest)
 
 
 @dataclass(frozen=True)
@@ -124,16 +139,20 @@ class LedgerUnit(Protocol):
     def expect(
         self,
         stream_seqs: Iterable[int],
-        message_ids: Iterable[str] = (),
+        message_keys: Iterable[tuple[str, str]] = (),
         request_ids: Iterable[str] = (),
     ) -> None:
-        """A hint: a batch about these deliveries, messages and requests is about to be
-        recorded (look them up together)."""
+        """A hint: a batch about these deliveries, messages ((source, id) pairs) and requests
+        is about to be recorded (look them up together)."""
         ...
 
     def handled(self, stream_seq: int) -> Handled | None: ...
 
-    def stored_message(self, message_id: str) -> StoredMessage | None: ...
+    def stored_message(self, source: str, message_id: str) -> StoredMessage | None:
+        """The message ``source`` recorded under ``message_id``: ids are scoped by sender."""
+        ...
+
+    def add_copy(self, record: CopyRecord) -> None: ...
 
     def load_request(self, request_id: str) -> RequestState | None: ...
 

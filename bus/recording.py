@@ -15,20 +15,26 @@ from enum import StrEnum
 from bus import intake, subjects
 from bus.capacity import ShelterCapacity
 from bus.lifecycle import Event, Refused, apply, concerns_requests
+from bus.msgids import receipt_id
 from bus.policy import Policy
 from bus.ports import (
     AttendanceRecord,
     BoardSessionRecord,
+    CopyRecord,
     DeadLetterRecord,
     Delivery,
     EscalationRecord,
     Ledger,
     LedgerUnit,
     MessageRecord,
+    StoredMessage,
 )
+from bus.redaction import content_digest
 from schemas.capacity import CapacityUpdate, PlacementConfirmed, PlacementEnded
 from schemas.envelope import MESSAGE_ID_PATTERN, Envelope
 from schemas.messages import parse_message
+from schemas.registry import active_registry
+from schemas.responses import DeliveryReceipt
 from schemas.tracking import (
     ESCALATION_MESSAGES,
     BoardAttendance,
@@ -47,11 +53,28 @@ KEPT_BODY_BYTES = 64 * 1024  # an oversize body is kept truncated, with its true
 class Result(StrEnum):
     RECORDED = "recorded"
     REDELIVERED = "redelivered"  # already in the ledger: acknowledge again, change nothing
-    COPY = "copy"  # another recipient's copy of a message already recorded
+    COPY = "copy"  # a message already recorded, arriving again (see CopyKind)
     DEAD_LETTER = "dead_letter"
     # A response to a request not recorded yet: after a hub crash, the request may be among
     # the deliveries JetStream redelivers only after ack_wait, behind this response. Wait.
     DEFERRED = "deferred"
+
+
+class CopyKind(StrEnum):
+    """Why a stream message that carries a message already recorded is not a duplicate.
+
+    A message is its sender's (ids are scoped by sender): only the same sender can send "the
+    same message again", and only in these three ways. Anything else under a recorded id is
+    refused ``duplicate``.
+    """
+
+    # another recipient's copy of a federal message: one of its own subjects, and the same
+    # content apart from the personal details that recipient may or may not receive
+    COPY = "copy"
+    RESENT = "resent"  # the same bytes on the same subject (a retry after a lost PubAck)
+    # the same delivery receipt for the same request again (the request was redelivered):
+    # its fixed id names the request and the agency, and the first receipt's time counts
+    RECEIPT_AGAIN = "receipt_again"
 
 
 @dataclass(frozen=True)
@@ -84,7 +107,7 @@ def record_batch(
     with ledger.unit() as unit:
         unit.expect(
             [d.stream_seq for d in deliveries],
-            [m.id for m in messages],
+            [(m.source, m.id) for m in messages],
             [m.thread for m in messages if concerns_requests(m)],
         )
         return [
@@ -144,17 +167,20 @@ def _record(
     if isinstance(decoded, intake.Refusal):
         return _dead_letter(unit, delivery, decoded, now)
     message = decoded
-    stored = unit.stored_message(message.id)
+    stored = unit.stored_message(message.source, message.id)
     if stored is not None:
-        copies = [subject for subject, _ in subjects.routes(message)]
-        if stored.nats_subject != delivery.subject and delivery.subject in copies:
-            return Outcome(Result.COPY, delivery.stream_seq, message.id)
-        if stored.raw_sha256 == hashlib.sha256(delivery.data).hexdigest():
-            # The very same bytes again (a retry after the duplicate window): one row.
+        kind = _copy_kind(stored, message, delivery)
+        if kind is not None:
+            unit.add_copy(
+                CopyRecord(
+                    delivery.stream_seq, message.source, message.id, delivery.subject, kind, now
+                )
+            )
             return Outcome(Result.COPY, delivery.stream_seq, message.id)
         detail = (
-            f"message id {message.id} is already in the record (stream sequence "
-            f"{stored.stream_seq}) for a different message; a new message needs a new id"
+            f"message id {message.id} is already in the record from {message.source} (stream "
+            f"sequence {stored.stream_seq}) for a different message; a new message needs a "
+            "new id"
         )
         refusal = _refuse(message, RejectionReason.DUPLICATE, detail)
         return _dead_letter(unit, delivery, refusal, now)
@@ -212,6 +238,23 @@ def _record(
     )
 
 
+def _copy_kind(stored: StoredMessage, message: Envelope, delivery: Delivery) -> CopyKind | None:
+    """How a message already recorded from this sender arrives again, or None: a different
+    message under a used id."""
+    if delivery.subject == stored.nats_subject:
+        if stored.raw_sha256 == hashlib.sha256(delivery.data).hexdigest():
+            return CopyKind.RESENT
+        if isinstance(message, DeliveryReceipt) and message.id == receipt_id(
+            message.thread, message.source
+        ):
+            return CopyKind.RECEIPT_AGAIN
+        return None
+    own_subjects = [subject for subject, _ in subjects.routes(message)]
+    if delivery.subject in own_subjects and stored.content_sha256 == content_digest(message):
+        return CopyKind.COPY
+    return None
+
+
 def _no_room(unit: LedgerUnit, message: PlacementConfirmed) -> str | None:
     """Checked in stream order inside the ledger transaction: of two confirmations racing for
     a shelter's last space, the first recorded takes it and the second is refused here."""
@@ -260,7 +303,13 @@ def _message_record(message: Envelope, delivery: Delivery, now: datetime) -> Mes
         sent_at=message.time,
         recorded_at=now,
         body=delivery.data,
+        # Only a federal message with recipients has copies on other subjects to compare.
+        content_sha256=content_digest(message) if _has_copies(message) else "",
     )
+
+
+def _has_copies(message: Envelope) -> bool:
+    return bool(message.recipients) and active_registry()[message.source].is_federal
 
 
 def _dead_letter(

@@ -12,6 +12,8 @@ agency client on receipt, so a mistake on one side does not expose anyone.
 
 from __future__ import annotations
 
+import hashlib
+
 from schemas.capacity import PlacementConfirmed
 from schemas.envelope import Envelope
 from schemas.registry import AgencyKind, active_registry
@@ -43,9 +45,21 @@ def may_know_personal(message: Envelope, recipient: str) -> bool:
 
 def for_recipient(message: Envelope, recipient: str) -> Envelope:
     """The copy of ``message`` that ``recipient`` may receive."""
+    return message if may_know_personal(message, recipient) else without_personal(message)
+
+
+def without_personal(message: Envelope) -> Envelope:
+    """``message`` with its personal details emptied, as a recipient not entitled sees it."""
     personal = getattr(message.data, PERSONAL_FIELD, None)
-    if not personal or may_know_personal(message, recipient):
+    if not personal:
         return message
     emptied = () if isinstance(personal, tuple) else None
     data = message.data.model_copy(update={PERSONAL_FIELD: emptied})
     return message.model_copy(update={"data": data})
+
+
+def content_digest(message: Envelope) -> str:
+    """What every recipient's copy of ``message`` has in common: a digest of it without its
+    personal details, so the hub can tell another recipient's copy from a different message
+    sent under the same id."""
+    return hashlib.sha256(without_personal(message).to_json()).hexdigest()

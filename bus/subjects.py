@@ -67,12 +67,14 @@ def parse(subject: str) -> Route | None:
     return Route(direction, f"{parts[3]}.{parts[4]}", parts[5])
 
 
-def routes(message: Envelope) -> list[tuple[str, str]]:
-    """(subject, Nats-Msg-Id) pairs a message is published on.
+def routes(message: Envelope) -> list[tuple[str, str | None]]:
+    """(subject, copy key) pairs a message is published on.
 
-    A federal message with recipients goes to each recipient's inbox; each copy's
-    Nats-Msg-Id is ``<id>:<recipient>`` so JetStream deduplicates retries of each copy
-    without collapsing the copies. Anything else goes on the sender's outbox under its id.
+    A federal message with recipients goes to each recipient's inbox, one copy each; the copy
+    key ``<id>:<recipient>`` names that copy, and its ``Nats-Msg-Id`` is derived from it with
+    the deployment's key (bus.msgids), so retries of each copy collapse in the duplicate
+    window without collapsing the copies, and no agency can compute it. Anything else goes on
+    the sender's outbox, with no copy key: no ``Nats-Msg-Id`` at all (see bus.msgids).
     """
     kind = type(message).kind()
     sender = active_registry()[message.source]
@@ -80,4 +82,4 @@ def routes(message: Envelope) -> list[tuple[str, str]]:
         return [
             (Route(Direction.TO, r, kind).subject, f"{message.id}:{r}") for r in message.recipients
         ]
-    return [(Route(Direction.FROM, message.source, kind).subject, message.id)]
+    return [(Route(Direction.FROM, message.source, kind).subject, None)]

@@ -29,7 +29,7 @@ from adapters.bridge.publisher import Publisher, Unavailable
 from adapters.bridge.store import BridgeStore, BridgeStoreError
 from adapters.ledger import SqlLedger
 from adapters.tables import MessageRow, RecipientRow
-from adapters.tracking_views import Filters, commitments, pending
+from adapters.tracking_views import Filters, commitments, pending, request_message
 from bus import intake, redaction, subjects
 from bus.agency import delivery_receipt, reply_from
 from schemas.envelope import Body, Envelope
@@ -141,7 +141,7 @@ class Bridge:
                 )
             ).first()
             row = (
-                session.exec(select(MessageRow).where(MessageRow.message_id == request_id)).first()
+                session.exec(request_message(request_id, MessageRow)).first()
                 if recipient is not None
                 else None
             )
@@ -152,7 +152,7 @@ class Bridge:
         document = json.loads(row.body)
         message = parse_message(row.body)
         if redaction.may_know_personal(message, agency):
-            personal = self.ledger.personal(request_id)
+            personal = self.ledger.personal(request_id, row.source)
             if personal is not None and isinstance(document.get("data"), dict):
                 document["data"][redaction.PERSONAL_FIELD] = personal
                 message = parse_message(json.dumps(document).encode())

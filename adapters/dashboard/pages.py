@@ -177,7 +177,7 @@ async def case(
     if user.sees_personal:  # opened from the sealed store for this page only; never logged
         ledger = dash(request).ledger
         for event in events:
-            found = await run_in_threadpool(ledger.personal, event.message_id)
+            found = await run_in_threadpool(ledger.personal, event.message_id, event.source)
             if found:
                 people[event.message_id] = _names(found)
     return render(
