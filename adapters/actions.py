@@ -65,6 +65,7 @@ async def _send_as_sender(settings: Settings, url: str, message: Envelope) -> li
         creds=settings.creds_for(message.source),
         tls=settings.tls_context(),
         max_reconnect_attempts=2,
+        copy_ids=settings.copy_ids(),
     ) as client:
         return await client.send(message)
 
@@ -199,7 +200,9 @@ async def fire_rung_now(
     message = rung_message(fire_now(obligation, level, now, session))
     nc = await connect_as_hub(settings, url, "mechbus-dashboard")
     try:
-        await jetstream.publish(nc.jetstream(), message, stream=StreamSpec().name)
+        await jetstream.publish(
+            nc.jetstream(), message, stream=StreamSpec().name, copy_ids=settings.copy_ids()
+        )
     except PublishError as exc:
         raise NoServer(str(exc)) from exc
     finally:

@@ -183,14 +183,21 @@ def up(
                     creds=settings.creds_for("fed.hub"),
                     tls=settings.tls_context(),
                     provision=[a for a in issued if a != "fed.hub"],
+                    copy_ids=settings.copy_ids(),
                 )
                 await hub.start()
                 sweeper = Sweeper(
-                    SqlObligations(ledger), hub.js, policy=rules, interval=sweep_interval
+                    SqlObligations(ledger),
+                    hub.js,
+                    policy=rules,
+                    interval=sweep_interval,
+                    copy_ids=hub.copy_ids,
                 )
                 sweeper.start()
                 # What `mechbus send` kept while NATS was away goes out now, and as it comes.
-                relay = OutboxRelay(Outbox(ledger), hub.js, stream=hub.stream.name)
+                relay = OutboxRelay(
+                    Outbox(ledger), hub.js, stream=hub.stream.name, copy_ids=hub.copy_ids
+                )
                 relay.start()
                 if not settings.nats_url:
                     settings.url_file.write_text(url, encoding="utf-8")
@@ -773,7 +780,9 @@ def sweep(
         ledger = settings.ledger()
         nc = await _connect_as_hub(settings, url, "mechbus-sweep")
         try:
-            sweeper = Sweeper(SqlObligations(ledger), nc.jetstream(), policy=rules)
+            sweeper = Sweeper(
+                SqlObligations(ledger), nc.jetstream(), policy=rules, copy_ids=settings.copy_ids()
+            )
             return len(await sweeper.sweep_once())
         finally:
             await nc.drain()
@@ -1197,7 +1206,7 @@ def outbox_relay(
     async def once(outbox: Outbox) -> int:
         nc = await _connect_as_hub(settings, url, "mechbus-outbox")
         try:
-            return await outbox.relay(nc.jetstream())
+            return await outbox.relay(nc.jetstream(), copy_ids=settings.copy_ids())
         finally:
             await nc.drain()
 

@@ -229,6 +229,7 @@ class Player:
             agency,
             creds=self.settings.creds_for(agency),
             tls=self.settings.tls_context(),
+            copy_ids=self.settings.copy_ids(),
         )
 
     async def _schedule_sessions(self) -> None:
@@ -427,6 +428,7 @@ async def run_demo(
                 creds=settings.creds_for("fed.hub"),
                 tls=settings.tls_context(),
                 provision=(*agencies, "fed.mechanism", "fed.board"),
+                copy_ids=settings.copy_ids(),
             )
             await hub.start()
             console.print(f"[dim]hub recording into {settings.ledger_url}[/]")
@@ -434,7 +436,13 @@ async def run_demo(
                 f"[yellow]compressed clock: deadlines run {scenario.compression:g} times faster "
                 f"than the policy says (one policy hour = {3600 / scenario.compression:g} s)[/]"
             )
-            sweeper = Sweeper(SqlObligations(ledger), hub.js, policy=policy, interval=0.2)
+            sweeper = Sweeper(
+                SqlObligations(ledger),
+                hub.js,
+                policy=policy,
+                interval=0.2,
+                copy_ids=hub.copy_ids,
+            )
             sweeper.start()
             try:
                 async with stub_agencies(scenario.agencies, url, scenario.seed, timeout, settings):

@@ -25,6 +25,7 @@ from sqlmodel import Session, col, select
 from adapters.ledger import SqlLedger
 from adapters.tables import OutboxRow
 from bus import jetstream
+from bus.msgids import CopyIds
 from bus.undeliverable import error_summary
 from schemas.envelope import Envelope
 from schemas.messages import parse_message
@@ -110,14 +111,20 @@ class Outbox:
             session.commit()
 
     async def relay(
-        self, js: JetStreamContext, *, stream: str = "MECHBUS", limit: int = 500
+        self,
+        js: JetStreamContext,
+        *,
+        stream: str = "MECHBUS",
+        limit: int = 500,
+        copy_ids: CopyIds | None = None,
     ) -> int:
         """Publish what waits, oldest first, each with its PubAck; stop at the first failure
         (NATS is still away) so order is kept. Returns how many were published."""
         sent = 0
         for message in await asyncio.to_thread(self._next, limit):
             try:
-                await jetstream.publish(js, message, stream=stream)
+                # the deployment's copy ids: a copy whose PubAck was lost collapses
+                await jetstream.publish(js, message, stream=stream, copy_ids=copy_ids)
             except jetstream.PublishError as exc:
                 await asyncio.to_thread(self.failed, message.id, exc)
                 log.warning(
@@ -139,8 +146,10 @@ class OutboxRelay:
         *,
         stream: str = "MECHBUS",
         interval: float = 5.0,
+        copy_ids: CopyIds | None = None,
     ) -> None:
         self._outbox = outbox
+        self._copy_ids = copy_ids
         self._js = js
         self._stream = stream
         self._interval = interval
@@ -159,7 +168,9 @@ class OutboxRelay:
     async def _run(self) -> None:
         while not self._stopping.is_set():
             try:
-                sent = await self._outbox.relay(self._js, stream=self._stream)
+                sent = await self._outbox.relay(
+                    self._js, stream=self._stream, copy_ids=self._copy_ids
+                )
                 if sent:
                     log.info("outbox relay published %d messages", sent)
             except Exception:  # the ledger or NATS is away: the next round tries again

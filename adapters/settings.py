@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import secrets
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -14,6 +16,7 @@ from platformdirs import user_data_dir
 from adapters.ledger import PoolOptions, SqlLedger, sqlite_url
 from adapters.sealing import Sealer
 from adapters.tls import TlsFiles
+from bus.msgids import CopyIds
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,19 @@ class Settings:
     def sealer(self) -> Sealer:
         """The deployment key that seals personal fields in the ledger (created on first use)."""
         return Sealer.from_file(self.creds_dir / "ledger.key")
+
+    def copy_ids(self) -> CopyIds:
+        """The deployment's key for the ``Nats-Msg-Id`` of each federal copy (bus.msgids):
+        every federal process of this home computes the same header for the same copy, and no
+        agency can (created on first use, 0600, beside the ledger key)."""
+        path = self.creds_dir / "copy-ids.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(FileExistsError):  # another process made it first
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "wb") as key_file:
+                    key_file.write(secrets.token_bytes(CopyIds.KEY_BYTES))
+        return CopyIds(path.read_bytes())
 
     def ledger(self) -> SqlLedger:
         return SqlLedger(self.ledger_url, sealer=self.sealer(), pool=self.pool)

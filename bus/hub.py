@@ -29,6 +29,7 @@ from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
 from bus import jetstream, subjects
+from bus.msgids import CopyIds
 from bus.policy import Policy
 from bus.ports import Delivery, Ledger, LedgerUnavailable
 from bus.puller import BatchPuller
@@ -80,6 +81,7 @@ class Hub:
         tls: ssl.SSLContext | None = None,
         defer_unknown_for: float = 90.0,
         max_deliver: int = HUB_MAX_DELIVER,
+        copy_ids: CopyIds | None = None,
     ) -> None:
         self.ledger = ledger
         self.servers = servers
@@ -97,6 +99,9 @@ class Hub:
         # crashed hub's unacknowledged deliveries come back, however often hubs crashed.
         self.defer_unknown_for = defer_unknown_for
         self.max_deliver = max_deliver
+        # The deployment's key for its copies' Nats-Msg-Id (bus.msgids), shared with the
+        # sweeper and the outbox relay of the same deployment.
+        self.copy_ids = copy_ids or CopyIds.ephemeral()
         self.failures = Failures()
         self._keeper: UndeliverableKeeper | None = None
         self._checkpoints: asyncio.Task[None] | None = None
@@ -324,7 +329,10 @@ class Hub:
             assert self._nc is not None
             js = self._nc.jetstream()
             await asyncio.gather(
-                *(jetstream.publish(js, notice, stream=self.stream.name) for notice in notices)
+                *(
+                    jetstream.publish(js, notice, stream=self.stream.name, copy_ids=self.copy_ids)
+                    for notice in notices
+                )
             )
         for outcome in outcomes:
             if outcome.capacity is not None and self._capacity is not None:

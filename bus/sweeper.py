@@ -18,6 +18,7 @@ from nats.js import JetStreamContext
 
 from bus import jetstream
 from bus.ladder import rung_message, rungs_due
+from bus.msgids import CopyIds
 from bus.policy import Policy
 from bus.ports import SweepSource
 from bus.streams import StreamSpec
@@ -42,6 +43,7 @@ class Sweeper:
         registry: AgencyRegistry | None = None,
         stream: StreamSpec | None = None,
         interval: float = 30.0,
+        copy_ids: CopyIds | None = None,
     ) -> None:
         self.source = source
         self.js = js
@@ -50,6 +52,7 @@ class Sweeper:
         self.registry = registry or active_registry()
         self.stream = stream or StreamSpec()
         self.interval = interval
+        self.copy_ids = copy_ids  # the deployment's, so a rung sent twice collapses
         self.sent = 0
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -69,7 +72,9 @@ class Sweeper:
                 if rung.level in fired:
                     continue
                 message = rung_message(rung)
-                await jetstream.publish(self.js, message, stream=self.stream.name)
+                await jetstream.publish(
+                    self.js, message, stream=self.stream.name, copy_ids=self.copy_ids
+                )
                 published.append(message)
                 log.info(
                     "%s: %s owes %s on request %s",

@@ -45,7 +45,7 @@ async def test_a_relay_after_a_lost_puback_is_recorded_once(
         with ledger.session() as s:
             assert len(s.exec(select(RequestRow)).all()) == 1
             rows = s.exec(select(MessageRow).where(MessageRow.message_id == request.id)).all()
-        assert len(rows) == 1 and ledger.personal(request.id) is not None
+        assert len(rows) == 1 and ledger.personal(request.id, request.source) is not None
         info = await js.stream_info("MECHBUS")
         assert info.state.messages == 1
     finally:

@@ -86,9 +86,9 @@ async def test_rebuilt_ledger_equals_the_live_one(
             assert s.exec(select(RecipientRow)).all()
             assert s.exec(select(DeadLetterRow)).one().reason == "malformed"
         # Nothing personal was lost on the way: it is sealed in both, under the same key.
-        ids = [link.message_id for link in ledger.chain()]
-        kept = {i: ledger.personal(i) for i in ids if ledger.personal(i) is not None}
-        assert kept and kept == {i: rebuilt.personal(i) for i in kept}
+        keys = [(link.message_id, link.source) for link in ledger.chain()]
+        kept = {k: ledger.personal(*k) for k in keys if ledger.personal(*k) is not None}
+        assert kept and kept == {k: rebuilt.personal(*k) for k in kept}
 
         with pytest.raises(ReplayError, match="not empty"):
             await _replay_into(nats_server.url, rebuilt)

@@ -2,8 +2,8 @@
 // published contract (docs/contract/). It connects as one agency with its nkey seed file, binds
 // the durable pull consumer the hub made for it, and for each request publishes a delivery
 // receipt and an institutional acknowledgement (JSON built by hand, valid per
-// docs/contract/schemas/), each with Nats-Msg-Id = its envelope id, waits for their PubAcks and
-// only then acks the JetStream delivery.
+// docs/contract/schemas/), with no Nats-Msg-Id header (the hub recognises a resend), waits for
+// their PubAcks and only then acks the JetStream delivery.
 //
 //   node agency.js --server nats://127.0.0.1:4222 --agency ver.government \
 //       --seed ver.government.nk --count 1 --timeout 60
@@ -55,13 +55,13 @@ function reply(request, agency, type, id, data) {
   return message;
 }
 
-// Publish on the agency's own subject and wait for the PubAck.
+// Publish on the agency's own subject and wait for the PubAck. No Nats-Msg-Id: the stream's
+// duplicate window is shared by every sender, so a header another agency could guess is one it
+// could use first; a resend of the same bytes is recorded once.
 async function publish(js, agency, message) {
   const kind = message.type.split(".")[2]; // mech.response.acknowledgement.v1 -> acknowledgement
   const subject = `${PREFIX}.from.${agency}.${kind}`;
-  await js.publish(subject, new TextEncoder().encode(JSON.stringify(message)), {
-    msgID: message.id,
-  });
+  await js.publish(subject, new TextEncoder().encode(JSON.stringify(message)));
 }
 
 async function main() {

@@ -3,8 +3,8 @@
 It imports nothing from mechbus: only nats-py and the standard library. It connects as one
 agency with its nkey seed file, binds the durable pull consumer the hub made for it, and for each
 request it receives publishes a delivery receipt and an institutional acknowledgement (JSON
-built by hand, valid per docs/contract/schemas/), each with Nats-Msg-Id = its envelope id, waits
-for their PubAcks and only then acks the JetStream delivery.
+built by hand, valid per docs/contract/schemas/), with no Nats-Msg-Id header (the hub recognises
+a resend), waits for their PubAcks and only then acks the JetStream delivery.
 
     python agency.py --server nats://127.0.0.1:4222 --agency gro.government \
         --seed gro.government.nk --count 1 --timeout 60
@@ -76,11 +76,15 @@ def reply(
 
 
 async def publish(js: Any, agency: str, message: dict[str, Any]) -> None:
-    """Publish on the agency's own subject and wait for the PubAck."""
+    """Publish on the agency's own subject and wait for the PubAck.
+
+    No Nats-Msg-Id: the stream's duplicate window is shared by every sender, so a header another
+    agency could guess is one it could use first; a resend of the same bytes is recorded once.
+    """
     kind = message["type"].split(".")[2]  # mech.response.acknowledgement.v1 -> acknowledgement
     subject = f"{PREFIX}.from.{agency}.{kind}"
     body = json.dumps(message, ensure_ascii=False).encode()
-    await js.publish(subject, body, headers={"Nats-Msg-Id": message["id"]})
+    await js.publish(subject, body)
 
 
 async def run(args: argparse.Namespace) -> int:
