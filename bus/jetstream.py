@@ -204,9 +204,10 @@ async def publish(
         assert route is not None
         # Each recipient's copy carries only what that recipient may know.
         copy = redaction.for_recipient(message, route.agency)
-        headers = {"Nats-Msg-Id": ids.header(copy_key)} if copy_key else None
+        payload = copy.to_json()
+        headers = {"Nats-Msg-Id": ids.header(copy_key, payload)} if copy_key else None
         try:
-            ack = await js.publish(subject, copy.to_json(), stream=stream, headers=headers)
+            ack = await js.publish(subject, payload, stream=stream, headers=headers)
         except Exception as exc:
             raise PublishError(f"{message.type} {message.id} to {subject}: {exc}") from exc
         acks.append(ack)

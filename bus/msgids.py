@@ -7,8 +7,9 @@ header they can use first, making the real message a "duplicate" that the stream
 - messages on an agency's outbox (``mech.v1.from.<agency>.*``) carry no header at all: the hub
   recognises a resend itself (same sender, subject and bytes; see bus.recording.CopyKind), so
   there is nothing for another agency to collide with;
-- each recipient's copy of a federal message carries an HMAC of (id, recipient) under the
-  deployment's key, so retries of a copy collapse in the window but no agency can compute it.
+- each recipient's copy of a federal message carries an HMAC of (id, recipient, bytes) under
+  the deployment's key, so retries of a copy collapse in the window but no agency can compute
+  it.
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ class CopyIds:
         its own key so that a relay by another process collapses too."""
         return cls(secrets.token_bytes(cls.KEY_BYTES))
 
-    def header(self, copy_key: str) -> str:
-        mac = hmac.new(self._key, copy_key.encode(), hashlib.sha256).hexdigest()
-        return f"cp-{mac[:40]}"
+    def header(self, copy_key: str, payload: bytes) -> str:
+        """Over the copy and its bytes: a retry of the same copy collapses in the window, while
+        a different message sent under a used id reaches the hub, which refuses it with a
+        notice instead of the stream dropping it unseen."""
+        mac = hmac.new(self._key, copy_key.encode() + b"\0" + payload, hashlib.sha256)
+        return f"cp-{mac.hexdigest()[:40]}"
