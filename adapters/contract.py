@@ -52,8 +52,9 @@ Every message is a CloudEvents 1.0 JSON envelope (`specversion`, `id`, `type`, `
 `{subjects.PREFIX}.to.<agency>.<kind>` for everything addressed to an agency,
 `{subjects.PREFIX}.from.<agency>.<kind>` for everything an agency says; `<agency>` is the
 two-token agency id (`gro.government`). All of them are stored in the JetStream stream
-`{StreamSpec().name}`. Publish with the header `Nats-Msg-Id` set to the envelope `id` and
-wait for the PubAck. An agency reads its inbox through the durable pull consumer
+`{StreamSpec().name}`. Publish and wait for the PubAck, without a `Nats-Msg-Id` header (the
+duplicate window is shared by every sender; the hub recognises a resend of the same bytes).
+Ids are scoped by sender. An agency reads its inbox through the durable pull consumer
 `agency-<agency id with dots as dashes>` (e.g. `{EXAMPLE_DURABLE}`), created by the hub with
 the filter `{subjects.PREFIX}.to.<agency>.>`; it binds to it and never creates it. The JSON
 Schema of each message is published beside this document (`schemas/<type>.schema.json`).
@@ -110,7 +111,7 @@ def describe(servers: str = "nats://bus.example.gob.mx:4222") -> NatsBroker:
             senders = ", ".join(sorted(k.value for k in cls.senders))
             description = (
                 f"`{type_name}` sent by the agency named in the subject (family: "
-                f"{cls.family.value}; sent by {senders} agencies). Nats-Msg-Id = envelope id; "
+                f"{cls.family.value}; sent by {senders} agencies). No Nats-Msg-Id header; "
                 "`source` must equal that agency."
             )
             broker.publisher(
