@@ -24,6 +24,9 @@ PURE_DOMAIN = [
     "capacity",
     "redaction",
     "permissions",
+    "msgids",
+    "chain",
+    "personal",
 ]
 
 
