@@ -17,6 +17,7 @@ from bus.hub import Hub
 from bus.lifecycle import RecipientStatus
 from schemas.tracking import Rejected, RejectionReason
 from tests import builders as b
+from tests.ledger_reads import recipient_status
 
 
 @pytest.fixture
@@ -31,14 +32,6 @@ async def government(nats_server: EmbeddedNatsServer, hub: Hub) -> AsyncIterator
         yield client
 
 
-def recipient_status(ledger: SqlLedger, request_id: str, agency: str) -> str | None:
-    with ledger.session() as s:
-        row = s.exec(
-            select(RecipientRow).where(
-                RecipientRow.request_id == request_id, RecipientRow.agency == agency
-            )
-        ).first()
-        return row.status if row else None
 
 
 async def test_request_receipt_acknowledgement_recorded(

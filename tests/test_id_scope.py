@@ -9,6 +9,7 @@ up` runs it, and agencies as raw nats-py clients with their own nkey credentials
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -43,10 +44,12 @@ from bus.sweeper import Sweeper
 from schemas.envelope import Envelope
 from schemas.registry import active_registry
 from tests import builders as b
+from tests.ledger_reads import credentials, recipient_status
 
 A, B = "ver.government", "gro.government"  # A attacks, B is the agency it tries to silence
 AGENCIES = ("fed.mechanism", "fed.board", A, B)
 H = timedelta(hours=1)
+COPY_IDS = CopyIds(b"the deployment key of this test.")  # shared by the hub and the Mechanism
 
 
 class Clock:
@@ -59,11 +62,7 @@ class Clock:
 
 @pytest.fixture
 def store(tmp_path: Path) -> CredentialStore:
-    creds = CredentialStore(tmp_path / "creds")
-    creds.init()
-    for agency in AGENCIES:
-        creds.issue(agency)
-    return creds
+    return credentials(tmp_path / "creds", AGENCIES)
 
 
 @pytest.fixture
@@ -87,7 +86,7 @@ async def hub(
         creds=store.seed_path("fed.hub"),
         provision=AGENCIES,
         clock=clock,
-        copy_ids=CopyIds(b"deployment key of this test, 32b"),
+        copy_ids=COPY_IDS,
         defer_unknown_for=0.3,
     )
     await hub.start()
@@ -141,37 +140,23 @@ class RawAgency:
         raise AssertionError(f"{self.agency} never received the message it waited for")
 
 
+@contextlib.asynccontextmanager
 async def agencies(
     server: EmbeddedNatsServer, store: CredentialStore
-) -> tuple[RawAgency, RawAgency, AgencyClient]:
+) -> AsyncIterator[tuple[RawAgency, RawAgency, AgencyClient]]:
+    """The attacker, the agency it tries to silence, and the Mechanism, each connected with
+    its own credentials."""
     attacker = await RawAgency.connect(server, store, A)
     victim = await RawAgency.connect(server, store, B)
     mechanism = await AgencyClient.connect(
-        server.url,
-        "fed.mechanism",
-        creds=store.seed_path("fed.mechanism"),
-        copy_ids=CopyIds(b"deployment key of this test, 32b"),
+        server.url, "fed.mechanism", creds=store.seed_path("fed.mechanism"), copy_ids=COPY_IDS
     )
-    return attacker, victim, mechanism
-
-
-def of_type(type_: str, **data: str) -> Callable[[dict[str, Any]], bool]:
-    def wanted(document: dict[str, Any]) -> bool:
-        body = document.get("data", {})
-        return document.get("type") == type_ and all(body.get(k) == v for k, v in data.items())
-
-    return wanted
-
-
-def status(ledger: SqlLedger, request_id: str, agency: str) -> str | None:
-    """The recipient's status, or None while its request is not recorded yet."""
-    with ledger.session() as s:
-        row = s.exec(
-            select(RecipientRow).where(
-                RecipientRow.request_id == request_id, RecipientRow.agency == agency
-            )
-        ).first()
-    return row.status if row is not None else None
+    try:
+        yield attacker, victim, mechanism
+    finally:
+        await attacker.nc.drain()
+        await victim.nc.drain()
+        await mechanism.close()
 
 
 def recipient(ledger: SqlLedger, request_id: str, agency: str) -> RecipientRow:
@@ -216,8 +201,7 @@ async def settled(
 async def test_an_agency_cannot_suppress_another_agencys_receipt_or_answer(
     server: EmbeddedNatsServer, store: CredentialStore, hub: Hub, ledger: SqlLedger
 ) -> None:
-    attacker, victim, mechanism = await agencies(server, store)
-    try:
+    async with agencies(server, store) as (attacker, victim, mechanism):
         request = b.patrol_request(to=A, recipients=(A, B))
         await mechanism.send(request)
         seen = await attacker.inbox(lambda d: d.get("id") == request.id)
@@ -242,7 +226,7 @@ async def test_an_agency_cannot_suppress_another_agencys_receipt_or_answer(
         await victim.publish(ack)
 
         await hub.wait_until(
-            lambda: status(ledger, request.id, B) == "acknowledged", timeout=15
+            lambda: recipient_status(ledger, request.id, B) == "acknowledged", timeout=15
         )
         row = recipient(ledger, request.id, B)
         assert row.delivered_at is not None and row.acknowledged_by is not None
@@ -254,10 +238,6 @@ async def test_an_agency_cannot_suppress_another_agencys_receipt_or_answer(
             assert not s.exec(select(DeadLetterRow).where(DeadLetterRow.sender == B)).all()
         counts = await settled(ledger, server, store)
         assert counts["stream"] == counts["messages"] + counts["copies"] + counts["dead_letters"]
-    finally:
-        await attacker.nc.drain()
-        await victim.nc.drain()
-        await mechanism.close()
 
 
 async def test_an_agency_cannot_pre_empt_the_hubs_reminder(
@@ -267,12 +247,11 @@ async def test_an_agency_cannot_pre_empt_the_hubs_reminder(
     ledger: SqlLedger,
     clock: Clock,
 ) -> None:
-    attacker, victim, mechanism = await agencies(server, store)
-    try:
+    async with agencies(server, store) as (attacker, victim, mechanism):
         request = b.patrol_request(to=B)
         await mechanism.send(request)
         await victim.inbox(lambda d: d.get("id") == request.id)
-        await hub.wait_until(lambda: status(ledger, request.id, B) == "sent", timeout=15)
+        await hub.wait_until(lambda: recipient_status(ledger, request.id, B) == "sent", timeout=15)
         sweeper = Sweeper(
             SqlObligations(ledger),
             hub.js,
@@ -301,10 +280,6 @@ async def test_an_agency_cannot_pre_empt_the_hubs_reminder(
         await hub.wait_until(lambda: _escalations(ledger, B) >= 1, timeout=15)
         counts = await settled(ledger, server, store)
         assert counts["stream"] == counts["messages"] + counts["copies"] + counts["dead_letters"]
-    finally:
-        await attacker.nc.drain()
-        await victim.nc.drain()
-        await mechanism.close()
 
 
 def _escalations(ledger: SqlLedger, agency: str) -> int:
@@ -325,9 +300,8 @@ async def test_every_kind_of_id_collision_is_recorded_or_refused_never_lost(
     ledger: SqlLedger,
     figures: Callable[[str], None],
 ) -> None:
-    attacker, victim, mechanism = await agencies(server, store)
     rounds = 25
-    try:
+    async with agencies(server, store) as (attacker, victim, mechanism):
         expected_refusals = 0
         for i in range(rounds):
             request = b.patrol_request(to=A, recipients=(A, B), subject=f"MPDDHP-2026-{1000 + i}")
@@ -396,10 +370,6 @@ async def test_every_kind_of_id_collision_is_recorded_or_refused_never_lost(
         with ledger.session() as s:
             pairs = s.exec(select(MessageRow.source, MessageRow.message_id)).all()
         assert len(pairs) == len(set(pairs))
-    finally:
-        await attacker.nc.drain()
-        await victim.nc.drain()
-        await mechanism.close()
 
 
 def test_route_copy_keys_are_not_sent_as_headers() -> None:

@@ -20,17 +20,14 @@ from bus.agency import AgencyClient, AgencyError
 from bus.hub import Hub
 from schemas.tracking import Rejected, RejectionReason
 from tests import builders as b
+from tests.ledger_reads import credentials
 
 AGENCIES = ("fed.mechanism", "gro.government", "ver.government", "shelter.casa-refugio-cdmx")
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> CredentialStore:
-    creds = CredentialStore(tmp_path / "creds")
-    creds.init()
-    for agency in AGENCIES:
-        creds.issue(agency)
-    return creds
+    return credentials(tmp_path / "creds", AGENCIES)
 
 
 @pytest.fixture

@@ -26,11 +26,12 @@ from adapters.bridge.webhooks import (
 )
 from adapters.ledger import SqlLedger
 from adapters.natsserver import EmbeddedNatsServer
-from adapters.tables import NotificationAttemptRow, RecipientRow
+from adapters.tables import NotificationAttemptRow
 from adapters.tls import make_development_tls
 from bus.agency import AgencyClient
 from bus.hub import Hub
 from tests import builders as b
+from tests.ledger_reads import recipient_status
 
 PERSON = {"full_name": "Periodista P. Ejemplo", "address": "Domicilio 1"}
 
@@ -118,16 +119,6 @@ def attempts(ledger: SqlLedger, message_id: str) -> list[tuple[int, str, bool, i
         return [(r.attempt, r.outcome, r.final, r.status_code) for r in rows]
 
 
-def status_of(ledger: SqlLedger, request_id: str, agency: str) -> str | None:
-    with ledger.session() as s:
-        row = s.exec(
-            select(RecipientRow).where(
-                RecipientRow.request_id == request_id, RecipientRow.agency == agency
-            )
-        ).first()
-        return row.status if row else None
-
-
 def test_signature_verification_and_replay_window() -> None:
     body = b'{"id":"x"}'
     signed = signature("s3cret", 1_700_000_000, body)
@@ -174,7 +165,9 @@ async def test_signed_posts_retried_after_a_500_and_receipted(
         (2, "delivered", True, 200),
     ]
     # the 2xx was the delivery: the agency's receipt, with the SDK's fixed id, reached the hub
-    await hub.wait_until(lambda: status_of(ledger, request.id, "gro.commission") == "delivered")
+    await hub.wait_until(
+        lambda: recipient_status(ledger, request.id, "gro.commission") == "delivered"
+    )
 
 
 async def test_a_slow_endpoint_times_out_without_blocking_the_next_delivery(
