@@ -222,7 +222,7 @@ class AgencyClient:
         try:
             return await jetstream.publish(self.js, message, stream=self.stream.name)
         except jetstream.PublishError as exc:
-            for subject, _ in subjects.routes(message):
+            for subject, _ in subjects.published_routes(message):
                 violation = self._violation(subject)
                 if violation:
                     raise AgencyPermissionError(violation) from exc

@@ -16,6 +16,7 @@ from nats.js.errors import BadRequestError, NotFoundError
 from nats.js.kv import KeyValue
 
 from bus import redaction, subjects
+from bus.placement import Release
 from bus.streams import CAPACITY_BUCKET, ConsumerSpec, StreamSpec
 from bus.subjects import inbox_prefix
 from schemas.envelope import Envelope
@@ -180,13 +181,13 @@ class PublishError(RuntimeError):
 
 
 async def publish(js: JetStreamContext, message: Envelope, *, stream: str) -> list[api.PubAck]:
-    """Publish ``message`` on each of its subjects and wait for every PubAck.
+    """Publish ``message`` on each subject its sender publishes it on and wait for every PubAck.
 
     ``Nats-Msg-Id`` is the envelope id (per recipient copy), so a retry after a lost PubAck is
     absorbed by the stream's duplicate window; the PubAck then says ``duplicate``.
     """
     acks = []
-    for subject, msg_id in subjects.routes(message):
+    for subject, msg_id in subjects.published_routes(message):
         route = subjects.parse(subject)
         assert route is not None
         # Each recipient's copy carries only what that recipient may know.
@@ -198,3 +199,17 @@ async def publish(js: JetStreamContext, message: Envelope, *, stream: str) -> li
             raise PublishError(f"{message.type} {message.id} to {subject}: {exc}") from exc
         acks.append(ack)
     return acks
+
+
+async def publish_release(js: JetStreamContext, release: Release, *, stream: str) -> api.PubAck:
+    """Publish what the hub lets out after recording a placement, as derived (its fixed
+    Nats-Msg-Id makes a second publish after a crash a duplicate), and wait for the PubAck."""
+    try:
+        return await js.publish(
+            release.subject,
+            release.payload,
+            stream=stream,
+            headers={"Nats-Msg-Id": release.msg_id},
+        )
+    except Exception as exc:
+        raise PublishError(f"release {release.msg_id} to {release.subject}: {exc}") from exc
