@@ -1,29 +1,33 @@
 """Staff actions shared by the command line and the dashboard: publish a federal message
-through the outbox, confirm a placement, fire an escalation rung now."""
+through the outbox, confirm a placement (and learn whether the hub recorded it), fire an
+escalation rung now."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from nats.aio.client import Client
 from nats.errors import Error as NatsError
+from sqlmodel import Session, select
 
+from adapters import tracking_views
 from adapters.ledger import SqlLedger
 from adapters.obligations import SqlObligations
 from adapters.outbox import Outbox
 from adapters.settings import Settings
+from adapters.tables import DeadLetterRow, MessageRow
 from adapters.tracking_views import PlacementLine
-from bus import jetstream
+from bus import jetstream, subjects
 from bus.agency import AgencyClient, AgencyError
+from bus.capacity import ShelterCapacity
 from bus.jetstream import PublishError
 from bus.ladder import Obligation, fire_now, rung_message
 from bus.policy import LADDER, Clock
 from bus.streams import StreamSpec
-from schemas.capacity import OfferReleased, PlacementConfirmed
+from schemas.capacity import PlacementConfirmed
 from schemas.envelope import Envelope
 from schemas.requests import RelocationBody
 from schemas.tracking import EscalationLevel
@@ -101,46 +105,132 @@ async def publish(settings: Settings, message: Envelope) -> Sent:
             ledger.close()
 
 
-def placement_messages(
-    request_id: str,
-    shelter: str,
-    body: RelocationBody,
-    lines: Sequence[PlacementLine],
-    personal: list[Any],
-    now: datetime | None = None,
-) -> list[Envelope]:
-    """The confirmation to the chosen shelter (it alone gets the details) and a release to
-    every other shelter that offered; raises pydantic's ValidationError on bad details."""
-    common = {
-        "source": "fed.mechanism",
-        "time": now or datetime.now(UTC),
-        "subject": lines[0].case_ref if lines else None,
-        "correlation_id": request_id,
-    }
-    confirmation = PlacementConfirmed.model_validate(
+class Unplaceable(ValueError):
+    """The ledger already shows that the hub would refuse this confirmation: nothing is sent.
+
+    ``code`` says which rule (``not_offered``, ``already_placed``, ``no_capacity``) for a
+    caller that words it in its own language; the text says it in English.
+    """
+
+    def __init__(self, code: str, detail: str, **values: Any) -> None:
+        super().__init__(detail)
+        self.code, self.values = code, values
+
+
+@dataclass(frozen=True)
+class Relocation:
+    """What the ledger says about one relocation, as a confirmation needs it."""
+
+    request_id: str
+    body: RelocationBody
+    lines: list[PlacementLine]
+    capacity: dict[str, ShelterCapacity]
+
+    def check(self, shelter: str) -> None:
+        """Refuse now what the hub would refuse (it checks again, in stream order)."""
+        housed = [p.shelter for p in self.lines if p.status in ("placed", "arrived")]
+        if housed:
+            detail = f"relocation {self.request_id} is already placed with {housed[0]}"
+            raise Unplaceable("already_placed", detail, shelter=housed[0])
+        status = next((p.status for p in self.lines if p.shelter == shelter), None)
+        if status != "offered":
+            detail = f"{shelter} has no open offer for relocation {self.request_id} ({status})"
+            raise Unplaceable("not_offered", detail, shelter=shelter)
+        current = self.capacity.get(shelter)
+        free, people = (current.free_spaces if current else 0), self.body.people
+        if free < people:
+            detail = f"{shelter} has {free} free spaces; this placement needs {people}"
+            raise Unplaceable("no_capacity", detail, shelter=shelter, free=free, people=people)
+
+
+def load_relocation(session: Session, request_id: str) -> Relocation | None:
+    body = tracking_views.relocation_body(session, request_id)
+    lines = [p for p in tracking_views.placements(session) if p.request_id == request_id]
+    capacity = {c.shelter: c for c in tracking_views.shelters(session)}
+    if body is None or not lines:
+        return None
+    return Relocation(request_id, body, lines, capacity)
+
+
+def placement_confirmation(
+    relocation: Relocation, shelter: str, personal: list[Any], now: datetime | None = None
+) -> PlacementConfirmed:
+    """The Mechanism's confirmation, with the people's details, for the hub: it alone reads it,
+    and lets the shelter's copy out (and releases the other offers) once it has recorded the
+    placement. Raises pydantic's ValidationError on bad details."""
+    return PlacementConfirmed.model_validate(
         {
-            **common,
+            "source": "fed.mechanism",
+            "time": now or datetime.now(UTC),
+            "subject": relocation.lines[0].case_ref,
+            "correlation_id": relocation.request_id,
             "recipients": (shelter,),
             "data": {
                 "shelter": shelter,
-                "people": body.people,
-                "arrival_on": body.earliest,
+                "people": relocation.body.people,
+                "arrival_on": relocation.body.earliest,
                 "personal": personal,
             },
         }
     )
-    releases = [
-        OfferReleased.model_validate(
-            {
-                **common,
-                "recipients": (p.shelter,),
-                "data": {"reason": "La reubicación se confirmó con otra casa refugio."},
-            }
-        )
-        for p in lines
-        if p.shelter != shelter and p.status == "offered"
-    ]
-    return [confirmation, *releases]
+
+
+@dataclass(frozen=True)
+class Placed:
+    """What the hub made of a confirmation: recorded, refused (reason code: detail), or not
+    known yet: kept in the outbox (``kept_because``), or not recorded before the deadline."""
+
+    message: PlacementConfirmed
+    recorded: bool = False
+    refused: str | None = None
+    kept_because: str | None = None
+
+
+async def confirm_placement(
+    settings: Settings, relocation: Relocation, shelter: str, personal: list[Any], wait: float
+) -> Placed:
+    """Check, hand the confirmation to the hub, and wait up to ``wait`` seconds for its
+    verdict in the ledger. Raises ``Unplaceable`` before publishing anything."""
+    relocation.check(shelter)
+    message = placement_confirmation(relocation, shelter, personal)
+    sent = await publish(settings, message)
+    if sent.kept_because is not None:
+        return Placed(message, kept_because=sent.kept_because)
+    return await _verdict(settings, message, wait)
+
+
+async def _verdict(settings: Settings, message: PlacementConfirmed, wait: float) -> Placed:
+    deadline = asyncio.get_running_loop().time() + wait
+    ledger = settings.ledger()
+    try:
+        while True:
+            verdict = await asyncio.to_thread(_recorded_or_refused, ledger, message)
+            if verdict is not None:
+                return verdict
+            if asyncio.get_running_loop().time() >= deadline:
+                return Placed(message)
+            await asyncio.sleep(VERDICT_POLL)
+    finally:
+        ledger.close()
+
+
+VERDICT_POLL = 0.1  # seconds between looks at the ledger while the hub records
+
+
+def _recorded_or_refused(ledger: SqlLedger, message: PlacementConfirmed) -> Placed | None:
+    [(handed_over, _)] = subjects.published_routes(message)
+    with ledger.session() as session:
+        recorded = session.exec(
+            select(MessageRow.stream_seq).where(MessageRow.message_id == message.id)
+        ).first()
+        refused = session.exec(
+            select(DeadLetterRow.reason, DeadLetterRow.detail).where(
+                DeadLetterRow.message_id == message.id, DeadLetterRow.nats_subject == handed_over
+            )
+        ).first()
+    if recorded is not None:
+        return Placed(message, recorded=True)
+    return Placed(message, refused=f"{refused[0]}: {refused[1]}") if refused else None
 
 
 class NotOwed(LookupError):

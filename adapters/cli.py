@@ -935,24 +935,57 @@ def placements_confirm(
         Path | None,
         typer.Option(help="JSON list of the people's details, for the confirmed shelter only."),
     ] = None,
+    wait: Annotated[
+        float, typer.Option(help="Seconds to wait for the hub to record or refuse it.")
+    ] = 30.0,
     home: HomeOpt = None,
     nats_url: NatsOpt = None,
     ledger_url: LedgerOpt = None,
 ) -> None:
-    """Confirm one shelter's offer (it alone then gets the details) and release the others."""
+    """Confirm one shelter's offer. The hub records it, then sends that shelter the details
+    and releases the other offers. Exit 0 placed, 1 refused, 3 not recorded yet."""
     settings = _settings(home, nats_url, ledger_url)
-    body = _query(settings, lambda session: tracking_views.relocation_body(session, request_id))
-    lines = [p for p in _query(settings, tracking_views.placements) if p.request_id == request_id]
-    if body is None or not lines:
+    relocation = _query(settings, lambda session: actions.load_relocation(session, request_id))
+    if relocation is None:
         console.print(f"[red]no relocation {request_id} in the ledger[/]")
         raise typer.Exit(2)
     personal = json.loads(details.read_text(encoding="utf-8")) if details else []
     try:
-        messages = actions.placement_messages(request_id, shelter, body, lines, personal)
+        placed = asyncio.run(
+            actions.confirm_placement(settings, relocation, shelter, personal, wait)
+        )
+    except actions.Unplaceable as exc:
+        console.print(f"[red]not confirmed, nothing was sent: {exc}[/]")
+        raise typer.Exit(1) from None
     except ValidationError as exc:
         raise _refuse(exc) from None
-    for message in messages:
-        _publish(settings, message)
+    except actions.NoServer as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    except actions.Refused as exc:
+        console.print(f"[red]not published: {exc}[/]")
+        raise typer.Exit(1) from None
+    _say_placed(placed, request_id, shelter)
+
+
+def _say_placed(placed: actions.Placed, request_id: str, shelter: str) -> None:
+    if placed.recorded:
+        console.print(
+            f"placed: the hub recorded {placed.message.id}; {shelter} receives the details "
+            f"for {request_id} and the other offers are released"
+        )
+    elif placed.refused is not None:
+        console.print(
+            f"[red]refused by the hub, nothing was sent to {shelter}: {placed.refused}[/]"
+        )
+        raise typer.Exit(1)
+    else:
+        why = placed.kept_because or "the hub has not recorded it in time"
+        console.print(
+            f"[yellow]{placed.message.id} not recorded yet ({why}): "
+            "`mechbus placements` shows when the hub has placed or refused it[/]"
+        )
+        raise typer.Exit(3)
 
 
 agency_app = typer.Typer(help="Simulated agencies for trials.", no_args_is_help=True)

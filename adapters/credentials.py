@@ -100,6 +100,8 @@ class CredentialStore:
                 "publish": {"allow": list(rules.publish)},
                 "subscribe": {"allow": list(rules.subscribe)},
             }
+            if rules.publish_deny:
+                permissions["publish"]["deny"] = list(rules.publish_deny)
             # nats-server's config syntax accepts JSON values.
             user = {"nkey": public, "permissions": permissions}
             entries.append("    " + json.dumps(user))

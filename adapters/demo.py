@@ -37,7 +37,7 @@ from bus.hub import Hub
 from bus.policy import Policy
 from bus.streams import StreamSpec
 from bus.sweeper import Sweeper
-from schemas.capacity import OfferReleased, PlacementConfirmed
+from schemas.capacity import PlacementConfirmed
 from schemas.envelope import Envelope
 from schemas.requests import RelocationBody
 from schemas.tracking import BoardSessionScheduled, EscalationLevel
@@ -286,7 +286,8 @@ class Player:
         )
 
     async def _place(self, mechanism: AgencyClient, spec: RequestSpec) -> None:
-        """Take the first offer, tell that shelter who is coming, release the other offers."""
+        """Take the first offer: the hub records it, tells that shelter who is coming and
+        releases the other offers."""
         request_id = self.ids[spec.label]
 
         def statuses() -> dict[str, str]:
@@ -301,16 +302,13 @@ class Player:
         await self._until(lambda: "offered" in statuses().values(), f"{spec.label}: no offer")
         offered = [agency for agency, status in statuses().items() if status == "offered"]
         people = int(spec.data["people"])
-        common = {
-            "source": "fed.mechanism",
-            "time": datetime.now(UTC),
-            "subject": spec.case,
-            "correlation_id": request_id,
-        }
         await mechanism.send(
             PlacementConfirmed.model_validate(
                 {
-                    **common,
+                    "source": "fed.mechanism",
+                    "time": datetime.now(UTC),
+                    "subject": spec.case,
+                    "correlation_id": request_id,
                     "recipients": (offered[0],),
                     "data": {
                         "shelter": offered[0],
@@ -321,16 +319,6 @@ class Player:
                 }
             )
         )
-        for other in offered[1:]:
-            await mechanism.send(
-                OfferReleased.model_validate(
-                    {
-                        **common,
-                        "recipients": (other,),
-                        "data": {"reason": "La reubicación se confirmó con otra casa refugio."},
-                    }
-                )
-            )
         self.console.print(f"placement for {spec.label} confirmed with {offered[0]}")
 
     async def settle(self) -> list[str]:

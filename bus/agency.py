@@ -230,7 +230,7 @@ class AgencyClient:
                 self.js, message, stream=self.stream.name, copy_ids=self.copy_ids
             )
         except jetstream.PublishError as exc:
-            for subject, _ in subjects.routes(message):
+            for subject, _ in subjects.published_routes(message):
                 violation = self._violation(subject)
                 if violation:
                     raise AgencyPermissionError(violation) from exc

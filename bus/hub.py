@@ -100,8 +100,8 @@ class Hub:
         self.defer_unknown_for = defer_unknown_for
         self.max_deliver = max_deliver
         # The deployment's key for its copies' Nats-Msg-Id (bus.msgids), shared with the
-        # sweeper and the outbox relay of the same deployment.
-        self.copy_ids = copy_ids or CopyIds.ephemeral()
+        # sweeper and the outbox relay of the same deployment (None: this process's key).
+        self.copy_ids = copy_ids
         self.failures = Failures()
         self._keeper: UndeliverableKeeper | None = None
         self._checkpoints: asyncio.Task[None] | None = None
@@ -323,7 +323,8 @@ class Hub:
         return outcomes
 
     async def _after_commit(self, outcomes: list[Outcome]) -> None:
-        """Tell senders about refusals, publish capacities, count, and wake the waiters."""
+        """Tell senders about refusals, let out what recorded placements release, publish
+        capacities, count, and wake the waiters."""
         notices = [o.notice for o in outcomes if o.notice is not None]
         if notices:
             assert self._nc is not None
@@ -334,6 +335,7 @@ class Hub:
                     for notice in notices
                 )
             )
+        await self._let_out(o for o in outcomes if o.releases)
         for outcome in outcomes:
             if outcome.capacity is not None and self._capacity is not None:
                 document = json.dumps(outcome.capacity.as_json(), ensure_ascii=False)
@@ -351,3 +353,13 @@ class Hub:
                 self.recorded += 1
         async with self._committed:
             self._committed.notify_all()
+
+    async def _let_out(self, outcomes: Iterable[Outcome]) -> None:
+        """Publish, now that the ledger holds each placement, the shelter's copy of its
+        confirmation and the release of the other offers. A failure here leaves the
+        confirmation unacknowledged: redelivered, it yields the same messages again."""
+        for outcome in outcomes:
+            for release in outcome.releases:
+                await jetstream.publish_release(
+                    self.js, release, stream=self.stream.name, copy_ids=self.copy_ids
+                )

@@ -17,6 +17,7 @@ from nats.js.kv import KeyValue
 
 from bus import redaction, subjects
 from bus.msgids import CopyIds
+from bus.placement import Release
 from bus.streams import CAPACITY_BUCKET, ConsumerSpec, StreamSpec
 from bus.subjects import inbox_prefix
 from schemas.envelope import Envelope
@@ -190,7 +191,7 @@ async def publish(
     stream: str,
     copy_ids: CopyIds | None = None,
 ) -> list[api.PubAck]:
-    """Publish ``message`` on each of its subjects and wait for every PubAck.
+    """Publish ``message`` on each subject its sender publishes it on and wait for every PubAck.
 
     Each recipient's copy of a federal message carries a ``Nats-Msg-Id`` only the deployment
     can compute (``copy_ids``, the deployment's key; without one, this process's), so a retry
@@ -199,7 +200,7 @@ async def publish(
     """
     ids = copy_ids or _PROCESS_COPY_IDS
     acks = []
-    for subject, copy_key in subjects.routes(message):
+    for subject, copy_key in subjects.published_routes(message):
         route = subjects.parse(subject)
         assert route is not None
         # Each recipient's copy carries only what that recipient may know.
@@ -212,3 +213,17 @@ async def publish(
             raise PublishError(f"{message.type} {message.id} to {subject}: {exc}") from exc
         acks.append(ack)
     return acks
+
+
+async def publish_release(
+    js: JetStreamContext, release: Release, *, stream: str, copy_ids: CopyIds | None = None
+) -> api.PubAck:
+    """Publish what the hub lets out after recording a placement, as derived (the same bytes
+    and copy key make a second publish after a crash a duplicate), and wait for the PubAck."""
+    ids = copy_ids or _PROCESS_COPY_IDS
+    key = release.copy_key
+    headers = {"Nats-Msg-Id": ids.header(key, release.payload)} if key else None
+    try:
+        return await js.publish(release.subject, release.payload, stream=stream, headers=headers)
+    except Exception as exc:
+        raise PublishError(f"release to {release.subject}: {exc}") from exc

@@ -25,6 +25,7 @@ BRIDGE = "fed.bridge"
 class Permissions:
     publish: tuple[str, ...]
     subscribe: tuple[str, ...]
+    publish_deny: tuple[str, ...] = ()  # carved out of ``publish``; the server denies first
 
 
 def _consumer(stream: str, durable: str) -> tuple[str, ...]:
@@ -34,6 +35,13 @@ def _consumer(stream: str, durable: str) -> tuple[str, ...]:
         f"$JS.API.CONSUMER.INFO.{stream}.{durable}",
         f"$JS.ACK.{stream}.{durable}.>",
     )
+
+
+def _held_by_hub() -> tuple[str, ...]:
+    """Inbox subjects only the hub may write: a shelter's copy of its placement confirmation
+    carries the people's details, which the hub lets out once it has recorded the placement."""
+    to = f"{subjects.PREFIX}.{subjects.Direction.TO.value}"
+    return tuple(f"{to}.*.*.{kind}" for kind in sorted(subjects.RELEASED_BY_HUB))
 
 
 def for_agency(agency: Agency, stream: StreamSpec | None = None) -> Permissions:
@@ -87,5 +95,5 @@ def for_agency(agency: Agency, stream: StreamSpec | None = None) -> Permissions:
             f"$JS.API.DIRECT.GET.{kv}.>",
             f"$JS.API.STREAM.MSG.GET.{kv}",
         )
-        return Permissions(publish=own + federal, subscribe=inbox)
+        return Permissions(publish=own + federal, subscribe=inbox, publish_deny=_held_by_hub())
     return Permissions(publish=own, subscribe=inbox)

@@ -16,6 +16,7 @@ from bus import intake, subjects
 from bus.capacity import ShelterCapacity
 from bus.lifecycle import Event, Refused, apply, concerns_requests
 from bus.msgids import receipt_id
+from bus.placement import Release, releases
 from bus.policy import Policy
 from bus.ports import (
     AttendanceRecord,
@@ -86,6 +87,7 @@ class Outcome:
     notice: Envelope | None = None  # a ``rejected`` notice to publish after the commit
     events: tuple[Event, ...] = field(default=())
     capacity: ShelterCapacity | None = None  # a shelter's capacity changed: publish it
+    releases: tuple[Release, ...] = ()  # what a recorded placement lets out, after the commit
 
 
 def record_batch(
@@ -163,7 +165,8 @@ def _record(
     handled = unit.handled(delivery.stream_seq)
     if handled is not None:
         notice = parse_message(handled.notice) if handled.notice else None
-        return Outcome(Result.REDELIVERED, delivery.stream_seq, notice=notice)
+        again = _released_again(unit, delivery, decoded)
+        return Outcome(Result.REDELIVERED, delivery.stream_seq, notice=notice, releases=again)
     if isinstance(decoded, intake.Refusal):
         return _dead_letter(unit, delivery, decoded, now)
     message = decoded
@@ -189,6 +192,7 @@ def _record(
         return _dead_letter(unit, delivery, _refuse(message, RejectionReason.EXPIRED, detail), now)
     events: list[Event] = []
     capacity: ShelterCapacity | None = None
+    released: tuple[Release, ...] = ()
     if isinstance(message, ESCALATION_MESSAGES):
         escalation = _escalation(message, now)
         if unit.escalation_fired(escalation):
@@ -212,10 +216,9 @@ def _record(
         unit.record_capacity(capacity, message.data.model_dump_json())
     elif concerns_requests(message):
         if isinstance(message, PlacementConfirmed):
-            shortfall = _no_room(unit, message)
-            if shortfall:
-                refusal = _refuse(message, RejectionReason.NO_CAPACITY, shortfall)
-                return _dead_letter(unit, delivery, refusal, now)
+            unplaceable = _unplaceable(unit, delivery, message)
+            if unplaceable is not None:
+                return _dead_letter(unit, delivery, unplaceable, now)
         state = unit.load_request(message.thread)
         new_state, outcome_events = apply(state, message, now, policy)
         for event in outcome_events:
@@ -230,11 +233,18 @@ def _record(
             unit.save_request(new_state)
         if isinstance(message, PlacementConfirmed):
             capacity = unit.adjust_free_spaces(message.data.shelter, -message.data.people)
+            assert new_state is not None
+            released = releases(message, new_state)
         elif isinstance(message, PlacementEnded):
             capacity = unit.adjust_free_spaces(message.source, message.data.people)
     unit.add_message(_message_record(message, delivery, now))
     return Outcome(
-        Result.RECORDED, delivery.stream_seq, message.id, events=tuple(events), capacity=capacity
+        Result.RECORDED,
+        delivery.stream_seq,
+        message.id,
+        events=tuple(events),
+        capacity=capacity,
+        releases=released,
     )
 
 
@@ -253,6 +263,34 @@ def _copy_kind(stored: StoredMessage, message: Envelope, delivery: Delivery) -> 
     if delivery.subject in own_subjects and stored.content_sha256 == content_digest(message):
         return CopyKind.COPY
     return None
+
+
+def _released_again(
+    unit: LedgerUnit, delivery: Delivery, decoded: Envelope | intake.Refusal
+) -> tuple[Release, ...]:
+    """A recorded confirmation redelivered: the hub may have crashed after the commit and
+    before publishing what it releases, so derive the same messages again (fixed ids)."""
+    if not isinstance(decoded, PlacementConfirmed):
+        return ()
+    stored = unit.stored_message(decoded.source, decoded.id)
+    if stored is None or stored.stream_seq != delivery.stream_seq:
+        return ()  # refused, or a copy: nothing of it was released
+    state = unit.load_request(decoded.thread)
+    return releases(decoded, state) if state is not None else ()
+
+
+def _unplaceable(
+    unit: LedgerUnit, delivery: Delivery, message: PlacementConfirmed
+) -> intake.Refusal | None:
+    """Why the hub cannot take this confirmation up before the lifecycle even looks at it."""
+    [(handed_over, _)] = subjects.published_routes(message)
+    if delivery.subject != handed_over:
+        # Only the hub publishes on a shelter's inbox, and only copies of a confirmation it
+        # recorded (those are copies above); one first seen there was never accepted.
+        detail = f"{message.type} goes to the hub on {handed_over}"
+        return _refuse(message, RejectionReason.WRONG_SUBJECT, detail)
+    shortfall = _no_room(unit, message)
+    return _refuse(message, RejectionReason.NO_CAPACITY, shortfall) if shortfall else None
 
 
 def _no_room(unit: LedgerUnit, message: PlacementConfirmed) -> str | None:

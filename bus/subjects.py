@@ -1,7 +1,8 @@
 """NATS subject names: one place that says where each message travels.
 
 ``mech.v1.to.<agency>.<kind>``   everything addressed to an agency (requests, notices);
-``mech.v1.from.<agency>.<kind>`` everything an agency says (responses, capacity).
+``mech.v1.from.<agency>.<kind>`` everything an agency says (responses, capacity), and what
+the Mechanism hands to the hub alone (placement confirmations, ``RELEASED_BY_HUB``).
 Agency ids are two tokens (``gro.government``), so an agency's permissions are exactly
 ``mech.v1.to.<agency>.>`` to read and ``mech.v1.from.<agency>.>`` to write.
 """
@@ -67,19 +68,46 @@ def parse(subject: str) -> Route | None:
     return Route(direction, f"{parts[3]}.{parts[4]}", parts[5])
 
 
+RELEASED_BY_HUB = frozenset({"placement_confirmed"})
+"""Kinds whose recipients' copies only the hub publishes. A placement confirmation carries the
+people's details, and a shelter may hold them only once the hub has recorded its accepted
+placement; so the Mechanism hands the confirmation to the hub on its own outbox (which no
+shelter can read) and the hub releases the shelter's copy after the commit."""
+
+
 def routes(message: Envelope) -> list[tuple[str, str | None]]:
-    """(subject, copy key) pairs a message is published on.
+    """(subject, copy key) pairs a message travels on: those its sender publishes
+    (``published_routes``), then those the hub releases after recording it."""
+    return [*published_routes(message), *released_routes(message)]
+
+
+def published_routes(message: Envelope) -> list[tuple[str, str | None]]:
+    """(subject, copy key) pairs the sender publishes a message on.
 
     A federal message with recipients goes to each recipient's inbox, one copy each; the copy
     key ``<id>:<recipient>`` names that copy, and its ``Nats-Msg-Id`` is derived from it with
     the deployment's key (bus.msgids), so retries of each copy collapse in the duplicate
-    window without collapsing the copies, and no agency can compute it. Anything else goes on
-    the sender's outbox, with no copy key: no ``Nats-Msg-Id`` at all (see bus.msgids).
+    window without collapsing the copies, and no agency can compute it. Anything else, and a
+    kind the hub releases, goes on the sender's outbox with no copy key: no ``Nats-Msg-Id``
+    at all (see bus.msgids).
     """
     kind = type(message).kind()
-    sender = active_registry()[message.source]
-    if sender.is_federal and message.recipients:
-        return [
-            (Route(Direction.TO, r, kind).subject, f"{message.id}:{r}") for r in message.recipients
-        ]
+    if kind not in RELEASED_BY_HUB and _federal_with_recipients(message):
+        return _inbox_routes(message)
     return [(Route(Direction.FROM, message.source, kind).subject, None)]
+
+
+def released_routes(message: Envelope) -> list[tuple[str, str | None]]:
+    """(subject, copy key) pairs only the hub publishes, once it has recorded the message."""
+    if type(message).kind() in RELEASED_BY_HUB and _federal_with_recipients(message):
+        return _inbox_routes(message)
+    return []
+
+
+def _federal_with_recipients(message: Envelope) -> bool:
+    return active_registry()[message.source].is_federal and bool(message.recipients)
+
+
+def _inbox_routes(message: Envelope) -> list[tuple[str, str | None]]:
+    kind = type(message).kind()
+    return [(Route(Direction.TO, r, kind).subject, f"{message.id}:{r}") for r in message.recipients]

@@ -32,8 +32,6 @@ async def government(nats_server: EmbeddedNatsServer, hub: Hub) -> AsyncIterator
         yield client
 
 
-
-
 async def test_request_receipt_acknowledgement_recorded(
     hub: Hub, ledger: SqlLedger, mechanism: AgencyClient, government: AgencyClient
 ) -> None:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import nats
 import pytest
@@ -26,18 +27,21 @@ from sqlmodel import select
 from typer.testing import CliRunner
 
 from adapters.cli import app as cli_app
+from adapters.dashboard import commands
 from adapters.dashboard.app import create_app
 from adapters.dashboard.auth import Accounts, Role
 from adapters.dashboard.i18n import LOCALE_DIR
 from adapters.natsserver import EmbeddedNatsServer
 from adapters.settings import Settings, load_settings
-from adapters.tables import DashboardLoginRow, MessageRow, OutboxRow
+from adapters.tables import DashboardLoginRow, MessageRow, OutboxRow, RecipientRow
 from bus import jetstream, subjects
+from bus.agency import AgencyClient
+from bus.hub import Hub
 from bus.policy import Policy
 from bus.ports import Delivery
 from bus.recording import record_batch
 from bus.streams import StreamSpec
-from schemas.capacity import PlacementOffer
+from schemas.capacity import CapacityBody, CapacityUpdate, PlacementOffer
 from schemas.envelope import Envelope
 from schemas.requests import RelocationRequest
 from tests import builders as b
@@ -329,7 +333,7 @@ def record(settings: Settings, messages: list[Envelope], at: datetime | None = N
 
 
 def offered_relocation(settings: Settings) -> RelocationRequest:
-    """A relocation that shelter.casa-refugio-cdmx has offered to take."""
+    """A relocation that shelter.casa-refugio-cdmx has offered to take, and has room for."""
     now = datetime.now(UTC)
     request = b.relocation_request(at=now - timedelta(minutes=5))
     shelter = "shelter.casa-refugio-cdmx"
@@ -343,9 +347,16 @@ def offered_relocation(settings: Settings) -> RelocationRequest:
             "data": {"spaces": 2, "available_from": now.date()},
         }
     )
+    room = CapacityUpdate(source=shelter, time=now, data=CapacityBody(**b.SHELTER_CAPACITY))
     record(
         settings,
-        [request, b.receipt(request.id, shelter), b.acknowledgement(request.id, shelter), offer],
+        [
+            room,
+            request,
+            b.receipt(request.id, shelter),
+            b.acknowledgement(request.id, shelter),
+            offer,
+        ],
     )
     return request
 
@@ -405,9 +416,12 @@ async def _make_stream(url: str) -> None:
 
 
 def test_actions_are_published_on_the_bus(
-    demo: tuple[TestClient, Settings], nats_server: EmbeddedNatsServer
+    demo: tuple[TestClient, Settings],
+    nats_server: EmbeddedNatsServer,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Remind, escalate and confirm go out as bus messages (read back from the stream)."""
+    monkeypatch.setattr(commands, "CONFIRM_WAIT", 0.0)  # no hub runs here to record it
     client, old = demo
     asyncio.run(_make_stream(nats_server.url))
     settings = Settings(old.home, old.ledger_url, nats_server.url)
@@ -438,7 +452,8 @@ def test_actions_are_published_on_the_bus(
             "names": "Persona Defensora Uno\nPersona Defensora Dos",
         },
     )
-    assert _redirected_notice(response).startswith("ok: Ubicación confirmada")
+    # handed to the hub, which is not running here: the shelter has nothing yet
+    assert _redirected_notice(response).startswith("warn: Enviada, pero el bus aún no")
     on_the_bus = asyncio.run(_stream_messages(nats_server.url))
     assert any(b"placement_confirmed" in m and b"Persona Defensora Uno" in m for m in on_the_bus)
     assert any(b"acknowledgement_overdue" in m and silent.id.encode() in m for m in on_the_bus)
@@ -446,6 +461,116 @@ def test_actions_are_published_on_the_bus(
     ledger = settings.ledger()
     assert ledger.count(OutboxRow) >= 1  # kept first, marked published on the PubAck
     ledger.close()
+
+
+class LoopThread:
+    """An event loop on a thread of its own, for a hub and agencies beside the TestClient."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    def __enter__(self) -> LoopThread:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+
+    def run(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=60)
+
+
+CDMX, OAXACA, NORTE = "shelter.casa-refugio-cdmx", "shelter.albergue-oaxaca", "shelter.casa-norte"
+
+
+async def _placement_bus(url: str, settings: Settings) -> dict[str, Any]:
+    """A hub on ``settings``' ledger, and a relocation for two that Oaxaca and Norte offered
+    to take (Norte has one free space) and Mexico City never answered; a spy on the wire."""
+    bus: dict[str, Any] = {"wire": {CDMX: [], OAXACA: [], NORTE: []}}
+    bus["ledger"] = ledger = settings.ledger()
+    bus["hub"] = hub = Hub(ledger, url, defer_unknown_for=0.3)
+    await hub.start()
+    bus["spy"] = spy = await nats.connect(url)
+    for shelter, seen in bus["wire"].items():
+        await spy.subscribe(f"mech.v1.to.{shelter}.>", cb=_keep_in(seen))
+    mechanism = await AgencyClient.connect(url, "fed.mechanism")
+    bus["clients"] = clients = {s: await AgencyClient.connect(url, s) for s in bus["wire"]}
+    for shelter, spaces in ((CDMX, 4), (OAXACA, 4), (NORTE, 1)):
+        await clients[shelter].publish_capacity(**{**b.SHELTER_CAPACITY, "spaces_now": spaces})
+    bus["request"] = request = b.relocation_request((CDMX, OAXACA, NORTE))
+    await mechanism.send(request)
+    await mechanism.close()
+    for shelter in (OAXACA, NORTE):
+        await clients[shelter].offer(request, 2, datetime.now(UTC).date())
+    await hub.wait_until(
+        lambda: _statuses(ledger, request.id) == {CDMX: "sent", OAXACA: "offered", NORTE: "offered"}
+    )
+    return bus
+
+
+def _keep_in(seen: list[bytes]) -> Any:
+    async def keep(msg: Any) -> None:
+        seen.append(msg.data)
+
+    return keep
+
+
+def _statuses(ledger: Any, request_id: str) -> dict[str, str]:
+    with ledger.session() as session:
+        rows = session.exec(select(RecipientRow).where(RecipientRow.request_id == request_id))
+        return {r.agency: r.status for r in rows}
+
+
+async def _close_placement_bus(bus: dict[str, Any]) -> None:
+    for client in bus["clients"].values():
+        await client.close()
+    await bus["spy"].close()
+    await bus["hub"].stop()
+    bus["ledger"].close()
+
+
+def test_confirming_a_placement_from_the_dashboard(
+    tmp_path: Path, nats_server: EmbeddedNatsServer
+) -> None:
+    """The page refuses what the hub would refuse, before anything is sent, and says
+    "confirmed" only once the hub has recorded the placement and let the details out."""
+    settings = load_settings(home=tmp_path / "home", nats_url=nats_server.url)
+    add_accounts(settings)
+    with LoopThread() as loop:
+        bus = loop.run(_placement_bus(nats_server.url, settings))
+        request, hub, ledger = bus["request"], bus["hub"], bus["ledger"]
+        try:
+            with TestClient(create_app(settings, poll_interval=3600)) as client:
+                token = login(client, "cata")
+
+                def confirm(shelter: str) -> str:
+                    form = {"csrf_token": token, "request_id": request.id, "shelter": shelter}
+                    names = "Persona Defensora 0\nPersona Defensora 1"
+                    response = client.post(
+                        "/actions/confirm-placement", data={**form, "names": names}
+                    )
+                    return _redirected_notice(response)
+
+                never_offered = confirm(CDMX)
+                assert never_offered.startswith("error: Esa casa refugio no tiene una oferta")
+                no_room = confirm(NORTE)
+                assert no_room == (
+                    "error: No se confirmó: shelter.casa-norte tiene 1 lugares libres para 2 "
+                    "personas."
+                )
+                assert confirm(OAXACA).startswith(f"ok: Ubicación confirmada con {OAXACA}")
+                assert _statuses(ledger, request.id)[OAXACA] == "placed"  # recorded already
+            loop.run(hub.wait_until(lambda: _statuses(ledger, request.id)[NORTE] == "released"))
+            loop.run(bus["spy"].flush())
+        finally:
+            loop.run(_close_placement_bus(bus))
+    wire = bus["wire"]
+    assert any(b"placement_confirmed" in m and b"Persona Defensora 0" in m for m in wire[OAXACA])
+    assert not any(b"Persona Defensora" in m for m in wire[CDMX] + wire[NORTE])
+    assert any(b"offer_released" in m for m in wire[NORTE])
+    assert not any(b"offer_released" in m for m in wire[CDMX])
 
 
 # --- live ------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ PURE_DOMAIN = [
     "agenda",
     "capacity",
     "redaction",
+    "placement",
     "permissions",
     "msgids",
     "chain",

@@ -9,17 +9,19 @@ from datetime import UTC, datetime
 
 import nats
 import pytest
-from sqlmodel import select
 
 from adapters.ledger import SqlLedger
 from adapters.natsserver import EmbeddedNatsServer
-from adapters.tables import DeadLetterRow, RecipientRow, ShelterCapacityRow
+from adapters.tables import DeadLetterRow, ShelterCapacityRow
+from bus import jetstream
 from bus.agency import AgencyClient, IncomingRequest
 from bus.hub import Hub
+from bus.placement import Release
 from bus.streams import CAPACITY_BUCKET
 from schemas.capacity import OfferReleased, PlacementConfirmed
 from schemas.tracking import Rejected, RejectionReason
 from tests import builders as b
+from tests.ledger_reads import recipient_status as status
 
 CDMX, OAXACA, NORTE = "shelter.casa-refugio-cdmx", "shelter.albergue-oaxaca", "shelter.casa-norte"
 NOW = datetime.now(UTC)
@@ -28,16 +30,6 @@ NOW = datetime.now(UTC)
 @pytest.fixture
 def hub_ledger(hub: Hub, ledger: SqlLedger) -> tuple[Hub, SqlLedger]:
     return hub, ledger
-
-
-def status(ledger: SqlLedger, request_id: str, agency: str) -> str | None:
-    with ledger.session() as s:
-        row = s.exec(
-            select(RecipientRow).where(
-                RecipientRow.request_id == request_id, RecipientRow.agency == agency
-            )
-        ).first()
-        return row.status if row else None
 
 
 def free(ledger: SqlLedger, shelter: str) -> int | None:
@@ -241,3 +233,48 @@ async def test_confirmation_for_a_shelter_that_made_no_offer(
     assert notice.data.reason is RejectionReason.ILLEGAL_TRANSITION  # type: ignore[attr-defined]
     assert "made no offer" in notice.data.detail  # type: ignore[attr-defined]
     assert free(ledger, CDMX) == 4
+
+
+async def test_a_placement_is_let_out_even_when_the_hub_fails_after_the_commit(
+    nats_server: EmbeddedNatsServer,
+    hub_ledger: tuple[Hub, SqlLedger],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hub, ledger = hub_ledger
+    lost: list[str] = []
+    publish_release = jetstream.publish_release
+
+    async def first_one_lost(
+        js: object, release: Release, *, stream: str, copy_ids: object = None
+    ) -> object:
+        if not lost:  # as if the hub died between the commit and this publish
+            lost.append(release.subject)
+            raise jetstream.PublishError("connection lost")
+        return await publish_release(js, release, stream=stream, copy_ids=copy_ids)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(jetstream, "publish_release", first_one_lost)
+    async with (
+        await AgencyClient.connect(nats_server.url, "fed.mechanism") as mechanism,
+        await AgencyClient.connect(nats_server.url, CDMX) as cdmx,
+        await AgencyClient.connect(nats_server.url, OAXACA) as oaxaca,
+    ):
+        await cdmx.publish_capacity(**b.SHELTER_CAPACITY)
+        request = b.relocation_request(people=2)
+        await mechanism.send(request)
+        for shelter in (cdmx, oaxaca):
+            await next_request(shelter)
+            await shelter.offer(request, spaces=2, available_from=NOW.date())
+        await hub.wait_until(lambda: status(ledger, request.id, OAXACA) == "offered")
+        await mechanism.send(placement(request, CDMX, 2))
+        confirmed = await anext(cdmx.messages())  # after the redelivery, the same message
+        assert isinstance(confirmed, PlacementConfirmed) and confirmed.data.personal
+        await hub.wait_until(lambda: status(ledger, request.id, OAXACA) == "released", 30)
+        released = await anext(oaxaca.messages())
+        assert isinstance(released, OfferReleased)
+        stream = await mechanism.js.stream_info("MECHBUS")
+        kinds = [
+            (await mechanism.js.get_msg("MECHBUS", seq)).subject.rsplit(".", 1)[1]
+            for seq in range(1, stream.state.last_seq + 1)
+        ]
+    assert lost and kinds.count("offer_released") == 1 and kinds.count("placement_confirmed") == 2
+    assert status(ledger, request.id, CDMX) == "placed" and free(ledger, CDMX) == 2

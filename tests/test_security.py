@@ -211,6 +211,25 @@ async def test_an_agency_cannot_speak_in_another_agencys_name(
     ]
 
 
+async def test_only_the_hub_writes_a_placement_confirmation_to_a_shelter(
+    secure_server: EmbeddedNatsServer, store: CredentialStore
+) -> None:
+    shelter = "shelter.casa-refugio-cdmx"
+    violations = Violations()
+    mechanism = await raw(secure_server, store, "fed.mechanism", violations)
+    held = f"mech.v1.to.{shelter}.placement_confirmed"
+    with pytest.raises(Exception):  # noqa: B017 - no PubAck ever comes: a timeout
+        await mechanism.jetstream().publish(held, b"{}", stream="MECHBUS", timeout=1)
+    await violations.wait_for(f'publish to "{held}"')
+    await mechanism.close()
+    # and the shelter cannot read the Mechanism's outbox, where the confirmation travels
+    violations = Violations()
+    spy = await raw(secure_server, store, shelter, violations)
+    await spy.subscribe("mech.v1.from.fed.mechanism.>")
+    await violations.wait_for('subscription to "mech.v1.from.fed.mechanism.>"')
+    await spy.close()
+
+
 async def test_a_client_sees_its_permission_errors(
     secure_server: EmbeddedNatsServer, store: CredentialStore, tmp_path: Path
 ) -> None:

@@ -13,7 +13,6 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from adapters import actions
-from adapters import tracking_views as views
 from adapters.dashboard import i18n
 from adapters.dashboard.auth import User
 from adapters.dashboard.i18n import N_
@@ -87,6 +86,16 @@ async def escalate(request: Request, user: Operator, form: Form) -> Response:
     return await _rung(request, user, form, escalate=True)
 
 
+CONFIRM_WAIT = 10.0  # seconds the page waits for the hub to record or refuse a confirmation
+
+# Why the ledger already rules a confirmation out (adapters.actions.Unplaceable.code).
+_UNPLACEABLE = {
+    "not_offered": N_("That shelter has no open offer for this relocation."),
+    "already_placed": N_("Not confirmed: this relocation is already placed with %(shelter)s."),
+    "no_capacity": N_("Not confirmed: %(shelter)s has %(free)s free spaces for %(people)s people."),
+}
+
+
 @router.post("/confirm-placement")
 async def confirm_placement(request: Request, user: Operator, form: Form) -> Response:
     request_id, shelter = form.get("request_id", ""), form.get("shelter", "")
@@ -96,38 +105,57 @@ async def confirm_placement(request: Request, user: Operator, form: Form) -> Res
     names = form.get("names", "") if user.sees_personal else ""
     personal = [{"full_name": n.strip()} for n in names.splitlines() if n.strip()]
 
-    def load() -> tuple[Any, list[views.PlacementLine]]:
+    def load() -> actions.Relocation | None:
         with dash(request).ledger.session() as session:
-            body = views.relocation_body(session, request_id)
-            lines = [p for p in views.placements(session) if p.request_id == request_id]
-        return body, lines
+            return actions.load_relocation(session, request_id)
 
-    body, lines = await run_in_threadpool(load)
-    offered = {p.shelter for p in lines if p.status == "offered"}
-    if body is None or shelter not in offered:
-        _say(request, N_("That shelter has no open offer for this relocation."), "error")
+    relocation = await run_in_threadpool(load)
+    if relocation is None:
+        _say(request, _UNPLACEABLE["not_offered"], "error")
         return RedirectResponse(back, status_code=303)
     try:
-        messages = actions.placement_messages(request_id, shelter, body, lines, personal)
+        placed = await actions.confirm_placement(
+            dash(request).settings, relocation, shelter, personal, CONFIRM_WAIT
+        )
+    except actions.Unplaceable as exc:
+        _say(request, _UNPLACEABLE[exc.code], "error", **exc.values)
+        return RedirectResponse(back, status_code=303)
     except ValidationError:
         _say(request, N_("The details are not valid: one full name per line."), "error")
         return RedirectResponse(back, status_code=303)
-    kept = False
-    try:
-        for message in messages:
-            sent = await actions.publish(dash(request).settings, message)
-            kept = kept or sent.kept_because is not None
     except (actions.NoServer, actions.Refused) as exc:
         log.warning("placement confirmation by %s refused: %s", user.name, type(exc).__name__)
         _say(request, N_("Not sent: the bus refused the confirmation."), "error")
         return RedirectResponse(back, status_code=303)
-    log.info("%s confirmed %s at %s", user.name, request_id, shelter)
-    if kept:
-        _say(request, N_("Kept in the outbox: it will be sent when the bus is back."), "warn")
-    else:
+    log.info("%s confirmed %s at %s: %s", user.name, request_id, shelter, _verdict(placed))
+    _say_placed(request, placed, shelter)
+    return RedirectResponse(back, status_code=303)
+
+
+def _verdict(placed: actions.Placed) -> str:
+    return "recorded" if placed.recorded else placed.refused or "not recorded yet"
+
+
+def _say_placed(request: Request, placed: actions.Placed, shelter: str) -> None:
+    if placed.recorded:
         _say(
             request,
             N_("Placement confirmed with %(shelter)s; other offers released."),
             shelter=shelter,
         )
-    return RedirectResponse(back, status_code=303)
+    elif placed.refused is not None:
+        reason = placed.refused.split(":", 1)[0]  # the reason code; the detail is for the log
+        _say(
+            request,
+            N_("The hub refused the confirmation (%(reason)s); nothing was sent to the shelter."),
+            "error",
+            reason=reason,
+        )
+    elif placed.kept_because is not None:
+        _say(request, N_("Kept in the outbox: it will be sent when the bus is back."), "warn")
+    else:
+        _say(
+            request,
+            N_("Sent, but the hub has not recorded it yet: check the placements in a moment."),
+            "warn",
+        )

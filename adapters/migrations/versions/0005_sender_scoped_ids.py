@@ -76,9 +76,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("stream_seq"),
     )
-    op.create_index(
-        "ix_message_copies_message_id", "message_copies", ["message_id"], unique=False
-    )
+    op.create_index("ix_message_copies_message_id", "message_copies", ["message_id"], unique=False)
 
 
 def _sqlite_messages() -> sa.Table:
