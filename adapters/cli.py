@@ -14,7 +14,6 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
 from sqlmodel import Session
 
 from adapters import actions, cli_contract, cli_db, tracking_views
@@ -34,7 +33,7 @@ from adapters.demo import (
 from adapters.ledger import SqlLedger
 from adapters.obligations import SqlObligations
 from adapters.outbox import Outbox, OutboxRelay
-from adapters.output import Column, choose, emit
+from adapters.output import Column, choose, emit, make_console
 from adapters.replay import ReplayError, ReplayReport
 from adapters.replay import compare as compare_ledgers
 from adapters.replay import replay as replay_stream
@@ -80,8 +79,7 @@ app.add_typer(board_app, name="board")
 app.add_typer(cli_db.app, name="db")
 app.add_typer(cli_contract.app, name="contract")
 app.add_typer(dashboard_cli.app, name="dashboard")
-# Piped output (CI logs, files) gets room for the tables instead of Rich's 80 columns.
-console = Console(width=None if sys.stdout.isatty() else 120)
+console = make_console()
 
 HomeOpt = Annotated[
     Path | None,

@@ -22,6 +22,14 @@ class Format(StrEnum):
     CSV = "csv"
 
 
+def make_console(**options: Any) -> Console:
+    """The console of the ``mechbus`` commands. On a terminal Rich fits lines to its width;
+    anywhere else (a pipe, a file, a test) a line is never wrapped, whatever ``COLUMNS``
+    says, because scripts read it whole, and tables get 120 columns instead of Rich's 80."""
+    terminal = sys.stdout.isatty()
+    return Console(width=None if terminal else 120, soft_wrap=not terminal, **options)
+
+
 def choose(as_json: bool, as_csv: bool) -> Format:
     if as_json and as_csv:
         raise ValueError("choose one of --json and --csv")

@@ -700,3 +700,28 @@ def test_dlq_list_show_and_retry(
     assert "the rebuilt ledger equals the live one" in " ".join(rebuilt.stdout.split())
     again = run(["replay", "--into", f"sqlite:///{tmp_path / 'rebuilt.db'}"], home)
     assert again.returncode == 2 and "not empty" in again.stdout
+
+
+@pytest.mark.parametrize("columns", [None, "40"])
+def test_messages_for_scripts_are_never_wrapped(tmp_path: Path, columns: str | None) -> None:
+    deep = tmp_path / ("un-directorio-con-un-nombre-muy-largo-" * 4) / "politica"
+    deep.mkdir(parents=True)
+    policy = deep / "policy.toml"
+    policy.write_text("[clocks.acknowledgement]\nurgent = 'soon'\n")
+    env = _env(tmp_path / "home")
+    if columns:
+        env["COLUMNS"] = columns
+    refused = subprocess.run(
+        [*MECHBUS, "up", "--policy", str(policy)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 2
+    [line] = [line for line in refused.stdout.splitlines() if "bad deadline policy" in line]
+    assert str(policy) in line  # one line, the path whole
+    runner = CliRunner(env={"COLUMNS": columns} if columns else None)
+    again = runner.invoke(app, ["up", "--policy", str(policy), "--home", str(tmp_path / "h")])
+    assert again.exit_code == 2
+    assert str(policy) in again.output.splitlines()[0]
