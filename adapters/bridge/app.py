@@ -23,6 +23,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlmodel import select
 
+from adapters.bridge.body_limit import BodyLimit
 from adapters.bridge.problems import FieldProblem, ProblemError, install, responses
 from adapters.bridge.problems import schema_violation as violation
 from adapters.bridge.publisher import Publisher, Unavailable
@@ -240,7 +241,7 @@ def _reply(agency: str, cls: Any, body: Body) -> Callable[[Envelope, datetime], 
     return build
 
 
-ANSWER = responses(400, 401, 404, 422, 503)
+ANSWER = responses(400, 401, 404, 413, 422, 503)
 
 
 def create_app(
@@ -274,6 +275,7 @@ def create_app(
     )
     app.state.bridge = Bridge(ledger, store, publisher, clock)
     install(app)
+    app.add_middleware(BodyLimit)
 
     @app.middleware("http")
     async def headers(request: Request, call_next: Any) -> Response:
@@ -442,7 +444,7 @@ def create_app(
 
     @app.put(
         "/v1/webhook",
-        responses=responses(400, 401, 422),
+        responses=responses(400, 401, 413, 422),
         summary="Register (or replace) this agency's webhook; answers a new signing secret",
     )
     async def set_webhook(body: WebhookIn, agency: Agency, bridge: BridgeDep) -> WebhookOut:

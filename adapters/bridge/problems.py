@@ -108,7 +108,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        titles = {404: "Not found", 405: "Method not allowed"}
+        titles = {404: "Not found", 405: "Method not allowed", 413: "Content too large"}
         title = titles.get(exc.status_code, "HTTP error")
         slug = title.lower().replace(" ", "-")
         detail = exc.detail if isinstance(exc.detail, str) else title
@@ -124,6 +124,7 @@ def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         400: "Malformed JSON",
         401: "Missing, unknown or revoked token",
         404: "No such request addressed to this agency",
+        413: "The body is larger than one bus message may be (64 KiB)",
         422: "Schema violation (the fields are listed)",
         503: "NATS is unavailable: nothing was published; retry",
     }
