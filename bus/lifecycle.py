@@ -499,7 +499,10 @@ def _why_closed(state: RequestState) -> str:
         return "the Mechanism recalled it"
     if all(r.status in FINAL_RECIPIENT for r in state.recipients):
         return "it was recalled or declined by every recipient"
-    return "all its commitments have ended"
+    return (
+        "all its commitments have ended and nobody owes an answer; a further action needs "
+        "a new request from the Mechanism"
+    )
 
 
 _Handler = Callable[[RequestState, Envelope, datetime], _Step]

@@ -130,6 +130,17 @@ def test_the_verdict_comes_in_the_answer(bridge: tuple[Path, str]) -> None:
             },
         )
         assert partly.status_code == 202 and partly.json()["recorded"], partly.text
+        # its only open commitment ended: the request is closed, and every view says so
+        shown = http.get(answers).json()
+        assert shown["status"] == "accepted" and shown["closed_at"] is not None
+        more = http.post(
+            f"{answers}/commitments",
+            json={"commitment_id": "C3", "action": "Cámaras", "due": due},
+        )
+        assert more.status_code == 409, more.text
+        assert "is closed" in more.json()["detail"] and "new request" in more.json()["detail"]
+    [line] = _rows(["requests"], home)
+    assert line["status"] == "accepted" and line["closed_at"] is not None
     # nothing refused reached the bus: no dead letter, and the record holds what was answered
     assert _rows(["dlq", "list"], home) == []
     kinds = [e["message"] for e in _rows(["case", "MPDDHP-2026-0412"], home)]

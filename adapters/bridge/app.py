@@ -30,7 +30,7 @@ from adapters.bridge.problems import schema_violation as violation
 from adapters.bridge.publisher import Publisher
 from adapters.bridge.store import BridgeStore, BridgeStoreError
 from adapters.ledger import SqlLedger
-from adapters.tables import MessageRow, RecipientRow
+from adapters.tables import MessageRow, RecipientRow, RequestRow
 from adapters.tracking_views import Filters, commitments, pending
 from bus import redaction
 from bus.agency import delivery_receipt, reply_from
@@ -107,6 +107,9 @@ class RequestView(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     status: str
+    closed_at: datetime | None = Field(
+        default=None, description="when the request closed: it then takes no further answer"
+    )
     request: dict[str, Any] = Field(description="the v1 message, as this agency may see it")
 
 
@@ -166,6 +169,11 @@ class Bridge:
                 document["data"][redaction.PERSONAL_FIELD] = personal
                 message = parse_message(json.dumps(document).encode())
         return redaction.for_recipient(message, agency), recipient.status
+
+    def closed_at(self, request_id: str) -> datetime | None:
+        with self.ledger.session() as session:
+            query = select(RequestRow.closed_at).where(RequestRow.request_id == request_id)
+            return session.exec(query).first()
 
 
 bearer = HTTPBearer(auto_error=False, description="the agency's token (mechbus creds token)")
@@ -337,7 +345,10 @@ def create_app(
     )
     async def show(request_id: RequestId, agency: Agency, bridge: BridgeDep) -> RequestView:
         message, status = await asyncio.to_thread(bridge.request_for, agency, request_id)
-        return RequestView(status=status, request=json.loads(message.to_json()))
+        closed_at = await asyncio.to_thread(bridge.closed_at, request_id)
+        return RequestView(
+            status=status, closed_at=closed_at, request=json.loads(message.to_json())
+        )
 
     @app.post(
         "/v1/requests/{request_id}/receipt",
