@@ -72,7 +72,12 @@ def emit(
     *,
     title: str,
     caption: str | None = None,
+    more: str | None = None,
 ) -> None:
+    """``more``: the rows were cut, and how to see the rest. It goes to stderr for JSON and
+    CSV, so that what a program parses holds rows only, and under the table otherwise."""
+    if more is not None and fmt is not Format.TABLE:
+        print(more, file=sys.stderr)
     if fmt is Format.JSON:
         for row in rows:
             print(json.dumps({name: _plain(get(row)) for name, get in columns}, ensure_ascii=False))
@@ -80,6 +85,8 @@ def emit(
     if fmt is Format.CSV:
         write_csv(rows, columns, sys.stdout)
         return
+    if more is not None:
+        caption = f"{caption}; {more}" if caption else more
     table = Table(title=title, caption=caption, header_style="bold")
     for name, _ in columns:
         table.add_column(name)

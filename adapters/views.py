@@ -34,13 +34,20 @@ class RequestLine:
 
 
 def request_lines(
-    session: Session, *, request_ids: Iterable[str] | None = None, limit: int = 200
+    session: Session,
+    *,
+    request_ids: Iterable[str] | None = None,
+    limit: int | None = 200,
+    offset: int = 0,
 ) -> list[RequestLine]:
     query = (
         select(RequestRow, RecipientRow)
         .join(RecipientRow, col(RecipientRow.request_id) == col(RequestRow.request_id))
-        .order_by(col(RequestRow.sent_at).desc(), col(RecipientRow.position))
+        .order_by(
+            col(RequestRow.sent_at).desc(), col(RequestRow.request_id), col(RecipientRow.position)
+        )
         .limit(limit)
+        .offset(offset)
     )
     if request_ids is not None:
         query = query.where(col(RequestRow.request_id).in_(list(request_ids)))
