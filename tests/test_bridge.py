@@ -131,7 +131,7 @@ async def test_answers_go_through_the_hub_into_the_ledger(
             assert sent.json()["message_id"] == receipt_id(request.id, "gro.government")
             assert sent.json()["nats_subject"].startswith("mech.v1.from.gro.government.")
             again = await http.post(f"/v1/requests/{request.id}/receipt")
-            assert again.json()["duplicate"] is True  # the fixed id: absorbed by the stream
+            assert again.json()["duplicate"] is True  # the fixed id, already in the record
             ack = await http.post(
                 f"/v1/requests/{request.id}/acknowledgement",
                 json={"official_role": "Subsecretaría de Derechos Humanos"},

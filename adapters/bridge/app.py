@@ -3,10 +3,9 @@
 An agency authenticates with its own bearer token (``mechbus creds token issue``), lists what
 it owes, reads its requests as it may see them (need-to-know: bus.redaction), and answers.
 Each answer is built exactly as the agency SDK builds it (bus.agency.reply_from, and the fixed
-receipt id), checked by the same intake the hub runs (bus.intake.decode), then published on
-the agency's own outbox with ``Nats-Msg-Id`` and a PubAck wait. The hub records it like any
-NATS message: the lifecycle's verdict (an illegal step) reaches the agency as a ``rejected``
-notice, as it would over NATS.
+receipt id), then judged and published by adapters.bridge.answers: the hub's intake and
+lifecycle run on it first, so a step the record refuses is answered 409/422 at once, and a
+published one is answered once the hub has recorded it.
 """
 
 from __future__ import annotations
