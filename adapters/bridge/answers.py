@@ -6,6 +6,7 @@ agency learns the verdict in the answer instead of only as a later ``rejected`` 
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,6 +23,8 @@ from bus.lifecycle import Refused as LifecycleRefusal
 from bus.lifecycle import RequestState, apply, concerns_requests
 from schemas.envelope import Envelope
 from schemas.tracking import RejectionReason
+
+log = logging.getLogger("mechbus.bridge")
 
 # How long an answer waits for the hub to record what it published. Long enough for a hub
 # that keeps up (tens of milliseconds); past it the answer says so and the verdict, if any,
@@ -155,6 +158,15 @@ async def deliver(
         return answer(duplicate=True, recorded=True)
     verdict = await asyncio.to_thread(judge, ledger, message, now)
     if verdict is not None:
+        # Never published, so no dead letter keeps it: the log does (ids and the code only).
+        log.info(
+            "refused %s %s from %s on %s: %s",
+            message.type,
+            message.id,
+            message.source,
+            message.thread,
+            verdict.reason.value,
+        )
         raise refused(verdict)
     try:
         await publisher.publish(message)
