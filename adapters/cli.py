@@ -14,7 +14,6 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
 from sqlmodel import Session
 
 from adapters import actions, cli_contract, cli_db, tracking_views
@@ -34,7 +33,8 @@ from adapters.demo import (
 from adapters.ledger import SqlLedger
 from adapters.obligations import SqlObligations
 from adapters.outbox import Outbox, OutboxRelay
-from adapters.output import Column, choose, emit
+from adapters.output import Column, choose, emit, make_console
+from adapters.paging import PAGE_ROWS, Page
 from adapters.replay import ReplayError, ReplayReport
 from adapters.replay import compare as compare_ledgers
 from adapters.replay import replay as replay_stream
@@ -80,8 +80,7 @@ app.add_typer(board_app, name="board")
 app.add_typer(cli_db.app, name="db")
 app.add_typer(cli_contract.app, name="contract")
 app.add_typer(dashboard_cli.app, name="dashboard")
-# Piped output (CI logs, files) gets room for the tables instead of Rich's 80 columns.
-console = Console(width=None if sys.stdout.isatty() else 120)
+console = make_console()
 
 HomeOpt = Annotated[
     Path | None,
@@ -407,26 +406,46 @@ def send_file(
     _publish(_settings(home, nats_url), message)
 
 
+# Every list view shows one page: --limit rows from --offset, or --all; a cut list says so.
+LimitOpt = Annotated[int, typer.Option(min=1, help="At most this many rows (one page).")]
+OffsetOpt = Annotated[int, typer.Option(min=0, help="Skip this many rows (the next page).")]
+AllOpt = Annotated[bool, typer.Option("--all", help="Every row, however many.")]
+
+
+def _page(limit: int, offset: int, every: bool) -> Page:
+    return Page(None if every else limit, offset)
+
+
 @app.command()
 def requests(
     home: HomeOpt = None,
     ledger_url: LedgerOpt = None,
-    limit: Annotated[int, typer.Option(help="At most this many rows.")] = 100,
+    limit: LimitOpt = PAGE_ROWS,
+    offset: OffsetOpt = 0,
+    every: AllOpt = False,
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table.")] = False,
 ) -> None:
     """List the ledger's requests, newest first, one row per recipient."""
+    page = _page(limit, offset, every)
     settings = _settings(home, ledger_url=ledger_url)
     ledger = settings.ledger()
     try:
         with ledger.session() as session:
-            lines = request_lines(session, limit=limit)
+            fetched = request_lines(session, limit=page.fetch, offset=page.offset)
     finally:
         ledger.close()
+    lines, cut = page.cut(fetched)
+    more = page.more(len(lines)) if cut else None
     if as_json:
+        if more:
+            print(more, file=sys.stderr)
         for line in lines:
             print(json.dumps(line.as_json(), ensure_ascii=False))
         return
-    console.print(requests_table(lines))
+    table = requests_table(lines)
+    if more:
+        table.caption = f"{table.caption}; {more}"
+    console.print(table)
 
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="JSON lines instead of a table.")]
@@ -454,13 +473,17 @@ def _show(
     as_csv: bool,
     title: str,
     caption: str | None = None,
+    page: Page | None = None,
 ) -> None:
+    """``rows`` as fetched for ``page`` (one more than it shows, when there are more)."""
     try:
         fmt = choose(as_json, as_csv)
     except ValueError as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from None
-    emit(rows, columns, fmt, console, title=title, caption=caption)
+    rows, cut = page.cut(rows) if page else (rows, False)
+    more = page.more(len(rows)) if page and cut else None
+    emit(rows, columns, fmt, console, title=title, caption=caption, more=more)
 
 
 @app.command()
@@ -469,19 +492,20 @@ def pending(
     agency: Annotated[str | None, typer.Option(help="Agency id, e.g. gro.government.")] = None,
     kind: Annotated[str | None, typer.Option(help="Request kind, e.g. protection_measure.")] = None,
     urgency: Annotated[str | None, typer.Option(help="urgent or ordinary.")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many rows.")] = 100,
+    limit: LimitOpt = PAGE_ROWS,
+    offset: OffsetOpt = 0,
+    every: AllOpt = False,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
     home: HomeOpt = None,
     ledger_url: LedgerOpt = None,
 ) -> None:
     """Requests nobody has acknowledged or answered, most overdue first."""
-    now = datetime.now(UTC)
+    now, page = datetime.now(UTC), _page(limit, offset, every)
+    filters = tracking_views.Filters(state, agency, kind, urgency)
     rows = _query(
         _settings(home, ledger_url=ledger_url),
-        lambda session: tracking_views.pending(
-            session, now, tracking_views.Filters(state, agency, kind, urgency), limit
-        ),
+        lambda session: tracking_views.pending(session, now, filters, page.fetch, page.offset),
     )
     columns: list[Column] = [
         ("request", lambda r: r.request_id),
@@ -501,6 +525,7 @@ def pending(
         as_csv,
         "Unanswered requests, most overdue first",
         "overdue_hours < 0: still within the deadline",
+        page,
     )
 
 
@@ -509,16 +534,26 @@ def commitments_cmd(
     overdue: Annotated[bool, typer.Option("--overdue", help="Only those past due.")] = False,
     agency: Annotated[str | None, typer.Option(help="Agency id.")] = None,
     state: Annotated[str | None, typer.Option(help="State code.")] = None,
+    limit: LimitOpt = PAGE_ROWS,
+    offset: OffsetOpt = 0,
+    every: AllOpt = False,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
     home: HomeOpt = None,
     ledger_url: LedgerOpt = None,
 ) -> None:
     """Open commitments (actions agencies committed to), earliest due first."""
+    page = _page(limit, offset, every)
     rows = _query(
         _settings(home, ledger_url=ledger_url),
         lambda session: tracking_views.commitments(
-            session, datetime.now(UTC), overdue_only=overdue, agency=agency, state=state
+            session,
+            datetime.now(UTC),
+            overdue_only=overdue,
+            agency=agency,
+            state=state,
+            limit=page.fetch,
+            offset=page.offset,
         ),
     )
     columns: list[Column] = [
@@ -531,7 +566,8 @@ def commitments_cmd(
         ("status", lambda r: r.status),
         ("overdue_hours", lambda r: r.overdue_hours),
     ]
-    _show(rows, columns, as_json, as_csv, "Overdue commitments" if overdue else "Open commitments")
+    title = "Overdue commitments" if overdue else "Open commitments"
+    _show(rows, columns, as_json, as_csv, title, page=page)
 
 
 @app.command()
@@ -540,17 +576,21 @@ def case(
     personal: Annotated[
         bool, typer.Option("--personal", help="Also show the people's details (federal staff).")
     ] = False,
+    limit: LimitOpt = PAGE_ROWS,
+    offset: OffsetOpt = 0,
+    every: AllOpt = False,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
     home: HomeOpt = None,
     ledger_url: LedgerOpt = None,
 ) -> None:
     """One case's timeline across all agencies."""
+    page = _page(limit, offset, every)
     settings = _settings(home, ledger_url=ledger_url)
     ledger = settings.ledger()
     try:
         with ledger.session() as session:
-            rows = tracking_views.case_timeline(session, ref)
+            rows = tracking_views.case_timeline(session, ref, page.fetch, page.offset)
         details = (
             {(e.source, e.message_id): ledger.personal(e.message_id, e.source) for e in rows}
             if personal
@@ -568,7 +608,7 @@ def case(
     ]
     if personal:  # opened from the sealed store, for this view only; never logged
         columns.append(("personal", lambda r: _names(details.get((r.source, r.message_id)))))
-    _show(rows, columns, as_json, as_csv, f"Case {ref}")
+    _show(rows, columns, as_json, as_csv, f"Case {ref}", page=page)
 
 
 def _names(personal: Any) -> str:
@@ -597,6 +637,9 @@ def scorecard(
     sort: Annotated[
         str, typer.Option(help="Column to sort by (worst first for figures).")
     ] = "open_overdue",
+    limit: LimitOpt = PAGE_ROWS,
+    offset: OffsetOpt = 0,
+    every: AllOpt = False,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
     home: HomeOpt = None,
@@ -628,18 +671,23 @@ def scorecard(
         reverse=sort in ("received", "median_hours_to_ack", "open_overdue"),
     )
     scores = known + [x for x in scores if key(x) is None]
+    page = _page(limit, offset, every)
     _show(
-        scores,
+        scores[page.offset :],
         SCORE_COLUMNS,
         as_json,
         as_csv,
         f"Joint responsibility by state ({month or 'all time'})",
+        page=page,
     )
 
 
 @app.command()
 def agenda(
     ref: Annotated[str, typer.Argument(help="Case reference.")],
+    limit: LimitOpt = PAGE_ROWS,
+    offset: OffsetOpt = 0,
+    every: AllOpt = False,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
     home: HomeOpt = None,
@@ -659,7 +707,9 @@ def agenda(
         ("status", lambda a: a.status),
         ("request", lambda a: a.request_id),
     ]
-    _show(items, columns, as_json, as_csv, f"Implementation agenda for {ref}")
+    page = _page(limit, offset, every)
+    title = f"Implementation agenda for {ref}"
+    _show(items[page.offset :], columns, as_json, as_csv, title, page=page)
 
 
 @app.command()
@@ -740,15 +790,19 @@ def board_attendance(
 @board_app.command("agenda")
 def board_agenda(
     session_id: Annotated[str | None, typer.Argument(help="Session id (default: all).")] = None,
+    limit: LimitOpt = PAGE_ROWS,
+    offset: OffsetOpt = 0,
+    every: AllOpt = False,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
     home: HomeOpt = None,
     ledger_url: LedgerOpt = None,
 ) -> None:
     """Cases the ladder placed on the Board's agenda, with the authority to summon."""
+    page = _page(limit, offset, every)
     rows = _query(
         _settings(home, ledger_url=ledger_url),
-        lambda session: tracking_views.board_agenda(session, session_id),
+        lambda session: tracking_views.board_agenda(session, session_id, page.fetch, page.offset),
     )
     columns: list[Column] = [
         ("session", lambda e: e.board_session_id or "(not yet scheduled)"),
@@ -758,7 +812,7 @@ def board_agenda(
         ("due", lambda e: e.due_at),
         ("placed", lambda e: e.fired_at),
     ]
-    _show(rows, columns, as_json, as_csv, "Governing Board agenda")
+    _show(rows, columns, as_json, as_csv, "Governing Board agenda", page=page)
 
 
 @app.command()
@@ -807,6 +861,9 @@ MaxAgeOpt = Annotated[
 @app.command("shelters")
 def shelters_cmd(
     max_age_hours: MaxAgeOpt = 24.0,
+    limit: LimitOpt = PAGE_ROWS,
+    offset: OffsetOpt = 0,
+    every: AllOpt = False,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
     home: HomeOpt = None,
@@ -814,7 +871,11 @@ def shelters_cmd(
 ) -> None:
     """Each shelter's current capacity (stale reports marked as such)."""
     now, max_age = datetime.now(UTC), timedelta(hours=max_age_hours)
-    rows = _query(_settings(home, ledger_url=ledger_url), tracking_views.shelters)
+    page = _page(limit, offset, every)
+    rows = _query(
+        _settings(home, ledger_url=ledger_url),
+        lambda session: tracking_views.shelters(session, page.fetch, page.offset),
+    )
     columns: list[Column] = [
         ("shelter", lambda c: c.shelter),
         ("region", lambda c: c.region),
@@ -837,6 +898,7 @@ def shelters_cmd(
         as_csv,
         "Shelter capacity",
         f"stale: reported more than {max_age_hours:g} h ago",
+        page,
     )
 
 
@@ -905,6 +967,9 @@ app.add_typer(placements_app, name="placements")
 @placements_app.callback()
 def placements_list(
     ctx: typer.Context,
+    limit: LimitOpt = PAGE_ROWS,
+    offset: OffsetOpt = 0,
+    every: AllOpt = False,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
     home: HomeOpt = None,
@@ -913,7 +978,11 @@ def placements_list(
     """List relocations, one row per shelter asked, with where each stands."""
     if ctx.invoked_subcommand is not None:
         return
-    rows = _query(_settings(home, ledger_url=ledger_url), tracking_views.placements)
+    page = _page(limit, offset, every)
+    rows = _query(
+        _settings(home, ledger_url=ledger_url),
+        lambda session: tracking_views.placements(session, page.fetch, page.offset),
+    )
     columns: list[Column] = [
         ("request", lambda p: p.request_id),
         ("case", lambda p: p.case_ref),
@@ -924,7 +993,7 @@ def placements_list(
         ("sent", lambda p: p.sent_at),
         ("answered", lambda p: p.answered_at),
     ]
-    _show(rows, columns, as_json, as_csv, "Relocations and placements")
+    _show(rows, columns, as_json, as_csv, "Relocations and placements", page=page)
 
 
 @placements_app.command("confirm")
@@ -1203,15 +1272,19 @@ app.add_typer(outbox_app, name="outbox")
 
 @outbox_app.command("list")
 def outbox_list(
+    limit: LimitOpt = PAGE_ROWS,
+    offset: OffsetOpt = 0,
+    every: AllOpt = False,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
     home: HomeOpt = None,
     ledger_url: LedgerOpt = None,
 ) -> None:
     """Messages kept in the outbox and not published yet, oldest first."""
+    page = _page(limit, offset, every)
     ledger = _read(_settings(home, ledger_url=ledger_url))
     try:
-        rows = Outbox(ledger).waiting()
+        rows = Outbox(ledger).waiting(page.fetch, page.offset)
     finally:
         ledger.close()
     columns: list[Column] = [
@@ -1222,7 +1295,7 @@ def outbox_list(
         ("attempts", lambda w: w.attempts),
         ("last error", lambda w: w.last_error),
     ]
-    _show(rows, columns, as_json, as_csv, "Outbox (not yet published)")
+    _show(rows, columns, as_json, as_csv, "Outbox (not yet published)", page=page)
 
 
 @outbox_app.command("relay")
@@ -1263,15 +1336,21 @@ app.add_typer(dlq_app, name="dlq")
 def dlq_list(
     reason: Annotated[str | None, typer.Option(help="Only this reason, e.g. schema.")] = None,
     sender: Annotated[str | None, typer.Option(help="Only from this agency.")] = None,
+    limit: LimitOpt = PAGE_ROWS,
+    offset: OffsetOpt = 0,
+    every: AllOpt = False,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
     home: HomeOpt = None,
     ledger_url: LedgerOpt = None,
 ) -> None:
     """Dead letters, newest first (their bodies stay sealed)."""
+    page = _page(limit, offset, every)
     rows = _query(
         _settings(home, ledger_url=ledger_url),
-        lambda session: tracking_views.dead_letters(session, reason=reason, sender=sender),
+        lambda session: tracking_views.dead_letters(
+            session, reason=reason, sender=sender, limit=page.fetch, offset=page.offset
+        ),
     )
     columns: list[Column] = [
         ("id", lambda d: d.id),
@@ -1282,7 +1361,7 @@ def dlq_list(
         ("message", lambda d: d.message_id),
         ("detail", lambda d: d.detail),
     ]
-    _show(rows, columns, as_json, as_csv, "Dead letters")
+    _show(rows, columns, as_json, as_csv, "Dead letters", page=page)
 
 
 def _dead_letter(settings: Settings, dead_id: int) -> tuple[DeadLetterRow, bytes]:

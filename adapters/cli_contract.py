@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from adapters.contract import DEFAULT_DIR, export
+from adapters.output import make_console
 
 app = typer.Typer(help="The published contract for agencies.", no_args_is_help=True)
-console = Console(highlight=False)
+console = make_console(highlight=False)
 
 
 @app.command("export")

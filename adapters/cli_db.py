@@ -6,16 +6,16 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from adapters.ledger import make_engine
 from adapters.migrate import SchemaError, current, head, upgrade
+from adapters.output import make_console
 from adapters.settings import SettingsError, load_settings
 
 app = typer.Typer(help="The ledger's schema (Alembic migrations).", no_args_is_help=True)
-console = Console(highlight=False)
+console = make_console(highlight=False)
 
 UrlOpt = Annotated[
     str | None,

@@ -67,9 +67,9 @@ class Outbox:
                 return False
         return True
 
-    def waiting(self, limit: int = 1000) -> list[Waiting]:
+    def waiting(self, limit: int | None = 1000, offset: int = 0) -> list[Waiting]:
         with Session(self._ledger.engine) as session:
-            rows = session.exec(_unpublished().limit(limit)).all()
+            rows = session.exec(_unpublished().limit(limit).offset(offset)).all()
             return [
                 Waiting(r.message_id, r.type, r.source, r.created_at, r.attempts, r.last_error)
                 for r in rows

@@ -22,6 +22,14 @@ class Format(StrEnum):
     CSV = "csv"
 
 
+def make_console(**options: Any) -> Console:
+    """The console of the ``mechbus`` commands. On a terminal Rich fits lines to its width;
+    anywhere else (a pipe, a file, a test) a line is never wrapped, whatever ``COLUMNS``
+    says, because scripts read it whole, and tables get 120 columns instead of Rich's 80."""
+    terminal = sys.stdout.isatty()
+    return Console(width=None if terminal else 120, soft_wrap=not terminal, **options)
+
+
 def choose(as_json: bool, as_csv: bool) -> Format:
     if as_json and as_csv:
         raise ValueError("choose one of --json and --csv")
@@ -64,7 +72,12 @@ def emit(
     *,
     title: str,
     caption: str | None = None,
+    more: str | None = None,
 ) -> None:
+    """``more``: the rows were cut, and how to see the rest. It goes to stderr for JSON and
+    CSV, so that what a program parses holds rows only, and under the table otherwise."""
+    if more is not None and fmt is not Format.TABLE:
+        print(more, file=sys.stderr)
     if fmt is Format.JSON:
         for row in rows:
             print(json.dumps({name: _plain(get(row)) for name, get in columns}, ensure_ascii=False))
@@ -72,6 +85,8 @@ def emit(
     if fmt is Format.CSV:
         write_csv(rows, columns, sys.stdout)
         return
+    if more is not None:
+        caption = f"{caption}; {more}" if caption else more
     table = Table(title=title, caption=caption, header_style="bold")
     for name, _ in columns:
         table.add_column(name)

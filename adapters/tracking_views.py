@@ -3,7 +3,6 @@ the implementation agenda. Each returns plain rows; adapters.output renders them
 
 from __future__ import annotations
 
-import heapq
 import json
 from collections import defaultdict
 from dataclasses import dataclass
@@ -73,14 +72,15 @@ class Filters:
 
 
 def pending(
-    session: Session, now: datetime, filters: Filters, limit: int = 100
+    session: Session, now: datetime, filters: Filters, limit: int | None = 100, offset: int = 0
 ) -> list[PendingLine]:
     """Requests still owed an acknowledgement or an answer, most overdue first.
 
     One index range scan per status on (status, due), each stopping after ``limit`` rows,
-    merged here: the cost depends on ``limit``, not on how many requests the record holds.
-    (A single ``status IN (...)`` query would read and sort every unanswered row.)
+    merged here: the cost depends on ``offset + limit``, not on how many requests the record
+    holds. (A single ``status IN (...)`` query would read and sort every unanswered row.)
     """
+    reach = None if limit is None else offset + limit
     scans = [(status.value, "ack_due_at", "acknowledgement") for status in UNANSWERED]
     scans.append((RecipientStatus.ACKNOWLEDGED.value, "answer_due_at", "answer"))
     rows = []
@@ -88,11 +88,13 @@ def pending(
         query = filters.apply(
             select(RecipientRow)
             .where(RecipientRow.status == status)
-            .order_by(col(getattr(RecipientRow, due_field)))
-            .limit(limit)
+            .order_by(col(getattr(RecipientRow, due_field)), col(RecipientRow.id))
+            .limit(reach)
         )
         rows += [(getattr(r, due_field), owed, r) for r in session.exec(query)]
-    top = heapq.nsmallest(limit, rows, key=lambda item: (item[0] is None, item[0] or now))
+    # ties broken by row id, so that consecutive pages neither repeat nor skip a row
+    ordered = sorted(rows, key=lambda item: (item[0] is None, item[0] or now, item[2].id or 0))
+    top = ordered[offset:reach]
     case_refs = _case_refs(session, {r.request_id for _, _, r in top})
     return [
         PendingLine(
@@ -143,14 +145,16 @@ def commitments(
     overdue_only: bool,
     agency: str | None = None,
     state: str | None = None,
-    limit: int = 200,
+    limit: int | None = 200,
+    offset: int = 0,
 ) -> list[CommitmentLine]:
     query = (
         select(CommitmentRow, RequestRow.case_ref)
         .join(RequestRow, col(RequestRow.request_id) == col(CommitmentRow.request_id))
         .where(col(CommitmentRow.status).in_([s.value for s in OPEN_COMMITMENT]))
-        .order_by(col(CommitmentRow.due))
+        .order_by(col(CommitmentRow.due), col(CommitmentRow.id))
         .limit(limit)
+        .offset(offset)
     )
     if overdue_only:
         query = query.where(col(CommitmentRow.due) < now)
@@ -188,12 +192,16 @@ class CaseEvent:
     detail: str
 
 
-def case_timeline(session: Session, case_ref: str) -> list[CaseEvent]:
+def case_timeline(
+    session: Session, case_ref: str, limit: int | None = None, offset: int = 0
+) -> list[CaseEvent]:
     """Every message of the case across all agencies, in the order the bus carried them."""
     query = (
         select(MessageRow)
         .where(MessageRow.case_ref == case_ref)
         .order_by(col(MessageRow.stream_seq))
+        .limit(limit)
+        .offset(offset)
     )
     events = []
     for m in session.exec(query):
@@ -491,18 +499,22 @@ def case_agenda(session: Session, case_ref: str, now: datetime) -> list[AgendaIt
     return agenda(case_ref, items, now)
 
 
-def board_agenda(session: Session, session_id: str | None) -> list[EscalationRow]:
+def board_agenda(
+    session: Session, session_id: str | None, limit: int | None = None, offset: int = 0
+) -> list[EscalationRow]:
     query = select(EscalationRow).where(EscalationRow.level == "board_agenda")
     if session_id is not None:
         query = query.where(EscalationRow.board_session_id == session_id)
-    return list(session.exec(query.order_by(col(EscalationRow.fired_at))))
+    query = query.order_by(col(EscalationRow.fired_at), col(EscalationRow.id))
+    return list(session.exec(query.limit(limit).offset(offset)))
 
 
 # --- shelters and placements -------------------------------------------------------------
 
 
-def shelters(session: Session) -> list[ShelterCapacity]:
-    rows = session.exec(select(ShelterCapacityRow).order_by(col(ShelterCapacityRow.shelter)))
+def shelters(session: Session, limit: int | None = None, offset: int = 0) -> list[ShelterCapacity]:
+    query = select(ShelterCapacityRow).order_by(col(ShelterCapacityRow.shelter))
+    rows = session.exec(query.limit(limit).offset(offset))
     return [capacity_from_row(row) for row in rows]
 
 
@@ -536,13 +548,16 @@ def relocation_body(session: Session, request_id: str) -> RelocationBody | None:
     return message.data if isinstance(message.data, RelocationBody) else None
 
 
-def placements(session: Session, limit: int = 200) -> list[PlacementLine]:
+def placements(session: Session, limit: int | None = 200, offset: int = 0) -> list[PlacementLine]:
     query = (
         select(RequestRow, RecipientRow)
         .join(RecipientRow, col(RecipientRow.request_id) == col(RequestRow.request_id))
         .where(RequestRow.type == "mech.request.relocation.v1")
-        .order_by(col(RequestRow.sent_at).desc(), col(RecipientRow.position))
+        .order_by(
+            col(RequestRow.sent_at).desc(), col(RequestRow.request_id), col(RecipientRow.position)
+        )
         .limit(limit)
+        .offset(offset)
     )
     lines = []
     bodies: dict[str, RelocationBody | None] = {}
@@ -569,10 +584,16 @@ def placements(session: Session, limit: int = 200) -> list[PlacementLine]:
 
 
 def dead_letters(
-    session: Session, *, reason: str | None = None, sender: str | None = None, limit: int = 200
+    session: Session,
+    *,
+    reason: str | None = None,
+    sender: str | None = None,
+    limit: int | None = 200,
+    offset: int = 0,
 ) -> list[DeadLetterRow]:
     """Bad input kept with its reason, newest first (bodies stay sealed)."""
-    query = select(DeadLetterRow).order_by(col(DeadLetterRow.id).desc()).limit(limit)
+    query = select(DeadLetterRow).order_by(col(DeadLetterRow.id).desc())
+    query = query.limit(limit).offset(offset)
     if reason:
         query = query.where(DeadLetterRow.reason == reason)
     if sender:

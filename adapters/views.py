@@ -26,19 +26,28 @@ class RequestLine:
     acknowledged_at: datetime | None
     acknowledged_by: str | None
     decided_at: datetime | None
+    # Set once the request closed: it then takes no further message (bus.lifecycle).
+    closed_at: datetime | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in asdict(self).items()}
 
 
 def request_lines(
-    session: Session, *, request_ids: Iterable[str] | None = None, limit: int = 200
+    session: Session,
+    *,
+    request_ids: Iterable[str] | None = None,
+    limit: int | None = 200,
+    offset: int = 0,
 ) -> list[RequestLine]:
     query = (
         select(RequestRow, RecipientRow)
         .join(RecipientRow, col(RecipientRow.request_id) == col(RequestRow.request_id))
-        .order_by(col(RequestRow.sent_at).desc(), col(RecipientRow.position))
+        .order_by(
+            col(RequestRow.sent_at).desc(), col(RequestRow.request_id), col(RecipientRow.position)
+        )
         .limit(limit)
+        .offset(offset)
     )
     if request_ids is not None:
         query = query.where(col(RequestRow.request_id).in_(list(request_ids)))
@@ -55,6 +64,7 @@ def request_lines(
             acknowledged_at=rec.acknowledged_at,
             acknowledged_by=rec.acknowledged_by,
             decided_at=rec.decided_at,
+            closed_at=req.closed_at,
         )
         for req, rec in session.exec(query)
     ]
@@ -80,8 +90,9 @@ def _after(value: datetime | None, since: datetime) -> str:
 
 
 def requests_table(lines: list[RequestLine], title: str = "Requests") -> Table:
-    table = Table(title=title, header_style="bold", caption="times in UTC; +s after sending")
-    for name in ("request", "kind", "case", "to", "status", "sent", "receipt", "ack"):
+    caption = "times in UTC; +s after sending; closed: the request takes nothing more"
+    table = Table(title=title, header_style="bold", caption=caption)
+    for name in ("request", "kind", "case", "to", "status", "sent", "receipt", "ack", "closed"):
         table.add_column(name, no_wrap=name in ("request", "status", "sent"))
     for line in lines:
         style = _STATUS_STYLE.get(line.status, "")
@@ -97,6 +108,7 @@ def requests_table(lines: list[RequestLine], title: str = "Requests") -> Table:
             _clock(line.sent_at),
             _after(line.delivered_at, line.sent_at),
             _after(line.acknowledged_at, line.sent_at),
+            _after(line.closed_at, line.sent_at) if line.closed_at else "-",
         )
     return table
 

@@ -166,6 +166,9 @@ class Refused:
 
     reason: RejectionReason
     detail: str
+    # The message could apply in no state of the request (a due date already passed): the
+    # sender must change it, not wait for the request to move.
+    content_fault: bool = False
 
 
 Event = RequestOpened | RecipientChanged | RequestUpdated | CommitmentChanged | RequestClosed
@@ -174,10 +177,11 @@ _Step = tuple[RequestState, list[Event | Refused]]
 
 
 class _Refusal(Exception):
-    def __init__(self, reason: RejectionReason, detail: str) -> None:
+    def __init__(self, reason: RejectionReason, detail: str, content_fault: bool = False) -> None:
         super().__init__(detail)
         self.reason = reason
         self.detail = detail
+        self.content_fault = content_fault
 
 
 def _illegal(detail: str) -> _Refusal:
@@ -216,7 +220,7 @@ def apply(
             raise _illegal(f"{message.type} does not apply to a request")
         new_state, events = handler(state, message, now)
     except _Refusal as refusal:
-        return state, [Refused(refusal.reason, refusal.detail)]
+        return state, [Refused(refusal.reason, refusal.detail, refusal.content_fault)]
     closed = _close_if_done(new_state, now)
     if closed is not new_state:
         events.append(RequestClosed(new_state.request_id))
@@ -353,7 +357,11 @@ def _commit(state: RequestState, message: Envelope, now: datetime) -> _Step:
         )
     body = message.data
     if body.due <= now:
-        raise _illegal(f"commitment {body.commitment_id} is due {body.due}, which has passed")
+        raise _Refusal(
+            RejectionReason.ILLEGAL_TRANSITION,
+            f"commitment {body.commitment_id} is due {body.due}, which has passed",
+            content_fault=True,
+        )
     if state.commitment(body.commitment_id) is not None:
         raise _illegal(f"commitment {body.commitment_id} already exists on this request")
     commitment = Commitment(body.commitment_id, message.source, body.action, body.due, now)
@@ -491,7 +499,10 @@ def _why_closed(state: RequestState) -> str:
         return "the Mechanism recalled it"
     if all(r.status in FINAL_RECIPIENT for r in state.recipients):
         return "it was recalled or declined by every recipient"
-    return "all its commitments have ended"
+    return (
+        "all its commitments have ended and nobody owes an answer; a further action needs "
+        "a new request from the Mechanism"
+    )
 
 
 _Handler = Callable[[RequestState, Envelope, datetime], _Step]

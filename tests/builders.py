@@ -11,6 +11,7 @@ from schemas.responses import (
     Acknowledgement,
     CommitmentFulfilled,
     CommitmentMade,
+    CommitmentPartiallyFulfilled,
     CommitmentWithdrawn,
     Decline,
     DeliveryReceipt,
@@ -117,6 +118,15 @@ def progress(request_id: str, commitment_id: str = "C1", by: str = "gro.governme
 def fulfilled(request_id: str, commitment_id: str = "C1", by: str = "gro.government") -> Any:
     data = {"commitment_id": commitment_id, "evidence": [{"reference": "OF-SSP-2026-118"}]}
     return _answer(CommitmentFulfilled, request_id, by, data, T0)
+
+
+def partly_fulfilled(request_id: str, commitment_id: str = "C1", by: str = "gro.government") -> Any:
+    data = {
+        "commitment_id": commitment_id,
+        "evidence": [{"reference": "OF-SSP-2026-119"}],
+        "shortfall": "Dos de cuatro rondines diarios.",
+    }
+    return _answer(CommitmentPartiallyFulfilled, request_id, by, data, T0)
 
 
 def withdrawn(request_id: str, commitment_id: str = "C1", by: str = "gro.government") -> Any:

@@ -131,7 +131,7 @@ async def test_answers_go_through_the_hub_into_the_ledger(
             assert sent.json()["message_id"] == receipt_id(request.id, "gro.government")
             assert sent.json()["nats_subject"].startswith("mech.v1.from.gro.government.")
             again = await http.post(f"/v1/requests/{request.id}/receipt")
-            assert again.json()["duplicate"] is True  # the fixed id: absorbed by the stream
+            assert again.json()["duplicate"] is True  # the fixed id, already in the record
             ack = await http.post(
                 f"/v1/requests/{request.id}/acknowledgement",
                 json={"official_role": "Subsecretaría de Derechos Humanos"},
@@ -239,3 +239,45 @@ async def test_webhook_registered_through_the_bridge(ledger: SqlLedger, store: B
         assert (await http.delete("/v1/webhook")).status_code == 204
         assert (await http.delete("/v1/webhook")).status_code == 404
     assert store.webhook("gro.government") is None
+
+
+class Chunks:
+    """A request body sent in 1 MiB chunks, counting how many the server pulled."""
+
+    def __init__(self, megabytes: int) -> None:
+        self.left = megabytes
+        self.pulled = 0
+
+    async def __aiter__(self) -> Any:
+        while self.left:
+            self.left -= 1
+            self.pulled += 1
+            yield b" " * (1024 * 1024)
+
+
+async def test_bodies_over_the_bus_limit_are_refused_unread(
+    ledger: SqlLedger, store: BridgeStore
+) -> None:
+    app = create_app(ledger, store, Recorder())
+    path = "/v1/requests/x/acknowledgement"
+    async with client_for(app, store.issue_token("gro.government")) as http:
+        declared = Chunks(50)
+        answer = await http.post(
+            path,
+            content=declared,
+            headers={"content-type": "application/json", "content-length": str(50 * 1024**2)},
+        )
+        assert answer.status_code == 413, answer.text
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert "65536" in answer.json()["detail"]
+        assert declared.pulled <= 1  # refused on its Content-Length
+        chunked = Chunks(50)
+        answer = await http.post(
+            path, content=chunked, headers={"content-type": "application/json"}
+        )
+        assert answer.status_code == 413, answer.text
+        assert chunked.pulled <= 2  # counted while streaming, not read to the end
+        small = await http.post(path, json={"official_role": "x" * 100})
+        assert small.status_code == 404  # under the limit: handled as usual
+    operations = json.loads(OPENAPI.read_text(encoding="utf-8"))["paths"]
+    assert "413" in operations["/v1/requests/{request_id}/acknowledgement"]["post"]["responses"]

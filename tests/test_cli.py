@@ -9,8 +9,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -700,3 +701,121 @@ def test_dlq_list_show_and_retry(
     assert "the rebuilt ledger equals the live one" in " ".join(rebuilt.stdout.split())
     again = run(["replay", "--into", f"sqlite:///{tmp_path / 'rebuilt.db'}"], home)
     assert again.returncode == 2 and "not empty" in again.stdout
+
+
+@pytest.mark.parametrize("columns", [None, "40"])
+def test_messages_for_scripts_are_never_wrapped(tmp_path: Path, columns: str | None) -> None:
+    deep = tmp_path / ("un-directorio-con-un-nombre-muy-largo-" * 4) / "politica"
+    deep.mkdir(parents=True)
+    policy = deep / "policy.toml"
+    policy.write_text("[clocks.acknowledgement]\nurgent = 'soon'\n")
+    env = _env(tmp_path / "home")
+    if columns:
+        env["COLUMNS"] = columns
+    refused = subprocess.run(
+        [*MECHBUS, "up", "--policy", str(policy)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 2
+    [line] = [line for line in refused.stdout.splitlines() if "bad deadline policy" in line]
+    assert str(policy) in line  # one line, the path whole
+    runner = CliRunner(env={"COLUMNS": columns} if columns else None)
+    again = runner.invoke(app, ["up", "--policy", str(policy), "--home", str(tmp_path / "h")])
+    assert again.exit_code == 2
+    assert str(policy) in again.output.splitlines()[0]
+
+
+def _filled_ledger(path: Path) -> str:
+    """A ledger holding seven of everything a list view shows."""
+    from adapters.ledger import SqlLedger
+    from adapters.outbox import Outbox
+    from bus import subjects
+    from bus.policy import Policy
+    from bus.ports import Delivery
+    from bus.recording import record_batch
+    from schemas.capacity import CapacityUpdate
+    from tests import builders as b
+
+    url = f"sqlite:///{path}"
+    ledger = SqlLedger(url)
+    now = datetime.now(UTC)
+    requests = [b.patrol_request(at=now) for _ in range(7)]
+    first = requests[0].id
+    due = now + timedelta(days=30)
+    messages: list[Any] = [*requests, b.acknowledgement(first, at=now), b.acceptance(first, at=now)]
+    messages += [b.commitment(first, f"C{i}", due=due, at=now) for i in range(7)]
+    messages += [b.relocation_request(at=now)]
+    messages += [
+        CapacityUpdate(source=shelter, time=now, data=b.SHELTER_CAPACITY)
+        for shelter in ("shelter.casa-refugio-cdmx", "shelter.albergue-oaxaca")
+    ]
+    deliveries = [
+        Delivery(subjects.routes(m)[0][0], m.to_json(), seq) for seq, m in enumerate(messages, 1)
+    ]
+    deliveries += [  # seven dead letters
+        Delivery("mech.v1.from.gro.government.acknowledgement", b"{not json", 100 + i)
+        for i in range(7)
+    ]
+    record_batch(ledger, deliveries, now, Policy.load(None))
+    for _ in range(7):
+        Outbox(ledger).put(b.patrol_request(at=now))
+    ledger.close()
+    return url
+
+
+PAGED_VIEWS = [
+    (["dlq", "list"], 7),
+    (["requests"], 9),  # seven requests, and the relocation to two shelters
+    (["pending"], 8),  # six unanswered requests, and the relocation
+    (["commitments"], 7),
+    (["case", "MPDDHP-2026-0412"], 7),
+    (["agenda", "MPDDHP-2026-0412"], 13),
+    (["outbox", "list"], 7),
+    (["shelters"], 2),
+    (["placements"], 2),
+    (["scorecard"], 3),  # Guerrero, and the shelters' states
+    (["board", "agenda"], 0),
+]
+
+
+@pytest.mark.parametrize(
+    ("view", "total"), PAGED_VIEWS, ids=lambda v: " ".join(v) if isinstance(v, list) else str(v)
+)
+def test_every_list_view_pages_and_says_when_it_is_cut(
+    tmp_path: Path, view: list[str], total: int
+) -> None:
+    url = _filled_ledger(tmp_path / "ledger.db")
+    runner = CliRunner()
+
+    def show(*args: str) -> tuple[list[dict[str, Any]], str]:
+        result = runner.invoke(app, [*view, *args, "--json", "--ledger-url", url])
+        assert result.exit_code == 0, result.output
+        rows = [json.loads(line) for line in result.stdout.splitlines()]
+        for row in rows:  # computed from the clock at each call
+            row.pop("overdue_hours", None)
+        return rows, result.stderr
+
+    everything, note = show("--all")
+    assert len(everything) == total and note == ""
+    assert show() == (everything, "")  # fewer rows than a page: all of them, nothing said
+    if total < 2:
+        return
+    first, note = show("--limit", "1")
+    assert first == everything[:1]
+    assert "rows 1-1 shown and more follow: --offset 1 for the next page, or --all" in note
+    rest, note = show("--limit", str(total), "--offset", "1")
+    assert rest == everything[1:] and note == ""
+    table = runner.invoke(app, [*view, "--limit", "1", "--ledger-url", url])
+    assert "more follow: --offset 1" in table.stdout  # under the table
+
+
+def test_a_cut_csv_stays_parseable(tmp_path: Path) -> None:
+    url = _filled_ledger(tmp_path / "ledger.db")
+    result = CliRunner().invoke(app, ["dlq", "list", "--csv", "--limit", "3", "--ledger-url", url])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("id,received,sender") and len(lines) == 4
+    assert "more follow" in result.stderr

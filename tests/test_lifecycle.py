@@ -217,3 +217,45 @@ def test_the_clock_is_an_argument() -> None:
     two, _ = apply(None, REQ, b.T0 + timedelta(days=1))
     assert one is not None and two is not None
     assert one.sent_at == b.T0 and two.sent_at == b.T0 + timedelta(days=1)
+
+
+# The rule: a request closes once nobody owes an answer and every commitment on it has ended
+# (fulfilled, in part or in full, or withdrawn). A closed request takes nothing more: a
+# further action needs a new request from the Mechanism.
+ENDINGS = [("fulfilled", b.fulfilled), ("partly", b.partly_fulfilled), ("withdrawn", b.withdrawn)]
+
+
+@pytest.mark.parametrize(("name", "end"), ENDINGS, ids=lambda v: v if isinstance(v, str) else "")
+def test_ending_the_last_commitment_closes_the_request(name: str, end: Step) -> None:
+    state = run([ack, accept, b.commitment(RID)])
+    closed, events = apply(state, end(RID), NOW)  # type: ignore[call-arg]
+    assert closed is not None and closed.closed_at == NOW and RequestClosed(RID) in events
+    recipient = closed.recipient("gro.government")
+    assert recipient is not None and recipient.status is RecipientStatus.ACCEPTED
+    _, events = apply(closed, b.commitment(RID, "C2", due=NOW + timedelta(days=3)), NOW)
+    [refusal] = events
+    assert isinstance(refusal, Refused) and not refusal.content_fault
+    assert refusal.reason is RejectionReason.ILLEGAL_TRANSITION
+    assert "is closed" in refusal.detail and "needs a new request" in refusal.detail
+
+
+def test_a_request_stays_open_while_someone_owes_an_answer() -> None:
+    request = b.patrol_request(recipients=("gro.government", "gro.prosecutor"))
+    state, _ = apply(None, request, b.T0)
+    for message in [
+        b.acknowledgement(request.id),
+        b.acceptance(request.id),
+        b.commitment(request.id),
+        b.fulfilled(request.id),
+        b.commitment(request.id, "C2", due=NOW + timedelta(days=3)),  # still open: allowed
+    ]:
+        state, events = apply(state, message, NOW)
+        assert not any(isinstance(e, Refused) for e in events), events
+    assert state is not None and state.closed_at is None
+
+
+def test_a_due_date_already_passed_is_a_fault_of_the_message_itself() -> None:
+    state = run([ack, accept])
+    _, events = apply(state, b.commitment(RID, due=NOW - timedelta(hours=1)), NOW)
+    [refusal] = events
+    assert isinstance(refusal, Refused) and refusal.content_fault

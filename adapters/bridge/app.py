@@ -3,10 +3,9 @@
 An agency authenticates with its own bearer token (``mechbus creds token issue``), lists what
 it owes, reads its requests as it may see them (need-to-know: bus.redaction), and answers.
 Each answer is built exactly as the agency SDK builds it (bus.agency.reply_from, and the fixed
-receipt id), checked by the same intake the hub runs (bus.intake.decode), then published on
-the agency's own outbox with ``Nats-Msg-Id`` and a PubAck wait. The hub records it like any
-NATS message: the lifecycle's verdict (an illegal step) reaches the agency as a ``rejected``
-notice, as it would over NATS.
+receipt id), then judged and published by adapters.bridge.answers: the hub's intake and
+lifecycle run on it first, so a step the record refuses is answered 409/422 at once, and a
+published one is answered once the hub has recorded it.
 """
 
 from __future__ import annotations
@@ -23,15 +22,27 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlmodel import select
 
+from adapters.bridge.answers import SETTLE_SECONDS, Published, deliver
+from adapters.bridge.body_limit import BodyLimit
 from adapters.bridge.problems import FieldProblem, ProblemError, install, responses
 from adapters.bridge.problems import schema_violation as violation
-from adapters.bridge.publisher import Publisher, Unavailable
+from adapters.bridge.publisher import Publisher
 from adapters.bridge.store import BridgeStore, BridgeStoreError
 from adapters.ledger import SqlLedger
-from adapters.tables import MessageRow, RecipientRow
+from adapters.tables import MessageRow, RecipientRow, RequestRow
 from adapters.tracking_views import Filters, commitments, pending, request_message
-from bus import intake, redaction, subjects
+from bus import redaction
 from bus.agency import delivery_receipt, reply_from
+from schemas.capacity import (
+    CapacityBody,
+    CapacityUpdate,
+    PlacementArrived,
+    PlacementArrivedBody,
+    PlacementEnded,
+    PlacementEndedBody,
+    PlacementOffer,
+    PlacementOfferBody,
+)
 from schemas.envelope import Body, Envelope
 from schemas.messages import parse_message
 from schemas.requests import OPENING_REQUESTS
@@ -43,13 +54,17 @@ from schemas.responses import (
     CommitmentBody,
     CommitmentFulfilled,
     CommitmentMade,
+    CommitmentPartiallyFulfilled,
+    CommitmentWithdrawn,
     Decline,
     DeclineBody,
     FulfilmentBody,
+    PartialFulfilmentBody,
     ProgressBody,
     ProgressReport,
     ProvisionalAnswer,
     ProvisionalBody,
+    WithdrawalBody,
 )
 
 BRIDGE_CLIENT = "mechbus-http-bridge/0.1"
@@ -91,16 +106,10 @@ class RequestView(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     status: str
+    closed_at: datetime | None = Field(
+        default=None, description="when the request closed: it then takes no further answer"
+    )
     request: dict[str, Any] = Field(description="the v1 message, as this agency may see it")
-
-
-class Published(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    message_id: str
-    type: str
-    nats_subject: str
-    duplicate: bool = Field(description="the stream had it already (a retried post)")
 
 
 class WebhookIn(BaseModel):
@@ -125,11 +134,13 @@ class Bridge:
         store: BridgeStore,
         publisher: Publisher,
         clock: Callable[[], datetime],
+        settle: float = SETTLE_SECONDS,
     ) -> None:
         self.ledger = ledger
         self.store = store
         self.publisher = publisher
         self.clock = clock
+        self.settle = settle  # how long an answer waits for the hub to record it
 
     def request_for(self, agency: str, request_id: str) -> tuple[Envelope, str]:
         """The request as ``agency`` may see it, and where its answer stands; 404 alike for
@@ -157,6 +168,11 @@ class Bridge:
                 document["data"][redaction.PERSONAL_FIELD] = personal
                 message = parse_message(json.dumps(document).encode())
         return redaction.for_recipient(message, agency), recipient.status
+
+    def closed_at(self, request_id: str) -> datetime | None:
+        with self.ledger.session() as session:
+            query = select(RequestRow.closed_at).where(RequestRow.request_id == request_id)
+            return session.exec(query).first()
 
 
 bearer = HTTPBearer(auto_error=False, description="the agency's token (mechbus creds token)")
@@ -200,36 +216,20 @@ async def _answer(
     build: Callable[[Envelope, datetime], Envelope],
 ) -> Published:
     request, _ = await asyncio.to_thread(bridge.request_for, agency, request_id)
+    message = _built(lambda now: build(request, now), bridge.clock())
+    return await deliver(bridge.ledger, bridge.publisher, message, bridge.clock(), bridge.settle)
+
+
+def _built(build: Callable[[datetime], Envelope], now: datetime) -> Envelope:
+    """The message, or a 422 naming the fields the contract refuses."""
     try:
-        message = build(request, bridge.clock())
+        return build(now)
     except ValidationError as exc:
         errors = [
             FieldProblem(field=".".join(str(p) for p in e["loc"]), problem=e["msg"])
             for e in exc.errors(include_input=False, include_url=False)
         ]
         raise violation(errors, "the message") from exc
-    # The hub's own intake, on the subject the message goes out on: what NATS would refuse,
-    # the bridge refuses before publishing.
-    (subject, _), *_ = subjects.routes(message)
-    checked = intake.decode(subject, message.to_json())
-    if isinstance(checked, intake.Refusal):
-        errors = [FieldProblem(field=loc, problem=problem) for loc, problem in checked.errors]
-        if not errors:
-            errors = [FieldProblem(field="(message)", problem=checked.detail)]
-        raise violation(errors, "the message")
-    try:
-        duplicate = await bridge.publisher.publish(message)
-    except Unavailable as exc:
-        raise ProblemError(
-            503,
-            "nats-unavailable",
-            "NATS unavailable",
-            f"nothing was published: {exc}; retry (the same post is absorbed as a duplicate "
-            "only for receipts, whose id is fixed)",
-        ) from exc
-    return Published(
-        message_id=message.id, type=message.type, nats_subject=subject, duplicate=duplicate
-    )
 
 
 def _reply(agency: str, cls: Any, body: Body) -> Callable[[Envelope, datetime], Envelope]:
@@ -240,7 +240,7 @@ def _reply(agency: str, cls: Any, body: Body) -> Callable[[Envelope, datetime], 
     return build
 
 
-ANSWER = responses(400, 401, 404, 422, 503)
+ANSWER = responses(400, 401, 404, 409, 413, 422, 503)
 
 
 def create_app(
@@ -250,6 +250,7 @@ def create_app(
     *,
     clock: Callable[[], datetime] = utc_now,
     close_ledger: bool = False,
+    settle: float = SETTLE_SECONDS,
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -272,8 +273,9 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
-    app.state.bridge = Bridge(ledger, store, publisher, clock)
+    app.state.bridge = Bridge(ledger, store, publisher, clock, settle)
     install(app)
+    app.add_middleware(BodyLimit)
 
     @app.middleware("http")
     async def headers(request: Request, call_next: Any) -> Response:
@@ -342,7 +344,10 @@ def create_app(
     )
     async def show(request_id: RequestId, agency: Agency, bridge: BridgeDep) -> RequestView:
         message, status = await asyncio.to_thread(bridge.request_for, agency, request_id)
-        return RequestView(status=status, request=json.loads(message.to_json()))
+        closed_at = await asyncio.to_thread(bridge.closed_at, request_id)
+        return RequestView(
+            status=status, closed_at=closed_at, request=json.loads(message.to_json())
+        )
 
     @app.post(
         "/v1/requests/{request_id}/receipt",
@@ -440,9 +445,80 @@ def create_app(
     ) -> Published:
         return await _answer(bridge, agency, request_id, _reply(agency, CommitmentFulfilled, body))
 
+    @app.post(
+        "/v1/requests/{request_id}/partial-fulfilment",
+        status_code=202,
+        responses=ANSWER,
+        summary="A commitment fulfilled in part: the evidence and what is still missing",
+    )
+    async def fulfil_partly(
+        request_id: RequestId, body: PartialFulfilmentBody, agency: Agency, bridge: BridgeDep
+    ) -> Published:
+        build = _reply(agency, CommitmentPartiallyFulfilled, body)
+        return await _answer(bridge, agency, request_id, build)
+
+    @app.post(
+        "/v1/requests/{request_id}/withdrawal",
+        status_code=202,
+        responses=ANSWER,
+        summary="Withdraw a commitment, with the reason",
+    )
+    async def withdraw(
+        request_id: RequestId, body: WithdrawalBody, agency: Agency, bridge: BridgeDep
+    ) -> Published:
+        return await _answer(bridge, agency, request_id, _reply(agency, CommitmentWithdrawn, body))
+
+    @app.post(
+        "/v1/requests/{request_id}/offer",
+        status_code=202,
+        responses=ANSWER,
+        summary="A shelter offers places for a relocation request",
+    )
+    async def offer(
+        request_id: RequestId, body: PlacementOfferBody, agency: Agency, bridge: BridgeDep
+    ) -> Published:
+        return await _answer(bridge, agency, request_id, _reply(agency, PlacementOffer, body))
+
+    @app.post(
+        "/v1/requests/{request_id}/arrival",
+        status_code=202,
+        responses=ANSWER,
+        summary="A shelter reports that the people placed with it arrived",
+    )
+    async def arrival(
+        request_id: RequestId, body: PlacementArrivedBody, agency: Agency, bridge: BridgeDep
+    ) -> Published:
+        return await _answer(bridge, agency, request_id, _reply(agency, PlacementArrived, body))
+
+    @app.post(
+        "/v1/requests/{request_id}/departure",
+        status_code=202,
+        responses=ANSWER,
+        summary="A shelter reports that the people placed with it left (spaces given back)",
+    )
+    async def departure(
+        request_id: RequestId, body: PlacementEndedBody, agency: Agency, bridge: BridgeDep
+    ) -> Published:
+        return await _answer(bridge, agency, request_id, _reply(agency, PlacementEnded, body))
+
+    @app.post(
+        "/v1/capacity",
+        status_code=202,
+        responses=responses(400, 401, 413, 422, 503),
+        summary="A shelter's capacity now, in 24 h and in 72 h, with its constraints",
+    )
+    async def capacity(body: CapacityBody, agency: Agency, bridge: BridgeDep) -> Published:
+        # built as the SDK's publish_capacity builds it
+        message = _built(
+            lambda now: CapacityUpdate(source=agency, time=now, data=body), bridge.clock()
+        )
+        return await deliver(
+            bridge.ledger, bridge.publisher, message, bridge.clock(), bridge.settle
+        )
+
     @app.put(
         "/v1/webhook",
-        responses=responses(400, 401, 422),
+        responses=responses(400, 401, 413, 422),
         summary="Register (or replace) this agency's webhook; answers a new signing secret",
     )
     async def set_webhook(body: WebhookIn, agency: Agency, bridge: BridgeDep) -> WebhookOut:

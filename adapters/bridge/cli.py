@@ -9,19 +9,18 @@ import contextlib
 import os
 import socket
 import ssl
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 import uvicorn
-from rich.console import Console
 
 from adapters.bridge.app import create_app, openapi_document
 from adapters.bridge.notices import EmailNotifier, SmtpSettings
 from adapters.bridge.publisher import NatsPublisher
 from adapters.bridge.store import BridgeStore, BridgeStoreError
 from adapters.bridge.webhooks import WebhookDispatcher
+from adapters.output import make_console
 from adapters.settings import Settings, SettingsError, load_settings
 from bus.permissions import BRIDGE
 
@@ -33,7 +32,7 @@ app = typer.Typer(
 token_app = typer.Typer(help="Bearer tokens of the HTTP bridge.", no_args_is_help=True)
 webhook_app = typer.Typer(help="Agencies' webhooks (HTTPS endpoints).", no_args_is_help=True)
 email_app = typer.Typer(help="Where an agency's email notices go.", no_args_is_help=True)
-console = Console(width=None if sys.stdout.isatty() else 120)
+console = make_console()
 
 HomeOpt = Annotated[
     Path | None,

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 MEDIA_TYPE = "application/problem+json"
@@ -32,6 +32,10 @@ class Problem(BaseModel):
     detail: str
     instance: str
     errors: list[FieldProblem] | None = None
+    reason: str | None = Field(
+        default=None,
+        description="for a step the hub refuses: its reason code, as in the rejected notice",
+    )
 
 
 class ProblemError(Exception):
@@ -45,8 +49,10 @@ class ProblemError(Exception):
         detail: str,
         errors: list[FieldProblem] | None = None,
         headers: dict[str, str] | None = None,
+        reason: str | None = None,
     ) -> None:
         super().__init__(detail)
+        self.reason = reason
         self.status = status
         self.slug = slug
         self.title = title
@@ -63,6 +69,7 @@ def problem_response(request: Request, exc: ProblemError) -> JSONResponse:
         detail=exc.detail,
         instance=request.url.path,
         errors=exc.errors,
+        reason=exc.reason,
     )
     return JSONResponse(
         body.model_dump(exclude_none=True),
@@ -108,7 +115,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        titles = {404: "Not found", 405: "Method not allowed"}
+        titles = {404: "Not found", 405: "Method not allowed", 413: "Content too large"}
         title = titles.get(exc.status_code, "HTTP error")
         slug = title.lower().replace(" ", "-")
         detail = exc.detail if isinstance(exc.detail, str) else title
@@ -124,7 +131,9 @@ def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         400: "Malformed JSON",
         401: "Missing, unknown or revoked token",
         404: "No such request addressed to this agency",
-        422: "Schema violation (the fields are listed)",
+        409: "Refused: where the request stands does not allow this step (reason given)",
+        413: "The body is larger than one bus message may be (64 KiB)",
+        422: "Schema violation (the fields are listed), or a step that can never apply",
         503: "NATS is unavailable: nothing was published; retry",
     }
     return {

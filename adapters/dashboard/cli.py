@@ -11,10 +11,10 @@ from typing import Annotated
 
 import typer
 import uvicorn
-from rich.console import Console
 
 from adapters.dashboard.app import create_app
 from adapters.dashboard.auth import AccountError, Accounts, Role
+from adapters.output import make_console
 from adapters.settings import Settings, SettingsError, load_settings
 
 app = typer.Typer(
@@ -23,7 +23,7 @@ app = typer.Typer(
 )
 user_app = typer.Typer(help="Staff accounts of the dashboard.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
-console = Console(width=None if sys.stdout.isatty() else 120)
+console = make_console()
 
 HomeOpt = Annotated[
     Path | None,

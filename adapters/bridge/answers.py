@@ -1,0 +1,186 @@
+"""What becomes of a message an agency posts: checked by the hub's intake on the subject it
+goes out on, judged by the lifecycle against the request as the ledger knows it, published,
+then followed until the hub has recorded it (202) or refused it (409, 422), so that the
+agency learns the verdict in the answer instead of only as a later ``rejected`` notice."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import Session, select
+
+from adapters.bridge.problems import FieldProblem, ProblemError, schema_violation
+from adapters.bridge.publisher import Publisher, Unavailable
+from adapters.ledger import SqlLedger
+from adapters.ledger_unit import SqlUnit
+from adapters.tables import DeadLetterRow, MessageRow
+from bus import intake, subjects
+from bus.lifecycle import Refused as LifecycleRefusal
+from bus.lifecycle import RequestState, apply, concerns_requests
+from schemas.envelope import Envelope
+from schemas.tracking import RejectionReason
+
+log = logging.getLogger("mechbus.bridge")
+
+# How long an answer waits for the hub to record what it published. Long enough for a hub
+# that keeps up (tens of milliseconds); past it the answer says so and the verdict, if any,
+# comes as a ``rejected`` notice.
+SETTLE_SECONDS = 5.0
+
+# Refusals that depend on where the request stands: waiting or another step may change them.
+CONFLICTS = frozenset(
+    {RejectionReason.ILLEGAL_TRANSITION, RejectionReason.DUPLICATE, RejectionReason.NO_CAPACITY}
+)
+
+
+class Published(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    message_id: str
+    type: str
+    nats_subject: str
+    duplicate: bool = Field(
+        description="the ledger had this message already (a retried receipt): not sent again"
+    )
+    recorded: bool = Field(
+        description="the hub recorded it before this answer; false: published, and the hub "
+        "had not recorded it yet (a refusal would then come as a rejected notice)"
+    )
+
+
+@dataclass(frozen=True)
+class Refusal:
+    reason: RejectionReason
+    detail: str
+    content_fault: bool = False
+
+
+def checked_subject(message: Envelope) -> str:
+    """The outbox subject ``message`` goes out on, once the hub's intake accepts it there."""
+    (subject, _), *_ = subjects.routes(message)
+    checked = intake.decode(subject, message.to_json())
+    if isinstance(checked, intake.Refusal):
+        errors = [FieldProblem(field=loc, problem=problem) for loc, problem in checked.errors]
+        if not errors:
+            errors = [FieldProblem(field="(message)", problem=checked.detail)]
+        raise schema_violation(errors, "the message")
+    return subject
+
+
+def refused(refusal: Refusal) -> ProblemError:
+    """The verdict as problem+json: 409 when the request's state is what stands in the way,
+    422 when the message could never apply."""
+    conflict = refusal.reason in CONFLICTS and not refusal.content_fault
+    slug = refusal.reason.value.replace("_", "-")
+    title = refusal.reason.value.replace("_", " ").capitalize()
+    return ProblemError(
+        409 if conflict else 422, slug, title, refusal.detail, reason=refusal.reason.value
+    )
+
+
+def request_state(ledger: SqlLedger, request_id: str) -> RequestState | None:
+    """The request as the hub will judge the next message on it: read, never written."""
+    with Session(ledger.engine) as session:
+        return SqlUnit(session, ledger.sealer).load_request(request_id)
+
+
+def judge(ledger: SqlLedger, message: Envelope, now: datetime) -> Refusal | None:
+    """Run the lifecycle on the recorded state, as the hub will (``now`` stands for the hub's
+    receive time, a moment later)."""
+    if not concerns_requests(message):
+        return None
+    _, events = apply(request_state(ledger, message.thread), message, now)
+    for event in events:
+        if isinstance(event, LifecycleRefusal):
+            return Refusal(event.reason, event.detail, event.content_fault)
+    return None
+
+
+def recorded(ledger: SqlLedger, message: Envelope) -> bool:
+    """Whether the ledger holds ``message`` (ids are scoped by sender)."""
+    with Session(ledger.engine) as session:
+        query = select(MessageRow.seq).where(
+            MessageRow.message_id == message.id, MessageRow.source == message.source
+        )
+        return session.exec(query).first() is not None
+
+
+def dead_letter(ledger: SqlLedger, message_id: str, sender: str) -> Refusal | None:
+    with Session(ledger.engine) as session:
+        row = session.exec(
+            select(DeadLetterRow).where(
+                DeadLetterRow.message_id == message_id, DeadLetterRow.sender == sender
+            )
+        ).first()
+    return Refusal(RejectionReason(row.reason), row.detail) if row is not None else None
+
+
+async def settle(ledger: SqlLedger, message: Envelope, wait: float) -> Refusal | bool:
+    """True once the hub recorded ``message``, its refusal if the hub refused it, False if
+    neither happened within ``wait`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    pause = 0.02
+    while True:
+        if await asyncio.to_thread(recorded, ledger, message):
+            return True
+        refusal = await asyncio.to_thread(dead_letter, ledger, message.id, message.source)
+        if refusal is not None:
+            return refusal
+        if loop.time() >= deadline:
+            return False
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 0.25)
+
+
+async def deliver(
+    ledger: SqlLedger,
+    publisher: Publisher,
+    message: Envelope,
+    now: datetime,
+    wait: float = SETTLE_SECONDS,
+) -> Published:
+    subject = checked_subject(message)
+
+    def answer(*, duplicate: bool, recorded: bool) -> Published:
+        return Published(
+            message_id=message.id,
+            type=message.type,
+            nats_subject=subject,
+            duplicate=duplicate,
+            recorded=recorded,
+        )
+
+    # A message already in the record (a receipt, whose id is fixed) is not sent again: the
+    # hub would take the same id with other bytes (a later time) for a reused id.
+    if await asyncio.to_thread(recorded, ledger, message):
+        return answer(duplicate=True, recorded=True)
+    verdict = await asyncio.to_thread(judge, ledger, message, now)
+    if verdict is not None:
+        # Never published, so no dead letter keeps it: the log does (ids and the code only).
+        log.info(
+            "refused %s %s from %s on %s: %s",
+            message.type,
+            message.id,
+            message.source,
+            message.thread,
+            verdict.reason.value,
+        )
+        raise refused(verdict)
+    try:
+        await publisher.publish(message)
+    except Unavailable as exc:
+        raise ProblemError(
+            503,
+            "nats-unavailable",
+            "NATS unavailable",
+            f"nothing was published: {exc}; retry",
+        ) from exc
+    outcome = await settle(ledger, message, wait)
+    if isinstance(outcome, Refusal):
+        raise refused(outcome)
+    return answer(duplicate=False, recorded=outcome)
