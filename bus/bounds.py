@@ -28,9 +28,7 @@ MAX_SUBJECT_LENGTH = 300
 # terminal executes some of them when staff read the record), and UTF-16 surrogates: after
 # JSON decoding, any surrogate left is a lone one, which no UTF-8 text can hold.
 _FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
-# Only a \u escape or a raw DEL/C1 character can put a forbidden character into a decoded
-# JSON string (raw C0 controls are already a JSON syntax error): most bodies hold neither.
-_MAY_HOLD_FORBIDDEN = re.compile(r"\\u|[\x7f-\x9f]")
+_C1_UTF8 = re.compile(rb"\xc2[\x80-\x9f]")
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 
 
@@ -53,7 +51,7 @@ def load(data: bytes) -> Any:
         raise OutOfBounds("body starts with a byte order mark; send UTF-8 without one")
     _check_depth(text)
     document = _parse(text)
-    if _MAY_HOLD_FORBIDDEN.search(text):
+    if _may_hold_forbidden(data):
         _check_text(document)
     return document
 
@@ -67,6 +65,15 @@ def forbidden_character(text: str) -> str | None:
 def printable(text: str) -> str:
     """``text`` with every forbidden character replaced, safe to store and to show."""
     return _FORBIDDEN.sub("\ufffd", text)
+
+
+def _may_hold_forbidden(data: bytes) -> bool:
+    """Only a \\u escape or a raw DEL or C1 character (C2 80 to C2 9F in UTF-8) can put a
+    forbidden character into a decoded JSON string (raw C0 controls are a JSON syntax error).
+    Most bodies hold none, and looking for bytes is far cheaper than walking the document."""
+    if b"\\u" in data or b"\x7f" in data:
+        return True
+    return b"\xc2" in data and _C1_UTF8.search(data) is not None
 
 
 def _check_depth(text: str) -> None:
@@ -87,13 +94,7 @@ def _brackets(text: str) -> Iterator[str]:
 
 def _parse(text: str) -> Any:
     try:
-        return json.loads(
-            text,
-            parse_int=_integer,
-            parse_float=_float,
-            parse_constant=_constant,
-            object_pairs_hook=_object,
-        )
+        return _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno} column {exc.colno}"
         raise OutOfBounds(f"body is not JSON: {exc.msg} ({where})") from None
@@ -124,6 +125,12 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         # Parsers disagree on which of two equal keys wins; the record must not be ambiguous.
         raise OutOfBounds("an object names the same field twice")
     return document
+
+
+# Built once: json.loads with hooks would build a decoder for every message.
+_DECODER = json.JSONDecoder(
+    parse_int=_integer, parse_float=_float, parse_constant=_constant, object_pairs_hook=_object
+)
 
 
 def _check_text(document: Any) -> None:
