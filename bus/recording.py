@@ -289,7 +289,8 @@ def _notice(delivery: Delivery, refusal: intake.Refusal, now: datetime) -> Rejec
     """
     if refusal.sender is None or refusal.sender == HUB_AGENCY:
         return None  # nobody to tell, and the hub never answers its own notices
-    seed = f"{delivery.subject}\0{delivery.stream_seq}\0".encode()
+    # surrogateescape: a subject that was not UTF-8 hashes as the bytes it arrived as
+    seed = f"{delivery.subject}\0{delivery.stream_seq}\0".encode("utf-8", "surrogateescape")
     digest = hashlib.sha256(seed + delivery.data).hexdigest()
     valid_id = refusal.message_id if _is_message_id(refusal.message_id) else None
     return Rejected(
