@@ -302,6 +302,20 @@ def _entries() -> list[Entry]:
             gov,
         ),
         lambda r: BadInput(
+            "nul_in_subject",
+            f"{OUTBOX}\0x",
+            valid_acknowledgement(r),
+            RejectionReason.WRONG_SUBJECT,
+            gov,
+        ),
+        lambda r: BadInput(
+            "control_character_in_subject",
+            f"{OUTBOX}\x1b[2J",
+            valid_acknowledgement(r),
+            RejectionReason.WRONG_SUBJECT,
+            gov,
+        ),
+        lambda r: BadInput(
             "unknown_agency_in_subject",
             "mech.v1.from.gro.police.acknowledgement",
             valid_acknowledgement(r),

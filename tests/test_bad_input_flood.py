@@ -217,6 +217,33 @@ async def test_extra_subject_tokens_are_refused_and_the_sender_told(
         assert notice.data.rejected_subject == f"{INBOX}.x"
 
 
+async def test_a_subject_that_is_not_utf8_is_refused_and_the_hub_goes_on(
+    nats_server: EmbeddedNatsServer, hub: Hub, ledger: SqlLedger, raw: Client
+) -> None:
+    [request_id] = await _open_requests(nats_server.url, hub, 1)
+    # nats-py sends only UTF-8 subjects, but the server stores any bytes: speak the protocol.
+    host, port = nats_server.url.removeprefix("nats://").rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    await reader.readline()  # INFO
+    body = valid_acknowledgement(request_id)
+    subject = OUTBOX.encode() + b"\xff\xfe"
+    writer.write(b'CONNECT {"verbose": false}\r\n')
+    writer.write(b"PUB %s %d\r\n%s\r\nPING\r\n" % (subject, len(body), body))
+    await writer.drain()
+    assert (await reader.readline()).startswith(b"PONG")  # the server has it
+    writer.close()
+    await raw.jetstream().publish(OUTBOX, valid_acknowledgement(request_id), stream=STREAM)
+
+    last_seq = await _settled(raw, ledger, time.monotonic() + 20)
+    messages, [letter] = _ledger_rows(ledger)
+    assert (letter.reason, letter.sender) == ("wrong_subject", "gro.government")
+    assert letter.nats_subject == OUTBOX + "\ufffd\ufffd"
+    assert "U+DCFF" in letter.detail and letter.notice is not None
+    recorded = Counter(m.type for m in messages)
+    assert recorded["mech.response.acknowledgement.v1"] == 1 and recorded[REJECTED] == 1
+    assert last_seq == len(messages) + 1
+
+
 @contextmanager
 def _empty_ledger(url: str, tmp_path: Path, live: SqlLedger) -> Iterator[SqlLedger]:
     """A second, empty ledger on the live one's backend (sealed with its key), for a replay."""
