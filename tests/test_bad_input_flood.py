@@ -23,6 +23,7 @@ from adapters.ledger import SqlLedger, sqlite_url
 from adapters.natsserver import EmbeddedNatsServer
 from adapters.replay import compare, replay
 from adapters.tables import DeadLetterRow, MessageRow
+from bus import jetstream
 from bus.agency import AgencyClient
 from bus.hub import Hub
 from bus.streams import HUB_DURABLE, StreamSpec
@@ -177,18 +178,20 @@ async def test_a_flood_of_bad_input_among_valid_traffic_adds_up_and_replays(
     last_seq = await _settled(raw, ledger, started + 60)
     settled = time.monotonic() - started
     await _check_accounts(raw, ledger, sent, last_seq)
+    with _empty_ledger(ledger_url, tmp_path, ledger) as rebuilt:
+        replay_started = time.monotonic()
+        report = await replay(raw.jetstream(), rebuilt)
+        replayed = time.monotonic() - replay_started
+        assert report.read == last_seq
+        assert report.results["dead_letter"] == len(sent.bad_inputs)
+        assert compare(ledger, rebuilt) == []
     backend = ledger_url.split(":", 1)[0]
     figures(
         f"{backend}: {len(items)} published ({len(sent.bad_inputs)} bad of {kinds} kinds, "
         f"{copies} valid acknowledgements) after {copies} requests; stream {last_seq} "
-        f"messages; published in {published:.1f}s, all kept in {settled:.1f}s"
+        f"messages; published in {published:.1f}s, all kept in {settled:.1f}s; "
+        f"replayed into an empty ledger in {replayed:.1f}s"
     )
-
-    with _empty_ledger(ledger_url, tmp_path, ledger) as rebuilt:
-        report = await replay(raw.jetstream(), rebuilt)
-        assert report.read == last_seq
-        assert report.results["dead_letter"] == len(sent.bad_inputs)
-        assert compare(ledger, rebuilt) == []
 
 
 async def test_extra_subject_tokens_are_refused_and_the_sender_told(
@@ -218,7 +221,12 @@ async def test_extra_subject_tokens_are_refused_and_the_sender_told(
 
 
 async def test_a_subject_that_is_not_utf8_is_refused_and_the_hub_goes_on(
-    nats_server: EmbeddedNatsServer, hub: Hub, ledger: SqlLedger, raw: Client
+    nats_server: EmbeddedNatsServer,
+    hub: Hub,
+    ledger: SqlLedger,
+    ledger_url: str,
+    raw: Client,
+    tmp_path: Path,
 ) -> None:
     [request_id] = await _open_requests(nats_server.url, hub, 1)
     # nats-py sends only UTF-8 subjects, but the server stores any bytes: speak the protocol.
@@ -242,6 +250,15 @@ async def test_a_subject_that_is_not_utf8_is_refused_and_the_hub_goes_on(
     recorded = Counter(m.type for m in messages)
     assert recorded["mech.response.acknowledgement.v1"] == 1 and recorded[REJECTED] == 1
     assert last_seq == len(messages) + 1
+
+    # `mechbus replay` reads it through the same kind of connection, and agrees.
+    nc = await jetstream.connect(nats_server.url, name="replay")
+    try:
+        with _empty_ledger(ledger_url, tmp_path, ledger) as rebuilt:
+            report = await replay(nc.jetstream(), rebuilt)
+            assert report.read == last_seq and compare(ledger, rebuilt) == []
+    finally:
+        await nc.drain()
 
 
 @contextmanager
