@@ -46,9 +46,9 @@ def load(data: bytes) -> Any:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise OutOfBounds(f"body is not UTF-8 (byte {exc.start})") from None
+        raise OutOfBounds(f"body is not JSON: not UTF-8 (byte {exc.start})") from None
     if text.startswith("\ufeff"):
-        raise OutOfBounds("body starts with a byte order mark; send UTF-8 without one")
+        raise OutOfBounds("body is not JSON: it starts with a byte order mark")
     _check_depth(text)
     document = _parse(text)
     if _may_hold_forbidden(data):
