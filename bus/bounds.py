@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterator
+from itertools import accumulate
 from typing import Any
 
 MAX_DEPTH = 32
@@ -30,6 +30,8 @@ MAX_SUBJECT_LENGTH = 300
 _FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 _C1_UTF8 = re.compile(rb"\xc2[\x80-\x9f]")
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
 class OutOfBounds(ValueError):
@@ -81,15 +83,9 @@ def _check_depth(text: str) -> None:
     # there are too few to nest too deep (nearly always).
     if text.count("[") + text.count("{") <= MAX_DEPTH:
         return
-    depth = 0
-    for char in _brackets(_JSON_STRING.sub("", text)):
-        depth += 1 if char in "[{" else -1
-        if depth > MAX_DEPTH:
-            raise OutOfBounds(f"objects and arrays nest deeper than {MAX_DEPTH} levels")
-
-
-def _brackets(text: str) -> Iterator[str]:
-    return (match.group() for match in re.finditer(r"[\[\]{}]", text))
+    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
+    if max(accumulate(map(_STEP.__getitem__, brackets)), default=0) > MAX_DEPTH:
+        raise OutOfBounds(f"objects and arrays nest deeper than {MAX_DEPTH} levels")
 
 
 def _parse(text: str) -> Any:
