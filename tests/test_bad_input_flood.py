@@ -66,15 +66,16 @@ async def _open_requests(url: str, hub: Hub, count: int) -> list[str]:
     return ids
 
 
-async def _publish_all(nc: Client, items: list[tuple[str, bytes]]) -> None:
+async def _publish_all(nc: Client, items: list[tuple[str, bytes]]) -> list[int]:
+    """Publish every (subject, body), many at once; returns their stream sequences, in order."""
     js = nc.jetstream()
     gate = asyncio.Semaphore(IN_FLIGHT)
 
-    async def one(subject: str, body: bytes) -> None:
+    async def one(subject: str, body: bytes) -> int:
         async with gate:
-            await js.publish(subject, body, stream=STREAM)
+            return (await js.publish(subject, body, stream=STREAM)).seq
 
-    await asyncio.gather(*(one(subject, body) for subject, body in items))
+    return await asyncio.gather(*(one(subject, body) for subject, body in items))
 
 
 async def _settled(nc: Client, ledger: SqlLedger, deadline: float) -> int:
@@ -137,16 +138,15 @@ async def test_every_kind_of_bad_input_is_refused_at_its_first_delivery(
     [request_id] = await _open_requests(nats_server.url, hub, 1)
     bad = catalogue(request_id)
     assert len({x.kind for x in bad}) >= 30
-    await _publish_all(raw, [(x.subject, x.body) for x in bad])
+    seqs = await _publish_all(raw, [(x.subject, x.body) for x in bad])
     last_seq = await _settled(raw, ledger, time.monotonic() + 20)
 
     await _check_accounts(raw, ledger, Published(requests=1, bad_inputs=bad), last_seq)
     _, dead = _ledger_rows(ledger)
     kept = {d.stream_seq: d for d in dead}
-    # Published in order from one connection, so the i-th bad input has sequence 2 + i.
     wrong = [
         (x.kind, kept[seq].reason, kept[seq].sender)
-        for seq, x in enumerate(bad, start=2)
+        for seq, x in zip(seqs, bad, strict=True)
         if (kept[seq].reason, kept[seq].sender) != (x.reason.value, x.told)
     ]
     assert wrong == []
