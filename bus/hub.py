@@ -131,6 +131,7 @@ class Hub:
     async def _prepare(self) -> None:
         """Declare the stream and the hub's durable consumer before consuming."""
         self._nc = await self.broker.connect()
+        jetstream.read_any_subject(self._nc)
         js = self._nc.jetstream()
         await jetstream.ensure_stream(js, self.stream)
         consumer = hub_consumer(self.max_deliver)

@@ -7,18 +7,19 @@ personal data.
 
 from __future__ import annotations
 
-import json
+import re
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
-from bus import subjects
+from bus import bounds, subjects
 from bus.streams import MAX_MESSAGE_BYTES
-from schemas.envelope import Envelope
+from schemas.envelope import MESSAGE_ID_PATTERN, Envelope
 from schemas.messages import MESSAGE_TYPES
 from schemas.registry import active_registry
 from schemas.tracking import RejectionReason
 
+_VALID_ID = re.compile(MESSAGE_ID_PATTERN)
 FEDERAL_SENDER = "fed.mechanism"
 """Who is told about bad input on an inbox subject (only federal users may publish there)."""
 
@@ -33,32 +34,53 @@ class Refusal:
 
 
 def sender_of(subject: str) -> str | None:
-    """The agency accountable for a subject: its outbox owner, or the Mechanism for inboxes."""
-    route = subjects.parse(subject)
-    if route is None:
+    """The agency accountable for a subject: its outbox's owner, or the Mechanism for inboxes
+    (only federal users may write there), however many tokens follow."""
+    written = subjects.writer(subject)
+    if written is None:
         return None
-    if route.direction is subjects.Direction.FROM:
-        return route.agency if route.agency in active_registry() else None
-    return FEDERAL_SENDER
+    direction, agency = written
+    if direction is subjects.Direction.TO:
+        return FEDERAL_SENDER
+    return agency if agency in active_registry() else None
 
 
 def decode(subject: str, data: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> Envelope | Refusal:
-    sender = sender_of(subject)
-    route = subjects.parse(subject)
-    if route is None or sender is None:
-        detail = f"{subject!r} is not a mechbus v1 subject of a registered agency"
-        return Refusal(RejectionReason.WRONG_SUBJECT, detail, None)
+    """The message in ``data``, or why it is refused. Total: it never raises."""
+    try:
+        return _decode(subject, data, max_bytes)
+    except Exception as exc:
+        # A failure here is a bug in reading, not a fault of the ledger: refusing the input
+        # now keeps it (and its sender's notice) instead of costing the hub retries.
+        detail = f"the hub could not read this message ({type(exc).__name__}); it is kept"
+        return Refusal(RejectionReason.MALFORMED, detail, _sender_or_none(subject))
+
+
+def _sender_or_none(subject: str) -> str | None:
+    try:
+        return sender_of(subject)
+    except Exception:
+        return None
+
+
+def _decode(subject: str, data: bytes, max_bytes: int) -> Envelope | Refusal:
+    routed = _route(subject)
+    if isinstance(routed, Refusal):
+        return routed
+    route, sender = routed
     if len(data) > max_bytes:
         detail = f"message is {len(data)} bytes; the limit is {max_bytes}"
         return Refusal(RejectionReason.OVERSIZE, detail, sender)
     try:
-        document = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return Refusal(RejectionReason.MALFORMED, f"body is not JSON: {exc}", sender)
+        document = bounds.load(data)
+    except bounds.OutOfBounds as exc:
+        errors = ((exc.location, exc.problem),) if exc.location else ()
+        return Refusal(RejectionReason.MALFORMED, str(exc), sender, errors=errors)
     if not isinstance(document, dict):
         return Refusal(RejectionReason.MALFORMED, "body must be a JSON object", sender)
     raw_id = document.get("id")
-    message_id = raw_id if isinstance(raw_id, str) and len(raw_id) <= 100 else None
+    # Kept with the dead letter and named in logs and the notice only if it is a valid id.
+    message_id = raw_id if isinstance(raw_id, str) and _VALID_ID.fullmatch(raw_id) else None
     type_name = document.get("type")
     if type_name not in MESSAGE_TYPES:
         detail = f"unknown message type {str(type_name)[:100]!r}; see the published contract"
@@ -70,6 +92,31 @@ def decode(subject: str, data: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> 
     except ValidationError as exc:
         return _schema_refusal(exc, sender, message_id)
     return _check_route(message, route, sender)
+
+
+def _route(subject: str) -> tuple[subjects.Route, str] | Refusal:
+    """The route and the accountable sender, or the refusal of a subject no valid message
+    travels on: too long, unreadable, or not a v1 route of a registered agency. Its sender
+    (known from the subject's first tokens) is told."""
+    sender = sender_of(subject)
+    if len(subject) > bounds.MAX_SUBJECT_LENGTH:
+        detail = (
+            f"the subject is {len(subject)} characters long; no mechbus subject is longer "
+            f"than {bounds.MAX_SUBJECT_LENGTH}"
+        )
+        return Refusal(RejectionReason.WRONG_SUBJECT, detail, sender)
+    character = bounds.forbidden_character(subject)
+    if character is not None:
+        detail = f"the subject contains {character}, which no mechbus subject does"
+        return Refusal(RejectionReason.WRONG_SUBJECT, detail, sender)
+    route = subjects.parse(subject)
+    if route is None or sender is None:
+        detail = (
+            f"{subject!r} is not a mechbus v1 subject of a registered agency "
+            "(mech.v1.to.<agency>.<kind> or mech.v1.from.<agency>.<kind>)"
+        )
+        return Refusal(RejectionReason.WRONG_SUBJECT, detail, sender)
+    return route, sender
 
 
 def _schema_refusal(exc: ValidationError, sender: str, message_id: str | None) -> Refusal:

@@ -52,7 +52,33 @@ async def connect(
     if agency is not None:
         options.setdefault("inbox_prefix", inbox_prefix(agency))
     servers = url if isinstance(url, list) else url.split(",")
-    return await nats.connect(servers=servers, name=name, error_cb=_log_error, **options)
+    nc = await nats.connect(servers=servers, name=name, error_cb=_log_error, **options)
+    read_any_subject(nc)
+    return nc
+
+
+def read_any_subject(nc: Client) -> None:
+    """Let ``nc`` receive messages whose subject is not UTF-8.
+
+    nats-server stores whatever bytes a publisher puts in a subject, but nats-py decodes each
+    delivered subject strictly, and a UnicodeDecodeError ends the connection's read loop for
+    good: one such message on an agency's own outbox would stall the hub. Undecodable bytes
+    become lone surrogates instead, which intake refuses as ``wrong_subject``.
+    """
+
+    def build_message(
+        sid: int, subject: bytes, reply: bytes, data: bytes, headers: dict[str, str] | None
+    ) -> Any:
+        return nc.msg_class(
+            subject=subject.decode("utf-8", "surrogateescape"),
+            reply=reply.decode("utf-8", "surrogateescape"),
+            data=data,
+            headers=headers,
+            _client=nc,
+            _sid=sid,
+        )
+
+    nc._build_message = build_message  # type: ignore[method-assign]
 
 
 def stream_config(spec: StreamSpec) -> api.StreamConfig:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from bus import intake, subjects
+from bus import bounds, intake, subjects
 from bus.capacity import ShelterCapacity
 from bus.lifecycle import Event, Refused, apply, concerns_requests
 from bus.msgids import receipt_id
@@ -136,13 +136,8 @@ def record_undeliverable(
     with ledger.unit() as unit:
         if unit.handled(delivery.stream_seq) is not None:
             return Outcome(Result.REDELIVERED, delivery.stream_seq)
-        message_id = None
-        try:
-            decoded = intake.decode(delivery.subject, delivery.data)
-            if not isinstance(decoded, intake.Refusal):
-                message_id = decoded.id
-        except Exception:  # the decoding itself may be what kept failing
-            pass
+        decoded = intake.decode(delivery.subject, delivery.data)  # total: never raises
+        message_id = None if isinstance(decoded, intake.Refusal) else decoded.id
         sender = intake.sender_of(delivery.subject)
         refusal = intake.Refusal(RejectionReason.UNDELIVERABLE, detail, sender, message_id)
         return _dead_letter(unit, delivery, refusal, _moment(delivery, now))
@@ -357,10 +352,10 @@ def _dead_letter(
     unit.add_dead_letter(
         DeadLetterRecord(
             stream_seq=delivery.stream_seq,
-            nats_subject=delivery.subject,
+            nats_subject=_kept_subject(delivery.subject),
             sender=refusal.sender,
             reason=refusal.reason.value,
-            detail=refusal.detail,
+            detail=bounds.printable(refusal.detail),
             errors=refusal.errors,
             message_id=refusal.message_id,
             received_at=now,
@@ -381,7 +376,8 @@ def _notice(delivery: Delivery, refusal: intake.Refusal, now: datetime) -> Rejec
     """
     if refusal.sender is None or refusal.sender == HUB_AGENCY:
         return None  # nobody to tell, and the hub never answers its own notices
-    seed = f"{delivery.subject}\0{delivery.stream_seq}\0".encode()
+    # surrogateescape: a subject that was not UTF-8 hashes as the bytes it arrived as
+    seed = f"{delivery.subject}\0{delivery.stream_seq}\0".encode("utf-8", "surrogateescape")
     digest = hashlib.sha256(seed + delivery.data).hexdigest()
     valid_id = refusal.message_id if _is_message_id(refusal.message_id) else None
     return Rejected(
@@ -392,16 +388,26 @@ def _notice(delivery: Delivery, refusal: intake.Refusal, now: datetime) -> Rejec
         causation_id=valid_id,
         data=RejectedBody(
             reason=refusal.reason,
-            detail=refusal.detail,
+            detail=_fit(refusal.detail, 4000) or refusal.reason.value,
             errors=tuple(
-                FieldError(location=loc[:200], problem=problem[:500])
+                FieldError(location=_fit(loc, 200), problem=_fit(problem, 500))
                 for loc, problem in refusal.errors
             ),
             rejected_id=refusal.message_id,
-            rejected_subject=delivery.subject[:300],
+            rejected_subject=_kept_subject(delivery.subject),
             stream_sequence=delivery.stream_seq,
         ),
     )
+
+
+def _kept_subject(subject: str) -> str:
+    """The subject as the ledger and the notice keep it: printable, cut to the column's length
+    (a longer one was refused for its length, which the detail gives)."""
+    return bounds.printable(subject)[: bounds.MAX_SUBJECT_LENGTH]
+
+
+def _fit(text: str, limit: int) -> str:
+    return bounds.printable(text).strip()[:limit]
 
 
 def _is_message_id(value: str | None) -> bool:

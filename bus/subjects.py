@@ -68,6 +68,21 @@ def parse(subject: str) -> Route | None:
     return Route(direction, f"{parts[3]}.{parts[4]}", parts[5])
 
 
+def writer(subject: str) -> tuple[Direction, str | None] | None:
+    """Whose subject this is by its first tokens, however it goes on: the direction, and the
+    agency whose inbox or outbox it is (None if the subject stops short of naming one).
+    Permissions are granted on these prefixes, so a subject with tokens too many, too long or
+    unknown still says who could have published it."""
+    parts = subject.split(".", 5)
+    if len(parts) < 3 or f"{parts[0]}.{parts[1]}" != PREFIX:
+        return None
+    try:
+        direction = Direction(parts[2])
+    except ValueError:
+        return None
+    return direction, (f"{parts[3]}.{parts[4]}" if len(parts) >= 5 else None)
+
+
 RELEASED_BY_HUB = frozenset({"placement_confirmed"})
 """Kinds whose recipients' copies only the hub publishes. A placement confirmation carries the
 people's details, and a shelter may hold them only once the hub has recorded its accepted

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from enum import StrEnum
 from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
 from schemas.common import PersonalDetails
-from schemas.envelope import AgencyId, Body, Envelope, Family, LongText, ShortText
+from schemas.envelope import AgencyId, Body, Day, Envelope, Family, LongText, ShortText
 from schemas.registry import FEDERAL_KINDS, AgencyKind
 
 SHELTERS = frozenset({AgencyKind.SHELTER})
@@ -44,14 +43,14 @@ class CapacityBody(Body):
 
 class PlacementOfferBody(Body):
     spaces: int = Field(ge=1, le=50)
-    available_from: date
+    available_from: Day
     note: LongText | None = None
 
 
 class PlacementConfirmedBody(Body):
     shelter: AgencyId
     people: int = Field(ge=1, le=50)
-    arrival_on: date
+    arrival_on: Day
     personal: tuple[PersonalDetails, ...] = ()
 
 
@@ -61,12 +60,12 @@ class OfferReleasedBody(Body):
 
 class PlacementArrivedBody(Body):
     people: int = Field(ge=1, le=50)
-    arrived_on: date
+    arrived_on: Day
 
 
 class PlacementEndedBody(Body):
     people: int = Field(ge=1, le=50)
-    ended_on: date
+    ended_on: Day
     reason: ShortText
 
 

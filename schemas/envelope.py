@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar
 
@@ -35,8 +35,27 @@ def new_message_id(at: datetime | None = None) -> str:
     return "".join(reversed(chars))
 
 
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+"""Times and dates outside these are refused: none is meaningful for the Mechanism, and far
+ones overflow date arithmetic (deadlines, escalation rungs) and database ranges."""
+_RANGE = f"{EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}"
+
+
 def _utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00-05:00 is past the last representable moment
+        utc = None
+    if utc is None or not EARLIEST <= utc <= LATEST:
+        raise ValueError(f"time must lie between {_RANGE}")
+    return utc
+
+
+def _plausible_day(value: date) -> date:
+    if not EARLIEST.date() <= value <= LATEST.date():
+        raise ValueError(f"date must lie between {_RANGE}")
+    return value
 
 
 def _registered_agency(value: str) -> str:
@@ -46,7 +65,9 @@ def _registered_agency(value: str) -> str:
 
 
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_utc)]
-"""A timezone-aware timestamp, normalised to UTC; naive timestamps are refused."""
+"""A timezone-aware timestamp, normalised to UTC; naive or far-off timestamps are refused."""
+Day = Annotated[date, AfterValidator(_plausible_day)]
+"""A calendar date between ``EARLIEST`` and ``LATEST``."""
 
 AgencyId = Annotated[
     str,
@@ -57,6 +78,8 @@ MESSAGE_ID_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z_-]{7,99}$"
 MessageId = Annotated[str, StringConstraints(pattern=MESSAGE_ID_PATTERN)]
 CaseRef = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9/-]{2,39}$")]
 StateCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+SessionId = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z][0-9A-Za-z_-]{0,63}$")]
+"""A Governing Board session's id, as the Board's secretariat gives it (JG-2026-04)."""
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 LongText = Annotated[str, StringConstraints(min_length=1, max_length=4000, strip_whitespace=True)]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from enum import StrEnum
 from typing import ClassVar, Literal
 
@@ -12,9 +11,11 @@ from schemas.common import PersonalDetails
 from schemas.envelope import (
     Body,
     CaseRef,
+    Day,
     Envelope,
     Family,
     LongText,
+    SessionId,
     ShortText,
     StateCode,
     UtcDatetime,
@@ -58,7 +59,7 @@ class ProtectionMeasureBody(Body):
 
 class InvestigationBody(Body):
     aggression: ShortText
-    occurred_on: date | None = None
+    occurred_on: Day | None = None
     facts_summary: LongText
     investigation_file: ShortText | None = None
     steps_requested: tuple[ShortText, ...] = ()
@@ -72,7 +73,7 @@ class InformationBody(Body):
 
 
 class BoardSummonsBody(Body):
-    session_id: ShortText
+    session_id: SessionId
     session_at: UtcDatetime
     venue: ShortText
     agenda_item: ShortText
@@ -85,7 +86,7 @@ class RelocationBody(Body):
     children: int = Field(ge=0, le=50)
     needs: tuple[ShortText, ...] = ()
     origin_state: StateCode
-    earliest: date
+    earliest: Day
     expected_days: int = Field(ge=1, le=730)
     accessibility_required: bool = False
     preferred_regions: tuple[ShortText, ...] = ()

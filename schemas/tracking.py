@@ -7,7 +7,16 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from schemas.envelope import AgencyId, Body, Envelope, Family, LongText, ShortText, UtcDatetime
+from schemas.envelope import (
+    AgencyId,
+    Body,
+    Envelope,
+    Family,
+    LongText,
+    SessionId,
+    ShortText,
+    UtcDatetime,
+)
 from schemas.registry import FEDERAL_KINDS, AgencyKind
 
 HUB = frozenset({AgencyKind.SYSTEM})
@@ -77,13 +86,13 @@ class ReminderBody(Body):
 
 
 class BoardSessionBody(Body):
-    session_id: str = Field(pattern=r"^[0-9A-Za-z][0-9A-Za-z_-]{0,63}$")
+    session_id: SessionId
     scheduled_at: UtcDatetime
     venue: ShortText
 
 
 class AttendanceBody(Body):
-    session_id: str = Field(pattern=r"^[0-9A-Za-z][0-9A-Za-z_-]{0,63}$")
+    session_id: SessionId
     agency: AgencyId
     attended: bool
     note: LongText | None = None
