@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import os
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, func
-from sqlalchemy.engine import Engine
+from sqlalchemy import Connection, event, func, text
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session, SQLModel, col, create_engine, select
 
+from adapters import locks
 from adapters.ledger_unit import (
     SqlUnit,
     capacity_from_row,
@@ -35,6 +39,10 @@ from bus.ports import (
 
 def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
+
+
+class LeaseHeld(RuntimeError):
+    """Another hub is recording into this ledger; the message names it."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +106,22 @@ class SqlLedger:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    @contextmanager
+    def hub_lease(self) -> Iterator[None]:
+        """Be the only hub recording into this ledger, whatever its home, for the ``with``
+        block; raise ``LeaseHeld`` naming the holder at once otherwise.
+
+        Two hubs on one ledger would interleave rows of the hash chain and break it. SQLite:
+        a file lock beside the database file. PostgreSQL: a session advisory lock on a
+        connection held for the block, so a hub that dies (or loses its connection) frees it.
+        """
+        if self.engine.dialect.name == "sqlite":
+            with _sqlite_lease(self.url):
+                yield
+        else:
+            with self.engine.connect() as connection, _pg_lease(connection):
+                yield
 
     @contextmanager
     def unit(self) -> Iterator[SqlUnit]:
@@ -175,7 +199,69 @@ class SqlLedger:
             return int(session.exec(select(func.count()).select_from(table)).one())
 
 
+@contextmanager
+def _sqlite_lease(url: str) -> Iterator[None]:
+    database = make_url(url).database
+    if not database or database == ":memory:":  # private to this process: nobody to share with
+        yield
+        return
+    path = Path(database).resolve()
+    try:
+        lock = locks.acquire(path.with_name(path.name + ".hub-lock"))
+    except locks.LockHeld as held:
+        raise LeaseHeld(
+            f"another hub is recording into {path}: {locks.describe(held.holder)}"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+_HOLDER_NAME = "mechbus hub pid {pid} on {host}"  # fits PostgreSQL's 63-character limit
+
+
+@contextmanager
+def _pg_lease(connection: Connection) -> Iterator[None]:
+    key = _pg_lease_key(connection)
+    name = _HOLDER_NAME.format(pid=os.getpid(), host=socket.gethostname())[:63]
+    connection.execute(text("SELECT set_config('application_name', :name, false)"), {"name": name})
+    taken = connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar()
+    connection.commit()  # a session lock: it outlives this transaction, not the connection
+    if not taken:
+        raise LeaseHeld(f"another hub is recording into this ledger: {_pg_holder(connection, key)}")
+    try:
+        yield
+    finally:
+        with contextlib.suppress(Exception):  # a lost connection has released it already
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+            connection.commit()
+
+
+def _pg_lease_key(connection: Connection) -> int:
+    """One key per database and schema: ledgers in different schemas are different ledgers."""
+    where = connection.execute(text("SELECT current_database() || '.' || current_schema()"))
+    digest = hashlib.blake2b(f"mechbus.hub:{where.scalar()}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") >> 1  # a positive bigint
+
+
+def _pg_holder(connection: Connection, key: int) -> str:
+    row = connection.execute(
+        text(
+            "SELECT a.application_name, a.client_addr, a.backend_start FROM pg_locks l "
+            "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' "
+            "AND l.granted AND l.classid = :hi AND l.objid = :lo AND l.objsubid = 1"
+        ),
+        {"hi": key >> 32, "lo": key & 0xFFFFFFFF},
+    ).first()
+    connection.rollback()
+    if row is None:
+        return "a hub that has just stopped (try again)"
+    return f"{row[0] or 'an unnamed session'} from {row[1] or 'a local socket'} since {row[2]}"
+
+
 __all__ = [
+    "LeaseHeld",
     "PoolOptions",
     "SqlLedger",
     "SqlUnit",
