@@ -294,9 +294,9 @@ class Up:
         kept = f"{retention:g} days" if retention else "forever"
         self.console.print(f"hub up on {url}, ledger {self.settings.ledger_url}; Ctrl-C stops")
         self.console.print(
-            f"deadline policy: {self.policy.origin}; sweeping every {self.sweep_interval}s; "
-            f"the stream keeps messages {kept}"
+            f"deadline policy: {self.policy.origin}; sweeping every {self.sweep_interval}s"
         )
+        self.console.print(f"the stream keeps each message {kept}")
         supervisor = Supervisor(bus.nodes if bus else [], self.console)
         while True:
             with contextlib.suppress(TimeoutError):
