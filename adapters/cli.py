@@ -950,10 +950,7 @@ def agency_run(
         console.print("[red]no NATS server: start one with `mechbus up` or pass --nats-url[/]")
         raise typer.Exit(2)
     if settings.creds_dir.exists() and settings.creds_for(agency) is None:
-        console.print(
-            f"[red]no credentials for {agency}: run `mechbus creds issue {agency}` "
-            "and restart `mechbus up`[/]"
-        )
+        console.print(f"[red]no credentials for {agency}: run `mechbus creds issue {agency}`[/]")
         raise typer.Exit(2)
     text = capacity.read_text(encoding="utf-8") if capacity is not None else None
     args = stub_command(settings, agency, url, profile, seed, text)
