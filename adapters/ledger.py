@@ -45,6 +45,13 @@ class LeaseHeld(RuntimeError):
     """Another hub is recording into this ledger; the message names it."""
 
 
+class HubLease:
+    """A hub's hold on its ledger. A file lock cannot be lost while its process lives."""
+
+    def check(self) -> None:
+        """Raise ``LeaseHeld`` if the lease was lost and another hub has it now."""
+
+
 @dataclass(frozen=True)
 class PoolOptions:
     """The connection pool of a server database (``adapters.settings`` reads it from the env)."""
@@ -108,20 +115,25 @@ class SqlLedger:
         self.engine.dispose()
 
     @contextmanager
-    def hub_lease(self) -> Iterator[None]:
+    def hub_lease(self) -> Iterator[HubLease]:
         """Be the only hub recording into this ledger, whatever its home, for the ``with``
         block; raise ``LeaseHeld`` naming the holder at once otherwise.
 
         Two hubs on one ledger would interleave rows of the hash chain and break it. SQLite:
         a file lock beside the database file. PostgreSQL: a session advisory lock on a
-        connection held for the block, so a hub that dies (or loses its connection) frees it.
+        connection held for the block, so a hub that dies (or loses its connection) frees it;
+        ``HubLease.check`` notices a lost one and takes it back, or raises ``LeaseHeld``.
         """
         if self.engine.dialect.name == "sqlite":
             with _sqlite_lease(self.url):
-                yield
+                yield HubLease()
         else:
-            with self.engine.connect() as connection, _pg_lease(connection):
-                yield
+            lease = _PgLease(self.engine)
+            lease.take()
+            try:
+                yield lease
+            finally:
+                lease.release()
 
     @contextmanager
     def unit(self) -> Iterator[SqlUnit]:
@@ -221,21 +233,60 @@ def _sqlite_lease(url: str) -> Iterator[None]:
 _HOLDER_NAME = "mechbus hub pid {pid} on {host}"  # fits PostgreSQL's 63-character limit
 
 
-@contextmanager
-def _pg_lease(connection: Connection) -> Iterator[None]:
-    key = _pg_lease_key(connection)
-    name = _HOLDER_NAME.format(pid=os.getpid(), host=socket.gethostname())[:63]
-    connection.execute(text("SELECT set_config('application_name', :name, false)"), {"name": name})
-    taken = connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar()
-    connection.commit()  # a session lock: it outlives this transaction, not the connection
-    if not taken:
-        raise LeaseHeld(f"another hub is recording into this ledger: {_pg_holder(connection, key)}")
-    try:
-        yield
-    finally:
+class _PgLease(HubLease):
+    """A session advisory lock, on a connection of its own held for the hub's life."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.connection: Connection | None = None
+
+    def take(self) -> None:
+        connection = self.engine.connect()
+        try:
+            key = _pg_lease_key(connection)
+            name = _HOLDER_NAME.format(pid=os.getpid(), host=socket.gethostname())[:63]
+            connection.execute(
+                text("SELECT set_config('application_name', :name, false)"), {"name": name}
+            )
+            taken = connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key})
+            if not taken.scalar():
+                holder = _pg_holder(connection, key)
+                raise LeaseHeld(f"another hub is recording into this ledger: {holder}")
+            connection.commit()  # a session lock: it outlives this transaction, not the session
+        except BaseException:
+            connection.close()
+            raise
+        self.connection, self.key = connection, key
+
+    def check(self) -> None:
+        """A database restart or a dropped connection frees the lock without a word: look, and
+        take it again if it is free (if the database is still away, nobody can record now)."""
+        if self.connection is not None:
+            try:
+                self.connection.execute(text("SELECT 1"))
+                self.connection.rollback()
+                return
+            except (OperationalError, InterfaceError):
+                with contextlib.suppress(Exception):
+                    self.connection.close()
+                self.connection = None
+        try:
+            self.take()
+        except (OperationalError, InterfaceError):
+            return
+        except LeaseHeld as exc:
+            lost = "this hub lost its lease on the ledger (its connection dropped)"
+            raise LeaseHeld(f"{lost}; {exc}") from None
+
+    def release(self) -> None:
+        if self.connection is None:
+            return
         with contextlib.suppress(Exception):  # a lost connection has released it already
-            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
-            connection.commit()
+            self.connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": self.key})
+            self.connection.commit()
+        with contextlib.suppress(Exception):
+            self.connection.close()
+        self.connection = None
 
 
 def _pg_lease_key(connection: Connection) -> int:
@@ -261,6 +312,7 @@ def _pg_holder(connection: Connection, key: int) -> str:
 
 
 __all__ = [
+    "HubLease",
     "LeaseHeld",
     "PoolOptions",
     "SqlLedger",

@@ -19,7 +19,7 @@ from rich.console import Console
 from adapters import locks
 from adapters.credentials import HUB, CredentialError, CredentialStore
 from adapters.demo import CLUSTER_STREAM, server_config
-from adapters.ledger import SqlLedger
+from adapters.ledger import HubLease, SqlLedger
 from adapters.locks import HeldLock
 from adapters.natsserver import (
     EmbeddedNatsCluster,
@@ -40,6 +40,7 @@ PREFERRED = ("127.0.0.1", 4222)  # NATS's own port, on loopback, when nobody els
 RESTARTS_ALLOWED = 5  # restarts of the embedded server within RESTART_WINDOW before giving up
 RESTART_WINDOW = 600.0
 WATCH_INTERVAL = 0.25  # seconds between looks at the embedded server's process
+LEASE_INTERVAL = 5.0  # seconds between checks that the ledger's lease is still ours
 DAY = 86400.0
 
 
@@ -210,6 +211,7 @@ class Up:
         self.sweep_interval = sweep_interval
         self.cluster = cluster
         self._wake = asyncio.Event()
+        self._lease = HubLease()
         self._stop_asked = False
         self._reload_asked = False
 
@@ -223,7 +225,7 @@ class Up:
         with self.settings.hold_home() as lock:  # before anything else touches the home
             ledger = self.settings.ledger()
             try:
-                with self.settings.lease(ledger):
+                with self.settings.lease(ledger) as self._lease:
                     await self._serve(ledger, lock)
             finally:
                 ledger.close()
@@ -298,6 +300,7 @@ class Up:
         )
         self.console.print(f"the stream keeps each message {kept}")
         supervisor = Supervisor(bus.nodes if bus else [], self.console)
+        lease_checked = time.monotonic()
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), WATCH_INTERVAL)
@@ -311,6 +314,9 @@ class Up:
             if self._reload_asked:
                 self._reload_asked = False
                 await self._apply_credentials(hub, lock, bus, provisioned)
+            if time.monotonic() - lease_checked > LEASE_INTERVAL:
+                await asyncio.to_thread(self._lease.check)  # LeaseHeld: another hub has it now
+                lease_checked = time.monotonic()
 
     async def _apply_credentials(
         self, hub: Hub, lock: HeldLock, bus: EmbeddedBus | None, provisioned: set[str]

@@ -16,7 +16,7 @@ from pathlib import Path
 from platformdirs import user_data_dir
 
 from adapters import locks
-from adapters.ledger import LeaseHeld, PoolOptions, SqlLedger, sqlite_url
+from adapters.ledger import HubLease, LeaseHeld, PoolOptions, SqlLedger, sqlite_url
 from adapters.sealing import Sealer
 from adapters.tls import TlsFiles
 
@@ -105,12 +105,12 @@ class Settings:
             held.release()
 
     @contextmanager
-    def lease(self, ledger: SqlLedger) -> Iterator[None]:
+    def lease(self, ledger: SqlLedger) -> Iterator[HubLease]:
         """``ledger.hub_lease()``, refused as ``HubRunning``."""
         try:
-            with ledger.hub_lease():
-                yield
-        except LeaseHeld as exc:  # only taking the lease raises it
+            with ledger.hub_lease() as lease:
+                yield lease
+        except LeaseHeld as exc:
             raise HubRunning(str(exc)) from None
 
     @contextmanager

@@ -22,7 +22,7 @@ import pytest
 from nats.aio.client import Client
 from sqlalchemy import create_engine, text
 
-from adapters.ledger import sqlite_url
+from adapters.ledger import LeaseHeld, SqlLedger, sqlite_url
 from schemas.requests import RelocationRequest
 from tests.test_cli import MECHBUS, processes_mentioning, wait_until_gone
 
@@ -241,6 +241,43 @@ def test_two_hubs_never_record_into_one_ledger(
 
     # once the first has stopped, the lease is free for another home's hub
     start(ups, other, MECHBUS_LEDGER_URL=ledger_url)
+
+
+@pytest.mark.postgres
+def test_a_hub_that_loses_its_lease_to_another_stops(
+    pg_url: str, tmp_path: Path, ups: list[UpProcess]
+) -> None:
+    """The lease's connection is cut (a database restart, a proxy) and another hub takes the
+    lease: the first notices and stops, instead of recording beside it."""
+    home = tmp_path / "home"
+    up = start(ups, home, MECHBUS_LEDGER_URL=pg_url)
+    admin = create_engine(pg_url)
+    rival = SqlLedger(pg_url, create=False)
+    try:
+        with admin.begin() as conn:
+            cut = conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name = :name"
+                ),
+                {"name": f"mechbus hub pid {up.proc.pid} on {socket.gethostname()}"[:63]},
+            ).all()
+        assert cut == [(True,)]
+        with contextlib.ExitStack() as held:
+            deadline = time.monotonic() + 30
+            while True:  # the terminated session lets go of the lock as it ends
+                try:
+                    held.enter_context(rival.hub_lease())
+                    break
+                except LeaseHeld:
+                    assert time.monotonic() < deadline, "the cut session kept its lock"
+            code = up.proc.wait(60)
+    finally:
+        rival.close()
+        admin.dispose()
+    assert code == 1, up.output
+    assert "lost its lease" in up.output and f"pid {os.getpid()}" in up.output, up.output
+    assert "Traceback" not in up.output
 
 
 # -- the stream store ---------------------------------------------------------------------------
