@@ -212,6 +212,7 @@ class Up:
         self.cluster = cluster
         self._wake = asyncio.Event()
         self._lease = HubLease()
+        self._applied = ""  # the fingerprint of the credentials the server has
         self._stop_asked = False
         self._reload_asked = False
 
@@ -246,6 +247,9 @@ class Up:
         self._wake.set()
 
     async def _serve(self, ledger: SqlLedger, lock: HeldLock) -> None:
+        # Read before the server's authorization is written from the same file, so that what
+        # `up` later records as applied is never newer than what the server got.
+        self._applied = CredentialStore(self.settings.creds_dir).digest()
         if self.settings.nats_url:
             await self._with_bus(ledger, lock, self.settings.nats_url, None)
             return
@@ -291,7 +295,7 @@ class Up:
     ) -> str | None:
         if bus is not None:
             self.settings.url_file.write_text(url, encoding="utf-8")
-        lock.record(listen=url, credentials=CredentialStore(self.settings.creds_dir).digest())
+        lock.record(listen=url, credentials=self._applied)
         retention = self.settings.retention_days
         kept = f"{retention:g} days" if retention else "forever"
         self.console.print(f"hub up on {url}, ledger {self.settings.ledger_url}; Ctrl-C stops")

@@ -29,6 +29,11 @@ from tests.test_cli import MECHBUS, processes_mentioning, wait_until_gone
 NAME = "Xochiquetzal Tlacuilo Ixtlahuac"  # a person's name that appears nowhere else
 
 
+def words(text: str) -> str:
+    """Output as words: the console wraps long lines wherever the paths make them break."""
+    return " ".join(text.split())
+
+
 def environment(home: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MECHBUS_")}
     env["MECHBUS_HOME"] = str(home)
@@ -198,7 +203,7 @@ def test_a_second_up_on_one_home_is_refused_and_a_crashed_one_is_taken_over(
     second = mechbus(home, "up")
     assert second.returncode != 0, second.stdout
     assert time.monotonic() - began < 30  # at once: it does not start anything first
-    said = second.stdout + second.stderr
+    said = words(second.stdout + second.stderr)
     assert "already running" in said and f"pid {first.proc.pid}" in said and url in said, said
     assert first.proc.poll() is None and url_of(home) == url
     assert len([p for p in processes_mentioning(str(home / "nats")) if _is_nats_server(p)]) == 1
@@ -227,7 +232,7 @@ def test_two_hubs_never_record_into_one_ledger(
     one, other = tmp_path / "one", tmp_path / "other"
     first = start(ups, one, MECHBUS_LEDGER_URL=ledger_url)
     refused = mechbus(other, "up", "--ledger-url", ledger_url)
-    said = refused.stdout + refused.stderr
+    said = words(refused.stdout + refused.stderr)
     assert refused.returncode != 0 and "another hub is recording" in said, said
     assert f"pid {first.proc.pid}" in said, said
     assert not (other / "nats.url").exists()
@@ -276,7 +281,8 @@ def test_a_hub_that_loses_its_lease_to_another_stops(
         rival.close()
         admin.dispose()
     assert code == 1, up.output
-    assert "lost its lease" in up.output and f"pid {os.getpid()}" in up.output, up.output
+    said = words(up.output)
+    assert "lost its lease" in said and f"pid {os.getpid()}" in said, up.output
     assert "Traceback" not in up.output
 
 
@@ -362,27 +368,39 @@ def test_sigterm_stops_up_exactly_as_ctrl_c(tmp_path: Path, ups: list[UpProcess]
         wait_until_gone(str(home / "nats"))
 
 
-def test_up_keeps_its_address_and_names_a_taken_port(tmp_path: Path, ups: list[UpProcess]) -> None:
+async def test_up_keeps_its_address_and_names_a_taken_port(
+    tmp_path: Path, ups: list[UpProcess]
+) -> None:
     home = tmp_path / "home"
-    up = start(ups, home)
+    assert mechbus(home, "creds", "issue", "gro.government").returncode == 0
+    up = await asyncio.to_thread(start, ups, home)
     listen = (home / "nats.listen").read_text().strip()
     host, port = listen.rsplit(":", 1)
     assert host == "127.0.0.1" and f"listens on {listen}" in up.output
     assert url_of(home) == f"nats://{listen}"
-    assert up.stop() == 0
-    assert start(ups, home).stop() == 0
-    assert url_of_last_run(ups[-1]) == f"nats://{listen}"  # the same address again
+    events = watched()
+    agency = await connect_as(home, "gro.government", events)  # configured once, as agencies are
+    try:
+        assert await asyncio.to_thread(up.stop, signal.SIGTERM) == 0
+        await asyncio.wait_for(events["disconnected"].wait(), 30)
+        again = await asyncio.to_thread(start, ups, home)
+        assert url_of_last_run(again) == f"nats://{listen}"  # the same address again
+        await asyncio.wait_for(events["reconnected"].wait(), 30)  # so the agency is back
+        await asyncio.wait_for(agency.flush(), 10)
+    finally:
+        await agency.close()
+    assert await asyncio.to_thread(again.stop) == 0
 
     with socket.socket() as squatter:  # someone else takes the port between two runs
         squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         squatter.bind(("127.0.0.1", int(port)))
         squatter.listen()
-        taken = mechbus(home, "up")
-    assert taken.returncode != 0 and f"port {port} is taken" in taken.stdout, taken.stdout
+        taken = await asyncio.to_thread(mechbus, home, "up")
+    assert taken.returncode != 0 and f"port {port} is taken" in words(taken.stdout), taken.stdout
     assert "--listen" in taken.stdout
 
     chosen = f"127.0.0.1:{free_port()}"
-    up = start(ups, home, "--listen", chosen)
+    await asyncio.to_thread(start, ups, home, "--listen", chosen)
     assert url_of(home) == f"nats://{chosen}"
 
 
@@ -469,7 +487,8 @@ def test_up_exits_saying_why_when_its_server_cannot_come_back(
         squatter.listen()
         code = up.proc.wait(60)
     assert code != 0
-    assert "exited with code" in up.output and "could not start again" in up.output, up.output
+    said = words(up.output)
+    assert "exited with code" in said and "could not start again" in said, up.output
     assert "Traceback" not in up.output and not (home / "nats.url").exists()
 
 
@@ -486,12 +505,14 @@ async def test_credentials_take_effect_on_the_running_server(
     newcomer: Client | None = None
     try:
         out = await asyncio.to_thread(mechbus, home, "creds", "revoke", "gro.government")
-        assert out.returncode == 0 and "in effect on the running server" in out.stdout, out.stdout
+        assert out.returncode == 0, out.stdout
+        assert "in effect on the running server" in words(out.stdout), out.stdout
         await asyncio.wait_for(revoked_events["disconnected"].wait(), 30)
         await asyncio.wait_for(revoked_events["refused"].wait(), 30)
 
         out = await asyncio.to_thread(mechbus, home, "creds", "issue", "gro.commission")
-        assert out.returncode == 0 and "in effect on the running server" in out.stdout, out.stdout
+        assert out.returncode == 0, out.stdout
+        assert "in effect on the running server" in words(out.stdout), out.stdout
         newcomer = await nats.connect(
             url_of(home),
             nkeys_seed=str(home / "creds" / "gro.commission.nk"),
@@ -515,7 +536,7 @@ async def test_credentials_take_effect_on_the_running_server(
 def test_creds_say_so_when_no_up_runs(tmp_path: Path) -> None:
     home = tmp_path / "home"
     out = mechbus(home, "creds", "issue", "gro.government")
-    assert out.returncode == 0 and "the next one applies it" in out.stdout, out.stdout
+    assert out.returncode == 0 and "the next one applies it" in words(out.stdout), out.stdout
 
 
 def test_the_lock_names_its_holder(tmp_path: Path, ups: list[UpProcess]) -> None:
