@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -231,6 +232,25 @@ def _sqlite_lease(url: str) -> Iterator[None]:
 
 
 _HOLDER_NAME = "mechbus hub pid {pid} on {host}"  # fits PostgreSQL's 63-character limit
+_DEAD_HOLDER_GRACE = 10.0  # seconds a killed hub's session may take to end on the server
+
+
+class _HeldByTheDead(LeaseHeld):
+    """Held by a session whose hub process, on this machine, no longer exists."""
+
+
+def _is_dead_hub_here(holder: str) -> bool:
+    prefix, _, rest = holder.partition("mechbus hub pid ")
+    pid, _, host = rest.partition(" on ")
+    if prefix or not pid.isdigit() or not host.startswith(socket.gethostname() + " "):
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
 
 
 class _PgLease(HubLease):
@@ -241,6 +261,18 @@ class _PgLease(HubLease):
         self.connection: Connection | None = None
 
     def take(self) -> None:
+        """Take the lock, or raise ``LeaseHeld``. A holder that is a hub of this machine whose
+        process is gone is a session the database has not ended yet: wait for it a little."""
+        deadline = time.monotonic() + _DEAD_HOLDER_GRACE
+        while True:
+            try:
+                return self._try()
+            except _HeldByTheDead:
+                if time.monotonic() > deadline:
+                    raise
+            time.sleep(0.05)
+
+    def _try(self) -> None:
         connection = self.engine.connect()
         try:
             key = _pg_lease_key(connection)
@@ -251,7 +283,9 @@ class _PgLease(HubLease):
             taken = connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key})
             if not taken.scalar():
                 holder = _pg_holder(connection, key)
-                raise LeaseHeld(f"another hub is recording into this ledger: {holder}")
+                gone = holder is None or _is_dead_hub_here(holder)
+                held = _HeldByTheDead if gone else LeaseHeld
+                raise held(f"another hub is recording into this ledger: {holder or 'gone now'}")
             connection.commit()  # a session lock: it outlives this transaction, not the session
         except BaseException:
             connection.close()
@@ -296,7 +330,7 @@ def _pg_lease_key(connection: Connection) -> int:
     return int.from_bytes(digest, "big") >> 1  # a positive bigint
 
 
-def _pg_holder(connection: Connection, key: int) -> str:
+def _pg_holder(connection: Connection, key: int) -> str | None:
     row = connection.execute(
         text(
             "SELECT a.application_name, a.client_addr, a.backend_start FROM pg_locks l "
@@ -306,8 +340,8 @@ def _pg_holder(connection: Connection, key: int) -> str:
         {"hi": key >> 32, "lo": key & 0xFFFFFFFF},
     ).first()
     connection.rollback()
-    if row is None:
-        return "a hub that has just stopped (try again)"
+    if row is None:  # it let go between our try and this look
+        return None
     return f"{row[0] or 'an unnamed session'} from {row[1] or 'a local socket'} since {row[2]}"
 
 
