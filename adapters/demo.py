@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from adapters.credentials import CredentialStore
 from adapters.ledger import SqlLedger
-from adapters.natsserver import EmbeddedNatsCluster, EmbeddedNatsServer, parent_death_hook
+from adapters.natsserver import EmbeddedNatsServer, parent_death_hook
 from adapters.obligations import SqlObligations
 from adapters.scenario import KINDS, MATCHING, AgencySpec, RequestSpec, Scenario
 from adapters.settings import HubRunning, Settings
@@ -161,34 +161,6 @@ async def nats_for(
 
 CLUSTER_STREAM = StreamSpec(replicas=3)
 """The stream on a three-node cluster: every message on all three nodes' disks."""
-
-
-@contextlib.asynccontextmanager
-async def nats_cluster_for(
-    settings: Settings, console: Console, agencies: tuple[str, ...] = ()
-) -> AsyncIterator[str]:
-    """The given servers, or a three-node embedded cluster, as one comma-separated URL list
-    (what ``--nats-url`` and ``bus.jetstream.connect`` accept); stopped on the way out.
-
-    The nodes run on loopback with the same credentials and TLS as a single embedded server,
-    each with its own store under ``<home>/nats-cluster``. Use ``CLUSTER_STREAM`` with it.
-    """
-    if settings.nats_url:
-        yield settings.nats_url
-        return
-    store = settings.nats_store.with_name("nats-cluster")
-    cluster = EmbeddedNatsCluster(
-        store, extra_config=server_config(settings, agencies), store_key=settings.store_key()
-    )
-    urls = cluster.start()  # from this thread, like the single server
-    for node, url in zip(cluster.nodes, urls, strict=True):
-        console.print(
-            f"[dim]nats-server {node.server_name} {url} (JetStream in {node.store_dir})[/]"
-        )
-    try:
-        yield ",".join(urls)
-    finally:
-        cluster.stop()
 
 
 class Player:
