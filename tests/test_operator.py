@@ -13,7 +13,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -194,7 +194,7 @@ def free_port() -> int:
 
 
 def test_a_second_up_on_one_home_is_refused_and_a_crashed_one_is_taken_over(
-    tmp_path: Path, ups: list[UpProcess]
+    tmp_path: Path, ups: list[UpProcess], figures: Callable[[str], None]
 ) -> None:
     home = tmp_path / "home"
     first = start(ups, home)
@@ -202,7 +202,9 @@ def test_a_second_up_on_one_home_is_refused_and_a_crashed_one_is_taken_over(
     began = time.monotonic()
     second = mechbus(home, "up")
     assert second.returncode != 0, second.stdout
-    assert time.monotonic() - began < 30  # at once: it does not start anything first
+    took = time.monotonic() - began
+    figures(f"a second up on the home refused in {took:.1f} s (exit {second.returncode})")
+    assert took < 30  # at once: it does not start anything first
     said = words(second.stdout + second.stderr)
     assert "already running" in said and f"pid {first.proc.pid}" in said and url in said, said
     assert first.proc.poll() is None and url_of(home) == url
@@ -466,6 +468,16 @@ async def test_up_restarts_its_server_and_agencies_come_back(
         await agency.close()
     assert await asyncio.to_thread(up.stop) == 0
     assert "Traceback" not in up.output
+
+
+def test_ctrl_c_just_after_the_server_died_stops_cleanly(
+    tmp_path: Path, ups: list[UpProcess]
+) -> None:
+    home = tmp_path / "home"
+    up = start(ups, home)
+    os.kill(server_pid(home), signal.SIGKILL)
+    assert up.stop(signal.SIGINT) == 0, up.output
+    assert "Traceback" not in up.output and not (home / "nats.url").exists()
 
 
 def test_up_exits_saying_why_when_its_server_cannot_come_back(
