@@ -44,6 +44,8 @@ class HeldLock:
     def __init__(self, path: Path, fd: int) -> None:
         self.path = path
         self._fd = fd
+        # What the last holder recorded, if it ended without releasing (a crash).
+        self.previous: dict[str, Any] = _read(fd)
         self.facts: dict[str, Any] = {
             "pid": os.getpid(),
             "host": socket.gethostname(),

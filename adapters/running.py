@@ -13,6 +13,7 @@ import signal
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 from rich.console import Console
 
@@ -111,6 +112,18 @@ class EmbeddedBus:
         return ",".join(node.url for node in self.nodes)
 
 
+def _left_running(lock: HeldLock) -> int | None:
+    """The nats-server a crashed ``up`` left behind on this home's store, if it still runs."""
+    pid = lock.previous.get("server_pid")
+    if not isinstance(pid, int):
+        return None
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
+    except OSError:
+        return None  # gone (or no /proc: the parent-death signal is Linux-only anyway)
+    return pid if command.endswith(b"nats-server") else None
+
+
 def _start_single(settings: Settings, console: Console, config: str) -> EmbeddedBus:
     host, port = listen_address(settings, console)
     server = EmbeddedNatsServer(
@@ -138,8 +151,14 @@ def _start_cluster(settings: Settings, console: Console, config: str) -> Embedde
 
 @contextlib.asynccontextmanager
 async def _embedded(
-    settings: Settings, console: Console, cluster: bool
+    settings: Settings, console: Console, cluster: bool, lock: HeldLock
 ) -> AsyncIterator[EmbeddedBus]:
+    orphan = _left_running(lock)
+    if orphan is not None:  # two servers on one store both acknowledge, and lose, messages
+        raise UpError(
+            f"the nats-server of an earlier mechbus up on this home still runs (pid {orphan}) "
+            "on its store; stop it first"
+        )
     start = _start_cluster if cluster else _start_single
     try:
         bus = start(settings, console, server_config(settings, ()))
@@ -160,6 +179,7 @@ class Supervisor:
         self.nodes = nodes
         self.console = console
         self._restarts: list[float] = []
+        self.restarted = False  # since the owner last looked
 
     def check(self) -> str | None:
         """Restart what died; the reason to give up, if there is one."""
@@ -187,6 +207,7 @@ class Supervisor:
         except NatsServerError as exc:
             return f"{what} and could not start again: {str(exc).splitlines()[0]}"
         self.console.print(f"nats-server {node.server_name} is back on {node.url}")
+        self.restarted = True
         return None
 
 
@@ -253,7 +274,7 @@ class Up:
         if self.settings.nats_url:
             await self._with_bus(ledger, lock, self.settings.nats_url, None)
             return
-        async with _embedded(self.settings, self.console, self.cluster) as bus:
+        async with _embedded(self.settings, self.console, self.cluster, lock) as bus:
             await self._with_bus(ledger, lock, bus.url, bus)
 
     async def _with_bus(
@@ -295,7 +316,7 @@ class Up:
     ) -> str | None:
         if bus is not None:
             self.settings.url_file.write_text(url, encoding="utf-8")
-        lock.record(listen=url, credentials=self._applied)
+        lock.record(listen=url, credentials=self._applied, server_pid=_server_pid(bus))
         retention = self.settings.retention_days
         kept = f"{retention:g} days" if retention else "forever"
         self.console.print(f"hub up on {url}, ledger {self.settings.ledger_url}; Ctrl-C stops")
@@ -315,6 +336,9 @@ class Up:
             failure = supervisor.check()
             if failure:
                 return failure
+            if supervisor.restarted:
+                supervisor.restarted = False
+                lock.record(server_pid=_server_pid(bus))
             if self._reload_asked:
                 self._reload_asked = False
                 await self._apply_credentials(hub, lock, bus, provisioned)
@@ -349,6 +373,11 @@ class Up:
             await asyncio.wait_for(stop(), 30.0)
         except Exception as exc:  # whatever it was, the rest must still stop
             self.console.print(f"[yellow]while stopping: {type(exc).__name__}: {exc}[/]")
+
+
+def _server_pid(bus: EmbeddedBus | None) -> int | None:
+    """The single embedded server's pid, for a later ``up`` to check after a crash."""
+    return bus.nodes[0].pid if bus is not None and len(bus.nodes) == 1 else None
 
 
 def _issued(store: CredentialStore) -> list[str]:

@@ -23,6 +23,7 @@ from nats.aio.client import Client
 from sqlalchemy import create_engine, text
 
 from adapters.ledger import LeaseHeld, SqlLedger, sqlite_url
+from adapters.natsserver import EmbeddedNatsServer
 from schemas.requests import RelocationRequest
 from tests.test_cli import MECHBUS, processes_mentioning, wait_until_gone
 
@@ -218,6 +219,26 @@ def test_a_second_up_on_one_home_is_refused_and_a_crashed_one_is_taken_over(
     send_patrol(home)
     wait_until(lambda: recorded(sqlite_url(home / "ledger.db")) >= 1, "the request is recorded")
     assert again.stop() == 0
+
+
+def test_a_server_left_behind_by_a_crash_is_not_joined_by_another(
+    tmp_path: Path, ups: list[UpProcess]
+) -> None:
+    """Should a crashed up's nats-server outlive it, the next up does not start a second server
+    on the same store: it names the one left running."""
+    home = tmp_path / "home"
+    first = start(ups, home)
+    facts = json.loads((home / "up.lock").read_text())
+    assert facts["server_pid"] == server_pid(home)
+    assert first.stop() == 0
+    with EmbeddedNatsServer(tmp_path / "left-behind") as left:  # stands for the survivor
+        survivor = left.pid
+        crashed = {**facts, "server_pid": survivor}
+        (home / "up.lock").write_text(json.dumps(crashed))  # what the crashed up had written
+        refused = mechbus(home, "up")
+    said = words(refused.stdout)
+    assert refused.returncode == 1 and f"still runs (pid {survivor})" in said, refused.stdout
+    assert not (home / "nats.url").exists()
 
 
 @pytest.mark.parametrize(
