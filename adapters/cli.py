@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -22,31 +23,28 @@ from adapters.bridge import cli as bridge_cli
 from adapters.credentials import CredentialError, CredentialStore
 from adapters.dashboard import cli as dashboard_cli
 from adapters.demo import (
-    CLUSTER_STREAM,
     DemoError,
     DemoResult,
-    nats_cluster_for,
-    nats_for,
     run_demo,
     stub_command,
 )
 from adapters.ledger import SqlLedger
 from adapters.obligations import SqlObligations
-from adapters.outbox import Outbox, OutboxRelay
+from adapters.outbox import Outbox
 from adapters.output import Column, choose, emit, make_console
 from adapters.paging import PAGE_ROWS, Page
 from adapters.replay import ReplayError, ReplayReport
 from adapters.replay import compare as compare_ledgers
 from adapters.replay import replay as replay_stream
 from adapters.report import month_bounds, write_report
+from adapters.running import Up, UpError, apply_to_running_up
 from adapters.scenario import Scenario, ScenarioError
-from adapters.settings import Settings, SettingsError, load_settings
+from adapters.settings import HubRunning, Settings, SettingsError, load_settings
 from adapters.tables import DeadLetterRow
 from adapters.tls import make_development_tls
 from adapters.views import request_lines, requests_table
 from bus.capacity import matching, mismatch
 from bus.chain import verify as verify_chain
-from bus.hub import Hub
 from bus.policy import Policy, PolicyError
 from bus.scorecard import StateScore
 from bus.sweeper import Sweeper
@@ -159,60 +157,39 @@ def up(
             "three (R3); with --nats-url: those comma-separated servers are such a cluster.",
         ),
     ] = False,
+    listen: Annotated[
+        str | None,
+        typer.Option(
+            "--listen",
+            help="HOST:PORT the embedded nats-server listens on (or $MECHBUS_LISTEN); default: "
+            "the address recorded in the home at the first start.",
+        ),
+    ] = None,
+    retention_days: Annotated[
+        float | None,
+        typer.Option(
+            "--retention-days",
+            min=0,
+            help="Days the stream keeps each message (or $MECHBUS_RETENTION_DAYS); 0: forever.",
+        ),
+    ] = None,
 ) -> None:
     """Run the hub and the deadline sweeper (and the embedded nats-server unless --nats-url)
-    until Ctrl-C."""
+    until Ctrl-C or SIGTERM."""
     settings = _settings(home, nats_url, ledger_url)
+    if listen is not None:
+        settings = dataclasses.replace(settings, listen=listen)
+    if retention_days is not None:
+        settings = dataclasses.replace(settings, retention_days=retention_days)
     rules = _policy(policy)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    nats = nats_cluster_for if cluster else nats_for
-
-    async def serve() -> None:
-        ledger = settings.ledger()
-        try:
-            async with nats(settings, console) as url:
-                # Every agency holding credentials gets its consumer; issue or revoke
-                # credentials, then restart to apply them.
-                issued = _issued(settings)
-                hub = Hub(
-                    ledger,
-                    url.split(","),  # every server: the hub moves to another if one is lost
-                    stream=CLUSTER_STREAM if cluster else None,
-                    policy=rules,
-                    creds=settings.creds_for("fed.hub"),
-                    tls=settings.tls_context(),
-                    provision=[a for a in issued if a != "fed.hub"],
-                    copy_ids=settings.copy_ids(),
-                )
-                await hub.start()
-                sweeper = Sweeper(
-                    SqlObligations(ledger),
-                    hub.js,
-                    policy=rules,
-                    interval=sweep_interval,
-                    copy_ids=hub.copy_ids,
-                )
-                sweeper.start()
-                # What `mechbus send` kept while NATS was away goes out now, and as it comes.
-                relay = OutboxRelay(
-                    Outbox(ledger), hub.js, stream=hub.stream.name, copy_ids=hub.copy_ids
-                )
-                relay.start()
-                if not settings.nats_url:
-                    settings.url_file.write_text(url, encoding="utf-8")
-                console.print(f"hub up on {url}, ledger {settings.ledger_url}; Ctrl-C stops")
-                console.print(f"deadline policy: {rules.origin}; sweeping every {sweep_interval}s")
-                try:
-                    await asyncio.Event().wait()
-                finally:
-                    settings.url_file.unlink(missing_ok=True)
-                    await relay.stop()
-                    await sweeper.stop()
-                    await hub.stop()
-        finally:
-            ledger.close()
-
-    _run(serve())
+    runner = Up(settings, console, rules, sweep_interval=sweep_interval, cluster=cluster)
+    try:
+        asyncio.run(runner.run())
+    except (HubRunning, UpError) as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from None
+    console.print("stopped cleanly")
 
 
 def _publish(settings: Settings, message: Envelope) -> None:
@@ -1081,10 +1058,7 @@ def agency_run(
         console.print("[red]no NATS server: start one with `mechbus up` or pass --nats-url[/]")
         raise typer.Exit(2)
     if settings.creds_dir.exists() and settings.creds_for(agency) is None:
-        console.print(
-            f"[red]no credentials for {agency}: run `mechbus creds issue {agency}` "
-            "and restart `mechbus up`[/]"
-        )
+        console.print(f"[red]no credentials for {agency}: run `mechbus creds issue {agency}`[/]")
         raise typer.Exit(2)
     text = capacity.read_text(encoding="utf-8") if capacity is not None else None
     args = stub_command(settings, agency, url, profile, seed, text)
@@ -1120,16 +1094,19 @@ def creds_issue(
 ) -> None:
     """Write the agency's credentials (a new key; any older one stops working).
 
-    Hand the seed file to the agency over a secure channel; restart ``mechbus up`` to apply.
+    Hand the seed file to the agency over a secure channel. A running ``mechbus up`` on this
+    home applies it at once (its server reloads; nobody else is disconnected).
     """
-    store = _store(home)
+    settings = _settings(home)
+    store = CredentialStore(settings.creds_dir)
     store.init()  # the first issue sets the store up
     try:
         path = store.issue(agency)
     except CredentialError as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from None
-    console.print(f"wrote {path} (keep it secret; restart `mechbus up` to apply)")
+    console.print(f"wrote {path} (keep it secret)")
+    _apply_credentials(settings)
 
 
 @creds_app.command("revoke")
@@ -1137,13 +1114,28 @@ def creds_revoke(
     agency: Annotated[str, typer.Argument(help="Agency id.")],
     home: HomeOpt = None,
 ) -> None:
-    """Withdraw an agency's credentials (restart ``mechbus up`` to apply)."""
+    """Withdraw an agency's credentials; a running ``mechbus up`` on this home cuts it off at
+    once."""
+    settings = _settings(home)
     try:
-        _store(home).revoke(agency)
+        CredentialStore(settings.creds_dir).revoke(agency)
     except CredentialError as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from None
     console.print(f"revoked {agency}")
+    _apply_credentials(settings)
+
+
+def _apply_credentials(settings: Settings) -> None:
+    try:
+        pid = apply_to_running_up(settings)
+    except (UpError, OSError) as exc:
+        console.print(f"[red]not yet in effect: {exc}[/]")
+        raise typer.Exit(1) from None
+    if pid is None:
+        console.print("no `mechbus up` runs on this home: the next one applies it")
+    else:
+        console.print(f"in effect on the running server (mechbus up, pid {pid})")
 
 
 @creds_app.command("tls")

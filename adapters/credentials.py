@@ -8,6 +8,7 @@ public key; a reloaded server then refuses the seed.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -85,6 +86,13 @@ class CredentialStore:
 
     def issued(self) -> dict[str, str]:
         return dict(self._users())
+
+    def digest(self) -> str:
+        """A fingerprint of who holds credentials now: a running ``mechbus up`` records the one
+        it applied, so ``issue`` and ``revoke`` can tell when their change took effect."""
+        if not self.users_file.exists():
+            return ""
+        return hashlib.sha256(self.users_file.read_bytes()).hexdigest()[:16]
 
     def server_config(self, stream: StreamSpec | None = None) -> str:
         """The nats-server ``authorization`` block: one nkey user per issued agency, allowed

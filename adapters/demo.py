@@ -17,10 +17,10 @@ from sqlmodel import Session, col, select
 
 from adapters.credentials import CredentialStore
 from adapters.ledger import SqlLedger
-from adapters.natsserver import EmbeddedNatsCluster, EmbeddedNatsServer, parent_death_hook
+from adapters.natsserver import EmbeddedNatsServer, parent_death_hook
 from adapters.obligations import SqlObligations
 from adapters.scenario import KINDS, MATCHING, AgencySpec, RequestSpec, Scenario
-from adapters.settings import Settings
+from adapters.settings import HubRunning, Settings
 from adapters.tables import CommitmentRow, EscalationRow, RecipientRow, ShelterCapacityRow
 from adapters.tracking_views import shelters
 from adapters.views import (
@@ -118,7 +118,7 @@ async def stub_agencies(
 FEDERAL_USERS = ("fed.hub", "fed.mechanism", "fed.board")
 
 
-def _server_config(settings: Settings, agencies: tuple[str, ...]) -> str:
+def server_config(settings: Settings, agencies: tuple[str, ...]) -> str:
     """Authorization (and TLS, once `mechbus creds tls` was run) for the embedded servers:
     the federal users and ``agencies`` get their credentials in the home's store (issued once,
     reused), and every user may use only its own subjects. Anonymous connections are refused.
@@ -139,13 +139,15 @@ async def nats_for(
 ) -> AsyncIterator[str]:
     """The given server, or an embedded one that is stopped (and reaped) on the way out.
 
-    The embedded server always requires credentials (see ``_server_config``).
+    The embedded server always requires credentials (see ``server_config``).
     """
     if settings.nats_url:
         yield settings.nats_url
         return
     server = EmbeddedNatsServer(
-        settings.nats_store, extra_config=_server_config(settings, agencies)
+        settings.nats_store,
+        extra_config=server_config(settings, agencies),
+        store_key=settings.store_key(),
     )
     # Started from this (main) thread: the server's parent-death signal is tied to the thread
     # that started it, and a worker thread may go away before we do.
@@ -159,32 +161,6 @@ async def nats_for(
 
 CLUSTER_STREAM = StreamSpec(replicas=3)
 """The stream on a three-node cluster: every message on all three nodes' disks."""
-
-
-@contextlib.asynccontextmanager
-async def nats_cluster_for(
-    settings: Settings, console: Console, agencies: tuple[str, ...] = ()
-) -> AsyncIterator[str]:
-    """The given servers, or a three-node embedded cluster, as one comma-separated URL list
-    (what ``--nats-url`` and ``bus.jetstream.connect`` accept); stopped on the way out.
-
-    The nodes run on loopback with the same credentials and TLS as a single embedded server,
-    each with its own store under ``<home>/nats-cluster``. Use ``CLUSTER_STREAM`` with it.
-    """
-    if settings.nats_url:
-        yield settings.nats_url
-        return
-    store = settings.nats_store.with_name("nats-cluster")
-    cluster = EmbeddedNatsCluster(store, extra_config=_server_config(settings, agencies))
-    urls = cluster.start()  # from this thread, like the single server
-    for node, url in zip(cluster.nodes, urls, strict=True):
-        console.print(
-            f"[dim]nats-server {node.server_name} {url} (JetStream in {node.store_dir})[/]"
-        )
-    try:
-        yield ",".join(urls)
-    finally:
-        cluster.stop()
 
 
 class Player:
@@ -407,49 +383,59 @@ async def run_demo(
     policy = Policy.load().compressed(scenario.compression)
     console.print(f"[bold]{scenario.name}[/]")
     try:
-        agencies = tuple(a.id for a in scenario.agencies)
-        async with nats_for(settings, console, agencies) as url:
-            hub = Hub(
-                ledger,
-                url,
-                policy=policy,
-                creds=settings.creds_for("fed.hub"),
-                tls=settings.tls_context(),
-                provision=(*agencies, "fed.mechanism", "fed.board"),
-                copy_ids=settings.copy_ids(),
-            )
-            await hub.start()
-            console.print(f"[dim]hub recording into {settings.ledger_url}[/]")
-            console.print(
-                f"[yellow]compressed clock: deadlines run {scenario.compression:g} times faster "
-                f"than the policy says (one policy hour = {3600 / scenario.compression:g} s)[/]"
-            )
-            sweeper = Sweeper(
-                SqlObligations(ledger),
-                hub.js,
-                policy=policy,
-                interval=0.2,
-                copy_ids=hub.copy_ids,
-            )
-            sweeper.start()
-            try:
-                async with stub_agencies(scenario.agencies, url, scenario.seed, timeout, settings):
-                    profiles = ", ".join(f"{a.id} ({a.profile})" for a in scenario.agencies)
-                    console.print(f"[dim]stub agencies: {profiles}[/]")
-                    player = Player(scenario, hub, ledger, url, console, timeout, settings)
-                    await player.play()
-                    unmet = await player.settle()
-            finally:
-                await sweeper.stop()
-                await hub.stop()
-        ids = list(player.ids.values())
-        with ledger.session() as session:
-            console.print(timeline_table(timeline(session, ids)))
-            lines = request_lines(session, request_ids=ids)
-            rungs = escalation_lines(session, ids)
-        console.print(requests_table(lines, title="Requests and their answers"))
-        console.print(escalation_table(rungs, title="Escalations (compressed clock)"))
-        console.print(outcome_table(scenario, unmet))
-        return DemoResult(player.ids, unmet)
+        with settings.sole_hub(ledger, home=not settings.nats_url):
+            return await _play(settings, console, scenario, ledger, policy, timeout)
+    except HubRunning as exc:
+        raise DemoError(str(exc)) from None
     finally:
         ledger.close()
+
+
+async def _play(
+    settings: Settings,
+    console: Console,
+    scenario: Scenario,
+    ledger: SqlLedger,
+    policy: Policy,
+    timeout: float,
+) -> DemoResult:
+    agencies = tuple(a.id for a in scenario.agencies)
+    async with nats_for(settings, console, agencies) as url:
+        hub = Hub(
+            ledger,
+            url,
+            policy=policy,
+            creds=settings.creds_for("fed.hub"),
+            tls=settings.tls_context(),
+            provision=(*agencies, "fed.mechanism", "fed.board"),
+            copy_ids=settings.copy_ids(),
+        )
+        await hub.start()
+        console.print(f"[dim]hub recording into {settings.ledger_url}[/]")
+        console.print(
+            f"[yellow]compressed clock: deadlines run {scenario.compression:g} times faster "
+            f"than the policy says (one policy hour = {3600 / scenario.compression:g} s)[/]"
+        )
+        sweeper = Sweeper(
+            SqlObligations(ledger), hub.js, policy=policy, interval=0.2, copy_ids=hub.copy_ids
+        )
+        sweeper.start()
+        try:
+            async with stub_agencies(scenario.agencies, url, scenario.seed, timeout, settings):
+                profiles = ", ".join(f"{a.id} ({a.profile})" for a in scenario.agencies)
+                console.print(f"[dim]stub agencies: {profiles}[/]")
+                player = Player(scenario, hub, ledger, url, console, timeout, settings)
+                await player.play()
+                unmet = await player.settle()
+        finally:
+            await sweeper.stop()
+            await hub.stop()
+    ids = list(player.ids.values())
+    with ledger.session() as session:
+        console.print(timeline_table(timeline(session, ids)))
+        lines = request_lines(session, request_ids=ids)
+        rungs = escalation_lines(session, ids)
+    console.print(requests_table(lines, title="Requests and their answers"))
+    console.print(escalation_table(rungs, title="Escalations (compressed clock)"))
+    console.print(outcome_table(scenario, unmet))
+    return DemoResult(player.ids, unmet)

@@ -37,6 +37,9 @@ _POLL_INTERVAL = 0.01
 _HTTP_TIMEOUT = 2.0
 _PR_SET_PDEATHSIG = 1
 _WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::", "[::]"})
+# The store key reaches the server through its environment, so it is never written into the
+# config file that lies beside the store it protects.
+STORE_KEY_VARIABLE = "MECHBUS_STORE_KEY"
 
 # Never send loopback health checks through an HTTP(S)_PROXY from the environment.
 _HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -135,7 +138,8 @@ class EmbeddedNatsServer:
 
     The JetStream store, the generated config, the log and the ports file all live under
     ``store_dir``. ``port=-1`` picks a free client port on first start; later starts
-    (``restart()``) reuse that port so clients reconnect to the same URL.
+    (``restart()``) reuse that port so clients reconnect to the same URL. Monitoring listens
+    on loopback only, whatever ``host`` clients use.
 
     On Linux the server gets SIGTERM when the thread that called ``start()`` dies (prctl
     ``PR_SET_PDEATHSIG``), so call ``start()`` from a long-lived thread such as the main
@@ -152,6 +156,7 @@ class EmbeddedNatsServer:
         extra_config: str = "",
         binary: Path | None = None,
         ready_check: str = "js-enabled-only=true",
+        store_key: str | None = None,
     ) -> None:
         if binary is None:
             binary = find_nats_server()
@@ -168,6 +173,9 @@ class EmbeddedNatsServer:
         # The /healthz query that means "ready": a lone server needs JetStream enabled only;
         # a cluster node also needs a meta leader and current streams (the full check, "").
         self.ready_check: str = ready_check
+        # With a key, JetStream encrypts everything it writes (ChaCha20-Poly1305); a store
+        # written without one is encrypted in place at the first start with it.
+        self.store_key: str | None = store_key
         self.config_path: Path = self.store_dir / _CONFIG_NAME
         self.log_path: Path = self.store_dir / _LOG_NAME
         self._requested_port: int = port
@@ -182,7 +190,7 @@ class EmbeddedNatsServer:
         port = self._client_port if self._client_port is not None else self._requested_port
         lines = [
             f"listen: {_conf_str(_host_port(self.host, port))}",
-            f"http: {_conf_str(_host_port(self.host, -1))}",
+            f"http: {_conf_str(_host_port('127.0.0.1', -1))}",
             f"server_name: {_conf_str(self.server_name)}",
             f"ports_file_dir: {_conf_str(str(self.store_dir))}",
             f"logfile: {_conf_str(str(self.log_path))}",
@@ -191,6 +199,7 @@ class EmbeddedNatsServer:
             f"  store_dir: {_conf_str(str(self.store_dir))}",
             # fsync after every write: the default 2-minute flush can lose acked writes.
             "  sync_interval: always",
+            *(["  cipher: chachapoly", f"  key: ${STORE_KEY_VARIABLE}"] if self.store_key else []),
             "}",
         ]
         text = "\n".join(lines) + "\n"
@@ -204,6 +213,11 @@ class EmbeddedNatsServer:
     def running(self) -> bool:
         """Whether the server process is alive."""
         return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def exit_code(self) -> int | None:
+        """The exit status of a server that was started and has ended by itself, else None."""
+        return self._proc.poll() if self._proc is not None else None
 
     @property
     def pid(self) -> int | None:
@@ -222,7 +236,7 @@ class EmbeddedNatsServer:
         """The HTTP monitoring URL of the current (or last) run; may change on restart."""
         if self._monitor_port is None:
             raise NatsServerError("nats-server has not been started yet")
-        return f"http://{_client_host(self.host)}:{self._monitor_port}"
+        return f"http://127.0.0.1:{self._monitor_port}"
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -248,7 +262,10 @@ class EmbeddedNatsServer:
         """
         self._reap()
         self.store_dir.mkdir(parents=True, exist_ok=True)
-        self.config_path.write_text(self.config_text(), encoding="utf-8")
+        self._write_config()
+        env = dict(os.environ)
+        if self.store_key:
+            env[STORE_KEY_VARIABLE] = self.store_key
         with open(self.log_path, "ab") as log:
             try:
                 self._proc = subprocess.Popen(
@@ -259,6 +276,7 @@ class EmbeddedNatsServer:
                     start_new_session=True,
                     preexec_fn=parent_death_hook(),
                     cwd=self.store_dir,
+                    env=env,
                 )
             except FileNotFoundError as exc:
                 raise NatsServerNotFound(
@@ -328,7 +346,7 @@ class EmbeddedNatsServer:
             raise NatsServerError("nats-server is not running")
         if extra_config is not None:
             self.extra_config = extra_config
-        self.config_path.write_text(self.config_text(), encoding="utf-8")
+        self._write_config()
         before = self.varz().get("config_load_time")
         self._proc.send_signal(signal.SIGHUP)
         deadline = time.monotonic() + timeout
@@ -336,6 +354,11 @@ class EmbeddedNatsServer:
             if time.monotonic() > deadline:
                 raise NatsServerError(f"nats-server did not reload within {timeout}s")
             time.sleep(0.02)
+
+    def _write_config(self) -> None:
+        fd = os.open(self.config_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(self.config_text())
 
     def kill(self) -> None:
         """SIGKILL the server immediately (simulates a crash) and reap it."""
@@ -450,23 +473,28 @@ class EmbeddedNatsCluster:
         name: str = "mechbus",
         extra_config: str = "",
         binary: Path | None = None,
+        store_key: str | None = None,
     ) -> None:
         self.store_dir: Path = Path(store_dir).resolve()
         self.size, self.host, self.name = size, host, name
         self.extra_config: str = extra_config
+        self.store_key: str | None = store_key
+        self._blocks: list[str] = []
         self.binary: Path = find_nats_server() if binary is None else Path(binary)
         self.nodes: list[EmbeddedNatsServer] = []
 
     def _configure(self) -> None:
         routes = free_ports(self.host, self.size)
+        self._blocks = [self._cluster_block(routes, i) for i in range(self.size)]
         self.nodes = [
             EmbeddedNatsServer(
                 self.store_dir / f"node-{i}",
                 host=self.host,
                 server_name=f"{self.name}-{i}",
-                extra_config=self._cluster_block(routes, i) + self.extra_config,
+                extra_config=self._blocks[i] + self.extra_config,
                 binary=self.binary,
                 ready_check="",  # the full check: a meta leader is known and this node is current
+                store_key=self.store_key,
             )
             for i in range(self.size)
         ]
@@ -517,6 +545,15 @@ class EmbeddedNatsCluster:
         """Stop every node (SIGTERM, SIGKILL after ``timeout``); safe when already stopped."""
         for node in self.nodes:
             node.stop(timeout)
+
+    def reload(self, extra_config: str) -> None:
+        """Give every running node new client settings (authorization, TLS) and reload it."""
+        self.extra_config = extra_config
+        for block, node in zip(self._blocks, self.nodes, strict=True):
+            if node.running:
+                node.reload(block + extra_config)
+            else:  # applied when the supervisor starts it again
+                node.extra_config = block + extra_config
 
     def kill(self, i: int) -> None:
         """SIGKILL node ``i`` (a crash); its store stays for ``restart``."""

@@ -5,15 +5,18 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
 import secrets
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from platformdirs import user_data_dir
 
-from adapters.ledger import PoolOptions, SqlLedger, sqlite_url
+from adapters import locks
+from adapters.ledger import HubLease, LeaseHeld, PoolOptions, SqlLedger, sqlite_url
 from adapters.sealing import Sealer
 from adapters.tls import TlsFiles
 from bus.msgids import CopyIds
@@ -25,6 +28,8 @@ class Settings:
     ledger_url: str
     nats_url: str | None  # None: run the embedded nats-server
     pool: PoolOptions = field(default_factory=PoolOptions)  # PostgreSQL only
+    listen: str | None = None  # HOST:PORT of the embedded server; None: the one in the home
+    retention_days: float = 0.0  # how long the stream keeps messages; 0: forever
 
     @property
     def nats_store(self) -> Path:
@@ -57,14 +62,29 @@ class Settings:
         """The deployment's key for the ``Nats-Msg-Id`` of each federal copy (bus.msgids):
         every federal process of this home computes the same header for the same copy, and no
         agency can (created on first use, 0600, beside the ledger key)."""
-        path = self.creds_dir / "copy-ids.key"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with contextlib.suppress(FileExistsError):  # another process made it first
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                with os.fdopen(fd, "wb") as key_file:
-                    key_file.write(secrets.token_bytes(CopyIds.KEY_BYTES))
-        return CopyIds(path.read_bytes())
+        key = _secret_file(
+            self.creds_dir / "copy-ids.key", lambda: secrets.token_bytes(CopyIds.KEY_BYTES)
+        )
+        return CopyIds(key)
+
+    def store_key(self) -> str:
+        """The deployment key that encrypts the JetStream store (created on first use)."""
+        given = os.environ.get(STORE_KEY_ENV, "").strip()
+        if given:
+            return _checked_store_key(given, STORE_KEY_ENV)
+        path = self.creds_dir / "nats-store.key"
+        made = _secret_file(path, lambda: f"mk{secrets.token_hex(32)}\n".encode())
+        return _checked_store_key(made.decode("utf-8").strip(), str(path))
+
+    @property
+    def up_lock(self) -> Path:
+        """Held by the one ``mechbus up`` running on this home; says who it is."""
+        return self.home / "up.lock"
+
+    @property
+    def listen_file(self) -> Path:
+        """The embedded server's address, chosen at the first ``mechbus up`` and kept."""
+        return self.home / "nats.listen"
 
     def ledger(self) -> SqlLedger:
         return SqlLedger(self.ledger_url, sealer=self.sealer(), pool=self.pool)
@@ -74,6 +94,40 @@ class Settings:
         """Where ``mechbus up`` writes the URL of the server it runs, for ``mechbus send``."""
         return self.home / "nats.url"
 
+    @contextmanager
+    def hold_home(self) -> Iterator[locks.HeldLock]:
+        """Be the one ``mechbus up`` on this home, or raise ``HubRunning`` at once naming the
+        one that is. The lock carries what others should know of the holder (its address)."""
+        try:
+            held = locks.acquire(self.up_lock)
+        except locks.LockHeld as exc:
+            raise HubRunning(
+                f"mechbus up is already running on {self.home}: "
+                f"{locks.describe(exc.holder)}; stop it first, or use another home"
+            ) from None
+        try:
+            yield held
+        finally:
+            held.release()
+
+    @contextmanager
+    def lease(self, ledger: SqlLedger) -> Iterator[HubLease]:
+        """``ledger.hub_lease()``, refused as ``HubRunning``."""
+        try:
+            with ledger.hub_lease() as lease:
+                yield lease
+        except LeaseHeld as exc:
+            raise HubRunning(str(exc)) from None
+
+    @contextmanager
+    def sole_hub(self, ledger: SqlLedger, *, home: bool = True) -> Iterator[None]:
+        """This home (with ``home``) and ``ledger`` for one recording hub, or ``HubRunning``."""
+        with contextlib.ExitStack() as stack:
+            if home:
+                stack.enter_context(self.hold_home())
+            stack.enter_context(self.lease(ledger))
+            yield
+
     def running_nats_url(self) -> str | None:
         if self.nats_url:
             return self.nats_url
@@ -82,14 +136,54 @@ class Settings:
         return None
 
 
+STORE_KEY_ENV = "MECHBUS_STORE_KEY"
+# nats-server reads the key as a config value: a leading letter keeps it a string.
+_STORE_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_-]{31,}")
+
+
+def _checked_store_key(key: str, origin: str) -> str:
+    if not _STORE_KEY.fullmatch(key):
+        raise SettingsError(
+            f"the stream store key in {origin} must be at least 32 letters, digits, '-' or '_', "
+            "starting with a letter"
+        )
+    return key
+
+
 def load_settings(
-    home: Path | None = None, ledger_url: str | None = None, nats_url: str | None = None
+    home: Path | None = None,
+    ledger_url: str | None = None,
+    nats_url: str | None = None,
 ) -> Settings:
     root = home or Path(os.environ.get("MECHBUS_HOME") or user_data_dir("mechbus", "mechbus"))
     root.mkdir(parents=True, exist_ok=True)
     ledger = ledger_url or os.environ.get("MECHBUS_LEDGER_URL") or sqlite_url(root / "ledger.db")
     url = nats_url or os.environ.get("MECHBUS_NATS_URL") or None
-    return Settings(home=root, ledger_url=ledger, nats_url=url, pool=pool_options())
+    return Settings(
+        home=root,
+        ledger_url=ledger,
+        nats_url=url,
+        pool=pool_options(),
+        listen=os.environ.get("MECHBUS_LISTEN") or None,
+        retention_days=_days(os.environ, "MECHBUS_RETENTION_DAYS"),
+    )
+
+
+def _days(environ: Mapping[str, str], name: str) -> float:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return 0.0
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if math.isfinite(value) and value >= 0:
+        return value
+    raise SettingsError(f"{name} must be a number of days, 0 for forever; got {raw!r}")
+
+
+class HubRunning(RuntimeError):
+    """Another hub already runs on this home or records into this ledger."""
 
 
 class SettingsError(ValueError):
@@ -136,3 +230,15 @@ def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
     if math.isfinite(value) and value > 0:
         return value
     raise SettingsError(f"{name} must be a number of seconds greater than 0; got {raw!r}")
+
+
+def _secret_file(path: Path, make: Callable[[], bytes]) -> bytes:
+    """A deployment secret kept in ``path`` (0600), made by ``make`` on first use; of two
+    processes making it at once, the first one's stands."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as secret:
+                secret.write(make())
+    return path.read_bytes()

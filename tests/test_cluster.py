@@ -257,5 +257,5 @@ async def test_mechbus_up_cluster_records_on_an_r3_stream_with_credentials(tmp_p
     finally:
         proc.send_signal(signal.SIGINT)
         output = proc.communicate(timeout=30)[0]
-    assert proc.returncode == 130, output
+    assert proc.returncode == 0, output
     wait_until_gone(str(home))

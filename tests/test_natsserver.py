@@ -292,3 +292,31 @@ def test_server_dies_with_its_parent(tmp_path: Path) -> None:
         if server_pid is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(server_pid, signal.SIGKILL)
+
+
+def _files_holding(root: Path, needle: bytes) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file() and needle in p.read_bytes()]
+
+
+async def test_a_plain_store_is_encrypted_in_place_when_a_key_is_given(tmp_path: Path) -> None:
+    """A home made before the store was encrypted: its messages survive the first start with a
+    key, and no plain text is left on disk."""
+    name = b"Citlalli Nezahualcoyotl Ejemplo"
+    plain = EmbeddedNatsServer(tmp_path / "nats")
+    with plain:
+        nc = await connect(plain.url)
+        await make_stream(nc)
+        await publish(nc, "m-1", b"beneficiary: " + name)
+        await nc.close()
+    assert _files_holding(tmp_path / "nats" / "jetstream", name)  # the old store: in clear
+
+    key = "mk" + "0123456789abcdef" * 4
+    encrypted = EmbeddedNatsServer(tmp_path / "nats", store_key=key)
+    with encrypted:
+        assert await stored_bodies(encrypted.url) == [b"beneficiary: " + name]
+        assert encrypted.varz()["jetstream"]["config"].get("store_dir")
+    assert _files_holding(tmp_path / "nats", name) == []
+    assert key not in encrypted.config_path.read_text()
+    assert oct(encrypted.config_path.stat().st_mode & 0o777) == "0o600"
+    with EmbeddedNatsServer(tmp_path / "nats", store_key=key) as again:  # and it opens again
+        assert await stored_bodies(again.url) == [b"beneficiary: " + name]
