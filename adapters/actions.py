@@ -145,7 +145,7 @@ class Relocation:
 
 def load_relocation(session: Session, request_id: str) -> Relocation | None:
     body = tracking_views.relocation_body(session, request_id)
-    lines = [p for p in tracking_views.placements(session) if p.request_id == request_id]
+    lines = tracking_views.placements(session, limit=None, request_id=request_id)
     capacity = {c.shelter: c for c in tracking_views.shelters(session)}
     if body is None or not lines:
         return None

@@ -548,12 +548,20 @@ def relocation_body(session: Session, request_id: str) -> RelocationBody | None:
     return message.data if isinstance(message.data, RelocationBody) else None
 
 
-def placements(session: Session, limit: int | None = 200, offset: int = 0) -> list[PlacementLine]:
+def placements(
+    session: Session, limit: int | None = 200, offset: int = 0, request_id: str | None = None
+) -> list[PlacementLine]:
+    """Each relocation's shelters, newest first; ``request_id``: that relocation's alone,
+    however old."""
     query = (
         select(RequestRow, RecipientRow)
         .join(RecipientRow, col(RecipientRow.request_id) == col(RequestRow.request_id))
         .where(RequestRow.type == "mech.request.relocation.v1")
-        .order_by(
+    )
+    if request_id is not None:
+        query = query.where(RequestRow.request_id == request_id)
+    query = (
+        query.order_by(
             col(RequestRow.sent_at).desc(), col(RequestRow.request_id), col(RecipientRow.position)
         )
         .limit(limit)

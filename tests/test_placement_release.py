@@ -8,7 +8,9 @@ import json
 from datetime import timedelta
 from typing import Any
 
+from adapters.actions import load_relocation
 from adapters.ledger import SqlLedger
+from adapters.paging import PAGE_ROWS
 from bus.agency import reply_from
 from bus.recording import Outcome, Result, record_batch
 from schemas.capacity import (
@@ -129,3 +131,18 @@ def test_a_confirmation_first_seen_on_a_shelters_inbox_is_refused(ledger: SqlLed
     assert refused.reason is RejectionReason.WRONG_SUBJECT
     assert HANDED_OVER in refused.notice.data.detail  # type: ignore[union-attr]
     assert status_of(ledger, request.id, CDMX) == "offered"
+
+
+def test_an_old_relocation_is_found_behind_hundreds_of_newer_ones(ledger: SqlLedger) -> None:
+    """Confirming reads the relocation by its id, not from the newest page of the view."""
+    stream = Stream()
+    oldest = offered_by_both(ledger, stream)
+    newer = [
+        stream.deliver(b.relocation_request(at=b.T0 + timedelta(seconds=i + 1)))
+        for i in range(PAGE_ROWS + 1)
+    ]
+    assert {o.result for o in record_batch(ledger, newer, NOW)} == {Result.RECORDED}
+    with ledger.session() as session:
+        relocation = load_relocation(session, oldest.id)
+    assert relocation is not None
+    assert {line.shelter for line in relocation.lines} == {CDMX, OAXACA}
