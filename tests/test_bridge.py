@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,11 @@ from adapters.tables import MessageRow, RecipientRow
 from bus.agency import AgencyClient, receipt_id
 from bus.hub import Hub
 from bus.permissions import BRIDGE, for_agency
+from bus.recording import record_batch
 from schemas.envelope import Envelope
 from schemas.registry import active_registry
 from tests import builders as b
+from tests.test_recording import Stream
 
 PERSON = {"full_name": "Periodista P. Ejemplo", "address": "Domicilio 1"}
 OPENAPI = Path(__file__).parents[1] / "docs" / "contract" / "openapi.json"
@@ -281,3 +284,36 @@ async def test_bodies_over_the_bus_limit_are_refused_unread(
         assert small.status_code == 404  # under the limit: handled as usual
     operations = json.loads(OPENAPI.read_text(encoding="utf-8"))["paths"]
     assert "413" in operations["/v1/requests/{request_id}/acknowledgement"]["post"]["responses"]
+
+
+async def test_lists_come_a_page_at_a_time_and_say_when_more_follow(
+    ledger: SqlLedger, store: BridgeStore
+) -> None:
+    """Five requests owed: pages of two, each saying where the next begins, the last
+    saying nothing; together every request once. The same for open commitments."""
+    stream = Stream()
+    owed = [b.patrol_request(subject=f"MPDDHP-2026-{100 + i}") for i in range(5)]
+    committed = [b.patrol_request(subject=f"MPDDHP-2026-{200 + i}") for i in range(5)]
+    batch = [stream.deliver(r) for r in owed + committed]
+    for request in committed:
+        batch += [
+            stream.deliver(b.acknowledgement(request.id)),
+            stream.deliver(b.acceptance(request.id)),
+            stream.deliver(b.commitment(request.id, due=b.T0 + timedelta(days=30))),
+        ]
+    record_batch(ledger, batch, b.T0)
+    app = create_app(ledger, store, Recorder(), clock=lambda: b.T0 + timedelta(days=1))
+    async with client_for(app, store.issue_token("gro.government")) as http:
+        for path, expected in (("/v1/requests", owed), ("/v1/commitments", committed)):
+            seen: list[str] = []
+            url = f"{path}?limit=2"
+            while url:
+                page = await http.get(url)
+                assert page.status_code == 200, page.text
+                assert len(page.json()) <= 2
+                seen += [row["request_id"] for row in page.json()]
+                following = page.links.get("next")
+                url = following["url"] if following else ""
+            assert sorted(seen) == sorted(r.id for r in expected), path
+        too_many = await http.get("/v1/requests?limit=501")
+        assert too_many.status_code == 422

@@ -24,6 +24,7 @@ from sqlmodel import select
 
 from adapters.bridge.answers import SETTLE_SECONDS, Published, deliver
 from adapters.bridge.body_limit import BodyLimit
+from adapters.bridge.paging import PAGE, PAGED, Limit, Offset, paged
 from adapters.bridge.problems import FieldProblem, ProblemError, install, responses
 from adapters.bridge.problems import schema_violation as violation
 from adapters.bridge.publisher import Publisher
@@ -284,14 +285,25 @@ def create_app(
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response
 
-    @app.get("/v1/requests", responses=responses(401), summary="What this agency still owes")
+    @app.get(
+        "/v1/requests",
+        responses=responses(401),
+        summary="What this agency still owes, most overdue first, a page at a time",
+        description=PAGED,
+    )
     async def list_pending(
+        request: Request,
+        response: Response,
         agency: Agency,
         bridge: BridgeDep,
+        limit: Limit = PAGE,
+        offset: Offset = 0,
     ) -> list[PendingRequest]:
         def query() -> list[PendingRequest]:
             with bridge.ledger.session() as session:
-                lines = pending(session, bridge.clock(), Filters(agency=agency), limit=500)
+                lines = pending(
+                    session, bridge.clock(), Filters(agency=agency), limit + 1, offset
+                )
             return [
                 PendingRequest(
                     request_id=line.request_id,
@@ -308,18 +320,31 @@ def create_app(
                 if line.agency == agency
             ]
 
-        return await asyncio.to_thread(query)
+        return paged(request, response, await asyncio.to_thread(query), limit, offset)
 
     @app.get(
         "/v1/commitments",
         responses=responses(401),
-        summary="This agency's open commitments, earliest due first",
+        summary="This agency's open commitments, earliest due first, a page at a time",
+        description=PAGED,
     )
-    async def list_commitments(agency: Agency, bridge: BridgeDep) -> list[OpenCommitment]:
+    async def list_commitments(
+        request: Request,
+        response: Response,
+        agency: Agency,
+        bridge: BridgeDep,
+        limit: Limit = PAGE,
+        offset: Offset = 0,
+    ) -> list[OpenCommitment]:
         def query() -> list[OpenCommitment]:
             with bridge.ledger.session() as session:
                 lines = commitments(
-                    session, bridge.clock(), overdue_only=False, agency=agency, limit=500
+                    session,
+                    bridge.clock(),
+                    overdue_only=False,
+                    agency=agency,
+                    limit=limit + 1,
+                    offset=offset,
                 )
             return [
                 OpenCommitment(
@@ -335,7 +360,7 @@ def create_app(
                 if line.agency == agency
             ]
 
-        return await asyncio.to_thread(query)
+        return paged(request, response, await asyncio.to_thread(query), limit, offset)
 
     @app.get(
         "/v1/requests/{request_id}",

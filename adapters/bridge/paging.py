@@ -1,0 +1,32 @@
+"""Pages of the bridge's lists: ``limit`` and ``offset``, and a ``Link: rel="next"`` header
+(RFC 8288) whenever the list goes on, so that no list is ever cut without saying so."""
+
+from __future__ import annotations
+
+from typing import Annotated, TypeVar
+
+from fastapi import Query, Request, Response
+
+PAGE = 200
+MAX_PAGE = 500
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="rows in this page (at most 500)")]
+Offset = Annotated[int, Query(ge=0, description="rows to skip: the previous pages")]
+PAGED = (
+    "A page at a time: `limit` rows (200 unless given, at most 500) after `offset`. When more "
+    'rows follow, the answer carries `Link: <…?limit=…&offset=…>; rel="next"`; without that '
+    "header the list is complete."
+)
+
+Row = TypeVar("Row")
+
+
+def paged(
+    request: Request, response: Response, rows: list[Row], limit: int, offset: int
+) -> list[Row]:
+    """``rows`` was read with one row more than the page holds: that row says the list goes
+    on, and becomes the next page's first."""
+    if len(rows) <= limit:
+        return rows
+    following = request.url.include_query_params(limit=limit, offset=offset + limit)
+    response.headers["Link"] = f'<{following}>; rel="next"'
+    return rows[:limit]
