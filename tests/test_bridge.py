@@ -16,7 +16,7 @@ from adapters.bridge.publisher import NatsPublisher, Unavailable
 from adapters.bridge.store import BridgeStore, BridgeStoreError
 from adapters.ledger import SqlLedger
 from adapters.natsserver import EmbeddedNatsServer
-from adapters.tables import MessageRow, RecipientRow
+from adapters.tables import MessageRow
 from bus.agency import AgencyClient, receipt_id
 from bus.hub import Hub
 from bus.permissions import BRIDGE, for_agency
@@ -24,6 +24,7 @@ from bus.recording import record_batch
 from schemas.envelope import Envelope
 from schemas.registry import active_registry
 from tests import builders as b
+from tests.ledger_reads import recipient_status
 from tests.test_recording import Stream
 
 PERSON = {"full_name": "Periodista P. Ejemplo", "address": "Domicilio 1"}
@@ -57,16 +58,6 @@ def client_for(app: Any, token: str | None = None) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://bridge", headers=headers
     )
-
-
-def status_of(ledger: SqlLedger, request_id: str, agency: str) -> str | None:
-    with ledger.session() as s:
-        row = s.exec(
-            select(RecipientRow).where(
-                RecipientRow.request_id == request_id, RecipientRow.agency == agency
-            )
-        ).first()
-        return row.status if row else None
 
 
 def recorded(ledger: SqlLedger, message_id: str) -> bool:
@@ -107,8 +98,8 @@ async def test_answers_go_through_the_hub_into_the_ledger(
         await mechanism.send(to_commission)
     await hub.wait_until(
         lambda: (
-            status_of(ledger, to_commission.id, "gro.commission") == "sent"
-            and status_of(ledger, request.id, "gro.government") == "sent"
+            recipient_status(ledger, to_commission.id, "gro.commission") == "sent"
+            and recipient_status(ledger, request.id, "gro.government") == "sent"
         )
     )
     publisher = NatsPublisher(nats_server.url)
@@ -141,7 +132,7 @@ async def test_answers_go_through_the_hub_into_the_ledger(
             )
             assert ack.status_code == 202, ack.text
         await hub.wait_until(
-            lambda: status_of(ledger, request.id, "gro.government") == "acknowledged"
+            lambda: recipient_status(ledger, request.id, "gro.government") == "acknowledged"
         )
         assert recorded(ledger, ack.json()["message_id"])
         async with client_for(app, government) as http:
@@ -215,7 +206,7 @@ async def test_nats_unavailable_is_503(
     request = b.patrol_request()
     async with await AgencyClient.connect(nats_server.url, "fed.mechanism") as mechanism:
         await mechanism.send(request)
-    await hub.wait_until(lambda: status_of(ledger, request.id, "gro.government") == "sent")
+    await hub.wait_until(lambda: recipient_status(ledger, request.id, "gro.government") == "sent")
     app = create_app(ledger, store, NatsPublisher("nats://127.0.0.1:1", connect_timeout=1))
     async with client_for(app, store.issue_token("gro.government")) as http:
         answer = await http.post(f"/v1/requests/{request.id}/receipt")
