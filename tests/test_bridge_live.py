@@ -41,24 +41,30 @@ def _eventually(check: Any, what: str, timeout: float = 30.0) -> Any:
     return found
 
 
+def _until(proc: Any, words: str) -> list[str]:
+    """What ``proc`` printed up to the line with ``words`` (or all of it, if it ended first:
+    then the test says what it printed)."""
+    assert proc.stdout is not None
+    said: list[str] = []
+    for line in proc.stdout:
+        said.append(line.rstrip("\n"))
+        if words in line:
+            break
+    return said or [""]
+
+
 @pytest.fixture
 def bridge(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     """`mechbus up` and `mechbus bridge --port 0`, the bridge holding its NATS credentials."""
     home = tmp_path / "home"
     assert run(["creds", "issue", "fed.bridge"], home).returncode == 0
     hub = launch(["up"], home)
-    assert hub.stdout is not None
-    for line in hub.stdout:
-        if "hub up on" in line:
-            break
+    said = _until(hub, "hub up on")
+    assert "hub up on" in said[-1], f"mechbus up did not start: {said}"
     served = launch(["bridge", "--port", "0", "--no-webhooks"], home)
-    assert served.stdout is not None
-    base = ""
-    for line in served.stdout:
-        if line.startswith("bridge on "):
-            base = line.split()[2].removesuffix("/v1")
-            break
-    assert base, "mechbus bridge did not start"
+    said = _until(served, "bridge on ")
+    assert said[-1].startswith("bridge on "), f"mechbus bridge did not start: {said}"
+    base = said[-1].split()[2].removesuffix("/v1")
     try:
         yield home, base
     finally:
