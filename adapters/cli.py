@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -192,16 +193,23 @@ def up(
     console.print("stopped cleanly")
 
 
-def _publish(settings: Settings, message: Envelope) -> None:
-    """Publish ``message`` (a federal one through the outbox: ``adapters.actions.publish``)."""
+@contextlib.contextmanager
+def _publishing() -> Iterator[None]:
+    """A publish's failures as the user reads them: no server (exit 2), refused (exit 1)."""
     try:
-        sent = asyncio.run(actions.publish(settings, message))
+        yield
     except actions.NoServer as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from None
     except actions.Refused as exc:
         console.print(f"[red]not published: {exc}[/]")
         raise typer.Exit(1) from None
+
+
+def _publish(settings: Settings, message: Envelope) -> None:
+    """Publish ``message`` (a federal one through the outbox: ``adapters.actions.publish``)."""
+    with _publishing():
+        sent = asyncio.run(actions.publish(settings, message))
     if sent.kept_because is not None:
         _queued(message, sent.kept_because)
     for ack in sent.acks:
@@ -997,20 +1005,15 @@ def placements_confirm(
         raise typer.Exit(2)
     personal = json.loads(details.read_text(encoding="utf-8")) if details else []
     try:
-        placed = asyncio.run(
-            actions.confirm_placement(settings, relocation, shelter, personal, wait)
-        )
+        with _publishing():
+            placed = asyncio.run(
+                actions.confirm_placement(settings, relocation, shelter, personal, wait)
+            )
     except actions.Unplaceable as exc:
         console.print(f"[red]not confirmed, nothing was sent: {exc}[/]")
         raise typer.Exit(1) from None
     except ValidationError as exc:
         raise _refuse(exc) from None
-    except actions.NoServer as exc:
-        console.print(f"[red]{exc}[/]")
-        raise typer.Exit(2) from None
-    except actions.Refused as exc:
-        console.print(f"[red]not published: {exc}[/]")
-        raise typer.Exit(1) from None
     _say_placed(placed, request_id, shelter)
 
 

@@ -25,7 +25,7 @@ from sqlalchemy import create_engine, text
 from adapters.ledger import LeaseHeld, SqlLedger, sqlite_url
 from adapters.natsserver import EmbeddedNatsServer
 from schemas.requests import RelocationRequest
-from tests.test_cli import MECHBUS, processes_mentioning, wait_until_gone
+from tests.test_cli import MECHBUS, SEND_PATROL, processes_mentioning, wait_until_gone
 
 NAME = "Xochiquetzal Tlacuilo Ixtlahuac"  # a person's name that appears nowhere else
 
@@ -167,20 +167,7 @@ def recorded(ledger_url: str, message_id: str | None = None) -> int:
 
 def send_patrol(home: Path, **env: str) -> None:
     sent = mechbus(
-        home,
-        "send",
-        "protection-measure",
-        "--to",
-        "gro.government",
-        "--case",
-        "MPDDHP-2026-0412",
-        "--state",
-        "GRO",
-        "--measure",
-        "perimeter_patrol",
-        "--instructions",
-        "Rondines perimetrales cada 4 horas.",
-        **env,
+        home, *SEND_PATROL, "--instructions", "Rondines perimetrales cada 4 horas.", **env
     )
     assert sent.returncode == 0 and "published" in sent.stdout, sent.stdout + sent.stderr
 
