@@ -684,8 +684,17 @@ def test_user_commands(tmp_path: Path) -> None:
     settings = load_settings(home=tmp_path)
     with TestClient(create_app(settings)) as client:
         login(client, "lucia")
+    with TestClient(create_app(settings)) as client:
+        login(client, "lucia")
     logins = runner.invoke(cli_app, ["dashboard", "user", "logins"], env=env)
-    assert "lucia\tok" in logins.output
+    assert logins.output.count("lucia\tok") == 2
+    first = runner.invoke(cli_app, ["dashboard", "user", "logins", "--limit", "1"], env=env)
+    assert first.stdout.count("lucia\tok") == 1
+    assert "more follow: --offset 1 for the next page, or --all" in first.stderr
+    rest = runner.invoke(
+        cli_app, ["dashboard", "user", "logins", "--limit", "1", "--offset", "1"], env=env
+    )
+    assert rest.stdout.count("lucia\tok") == 1 and "more follow" not in rest.stderr
     assert runner.invoke(cli_app, ["dashboard", "user", "disable", "lucia"], env=env).exit_code == 0
     ledger = settings.ledger()
     assert Accounts(ledger).get("lucia") is None

@@ -155,10 +155,11 @@ class Accounts:
         ).all()
         return len(recent) == LOCKOUT_FAILURES and not any(recent)
 
-    def logins(self, limit: int = 100) -> list[DashboardLoginRow]:
+    def logins(self, limit: int | None = 100, offset: int = 0) -> list[DashboardLoginRow]:
+        """Login attempts, newest first (``limit`` None: every one)."""
         with Session(self.ledger.engine) as session:
             query = select(DashboardLoginRow).order_by(col(DashboardLoginRow.id).desc())
-            return list(session.exec(query.limit(limit)))
+            return list(session.exec(query.limit(limit).offset(offset)))
 
 
 def _verify(hashed: str, password: str) -> bool:

@@ -15,6 +15,7 @@ import uvicorn
 from adapters.dashboard.app import create_app
 from adapters.dashboard.auth import AccountError, Accounts, Role
 from adapters.output import make_console
+from adapters.paging import Page
 from adapters.settings import Settings, SettingsError, load_settings
 
 app = typer.Typer(
@@ -153,18 +154,25 @@ def user_list(home: HomeOpt = None, ledger_url: LedgerOpt = None) -> None:
 
 @user_app.command("logins")
 def user_logins(
-    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 50,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 50,
+    offset: Annotated[int, typer.Option(min=0, help="Skip this many (the next page).")] = 0,
+    every: Annotated[bool, typer.Option("--all", help="Every attempt, however many.")] = False,
     home: HomeOpt = None,
     ledger_url: LedgerOpt = None,
 ) -> None:
-    """The login audit trail: every attempt, successful or not."""
+    """The login audit trail: every attempt, successful or not, newest first, a page at a
+    time (said on stderr when more follow)."""
+    page = Page(None if every else limit, offset)
     ledger = _settings(home, ledger_url).ledger()
     try:
-        for row in Accounts(ledger).logins(limit):
+        rows, cut = page.cut(Accounts(ledger).logins(page.fetch, page.offset))
+        for row in rows:
             outcome = "ok" if row.success else "REFUSED"
             typer.echo(
                 f"{row.at:%Y-%m-%d %H:%M:%S} UTC\t{row.name}\t{outcome}\t{row.reason}\t"
                 f"{row.client or '-'}"
             )
+        if cut:
+            typer.echo(page.more(len(rows)), err=True)
     finally:
         ledger.close()
