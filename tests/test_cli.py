@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,31 @@ def launch(args: list[str], home: Path) -> subprocess.Popen[str]:
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+@contextlib.contextmanager
+def running_up(
+    home: Path, issued: Iterable[str] = (), args: Iterable[str] = ()
+) -> Iterator[subprocess.Popen[str]]:
+    """``mechbus up [args]`` on ``home`` once it says it is up, with credentials issued first
+    for ``issued`` as a deployment would; stopped with Ctrl-C, leaving nothing behind."""
+    for agency in issued:
+        done = run(["creds", "issue", agency], home)
+        assert done.returncode == 0, done.stdout + done.stderr
+    proc = launch(["up", *args], home)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if "hub up on" in line:
+            break
+    else:
+        pytest.fail("mechbus up did not start")
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            proc.communicate(timeout=30)
+        wait_until_gone(str(home))
 
 
 @pytest.mark.parametrize(
@@ -248,20 +274,10 @@ def running_hub(tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen[str]]]:
     policy = tmp_path / "policy.toml"
     policy.write_text(shipped.replace('urgent = "1h"', 'urgent = "1s"'))
     # the agencies these tests run get credentials first, as a deployment would issue them
-    for agency in ("gro.government", "shelter.casa-refugio-cdmx"):
-        assert run(["creds", "issue", agency], home).returncode == 0
-    proc = launch(["up", "--policy", str(policy), "--sweep-interval", "0.2"], home)
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if "hub up on" in line:
-            break
-    else:
-        pytest.fail("mechbus up did not start")
-    yield home, proc
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=30)
-    wait_until_gone(str(home))
+    agencies = ("gro.government", "shelter.casa-refugio-cdmx")
+    args = ("--policy", str(policy), "--sweep-interval", "0.2")
+    with running_up(home, agencies, args) as proc:
+        yield home, proc
 
 
 def test_up_send_requests(running_hub: tuple[Path, subprocess.Popen[str]]) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import ast
 import json
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_cli import launch, run, wait_until_gone
+from tests.test_cli import run, running_up
 
 EXAMPLES = Path(__file__).parents[1] / "examples"
 PYTHON_AGENCY = EXAMPLES / "python_agency" / "agency.py"
@@ -30,22 +29,8 @@ def bus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
     """``mechbus up`` on a home holding credentials for the example agencies; yields the home
     and the NATS URL the agencies connect to."""
     home = tmp_path_factory.mktemp("examples") / "home"
-    for agency in AGENCIES.values():
-        issued = run(["creds", "issue", agency], home)
-        assert issued.returncode == 0, issued.stdout + issued.stderr
-    proc = launch(["up"], home)
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if "hub up on" in line:
-            break
-    else:
-        pytest.fail("mechbus up did not start")
-    url = (home / "nats.url").read_text(encoding="utf-8").strip()
-    yield home, url
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=30)
-    wait_until_gone(str(home))
+    with running_up(home, AGENCIES.values()):
+        yield home, (home / "nats.url").read_text(encoding="utf-8").strip()
 
 
 def send_requests(home: Path, agency: str) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime
@@ -17,12 +16,11 @@ from typing import Any
 import nats
 import pytest
 from nats.js.errors import FetchTimeoutError
-from sqlmodel import select
 
 from adapters.settings import load_settings
-from adapters.tables import RecipientRow
 from schemas.capacity import CapacityBody, CapacityUpdate, PlacementOffer, PlacementOfferBody
-from tests.test_cli import launch, run, wait_until_gone
+from tests.ledger_reads import recipient_status
+from tests.test_cli import run, running_up
 
 CDMX, OAXACA, NORTE = "shelter.casa-refugio-cdmx", "shelter.albergue-oaxaca", "shelter.casa-norte"
 NAMES = ["Persona Reubicada Uno", "Persona Reubicada Dos"]
@@ -33,21 +31,8 @@ DEADLINE = 30.0
 def bus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
     """``mechbus up`` with credentials for three shelters; yields the home and NATS URL."""
     home = tmp_path_factory.mktemp("placements") / "home"
-    for shelter in (CDMX, OAXACA, NORTE):
-        issued = run(["creds", "issue", shelter], home)
-        assert issued.returncode == 0, issued.stdout + issued.stderr
-    proc = launch(["up"], home)
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if "hub up on" in line:
-            break
-    else:
-        pytest.fail("mechbus up did not start")
-    yield home, (home / "nats.url").read_text(encoding="utf-8").strip()
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=30)
-    wait_until_gone(str(home))
+    with running_up(home, (CDMX, OAXACA, NORTE)):
+        yield home, (home / "nats.url").read_text(encoding="utf-8").strip()
 
 
 class Shelter:
@@ -140,13 +125,7 @@ def mechbus(home: Path, *args: str) -> Any:
 def status(home: Path, request_id: str, shelter: str) -> str | None:
     ledger = load_settings(home=home).ledger()
     try:
-        with ledger.session() as session:
-            row = session.exec(
-                select(RecipientRow).where(
-                    RecipientRow.request_id == request_id, RecipientRow.agency == shelter
-                )
-            ).first()
-            return row.status if row else None
+        return recipient_status(ledger, request_id, shelter)
     finally:
         ledger.close()
 
