@@ -224,20 +224,13 @@ async def publish(
     after a lost PubAck is absorbed by the stream's duplicate window and the PubAck says
     ``duplicate``. Messages on an agency's outbox carry none: the hub recognises a resend.
     """
-    ids = copy_ids or _PROCESS_COPY_IDS
     acks = []
     for subject, copy_key in subjects.published_routes(message):
         route = subjects.parse(subject)
         assert route is not None
         # Each recipient's copy carries only what that recipient may know.
-        copy = redaction.for_recipient(message, route.agency)
-        payload = copy.to_json()
-        headers = {"Nats-Msg-Id": ids.header(copy_key, payload)} if copy_key else None
-        try:
-            ack = await js.publish(subject, payload, stream=stream, headers=headers)
-        except Exception as exc:
-            raise PublishError(f"{message.type} {message.id} to {subject}: {exc}") from exc
-        acks.append(ack)
+        copy = Release(subject, copy_key, redaction.for_recipient(message, route.agency).to_json())
+        acks.append(await _send(js, copy, stream, copy_ids, f"{message.type} {message.id}"))
     return acks
 
 
@@ -246,10 +239,17 @@ async def publish_release(
 ) -> api.PubAck:
     """Publish what the hub lets out after recording a placement, as derived (the same bytes
     and copy key make a second publish after a crash a duplicate), and wait for the PubAck."""
+    return await _send(js, release, stream, copy_ids, "release")
+
+
+async def _send(
+    js: JetStreamContext, copy: Release, stream: str, copy_ids: CopyIds | None, what: str
+) -> api.PubAck:
+    """One copy, with the Nats-Msg-Id its copy key gives it (none on an outbox)."""
     ids = copy_ids or _PROCESS_COPY_IDS
-    key = release.copy_key
-    headers = {"Nats-Msg-Id": ids.header(key, release.payload)} if key else None
+    key = copy.copy_key
+    headers = {"Nats-Msg-Id": ids.header(key, copy.payload)} if key else None
     try:
-        return await js.publish(release.subject, release.payload, stream=stream, headers=headers)
+        return await js.publish(copy.subject, copy.payload, stream=stream, headers=headers)
     except Exception as exc:
-        raise PublishError(f"release to {release.subject}: {exc}") from exc
+        raise PublishError(f"{what} to {copy.subject}: {exc}") from exc

@@ -22,7 +22,8 @@ RELEASE_REASON = "La reubicación se confirmó con otra casa refugio."
 
 @dataclass(frozen=True)
 class Release:
-    """One message for the hub to publish after the commit, exactly as given."""
+    """One copy to publish exactly as given: its subject, copy key and bytes (what the hub
+    lets out after a commit, and each recipient's copy of a federal message)."""
 
     subject: str
     # names the copy: its Nats-Msg-Id is derived from it and the bytes (bus.msgids), so
