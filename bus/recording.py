@@ -7,7 +7,6 @@ transaction, and the hub acknowledges the deliveries to JetStream only after it 
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -31,8 +30,9 @@ from bus.ports import (
     StoredMessage,
 )
 from bus.redaction import content_digest
+from bus.rejection import kept_subject, rejected_notice
 from schemas.capacity import CapacityUpdate, PlacementConfirmed, PlacementEnded
-from schemas.envelope import MESSAGE_ID_PATTERN, Envelope
+from schemas.envelope import Envelope
 from schemas.messages import parse_message
 from schemas.registry import active_registry
 from schemas.responses import DeliveryReceipt
@@ -41,13 +41,9 @@ from schemas.tracking import (
     BoardAttendance,
     BoardSessionScheduled,
     EscalationBody,
-    FieldError,
-    Rejected,
-    RejectedBody,
     RejectionReason,
 )
 
-HUB_AGENCY = "fed.hub"
 KEPT_BODY_BYTES = 64 * 1024  # an oversize body is kept truncated, with its true size noted
 
 
@@ -348,11 +344,11 @@ def _has_copies(message: Envelope) -> bool:
 def _dead_letter(
     unit: LedgerUnit, delivery: Delivery, refusal: intake.Refusal, now: datetime
 ) -> Outcome:
-    notice = _notice(delivery, refusal, now)
+    notice = rejected_notice(delivery, refusal, now)
     unit.add_dead_letter(
         DeadLetterRecord(
             stream_seq=delivery.stream_seq,
-            nats_subject=_kept_subject(delivery.subject),
+            nats_subject=kept_subject(delivery.subject),
             sender=refusal.sender,
             reason=refusal.reason.value,
             detail=bounds.printable(refusal.detail),
@@ -366,49 +362,3 @@ def _dead_letter(
     return Outcome(
         Result.DEAD_LETTER, delivery.stream_seq, refusal.message_id, refusal.reason, notice
     )
-
-
-def _notice(delivery: Delivery, refusal: intake.Refusal, now: datetime) -> Rejected | None:
-    """The ``rejected`` notice for the sender, with an id fixed by the input it is about.
-
-    A redelivered bad message therefore yields the same notice id, and JetStream's duplicate
-    window (and the ledger's unique id) keep the sender from hearing about it twice.
-    """
-    if refusal.sender is None or refusal.sender == HUB_AGENCY:
-        return None  # nobody to tell, and the hub never answers its own notices
-    # surrogateescape: a subject that was not UTF-8 hashes as the bytes it arrived as
-    seed = f"{delivery.subject}\0{delivery.stream_seq}\0".encode("utf-8", "surrogateescape")
-    digest = hashlib.sha256(seed + delivery.data).hexdigest()
-    valid_id = refusal.message_id if _is_message_id(refusal.message_id) else None
-    return Rejected(
-        id=f"rej-{digest[:32]}",
-        source=HUB_AGENCY,
-        time=now,
-        recipients=(refusal.sender,),
-        causation_id=valid_id,
-        data=RejectedBody(
-            reason=refusal.reason,
-            detail=_fit(refusal.detail, 4000) or refusal.reason.value,
-            errors=tuple(
-                FieldError(location=_fit(loc, 200), problem=_fit(problem, 500))
-                for loc, problem in refusal.errors
-            ),
-            rejected_id=refusal.message_id,
-            rejected_subject=_kept_subject(delivery.subject),
-            stream_sequence=delivery.stream_seq,
-        ),
-    )
-
-
-def _kept_subject(subject: str) -> str:
-    """The subject as the ledger and the notice keep it: printable, cut to the column's length
-    (a longer one was refused for its length, which the detail gives)."""
-    return bounds.printable(subject)[: bounds.MAX_SUBJECT_LENGTH]
-
-
-def _fit(text: str, limit: int) -> str:
-    return bounds.printable(text).strip()[:limit]
-
-
-def _is_message_id(value: str | None) -> bool:
-    return value is not None and re.fullmatch(MESSAGE_ID_PATTERN, value) is not None

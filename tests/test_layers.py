@@ -26,6 +26,7 @@ PURE_DOMAIN = [
     "placement",
     "permissions",
     "msgids",
+    "rejection",
     "chain",
     "personal",
 ]
