@@ -17,8 +17,8 @@ from typing import Any
 from faststream.nats import NatsBroker, PullSub
 from faststream.specification import AsyncAPI
 
-from bus import subjects
-from bus.streams import StreamSpec, agency_consumer
+from bus.domain import subjects
+from bus.domain.streams import StreamSpec, agency_consumer
 from schemas.envelope import Envelope
 from schemas.messages import MESSAGE_TYPES, export_json_schemas
 from schemas.registry import FEDERAL_KINDS

@@ -16,10 +16,10 @@ from pathlib import Path
 from platformdirs import user_data_dir
 
 from adapters import locks
-from adapters.ledger import HubLease, LeaseHeld, PoolOptions, SqlLedger, sqlite_url
-from adapters.sealing import Sealer
-from adapters.tls import TlsFiles
-from bus.msgids import CopyIds
+from adapters.ledger.sealing import Sealer
+from adapters.ledger.store import HubLease, LeaseHeld, PoolOptions, SqlLedger, sqlite_url
+from adapters.natsserver.tls import TlsFiles
+from bus.domain.msgids import CopyIds
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ class Settings:
         return Sealer.from_file(self.creds_dir / "ledger.key")
 
     def copy_ids(self) -> CopyIds:
-        """The deployment's key for the ``Nats-Msg-Id`` of each federal copy (bus.msgids):
+        """The deployment's key for the ``Nats-Msg-Id`` of each federal copy (bus.domain.msgids):
         every federal process of this home computes the same header for the same copy, and no
         agency can (created on first use, 0600, beside the ledger key)."""
         key = _secret_file(

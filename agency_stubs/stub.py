@@ -1,6 +1,6 @@
 """A stub agency: answers what the bus brings it the way its profile says a real one would.
 
-It uses only the agency client (bus.agency), as an agency outside the federal government
+It uses only the agency client (bus.runtime.agency), as an agency outside the federal government
 would. Delays are random but seeded, so a scenario plays out the same way each time.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from agency_stubs.profiles import Decision, Fulfilment, Profile, profile
-from bus.agency import AgencyClient, IncomingRequest
+from bus.runtime.agency import AgencyClient, IncomingRequest
 from schemas.capacity import OfferReleased, PlacementConfirmed
 from schemas.registry import AgencyKind, active_registry
 from schemas.requests import RelocationRequest

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from bench.baseline_raw import raw_publisher
 from bench.bodies import STREAM, Body
 from bench.timing import Publish, Tracker
-from bus import subjects
+from bus.domain import subjects
 
 LABEL = "B  FastStream + pydantic"
 NOTE = (

@@ -11,9 +11,9 @@ from nats.js import JetStreamContext
 
 from bench.bodies import STREAM, Body
 from bench.timing import Publish, Tracker
-from bus import subjects
-from bus.jetstream import consumer_config
-from bus.streams import ConsumerSpec
+from bus.domain import subjects
+from bus.domain.streams import ConsumerSpec
+from bus.runtime.jetstream import consumer_config
 
 LABEL = "A  raw nats-py"
 NOTE = (

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bus import subjects
+from bus.domain import subjects
 from schemas.envelope import new_message_id
 from schemas.requests import ProtectionMeasureRequest
 
@@ -35,11 +35,11 @@ def patrol_request(at: datetime | None = None) -> ProtectionMeasureRequest:
 @dataclass(frozen=True)
 class Body:
     """One message as every row publishes it: mechbus publishes ``envelope`` itself
-    (bus.jetstream.publish), the baselines publish ``payload`` with the same header."""
+    (bus.runtime.jetstream.publish), the baselines publish ``payload`` with the same header."""
 
     key: str  # the envelope id: how a consumer names the message back to the tracker
     subject: str
-    msg_id: str  # Nats-Msg-Id, exactly as bus.jetstream.publish sets it
+    msg_id: str  # Nats-Msg-Id, exactly as bus.runtime.jetstream.publish sets it
     payload: bytes
     envelope: ProtectionMeasureRequest
 

@@ -1,4 +1,5 @@
-"""``python -m bench.hub_process --nats-url URL --ledger-url URL``: only the hub (bus.hub.Hub)
+"""``python -m bench.hub_process --nats-url URL --ledger-url URL``: only the hub
+(bus.runtime.hub.Hub)
 on its ledger, as a process of its own for the memory suite; says "ready" when consuming."""
 
 from __future__ import annotations
@@ -8,9 +9,9 @@ import asyncio
 import os
 import signal
 
-from adapters.ledger import SqlLedger
-from adapters.sealing import Sealer
-from bus.hub import Hub
+from adapters.ledger.sealing import Sealer
+from adapters.ledger.store import SqlLedger
+from bus.runtime.hub import Hub
 
 
 async def serve(nats_url: str, ledger_url: str) -> None:

@@ -22,10 +22,10 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from adapters.ledger import SqlLedger, sqlite_url
-from adapters.sealing import Sealer
-from adapters.tables import CommitmentRow, RecipientRow, RequestRow
-from adapters.tracking_views import Filters, pending, state_scores
+from adapters.ledger.sealing import Sealer
+from adapters.ledger.store import SqlLedger, sqlite_url
+from adapters.ledger.tables import CommitmentRow, RecipientRow, RequestRow
+from adapters.readmodel.tracking import Filters, pending, state_scores
 from schemas.registry import AgencyKind, active_registry
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)

@@ -1,5 +1,6 @@
-"""The mechbus row: requests published with bus.jetstream.publish, as the federal sender does,
-and recorded by a bus.hub.Hub on an SQLite ledger; a message ends when its commit completed."""
+"""The mechbus row: requests published with bus.runtime.jetstream.publish, as the federal sender
+does, and recorded by a bus.runtime.hub.Hub on an SQLite ledger; a message ends when its commit
+completed."""
 
 from __future__ import annotations
 
@@ -12,19 +13,19 @@ from typing import Any
 
 from nats.js import JetStreamContext
 
-from adapters.ledger import SqlLedger, sqlite_url
-from adapters.sealing import Sealer
+from adapters.ledger.sealing import Sealer
+from adapters.ledger.store import SqlLedger, sqlite_url
 from bench.bodies import STREAM, Body
 from bench.timing import Publish, Tracker, percentile
-from bus import jetstream
-from bus.hub import Hub
-from bus.ports import Delivery
-from bus.recording import Outcome, Result
+from bus.domain.ports import Delivery
+from bus.domain.recording import Outcome, Result
+from bus.runtime import jetstream
+from bus.runtime.hub import Hub
 
 LABEL = "mechbus  hub + SQLite ledger"
 NOTE = (
-    "mechbus: bus.jetstream.publish (the recipient's copy, Nats-Msg-Id, PubAck) into "
-    "bus.hub.Hub (fetch 256, decode and validate, lifecycle, one SQLite transaction a batch "
+    "mechbus: bus.runtime.jetstream.publish (the recipient's copy, Nats-Msg-Id, PubAck) into "
+    "Hub (fetch 256, decode and validate, lifecycle, one SQLite transaction a batch "
     "in WAL with synchronous=FULL, ack after the commit); a message ends when the commit "
     "containing it returned"
 )

@@ -16,11 +16,11 @@ from typing import Any
 import nats
 from nats.js import JetStreamContext
 
-from adapters.ledger import sqlite_url
-from adapters.natsserver import parent_death_hook
+from adapters.ledger.store import sqlite_url
+from adapters.natsserver.server import parent_death_hook
 from bench import bodies
 from bench.timing import nats_server, saturate
-from bus.streams import HUB_DURABLE
+from bus.domain.streams import HUB_DURABLE
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -128,7 +128,7 @@ def run(messages: int, warmup: int = 10_000, window: int = 256) -> dict[str, Any
             hub.wait(60)
         ledger_mib = sum(p.stat().st_size for p in Path(tmp).glob("ledger.db*")) / 2**20
     return {
-        "hub": "bench.hub_process: bus.hub.Hub on SQLite, its own process",
+        "hub": "bench.hub_process: bus.runtime.hub.Hub on SQLite, its own process",
         "messages": messages,
         "warmup": warmup,
         **figures,

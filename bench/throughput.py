@@ -28,8 +28,8 @@ from bench.mechbus_path import LABEL as MECHBUS_LABEL
 from bench.mechbus_path import NOTE as MECHBUS_NOTE
 from bench.mechbus_path import MechbusConsumer
 from bench.timing import Publish, Run, Tracker, at_rate, nats_server, saturate
-from bus.jetstream import ensure_stream
-from bus.streams import StreamSpec
+from bus.domain.streams import StreamSpec
+from bus.runtime.jetstream import ensure_stream
 
 
 class Row(Protocol):

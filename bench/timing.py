@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from adapters.natsserver import EmbeddedNatsServer
+from adapters.natsserver.server import EmbeddedNatsServer
 
 Publish = Callable[[int], Awaitable[object]]
 

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from adapters.ledger import SqlLedger, sqlite_url
-from adapters.natsserver import EmbeddedNatsServer
-from bus.hub import Hub
+from adapters.ledger.store import SqlLedger, sqlite_url
+from adapters.natsserver.server import EmbeddedNatsServer
+from bus.runtime.hub import Hub
 
 PG_URL = os.environ.get("MECHBUS_TEST_PG", "postgresql+psycopg://root@127.0.0.1:5432/test")
 

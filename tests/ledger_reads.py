@@ -6,9 +6,9 @@ from pathlib import Path
 
 from sqlmodel import select
 
-from adapters.credentials import CredentialStore
-from adapters.ledger import SqlLedger
-from adapters.tables import RecipientRow
+from adapters.ledger.store import SqlLedger
+from adapters.ledger.tables import RecipientRow
+from adapters.natsserver.credentials import CredentialStore
 
 
 def recipient_status(ledger: SqlLedger, request_id: str, agency: str) -> str | None:

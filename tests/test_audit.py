@@ -8,9 +8,9 @@ from datetime import timedelta
 from sqlalchemy import text
 from sqlmodel import select
 
-from adapters.ledger import SqlLedger
-from bus.chain import GENESIS, verify
-from bus.recording import record_batch
+from adapters.ledger.store import SqlLedger
+from bus.domain.chain import GENESIS, verify
+from bus.domain.recording import record_batch
 from tests import builders as b
 from tests.test_recording import Stream
 
@@ -71,9 +71,9 @@ def test_a_rewritten_body_is_noticed(ledger: SqlLedger) -> None:
 async def test_the_hub_publishes_checkpoints_of_the_chain(
     nats_server: object, ledger: SqlLedger
 ) -> None:
-    from adapters.tables import MessageRow
-    from bus.agency import AgencyClient
-    from bus.hub import Hub
+    from adapters.ledger.tables import MessageRow
+    from bus.runtime.agency import AgencyClient
+    from bus.runtime.hub import Hub
     from schemas.messages import parse_message
     from schemas.tracking import Checkpoint
 

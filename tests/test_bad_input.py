@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from adapters.ledger import SqlLedger, sqlite_url
-from adapters.natsserver import EmbeddedNatsServer
-from adapters.tables import DeadLetterRow
-from bus.agency import AgencyClient
-from bus.hub import Hub
+from adapters.ledger.store import SqlLedger, sqlite_url
+from adapters.ledger.tables import DeadLetterRow
+from adapters.natsserver.server import EmbeddedNatsServer
+from bus.runtime.agency import AgencyClient
+from bus.runtime.hub import Hub
 from schemas.tracking import Rejected, RejectionReason
 from tests import builders as b
 
@@ -134,7 +134,7 @@ async def test_bad_input_catalogue(nats_server: EmbeddedNatsServer, bus: Hub, ki
 def _status(hub: Hub, request_id: str) -> str | None:
     from sqlmodel import select
 
-    from adapters.tables import RecipientRow
+    from adapters.ledger.tables import RecipientRow
 
     with hub.ledger.session() as session:  # type: ignore[attr-defined]
         row = session.exec(

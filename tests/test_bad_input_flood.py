@@ -19,14 +19,14 @@ from nats.aio.client import Client
 from sqlalchemy import create_engine, text
 from sqlmodel import select
 
-from adapters.ledger import SqlLedger, sqlite_url
-from adapters.natsserver import EmbeddedNatsServer
-from adapters.replay import compare, replay
-from adapters.tables import DeadLetterRow, MessageRow
-from bus import jetstream
-from bus.agency import AgencyClient
-from bus.hub import Hub
-from bus.streams import HUB_DURABLE, StreamSpec
+from adapters.ledger.replay import compare, replay
+from adapters.ledger.store import SqlLedger, sqlite_url
+from adapters.ledger.tables import DeadLetterRow, MessageRow
+from adapters.natsserver.server import EmbeddedNatsServer
+from bus.domain.streams import HUB_DURABLE, StreamSpec
+from bus.runtime import jetstream
+from bus.runtime.agency import AgencyClient
+from bus.runtime.hub import Hub
 from schemas.envelope import new_message_id
 from schemas.tracking import Rejected, RejectionReason
 from tests import builders as b

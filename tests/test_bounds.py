@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from bus import bounds, intake
+from bus.domain import bounds, intake
 from schemas.tracking import RejectionReason
 from tests import builders as b
 from tests.bad_inputs import OUTBOX, catalogue

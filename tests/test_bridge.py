@@ -14,13 +14,13 @@ from sqlmodel import select
 from adapters.bridge.app import create_app, openapi_document
 from adapters.bridge.publisher import NatsPublisher, Unavailable
 from adapters.bridge.store import BridgeStore, BridgeStoreError
-from adapters.ledger import SqlLedger
-from adapters.natsserver import EmbeddedNatsServer
-from adapters.tables import MessageRow
-from bus.agency import AgencyClient, receipt_id
-from bus.hub import Hub
-from bus.permissions import BRIDGE, for_agency
-from bus.recording import record_batch
+from adapters.ledger.store import SqlLedger
+from adapters.ledger.tables import MessageRow
+from adapters.natsserver.server import EmbeddedNatsServer
+from bus.domain.permissions import BRIDGE, for_agency
+from bus.domain.recording import record_batch
+from bus.runtime.agency import AgencyClient, receipt_id
+from bus.runtime.hub import Hub
 from schemas.envelope import Envelope
 from schemas.registry import active_registry
 from tests import builders as b

@@ -14,7 +14,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from adapters.bridge.app import create_app
 from adapters.bridge.store import BridgeStore
-from adapters.ledger import SqlLedger, sqlite_url
+from adapters.ledger.store import SqlLedger, sqlite_url
 from schemas.envelope import Envelope
 
 EXAMPLES_PER_OPERATION = 25

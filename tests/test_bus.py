@@ -9,12 +9,12 @@ import nats
 import pytest
 from sqlmodel import select
 
-from adapters.ledger import SqlLedger
-from adapters.natsserver import EmbeddedNatsServer
-from adapters.tables import DeadLetterRow, MessageRow, RecipientRow
-from bus.agency import AgencyClient
-from bus.hub import Hub
-from bus.lifecycle import RecipientStatus
+from adapters.ledger.store import SqlLedger
+from adapters.ledger.tables import DeadLetterRow, MessageRow, RecipientRow
+from adapters.natsserver.server import EmbeddedNatsServer
+from bus.domain.lifecycle import RecipientStatus
+from bus.runtime.agency import AgencyClient
+from bus.runtime.hub import Hub
 from schemas.tracking import Rejected, RejectionReason
 from tests import builders as b
 from tests.ledger_reads import recipient_status

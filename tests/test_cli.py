@@ -374,7 +374,7 @@ def test_send_while_nats_is_away_is_kept_and_relayed(tmp_path: Path) -> None:
 
 
 def test_demo_on_an_existing_server(tmp_path: Path) -> None:
-    from adapters.natsserver import EmbeddedNatsServer
+    from adapters.natsserver.server import EmbeddedNatsServer
 
     with EmbeddedNatsServer(tmp_path / "their-nats") as server:
         result = run(["demo", "--nats-url", server.url], tmp_path / "home")
@@ -746,12 +746,12 @@ def test_messages_for_scripts_are_never_wrapped(tmp_path: Path, columns: str | N
 
 def _filled_ledger(path: Path) -> str:
     """A ledger holding seven of everything a list view shows."""
-    from adapters.ledger import SqlLedger
-    from adapters.outbox import Outbox
-    from bus import subjects
-    from bus.policy import Policy
-    from bus.ports import Delivery
-    from bus.recording import record_batch
+    from adapters.ledger.outbox import Outbox
+    from adapters.ledger.store import SqlLedger
+    from bus.domain import subjects
+    from bus.domain.policy import Policy
+    from bus.domain.ports import Delivery
+    from bus.domain.recording import record_batch
     from schemas.capacity import CapacityUpdate
     from tests import builders as b
 

@@ -16,14 +16,14 @@ from nats.errors import ConnectionClosedError, NoRespondersError
 from nats.js.errors import APIError, ServiceUnavailableError
 from sqlmodel import func, select
 
-from adapters.ledger import SqlLedger, sqlite_url
-from adapters.natsserver import EmbeddedNatsCluster
-from adapters.tables import MessageRow
-from bus import jetstream
-from bus.agency import AgencyClient
-from bus.hub import Hub
-from bus.puller import BatchPuller
-from bus.streams import CAPACITY_BUCKET, StreamSpec, hub_consumer
+from adapters.ledger.store import SqlLedger, sqlite_url
+from adapters.ledger.tables import MessageRow
+from adapters.natsserver.server import EmbeddedNatsCluster
+from bus.domain.streams import CAPACITY_BUCKET, StreamSpec, hub_consumer
+from bus.runtime import jetstream
+from bus.runtime.agency import AgencyClient
+from bus.runtime.hub import Hub
+from bus.runtime.puller import BatchPuller
 from schemas.envelope import Envelope
 from tests import builders as b
 from tests.test_cli import SEND_PATROL, launch, run, wait_until_gone

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from adapters.cli import app
 from adapters.contract import ASYNCAPI_FILE, asyncapi_document, export, generated_files
-from bus.streams import agency_consumer
+from bus.domain.streams import agency_consumer
 from schemas.messages import MESSAGE_TYPES
 
 COMMITTED = Path(__file__).parents[1] / "docs" / "contract"

@@ -31,16 +31,17 @@ from adapters.dashboard import commands
 from adapters.dashboard.app import create_app
 from adapters.dashboard.auth import Accounts, Role
 from adapters.dashboard.i18n import LOCALE_DIR
-from adapters.natsserver import EmbeddedNatsServer
+from adapters.ledger.tables import DashboardLoginRow, MessageRow, OutboxRow, RecipientRow
+from adapters.natsserver.server import EmbeddedNatsServer
 from adapters.settings import Settings, load_settings
-from adapters.tables import DashboardLoginRow, MessageRow, OutboxRow, RecipientRow
-from bus import jetstream, subjects
-from bus.agency import AgencyClient
-from bus.hub import Hub
-from bus.policy import Policy
-from bus.ports import Delivery
-from bus.recording import record_batch
-from bus.streams import StreamSpec
+from bus.domain import subjects
+from bus.domain.policy import Policy
+from bus.domain.ports import Delivery
+from bus.domain.recording import record_batch
+from bus.domain.streams import StreamSpec
+from bus.runtime import jetstream
+from bus.runtime.agency import AgencyClient
+from bus.runtime.hub import Hub
 from schemas.capacity import CapacityBody, CapacityUpdate, PlacementOffer
 from schemas.envelope import Envelope
 from schemas.requests import RelocationRequest

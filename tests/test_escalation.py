@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from adapters.ledger import SqlLedger
-from adapters.natsserver import EmbeddedNatsServer
-from adapters.obligations import SqlObligations
-from adapters.tables import DeadLetterRow, EscalationRow, MessageRow
-from bus.agency import AgencyClient
-from bus.hub import Hub
-from bus.policy import Policy
-from bus.sweeper import Sweeper
+from adapters.ledger.obligations import SqlObligations
+from adapters.ledger.store import SqlLedger
+from adapters.ledger.tables import DeadLetterRow, EscalationRow, MessageRow
+from adapters.natsserver.server import EmbeddedNatsServer
+from bus.domain.policy import Policy
+from bus.runtime.agency import AgencyClient
+from bus.runtime.hub import Hub
+from bus.runtime.sweeper import Sweeper
 from schemas.tracking import BoardSessionScheduled
 from tests import builders as b
 
@@ -155,9 +155,9 @@ async def test_scorecard_for_a_scripted_month_through_the_bus(
     tmp_path: Path,
 ) -> None:
     """March 2026 played through the bus with the hub's clock set; figures by hand below."""
-    from adapters.report import write_report
-    from adapters.tracking_views import state_scores, state_scores_from_facts
-    from bus.scorecard import StateScore
+    from adapters.readmodel.report import write_report
+    from adapters.readmodel.tracking import state_scores, state_scores_from_facts
+    from bus.domain.scorecard import StateScore
 
     hub, ledger = hub_and_ledger
     url = nats_server.url

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from sqlmodel import func, select
 
-from adapters.ledger import SqlLedger, sqlite_url
-from adapters.natsserver import EmbeddedNatsServer
-from adapters.tables import DeadLetterRow, MessageRow, RecipientRow
-from bus.agency import AgencyClient
+from adapters.ledger.store import SqlLedger, sqlite_url
+from adapters.ledger.tables import DeadLetterRow, MessageRow, RecipientRow
+from adapters.natsserver.server import EmbeddedNatsServer
+from bus.runtime.agency import AgencyClient
 from tests import builders as b
 
 REQUESTS = 5000
@@ -145,7 +145,7 @@ def _stream_exists(nats_server: EmbeddedNatsServer) -> bool:
 async def test_nats_server_restart_during_traffic(
     nats_server: EmbeddedNatsServer, tmp_path: Path, figures: Callable[[str], None]
 ) -> None:
-    from bus.hub import Hub
+    from bus.runtime.hub import Hub
 
     ledger = SqlLedger(sqlite_url(tmp_path / "ledger.db"))
     hub = Hub(ledger, nats_server.url)
@@ -198,7 +198,7 @@ PG_CTL = shutil.which("pg_ctlcluster")
 async def test_postgres_restart_during_traffic(
     nats_server: EmbeddedNatsServer, pg_url: str, figures: Callable[[str], None]
 ) -> None:
-    from bus.hub import Hub
+    from bus.runtime.hub import Hub
 
     version = sorted(os.listdir("/etc/postgresql"))[-1]
     control = [str(PG_CTL), "--skip-systemctl-redirect", version, "main"]

@@ -22,25 +22,25 @@ import pytest
 from nats.aio.client import Client
 from sqlmodel import func, select
 
-from adapters.credentials import CredentialStore
-from adapters.ledger import SqlLedger
-from adapters.natsserver import EmbeddedNatsServer
-from adapters.obligations import SqlObligations
-from adapters.tables import (
+from adapters.ledger.obligations import SqlObligations
+from adapters.ledger.store import SqlLedger
+from adapters.ledger.tables import (
     DeadLetterRow,
     EscalationRow,
     MessageCopyRow,
     MessageRow,
     RecipientRow,
 )
-from bus import subjects
-from bus.agency import AgencyClient
-from bus.hub import Hub
-from bus.ladder import rung_message, rungs_due
-from bus.msgids import CopyIds, receipt_id
-from bus.policy import Policy
-from bus.streams import agency_consumer
-from bus.sweeper import Sweeper
+from adapters.natsserver.credentials import CredentialStore
+from adapters.natsserver.server import EmbeddedNatsServer
+from bus.domain import subjects
+from bus.domain.ladder import rung_message, rungs_due
+from bus.domain.msgids import CopyIds, receipt_id
+from bus.domain.policy import Policy
+from bus.domain.streams import agency_consumer
+from bus.runtime.agency import AgencyClient
+from bus.runtime.hub import Hub
+from bus.runtime.sweeper import Sweeper
 from schemas.envelope import Envelope
 from schemas.registry import active_registry
 from tests import builders as b

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bus.lifecycle import (
+from bus.domain.lifecycle import (
     CommitmentStatus,
     RecipientStatus,
     Refused,

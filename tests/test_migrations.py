@@ -16,10 +16,10 @@ from sqlmodel import Session, SQLModel, select
 from typer.testing import CliRunner
 
 from adapters.cli import app
-from adapters.ledger import SqlLedger, make_engine, sqlite_url
-from adapters.migrate import SchemaError, current, head, upgrade
+from adapters.ledger.migrate import SchemaError, current, head, upgrade
+from adapters.ledger.store import SqlLedger, make_engine, sqlite_url
+from adapters.ledger.tables import BoardSessionRow, MessageRow
 from adapters.settings import SettingsError, load_settings
-from adapters.tables import BoardSessionRow, MessageRow
 
 POOL_ENV = {
     "MECHBUS_DB_POOL_SIZE": "3",

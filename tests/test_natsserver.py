@@ -22,7 +22,7 @@ from nats.aio.client import Client
 from nats.errors import NoServersError
 from nats.js.api import StorageType
 
-from adapters.natsserver import (
+from adapters.natsserver.server import (
     EmbeddedNatsServer,
     NatsServerError,
     NatsServerNotFound,
@@ -255,7 +255,7 @@ def test_server_dies_with_its_parent(tmp_path: Path) -> None:
     script = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from adapters.natsserver import EmbeddedNatsServer\n"
+        "from adapters.natsserver.server import EmbeddedNatsServer\n"
         "srv = EmbeddedNatsServer(Path(sys.argv[1]))\n"
         "srv.start()\n"
         "print(srv.pid, flush=True)\n"

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from adapters.sealing import Sealer, SealError
-from bus.personal import join, split
-from bus.redaction import for_recipient
+from adapters.ledger.sealing import Sealer, SealError
+from bus.domain.personal import join, split
+from bus.domain.redaction import for_recipient
 from tests import builders as b
 
 PERSON = {"full_name": "Periodista P. Ejemplo", "address": "Domicilio 1"}

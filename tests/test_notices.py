@@ -16,8 +16,8 @@ from sqlmodel import select
 
 from adapters.bridge.notices import EmailNotifier, SmtpSettings
 from adapters.bridge.store import BridgeStore
-from adapters.ledger import SqlLedger, sqlite_url
-from adapters.tables import EscalationRow, NotificationAttemptRow, RequestRow
+from adapters.ledger.store import SqlLedger, sqlite_url
+from adapters.ledger.tables import EscalationRow, NotificationAttemptRow, RequestRow
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 

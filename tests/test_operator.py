@@ -22,8 +22,8 @@ import pytest
 from nats.aio.client import Client
 from sqlalchemy import create_engine, text
 
-from adapters.ledger import LeaseHeld, SqlLedger, sqlite_url
-from adapters.natsserver import EmbeddedNatsServer
+from adapters.ledger.store import LeaseHeld, SqlLedger, sqlite_url
+from adapters.natsserver.server import EmbeddedNatsServer
 from schemas.requests import RelocationRequest
 from tests.test_cli import MECHBUS, SEND_PATROL, processes_mentioning, wait_until_gone
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import nats
 from sqlmodel import select
 
-from adapters.ledger import SqlLedger
-from adapters.natsserver import EmbeddedNatsServer
-from adapters.outbox import Outbox
-from adapters.tables import MessageRow, OutboxRow, RequestRow
-from bus import jetstream
-from bus.hub import Hub
+from adapters.ledger.outbox import Outbox
+from adapters.ledger.store import SqlLedger
+from adapters.ledger.tables import MessageRow, OutboxRow, RequestRow
+from adapters.natsserver.server import EmbeddedNatsServer
+from bus.runtime import jetstream
+from bus.runtime.hub import Hub
 from tests import builders as b
 
 PERSON = {"full_name": "Persona Periodista", "address": "Calle Falsa 123, Iguala"}

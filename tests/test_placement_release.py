@@ -8,11 +8,11 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from adapters.actions import load_relocation
-from adapters.ledger import SqlLedger
+from adapters.ledger.store import SqlLedger
 from adapters.paging import PAGE_ROWS
-from bus.agency import reply_from
-from bus.recording import Outcome, Result, record_batch
+from adapters.service.actions import load_relocation
+from bus.domain.recording import Outcome, Result, record_batch
+from bus.runtime.agency import reply_from
 from schemas.capacity import (
     CapacityBody,
     CapacityUpdate,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bus.ladder import BoardSession, Obligation, escalation_id, rung_message, rungs_due
-from bus.policy import Clock, Policy, PolicyError, parse_duration
+from bus.domain.ladder import BoardSession, Obligation, escalation_id, rung_message, rungs_due
+from bus.domain.policy import Clock, Policy, PolicyError, parse_duration
 from schemas.envelope import Urgency
 from schemas.registry import active_registry
 from schemas.tracking import AcknowledgementOverdue, CommitmentOverdue, Escalated

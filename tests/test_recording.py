@@ -7,11 +7,11 @@ from datetime import timedelta
 
 from sqlmodel import select
 
-from adapters.tables import DeadLetterRow, MessageRow, RecipientRow
-from bus import subjects
-from bus.lifecycle import RecipientStatus
-from bus.ports import Delivery
-from bus.recording import Result, record_batch
+from adapters.ledger.tables import DeadLetterRow, MessageRow, RecipientRow
+from bus.domain import subjects
+from bus.domain.lifecycle import RecipientStatus
+from bus.domain.ports import Delivery
+from bus.domain.recording import Result, record_batch
 from schemas.messages import parse_message
 from schemas.tracking import Rejected, RejectionReason
 from tests import builders as b
@@ -160,7 +160,7 @@ def test_failed_batch_leaves_nothing(ledger: object) -> None:
 
     try:
         with ledger.unit() as unit:  # type: ignore[attr-defined]
-            from bus.recording import record
+            from bus.domain.recording import record
 
             record(unit, good, NOW)
             raise Boom

@@ -10,14 +10,14 @@ from datetime import UTC, datetime
 import nats
 import pytest
 
-from adapters.ledger import SqlLedger
-from adapters.natsserver import EmbeddedNatsServer
-from adapters.tables import DeadLetterRow, ShelterCapacityRow
-from bus import jetstream
-from bus.agency import AgencyClient, IncomingRequest
-from bus.hub import Hub
-from bus.placement import Release
-from bus.streams import CAPACITY_BUCKET
+from adapters.ledger.store import SqlLedger
+from adapters.ledger.tables import DeadLetterRow, ShelterCapacityRow
+from adapters.natsserver.server import EmbeddedNatsServer
+from bus.domain.placement import Release
+from bus.domain.streams import CAPACITY_BUCKET
+from bus.runtime import jetstream
+from bus.runtime.agency import AgencyClient, IncomingRequest
+from bus.runtime.hub import Hub
 from schemas.capacity import OfferReleased, PlacementConfirmed
 from schemas.tracking import Rejected, RejectionReason
 from tests import builders as b

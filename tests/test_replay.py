@@ -9,12 +9,12 @@ import nats
 import pytest
 from sqlmodel import select
 
-from adapters.ledger import SqlLedger, sqlite_url
-from adapters.natsserver import EmbeddedNatsServer
-from adapters.replay import ReplayError, compare, replay
-from adapters.tables import DeadLetterRow, MessageRow, RecipientRow
-from bus.agency import AgencyClient
-from bus.hub import Hub
+from adapters.ledger.replay import ReplayError, compare, replay
+from adapters.ledger.store import SqlLedger, sqlite_url
+from adapters.ledger.tables import DeadLetterRow, MessageRow, RecipientRow
+from adapters.natsserver.server import EmbeddedNatsServer
+from bus.runtime.agency import AgencyClient
+from bus.runtime.hub import Hub
 from tests import builders as b
 
 

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bus.agenda import OpenItem, agenda
-from bus.scorecard import CommitmentFacts, RecipientFacts, StateScore, SummonsFacts, scorecard
+from bus.domain.agenda import OpenItem, agenda
+from bus.domain.scorecard import (
+    CommitmentFacts,
+    RecipientFacts,
+    StateScore,
+    SummonsFacts,
+    scorecard,
+)
 
 
 def t(day: int, hour: int = 0, month: int = 3) -> datetime:

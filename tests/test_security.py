@@ -12,12 +12,12 @@ import pytest
 from nats.errors import Error as NatsError
 from sqlmodel import select
 
-from adapters.credentials import CredentialError, CredentialStore
-from adapters.ledger import SqlLedger, sqlite_url
-from adapters.natsserver import EmbeddedNatsServer
-from adapters.tables import DeadLetterRow, MessageRow
-from bus.agency import AgencyClient, AgencyError
-from bus.hub import Hub
+from adapters.ledger.store import SqlLedger, sqlite_url
+from adapters.ledger.tables import DeadLetterRow, MessageRow
+from adapters.natsserver.credentials import CredentialError, CredentialStore
+from adapters.natsserver.server import EmbeddedNatsServer
+from bus.runtime.agency import AgencyClient, AgencyError
+from bus.runtime.hub import Hub
 from schemas.tracking import Rejected, RejectionReason
 from tests import builders as b
 from tests.ledger_reads import credentials
@@ -178,7 +178,7 @@ async def test_an_agency_cannot_speak_in_another_agencys_name(
         forged = b.acknowledgement(request.id, by="ver.government")
         with pytest.raises(ValueError, match=r"speaks as gro\.government"):
             await guerrero.send(forged)
-        from bus import jetstream
+        from bus.runtime import jetstream
 
         with pytest.raises(jetstream.PublishError):
             await jetstream.publish(guerrero.js, forged, stream="MECHBUS")
@@ -242,7 +242,7 @@ async def test_a_client_sees_its_permission_errors(
 async def test_tls_is_required_and_verified(tmp_path: Path, store: CredentialStore) -> None:
     import ssl
 
-    from adapters.tls import make_development_tls
+    from adapters.natsserver.tls import make_development_tls
 
     tls = make_development_tls(tmp_path / "tls")
     config = store.server_config() + tls.server_config()

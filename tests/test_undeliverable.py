@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from adapters.ledger import SqlLedger
-from adapters.natsserver import EmbeddedNatsServer
-from adapters.tables import DeadLetterRow, RequestRow
-from bus.agency import AgencyClient
-from bus.hub import Hub
-from bus.ports import MessageRecord
-from bus.streams import StreamSpec, dead_letter_stream
+from adapters.ledger.store import SqlLedger
+from adapters.ledger.tables import DeadLetterRow, RequestRow
+from adapters.natsserver.server import EmbeddedNatsServer
+from bus.domain.ports import MessageRecord
+from bus.domain.streams import StreamSpec, dead_letter_stream
+from bus.runtime.agency import AgencyClient
+from bus.runtime.hub import Hub
 from schemas.tracking import Rejected, RejectionReason
 from tests import builders as b
 

@@ -24,12 +24,12 @@ from adapters.bridge.webhooks import (
     signature,
     verify_signature,
 )
-from adapters.ledger import SqlLedger
-from adapters.natsserver import EmbeddedNatsServer
-from adapters.tables import NotificationAttemptRow
-from adapters.tls import make_development_tls
-from bus.agency import AgencyClient
-from bus.hub import Hub
+from adapters.ledger.store import SqlLedger
+from adapters.ledger.tables import NotificationAttemptRow
+from adapters.natsserver.server import EmbeddedNatsServer
+from adapters.natsserver.tls import make_development_tls
+from bus.runtime.agency import AgencyClient
+from bus.runtime.hub import Hub
 from tests import builders as b
 from tests.ledger_reads import recipient_status
 

@@ -15,12 +15,12 @@ from sqlmodel import Session, select
 
 from adapters.bridge.problems import FieldProblem, ProblemError, schema_violation
 from adapters.bridge.publisher import Publisher, Unavailable
-from adapters.ledger import SqlLedger
-from adapters.ledger_unit import SqlUnit
-from adapters.tables import DeadLetterRow, MessageRow
-from bus import intake, subjects
-from bus.lifecycle import Refused as LifecycleRefusal
-from bus.lifecycle import RequestState, apply, concerns_requests
+from adapters.ledger.store import SqlLedger
+from adapters.ledger.tables import DeadLetterRow, MessageRow
+from adapters.ledger.unit import SqlUnit
+from bus.domain import intake, subjects
+from bus.domain.lifecycle import Refused as LifecycleRefusal
+from bus.domain.lifecycle import RequestState, apply, concerns_requests
 from schemas.envelope import Envelope
 from schemas.tracking import RejectionReason
 

@@ -1,8 +1,9 @@
 """The HTTP bridge: agencies that run no NATS client take part over plain HTTPS.
 
 An agency authenticates with its own bearer token (``mechbus creds token issue``), lists what
-it owes, reads its requests as it may see them (need-to-know: bus.redaction), and answers.
-Each answer is built exactly as the agency SDK builds it (bus.agency.reply_from, and the fixed
+it owes, reads its requests as it may see them (need-to-know: bus.domain.redaction), and answers.
+Each answer is built exactly as the agency SDK builds it (bus.runtime.agency.reply_from, and
+the fixed
 receipt id), then judged and published by adapters.bridge.answers: the hub's intake and
 lifecycle run on it first, so a step the record refuses is answered 409/422 at once, and a
 published one is answered once the hub has recorded it.
@@ -29,11 +30,11 @@ from adapters.bridge.problems import FieldProblem, ProblemError, install, respon
 from adapters.bridge.problems import schema_violation as violation
 from adapters.bridge.publisher import Publisher
 from adapters.bridge.store import BridgeStore, BridgeStoreError
-from adapters.ledger import SqlLedger
-from adapters.tables import MessageRow, RecipientRow, RequestRow
-from adapters.tracking_views import Filters, commitments, pending, request_message
-from bus import redaction
-from bus.agency import delivery_receipt, reply_from
+from adapters.ledger.store import SqlLedger
+from adapters.ledger.tables import MessageRow, RecipientRow, RequestRow
+from adapters.readmodel.tracking import Filters, commitments, pending, request_message
+from bus.domain import redaction
+from bus.runtime.agency import delivery_receipt, reply_from
 from schemas.capacity import (
     CapacityBody,
     CapacityUpdate,
@@ -301,9 +302,7 @@ def create_app(
     ) -> list[PendingRequest]:
         def query() -> list[PendingRequest]:
             with bridge.ledger.session() as session:
-                lines = pending(
-                    session, bridge.clock(), Filters(agency=agency), limit + 1, offset
-                )
+                lines = pending(session, bridge.clock(), Filters(agency=agency), limit + 1, offset)
             return [
                 PendingRequest(
                     request_id=line.request_id,

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapters.bridge.problems import ProblemError, problem_response
-from bus.streams import MAX_MESSAGE_BYTES
+from bus.domain.streams import MAX_MESSAGE_BYTES
 
 TITLE = "Content too large"
 

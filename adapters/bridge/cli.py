@@ -22,7 +22,7 @@ from adapters.bridge.store import BridgeStore, BridgeStoreError
 from adapters.bridge.webhooks import WebhookDispatcher
 from adapters.output import make_console
 from adapters.settings import Settings, SettingsError, load_settings
-from bus.permissions import BRIDGE
+from bus.domain.permissions import BRIDGE
 
 OPENAPI_PATH = Path("docs/contract/openapi.json")
 app = typer.Typer(

@@ -26,8 +26,8 @@ from sqlmodel import col, select
 
 from adapters.bridge.store import BridgeStore
 from adapters.bridge.webhooks import Attempt, record_attempt
-from adapters.ledger import SqlLedger
-from adapters.tables import EscalationRow, NotificationAttemptRow, RequestRow
+from adapters.ledger.store import SqlLedger
+from adapters.ledger.tables import EscalationRow, NotificationAttemptRow, RequestRow
 
 log = logging.getLogger("mechbus.notices")
 

@@ -1,5 +1,5 @@
 """Publishing for the bridge: as the ``fed.bridge`` NATS user, on the agency's own outbox,
-with ``Nats-Msg-Id`` = envelope id, waiting for the PubAck (bus.jetstream.publish)."""
+with ``Nats-Msg-Id`` = envelope id, waiting for the PubAck (bus.runtime.jetstream.publish)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any, Protocol
 
 from nats.aio.client import Client
 
-from bus import jetstream
-from bus.permissions import BRIDGE
-from bus.streams import StreamSpec
+from bus.domain.permissions import BRIDGE
+from bus.domain.streams import StreamSpec
+from bus.runtime import jetstream
 from schemas.envelope import Envelope
 
 

@@ -2,7 +2,7 @@
 
 The dispatcher reads each such agency's own durable consumer as that agency (its own NATS
 credentials, its own permissions: exactly what the agency SDK would read) and POSTs each
-message, as the agency may see it (bus.redaction), signed:
+message, as the agency may see it (bus.domain.redaction), signed:
 
     X-Mechbus-Timestamp: <unix seconds>
     X-Mechbus-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>." + body)>
@@ -44,11 +44,12 @@ from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 
 from adapters.bridge.store import BridgeStore, Webhook
-from adapters.ledger import SqlLedger
-from adapters.tables import NotificationAttemptRow
-from bus import jetstream, redaction, subjects
-from bus.agency import delivery_receipt
-from bus.streams import StreamSpec, agency_consumer
+from adapters.ledger.store import SqlLedger
+from adapters.ledger.tables import NotificationAttemptRow
+from bus.domain import redaction, subjects
+from bus.domain.streams import StreamSpec, agency_consumer
+from bus.runtime import jetstream
+from bus.runtime.agency import delivery_receipt
 from schemas.envelope import Envelope
 from schemas.messages import parse_message
 from schemas.requests import OPENING_REQUESTS

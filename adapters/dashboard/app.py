@@ -17,9 +17,9 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from adapters.dashboard import commands, i18n, login, pages
 from adapters.dashboard.auth import Accounts
-from adapters.dashboard.columns import CODES
 from adapters.dashboard.live import LedgerFeed
 from adapters.dashboard.web import CsrfFailed, Dashboard, Forbidden, LoginRequired, dash, render
+from adapters.readmodel.columns import CODES
 from adapters.settings import Settings
 
 HERE = Path(__file__).parent

@@ -10,8 +10,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, col, select
 
-from adapters.ledger import SqlLedger
-from adapters.tables import DashboardLoginRow, DashboardUserRow
+from adapters.ledger.store import SqlLedger
+from adapters.ledger.tables import DashboardLoginRow, DashboardUserRow
 
 
 class Role(StrEnum):

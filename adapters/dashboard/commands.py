@@ -12,11 +12,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from adapters import actions
 from adapters.dashboard import i18n
 from adapters.dashboard.auth import User
 from adapters.dashboard.i18n import N_
 from adapters.dashboard.web import checked_form, dash, flash, lang_of, operator, safe_back
+from adapters.service import actions
 
 router = APIRouter(prefix="/actions")
 log = logging.getLogger("mechbus.dashboard")
@@ -88,7 +88,7 @@ async def escalate(request: Request, user: Operator, form: Form) -> Response:
 
 CONFIRM_WAIT = 10.0  # seconds the page waits for the hub to record or refuse a confirmation
 
-# Why the ledger already rules a confirmation out (adapters.actions.Unplaceable.code).
+# Why the ledger already rules a confirmation out (adapters.service.actions.Unplaceable.code).
 _UNPLACEABLE = {
     "not_offered": N_("That shelter has no open offer for this relocation."),
     "already_placed": N_("Not confirmed: this relocation is already placed with %(shelter)s."),

@@ -17,8 +17,8 @@ from dataclasses import asdict, dataclass
 
 from sqlmodel import Session, col, select
 
-from adapters.ledger import SqlLedger
-from adapters.tables import MessageRow, RequestRow
+from adapters.ledger.store import SqlLedger
+from adapters.ledger.tables import MessageRow, RequestRow
 
 log = logging.getLogger("mechbus.dashboard")
 

@@ -12,15 +12,15 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from sqlmodel import Session
 
-from adapters import tracking_views as views
-from adapters.chart import scorecard_svg
-from adapters.dashboard import columns as cols
 from adapters.dashboard import i18n
 from adapters.dashboard.auth import User
 from adapters.dashboard.live import BusEvent, sse
 from adapters.dashboard.web import dash, lang_of, render, viewer
-from adapters.obligations import SqlObligations
-from adapters.report import month_bounds
+from adapters.ledger.obligations import SqlObligations
+from adapters.readmodel import columns as cols
+from adapters.readmodel import tracking as views
+from adapters.readmodel.chart import scorecard_svg
+from adapters.readmodel.report import month_bounds
 from schemas.registry import active_registry, state_codes, state_name
 
 router = APIRouter()

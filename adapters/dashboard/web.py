@@ -12,7 +12,7 @@ from jinja2 import Environment
 from adapters.dashboard import csrf, i18n
 from adapters.dashboard.auth import Accounts, Role, User
 from adapters.dashboard.live import LedgerFeed
-from adapters.ledger import SqlLedger
+from adapters.ledger.store import SqlLedger
 from adapters.settings import Settings
 
 

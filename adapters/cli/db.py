@@ -1,0 +1,84 @@
+"""``mechbus db``: the ledger's schema migrations (upgrade, current)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+
+from adapters.ledger.migrate import SchemaError, current, head, upgrade
+from adapters.ledger.store import make_engine
+from adapters.output import make_console
+from adapters.settings import SettingsError, load_settings
+
+app = typer.Typer(help="The ledger's schema (Alembic migrations).", no_args_is_help=True)
+console = make_console(highlight=False)
+
+UrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--url",
+        "--ledger-url",
+        help="SQLAlchemy URL of the ledger (default: $MECHBUS_LEDGER_URL, else SQLite in home).",
+    ),
+]
+HomeOpt = Annotated[
+    Path | None,
+    typer.Option("--home", help="State directory (default: $MECHBUS_HOME or the user data dir)."),
+]
+
+
+def _engine(home: Path | None, url: str | None) -> Engine:
+    try:
+        settings = load_settings(home=home, ledger_url=url)
+    except SettingsError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    return make_engine(settings.ledger_url, pool=settings.pool)
+
+
+def _where(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=True)
+
+
+@app.command("upgrade")
+def db_upgrade(url: UrlOpt = None, home: HomeOpt = None) -> None:
+    """Create the ledger's schema or migrate it to the newest revision.
+
+    A ledger made by create_all before migrations existed is adopted with its rows.
+    """
+    engine = _engine(home, url)
+    try:
+        before = current(engine)
+        after = upgrade(engine)
+    except SchemaError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from None
+    except OperationalError as exc:
+        console.print(f"[red]cannot reach the ledger at {_where(engine)}: {exc.orig}[/]")
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    change = "already there" if before == after else f"was {before or 'none'}"
+    console.print(f"ledger {_where(engine)} at revision {after} ({change})")
+
+
+@app.command("current")
+def db_current(url: UrlOpt = None, home: HomeOpt = None) -> None:
+    """The ledger's schema revision, and whether it is the newest this mechbus knows."""
+    engine = _engine(home, url)
+    try:
+        found = current(engine)
+    except OperationalError as exc:
+        console.print(f"[red]cannot reach the ledger at {_where(engine)}: {exc.orig}[/]")
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    newest = head()
+    if found == newest:
+        console.print(f"{found} (head)")
+    else:
+        console.print(f"{found or 'none'} (head is {newest}: run `mechbus db upgrade`)")

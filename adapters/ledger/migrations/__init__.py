@@ -1,0 +1,1 @@
+"""The ledger's Alembic migrations (shipped with the package; run by adapters.ledger.migrate)."""

@@ -1,0 +1,321 @@
+"""The ledger's SQL tables (SQLModel), shared by SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Index,
+    LargeBinary,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC, returns timezone-aware UTC on every backend (SQLite forgets zones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("the ledger stores timezone-aware times only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _time(*, nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+class MessageRow(SQLModel, table=True):
+    """Every accepted message, once, as received (the federal record)."""
+
+    __tablename__ = "messages"
+    # An id is its sender's: two senders can never make each other's message a duplicate.
+    __table_args__ = (
+        UniqueConstraint("source", "message_id", name="uq_messages_source_message_id"),
+    )
+
+    seq: int | None = Field(default=None, primary_key=True)
+    message_id: str = Field(max_length=100, index=True)
+    type: str = Field(max_length=100, index=True)
+    family: str = Field(max_length=20)
+    source: str = Field(max_length=64, index=True)
+    thread_id: str = Field(max_length=100, index=True)
+    causation_id: str | None = Field(default=None, max_length=100)
+    case_ref: str | None = Field(default=None, max_length=40, index=True)
+    nats_subject: str = Field(max_length=300)
+    stream_seq: int = Field(unique=True)
+    sent_at: datetime = _time(nullable=False)
+    recorded_at: datetime = _time(nullable=False)
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # without personal data
+    # data.personal, sealed with the deployment key (ledger.sealing); NULL when there is none
+    personal_sealed: bytes | None = Field(
+        default=None, sa_column=Column(LargeBinary, nullable=True)
+    )
+    raw_sha256: str = Field(default="", max_length=64)  # digest of the bytes as received
+    # the tamper-evident chain (bus.domain.chain): the previous row's hash and this row's
+    prev_hash: str = Field(default="", max_length=64)
+    row_hash: str = Field(default="", max_length=64)
+    # digest of the message without data.personal (bus.domain.redaction.content_digest): what every
+    # recipient's copy of a federal message has in common
+    content_sha256: str = Field(default="", max_length=64)
+
+
+class RequestRow(SQLModel, table=True):
+    __tablename__ = "requests"
+
+    request_id: str = Field(primary_key=True, max_length=100)
+    type: str = Field(max_length=100, index=True)
+    source: str = Field(max_length=64)
+    case_ref: str | None = Field(default=None, max_length=40, index=True)
+    urgency: str = Field(max_length=20)
+    sent_at: datetime = _time(nullable=False, index=True)
+    expires: datetime | None = _time()
+    updated_at: datetime | None = _time()
+    closed_at: datetime | None = _time()
+    iachr_precautionary_measure: str | None = Field(default=None, max_length=40, index=True)
+    board_session_id: str | None = Field(default=None, max_length=64)
+
+
+class RecipientRow(SQLModel, table=True):
+    """Per request and recipient: where that agency's answer stands."""
+
+    __tablename__ = "request_recipients"
+    __table_args__ = (
+        UniqueConstraint("request_id", "agency"),
+        # "unanswered, most overdue first" is a range scan of this index, however large
+        # the record grows.
+        Index("ix_recipients_status_ack_due", "status", "ack_due_at"),
+        Index("ix_recipients_status_answer_due", "status", "answer_due_at"),
+        # the same, filtered by state or by agency
+        Index("ix_recipients_state_status_ack_due", "state", "status", "ack_due_at"),
+        Index("ix_recipients_agency_status_ack_due", "agency", "status", "ack_due_at"),
+        # the scorecard: a period of requests; answers given after a reported moment
+        Index("ix_recipients_sent", "sent_at"),
+        Index("ix_recipients_acknowledged", "acknowledged_at"),
+        Index("ix_recipients_decided", "decided_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: str = Field(foreign_key="requests.request_id", max_length=100, index=True)
+    position: int = 0
+    agency: str = Field(max_length=64)
+    status: str = Field(max_length=20)
+    # Copied from the request and the registry so the views filter without joins.
+    kind: str = Field(default="", max_length=40, index=True)
+    urgency: str = Field(default="ordinary", max_length=20)
+    state: str | None = Field(default=None, max_length=3)
+    sent_at: datetime | None = _time()
+    ack_due_at: datetime | None = _time()
+    answer_due_at: datetime | None = _time()
+    delivered_at: datetime | None = _time()
+    acknowledged_at: datetime | None = _time()
+    acknowledged_by: str | None = Field(default=None, max_length=200)
+    seconds_to_acknowledge: float | None = None  # kept for the scorecard's median
+    decided_at: datetime | None = _time()
+    decision_note: str | None = Field(default=None, max_length=200)
+
+
+class CommitmentRow(SQLModel, table=True):
+    __tablename__ = "commitments"
+    __table_args__ = (
+        UniqueConstraint("request_id", "commitment_id"),
+        Index("ix_commitments_status_due", "status", "due"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: str = Field(foreign_key="requests.request_id", max_length=100, index=True)
+    commitment_id: str = Field(max_length=64)
+    agency: str = Field(max_length=64, index=True)
+    action: str = Field(sa_column=Column(Text, nullable=False))
+    due: datetime = _time(nullable=False)
+    made_at: datetime = _time(nullable=False)
+    status: str = Field(max_length=30)
+    last_progress_at: datetime | None = _time()
+    ended_at: datetime | None = _time()
+
+
+class MessageCopyRow(SQLModel, table=True):
+    """A stream message that is a message already recorded: another recipient's copy of a
+    federal message, or the same bytes sent again. Every stream sequence is accounted for in
+    ``messages``, here or in ``dead_letters``."""
+
+    __tablename__ = "message_copies"
+
+    id: int | None = Field(default=None, primary_key=True)
+    stream_seq: int = Field(unique=True)
+    source: str = Field(max_length=64)
+    message_id: str = Field(max_length=100, index=True)
+    nats_subject: str = Field(max_length=300)
+    kind: str = Field(max_length=20)  # bus.domain.recording.CopyKind
+    recorded_at: datetime = _time(nullable=False)
+
+
+class DeadLetterRow(SQLModel, table=True):
+    """Bad input, kept with its reason and the notice its sender was sent."""
+
+    __tablename__ = "dead_letters"
+
+    id: int | None = Field(default=None, primary_key=True)
+    stream_seq: int = Field(unique=True)
+    nats_subject: str = Field(max_length=300)
+    sender: str | None = Field(default=None, max_length=64, index=True)
+    reason: str = Field(max_length=40, index=True)
+    detail: str = Field(sa_column=Column(Text, nullable=False))
+    errors_json: str = Field(sa_column=Column(Text, nullable=False))
+    message_id: str | None = Field(default=None, max_length=100)
+    received_at: datetime = _time(nullable=False, index=True)
+    # the input as received, sealed whole: bad input may carry personal data anywhere
+    body_sealed: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    notice: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+
+
+class EscalationRow(SQLModel, table=True):
+    """Each rung of the ladder that fired, once per obligation (the sweeper's memory)."""
+
+    __tablename__ = "escalations"
+    __table_args__ = (UniqueConstraint("request_id", "agency", "clock", "commitment_key", "level"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: str = Field(max_length=100, index=True)
+    agency: str = Field(max_length=64, index=True)
+    clock: str = Field(max_length=40)
+    # "" rather than NULL for request-level clocks: NULLs never collide in a unique key.
+    commitment_key: str = Field(default="", max_length=64)
+    level: str = Field(max_length=30)
+    message_id: str = Field(max_length=100, unique=True)
+    to_agency: str = Field(max_length=64)
+    due_at: datetime = _time(nullable=False)
+    fired_at: datetime = _time(nullable=False, index=True)
+    board_session_id: str | None = Field(default=None, max_length=64, index=True)
+    authority_to_summon: str | None = Field(default=None, max_length=64)
+
+
+class BoardSessionRow(SQLModel, table=True):
+    __tablename__ = "board_sessions"
+
+    session_id: str = Field(primary_key=True, max_length=64)
+    scheduled_at: datetime = _time(nullable=False, index=True)
+    venue: str = Field(max_length=200)
+
+
+class AttendanceRow(SQLModel, table=True):
+    __tablename__ = "board_attendance"
+    __table_args__ = (UniqueConstraint("session_id", "agency"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: str = Field(max_length=64, index=True)
+    agency: str = Field(max_length=64, index=True)
+    attended: bool
+    recorded_at: datetime = _time(nullable=False)
+
+
+class ShelterCapacityRow(SQLModel, table=True):
+    """Each shelter's current capacity; ``free_spaces`` moves with placements."""
+
+    __tablename__ = "shelter_capacity"
+
+    shelter: str = Field(primary_key=True, max_length=64)
+    region: str = Field(max_length=200)
+    total_spaces: int
+    free_spaces: int
+    spaces_24h: int
+    spaces_72h: int
+    accepts_families: bool
+    accepts_children: bool
+    accessible: bool
+    security_level: str = Field(max_length=30)
+    max_stay_days: int
+    services_json: str = Field(sa_column=Column(Text, nullable=False))
+    reported_at: datetime = _time(nullable=False)
+
+
+class CapacityReportRow(SQLModel, table=True):
+    """Every capacity report a shelter made (the history)."""
+
+    __tablename__ = "capacity_reports"
+
+    id: int | None = Field(default=None, primary_key=True)
+    shelter: str = Field(max_length=64, index=True)
+    reported_at: datetime = _time(nullable=False, index=True)
+    body_json: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class OutboxRow(SQLModel, table=True):
+    """A message a federal service sent, kept until JetStream confirmed it (the outbox)."""
+
+    __tablename__ = "outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: str = Field(max_length=100, unique=True)
+    type: str = Field(max_length=100)
+    source: str = Field(max_length=64)
+    created_at: datetime = _time(nullable=False)
+    # the whole message, sealed: it goes out with its personal fields to those who may know
+    body_sealed: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    published_at: datetime | None = _time(index=True)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, max_length=200)
+
+
+class DashboardUserRow(SQLModel, table=True):
+    """A federal staff account of the dashboard (argon2 hash, never the password)."""
+
+    __tablename__ = "dashboard_users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, unique=True)
+    role: str = Field(max_length=20)
+    password_hash: str = Field(max_length=200)
+    created_at: datetime = _time(nullable=False)
+    disabled: bool = False
+
+
+class DashboardLoginRow(SQLModel, table=True):
+    """One login attempt to the dashboard, successful or not (the audit trail)."""
+
+    __tablename__ = "dashboard_logins"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _time(nullable=False, index=True)
+    name: str = Field(max_length=64, index=True)  # as typed, cut to 64 characters
+    success: bool
+    reason: str = Field(max_length=40)  # ok, unknown_user, bad_password, disabled, locked
+    client: str | None = Field(default=None, max_length=64)
+
+
+class NotificationAttemptRow(SQLModel, table=True):
+    """Each attempt to hand a message to an agency outside NATS (a webhook POST, an email),
+    and the final outcome of each (``final``: delivered, or given up)."""
+
+    __tablename__ = "notification_attempts"
+    __table_args__ = (Index("ix_notification_attempts_message", "message_id", "agency"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=10)  # webhook, email
+    agency: str = Field(max_length=64, index=True)
+    message_id: str = Field(max_length=100)
+    attempt: int
+    at: datetime = _time(nullable=False, index=True)
+    outcome: str = Field(max_length=20)  # delivered, failed, gave_up, sent
+    final: bool = False
+    status_code: int | None = None
+    elapsed_ms: int | None = None
+    detail: str | None = Field(default=None, max_length=200)

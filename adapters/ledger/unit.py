@@ -1,0 +1,528 @@
+"""One ledger transaction (``bus.domain.ports.LedgerUnit``), written behind: the hot path in bulk.
+
+The hub records hundreds of messages per transaction. Building an ORM object per row and
+flushing before every query cost most of its time, so the rows every message adds (the
+message itself, a new request with its recipients and commitments, a dead letter) are kept
+as plain rows and inserted with one statement per table when the unit is written, and what
+those rows answer (already handled? this id stored? this request's state?) is answered from
+memory until then. Rarer records (escalations, Board sessions, capacity) stay on the ORM.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy import select as select_columns
+from sqlmodel import Session, col, select
+
+from adapters.ledger.sealing import Sealer
+from adapters.ledger.tables import (
+    AttendanceRow,
+    BoardSessionRow,
+    CapacityReportRow,
+    CommitmentRow,
+    DeadLetterRow,
+    EscalationRow,
+    MessageCopyRow,
+    MessageRow,
+    RecipientRow,
+    RequestRow,
+    ShelterCapacityRow,
+)
+from bus.domain.capacity import ShelterCapacity
+from bus.domain.chain import GENESIS, link_hash
+from bus.domain.lifecycle import (
+    Commitment,
+    CommitmentStatus,
+    Recipient,
+    RecipientStatus,
+    RequestState,
+)
+from bus.domain.personal import split as split_personal
+from bus.domain.ports import (
+    AttendanceRecord,
+    BoardSessionRecord,
+    CopyRecord,
+    DeadLetterRecord,
+    EscalationRecord,
+    Handled,
+    MessageRecord,
+    StoredMessage,
+)
+from schemas.envelope import Urgency
+from schemas.registry import active_registry
+
+
+class SqlUnit:
+    """One ledger transaction; ``SqlLedger.unit`` calls ``write`` before it commits."""
+
+    def __init__(self, session: Session, sealer: Sealer) -> None:
+        self.session = session
+        self.sealer = sealer
+        # Requests read from the database: their ORM rows, updated in place.
+        self._requests: dict[str, RequestRow] = {}
+        # request id -> agency / commitment id -> row, in the order the request lists them
+        self._recipients: dict[str, dict[str, RecipientRow]] = {}
+        self._commitments: dict[str, dict[str, CommitmentRow]] = {}
+        # Requests first recorded in this unit: their latest state, inserted by ``write``.
+        self._new_requests: dict[str, RequestState] = {}
+        self._absent: set[str] = set()  # request ids known not to be in the database
+        self._messages: list[dict[str, Any]] = []
+        self._dead_letters: list[dict[str, Any]] = []
+        self._copies: list[dict[str, Any]] = []
+        self._handled: dict[int, Handled | None] = {}  # by stream sequence, known this unit
+        # (source, message id) pairs stored, as far as known
+        self._stored: dict[tuple[str, str], StoredMessage] = {}
+        self._not_stored: set[tuple[str, str]] = set()
+        self._fired: set[tuple[str, str, str, str, str]] = set()
+        self._last_hash: str | None = None  # the chain's head within this transaction
+
+    def expect(
+        self,
+        stream_seqs: Iterable[int],
+        message_keys: Iterable[tuple[str, str]] = (),
+        request_ids: Iterable[str] = (),
+    ) -> None:
+        """Look up together what a batch will ask about: which deliveries were handled
+        before, which (source, message id) pairs are stored, and the requests it concerns."""
+        seqs = [s for s in stream_seqs if s not in self._handled]
+        keys = [k for k in set(message_keys) if k not in self._stored]
+        rids = [
+            r
+            for r in set(request_ids)
+            if r not in self._requests and r not in self._new_requests and r not in self._absent
+        ]
+        with self.session.no_autoflush:
+            if seqs:
+                self._expect_deliveries(seqs)
+            if keys:
+                self._expect_messages(keys)
+            if rids:
+                self._expect_requests(rids)
+
+    def _expect_deliveries(self, seqs: list[int]) -> None:
+        recorded = self.session.exec(
+            select(MessageRow.stream_seq).where(col(MessageRow.stream_seq).in_(seqs))
+        ).all()
+        copied = self.session.exec(
+            select(MessageCopyRow.stream_seq).where(col(MessageCopyRow.stream_seq).in_(seqs))
+        ).all()
+        refused = self.session.exec(
+            select(DeadLetterRow.stream_seq, DeadLetterRow.notice).where(
+                col(DeadLetterRow.stream_seq).in_(seqs)
+            )
+        ).all()
+        self._handled.update(dict.fromkeys(seqs))
+        self._handled.update((seq, Handled(notice=None)) for seq in (*recorded, *copied))
+        self._handled.update((seq, Handled(notice=notice)) for seq, notice in refused)
+
+    def _expect_messages(self, keys: list[tuple[str, str]]) -> None:
+        # By id (indexed), then kept only where the source matches too.
+        rows = self.session.exec(
+            _stored().where(col(MessageRow.message_id).in_({i for _, i in keys}))
+        ).all()
+        self._not_stored.update(keys)
+        for row in rows:
+            stored = StoredMessage(*row)
+            key = (stored.source, stored.message_id)
+            self._stored[key] = stored
+            self._not_stored.discard(key)
+
+    def _expect_requests(self, rids: list[str]) -> None:
+        rows = self.session.exec(select(RequestRow).where(col(RequestRow.request_id).in_(rids)))
+        found = {row.request_id: row for row in rows}
+        self._absent.update(set(rids) - found.keys())
+        if not found:
+            return
+        self._requests.update(found)
+        for rid in found:
+            self._recipients[rid], self._commitments[rid] = {}, {}
+        recipients = self.session.exec(
+            select(RecipientRow)
+            .where(col(RecipientRow.request_id).in_(found))
+            .order_by(col(RecipientRow.request_id), col(RecipientRow.position))
+        )
+        commitments = self.session.exec(
+            select(CommitmentRow)
+            .where(col(CommitmentRow.request_id).in_(found))
+            .order_by(col(CommitmentRow.request_id), col(CommitmentRow.id))
+        )
+        for r in recipients:
+            self._recipients[r.request_id][r.agency] = r
+        for c in commitments:
+            self._commitments[c.request_id][c.commitment_id] = c
+
+    def handled(self, stream_seq: int) -> Handled | None:
+        if stream_seq not in self._handled:
+            self.expect([stream_seq])
+        return self._handled[stream_seq]
+
+    def stored_message(self, source: str, message_id: str) -> StoredMessage | None:
+        key = (source, message_id)
+        if key in self._stored:
+            return self._stored[key]
+        if key in self._not_stored:
+            return None
+        with self.session.no_autoflush:
+            row = self.session.exec(
+                _stored().where(MessageRow.source == source, MessageRow.message_id == message_id)
+            ).first()
+        return StoredMessage(*row) if row is not None else None
+
+    def add_copy(self, record: CopyRecord) -> None:
+        self._copies.append(dict(record.__dict__))
+        self._handled[record.stream_seq] = Handled(notice=None)
+
+    def load_request(self, request_id: str) -> RequestState | None:
+        if request_id in self._new_requests:
+            return self._new_requests[request_id]
+        if request_id not in self._requests and request_id not in self._absent:
+            with self.session.no_autoflush:
+                self._expect_requests([request_id])
+        row = self._requests.get(request_id)
+        if row is None:
+            return None
+        recipients = sorted(self._recipients[request_id].values(), key=lambda r: r.position)
+        return _state(row, recipients, self._commitments[request_id].values())
+
+    def save_request(self, state: RequestState) -> None:
+        rid = state.request_id
+        if rid not in self._requests:
+            # New in this unit (or made and changed again within it): inserted by ``write``.
+            self._new_requests[rid] = state
+            self._absent.discard(rid)
+            return
+        row = self._requests[rid]
+        row.expires = state.expires
+        row.updated_at = state.updated_at
+        row.closed_at = state.closed_at
+        row.iachr_precautionary_measure = state.iachr_precautionary_measure
+        row.board_session_id = state.board_session_id
+        for position, recipient in enumerate(state.recipients):
+            rrow = self._recipients[rid].get(recipient.agency)
+            if rrow is None:
+                rrow = RecipientRow(**_recipient_row(state, position, recipient))
+                self.session.add(rrow)
+                self._recipients[rid][recipient.agency] = rrow
+            else:
+                for name, value in _recipient_changes(state, position, recipient).items():
+                    setattr(rrow, name, value)
+        for commitment in state.commitments:
+            crow = self._commitments[rid].get(commitment.commitment_id)
+            if crow is None:
+                crow = CommitmentRow(**_commitment_row(rid, commitment))
+                self.session.add(crow)
+                self._commitments[rid][commitment.commitment_id] = crow
+            else:
+                crow.status = str(commitment.status)
+                crow.last_progress_at = commitment.last_progress_at
+                crow.ended_at = commitment.ended_at
+
+    def escalation_fired(self, record: EscalationRecord) -> bool:
+        if _escalation_key(record) in self._fired:
+            return True
+        found = self.session.exec(
+            select(EscalationRow.id).where(
+                EscalationRow.request_id == record.request_id,
+                EscalationRow.agency == record.agency,
+                EscalationRow.clock == record.clock,
+                EscalationRow.commitment_key == (record.commitment_id or ""),
+                EscalationRow.level == record.level,
+            )
+        ).first()
+        return found is not None
+
+    def add_escalation(self, record: EscalationRecord) -> None:
+        fields = dict(record.__dict__)
+        fields["commitment_key"] = fields.pop("commitment_id") or ""
+        self.session.add(EscalationRow(**fields))
+        self._fired.add(_escalation_key(record))
+
+    def save_board_session(self, record: BoardSessionRecord) -> None:
+        row = self.session.get(BoardSessionRow, record.session_id)
+        if row is None:
+            self.session.add(BoardSessionRow(**record.__dict__))
+        else:  # rescheduled
+            row.scheduled_at = record.scheduled_at
+            row.venue = record.venue
+
+    def save_attendance(self, record: AttendanceRecord) -> None:
+        row = self.session.exec(
+            select(AttendanceRow).where(
+                AttendanceRow.session_id == record.session_id,
+                AttendanceRow.agency == record.agency,
+            )
+        ).first()
+        if row is None:
+            self.session.add(AttendanceRow(**record.__dict__))
+        else:  # a correction: the latest word stands
+            row.attended = record.attended
+            row.recorded_at = record.recorded_at
+
+    def record_capacity(self, capacity: ShelterCapacity, body_json: str) -> None:
+        self.session.add(
+            CapacityReportRow(
+                shelter=capacity.shelter, reported_at=capacity.reported_at, body_json=body_json
+            )
+        )
+        row = self.session.get(ShelterCapacityRow, capacity.shelter)
+        fields = capacity_row_fields(capacity)
+        if row is None:
+            self.session.add(ShelterCapacityRow(**fields))
+        else:
+            for name, value in fields.items():
+                setattr(row, name, value)
+
+    def capacity(self, shelter: str) -> ShelterCapacity | None:
+        row = self.session.get(ShelterCapacityRow, shelter)
+        return capacity_from_row(row) if row is not None else None
+
+    def adjust_free_spaces(self, shelter: str, delta: int) -> ShelterCapacity:
+        row = self.session.get(ShelterCapacityRow, shelter)
+        if row is None:
+            raise LookupError(f"{shelter} has published no capacity")
+        row.free_spaces = max(0, min(row.total_spaces, row.free_spaces + delta))
+        return capacity_from_row(row)
+
+    def add_message(self, record: MessageRecord) -> None:
+        if self._last_hash is None:
+            with self.session.no_autoflush:
+                last = self.session.exec(
+                    select(MessageRow.row_hash).order_by(col(MessageRow.seq).desc()).limit(1)
+                ).first()
+            self._last_hash = last or GENESIS
+        # Personal details leave the body and are kept sealed; the chain covers what is stored.
+        body, personal = split_personal(record.body)
+        sealed = self.sealer.seal(personal, record.message_id) if personal else None
+        row_hash = link_hash(
+            self._last_hash,
+            record.message_id,
+            record.type,
+            record.source,
+            record.nats_subject,
+            record.stream_seq,
+            record.sent_at,
+            record.recorded_at,
+            body,
+        )
+        raw_sha256 = hashlib.sha256(record.body).hexdigest()
+        self._messages.append(
+            {
+                **record.__dict__,
+                "body": body,
+                "personal_sealed": sealed,
+                "raw_sha256": raw_sha256,
+                "prev_hash": self._last_hash,
+                "row_hash": row_hash,
+            }
+        )
+        self._last_hash = row_hash
+        self._handled[record.stream_seq] = Handled(notice=None)
+        self._stored[(record.source, record.message_id)] = StoredMessage(
+            record.source,
+            record.message_id,
+            record.nats_subject,
+            record.stream_seq,
+            raw_sha256,
+            record.content_sha256,
+        )
+
+    def add_dead_letter(self, record: DeadLetterRecord) -> None:
+        fields = dict(record.__dict__)
+        fields["errors_json"] = json.dumps([list(e) for e in fields.pop("errors")])
+        fields["body_sealed"] = self.sealer.seal(
+            fields.pop("body"), dead_letter_context(record.stream_seq)
+        )
+        self._dead_letters.append(fields)
+        self._handled[record.stream_seq] = Handled(notice=record.notice)
+
+    def write(self) -> None:
+        """Insert what the unit kept, parents first, one executemany per table (SQLAlchemy
+        Core on the unit's own connection: the ORM's bulk path costs twice as much)."""
+        new = list(self._new_requests.values())
+        rows: list[tuple[Any, list[dict[str, Any]]]] = [
+            (RequestRow, [_request_row(s) for s in new]),
+            (
+                RecipientRow,
+                [_recipient_row(s, i, r) for s in new for i, r in enumerate(s.recipients)],
+            ),
+            (CommitmentRow, [_commitment_row(s.request_id, c) for s in new for c in s.commitments]),
+        ]
+        self._insert(rows)
+        self.session.flush()  # the ORM's share: updated requests, escalations, capacity
+        self._insert(
+            [
+                (MessageRow, self._messages),
+                (MessageCopyRow, self._copies),
+                (DeadLetterRow, self._dead_letters),
+            ]
+        )
+
+    def _insert(self, tables: list[tuple[Any, list[dict[str, Any]]]]) -> None:
+        connection = self.session.connection()
+        for model, rows in tables:
+            if rows:
+                connection.execute(insert(model.__table__), rows)
+
+
+def _stored() -> Any:
+    """The columns of a bus.domain.ports.StoredMessage, in its order (more than SQLModel types)."""
+    return select_columns(
+        col(MessageRow.source),
+        col(MessageRow.message_id),
+        col(MessageRow.nats_subject),
+        col(MessageRow.stream_seq),
+        col(MessageRow.raw_sha256),
+        col(MessageRow.content_sha256),
+    )
+
+
+def dead_letter_context(stream_seq: int) -> str:
+    """What a dead letter's sealed body is bound to: it opens only as that dead letter."""
+    return f"dead-letter:{stream_seq}"
+
+
+def _escalation_key(record: EscalationRecord) -> tuple[str, str, str, str, str]:
+    return (
+        record.request_id,
+        record.agency,
+        record.clock,
+        record.commitment_id or "",
+        record.level,
+    )
+
+
+# str() of a StrEnum is its value, without the enum property's cost on the hot path.
+
+
+def _request_row(state: RequestState) -> dict[str, Any]:
+    return {
+        "request_id": state.request_id,
+        "type": state.type,
+        "source": state.source,
+        "case_ref": state.case_ref,
+        "urgency": str(state.urgency),
+        "sent_at": state.sent_at,
+        "expires": state.expires,
+        "updated_at": state.updated_at,
+        "closed_at": state.closed_at,
+        "iachr_precautionary_measure": state.iachr_precautionary_measure,
+        "board_session_id": state.board_session_id,
+    }
+
+
+def _recipient_row(state: RequestState, position: int, recipient: Recipient) -> dict[str, Any]:
+    agency = active_registry().get(recipient.agency)
+    return {
+        "request_id": state.request_id,
+        "agency": recipient.agency,
+        "kind": state.type.split(".")[2],
+        "urgency": str(state.urgency),
+        "state": agency.state if agency else None,
+        "sent_at": state.sent_at,
+        "ack_due_at": recipient.ack_due,
+        "answer_due_at": recipient.answer_due,
+        **_recipient_changes(state, position, recipient),
+    }
+
+
+def _recipient_changes(state: RequestState, position: int, recipient: Recipient) -> dict[str, Any]:
+    """The columns a recipient's progress changes."""
+    acknowledged = recipient.acknowledged_at
+    return {
+        "position": position,
+        "status": str(recipient.status),
+        "delivered_at": recipient.delivered_at,
+        "acknowledged_at": acknowledged,
+        "acknowledged_by": recipient.acknowledged_by,
+        "seconds_to_acknowledge": (
+            (acknowledged - state.sent_at).total_seconds() if acknowledged is not None else None
+        ),
+        "decided_at": recipient.decided_at,
+        "decision_note": recipient.decision_note,
+    }
+
+
+def _commitment_row(request_id: str, commitment: Commitment) -> dict[str, Any]:
+    return {
+        "request_id": request_id,
+        "commitment_id": commitment.commitment_id,
+        "agency": commitment.agency,
+        "action": commitment.action,
+        "due": commitment.due,
+        "made_at": commitment.made_at,
+        "status": str(commitment.status),
+        "last_progress_at": commitment.last_progress_at,
+        "ended_at": commitment.ended_at,
+    }
+
+
+def _state(row: RequestRow, recipients: Any, commitments: Any) -> RequestState:
+    return RequestState(
+        request_id=row.request_id,
+        type=row.type,
+        source=row.source,
+        case_ref=row.case_ref,
+        urgency=Urgency(row.urgency),
+        sent_at=row.sent_at,
+        expires=row.expires,
+        updated_at=row.updated_at,
+        closed_at=row.closed_at,
+        iachr_precautionary_measure=row.iachr_precautionary_measure,
+        board_session_id=row.board_session_id,
+        recipients=tuple(
+            Recipient(
+                agency=r.agency,
+                status=RecipientStatus(r.status),
+                delivered_at=r.delivered_at,
+                acknowledged_at=r.acknowledged_at,
+                acknowledged_by=r.acknowledged_by,
+                decided_at=r.decided_at,
+                decision_note=r.decision_note,
+                ack_due=r.ack_due_at,
+                answer_due=r.answer_due_at,
+            )
+            for r in recipients
+        ),
+        commitments=tuple(
+            Commitment(
+                commitment_id=c.commitment_id,
+                agency=c.agency,
+                action=c.action,
+                due=c.due,
+                made_at=c.made_at,
+                status=CommitmentStatus(c.status),
+                last_progress_at=c.last_progress_at,
+                ended_at=c.ended_at,
+            )
+            for c in commitments
+        ),
+    )
+
+
+def capacity_row_fields(capacity: ShelterCapacity) -> dict[str, Any]:
+    fields = dict(capacity.__dict__)
+    fields["services_json"] = json.dumps(list(fields.pop("services")), ensure_ascii=False)
+    return fields
+
+
+def capacity_from_row(row: ShelterCapacityRow) -> ShelterCapacity:
+    return ShelterCapacity(
+        shelter=row.shelter,
+        region=row.region,
+        total_spaces=row.total_spaces,
+        free_spaces=row.free_spaces,
+        spaces_24h=row.spaces_24h,
+        spaces_72h=row.spaces_72h,
+        accepts_families=row.accepts_families,
+        accepts_children=row.accepts_children,
+        accessible=row.accessible,
+        security_level=row.security_level,
+        max_stay_days=row.max_stay_days,
+        services=tuple(json.loads(row.services_json)),
+        reported_at=row.reported_at,
+    )

@@ -1,1 +1,0 @@
-"""The ledger's Alembic migrations (shipped with the package; run by adapters.migrate)."""

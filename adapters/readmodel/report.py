@@ -1,0 +1,86 @@
+"""The monthly joint-responsibility report: Markdown plus an SVG chart, from the ledger."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlmodel import Session, col, select
+
+from adapters.ledger.tables import EscalationRow
+from adapters.readmodel.chart import scorecard_svg
+from adapters.readmodel.tracking import state_scores
+from bus.domain.scorecard import StateScore
+from schemas.registry import state_name
+
+
+def month_bounds(month: str) -> tuple[datetime, datetime]:
+    """``YYYY-MM`` -> [first instant, first instant of the next month) in UTC."""
+    try:
+        start = datetime.strptime(month, "%Y-%m").replace(tzinfo=UTC)
+    except ValueError:
+        raise ValueError(f"{month!r} is not a month like 2026-03") from None
+    end = (
+        start.replace(year=start.year + 1, month=1)
+        if start.month == 12
+        else start.replace(month=start.month + 1)
+    )
+    return start, end
+
+
+@dataclass(frozen=True)
+class Report:
+    markdown: Path
+    chart: Path
+    scores: list[StateScore]
+
+
+def _fmt(value: float | None, suffix: str = "") -> str:
+    return "n/d" if value is None else f"{value:.1f}{suffix}"
+
+
+def write_report(session: Session, month: str, out_dir: Path, now: datetime) -> Report:
+    start, end = month_bounds(month)
+    asof = min(end, now)
+    scores = state_scores(session, asof=asof, since=start)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    chart = out_dir / f"scorecard-{month}.svg"
+    chart.write_text(scorecard_svg(scores, f"Corresponsabilidad por estado, {month}"), "utf-8")
+    listed = session.exec(
+        select(EscalationRow)
+        .where(col(EscalationRow.fired_at) >= start, col(EscalationRow.fired_at) < end)
+        .where(EscalationRow.level == "monthly_report")
+        .order_by(col(EscalationRow.agency))
+    ).all()
+    lines = [
+        f"# Informe mensual de corresponsabilidad: {month}",
+        "",
+        f"Periodo: {start:%Y-%m-%d} a {end:%Y-%m-%d} (UTC). Cifras al {asof:%Y-%m-%d %H:%M} UTC.",
+        "Fuente: registro federal de mechbus. Este informe no contiene datos personales.",
+        "",
+        "## Tablero por estado",
+        "",
+        "| Estado | Solicitudes recibidas | Acuse a tiempo | Mediana horas al acuse "
+        "| Compromisos cumplidos a tiempo | Vencidos abiertos | Citatorios a la Junta atendidos |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for s in sorted(scores, key=lambda s: (-(s.open_overdue), s.state)):
+        lines.append(
+            f"| {s.state} {state_name(s.state)} | {s.requests_received} "
+            f"| {_fmt(s.acknowledged_on_time_pct, ' %')} ({s.acknowledged_on_time}/"
+            f"{s.acknowledgements_due}) | {_fmt(s.median_hours_to_acknowledge)} "
+            f"| {_fmt(s.kept_on_time_pct, ' %')} ({s.commitments_kept_on_time}/"
+            f"{s.commitments_due}) | {s.open_overdue} | {s.summons_attended}/{s.summons} |"
+        )
+    lines += ["", f"![Tablero de corresponsabilidad]({chart.name})", ""]
+    lines += ["## Incumplimientos incluidos en este informe", ""]
+    if listed:
+        lines += ["| Solicitud | Autoridad | Plazo | Vencía |", "|---|---|---|---|"]
+        for e in listed:
+            lines.append(f"| {e.request_id} | {e.agency} | {e.clock} | {e.due_at:%Y-%m-%d %H:%M} |")
+    else:
+        lines.append("Ningún incumplimiento llegó a este escalón en el mes.")
+    markdown = out_dir / f"report-{month}.md"
+    markdown.write_text("\n".join(lines) + "\n", "utf-8")
+    return Report(markdown, chart, scores)

@@ -1,0 +1,301 @@
+"""Staff actions shared by the command line and the dashboard: publish a federal message
+through the outbox, confirm a placement (and learn whether the hub recorded it), fire an
+escalation rung now."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from nats.aio.client import Client
+from nats.errors import Error as NatsError
+from sqlmodel import Session, select
+
+from adapters.ledger.obligations import SqlObligations
+from adapters.ledger.outbox import Outbox
+from adapters.ledger.store import SqlLedger
+from adapters.ledger.tables import DeadLetterRow, MessageRow
+from adapters.readmodel import tracking
+from adapters.readmodel.tracking import PlacementLine
+from adapters.settings import Settings
+from bus.domain import subjects
+from bus.domain.capacity import ShelterCapacity
+from bus.domain.ladder import Obligation, fire_now, rung_message
+from bus.domain.policy import LADDER, Clock
+from bus.domain.streams import StreamSpec
+from bus.runtime import jetstream
+from bus.runtime.agency import AgencyClient, AgencyError
+from bus.runtime.jetstream import PublishError
+from schemas.capacity import PlacementConfirmed
+from schemas.envelope import Envelope
+from schemas.requests import RelocationBody
+from schemas.tracking import EscalationLevel
+
+
+async def connect_as_hub(settings: Settings, url: str, name: str) -> Client:
+    """A NATS connection as the hub's user, with its credentials and CA when the home has them."""
+    options: dict[str, Any] = {}
+    seed = settings.creds_for("fed.hub")
+    if seed is not None:
+        options["nkeys_seed"] = str(seed)
+    tls = settings.tls_context()
+    if tls is not None:
+        options["tls"] = tls
+    return await jetstream.connect(url, name=name, agency="fed.hub", **options)
+
+
+class NoServer(RuntimeError):
+    """No NATS server is known and the message could not be kept either."""
+
+
+class Refused(RuntimeError):
+    """The bus refused the message to its sender (permissions, login): it is not kept."""
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What became of a message: published (with its PubAcks) or kept in the outbox."""
+
+    message: Envelope
+    acks: list[Any] = field(default_factory=list)
+    kept_because: str | None = None  # set when it waits in the outbox instead
+
+
+async def _send_as_sender(settings: Settings, url: str, message: Envelope) -> list[Any]:
+    async with await AgencyClient.connect(
+        url,
+        message.source,
+        creds=settings.creds_for(message.source),
+        tls=settings.tls_context(),
+        max_reconnect_attempts=2,
+        copy_ids=settings.copy_ids(),
+    ) as client:
+        return await client.send(message)
+
+
+async def publish(settings: Settings, message: Envelope) -> Sent:
+    """Publish ``message``; a federal service's message is kept in the outbox first, so that
+    it is recorded durably even when NATS is unreachable, and relayed when NATS is back."""
+    federal = message.source.startswith("fed.")
+    ledger = settings.ledger() if federal else None
+    outbox = Outbox(ledger) if ledger is not None else None
+    try:
+        if outbox is not None:
+            await asyncio.to_thread(outbox.put, message)
+        url = settings.running_nats_url()
+        if url is None:
+            if outbox is None:
+                raise NoServer("no NATS server: start one with `mechbus up` or pass --nats-url")
+            return Sent(message, kept_because="no NATS server is running")
+        try:
+            acks = await _send_as_sender(settings, url, message)
+        except (AgencyError, PublishError, OSError, NatsError) as exc:
+            if outbox is not None and not isinstance(exc, AgencyError):
+                why = f"NATS at {url} did not confirm it ({type(exc).__name__})"
+                return Sent(message, kept_because=why)
+            if outbox is not None:  # refused to this sender: the relay must not send it either
+                await asyncio.to_thread(outbox.discard, message.id)
+            raise Refused(str(exc)) from exc
+        if outbox is not None:
+            await asyncio.to_thread(outbox.published, message.id)
+        return Sent(message, acks)
+    finally:
+        if ledger is not None:
+            ledger.close()
+
+
+class Unplaceable(ValueError):
+    """The ledger already shows that the hub would refuse this confirmation: nothing is sent.
+
+    ``code`` says which rule (``not_offered``, ``already_placed``, ``no_capacity``) for a
+    caller that words it in its own language; the text says it in English.
+    """
+
+    def __init__(self, code: str, detail: str, **values: Any) -> None:
+        super().__init__(detail)
+        self.code, self.values = code, values
+
+
+@dataclass(frozen=True)
+class Relocation:
+    """What the ledger says about one relocation, as a confirmation needs it."""
+
+    request_id: str
+    body: RelocationBody
+    lines: list[PlacementLine]
+    capacity: dict[str, ShelterCapacity]
+
+    def check(self, shelter: str) -> None:
+        """Refuse now what the hub would refuse (it checks again, in stream order)."""
+        housed = [p.shelter for p in self.lines if p.status in ("placed", "arrived")]
+        if housed:
+            detail = f"relocation {self.request_id} is already placed with {housed[0]}"
+            raise Unplaceable("already_placed", detail, shelter=housed[0])
+        status = next((p.status for p in self.lines if p.shelter == shelter), None)
+        if status != "offered":
+            detail = f"{shelter} has no open offer for relocation {self.request_id} ({status})"
+            raise Unplaceable("not_offered", detail, shelter=shelter)
+        current = self.capacity.get(shelter)
+        free, people = (current.free_spaces if current else 0), self.body.people
+        if free < people:
+            detail = f"{shelter} has {free} free spaces; this placement needs {people}"
+            raise Unplaceable("no_capacity", detail, shelter=shelter, free=free, people=people)
+
+
+def load_relocation(session: Session, request_id: str) -> Relocation | None:
+    body = tracking.relocation_body(session, request_id)
+    lines = tracking.placements(session, limit=None, request_id=request_id)
+    capacity = {c.shelter: c for c in tracking.shelters(session)}
+    if body is None or not lines:
+        return None
+    return Relocation(request_id, body, lines, capacity)
+
+
+def placement_confirmation(
+    relocation: Relocation, shelter: str, personal: list[Any], now: datetime | None = None
+) -> PlacementConfirmed:
+    """The Mechanism's confirmation, with the people's details, for the hub: it alone reads it,
+    and lets the shelter's copy out (and releases the other offers) once it has recorded the
+    placement. Raises pydantic's ValidationError on bad details."""
+    return PlacementConfirmed.model_validate(
+        {
+            "source": "fed.mechanism",
+            "time": now or datetime.now(UTC),
+            "subject": relocation.lines[0].case_ref,
+            "correlation_id": relocation.request_id,
+            "recipients": (shelter,),
+            "data": {
+                "shelter": shelter,
+                "people": relocation.body.people,
+                "arrival_on": relocation.body.earliest,
+                "personal": personal,
+            },
+        }
+    )
+
+
+@dataclass(frozen=True)
+class Placed:
+    """What the hub made of a confirmation: recorded, refused (reason code: detail), or not
+    known yet: kept in the outbox (``kept_because``), or not recorded before the deadline."""
+
+    message: PlacementConfirmed
+    recorded: bool = False
+    refused: str | None = None
+    kept_because: str | None = None
+
+
+async def confirm_placement(
+    settings: Settings, relocation: Relocation, shelter: str, personal: list[Any], wait: float
+) -> Placed:
+    """Check, hand the confirmation to the hub, and wait up to ``wait`` seconds for its
+    verdict in the ledger. Raises ``Unplaceable`` before publishing anything."""
+    relocation.check(shelter)
+    message = placement_confirmation(relocation, shelter, personal)
+    sent = await publish(settings, message)
+    if sent.kept_because is not None:
+        return Placed(message, kept_because=sent.kept_because)
+    return await _verdict(settings, message, wait)
+
+
+async def _verdict(settings: Settings, message: PlacementConfirmed, wait: float) -> Placed:
+    deadline = asyncio.get_running_loop().time() + wait
+    ledger = settings.ledger()
+    try:
+        while True:
+            verdict = await asyncio.to_thread(_recorded_or_refused, ledger, message)
+            if verdict is not None:
+                return verdict
+            if asyncio.get_running_loop().time() >= deadline:
+                return Placed(message)
+            await asyncio.sleep(VERDICT_POLL)
+    finally:
+        ledger.close()
+
+
+VERDICT_POLL = 0.1  # seconds between looks at the ledger while the hub records
+
+
+def _recorded_or_refused(ledger: SqlLedger, message: PlacementConfirmed) -> Placed | None:
+    [(handed_over, _)] = subjects.published_routes(message)
+    with ledger.session() as session:
+        recorded = session.exec(
+            select(MessageRow.stream_seq).where(MessageRow.message_id == message.id)
+        ).first()
+        refused = session.exec(
+            select(DeadLetterRow.reason, DeadLetterRow.detail).where(
+                DeadLetterRow.message_id == message.id, DeadLetterRow.nats_subject == handed_over
+            )
+        ).first()
+    if recorded is not None:
+        return Placed(message, recorded=True)
+    return Placed(message, refused=f"{refused[0]}: {refused[1]}") if refused else None
+
+
+class NotOwed(LookupError):
+    """Nothing overdue is owed by that agency on that request (answered meanwhile, or never
+    past its deadline), or every rung the action could fire has fired already."""
+
+
+def find_obligation(
+    ledger: SqlLedger, request_id: str, agency: str, now: datetime
+) -> Obligation | None:
+    """The overdue obligation of ``agency`` on ``request_id`` (its acknowledgement or answer
+    first, then its earliest overdue commitment), as the sweeper sees it."""
+    found = [
+        ob
+        for ob in SqlObligations(ledger).open_obligations(now)
+        if ob.request_id == request_id and ob.agency == agency
+    ]
+    found.sort(key=lambda ob: (ob.clock is Clock.IMPLEMENTATION, ob.due_at))
+    return found[0] if found else None
+
+
+def next_level(
+    obligation: Obligation, fired: frozenset[EscalationLevel], *, escalate: bool
+) -> EscalationLevel | None:
+    """The rung a staff action fires: the reminder, or (escalating) the lowest rung above it
+    that has not fired yet. A rung fires once (its id is fixed), so a second reminder is none."""
+    if not escalate:
+        return None if EscalationLevel.REMINDER in fired else EscalationLevel.REMINDER
+    for level in LADDER:
+        if level is not EscalationLevel.REMINDER and level not in fired:
+            return level
+    return None
+
+
+async def fire_rung_now(
+    settings: Settings, request_id: str, agency: str, *, escalate: bool, now: datetime
+) -> Envelope:
+    """Send the reminder (or the next escalation) for an overdue obligation now, instead of at
+    its scheduled time: the same rung message the sweeper would send, with the same fixed id,
+    so if the sweeper sends it too one of them is absorbed as a duplicate."""
+    url = settings.running_nats_url()
+    if url is None:
+        raise NoServer("no NATS server: start one with `mechbus up`")
+    ledger = settings.ledger()
+    try:
+        sweep = SqlObligations(ledger)
+        obligation = await asyncio.to_thread(find_obligation, ledger, request_id, agency, now)
+        if obligation is None or not await asyncio.to_thread(sweep.still_owed, obligation):
+            raise NotOwed(f"{agency} owes nothing overdue on {request_id}")
+        fired = await asyncio.to_thread(sweep.fired, obligation)
+        level = next_level(obligation, fired, escalate=escalate)
+        if level is None:
+            raise NotOwed(f"every rung for {agency} on {request_id} has fired already")
+        session = await asyncio.to_thread(sweep.next_board_session, now)
+    finally:
+        ledger.close()
+    message = rung_message(fire_now(obligation, level, now, session))
+    nc = await connect_as_hub(settings, url, "mechbus-dashboard")
+    try:
+        await jetstream.publish(
+            nc.jetstream(), message, stream=StreamSpec().name, copy_ids=settings.copy_ids()
+        )
+    except PublishError as exc:
+        raise NoServer(str(exc)) from exc
+    finally:
+        await nc.drain()
+    return message

@@ -1,0 +1,174 @@
+"""Scenario files: which agencies take part and how they behave, and a script of what the
+Mechanism sends. ``mechbus demo --scenario FILE`` plays one; the default ships in
+adapters/service/scenarios/default.toml."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from schemas.envelope import Envelope
+from schemas.registry import AgencyKind, active_registry
+from schemas.requests import (
+    BoardSummons,
+    ImplementationMeetingNotice,
+    InformationRequest,
+    InvestigationRequest,
+    ProtectionMeasureRequest,
+    RelocationRequest,
+)
+
+KINDS: dict[str, type[Envelope]] = {
+    "protection_measure": ProtectionMeasureRequest,
+    "investigation": InvestigationRequest,
+    "information": InformationRequest,
+    "board_summons": BoardSummons,
+    "relocation": RelocationRequest,
+    "implementation_meeting": ImplementationMeetingNotice,
+}
+MATCHING = "matching"
+
+
+class ScenarioError(ValueError):
+    """The scenario file is unreadable or names something that does not exist."""
+
+
+@dataclass(frozen=True)
+class AgencySpec:
+    id: str
+    profile: str = "prompt"  # checked by the stub process itself (python -m agency_stubs)
+    capacity: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class BoardSessionSpec:
+    id: str
+    in_days: float
+    venue: str
+
+
+@dataclass(frozen=True)
+class RequestSpec:
+    label: str
+    kind: str
+    to: tuple[str, ...] | str  # agency ids, or "matching" (shelters that can take it)
+    case: str
+    urgent: bool = False
+    data: dict[str, Any] = field(default_factory=dict)
+    personal: tuple[dict[str, Any], ...] = ()  # told to a confirmed shelter only
+
+
+@dataclass(frozen=True)
+class Expectations:
+    acknowledged: tuple[str, ...] = ()
+    declined: tuple[str, ...] = ()
+    escalated: tuple[str, ...] = ()  # climbed the whole ladder
+    fulfilled: tuple[str, ...] = ()  # fulfilled every commitment it made
+    partially_fulfilled: tuple[str, ...] = ()
+    placed: dict[str, str] = field(default_factory=dict)  # relocation label -> shelter
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    seed: int
+    compression: float
+    agencies: tuple[AgencySpec, ...]
+    board_sessions: tuple[BoardSessionSpec, ...]
+    requests: tuple[RequestSpec, ...]
+    expect: Expectations
+
+    @classmethod
+    def default(cls) -> Scenario:
+        shipped = resources.files("adapters.service").joinpath("scenarios/default.toml")
+        text = shipped.read_text("utf-8")
+        return cls.parse(text, origin="adapters/service/scenarios/default.toml")
+
+    @classmethod
+    def load(cls, path: Path) -> Scenario:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ScenarioError(f"cannot read scenario {path}: {exc}") from exc
+        return cls.parse(text, origin=str(path))
+
+    @classmethod
+    def parse(cls, text: str, *, origin: str) -> Scenario:
+        try:
+            raw = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ScenarioError(f"{origin}: not valid TOML: {exc}") from exc
+        try:
+            scenario = cls(
+                name=str(raw["name"]),
+                description=str(raw.get("description", "")),
+                seed=int(raw.get("seed", 0)),
+                compression=float(raw.get("compression", 3600.0)),
+                agencies=tuple(AgencySpec(**a) for a in raw.get("agency", [])),
+                board_sessions=tuple(BoardSessionSpec(**b) for b in raw.get("board_session", [])),
+                requests=tuple(_request(r) for r in raw.get("request", [])),
+                expect=_expect(raw.get("expect", {})),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ScenarioError(f"{origin}: {type(exc).__name__}: {exc}") from exc
+        scenario._check(origin)
+        return scenario
+
+    def _check(self, origin: str) -> None:
+        registry = active_registry()
+        labels = [r.label for r in self.requests]
+        if len(set(labels)) != len(labels):
+            raise ScenarioError(f"{origin}: request labels must be unique")
+        for agency in self.agencies:
+            if agency.id not in registry:
+                raise ScenarioError(f"{origin}: unknown agency {agency.id!r}")
+            is_shelter = registry[agency.id].kind is AgencyKind.SHELTER
+            if is_shelter and agency.capacity is None:
+                raise ScenarioError(f"{origin}: shelter {agency.id} needs a capacity table")
+        sessions = {s.id for s in self.board_sessions}
+        for request in self.requests:
+            if request.kind not in KINDS:
+                raise ScenarioError(f"{origin}: {request.label}: unknown kind {request.kind!r}")
+            if request.to == MATCHING and request.kind != "relocation":
+                raise ScenarioError(f"{origin}: {request.label}: only relocations go to matching")
+            if isinstance(request.to, tuple):
+                unknown = [a for a in request.to if a not in registry]
+                if unknown:
+                    raise ScenarioError(f"{origin}: {request.label}: unknown agency {unknown[0]}")
+            session = request.data.get("session_id")
+            if request.kind == "board_summons" and session not in sessions:
+                raise ScenarioError(f"{origin}: {request.label}: no board session {session!r}")
+        missing = set(self.expect.placed) - set(labels)
+        if missing:
+            raise ScenarioError(f"{origin}: expect.placed names unknown request {missing.pop()}")
+
+    def agency(self, agency_id: str) -> AgencySpec | None:
+        return next((a for a in self.agencies if a.id == agency_id), None)
+
+
+def _request(raw: dict[str, Any]) -> RequestSpec:
+    to = raw["to"]
+    return RequestSpec(
+        label=str(raw["label"]),
+        kind=str(raw["kind"]),
+        to=to if to == MATCHING else tuple(to),
+        case=str(raw["case"]),
+        urgent=bool(raw.get("urgent", False)),
+        data=dict(raw.get("data", {})),
+        personal=tuple(raw.get("personal", ())),
+    )
+
+
+def _expect(raw: dict[str, Any]) -> Expectations:
+    return Expectations(
+        acknowledged=tuple(raw.get("acknowledged", ())),
+        declined=tuple(raw.get("declined", ())),
+        escalated=tuple(raw.get("escalated", ())),
+        fulfilled=tuple(raw.get("fulfilled", ())),
+        partially_fulfilled=tuple(raw.get("partially_fulfilled", ())),
+        placed=dict(raw.get("placed", {})),
+    )

@@ -1,0 +1,175 @@
+"""The escalation ladder as pure functions: which rungs are due for an obligation, and the
+tracking message each rung sends.
+
+An obligation is something an agency owes by a deadline: an acknowledgement, an answer, or a
+commitment it made. Rung k is due at ``started + factor_k * (due - started)``, so rung 1
+(factor 1.0) is the deadline and "half again overdue" is factor 1.5. Every rung's message
+has an id fixed by the obligation and the rung, and its ``time`` is the rung's scheduled time,
+so sending it twice (after a crash, a restart, a clock jump) is the same message twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from bus.domain.policy import LADDER, Clock, Policy
+from schemas.envelope import Envelope, Urgency
+from schemas.registry import AgencyRegistry, active_registry
+from schemas.tracking import (
+    AcknowledgementOverdue,
+    CommitmentOverdue,
+    Escalated,
+    EscalationBody,
+    EscalationLevel,
+)
+
+HUB = "fed.hub"
+BOARD = "fed.board"
+MECHANISM = "fed.mechanism"
+
+
+@dataclass(frozen=True)
+class Obligation:
+    request_id: str
+    agency: str
+    clock: Clock
+    started_at: datetime
+    due_at: datetime
+    urgency: Urgency = Urgency.ORDINARY
+    case_ref: str | None = None
+    commitment_id: str | None = None
+    fired: frozenset[EscalationLevel] = field(default=frozenset())
+
+    @property
+    def period(self) -> timedelta:
+        return max(self.due_at - self.started_at, timedelta(0))
+
+    def rung_at(self, level: EscalationLevel, policy: Policy) -> datetime:
+        return self.started_at + self.period * policy.ladder[level]
+
+
+@dataclass(frozen=True)
+class BoardSession:
+    session_id: str
+    scheduled_at: datetime
+
+
+@dataclass(frozen=True)
+class Rung:
+    obligation: Obligation
+    level: EscalationLevel
+    at: datetime
+    to_agency: str
+    board_session_id: str | None = None
+    authority_to_summon: str | None = None
+
+
+def rungs_due(
+    obligation: Obligation,
+    policy: Policy,
+    now: datetime,
+    registry: AgencyRegistry,
+    next_session: BoardSession | None = None,
+) -> list[Rung]:
+    """The rungs whose time has come and that have not fired yet, lowest first.
+
+    After a clock jump forward several rungs come due at once and all are returned, in order;
+    after a jump back nothing un-fires.
+    """
+    due = []
+    for level in LADDER:
+        if level in obligation.fired:
+            continue
+        at = obligation.rung_at(level, policy)
+        if at > now:
+            break
+        due.append(_rung(obligation, level, at, registry, next_session))
+    return due
+
+
+def fire_now(
+    obligation: Obligation,
+    level: EscalationLevel,
+    now: datetime,
+    next_session: BoardSession | None,
+    registry: AgencyRegistry | None = None,
+) -> Rung:
+    """The rung ``level`` fired at ``now`` by a person rather than at its scheduled time (staff
+    may remind or escalate early); it names the same recipient and has the same fixed id."""
+    return _rung(obligation, level, now, registry or active_registry(), next_session)
+
+
+def _rung(
+    obligation: Obligation,
+    level: EscalationLevel,
+    at: datetime,
+    registry: AgencyRegistry,
+    next_session: BoardSession | None,
+) -> Rung:
+    if level is EscalationLevel.REMINDER:
+        return Rung(obligation, level, at, obligation.agency)
+    if level is EscalationLevel.AUTHORITY_NOTICE:
+        return Rung(obligation, level, at, highest_authority(obligation.agency, registry))
+    if level is EscalationLevel.BOARD_AGENDA:
+        session = next_session.session_id if next_session else None
+        return Rung(obligation, level, at, BOARD, session, obligation.agency)
+    return Rung(obligation, level, at, MECHANISM)
+
+
+def highest_authority(agency: str, registry: AgencyRegistry) -> str:
+    """The state's Secretary of Government for a state agency; the Mechanism otherwise."""
+    record = registry.get(agency)
+    if record is None or record.state is None:
+        return MECHANISM
+    authority = registry.highest_authority(record.state)
+    return authority.id if authority else MECHANISM
+
+
+def escalation_id(obligation: Obligation, level: EscalationLevel) -> str:
+    key = "|".join(
+        (
+            obligation.request_id,
+            obligation.agency,
+            obligation.clock.value,
+            obligation.commitment_id or "",
+            level.value,
+        )
+    )
+    return "esc-" + hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def rung_message(rung: Rung) -> Envelope:
+    """The tracking message a rung sends (its id and time are fixed by the rung)."""
+    ob = rung.obligation
+    body = EscalationBody(
+        request_id=ob.request_id,
+        agency=ob.agency,
+        clock=ob.clock.value,
+        commitment_id=ob.commitment_id,
+        level=rung.level,
+        due_at=ob.due_at,
+        to_agency=rung.to_agency,
+        board_session_id=rung.board_session_id,
+        authority_to_summon=rung.authority_to_summon,
+    )
+    cls: type[Envelope]
+    if rung.level is not EscalationLevel.REMINDER:
+        cls = Escalated
+    elif ob.commitment_id is not None:
+        cls = CommitmentOverdue
+    else:
+        cls = AcknowledgementOverdue
+    return cls.model_validate(
+        {
+            "id": escalation_id(ob, rung.level),
+            "source": HUB,
+            "time": rung.at,
+            "subject": ob.case_ref,
+            "recipients": (rung.to_agency,),
+            "correlation_id": ob.request_id,
+            "urgency": ob.urgency,
+            "data": body,
+        }
+    )

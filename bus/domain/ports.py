@@ -1,0 +1,209 @@
+"""What the coordination core needs from a ledger, as protocols (the SQL adapter implements them).
+
+Keeping the ledger behind this port is what lets bus/ stay free of SQL, and lets the same
+recording logic run on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from bus.domain.capacity import ShelterCapacity
+from bus.domain.ladder import BoardSession, Obligation
+from bus.domain.lifecycle import RequestState
+from schemas.tracking import EscalationLevel
+
+
+class LedgerUnavailable(RuntimeError):
+    """The ledger cannot be reached or written just now (a restart, a lost connection, a lock).
+
+    Nothing is wrong with the messages: the hub holds its batch and tries again, and such
+    failures never count toward a message's deliveries.
+    """
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message as JetStream delivered it to the hub."""
+
+    subject: str
+    data: bytes
+    stream_seq: int
+    attempt: int = 1  # JetStream's delivery count for this message
+    # Young enough that its request may still be on its way (see recording.Result.DEFERRED)
+    may_wait: bool = False
+    # When the stream stored it: the moment the bus accepted the message, and so the time
+    # the ledger records it at unless the hub runs on a clock of its own (tests, trials).
+    # It makes recording a function of the stream alone, which is what lets a replay of the
+    # stream rebuild the very same ledger.
+    stored_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    message_id: str
+    type: str
+    family: str
+    source: str
+    thread_id: str
+    causation_id: str | None
+    case_ref: str | None
+    nats_subject: str
+    stream_seq: int
+    sent_at: datetime
+    recorded_at: datetime
+    body: bytes
+    content_sha256: str = ""  # redaction.content_digest: the same for every recipient's copy
+
+
+@dataclass(frozen=True)
+class CopyRecord:
+    """A stream message that carried a message already recorded (recording.CopyKind)."""
+
+    stream_seq: int
+    source: str
+    message_id: str
+    nats_subject: str
+    kind: str
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
+class DeadLetterRecord:
+    stream_seq: int
+    nats_subject: str
+    sender: str | None
+    reason: str
+    detail: str
+    errors: tuple[tuple[str, str], ...]
+    message_id: str | None
+    received_at: datetime
+    body: bytes
+    notice: bytes | None  # the ``rejected`` notice sent back, kept so it can be re-sent
+
+
+@dataclass(frozen=True)
+class EscalationRecord:
+    request_id: str
+    agency: str
+    clock: str
+    commitment_id: str | None
+    level: str
+    message_id: str
+    to_agency: str
+    due_at: datetime
+    fired_at: datetime
+    board_session_id: str | None
+    authority_to_summon: str | None
+
+
+@dataclass(frozen=True)
+class BoardSessionRecord:
+    session_id: str
+    scheduled_at: datetime
+    venue: str
+
+
+@dataclass(frozen=True)
+class AttendanceRecord:
+    session_id: str
+    agency: str
+    attended: bool
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    source: str
+    message_id: str
+    nats_subject: str
+    stream_seq: int
+    raw_sha256: str  # digest of the bytes as first received
+    content_sha256: str  # digest without personal details (bus.domain.redaction.content_digest)
+
+
+@dataclass(frozen=True)
+class Handled:
+    """A stream sequence the ledger has already recorded (a redelivery)."""
+
+    notice: bytes | None
+
+
+class LedgerUnit(Protocol):
+    """One ledger transaction. Everything done through it commits together or not at all."""
+
+    def expect(
+        self,
+        stream_seqs: Iterable[int],
+        message_keys: Iterable[tuple[str, str]] = (),
+        request_ids: Iterable[str] = (),
+    ) -> None:
+        """A hint: a batch about these deliveries, messages ((source, id) pairs) and requests
+        is about to be recorded (look them up together)."""
+        ...
+
+    def handled(self, stream_seq: int) -> Handled | None: ...
+
+    def stored_message(self, source: str, message_id: str) -> StoredMessage | None:
+        """The message ``source`` recorded under ``message_id``: ids are scoped by sender."""
+        ...
+
+    def add_copy(self, record: CopyRecord) -> None: ...
+
+    def load_request(self, request_id: str) -> RequestState | None: ...
+
+    def save_request(self, state: RequestState) -> None: ...
+
+    def add_message(self, record: MessageRecord) -> None: ...
+
+    def add_dead_letter(self, record: DeadLetterRecord) -> None: ...
+
+    def escalation_fired(self, record: EscalationRecord) -> bool:
+        """Whether this rung already fired for this obligation."""
+        ...
+
+    def add_escalation(self, record: EscalationRecord) -> None: ...
+
+    def save_board_session(self, record: BoardSessionRecord) -> None: ...
+
+    def save_attendance(self, record: AttendanceRecord) -> None: ...
+
+    def record_capacity(self, capacity: ShelterCapacity, body_json: str) -> None:
+        """Keep the report in the history and make it the shelter's current capacity."""
+        ...
+
+    def capacity(self, shelter: str) -> ShelterCapacity | None: ...
+
+    def adjust_free_spaces(self, shelter: str, delta: int) -> ShelterCapacity:
+        """Placements take spaces and departures give them back (never beyond the total)."""
+        ...
+
+
+class Ledger(Protocol):
+    def unit(self) -> AbstractContextManager[LedgerUnit]:
+        """A transaction: commits when the block ends normally, rolls back on an exception."""
+        ...
+
+    def last_link(self) -> tuple[int, str, str] | None:
+        """(sequence, message id, hash) of the hash chain's head (see bus.domain.chain)."""
+        ...
+
+
+class SweepSource(Protocol):
+    """What the deadline sweeper reads from the ledger."""
+
+    def open_obligations(self, now: datetime) -> list[Obligation]:
+        """Everything owed whose deadline has passed, with the rungs already fired."""
+        ...
+
+    def still_owed(self, obligation: Obligation) -> bool:
+        """Re-checked right before a rung fires: not answered, fulfilled or recalled since."""
+        ...
+
+    def fired(self, obligation: Obligation) -> frozenset[EscalationLevel]: ...
+
+    def next_board_session(self, now: datetime) -> BoardSession | None: ...

@@ -1,0 +1,106 @@
+"""The deadline sweeper: walks the escalation ladder from what the ledger says is overdue.
+
+No in-memory timers: every sweep asks the ledger what is owed and what already fired, so a
+restart, a crash between rungs or a clock jump changes nothing about what is sent. Each rung
+is re-checked against the ledger right before it fires, and its message id is fixed by the
+rung, so a rung sent twice is absorbed by JetStream's duplicate window and the ledger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from nats.js import JetStreamContext
+
+from bus.domain.ladder import rung_message, rungs_due
+from bus.domain.msgids import CopyIds
+from bus.domain.policy import Policy
+from bus.domain.ports import SweepSource
+from bus.domain.streams import StreamSpec
+from bus.runtime import jetstream
+from schemas.envelope import Envelope
+from schemas.registry import AgencyRegistry, active_registry
+
+log = logging.getLogger("mechbus.sweeper")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Sweeper:
+    def __init__(
+        self,
+        source: SweepSource,
+        js: JetStreamContext,
+        *,
+        policy: Policy,
+        clock: Callable[[], datetime] = utc_now,
+        registry: AgencyRegistry | None = None,
+        stream: StreamSpec | None = None,
+        interval: float = 30.0,
+        copy_ids: CopyIds | None = None,
+    ) -> None:
+        self.source = source
+        self.js = js
+        self.policy = policy
+        self.clock = clock
+        self.registry = registry or active_registry()
+        self.stream = stream or StreamSpec()
+        self.interval = interval
+        self.copy_ids = copy_ids  # the deployment's, so a rung sent twice collapses
+        self.sent = 0
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def sweep_once(self) -> list[Envelope]:
+        """One pass over everything overdue; returns the rung messages it published."""
+        now = self.clock()
+        obligations = await asyncio.to_thread(self.source.open_obligations, now)
+        session = await asyncio.to_thread(self.source.next_board_session, now)
+        published: list[Envelope] = []
+        for obligation in obligations:
+            rungs = rungs_due(obligation, self.policy, now, self.registry, session)
+            if not rungs or not await asyncio.to_thread(self.source.still_owed, obligation):
+                continue
+            fired = await asyncio.to_thread(self.source.fired, obligation)
+            for rung in rungs:
+                if rung.level in fired:
+                    continue
+                message = rung_message(rung)
+                await jetstream.publish(
+                    self.js, message, stream=self.stream.name, copy_ids=self.copy_ids
+                )
+                published.append(message)
+                log.info(
+                    "%s: %s owes %s on request %s",
+                    rung.level.value,
+                    obligation.agency,
+                    obligation.clock.value,
+                    obligation.request_id,
+                )
+        self.sent += len(published)
+        return published
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._task = asyncio.create_task(self._run(), name="mechbus-sweeper")
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                await self.sweep_once()
+            except Exception:  # the next sweep tries again; nothing is lost by waiting
+                log.exception("sweep failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.interval)
