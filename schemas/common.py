@@ -20,7 +20,7 @@ class PersonalDetails(Body):
     """Who the protected person is and where: only the agencies that must act on it see it.
 
     Every field here is personal data: it is never logged, and it is stripped from what an
-    agency receives unless that agency needs it (DESIGN section 6).
+    agency receives unless that agency needs it (docs/domain.md, "Need-to-know").
     """
 
     full_name: ShortText

@@ -1,4 +1,4 @@
-"""Imports point one way: schemas <- bus <- adapters <- agency_stubs (DESIGN section 7)."""
+"""Imports point one way: schemas <- bus <- adapters <- agency_stubs (docs/ARCHITECTURE.md)."""
 
 from __future__ import annotations
 

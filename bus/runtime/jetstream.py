@@ -160,7 +160,7 @@ async def ensure_consumer(
 ) -> api.ConsumerInfo:
     """Create the durable consumer or update it in place.
 
-    An existing durable keeps its old config unless told otherwise (DESIGN 9); the server's
+    An existing durable keeps its old config unless told otherwise; the server's
     create call updates the mutable fields of an existing consumer and refuses the rest,
     which surfaces here instead of running silently with a stale config.
     """
