@@ -1,6 +1,6 @@
 """The docs stand on their own: every Markdown link leads to a file of the repository (or to a
-public specification allowed by name), and no document or docstring refers to design notes
-kept outside the repository."""
+public specification allowed by name), and no document, docstring or comment points at a
+design document kept outside the repository."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ SKIPPED = {
 # named in the text (RFC 9457, CloudEvents 1.0) rather than linked, so the docs read the same
 # offline and never send a reader outside the repository.
 ALLOWED_HOSTS: frozenset[str] = frozenset()
-OUTSIDE_NOTES = re.compile(r"\bDESIGN\b")
+OUTSIDE_DESIGN = re.compile(r"\bDESIGN\b")
 
 _FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
 _CODE_SPAN = re.compile(r"(`+)(?:(?!\1).)+?\1")
@@ -159,20 +159,20 @@ def test_every_markdown_link_stays_in_the_repository() -> None:
     assert not problems, "\n".join(problems)
 
 
-def test_no_document_or_docstring_refers_to_notes_outside_the_repository() -> None:
+def test_no_document_or_docstring_points_at_a_design_document_outside() -> None:
     found = []
     for document in repository_files(".md"):
         for number, line in enumerate(document.read_text(encoding="utf-8").splitlines(), 1):
-            if OUTSIDE_NOTES.search(line):
+            if OUTSIDE_DESIGN.search(line):
                 found.append(f"{document.relative_to(ROOT)}:{number}")
     for module in repository_files(".py"):
         source = module.read_text(encoding="utf-8")
-        if not OUTSIDE_NOTES.search(source):
+        if not OUTSIDE_DESIGN.search(source):
             continue  # parsing every module would cost seconds; most never mention it
         for number, text in docstrings_and_comments(source):
-            if OUTSIDE_NOTES.search(text):
+            if OUTSIDE_DESIGN.search(text):
                 found.append(f"{module.relative_to(ROOT)}:{number}")
-    assert not found, "refers to notes kept outside the repository: " + ", ".join(found)
+    assert not found, "points at a design document outside the repository: " + ", ".join(found)
 
 
 @pytest.mark.parametrize(
