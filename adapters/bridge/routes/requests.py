@@ -8,11 +8,11 @@ import json
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.bridge.access import Agency, BridgeDep, RequestId
-from adapters.bridge.paging import PAGE, PAGED, Limit, Offset, paged
+from adapters.bridge.paging import PAGED, Paged
 from adapters.bridge.problems import responses
 from adapters.readmodel import agency as agency_view
 
@@ -61,32 +61,13 @@ class RequestView(BaseModel):
     summary="What this agency still owes, most overdue first, a page at a time",
     description=PAGED,
 )
-async def list_pending(
-    request: Request,
-    response: Response,
-    agency: Agency,
-    bridge: BridgeDep,
-    limit: Limit = PAGE,
-    offset: Offset = 0,
-) -> list[PendingRequest]:
+async def list_pending(agency: Agency, bridge: BridgeDep, page: Paged) -> list[PendingRequest]:
     def query() -> list[PendingRequest]:
-        lines = agency_view.pending_for(bridge.ledger, agency, bridge.clock(), limit + 1, offset)
-        return [
-            PendingRequest(
-                request_id=line.request_id,
-                case_ref=line.case_ref,
-                kind=line.kind,
-                urgency=line.urgency,
-                status=line.status,
-                owed=line.owed,
-                sent_at=line.sent_at,
-                due_at=line.due_at,
-                overdue_hours=line.overdue_hours,
-            )
-            for line in lines
-        ]
+        now = bridge.clock()
+        lines = agency_view.pending_for(bridge.ledger, agency, now, page.limit + 1, page.offset)
+        return [PendingRequest.model_validate(line, from_attributes=True) for line in lines]
 
-    return paged(request, response, await asyncio.to_thread(query), limit, offset)
+    return page.of(await asyncio.to_thread(query))
 
 
 @router.get(
@@ -95,30 +76,13 @@ async def list_pending(
     summary="This agency's open commitments, earliest due first, a page at a time",
     description=PAGED,
 )
-async def list_commitments(
-    request: Request,
-    response: Response,
-    agency: Agency,
-    bridge: BridgeDep,
-    limit: Limit = PAGE,
-    offset: Offset = 0,
-) -> list[OpenCommitment]:
+async def list_commitments(agency: Agency, bridge: BridgeDep, page: Paged) -> list[OpenCommitment]:
     def query() -> list[OpenCommitment]:
-        lines = agency_view.commitments_of(bridge.ledger, agency, bridge.clock(), limit + 1, offset)
-        return [
-            OpenCommitment(
-                request_id=line.request_id,
-                case_ref=line.case_ref,
-                commitment_id=line.commitment_id,
-                action=line.action,
-                due=line.due,
-                status=line.status,
-                overdue_hours=line.overdue_hours,
-            )
-            for line in lines
-        ]
+        now = bridge.clock()
+        lines = agency_view.commitments_of(bridge.ledger, agency, now, page.limit + 1, page.offset)
+        return [OpenCommitment.model_validate(line, from_attributes=True) for line in lines]
 
-    return paged(request, response, await asyncio.to_thread(query), limit, offset)
+    return page.of(await asyncio.to_thread(query))
 
 
 @router.get(
