@@ -1,13 +1,9 @@
 """The HTTP bridge: agencies that run no NATS client take part over plain HTTPS.
 
 An agency authenticates with its own bearer token (``mechbus creds token issue``), lists what
-it owes, reads its requests as it may see them (need-to-know: bus.domain.redaction), and answers.
-Each answer is built exactly as the agency SDK builds it (bus.runtime.agency.reply_from, and
-the fixed
-receipt id), then judged and published by adapters.bridge.answers: the hub's intake and
-lifecycle run on it first, so a step the record refuses is answered 409/422 at once, and a
-published one is answered once the hub has recorded it. The routes live in
-adapters.bridge.routes, one router per topic.
+it owes, reads its requests as it may see them (need-to-know: bus.domain.redaction), and
+answers (adapters.bridge.routes, one router per topic). ``create_app`` composes them with the
+problem+json errors, the body limit and the headers every answer carries.
 """
 
 from __future__ import annotations

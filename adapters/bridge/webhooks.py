@@ -276,36 +276,25 @@ class WebhookDispatcher:
                     await jetstream.publish(nc.jetstream(), receipt, stream=self.stream.name)
             except jetstream.PublishError as exc:
                 problem = f"delivered, but the receipt was not confirmed ({exc})"[:200]
-            else:
-                await self._record(
-                    Attempt(
-                        "webhook",
-                        webhook.agency,
-                        message.id,
-                        attempt,
-                        "delivered",
-                        True,
-                        status,
-                        elapsed,
-                    )
-                )
-                await msg.ack()
-                return
-        final = attempt >= self.max_attempts
+        delivered = problem is None
+        final = delivered or attempt >= self.max_attempts
+        outcome = "delivered" if delivered else "gave_up" if final else "failed"
         await self._record(
             Attempt(
                 "webhook",
                 webhook.agency,
                 message.id,
                 attempt,
-                "gave_up" if final else "failed",
+                outcome,
                 final,
                 status,
                 elapsed,
                 problem,
             )
         )
-        if final:
+        if delivered:
+            await msg.ack()
+        elif final:
             await msg.term()
         else:
             await msg.nak(delay=backoff(attempt, self.base_delay))
