@@ -1,7 +1,7 @@
 """What an agency may see of the record, for the HTTP bridge and its notices: what it still
 owes, its open commitments, one request addressed to it as it may see it (need-to-know:
-bus.domain.redaction), what became of a message it sent, and the escalation rungs addressed
-to it that are still to be mailed."""
+bus.domain.redaction), what became of a message it sent (and how the hub will judge the next
+one), and the escalation rungs addressed to it that are still to be mailed."""
 
 from __future__ import annotations
 
