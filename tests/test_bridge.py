@@ -25,6 +25,7 @@ from schemas.envelope import Envelope
 from schemas.registry import active_registry
 from tests import builders as b
 from tests.ledger_reads import recipient_status
+from tests.test_layers import SQL, imports_of
 from tests.test_recording import Stream
 
 PERSON = {"full_name": "Periodista P. Ejemplo", "address": "Domicilio 1"}
@@ -218,6 +219,12 @@ def test_openapi_document_does_not_drift(ledger: SqlLedger, store: BridgeStore) 
     document = openapi_document(create_app(ledger, store, Recorder()))
     assert OPENAPI.exists(), "run: mechbus bridge openapi"
     assert OPENAPI.read_text(encoding="utf-8") == document, "run: mechbus bridge openapi"
+
+
+def test_the_bridge_runs_no_sql() -> None:
+    """It reads through adapters.readmodel and writes through adapters.ledger."""
+    for module, imported in imports_of("adapters/bridge").items():
+        assert not imported & SQL, f"{module} imports {imported & SQL}"
 
 
 async def test_webhook_registered_through_the_bridge(ledger: SqlLedger, store: BridgeStore) -> None:

@@ -11,16 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import Session, select
 
 from adapters.bridge.problems import FieldProblem, ProblemError, schema_violation
 from adapters.bridge.publisher import Publisher, Unavailable
 from adapters.ledger.store import SqlLedger
-from adapters.ledger.tables import DeadLetterRow, MessageRow
-from adapters.ledger.unit import SqlUnit
+from adapters.readmodel import agency as agency_view
 from bus.domain import intake, subjects
 from bus.domain.lifecycle import Refused as LifecycleRefusal
-from bus.domain.lifecycle import RequestState, apply, concerns_requests
+from bus.domain.lifecycle import apply, concerns_requests
 from schemas.envelope import Envelope
 from schemas.tracking import RejectionReason
 
@@ -82,41 +80,22 @@ def refused(refusal: Refusal) -> ProblemError:
     )
 
 
-def request_state(ledger: SqlLedger, request_id: str) -> RequestState | None:
-    """The request as the hub will judge the next message on it: read, never written."""
-    with Session(ledger.engine) as session:
-        return SqlUnit(session, ledger.sealer).load_request(request_id)
-
-
 def judge(ledger: SqlLedger, message: Envelope, now: datetime) -> Refusal | None:
     """Run the lifecycle on the recorded state, as the hub will (``now`` stands for the hub's
     receive time, a moment later)."""
     if not concerns_requests(message):
         return None
-    _, events = apply(request_state(ledger, message.thread), message, now)
+    _, events = apply(agency_view.request_state(ledger, message.thread), message, now)
     for event in events:
         if isinstance(event, LifecycleRefusal):
             return Refusal(event.reason, event.detail, event.content_fault)
     return None
 
 
-def recorded(ledger: SqlLedger, message: Envelope) -> bool:
-    """Whether the ledger holds ``message`` (ids are scoped by sender)."""
-    with Session(ledger.engine) as session:
-        query = select(MessageRow.seq).where(
-            MessageRow.message_id == message.id, MessageRow.source == message.source
-        )
-        return session.exec(query).first() is not None
-
-
-def dead_letter(ledger: SqlLedger, message_id: str, sender: str) -> Refusal | None:
-    with Session(ledger.engine) as session:
-        row = session.exec(
-            select(DeadLetterRow).where(
-                DeadLetterRow.message_id == message_id, DeadLetterRow.sender == sender
-            )
-        ).first()
-    return Refusal(RejectionReason(row.reason), row.detail) if row is not None else None
+def refusal_of(ledger: SqlLedger, message: Envelope) -> Refusal | None:
+    """The hub's refusal of ``message``, if it refused it."""
+    found = agency_view.dead_letter(ledger, message.id, message.source)
+    return Refusal(RejectionReason(found[0]), found[1]) if found is not None else None
 
 
 async def settle(ledger: SqlLedger, message: Envelope, wait: float) -> Refusal | bool:
@@ -126,9 +105,9 @@ async def settle(ledger: SqlLedger, message: Envelope, wait: float) -> Refusal |
     deadline = loop.time() + wait
     pause = 0.02
     while True:
-        if await asyncio.to_thread(recorded, ledger, message):
+        if await asyncio.to_thread(agency_view.recorded, ledger, message):
             return True
-        refusal = await asyncio.to_thread(dead_letter, ledger, message.id, message.source)
+        refusal = await asyncio.to_thread(refusal_of, ledger, message)
         if refusal is not None:
             return refusal
         if loop.time() >= deadline:
@@ -157,7 +136,7 @@ async def deliver(
 
     # A message already in the record (a receipt, whose id is fixed) is not sent again: the
     # hub would take the same id with other bytes (a later time) for a reused id.
-    if await asyncio.to_thread(recorded, ledger, message):
+    if await asyncio.to_thread(agency_view.recorded, ledger, message):
         return answer(duplicate=True, recorded=True)
     verdict = await asyncio.to_thread(judge, ledger, message, now)
     if verdict is not None:

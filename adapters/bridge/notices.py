@@ -17,17 +17,16 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 
 import aiosmtplib
-from sqlmodel import col, select
 
 from adapters.bridge.store import BridgeStore
-from adapters.bridge.webhooks import Attempt, record_attempt
+from adapters.ledger.notifications import Attempt, record_attempt
 from adapters.ledger.store import SqlLedger
-from adapters.ledger.tables import EscalationRow, NotificationAttemptRow, RequestRow
+from adapters.readmodel.agency import RungLine, rungs_to_mail
 
 log = logging.getLogger("mechbus.notices")
 
@@ -56,17 +55,10 @@ class SmtpSettings:
 
 
 @dataclass(frozen=True)
-class Notice:
-    message_id: str  # the rung message's id
-    to_agency: str
+class Notice(RungLine):
+    """A rung, and the address of the agency it is addressed to."""
+
     address: str
-    request_id: str
-    case_ref: str | None
-    owing_agency: str
-    clock: str
-    level: str
-    due_at: datetime
-    commitment_id: str | None
 
 
 def compose(notice: Notice, sender: str, link_base: str) -> EmailMessage:
@@ -122,44 +114,11 @@ class EmailNotifier:
         addresses = self.store.emails()
         if not addresses:
             return []
-        with self.ledger.session() as session:
-            rows = session.exec(
-                select(EscalationRow, RequestRow.case_ref)
-                .join(RequestRow, col(RequestRow.request_id) == col(EscalationRow.request_id))
-                .where(col(EscalationRow.to_agency).in_(sorted(addresses)))
-                .order_by(col(EscalationRow.fired_at))
-                .limit(limit)
-            ).all()
-            ids = [row.message_id for row, _ in rows]
-            tried = session.exec(
-                select(NotificationAttemptRow).where(
-                    NotificationAttemptRow.channel == "email",
-                    col(NotificationAttemptRow.message_id).in_(ids),
-                )
-            ).all()
-        finished = {(t.message_id, t.agency) for t in tried if t.final}
-        counts: dict[tuple[str, str], int] = {}
-        for t in tried:
-            counts[(t.message_id, t.agency)] = counts.get((t.message_id, t.agency), 0) + 1
         found = []
-        for row, case_ref in rows:
-            key = (row.message_id, row.to_agency)
-            address = addresses.get(row.to_agency)
-            if key in finished or address is None:
-                continue
-            notice = Notice(
-                message_id=row.message_id,
-                to_agency=row.to_agency,
-                address=address,
-                request_id=row.request_id,
-                case_ref=case_ref,
-                owing_agency=row.agency,
-                clock=row.clock,
-                level=row.level,
-                due_at=row.due_at,
-                commitment_id=row.commitment_key or None,
-            )
-            found.append((notice, counts.get(key, 0) + 1))
+        for rung, attempt in rungs_to_mail(self.ledger, addresses, limit):
+            address = addresses.get(rung.to_agency)
+            if address is not None:
+                found.append((Notice(**asdict(rung), address=address), attempt))
         return found
 
     async def send_due(self) -> int:

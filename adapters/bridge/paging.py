@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, TypeVar
 
-from fastapi import Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 
 PAGE = 200
 MAX_PAGE = 500
@@ -30,3 +30,23 @@ def paged(
     following = request.url.include_query_params(limit=limit, offset=offset + limit)
     response.headers["Link"] = f'<{following}>; rel="next"'
     return rows[:limit]
+
+
+class Page:
+    """The page a list route was asked for, as a dependency: its query parameters, and the
+    request and response its ``Link`` header is made from and goes on."""
+
+    def __init__(
+        self, request: Request, response: Response, limit: Limit = PAGE, offset: Offset = 0
+    ) -> None:
+        self.request = request
+        self.response = response
+        self.limit = limit
+        self.offset = offset
+
+    def of(self, rows: list[Row]) -> list[Row]:
+        """``rows``, read ``limit + 1`` at ``offset``, cut to the page (see ``paged``)."""
+        return paged(self.request, self.response, rows, self.limit, self.offset)
+
+
+Paged = Annotated[Page, Depends()]

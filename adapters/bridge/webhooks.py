@@ -32,7 +32,6 @@ import logging
 import ssl
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -44,8 +43,8 @@ from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 
 from adapters.bridge.store import BridgeStore, Webhook
+from adapters.ledger.notifications import Attempt, record_attempt
 from adapters.ledger.store import SqlLedger
-from adapters.ledger.tables import NotificationAttemptRow
 from bus.domain import redaction, subjects
 from bus.domain.streams import StreamSpec, agency_consumer
 from bus.runtime import jetstream
@@ -94,38 +93,6 @@ def verify_signature(
 def backoff(attempt: int, base: float, cap: float = 600.0) -> float:
     """Seconds before attempt ``attempt + 1``: base, 2 base, 4 base ... at most ``cap``."""
     return float(min(cap, base * 2 ** max(0, attempt - 1)))
-
-
-@dataclass(frozen=True)
-class Attempt:
-    channel: str
-    agency: str
-    message_id: str
-    attempt: int
-    outcome: str
-    final: bool = False
-    status_code: int | None = None
-    elapsed_ms: int | None = None
-    detail: str | None = None
-
-
-def record_attempt(ledger: SqlLedger, attempt: Attempt, at: datetime) -> None:
-    with ledger.session() as session:
-        session.add(
-            NotificationAttemptRow(
-                channel=attempt.channel,
-                agency=attempt.agency,
-                message_id=attempt.message_id,
-                attempt=attempt.attempt,
-                at=at,
-                outcome=attempt.outcome,
-                final=attempt.final,
-                status_code=attempt.status_code,
-                elapsed_ms=attempt.elapsed_ms,
-                detail=(attempt.detail or None) and attempt.detail[:200],
-            )
-        )
-        session.commit()
 
 
 class WebhookDispatcher:
@@ -309,36 +276,25 @@ class WebhookDispatcher:
                     await jetstream.publish(nc.jetstream(), receipt, stream=self.stream.name)
             except jetstream.PublishError as exc:
                 problem = f"delivered, but the receipt was not confirmed ({exc})"[:200]
-            else:
-                await self._record(
-                    Attempt(
-                        "webhook",
-                        webhook.agency,
-                        message.id,
-                        attempt,
-                        "delivered",
-                        True,
-                        status,
-                        elapsed,
-                    )
-                )
-                await msg.ack()
-                return
-        final = attempt >= self.max_attempts
+        delivered = problem is None
+        final = delivered or attempt >= self.max_attempts
+        outcome = "delivered" if delivered else "gave_up" if final else "failed"
         await self._record(
             Attempt(
                 "webhook",
                 webhook.agency,
                 message.id,
                 attempt,
-                "gave_up" if final else "failed",
+                outcome,
                 final,
                 status,
                 elapsed,
                 problem,
             )
         )
-        if final:
+        if delivered:
+            await msg.ack()
+        elif final:
             await msg.term()
         else:
             await msg.nak(delay=backoff(attempt, self.base_delay))
