@@ -22,25 +22,19 @@ from bus.runtime.undeliverable import Failures, UndeliverableKeeper
 from schemas.messages import parse_message
 from tests import builders as b
 from tests.fakes import FakeClock, FakeReceived, FixedObligations, MemoryBus, MemoryLedger
+from tests.test_recording import Stream as RecordingStream
 
 COPY_IDS = CopyIds(b"k" * CopyIds.KEY_BYTES)
 POLICY = Policy.load()
 LONG_AGO = b.T0 - timedelta(hours=1)  # stored long enough ago that nothing may wait
 
 
-class Stream:
-    """Deliveries with stream sequences as JetStream would hand them out."""
+class Stream(RecordingStream):
+    """Deliveries with stream sequences as JetStream would hand them out, to be settled."""
 
-    def __init__(self) -> None:
-        self.seq = 0
-
-    def deliver(self, message: object, subject: str | None = None) -> FakeReceived:
-        self.seq += 1
-        data = message.to_json() if hasattr(message, "to_json") else message
-        assert isinstance(data, bytes)
-        if subject is None:
-            subject = subjects.routes(message)[0][0]  # type: ignore[arg-type]
-        return FakeReceived(subject, data, self.seq, stored_at=LONG_AGO)
+    def receive(self, message: object, subject: str | None = None) -> FakeReceived:
+        d = self.deliver(message, subject)
+        return FakeReceived(d.subject, d.data, d.stream_seq, stored_at=LONG_AGO)
 
 
 def recorder(ledger: MemoryLedger, bus: MemoryBus, **options: object) -> Recorder:
@@ -60,7 +54,7 @@ async def test_a_batch_is_recorded_in_one_commit_then_acknowledged() -> None:
     ledger, bus, stream = MemoryLedger(), MemoryBus(), Stream()
     request = b.patrol_request()
     receipt = b.receipt(request.id)
-    batch = [stream.deliver(request), stream.deliver(receipt)]
+    batch = [stream.receive(request), stream.receive(receipt)]
     hub = recorder(ledger, bus)
     await hub.on_batch(batch)  # type: ignore[arg-type]
     assert [m.settled for m in batch] == [["ack"], ["ack"]]
@@ -76,7 +70,7 @@ async def test_bad_input_becomes_a_dead_letter_and_its_sender_is_told() -> None:
     ledger, bus, stream = MemoryLedger(), MemoryBus(), Stream()
     request = b.patrol_request()
     outbox_subject = subjects.routes(b.receipt(request.id))[0][0]
-    garbage = stream.deliver(b"{not json", subject=outbox_subject)
+    garbage = stream.receive(b"{not json", subject=outbox_subject)
     hub = recorder(ledger, bus)
     await hub.on_batch([garbage])  # type: ignore[list-item]
     assert garbage.settled == ["ack"] and hub.dead_letters == 1
@@ -93,7 +87,7 @@ async def test_bad_input_becomes_a_dead_letter_and_its_sender_is_told() -> None:
 async def test_a_ledger_that_is_down_holds_the_batch_in_progress_then_records_it() -> None:
     ledger, bus, stream = MemoryLedger(), MemoryBus(), Stream()
     ledger.unavailable = 1
-    delivery = stream.deliver(b.patrol_request())
+    delivery = stream.receive(b.patrol_request())
     hub = recorder(ledger, bus)
     await hub.on_batch([delivery])  # type: ignore[list-item]
     assert delivery.settled == ["progress", "ack"]
@@ -105,7 +99,7 @@ async def test_a_ledger_that_is_down_holds_the_batch_in_progress_then_records_it
 async def test_a_batch_that_fails_is_retried_one_by_one_and_given_back_with_a_delay() -> None:
     ledger, bus, stream = MemoryLedger(), MemoryBus(), Stream()
     ledger.broken = RuntimeError("a bug this message triggers\nwith a second line")
-    batch = [stream.deliver(b.patrol_request()), stream.deliver(b.patrol_request())]
+    batch = [stream.receive(b.patrol_request()), stream.receive(b.patrol_request())]
     batch[1].attempt = 3
     hub = recorder(ledger, bus)
     await hub.on_batch(batch)  # type: ignore[arg-type]
@@ -115,7 +109,7 @@ async def test_a_batch_that_fails_is_retried_one_by_one_and_given_back_with_a_de
 
 async def test_a_response_before_its_request_is_deferred_while_young() -> None:
     ledger, bus, stream = MemoryLedger(), MemoryBus(), Stream()
-    early = stream.deliver(b.receipt("req-not-yet-seen-0001"))
+    early = stream.receive(b.receipt("req-not-yet-seen-0001"))
     early.stored_at = b.T0 + timedelta(minutes=1)  # just now: its request may be on its way
     hub = recorder(ledger, bus, defer_unknown_for=1.0)
     await hub.on_batch([early])  # type: ignore[list-item]
