@@ -61,6 +61,11 @@ class JetStreamReceived:
         self._msg = msg
 
     @property
+    def msg(self) -> Msg:
+        """The nats-py message underneath."""
+        return self._msg
+
+    @property
     def subject(self) -> str:
         return self._msg.subject
 
