@@ -16,6 +16,8 @@ from bus.domain.msgids import CopyIds
 from bus.domain.policy import Clock, Policy
 from bus.domain.ports import OnStream
 from bus.domain.recording import Outcome
+from bus.runtime.broker import hub_options
+from bus.runtime.connection import ConnectionOptions
 from bus.runtime.recorder import Recorder
 from bus.runtime.sweeper import Sweeper
 from bus.runtime.undeliverable import Failures, UndeliverableKeeper
@@ -185,3 +187,33 @@ async def test_the_keeper_keeps_what_the_hub_gave_up_on_and_tells_the_sender() -
     again = FakeReceived("$JS.EVENT.ADVISORY", named, 4, b.T0)
     await keeper.on_batch([again])  # type: ignore[list-item]
     assert again.settled == ["nak 5.0"]
+
+
+def test_one_set_of_connection_options_for_nats_py_and_faststream(tmp_path: Path) -> None:
+    seed = tmp_path / "gro.government.nk"
+    agency = ConnectionOptions.of(
+        "nats://a:4222,nats://b:4222", name="mechbus-gro", agency="gro.government", creds=seed
+    )
+    assert agency.for_nats() == {
+        "servers": ["nats://a:4222", "nats://b:4222"],
+        "name": "mechbus-gro",
+        "max_reconnect_attempts": -1,
+        "reconnect_time_wait": 0.5,
+        "connect_timeout": 5,
+        "inbox_prefix": "_INBOX.gro.government",
+        "nkeys_seed": str(seed),
+    }
+    # what the hub's broker always had: FastStream's own name and connect timeout
+    assert hub_options(["nats://a:4222"]).for_faststream() == {
+        "servers": ["nats://a:4222"],
+        "max_reconnect_attempts": -1,
+        "reconnect_time_wait": 1,
+        "inbox_prefix": b"_INBOX.fed.hub",
+    }
+    # a caller's own nats-py options win, as they always did
+    assert (
+        ConnectionOptions.of("nats://a:4222", max_reconnect_attempts=2).for_nats()[
+            "max_reconnect_attempts"
+        ]
+        == 2
+    )
