@@ -21,6 +21,7 @@ from bus.domain.ports import Delivery
 from bus.domain.recording import Outcome, Result
 from bus.runtime import jetstream
 from bus.runtime.hub import Hub
+from bus.runtime.recorder import Recorder
 
 LABEL = "mechbus  hub + SQLite ledger"
 NOTE = (
@@ -31,15 +32,17 @@ NOTE = (
 )
 
 
-class TimedHub(Hub):
-    """The hub unchanged, told when each commit completed: ``_after_commit`` runs right after
-    the ledger transaction returns, before notices and acks. Also counts where time goes."""
+class TimedRecorder(Recorder):
+    """The hub's recording loop unchanged, told when each commit completed: ``after_commit``
+    runs right after the ledger transaction returns, before notices and acks. Also counts
+    where time goes."""
 
-    def __init__(self, *args: Any, tracker: Tracker, **kwargs: Any) -> None:
+    tracker: Tracker | None = None
+    refused = 0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.tracker = tracker
-        self.refused = 0
-        self.commit_ms: list[float] = []  # each Hub._commit: the ledger thread, after-commit
+        self.commit_ms: list[float] = []  # each Recorder._commit: the ledger thread, after-commit
 
     async def _commit(self, deliveries: list[Delivery]) -> list[Outcome]:
         began = time.perf_counter()
@@ -48,14 +51,35 @@ class TimedHub(Hub):
         finally:
             self.commit_ms.append((time.perf_counter() - began) * 1000)
 
-    async def _after_commit(self, outcomes: list[Outcome]) -> None:
+    async def after_commit(self, outcomes: list[Outcome]) -> None:
         at = time.perf_counter()
         for outcome in outcomes:
             if outcome.result is Result.RECORDED and outcome.message_id is not None:
+                assert self.tracker is not None
                 self.tracker.finished(outcome.message_id, at)
             elif outcome.reason is not None:
                 self.refused += 1
-        await super()._after_commit(outcomes)
+        await super().after_commit(outcomes)
+
+
+class TimedHub(Hub):
+    """The hub with a TimedRecorder."""
+
+    recorder_type = TimedRecorder
+
+    def __init__(self, *args: Any, tracker: Tracker, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        assert isinstance(self.recorder, TimedRecorder)
+        self.timed: TimedRecorder = self.recorder
+        self.timed.tracker = tracker
+
+    @property
+    def refused(self) -> int:
+        return self.timed.refused
+
+    @property
+    def commit_ms(self) -> list[float]:
+        return self.timed.commit_ms
 
 
 class MechbusConsumer:

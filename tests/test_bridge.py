@@ -17,9 +17,10 @@ from adapters.bridge.store import BridgeStore, BridgeStoreError
 from adapters.ledger.store import SqlLedger
 from adapters.ledger.tables import MessageRow
 from adapters.natsserver.server import EmbeddedNatsServer
+from bus.domain.msgids import receipt_id
 from bus.domain.permissions import BRIDGE, for_agency
 from bus.domain.recording import record_batch
-from bus.runtime.agency import AgencyClient, receipt_id
+from bus.runtime.agency import AgencyClient
 from bus.runtime.hub import Hub
 from schemas.envelope import Envelope
 from schemas.registry import active_registry

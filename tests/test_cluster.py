@@ -119,7 +119,8 @@ async def test_puller_keeps_fetching_through_election_errors() -> None:
     sub = FlakySubscription(["message"])
     puller = BatchPuller(FakeJetStream(sub), "S", "d", handled.put, idle_timeout=0.1)  # type: ignore[arg-type]
     await puller.start()
-    assert await asyncio.wait_for(handled.get(), 10) == ["message"]
+    batch = await asyncio.wait_for(handled.get(), 10)
+    assert [received.msg for received in batch] == ["message"]
     await puller.stop()
     assert not sub.errors
 

@@ -18,6 +18,7 @@ from bus.domain.policy import Policy
 from bus.runtime.agency import AgencyClient
 from bus.runtime.hub import Hub
 from bus.runtime.sweeper import Sweeper
+from bus.runtime.transport import JetStreamTransport
 from schemas.tracking import BoardSessionScheduled
 from tests import builders as b
 
@@ -92,9 +93,9 @@ async def test_unanswered_request_climbs_every_rung_once(
         def fired(n: int) -> bool:
             return len(levels(ledger)) == n
 
-        sweeps = [
-            Sweeper(SqlObligations(ledger), mechanism.js, policy=policy, clock=clock, interval=0.05)
-        ]
+        obligations = SqlObligations(ledger)
+        as_mechanism = JetStreamTransport(mechanism.js, "MECHBUS")
+        sweeps = [Sweeper(obligations, as_mechanism, policy=policy, clock=clock, interval=0.05)]
         sweeps[0].start()
 
         clock.now = b.T0 + 0.9 * H  # before the urgent 1 h deadline: nothing
@@ -105,9 +106,7 @@ async def test_unanswered_request_climbs_every_rung_once(
 
         # Kill the sweeper (no goodbye) and start a new one with no memory.
         sweeps[0]._task.cancel()  # type: ignore[union-attr]
-        sweeps.append(
-            Sweeper(SqlObligations(ledger), mechanism.js, policy=policy, clock=clock, interval=0.05)
-        )
+        sweeps.append(Sweeper(obligations, as_mechanism, policy=policy, clock=clock, interval=0.05))
         sweeps[1].start()
         clock.now = b.T0 + 1.6 * H
         await hub.wait_until(lambda: fired(2))
@@ -117,7 +116,7 @@ async def test_unanswered_request_climbs_every_rung_once(
         # out twice with the same id and bytes, and is recorded once.
         await sweeps[1].stop()
         clock.now = b.T0 + 2.2 * H
-        restarted = Sweeper(SqlObligations(ledger), mechanism.js, policy=policy, clock=clock)
+        restarted = Sweeper(obligations, as_mechanism, policy=policy, clock=clock)
         first, second = await asyncio.gather(restarted.sweep_once(), restarted.sweep_once())
         # Both sweeps saw the rung unrecorded, or the second saw the first's already in the
         # ledger: either way one rung id went out.

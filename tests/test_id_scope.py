@@ -254,7 +254,7 @@ async def test_an_agency_cannot_pre_empt_the_hubs_reminder(
         await hub.wait_until(lambda: recipient_status(ledger, request.id, B) == "sent", timeout=15)
         sweeper = Sweeper(
             SqlObligations(ledger),
-            hub.js,
+            hub.transport,
             policy=Policy.load(),
             clock=clock,
             copy_ids=hub.copy_ids,

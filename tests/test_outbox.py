@@ -11,6 +11,7 @@ from adapters.ledger.tables import MessageRow, OutboxRow, RequestRow
 from adapters.natsserver.server import EmbeddedNatsServer
 from bus.runtime import jetstream
 from bus.runtime.hub import Hub
+from bus.runtime.transport import JetStreamTransport
 from tests import builders as b
 
 PERSON = {"full_name": "Persona Periodista", "address": "Calle Falsa 123, Iguala"}
@@ -38,8 +39,9 @@ async def test_a_relay_after_a_lost_puback_is_recorded_once(
         # again with the same message id, and the stream's duplicate window absorbs it.
         await jetstream.publish(js, request, stream="MECHBUS")
         assert [w.message_id for w in outbox.waiting()] == [request.id]
-        assert await outbox.relay(js) == 1
-        assert outbox.waiting() == [] and await outbox.relay(js) == 0
+        transport = JetStreamTransport(js, "MECHBUS")
+        assert await outbox.relay(transport) == 1
+        assert outbox.waiting() == [] and await outbox.relay(transport) == 0
 
         await hub.wait_until(lambda: hub.recorded >= 1)
         with ledger.session() as s:

@@ -13,9 +13,11 @@ import pytest
 from adapters.ledger.store import SqlLedger
 from adapters.ledger.tables import DeadLetterRow, ShelterCapacityRow
 from adapters.natsserver.server import EmbeddedNatsServer
+from bus.domain.msgids import CopyIds
 from bus.domain.placement import Release
+from bus.domain.ports import Published, Publisher, PublishError
 from bus.domain.streams import CAPACITY_BUCKET
-from bus.runtime import jetstream
+from bus.runtime import publishing
 from bus.runtime.agency import AgencyClient, IncomingRequest
 from bus.runtime.hub import Hub
 from schemas.capacity import OfferReleased, PlacementConfirmed
@@ -242,17 +244,17 @@ async def test_a_placement_is_let_out_even_when_the_hub_fails_after_the_commit(
 ) -> None:
     hub, ledger = hub_ledger
     lost: list[str] = []
-    publish_release = jetstream.publish_release
+    publish_release = publishing.publish_release
 
     async def first_one_lost(
-        js: object, release: Release, *, stream: str, copy_ids: object = None
-    ) -> object:
+        publisher: Publisher, release: Release, *, copy_ids: CopyIds | None = None
+    ) -> Published:
         if not lost:  # as if the hub died between the commit and this publish
             lost.append(release.subject)
-            raise jetstream.PublishError("connection lost")
-        return await publish_release(js, release, stream=stream, copy_ids=copy_ids)  # type: ignore[arg-type]
+            raise PublishError("connection lost")
+        return await publish_release(publisher, release, copy_ids=copy_ids)
 
-    monkeypatch.setattr(jetstream, "publish_release", first_one_lost)
+    monkeypatch.setattr(publishing, "publish_release", first_one_lost)
     async with (
         await AgencyClient.connect(nats_server.url, "fed.mechanism") as mechanism,
         await AgencyClient.connect(nats_server.url, CDMX) as cdmx,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from nats.aio.client import Client
 
@@ -54,15 +54,14 @@ class NatsPublisher:
                 return self._nc
             if not self.servers:
                 raise Unavailable("no NATS server is configured or running")
-            options: dict[str, Any] = {}
-            if self.creds is not None:
-                options["nkeys_seed"] = str(self.creds)
-            if self.tls is not None:
-                options["tls"] = self.tls
             try:
                 self._nc = await asyncio.wait_for(
                     jetstream.connect(
-                        self.servers, name="mechbus-bridge", agency=BRIDGE, **options
+                        self.servers,
+                        name="mechbus-bridge",
+                        agency=BRIDGE,
+                        creds=self.creds,
+                        tls=self.tls,
                     ),
                     self.connect_timeout,
                 )

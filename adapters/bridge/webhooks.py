@@ -178,14 +178,12 @@ class WebhookDispatcher:
         await self.http.aclose()
 
     async def _connect(self, agency: str) -> Client:
-        options: dict[str, Any] = {}
-        creds = self.creds_for(agency)
-        if creds is not None:
-            options["nkeys_seed"] = str(creds)
-        if self.nats_tls is not None:
-            options["tls"] = self.nats_tls
         nc = await jetstream.connect(
-            self.servers, name=f"mechbus-webhooks-{agency}", agency=agency, **options
+            self.servers,
+            name=f"mechbus-webhooks-{agency}",
+            agency=agency,
+            creds=self.creds_for(agency),
+            tls=self.nats_tls,
         )
         self._connections.append(nc)
         return nc

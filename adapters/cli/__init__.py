@@ -50,7 +50,9 @@ from bus.domain.capacity import matching, mismatch
 from bus.domain.chain import verify as verify_chain
 from bus.domain.policy import Policy, PolicyError
 from bus.domain.scorecard import StateScore
+from bus.domain.streams import StreamSpec
 from bus.runtime.sweeper import Sweeper
+from bus.runtime.transport import JetStreamTransport
 from schemas.envelope import Envelope
 from schemas.messages import export_json_schemas, parse_message
 from schemas.requests import (
@@ -822,7 +824,10 @@ def sweep(
         nc = await _connect_as_hub(settings, url, "mechbus-sweep")
         try:
             sweeper = Sweeper(
-                SqlObligations(ledger), nc.jetstream(), policy=rules, copy_ids=settings.copy_ids()
+                SqlObligations(ledger),
+                JetStreamTransport(nc.jetstream(), StreamSpec().name),
+                policy=rules,
+                copy_ids=settings.copy_ids(),
             )
             return len(await sweeper.sweep_once())
         finally:
@@ -1309,7 +1314,8 @@ def outbox_relay(
     async def once(outbox: Outbox) -> int:
         nc = await _connect_as_hub(settings, url, "mechbus-outbox")
         try:
-            return await outbox.relay(nc.jetstream(), copy_ids=settings.copy_ids())
+            transport = JetStreamTransport(nc.jetstream(), StreamSpec().name)
+            return await outbox.relay(transport, copy_ids=settings.copy_ids())
         finally:
             await nc.drain()
 

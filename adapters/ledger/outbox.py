@@ -18,14 +18,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from nats.js import JetStreamContext
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from adapters.ledger.store import SqlLedger
 from adapters.ledger.tables import OutboxRow
 from bus.domain.msgids import CopyIds
-from bus.runtime import jetstream
+from bus.domain.ports import Publisher, PublishError
+from bus.runtime import publishing
 from bus.runtime.undeliverable import error_summary
 from schemas.envelope import Envelope
 from schemas.messages import parse_message
@@ -112,9 +112,8 @@ class Outbox:
 
     async def relay(
         self,
-        js: JetStreamContext,
+        publisher: Publisher,
         *,
-        stream: str = "MECHBUS",
         limit: int = 500,
         copy_ids: CopyIds | None = None,
     ) -> int:
@@ -124,8 +123,8 @@ class Outbox:
         for message in await asyncio.to_thread(self._next, limit):
             try:
                 # the deployment's copy ids: a copy whose PubAck was lost collapses
-                await jetstream.publish(js, message, stream=stream, copy_ids=copy_ids)
-            except jetstream.PublishError as exc:
+                await publishing.publish_message(publisher, message, copy_ids=copy_ids)
+            except PublishError as exc:
                 await asyncio.to_thread(self.failed, message.id, exc)
                 log.warning(
                     "outbox relay: %s not published yet (%s)", message.id, type(exc).__name__
@@ -142,16 +141,14 @@ class OutboxRelay:
     def __init__(
         self,
         outbox: Outbox,
-        js: JetStreamContext,
+        publisher: Publisher,
         *,
-        stream: str = "MECHBUS",
         interval: float = 5.0,
         copy_ids: CopyIds | None = None,
     ) -> None:
         self._outbox = outbox
         self._copy_ids = copy_ids
-        self._js = js
-        self._stream = stream
+        self._publisher = publisher
         self._interval = interval
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -168,9 +165,7 @@ class OutboxRelay:
     async def _run(self) -> None:
         while not self._stopping.is_set():
             try:
-                sent = await self._outbox.relay(
-                    self._js, stream=self._stream, copy_ids=self._copy_ids
-                )
+                sent = await self._outbox.relay(self._publisher, copy_ids=self._copy_ids)
                 if sent:
                     log.info("outbox relay published %d messages", sent)
             except Exception:  # the ledger or NATS is away: the next round tries again

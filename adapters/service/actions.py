@@ -36,14 +36,13 @@ from schemas.tracking import EscalationLevel
 
 async def connect_as_hub(settings: Settings, url: str, name: str) -> Client:
     """A NATS connection as the hub's user, with its credentials and CA when the home has them."""
-    options: dict[str, Any] = {}
-    seed = settings.creds_for("fed.hub")
-    if seed is not None:
-        options["nkeys_seed"] = str(seed)
-    tls = settings.tls_context()
-    if tls is not None:
-        options["tls"] = tls
-    return await jetstream.connect(url, name=name, agency="fed.hub", **options)
+    return await jetstream.connect(
+        url,
+        name=name,
+        agency="fed.hub",
+        creds=settings.creds_for("fed.hub"),
+        tls=settings.tls_context(),
+    )
 
 
 class NoServer(RuntimeError):

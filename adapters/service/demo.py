@@ -417,7 +417,11 @@ async def _play(
             f"than the policy says (one policy hour = {3600 / scenario.compression:g} s)[/]"
         )
         sweeper = Sweeper(
-            SqlObligations(ledger), hub.js, policy=policy, interval=0.2, copy_ids=hub.copy_ids
+            SqlObligations(ledger),
+            hub.transport,
+            policy=policy,
+            interval=0.2,
+            copy_ids=hub.copy_ids,
         )
         sweeper.start()
         try:

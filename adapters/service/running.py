@@ -297,7 +297,7 @@ class Up:
         try:
             sweeper = Sweeper(
                 SqlObligations(ledger),
-                hub.js,
+                hub.transport,
                 policy=self.policy,
                 interval=self.sweep_interval,
                 copy_ids=hub.copy_ids,
@@ -305,9 +305,7 @@ class Up:
             sweeper.start()
             stops.append(sweeper.stop)
             # What `mechbus send` kept while NATS was away goes out now, and as it comes.
-            relay = OutboxRelay(
-                Outbox(ledger), hub.js, stream=hub.stream.name, copy_ids=hub.copy_ids
-            )
+            relay = OutboxRelay(Outbox(ledger), hub.transport, copy_ids=hub.copy_ids)
             relay.start()
             stops.append(relay.stop)
             failure = await self._announce_and_watch(hub, lock, url, bus, provisioned)

@@ -1,12 +1,13 @@
-"""What the coordination core needs from a ledger, as protocols (the SQL adapter implements them).
+"""What the coordination core needs from a ledger and from the bus, as protocols.
 
-Keeping the ledger behind this port is what lets bus/ stay free of SQL, and lets the same
-recording logic run on SQLite and PostgreSQL.
+The SQL adapter implements the ledger's, bus.runtime the bus's over JetStream. Keeping both
+behind these ports is what lets bus/ stay free of SQL, lets the same recording logic run on
+SQLite and PostgreSQL, and lets the hub's loops run in a test against in-memory fakes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +25,93 @@ class LedgerUnavailable(RuntimeError):
     Nothing is wrong with the messages: the hub holds its batch and tries again, and such
     failures never count toward a message's deliveries.
     """
+
+
+class PublishError(RuntimeError):
+    """A publish that the stream did not confirm."""
+
+
+@dataclass(frozen=True)
+class Published:
+    """The stream's confirmation of one publish (JetStream's PubAck)."""
+
+    stream: str
+    seq: int
+    duplicate: bool = False  # the stream had it already (same msg id within its window)
+
+
+class Publisher(Protocol):
+    """Publishes bytes on the bus's stream and waits for its confirmation."""
+
+    async def publish(
+        self,
+        subject: str,
+        payload: bytes,
+        *,
+        headers: Mapping[str, str] | None = None,
+        msg_id: str | None = None,
+    ) -> Published:
+        """``msg_id`` lets the stream recognise a retry in its duplicate window; raises
+        PublishError when the stream does not confirm."""
+        ...
+
+
+@dataclass(frozen=True)
+class OnStream:
+    """A message as the stream keeps it, read back by its sequence."""
+
+    subject: str
+    data: bytes
+    stored_at: datetime | None
+
+
+class Transport(Publisher, Protocol):
+    """The hub's bus: publishing, and reading back what the stream stored."""
+
+    async def stored(self, stream_seq: int) -> OnStream | None:
+        """The message at ``stream_seq`` on the main stream; None once it is gone."""
+        ...
+
+
+class Received(Protocol):
+    """One message the bus delivered to a durable consumer, to settle once handled."""
+
+    @property
+    def subject(self) -> str: ...
+
+    @property
+    def data(self) -> bytes: ...
+
+    @property
+    def stream_seq(self) -> int: ...
+
+    @property
+    def attempt(self) -> int:
+        """The bus's delivery count for this message (1 the first time)."""
+        ...
+
+    @property
+    def stored_at(self) -> datetime: ...
+
+    async def ack(self) -> None: ...
+
+    async def nak(self, delay: float | None = None) -> None:
+        """Not handled: deliver again, after ``delay`` seconds if given."""
+        ...
+
+    async def in_progress(self) -> None:
+        """Still being handled: do not hand it to anyone else yet."""
+        ...
+
+
+BatchHandler = Callable[[list[Received]], Awaitable[None]]
+"""What a durable consumer's deliveries go to, one batch at a time, in stream order."""
+
+
+class CapacityBoard(Protocol):
+    """Where the shelters' latest capacity is published for reading (a key-value bucket)."""
+
+    async def put(self, shelter: str, document: bytes) -> None: ...
 
 
 @dataclass(frozen=True)

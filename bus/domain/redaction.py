@@ -6,7 +6,7 @@ Everyone else receives the message without them. A shelter in particular is told
 people need a place, their needs and dates, and the state they come from; it learns who they
 are only from the placement confirmation addressed to it alone.
 
-Applied by the publisher to each recipient's copy (bus.runtime.jetstream.publish) and again by the
+Applied to each recipient's copy before it is published (bus.domain.copies) and again by the
 agency client on receipt, so a mistake on one side does not expose anyone.
 """
 

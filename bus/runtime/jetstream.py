@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import ssl
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import nats
@@ -15,11 +17,14 @@ from nats.js import JetStreamContext, api
 from nats.js.errors import BadRequestError, NotFoundError
 from nats.js.kv import KeyValue
 
-from bus.domain import redaction, subjects
 from bus.domain.msgids import CopyIds
 from bus.domain.placement import Release
+from bus.domain.ports import Published
+from bus.domain.ports import PublishError as PublishError  # where callers have caught it
 from bus.domain.streams import CAPACITY_BUCKET, ConsumerSpec, StreamSpec
-from bus.domain.subjects import inbox_prefix
+from bus.runtime import publishing
+from bus.runtime.connection import ConnectionOptions
+from bus.runtime.transport import JetStreamTransport
 from schemas.envelope import Envelope
 
 log = logging.getLogger("mechbus.nats")
@@ -32,6 +37,8 @@ async def connect(
     *,
     name: str,
     agency: str | None = None,
+    creds: Path | None = None,
+    tls: ssl.SSLContext | None = None,
     error_cb: ErrorCallback | None = None,
     **options: Any,
 ) -> Client:
@@ -39,20 +46,27 @@ async def connect(
 
     ``url`` may list several servers (a list, or one string separated by commas as the nats
     tools accept): the client picks any, and moves to another when its server goes away.
+    ``creds`` is the nkey seed file, ``tls`` the context trusting the deployment's CA;
+    ``options`` are nats-py's (bus.runtime.connection.ConnectionOptions).
     """
+    connection = ConnectionOptions.of(
+        url, name=name, agency=agency, creds=creds, tls=tls, **options
+    )
+    return await connect_with(connection, error_cb)
+
+
+async def connect_with(
+    connection: ConnectionOptions, error_cb: ErrorCallback | None = None
+) -> Client:
+    """Connect with ``connection``, logging every error the client reports."""
+    name = connection.name
 
     async def _log_error(exc: Exception) -> None:
         log.warning("nats error on %s: %s", name, exc)
         if error_cb is not None:
             await error_cb(exc)
 
-    options.setdefault("max_reconnect_attempts", -1)
-    options.setdefault("reconnect_time_wait", 0.5)
-    options.setdefault("connect_timeout", 5)
-    if agency is not None:
-        options.setdefault("inbox_prefix", inbox_prefix(agency))
-    servers = url if isinstance(url, list) else url.split(",")
-    nc = await nats.connect(servers=servers, name=name, error_cb=_log_error, **options)
+    nc = await nats.connect(error_cb=_log_error, **connection.for_nats())
     read_any_subject(nc)
     return nc
 
@@ -203,53 +217,23 @@ async def ensure_capacity_bucket(js: JetStreamContext, stream: StreamSpec) -> Ke
         return await js.key_value(CAPACITY_BUCKET)
 
 
-class PublishError(RuntimeError):
-    """A publish that JetStream did not confirm."""
-
-
-_PROCESS_COPY_IDS = CopyIds.ephemeral()
-
-
 async def publish(
     js: JetStreamContext,
     message: Envelope,
     *,
     stream: str,
     copy_ids: CopyIds | None = None,
-) -> list[api.PubAck]:
-    """Publish ``message`` on each subject its sender publishes it on and wait for every PubAck.
-
-    Each recipient's copy of a federal message carries a ``Nats-Msg-Id`` only the deployment
-    can compute (``copy_ids``, the deployment's key; without one, this process's), so a retry
-    after a lost PubAck is absorbed by the stream's duplicate window and the PubAck says
-    ``duplicate``. Messages on an agency's outbox carry none: the hub recognises a resend.
-    """
-    acks = []
-    for subject, copy_key in subjects.published_routes(message):
-        route = subjects.parse(subject)
-        assert route is not None
-        # Each recipient's copy carries only what that recipient may know.
-        copy = Release(subject, copy_key, redaction.for_recipient(message, route.agency).to_json())
-        acks.append(await _send(js, copy, stream, copy_ids, f"{message.type} {message.id}"))
-    return acks
+) -> list[Published]:
+    """Publish ``message``'s copies on ``stream`` through ``js`` (bus.runtime.publishing)."""
+    return await publishing.publish_message(
+        JetStreamTransport(js, stream), message, copy_ids=copy_ids
+    )
 
 
 async def publish_release(
     js: JetStreamContext, release: Release, *, stream: str, copy_ids: CopyIds | None = None
-) -> api.PubAck:
-    """Publish what the hub lets out after recording a placement, as derived (the same bytes
-    and copy key make a second publish after a crash a duplicate), and wait for the PubAck."""
-    return await _send(js, release, stream, copy_ids, "release")
-
-
-async def _send(
-    js: JetStreamContext, copy: Release, stream: str, copy_ids: CopyIds | None, what: str
-) -> api.PubAck:
-    """One copy, with the Nats-Msg-Id its copy key gives it (none on an outbox)."""
-    ids = copy_ids or _PROCESS_COPY_IDS
-    key = copy.copy_key
-    headers = {"Nats-Msg-Id": ids.header(key, copy.payload)} if key else None
-    try:
-        return await js.publish(copy.subject, copy.payload, stream=stream, headers=headers)
-    except Exception as exc:
-        raise PublishError(f"{what} to {copy.subject}: {exc}") from exc
+) -> Published:
+    """Publish a release on ``stream`` through ``js`` (bus.runtime.publishing)."""
+    return await publishing.publish_release(
+        JetStreamTransport(js, stream), release, copy_ids=copy_ids
+    )

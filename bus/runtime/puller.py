@@ -16,16 +16,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
 
-from nats.aio.msg import Msg
 from nats.errors import ConnectionClosedError
 from nats.js import JetStreamContext
 from nats.js.errors import APIError
 
+from bus.domain.ports import BatchHandler
+from bus.runtime.transport import JetStreamReceived
+
 log = logging.getLogger("mechbus.puller")
 
-BatchHandler = Callable[[list[Msg]], Awaitable[None]]
 
 RETRY_DELAYS = (0.05, 0.1, 0.2, 0.5, 1.0)
 """Pauses between failed fetches: a leader election takes a few seconds, a reconnect less."""
@@ -113,7 +113,7 @@ class BatchPuller:
                 log.info("fetch on %s works again after %d failures", self._durable, failures)
                 failures, last_kind = 0, ""
             try:
-                await self._handler(batch)
+                await self._handler([JetStreamReceived(m) for m in batch])
             except Exception:
                 log.exception("batch handler failed on %s", self._durable)
 

@@ -14,14 +14,11 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from nats.js import JetStreamContext
-
 from bus.domain.ladder import rung_message, rungs_due
 from bus.domain.msgids import CopyIds
 from bus.domain.policy import Policy
-from bus.domain.ports import SweepSource
-from bus.domain.streams import StreamSpec
-from bus.runtime import jetstream
+from bus.domain.ports import Publisher, SweepSource
+from bus.runtime import publishing
 from schemas.envelope import Envelope
 from schemas.registry import AgencyRegistry, active_registry
 
@@ -36,21 +33,19 @@ class Sweeper:
     def __init__(
         self,
         source: SweepSource,
-        js: JetStreamContext,
+        publisher: Publisher,
         *,
         policy: Policy,
         clock: Callable[[], datetime] = utc_now,
         registry: AgencyRegistry | None = None,
-        stream: StreamSpec | None = None,
         interval: float = 30.0,
         copy_ids: CopyIds | None = None,
     ) -> None:
         self.source = source
-        self.js = js
+        self.publisher = publisher  # speaking as the hub, on the bus's stream
         self.policy = policy
         self.clock = clock
         self.registry = registry or active_registry()
-        self.stream = stream or StreamSpec()
         self.interval = interval
         self.copy_ids = copy_ids  # the deployment's, so a rung sent twice collapses
         self.sent = 0
@@ -72,9 +67,7 @@ class Sweeper:
                 if rung.level in fired:
                     continue
                 message = rung_message(rung)
-                await jetstream.publish(
-                    self.js, message, stream=self.stream.name, copy_ids=self.copy_ids
-                )
+                await publishing.publish_message(self.publisher, message, copy_ids=self.copy_ids)
                 published.append(message)
                 log.info(
                     "%s: %s owes %s on request %s",

@@ -15,13 +15,11 @@ import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 
-from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.errors import NotFoundError
 
 from bus.domain import subjects
 from bus.domain.permissions import HUB
-from bus.domain.ports import Delivery, Ledger, LedgerUnavailable
+from bus.domain.ports import Delivery, Ledger, LedgerUnavailable, Received, Transport
 from bus.domain.recording import Outcome, record_undeliverable
 from bus.domain.streams import StreamSpec, dead_letter_consumer, dead_letter_stream
 from bus.runtime import jetstream
@@ -60,44 +58,21 @@ class Failures:
 
 
 class UndeliverableKeeper:
-    """Consumes the dead-letter stream for the hub; started and stopped with it."""
+    """Keeps what the dead-letter stream's advisories name; the hub feeds it (``on_batch``)."""
 
     def __init__(
         self,
-        js: JetStreamContext,
+        transport: Transport,
         ledger: Ledger,
-        stream: StreamSpec,
         failures: Failures,
         after_commit: Callable[[list[Outcome]], Awaitable[None]],
     ) -> None:
-        self._js = js
+        self._transport = transport
         self._ledger = ledger
-        self._stream = stream
         self._failures = failures
         self._after_commit = after_commit
-        self._puller: BatchPuller | None = None
 
-    async def start(self) -> None:
-        dlq = dead_letter_stream(self._stream)
-        consumer = dead_letter_consumer(self._stream)
-        await jetstream.ensure_stream(self._js, dlq)
-        await jetstream.ensure_consumer(self._js, dlq, consumer)
-        self._puller = BatchPuller(
-            self._js,
-            dlq.name,
-            consumer.durable,
-            self._on_batch,
-            batch_size=16,
-            inbox_prefix=subjects.deliver_prefix(HUB),
-        )
-        await self._puller.start()
-
-    async def stop(self) -> None:
-        if self._puller is not None:
-            await self._puller.stop()
-            self._puller = None
-
-    async def _on_batch(self, batch: list[Msg]) -> None:
+    async def on_batch(self, batch: list[Received]) -> None:
         for advisory in batch:
             try:
                 await self._keep(advisory)
@@ -106,26 +81,21 @@ class UndeliverableKeeper:
                 continue
             await advisory.ack()
 
-    async def _keep(self, advisory: Msg) -> None:
+    async def _keep(self, advisory: Received) -> None:
         try:
             event = json.loads(advisory.data)
             stream_seq, deliveries = int(event["stream_seq"]), int(event.get("deliveries", 0))
         except (ValueError, KeyError, TypeError):
             log.error("unreadable max-deliveries advisory at DLQ seq %s", _seq(advisory))
             return
-        try:
-            original = await self._js.get_msg(self._stream.name, stream_seq)
-        except NotFoundError:
+        original = await self._transport.stored(stream_seq)
+        if original is None:
             log.error(
                 "stream seq %d reached max deliveries and is gone from the stream", stream_seq
             )
             return
         delivery = Delivery(
-            original.subject or "",
-            original.data or b"",
-            stream_seq,
-            deliveries,
-            stored_at=original.time,
+            original.subject, original.data, stream_seq, deliveries, stored_at=original.stored_at
         )
         detail = (
             f"the hub could not record this message after {deliveries} deliveries (last "
@@ -139,8 +109,28 @@ class UndeliverableKeeper:
         await self._after_commit([outcome])
 
 
-def _seq(msg: Msg) -> int | str:
+async def watch_dead_letters(
+    js: JetStreamContext, stream: StreamSpec, keeper: UndeliverableKeeper
+) -> BatchPuller:
+    """Declare ``stream``'s dead-letter stream and its consumer, and feed it to ``keeper``."""
+    dlq = dead_letter_stream(stream)
+    consumer = dead_letter_consumer(stream)
+    await jetstream.ensure_stream(js, dlq)
+    await jetstream.ensure_consumer(js, dlq, consumer)
+    puller = BatchPuller(
+        js,
+        dlq.name,
+        consumer.durable,
+        keeper.on_batch,
+        batch_size=16,
+        inbox_prefix=subjects.deliver_prefix(HUB),
+    )
+    await puller.start()
+    return puller
+
+
+def _seq(msg: Received) -> int | str:
     try:
-        return msg.metadata.sequence.stream
+        return msg.stream_seq
     except Exception:  # not a JetStream message after all
         return "?"

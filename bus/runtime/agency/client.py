@@ -1,8 +1,8 @@
-"""The agency client: the SDK a state agency (or the Mechanism itself) uses to speak on the bus.
+"""The agency client: connected as one agency, it reads the agency's own inbox and speaks for it.
 
-It reads the agency's own inbox through its own durable consumer, sends the technical
-delivery receipt by itself as soon as a request arrives, and gives the agency's people the
-institutional steps: acknowledge, accept, decline with a reason, answer provisionally.
+It reads the inbox through the agency's own durable consumer, sends the technical delivery
+receipt by itself as soon as a request arrives, and sends what the agency's people decide
+(bus.runtime.agency.steps, bus.runtime.agency.incoming).
 """
 
 from __future__ import annotations
@@ -11,112 +11,40 @@ import asyncio
 import logging
 import ssl
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.js import JetStreamContext, api
+from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 
 from bus.domain import redaction, subjects
-from bus.domain.msgids import CopyIds, receipt_id
+from bus.domain.msgids import CopyIds
+from bus.domain.ports import Published, PublishError
 from bus.domain.streams import ConsumerSpec, StreamSpec, agency_consumer
-from bus.runtime import jetstream
-from schemas.capacity import (
-    CapacityBody,
-    CapacityUpdate,
-    PlacementArrived,
-    PlacementArrivedBody,
-    PlacementEnded,
-    PlacementEndedBody,
-    PlacementOffer,
-    PlacementOfferBody,
-)
-from schemas.common import EvidenceRef
+from bus.runtime import jetstream, publishing
+from bus.runtime.agency.errors import AgencyError, AgencyPermissionError
+from bus.runtime.agency.incoming import IncomingRequest
+from bus.runtime.agency.replies import E, delivery_receipt, reply_from
+from bus.runtime.agency.steps import AgencySteps
+from bus.runtime.transport import JetStreamTransport
 from schemas.envelope import Body, Envelope, Family
 from schemas.messages import parse_message
 from schemas.registry import active_registry
 from schemas.requests import OPENING_REQUESTS
-from schemas.responses import (
-    Acceptance,
-    AcceptanceBody,
-    Acknowledgement,
-    AcknowledgementBody,
-    CommitmentBody,
-    CommitmentFulfilled,
-    CommitmentMade,
-    CommitmentPartiallyFulfilled,
-    CommitmentWithdrawn,
-    Decline,
-    DeclineBody,
-    DeclineReason,
-    DeliveryReceipt,
-    DeliveryReceiptBody,
-    FulfilmentBody,
-    PartialFulfilmentBody,
-    ProgressBody,
-    ProgressReport,
-    ProvisionalAnswer,
-    ProvisionalBody,
-    WithdrawalBody,
-)
+from schemas.responses import DeliveryReceipt
 
 log = logging.getLogger("mechbus.agency")
-
-
-class AgencyError(RuntimeError):
-    """The bus refused something this agency asked for; the message says why."""
-
-
-class AgencyPermissionError(AgencyError, PermissionError):
-    """The server refused a subject this agency has no permission for."""
-
-
-CLIENT_NAME = "mechbus-agency-client/0.1"
-E = TypeVar("E", bound=Envelope)
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass(frozen=True)
-class IncomingRequest:
-    """A request addressed to this agency, with the steps the agency can take on it."""
-
-    message: Envelope
-    client: AgencyClient
-
-    @property
-    def id(self) -> str:
-        return self.message.id
-
-    async def acknowledge(self, official_role: str, note: str | None = None) -> Acknowledgement:
-        body = AcknowledgementBody(official_role=official_role, note=note)
-        return await self.client.answer(Acknowledgement, self.message, body)
-
-    async def accept(self, note: str | None = None) -> Acceptance:
-        return await self.client.answer(Acceptance, self.message, AcceptanceBody(note=note))
-
-    async def decline(self, reason_code: DeclineReason | str, explanation: str) -> Decline:
-        body = DeclineBody(reason_code=DeclineReason(reason_code), explanation=explanation)
-        return await self.client.answer(Decline, self.message, body)
-
-    async def provisional(
-        self, reason: str, decide_by: datetime | None = None
-    ) -> ProvisionalAnswer:
-        body = ProvisionalBody(reason=reason, decide_by=decide_by)
-        return await self.client.answer(ProvisionalAnswer, self.message, body)
-
-    async def commit(self, commitment_id: str, action: str, due: datetime) -> CommitmentMade:
-        return await self.client.commit(self.message, commitment_id, action, due)
-
-
-class AgencyClient:
+class AgencyClient(AgencySteps):
     """Connected as one agency. ``async with await AgencyClient.connect(url, "gro.government")``."""
 
     def __init__(
@@ -136,6 +64,7 @@ class AgencyClient:
         self.nc = nc
         self.js: JetStreamContext = nc.jetstream()
         self.stream = stream or StreamSpec()
+        self.transport = JetStreamTransport(self.js, self.stream.name)
         self.clock = clock
         self.auto_receipt = auto_receipt
         # A federal client's copies carry headers only the deployment can compute
@@ -175,15 +104,13 @@ class AgencyClient:
             elif "authorization violation" in text:
                 refused.set()
 
-        if creds is not None:
-            options["nkeys_seed"] = str(creds)
-        if tls is not None:
-            options["tls"] = tls
         connecting = asyncio.ensure_future(
             jetstream.connect(
                 servers,
                 name=f"mechbus-{agency}",
                 agency=agency,
+                creds=creds,
+                tls=tls,
                 error_cb=keep_violations,
                 **options,
             )
@@ -222,15 +149,13 @@ class AgencyClient:
         """A response of type ``cls`` to ``request``, from this agency."""
         return reply_from(self.agency, cls, request, body, self.clock())
 
-    async def send(self, message: Envelope) -> list[api.PubAck]:
+    async def send(self, message: Envelope) -> list[Published]:
         """Publish and wait for JetStream's PubAck (a lost PubAck is safe to retry)."""
         if message.source != self.agency:
             raise ValueError(f"this client speaks as {self.agency}, not {message.source}")
         try:
-            return await jetstream.publish(
-                self.js, message, stream=self.stream.name, copy_ids=self.copy_ids
-            )
-        except jetstream.PublishError as exc:
+            return await publishing.publish_message(self.transport, message, copy_ids=self.copy_ids)
+        except PublishError as exc:
             for subject, _ in subjects.published_routes(message):
                 violation = self._violation(subject)
                 if violation:
@@ -246,42 +171,6 @@ class AgencyClient:
         reply = self.reply(cls, request, body)
         await self.send(reply)
         return reply
-
-    async def commit(
-        self, request: Envelope, commitment_id: str, action: str, due: datetime
-    ) -> CommitmentMade:
-        """Commit to an action with a due date (after accepting the request)."""
-        body = CommitmentBody(commitment_id=commitment_id, action=action, due=due)
-        return await self.answer(CommitmentMade, request, body)
-
-    async def report_progress(
-        self, request: Envelope, commitment_id: str, summary: str, percent: int | None = None
-    ) -> ProgressReport:
-        body = ProgressBody(commitment_id=commitment_id, summary=summary, percent_complete=percent)
-        return await self.answer(ProgressReport, request, body)
-
-    async def fulfil(
-        self, request: Envelope, commitment_id: str, evidence: list[str]
-    ) -> CommitmentFulfilled:
-        """Evidence is a list of references (file numbers, document URIs), never the files."""
-        refs = tuple(EvidenceRef(reference=ref) for ref in evidence)
-        body = FulfilmentBody(commitment_id=commitment_id, evidence=refs)
-        return await self.answer(CommitmentFulfilled, request, body)
-
-    async def fulfil_partly(
-        self, request: Envelope, commitment_id: str, evidence: list[str], shortfall: str
-    ) -> CommitmentPartiallyFulfilled:
-        refs = tuple(EvidenceRef(reference=ref) for ref in evidence)
-        body = PartialFulfilmentBody(
-            commitment_id=commitment_id, evidence=refs, shortfall=shortfall
-        )
-        return await self.answer(CommitmentPartiallyFulfilled, request, body)
-
-    async def withdraw(
-        self, request: Envelope, commitment_id: str, reason: str
-    ) -> CommitmentWithdrawn:
-        body = WithdrawalBody(commitment_id=commitment_id, reason=reason)
-        return await self.answer(CommitmentWithdrawn, request, body)
 
     def _refused(self, exc: Exception, about: str) -> Exception:
         violation = self._violation(about) or self._violation("_INBOX")
@@ -319,8 +208,8 @@ class AgencyClient:
             )
         return self._sub
 
-    async def requests(self, *, idle_timeout: float = 1.0) -> AsyncIterator[IncomingRequest]:
-        """Yield requests addressed to this agency, forever; notices go to ``self.notices``."""
+    async def _inbox(self, idle_timeout: float) -> AsyncIterator[Msg]:
+        """Deliveries from this agency's inbox as they come, until the connection closes."""
         sub = await self._subscription()
         while not self.nc.is_closed:
             try:
@@ -328,49 +217,24 @@ class AgencyClient:
             except TimeoutError:
                 continue
             for msg in batch:
-                request = await self._take(msg)
-                if isinstance(request, IncomingRequest):
-                    yield request
+                yield msg
+
+    async def requests(self, *, idle_timeout: float = 1.0) -> AsyncIterator[IncomingRequest]:
+        """Yield requests addressed to this agency, forever; notices go to ``self.notices``."""
+        async for msg in self._inbox(idle_timeout):
+            request = await self._take(msg)
+            if isinstance(request, IncomingRequest):
+                yield request
 
     async def messages(
         self, *, idle_timeout: float = 1.0
     ) -> AsyncIterator[IncomingRequest | Envelope]:
         """Everything addressed to this agency, forever: requests (receipted for you) as
         ``IncomingRequest``, anything else (placement confirmations, notices) as it came."""
-        sub = await self._subscription()
-        while not self.nc.is_closed:
-            try:
-                batch = await sub.fetch(batch=32, timeout=idle_timeout)
-            except TimeoutError:
-                continue
-            for msg in batch:
-                item = await self._take(msg, keep_notices=False)
-                if item is not None:
-                    yield item
-
-    async def publish_capacity(self, **capacity: Any) -> CapacityUpdate:
-        """A shelter reports its capacity (spaces now, in 24 h, in 72 h, constraints...)."""
-        update = CapacityUpdate(
-            source=self.agency, time=self.clock(), data=CapacityBody(**capacity)
-        )
-        await self.send(update)
-        return update
-
-    async def offer(
-        self, request: Envelope, spaces: int, available_from: date, note: str | None = None
-    ) -> PlacementOffer:
-        body = PlacementOfferBody(spaces=spaces, available_from=available_from, note=note)
-        return await self.answer(PlacementOffer, request, body)
-
-    async def arrived(self, request: Envelope, people: int, on: date) -> PlacementArrived:
-        body = PlacementArrivedBody(people=people, arrived_on=on)
-        return await self.answer(PlacementArrived, request, body)
-
-    async def departed(
-        self, request: Envelope, people: int, on: date, reason: str
-    ) -> PlacementEnded:
-        body = PlacementEndedBody(people=people, ended_on=on, reason=reason)
-        return await self.answer(PlacementEnded, request, body)
+        async for msg in self._inbox(idle_timeout):
+            item = await self._take(msg, keep_notices=False)
+            if item is not None:
+                yield item
 
     async def next_notice(self, timeout: float = 10.0) -> Envelope:
         """The next notice from the hub (``rejected``, reminders...), read from the inbox."""
@@ -422,32 +286,3 @@ class AgencyClient:
 
     def _receipt(self, request: Envelope) -> DeliveryReceipt:
         return delivery_receipt(self.agency, request, self.clock())
-
-
-def reply_from(agency: str, cls: type[E], request: Envelope, body: Body, now: datetime) -> E:
-    """A response of type ``cls`` to ``request`` from ``agency``: what every client sends
-    (this SDK, the HTTP bridge)."""
-    return cls.model_validate(
-        {
-            "source": agency,
-            "time": now,
-            "subject": request.subject,
-            "correlation_id": request.thread,
-            "causation_id": request.id,
-            "data": body,
-        }
-    )
-
-
-def delivery_receipt(
-    agency: str, request: Envelope, now: datetime, client: str = CLIENT_NAME
-) -> DeliveryReceipt:
-    return DeliveryReceipt(
-        id=receipt_id(request.id, agency),
-        source=agency,
-        time=now,
-        subject=request.subject,
-        correlation_id=request.thread,
-        causation_id=request.id,
-        data=DeliveryReceiptBody(received_at=now, client=client),
-    )

@@ -1,0 +1,11 @@
+"""What the agency client raises when the bus refuses something."""
+
+from __future__ import annotations
+
+
+class AgencyError(RuntimeError):
+    """The bus refused something this agency asked for; the message says why."""
+
+
+class AgencyPermissionError(AgencyError, PermissionError):
+    """The server refused a subject this agency has no permission for."""

@@ -1,0 +1,213 @@
+"""The hub's recording loop: each batch of deliveries into the ledger, then settled on the bus.
+
+It speaks to the bus only through its ports (bus.domain.ports), so it runs the same against
+JetStream (bus.runtime.hub) and against in-memory fakes. Each batch is recorded in one ledger
+transaction; its deliveries are acknowledged only after that transaction commits and any
+``rejected`` notice it produced has its confirmation. Nothing is ever terminated: bad input
+becomes a dead letter, and a failure of the ledger or of the bus leaves the delivery
+unacknowledged, to come back after a growing delay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+
+from bus.domain.msgids import CopyIds
+from bus.domain.policy import Policy
+from bus.domain.ports import (
+    CapacityBoard,
+    Delivery,
+    Ledger,
+    LedgerUnavailable,
+    Publisher,
+    Received,
+)
+from bus.domain.recording import Outcome, Result, record_batch
+from bus.runtime import publishing
+from bus.runtime.undeliverable import Failures
+
+log = logging.getLogger("mechbus.hub")
+
+Clock = Callable[[], datetime]
+REDELIVERY_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+DEFER_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0)
+
+
+class Recorder:
+    """Records batches (``on_batch``) and publishes what each commit lets out."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        publisher: Publisher,
+        *,
+        policy: Policy,
+        clock: Clock | None = None,
+        defer_unknown_for: float = 90.0,
+        copy_ids: CopyIds | None = None,
+        failures: Failures | None = None,
+        wall: Clock | None = None,
+    ) -> None:
+        self.ledger = ledger
+        self.publisher = publisher
+        self.policy = policy
+        # None: each message is recorded at the moment the stream stored it (see
+        # bus.domain.ports.Delivery.stored_at), so replaying the stream rebuilds the ledger.
+        self.clock = clock
+        self.defer_unknown_for = defer_unknown_for
+        self.copy_ids = copy_ids
+        self.failures = failures or Failures()
+        self.capacity: CapacityBoard | None = None  # once the bucket is there
+        # the transport's clock: message age, not domain time
+        self.wall = wall or (lambda: datetime.now(UTC))
+        self.stopping = asyncio.Event()
+        self.recorded = 0
+        self.dead_letters = 0
+        self._committed = asyncio.Condition()
+
+    async def wait_until(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+        """Wait until ``predicate`` holds, re-checking after each ledger commit."""
+        async with self._committed:
+            await asyncio.wait_for(self._committed.wait_for(predicate), timeout)
+
+    async def on_batch(self, batch: list[Received]) -> None:
+        wall = self.wall()
+        deliveries = [
+            Delivery(
+                m.subject,
+                m.data,
+                m.stream_seq,
+                m.attempt,
+                may_wait=(wall - m.stored_at).total_seconds() < self.defer_unknown_for,
+                stored_at=m.stored_at,
+            )
+            for m in batch
+        ]
+        try:
+            outcomes = await self._commit_patiently(batch, deliveries)
+        except Exception as exc:
+            if len(batch) == 1:
+                await self._give_back(batch[0], exc)
+                return
+            # Something in this batch fails to record. Record it one message at a time, so
+            # that only the message at fault comes back (and, in the end, is kept as
+            # undeliverable) while the others are recorded now, in order.
+            log.warning(
+                "recording %d deliveries from stream seq %d failed (%s); one at a time now",
+                len(batch),
+                deliveries[0].stream_seq,
+                type(exc).__name__,
+            )
+            for msg, delivery in zip(batch, deliveries, strict=True):
+                await self._on_batch_of_one(msg, delivery)
+            return
+        await self._settle(batch, outcomes)
+
+    async def _on_batch_of_one(self, msg: Received, delivery: Delivery) -> None:
+        try:
+            [outcome] = await self._commit_patiently([msg], [delivery])
+        except Exception as exc:
+            await self._give_back(msg, exc)
+            return
+        await self._settle([msg], [outcome])
+
+    async def _commit_patiently(
+        self, batch: list[Received], deliveries: list[Delivery]
+    ) -> list[Outcome]:
+        """Commit; while the ledger is unavailable, hold the batch and try again.
+
+        The deliveries are kept in progress meanwhile, so JetStream neither hands them to
+        another hub nor counts them toward the max deliveries of a poison message.
+        """
+        wait = 0.25
+        while True:
+            try:
+                return await self._commit(deliveries)
+            except LedgerUnavailable as exc:
+                if self.stopping.is_set():
+                    raise
+                log.warning("%s; holding %d deliveries, retrying in %.1fs", exc, len(batch), wait)
+                await asyncio.gather(*(m.in_progress() for m in batch), return_exceptions=True)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stopping.wait(), wait)
+                wait = min(wait * 2, 5.0)
+
+    async def _give_back(self, msg: Received, exc: Exception) -> None:
+        """Not recorded: redelivered after a growing delay, up to the max deliveries."""
+        attempt = min(msg.attempt, len(REDELIVERY_DELAYS))
+        delay = REDELIVERY_DELAYS[attempt - 1]
+        self.failures.note(msg.stream_seq, exc)
+        log.warning(
+            "recording stream seq %d failed (%s, delivery %d); redelivery in %.1fs",
+            msg.stream_seq,
+            type(exc).__name__,
+            msg.attempt,
+            delay,
+        )
+        with contextlib.suppress(Exception):  # NATS away: it comes back after ack_wait anyway
+            await msg.nak(delay=delay)
+
+    async def _settle(self, batch: list[Received], outcomes: list[Outcome]) -> None:
+        # Acknowledged only now: the ledger has committed and every notice has its PubAck.
+        for msg, outcome in zip(batch, outcomes, strict=True):
+            # One after the other: an ack only queues a few bytes on the connection, and a
+            # task per ack would cost more than the ack itself.
+            if outcome.result is Result.DEFERRED:
+                await msg.nak(delay=self._deferral(msg))
+            else:
+                self.failures.forget(outcome.stream_seq)
+                await msg.ack()
+
+    def _deferral(self, msg: Received) -> float:
+        """Wait longer each time, never past the horizon by much."""
+        attempt = min(msg.attempt, len(DEFER_DELAYS))
+        return min(DEFER_DELAYS[attempt - 1], max(self.defer_unknown_for / 4, 0.05))
+
+    async def _commit(self, deliveries: list[Delivery]) -> list[Outcome]:
+        now = self.clock() if self.clock is not None else None
+        outcomes = await asyncio.to_thread(record_batch, self.ledger, deliveries, now, self.policy)
+        await self.after_commit(outcomes)
+        return outcomes
+
+    async def after_commit(self, outcomes: list[Outcome]) -> None:
+        """Tell senders about refusals, let out what recorded placements release, publish
+        capacities, count, and wake the waiters."""
+        notices = [o.notice for o in outcomes if o.notice is not None]
+        if notices:
+            await asyncio.gather(
+                *(
+                    publishing.publish_message(self.publisher, notice, copy_ids=self.copy_ids)
+                    for notice in notices
+                )
+            )
+        await self._let_out(o for o in outcomes if o.releases)
+        for outcome in outcomes:
+            if outcome.capacity is not None and self.capacity is not None:
+                document = json.dumps(outcome.capacity.as_json(), ensure_ascii=False)
+                await self.capacity.put(outcome.capacity.shelter, document.encode())
+            if outcome.reason is not None:
+                self.dead_letters += 1
+                # Reason and ids only: the body may carry personal data and is never logged.
+                log.info(
+                    "dead letter: stream seq %d, %s, message %s",
+                    outcome.stream_seq,
+                    outcome.reason.value,
+                    outcome.message_id,
+                )
+            elif outcome.result is Result.RECORDED:
+                self.recorded += 1
+        async with self._committed:
+            self._committed.notify_all()
+
+    async def _let_out(self, outcomes: Iterable[Outcome]) -> None:
+        """Publish, now that the ledger holds each placement, the shelter's copy of its
+        confirmation and the release of the other offers. A failure here leaves the
+        confirmation unacknowledged: redelivered, it yields the same messages again."""
+        for outcome in outcomes:
+            for release in outcome.releases:
+                await publishing.publish_release(self.publisher, release, copy_ids=self.copy_ids)
