@@ -32,7 +32,8 @@ from adapters.bridge.publisher import Publisher
 from adapters.bridge.store import BridgeStore, BridgeStoreError
 from adapters.ledger.store import SqlLedger
 from adapters.ledger.tables import MessageRow, RecipientRow, RequestRow
-from adapters.readmodel.tracking import Filters, commitments, pending, request_message
+from adapters.readmodel.commitments import commitments
+from adapters.readmodel.requests import Filters, pending, request_message
 from bus.domain import redaction
 from bus.runtime.agency import delivery_receipt, reply_from
 from schemas.capacity import (

@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from adapters.ledger.tables import EscalationRow
 from adapters.readmodel.chart import scorecard_svg
-from adapters.readmodel.tracking import state_scores
+from adapters.readmodel.scorecard import state_scores
 from bus.domain.scorecard import StateScore
 from schemas.registry import state_name
 

@@ -17,8 +17,8 @@ from adapters.ledger.obligations import SqlObligations
 from adapters.ledger.outbox import Outbox
 from adapters.ledger.store import SqlLedger
 from adapters.ledger.tables import DeadLetterRow, MessageRow
-from adapters.readmodel import tracking
-from adapters.readmodel.tracking import PlacementLine
+from adapters.readmodel import placements
+from adapters.readmodel.placements import PlacementLine
 from adapters.settings import Settings
 from bus.domain import subjects
 from bus.domain.capacity import ShelterCapacity
@@ -145,9 +145,9 @@ class Relocation:
 
 
 def load_relocation(session: Session, request_id: str) -> Relocation | None:
-    body = tracking.relocation_body(session, request_id)
-    lines = tracking.placements(session, limit=None, request_id=request_id)
-    capacity = {c.shelter: c for c in tracking.shelters(session)}
+    body = placements.relocation_body(session, request_id)
+    lines = placements.placements(session, limit=None, request_id=request_id)
+    capacity = {c.shelter: c for c in placements.shelters(session)}
     if body is None or not lines:
         return None
     return Relocation(request_id, body, lines, capacity)
