@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from adapters.dashboard import i18n
 from adapters.dashboard.auth import User
-from adapters.dashboard.live import BusEvent, sse
+from adapters.dashboard.live import sse
 from adapters.dashboard.web import dash, lang_of, render, viewer
 from adapters.ledger.obligations import SqlObligations
 from adapters.readmodel import columns as cols
@@ -23,6 +23,7 @@ from adapters.readmodel.chart import scorecard_svg
 from adapters.readmodel.commitments import commitments as open_commitments
 from adapters.readmodel.dead_letters import dead_letters as kept_dead_letters
 from adapters.readmodel.escalations import board_agenda
+from adapters.readmodel.feed import BusEvent
 from adapters.readmodel.placements import placements as placement_lines
 from adapters.readmodel.placements import shelters as shelter_capacity
 from adapters.readmodel.report import month_bounds
