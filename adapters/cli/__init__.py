@@ -34,6 +34,7 @@ from adapters.output import Column, choose, emit, make_console
 from adapters.paging import PAGE_ROWS, Page
 from adapters.readmodel.cases import case_agenda, case_timeline
 from adapters.readmodel.commitments import commitments as open_commitments
+from adapters.readmodel.dead_letters import dead_letter
 from adapters.readmodel.dead_letters import dead_letters as kept_dead_letters
 from adapters.readmodel.escalations import board_agenda as board_agenda_lines
 from adapters.readmodel.placements import placements as placement_lines
@@ -1373,7 +1374,7 @@ def _dead_letter(settings: Settings, dead_id: int) -> tuple[DeadLetterRow, bytes
     ledger = settings.ledger()
     try:
         with ledger.session() as session:
-            row = session.get(DeadLetterRow, dead_id)
+            row = dead_letter(session, dead_id)
         if row is None:
             console.print(f"[red]no dead letter {dead_id}[/]")
             raise typer.Exit(2)

@@ -52,3 +52,14 @@ def board_agenda(
         query = query.where(EscalationRow.board_session_id == session_id)
     query = query.order_by(col(EscalationRow.fired_at), col(EscalationRow.id))
     return list(session.exec(query.limit(limit).offset(offset)))
+
+
+def monthly_report_rungs(session: Session, start: datetime, end: datetime) -> list[EscalationRow]:
+    """The failures that reached the monthly report in [``start``, ``end``), by agency."""
+    query = (
+        select(EscalationRow)
+        .where(col(EscalationRow.fired_at) >= start, col(EscalationRow.fired_at) < end)
+        .where(EscalationRow.level == "monthly_report")
+        .order_by(col(EscalationRow.agency))
+    )
+    return list(session.exec(query).all())
