@@ -25,7 +25,8 @@ from sqlalchemy import insert
 from adapters.ledger.sealing import Sealer
 from adapters.ledger.store import SqlLedger, sqlite_url
 from adapters.ledger.tables import CommitmentRow, RecipientRow, RequestRow
-from adapters.readmodel.tracking import Filters, pending, state_scores
+from adapters.readmodel.requests import Filters, pending
+from adapters.readmodel.scorecard import state_scores
 from schemas.registry import AgencyKind, active_registry
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)

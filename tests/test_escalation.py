@@ -155,7 +155,7 @@ async def test_scorecard_for_a_scripted_month_through_the_bus(
 ) -> None:
     """March 2026 played through the bus with the hub's clock set; figures by hand below."""
     from adapters.readmodel.report import write_report
-    from adapters.readmodel.tracking import state_scores, state_scores_from_facts
+    from adapters.readmodel.scorecard import state_scores, state_scores_from_facts
     from bus.domain.scorecard import StateScore
 
     hub, ledger = hub_and_ledger

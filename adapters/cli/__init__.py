@@ -32,9 +32,18 @@ from adapters.natsserver.credentials import CredentialError, CredentialStore
 from adapters.natsserver.tls import make_development_tls
 from adapters.output import Column, choose, emit, make_console
 from adapters.paging import PAGE_ROWS, Page
-from adapters.readmodel import tracking
+from adapters.readmodel.cases import case_agenda, case_timeline
+from adapters.readmodel.commitments import commitments as open_commitments
+from adapters.readmodel.dead_letters import dead_letter
+from adapters.readmodel.dead_letters import dead_letters as kept_dead_letters
+from adapters.readmodel.escalations import board_agenda as board_agenda_lines
+from adapters.readmodel.placements import placements as placement_lines
+from adapters.readmodel.placements import shelters as shelter_capacity
 from adapters.readmodel.report import month_bounds, write_report
-from adapters.readmodel.views import request_lines, requests_table
+from adapters.readmodel.requests import Filters, request_lines
+from adapters.readmodel.requests import pending as pending_lines
+from adapters.readmodel.scorecard import state_scores
+from adapters.readmodel.terminal import requests_table
 from adapters.service import actions
 from adapters.service.actions import connect_as_hub as _connect_as_hub
 from adapters.service.demo import (
@@ -491,10 +500,10 @@ def pending(
 ) -> None:
     """Requests nobody has acknowledged or answered, most overdue first."""
     now, page = datetime.now(UTC), _page(limit, offset, every)
-    filters = tracking.Filters(state, agency, kind, urgency)
+    filters = Filters(state, agency, kind, urgency)
     rows = _query(
         _settings(home, ledger_url=ledger_url),
-        lambda session: tracking.pending(session, now, filters, page.fetch, page.offset),
+        lambda session: pending_lines(session, now, filters, page.fetch, page.offset),
     )
     columns: list[Column] = [
         ("request", lambda r: r.request_id),
@@ -535,7 +544,7 @@ def commitments_cmd(
     page = _page(limit, offset, every)
     rows = _query(
         _settings(home, ledger_url=ledger_url),
-        lambda session: tracking.commitments(
+        lambda session: open_commitments(
             session,
             datetime.now(UTC),
             overdue_only=overdue,
@@ -579,7 +588,7 @@ def case(
     ledger = settings.ledger()
     try:
         with ledger.session() as session:
-            rows = tracking.case_timeline(session, ref, page.fetch, page.offset)
+            rows = case_timeline(session, ref, page.fetch, page.offset)
         details = (
             {(e.source, e.message_id): ledger.personal(e.message_id, e.source) for e in rows}
             if personal
@@ -650,7 +659,7 @@ def scorecard(
         asof = min(end, now)
     scores = _query(
         _settings(home, ledger_url=ledger_url),
-        lambda session: tracking.state_scores(session, asof=asof, since=since),
+        lambda session: state_scores(session, asof=asof, since=since),
     )
     # Worst first: lowest percentages, most hours, most overdue; states alphabetically.
     key = SORT_KEYS[sort]
@@ -685,7 +694,7 @@ def agenda(
     """One implementation agenda for a case: the Mechanism's and the IACHR's open items."""
     items = _query(
         _settings(home, ledger_url=ledger_url),
-        lambda session: tracking.case_agenda(session, ref, datetime.now(UTC)),
+        lambda session: case_agenda(session, ref, datetime.now(UTC)),
     )
     columns: list[Column] = [
         ("instruments", lambda a: a.instruments),
@@ -791,7 +800,7 @@ def board_agenda(
     page = _page(limit, offset, every)
     rows = _query(
         _settings(home, ledger_url=ledger_url),
-        lambda session: tracking.board_agenda(session, session_id, page.fetch, page.offset),
+        lambda session: board_agenda_lines(session, session_id, page.fetch, page.offset),
     )
     columns: list[Column] = [
         ("session", lambda e: e.board_session_id or "(not yet scheduled)"),
@@ -866,7 +875,7 @@ def shelters_cmd(
     page = _page(limit, offset, every)
     rows = _query(
         _settings(home, ledger_url=ledger_url),
-        lambda session: tracking.shelters(session, page.fetch, page.offset),
+        lambda session: shelter_capacity(session, page.fetch, page.offset),
     )
     columns: list[Column] = [
         ("shelter", lambda c: c.shelter),
@@ -934,7 +943,7 @@ def relocate(
     except ValidationError as exc:
         raise _refuse(exc) from None
     settings = _settings(home, nats_url, ledger_url)
-    known = _query(settings, tracking.shelters)
+    known = _query(settings, shelter_capacity)
     now = datetime.now(UTC)
     if shelter:
         chosen = list(shelter)
@@ -973,7 +982,7 @@ def placements_list(
     page = _page(limit, offset, every)
     rows = _query(
         _settings(home, ledger_url=ledger_url),
-        lambda session: tracking.placements(session, page.fetch, page.offset),
+        lambda session: placement_lines(session, page.fetch, page.offset),
     )
     columns: list[Column] = [
         ("request", lambda p: p.request_id),
@@ -1351,7 +1360,7 @@ def dlq_list(
     page = _page(limit, offset, every)
     rows = _query(
         _settings(home, ledger_url=ledger_url),
-        lambda session: tracking.dead_letters(
+        lambda session: kept_dead_letters(
             session, reason=reason, sender=sender, limit=page.fetch, offset=page.offset
         ),
     )
@@ -1371,7 +1380,7 @@ def _dead_letter(settings: Settings, dead_id: int) -> tuple[DeadLetterRow, bytes
     ledger = settings.ledger()
     try:
         with ledger.session() as session:
-            row = session.get(DeadLetterRow, dead_id)
+            row = dead_letter(session, dead_id)
         if row is None:
             console.print(f"[red]no dead letter {dead_id}[/]")
             raise typer.Exit(2)

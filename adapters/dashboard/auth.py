@@ -8,10 +8,11 @@ from enum import StrEnum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlmodel import Session, col, select
 
+from adapters.ledger.accounts import AccountBook, account_book
 from adapters.ledger.store import SqlLedger
 from adapters.ledger.tables import DashboardLoginRow, DashboardUserRow
+from adapters.readmodel.accounts import dashboard_logins, dashboard_users
 
 
 class Role(StrEnum):
@@ -66,55 +67,41 @@ class Accounts:
             raise AccountError("the name must be 1 to 64 printable characters")
         if len(password) < MIN_PASSWORD:
             raise AccountError(f"the password must have at least {MIN_PASSWORD} characters")
-        with Session(self.ledger.engine) as session:
-            if session.exec(select(DashboardUserRow).where(DashboardUserRow.name == name)).first():
+        with account_book(self.ledger) as book:
+            if book.user(name):
                 raise AccountError(f"there is already an account named {name}")
-            session.add(
-                DashboardUserRow(
-                    name=name,
-                    role=role.value,
-                    password_hash=_hasher.hash(password),
-                    created_at=datetime.now(UTC),
-                )
-            )
-            session.commit()
+            book.add_user(name, role.value, _hasher.hash(password), datetime.now(UTC))
+            book.commit()
         return User(name, role)
 
     def disable(self, name: str) -> bool:
-        with Session(self.ledger.engine) as session:
-            row = session.exec(
-                select(DashboardUserRow).where(DashboardUserRow.name == name)
-            ).first()
+        with account_book(self.ledger) as book:
+            row = book.user(name)
             if row is None:
                 return False
-            row.disabled = True
-            session.add(row)
-            session.commit()
+            book.disable(row)
+            book.commit()
             return True
 
     def get(self, name: str) -> User | None:
         """The account if it exists and is enabled (checked on every request, so disabling an
         account or changing its role takes effect at once)."""
-        with Session(self.ledger.engine) as session:
-            row = session.exec(
-                select(DashboardUserRow).where(DashboardUserRow.name == name)
-            ).first()
+        with account_book(self.ledger) as book:
+            row = book.user(name)
         if row is None or row.disabled:
             return None
         return User(row.name, Role(row.role))
 
     def users(self) -> list[DashboardUserRow]:
-        with Session(self.ledger.engine) as session:
-            return list(session.exec(select(DashboardUserRow).order_by(col(DashboardUserRow.name))))
+        with self.ledger.session() as session:
+            return dashboard_users(session)
 
     def login(self, name: str, password: str, client: str | None) -> User | None:
         """Check a password and write the audit entry, whatever the outcome."""
-        with Session(self.ledger.engine) as session:
-            row = session.exec(
-                select(DashboardUserRow).where(DashboardUserRow.name == name)
-            ).first()
+        with account_book(self.ledger) as book:
+            row = book.user(name)
             reason = "ok"
-            if self._locked(session, name):
+            if self._locked(book, name):
                 _verify(_DUMMY, password)  # the same time as any refusal
                 reason = "locked"
             elif row is None:
@@ -125,41 +112,32 @@ class Accounts:
             elif row.disabled:
                 reason = "disabled"
             elif _hasher.check_needs_rehash(row.password_hash):
-                row.password_hash = _hasher.hash(password)
-                session.add(row)
-            session.add(
-                DashboardLoginRow(
-                    at=datetime.now(UTC),
-                    name=name[:64],
-                    success=reason == "ok",
-                    reason=reason,
-                    client=(client or "")[:64] or None,
-                )
+                book.rehash(row, _hasher.hash(password))
+            book.add_login(
+                at=datetime.now(UTC),
+                name=name[:64],
+                success=reason == "ok",
+                reason=reason,
+                client=(client or "")[:64] or None,
             )
-            session.commit()
+            book.commit()
             return User(row.name, Role(row.role)) if row is not None and reason == "ok" else None
 
     def locked(self, name: str) -> bool:
         """Whether ``name`` is refused for now after too many failed attempts."""
-        with Session(self.ledger.engine) as session:
-            return self._locked(session, name)
+        with account_book(self.ledger) as book:
+            return self._locked(book, name)
 
     @staticmethod
-    def _locked(session: Session, name: str) -> bool:
+    def _locked(book: AccountBook, name: str) -> bool:
         since = datetime.now(UTC) - LOCKOUT_WINDOW
-        recent = session.exec(
-            select(DashboardLoginRow.success)
-            .where(DashboardLoginRow.name == name[:64], DashboardLoginRow.at >= since)
-            .order_by(col(DashboardLoginRow.id).desc())
-            .limit(LOCKOUT_FAILURES)
-        ).all()
+        recent = book.recent_outcomes(name[:64], since, LOCKOUT_FAILURES)
         return len(recent) == LOCKOUT_FAILURES and not any(recent)
 
     def logins(self, limit: int | None = 100, offset: int = 0) -> list[DashboardLoginRow]:
         """Login attempts, newest first (``limit`` None: every one)."""
-        with Session(self.ledger.engine) as session:
-            query = select(DashboardLoginRow).order_by(col(DashboardLoginRow.id).desc())
-            return list(session.exec(query.limit(limit).offset(offset)))
+        with self.ledger.session() as session:
+            return dashboard_logins(session, limit, offset)
 
 
 def _verify(hashed: str, password: str) -> bool:

@@ -13,12 +13,10 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass
-
-from sqlmodel import Session, col, select
+from dataclasses import asdict
 
 from adapters.ledger.store import SqlLedger
-from adapters.ledger.tables import MessageRow, RequestRow
+from adapters.readmodel.feed import BusEvent, recorded_since
 
 log = logging.getLogger("mechbus.dashboard")
 
@@ -40,16 +38,6 @@ LIVE_TYPES = (
     "mech.request.information.v1",
     "mech.request.relocation.v1",
 )
-
-
-@dataclass(frozen=True)
-class BusEvent:
-    seq: int
-    type: str  # short: "acknowledgement", "escalated", ...
-    source: str
-    case_ref: str | None
-    request_id: str
-    recorded_at: str  # ISO, UTC
 
 
 class LedgerFeed:
@@ -88,37 +76,8 @@ class LedgerFeed:
         return head[0] if head else 0
 
     def _since(self, after: int) -> list[BusEvent]:
-        with Session(self.ledger.engine) as session:
-            rows = list(
-                session.exec(
-                    select(MessageRow)
-                    .where(col(MessageRow.seq) > after, col(MessageRow.type).in_(LIVE_TYPES))
-                    .order_by(col(MessageRow.seq))
-                    .limit(100)
-                )
-            )
-            # an agency's answer need not repeat the case reference: its request has it
-            threads = sorted({m.thread_id for m in rows if not m.case_ref})
-            cases = dict(
-                session.exec(
-                    select(RequestRow.request_id, RequestRow.case_ref).where(
-                        col(RequestRow.request_id).in_(threads)
-                    )
-                ).all()
-                if threads
-                else []
-            )
-            return [
-                BusEvent(
-                    int(m.seq or 0),
-                    m.type.split(".")[2],
-                    m.source,
-                    m.case_ref or cases.get(m.thread_id),
-                    m.thread_id,
-                    m.recorded_at.isoformat(),
-                )
-                for m in rows
-            ]
+        with self.ledger.session() as session:
+            return recorded_since(session, after, LIVE_TYPES)
 
     async def poll_once(self) -> list[BusEvent]:
         head = await asyncio.to_thread(self._head)

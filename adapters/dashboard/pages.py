@@ -14,13 +14,22 @@ from sqlmodel import Session
 
 from adapters.dashboard import i18n
 from adapters.dashboard.auth import User
-from adapters.dashboard.live import BusEvent, sse
+from adapters.dashboard.live import sse
 from adapters.dashboard.web import dash, lang_of, render, viewer
 from adapters.ledger.obligations import SqlObligations
 from adapters.readmodel import columns as cols
-from adapters.readmodel import tracking as views
+from adapters.readmodel.cases import case_agenda, case_timeline
 from adapters.readmodel.chart import scorecard_svg
+from adapters.readmodel.commitments import commitments as open_commitments
+from adapters.readmodel.dead_letters import dead_letters as kept_dead_letters
+from adapters.readmodel.escalations import board_agenda
+from adapters.readmodel.feed import BusEvent
+from adapters.readmodel.placements import placements as placement_lines
+from adapters.readmodel.placements import shelters as shelter_capacity
 from adapters.readmodel.report import month_bounds
+from adapters.readmodel.requests import Filters
+from adapters.readmodel.requests import pending as pending_lines
+from adapters.readmodel.scorecard import state_scores
 from schemas.registry import active_registry, state_codes, state_name
 
 router = APIRouter()
@@ -55,8 +64,8 @@ async def home(user: Viewer) -> Response:
 
 def _filters(
     state: str | None, agency: str | None, kind: str | None, urgency: str | None
-) -> views.Filters:
-    return views.Filters(state or None, agency or None, kind or None, urgency or None)
+) -> Filters:
+    return Filters(state or None, agency or None, kind or None, urgency or None)
 
 
 FilterQ = Annotated[str | None, Query(max_length=64)]
@@ -74,7 +83,7 @@ async def pending(
 ) -> Response:
     now = datetime.now(UTC)
     filters = _filters(state, agency, kind, urgency)
-    rows = await _read(request, lambda s: views.pending(s, now, filters, 200))
+    rows = await _read(request, lambda s: pending_lines(s, now, filters, 200))
     if fmt == "csv":
         return _csv(rows, cols.PENDING, "pendientes")
     registry = active_registry()
@@ -104,7 +113,7 @@ async def commitments(
     now = datetime.now(UTC)
     rows = await _read(
         request,
-        lambda s: views.commitments(
+        lambda s: open_commitments(
             s, now, overdue_only=True, agency=agency or None, state=state or None
         ),
     )
@@ -128,7 +137,7 @@ async def scorecard(
         except ValueError:
             since, end = None, now
         asof = min(end, now)
-    scores = await _read(request, lambda s: views.state_scores(s, asof=asof, since=since))
+    scores = await _read(request, lambda s: state_scores(s, asof=asof, since=since))
     scores.sort(key=lambda s: (-s.open_overdue, s.state))  # worst first, as the CLI's default
     if fmt == "csv":
         return _csv(scores, cols.SCORECARD, "corresponsabilidad")
@@ -167,8 +176,8 @@ async def case(
     table: str = "timeline",
 ) -> Response:
     now = datetime.now(UTC)
-    events = await _read(request, lambda s: views.case_timeline(s, ref))
-    agenda = await _read(request, lambda s: views.case_agenda(s, ref, now))
+    events = await _read(request, lambda s: case_timeline(s, ref))
+    agenda = await _read(request, lambda s: case_agenda(s, ref, now))
     if fmt == "csv":
         if table == "agenda":
             return _csv(agenda, cols.AGENDA, f"agenda-{ref}")
@@ -206,8 +215,8 @@ async def shelters(
     fmt: Annotated[str | None, Query(alias="format")] = None,
     table: str = "capacity",
 ) -> Response:
-    capacity = await _read(request, views.shelters)
-    placements = await _read(request, views.placements)
+    capacity = await _read(request, shelter_capacity)
+    placements = await _read(request, placement_lines)
     if fmt == "csv":
         if table == "placements":
             return _csv(placements, cols.PLACEMENTS, "reubicaciones")
@@ -235,13 +244,11 @@ async def board(
 ) -> Response:
     now = datetime.now(UTC)
     session = await run_in_threadpool(SqlObligations(dash(request).ledger).next_board_session, now)
-    rows = await _read(
-        request, lambda s: views.board_agenda(s, session.session_id if session else None)
-    )
+    rows = await _read(request, lambda s: board_agenda(s, session.session_id if session else None))
     if session is not None:  # cases placed before the session was scheduled belong on it too
         rows += [
             e
-            for e in await _read(request, lambda s: views.board_agenda(s, None))
+            for e in await _read(request, lambda s: board_agenda(s, None))
             if e.board_session_id is None
         ]
     if fmt == "csv":
@@ -260,7 +267,7 @@ async def dead_letters(
     fmt: Annotated[str | None, Query(alias="format")] = None,
 ) -> Response:
     rows = await _read(
-        request, lambda s: views.dead_letters(s, reason=reason or None, sender=sender or None)
+        request, lambda s: kept_dead_letters(s, reason=reason or None, sender=sender or None)
     )
     if fmt == "csv":
         return _csv(rows, cols.DEAD_LETTERS, "mensajes-rechazados")

@@ -21,17 +21,13 @@ from sqlmodel import Session, SQLModel, col, create_engine, select
 
 from adapters import locks
 from adapters.ledger.migrate import upgrade
+from adapters.ledger.rows import capacity_from_row, capacity_row_fields
 from adapters.ledger.sealing import Sealer
 from adapters.ledger.tables import (
     DeadLetterRow,
     MessageRow,
 )
-from adapters.ledger.unit import (
-    SqlUnit,
-    capacity_from_row,
-    capacity_row_fields,
-    dead_letter_context,
-)
+from adapters.ledger.unit import SqlUnit, dead_letter_context
 from bus.domain.chain import Link
 from bus.domain.ports import (
     LedgerUnavailable,

@@ -5,7 +5,8 @@ flushing before every query cost most of its time, so the rows every message add
 message itself, a new request with its recipients and commitments, a dead letter) are kept
 as plain rows and inserted with one statement per table when the unit is written, and what
 those rows answer (already handled? this id stored? this request's state?) is answered from
-memory until then. Rarer records (escalations, Board sessions, capacity) stay on the ORM.
+memory until then. Rarer records (escalations, Board sessions, capacity) stay on the ORM
+(``adapters.ledger.records``); rows are made from records in ``adapters.ledger.rows``.
 """
 
 from __future__ import annotations
@@ -19,45 +20,30 @@ from sqlalchemy import insert
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
+from adapters.ledger.records import OrmRecords
+from adapters.ledger.rows import (
+    commitment_row,
+    recipient_changes,
+    recipient_row,
+    request_row,
+    request_state,
+)
 from adapters.ledger.sealing import Sealer
 from adapters.ledger.tables import (
-    AttendanceRow,
-    BoardSessionRow,
-    CapacityReportRow,
     CommitmentRow,
     DeadLetterRow,
-    EscalationRow,
     MessageCopyRow,
     MessageRow,
     RecipientRow,
     RequestRow,
-    ShelterCapacityRow,
 )
-from bus.domain.capacity import ShelterCapacity
 from bus.domain.chain import GENESIS, link_hash
-from bus.domain.lifecycle import (
-    Commitment,
-    CommitmentStatus,
-    Recipient,
-    RecipientStatus,
-    RequestState,
-)
+from bus.domain.lifecycle import RequestState
 from bus.domain.personal import split as split_personal
-from bus.domain.ports import (
-    AttendanceRecord,
-    BoardSessionRecord,
-    CopyRecord,
-    DeadLetterRecord,
-    EscalationRecord,
-    Handled,
-    MessageRecord,
-    StoredMessage,
-)
-from schemas.envelope import Urgency
-from schemas.registry import active_registry
+from bus.domain.ports import CopyRecord, DeadLetterRecord, Handled, MessageRecord, StoredMessage
 
 
-class SqlUnit:
+class SqlUnit(OrmRecords):
     """One ledger transaction; ``SqlLedger.unit`` calls ``write`` before it commits."""
 
     def __init__(self, session: Session, sealer: Sealer) -> None:
@@ -187,7 +173,7 @@ class SqlUnit:
         if row is None:
             return None
         recipients = sorted(self._recipients[request_id].values(), key=lambda r: r.position)
-        return _state(row, recipients, self._commitments[request_id].values())
+        return request_state(row, recipients, self._commitments[request_id].values())
 
     def save_request(self, state: RequestState) -> None:
         rid = state.request_id
@@ -205,88 +191,22 @@ class SqlUnit:
         for position, recipient in enumerate(state.recipients):
             rrow = self._recipients[rid].get(recipient.agency)
             if rrow is None:
-                rrow = RecipientRow(**_recipient_row(state, position, recipient))
+                rrow = RecipientRow(**recipient_row(state, position, recipient))
                 self.session.add(rrow)
                 self._recipients[rid][recipient.agency] = rrow
             else:
-                for name, value in _recipient_changes(state, position, recipient).items():
+                for name, value in recipient_changes(state, position, recipient).items():
                     setattr(rrow, name, value)
         for commitment in state.commitments:
             crow = self._commitments[rid].get(commitment.commitment_id)
             if crow is None:
-                crow = CommitmentRow(**_commitment_row(rid, commitment))
+                crow = CommitmentRow(**commitment_row(rid, commitment))
                 self.session.add(crow)
                 self._commitments[rid][commitment.commitment_id] = crow
             else:
                 crow.status = str(commitment.status)
                 crow.last_progress_at = commitment.last_progress_at
                 crow.ended_at = commitment.ended_at
-
-    def escalation_fired(self, record: EscalationRecord) -> bool:
-        if _escalation_key(record) in self._fired:
-            return True
-        found = self.session.exec(
-            select(EscalationRow.id).where(
-                EscalationRow.request_id == record.request_id,
-                EscalationRow.agency == record.agency,
-                EscalationRow.clock == record.clock,
-                EscalationRow.commitment_key == (record.commitment_id or ""),
-                EscalationRow.level == record.level,
-            )
-        ).first()
-        return found is not None
-
-    def add_escalation(self, record: EscalationRecord) -> None:
-        fields = dict(record.__dict__)
-        fields["commitment_key"] = fields.pop("commitment_id") or ""
-        self.session.add(EscalationRow(**fields))
-        self._fired.add(_escalation_key(record))
-
-    def save_board_session(self, record: BoardSessionRecord) -> None:
-        row = self.session.get(BoardSessionRow, record.session_id)
-        if row is None:
-            self.session.add(BoardSessionRow(**record.__dict__))
-        else:  # rescheduled
-            row.scheduled_at = record.scheduled_at
-            row.venue = record.venue
-
-    def save_attendance(self, record: AttendanceRecord) -> None:
-        row = self.session.exec(
-            select(AttendanceRow).where(
-                AttendanceRow.session_id == record.session_id,
-                AttendanceRow.agency == record.agency,
-            )
-        ).first()
-        if row is None:
-            self.session.add(AttendanceRow(**record.__dict__))
-        else:  # a correction: the latest word stands
-            row.attended = record.attended
-            row.recorded_at = record.recorded_at
-
-    def record_capacity(self, capacity: ShelterCapacity, body_json: str) -> None:
-        self.session.add(
-            CapacityReportRow(
-                shelter=capacity.shelter, reported_at=capacity.reported_at, body_json=body_json
-            )
-        )
-        row = self.session.get(ShelterCapacityRow, capacity.shelter)
-        fields = capacity_row_fields(capacity)
-        if row is None:
-            self.session.add(ShelterCapacityRow(**fields))
-        else:
-            for name, value in fields.items():
-                setattr(row, name, value)
-
-    def capacity(self, shelter: str) -> ShelterCapacity | None:
-        row = self.session.get(ShelterCapacityRow, shelter)
-        return capacity_from_row(row) if row is not None else None
-
-    def adjust_free_spaces(self, shelter: str, delta: int) -> ShelterCapacity:
-        row = self.session.get(ShelterCapacityRow, shelter)
-        if row is None:
-            raise LookupError(f"{shelter} has published no capacity")
-        row.free_spaces = max(0, min(row.total_spaces, row.free_spaces + delta))
-        return capacity_from_row(row)
 
     def add_message(self, record: MessageRecord) -> None:
         if self._last_hash is None:
@@ -345,12 +265,12 @@ class SqlUnit:
         Core on the unit's own connection: the ORM's bulk path costs twice as much)."""
         new = list(self._new_requests.values())
         rows: list[tuple[Any, list[dict[str, Any]]]] = [
-            (RequestRow, [_request_row(s) for s in new]),
+            (RequestRow, [request_row(s) for s in new]),
             (
                 RecipientRow,
-                [_recipient_row(s, i, r) for s in new for i, r in enumerate(s.recipients)],
+                [recipient_row(s, i, r) for s in new for i, r in enumerate(s.recipients)],
             ),
-            (CommitmentRow, [_commitment_row(s.request_id, c) for s in new for c in s.commitments]),
+            (CommitmentRow, [commitment_row(s.request_id, c) for s in new for c in s.commitments]),
         ]
         self._insert(rows)
         self.session.flush()  # the ORM's share: updated requests, escalations, capacity
@@ -384,145 +304,3 @@ def _stored() -> Any:
 def dead_letter_context(stream_seq: int) -> str:
     """What a dead letter's sealed body is bound to: it opens only as that dead letter."""
     return f"dead-letter:{stream_seq}"
-
-
-def _escalation_key(record: EscalationRecord) -> tuple[str, str, str, str, str]:
-    return (
-        record.request_id,
-        record.agency,
-        record.clock,
-        record.commitment_id or "",
-        record.level,
-    )
-
-
-# str() of a StrEnum is its value, without the enum property's cost on the hot path.
-
-
-def _request_row(state: RequestState) -> dict[str, Any]:
-    return {
-        "request_id": state.request_id,
-        "type": state.type,
-        "source": state.source,
-        "case_ref": state.case_ref,
-        "urgency": str(state.urgency),
-        "sent_at": state.sent_at,
-        "expires": state.expires,
-        "updated_at": state.updated_at,
-        "closed_at": state.closed_at,
-        "iachr_precautionary_measure": state.iachr_precautionary_measure,
-        "board_session_id": state.board_session_id,
-    }
-
-
-def _recipient_row(state: RequestState, position: int, recipient: Recipient) -> dict[str, Any]:
-    agency = active_registry().get(recipient.agency)
-    return {
-        "request_id": state.request_id,
-        "agency": recipient.agency,
-        "kind": state.type.split(".")[2],
-        "urgency": str(state.urgency),
-        "state": agency.state if agency else None,
-        "sent_at": state.sent_at,
-        "ack_due_at": recipient.ack_due,
-        "answer_due_at": recipient.answer_due,
-        **_recipient_changes(state, position, recipient),
-    }
-
-
-def _recipient_changes(state: RequestState, position: int, recipient: Recipient) -> dict[str, Any]:
-    """The columns a recipient's progress changes."""
-    acknowledged = recipient.acknowledged_at
-    return {
-        "position": position,
-        "status": str(recipient.status),
-        "delivered_at": recipient.delivered_at,
-        "acknowledged_at": acknowledged,
-        "acknowledged_by": recipient.acknowledged_by,
-        "seconds_to_acknowledge": (
-            (acknowledged - state.sent_at).total_seconds() if acknowledged is not None else None
-        ),
-        "decided_at": recipient.decided_at,
-        "decision_note": recipient.decision_note,
-    }
-
-
-def _commitment_row(request_id: str, commitment: Commitment) -> dict[str, Any]:
-    return {
-        "request_id": request_id,
-        "commitment_id": commitment.commitment_id,
-        "agency": commitment.agency,
-        "action": commitment.action,
-        "due": commitment.due,
-        "made_at": commitment.made_at,
-        "status": str(commitment.status),
-        "last_progress_at": commitment.last_progress_at,
-        "ended_at": commitment.ended_at,
-    }
-
-
-def _state(row: RequestRow, recipients: Any, commitments: Any) -> RequestState:
-    return RequestState(
-        request_id=row.request_id,
-        type=row.type,
-        source=row.source,
-        case_ref=row.case_ref,
-        urgency=Urgency(row.urgency),
-        sent_at=row.sent_at,
-        expires=row.expires,
-        updated_at=row.updated_at,
-        closed_at=row.closed_at,
-        iachr_precautionary_measure=row.iachr_precautionary_measure,
-        board_session_id=row.board_session_id,
-        recipients=tuple(
-            Recipient(
-                agency=r.agency,
-                status=RecipientStatus(r.status),
-                delivered_at=r.delivered_at,
-                acknowledged_at=r.acknowledged_at,
-                acknowledged_by=r.acknowledged_by,
-                decided_at=r.decided_at,
-                decision_note=r.decision_note,
-                ack_due=r.ack_due_at,
-                answer_due=r.answer_due_at,
-            )
-            for r in recipients
-        ),
-        commitments=tuple(
-            Commitment(
-                commitment_id=c.commitment_id,
-                agency=c.agency,
-                action=c.action,
-                due=c.due,
-                made_at=c.made_at,
-                status=CommitmentStatus(c.status),
-                last_progress_at=c.last_progress_at,
-                ended_at=c.ended_at,
-            )
-            for c in commitments
-        ),
-    )
-
-
-def capacity_row_fields(capacity: ShelterCapacity) -> dict[str, Any]:
-    fields = dict(capacity.__dict__)
-    fields["services_json"] = json.dumps(list(fields.pop("services")), ensure_ascii=False)
-    return fields
-
-
-def capacity_from_row(row: ShelterCapacityRow) -> ShelterCapacity:
-    return ShelterCapacity(
-        shelter=row.shelter,
-        region=row.region,
-        total_spaces=row.total_spaces,
-        free_spaces=row.free_spaces,
-        spaces_24h=row.spaces_24h,
-        spaces_72h=row.spaces_72h,
-        accepts_families=row.accepts_families,
-        accepts_children=row.accepts_children,
-        accessible=row.accessible,
-        security_level=row.security_level,
-        max_stay_days=row.max_stay_days,
-        services=tuple(json.loads(row.services_json)),
-        reported_at=row.reported_at,
-    )

@@ -22,14 +22,8 @@ from adapters.ledger.tables import (
     RequestRow,
 )
 from adapters.ledger.unit import SqlUnit
-from adapters.readmodel.tracking import (
-    CommitmentLine,
-    Filters,
-    PendingLine,
-    commitments,
-    pending,
-    request_message,
-)
+from adapters.readmodel.commitments import CommitmentLine, commitments
+from adapters.readmodel.requests import Filters, PendingLine, pending, request_message
 from bus.domain import redaction
 from bus.domain.lifecycle import RequestState
 from schemas.envelope import Envelope

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from adapters.ledger.tables import EscalationRow
 from adapters.readmodel.chart import scorecard_svg
-from adapters.readmodel.tracking import state_scores
+from adapters.readmodel.escalations import monthly_report_rungs
+from adapters.readmodel.scorecard import state_scores
 from bus.domain.scorecard import StateScore
 from schemas.registry import state_name
 
@@ -47,12 +47,7 @@ def write_report(session: Session, month: str, out_dir: Path, now: datetime) -> 
     out_dir.mkdir(parents=True, exist_ok=True)
     chart = out_dir / f"scorecard-{month}.svg"
     chart.write_text(scorecard_svg(scores, f"Corresponsabilidad por estado, {month}"), "utf-8")
-    listed = session.exec(
-        select(EscalationRow)
-        .where(col(EscalationRow.fired_at) >= start, col(EscalationRow.fired_at) < end)
-        .where(EscalationRow.level == "monthly_report")
-        .order_by(col(EscalationRow.agency))
-    ).all()
+    listed = monthly_report_rungs(session, start, end)
     lines = [
         f"# Informe mensual de corresponsabilidad: {month}",
         "",

@@ -11,14 +11,14 @@ from typing import Any
 
 from nats.aio.client import Client
 from nats.errors import Error as NatsError
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from adapters.ledger.obligations import SqlObligations
 from adapters.ledger.outbox import Outbox
 from adapters.ledger.store import SqlLedger
-from adapters.ledger.tables import DeadLetterRow, MessageRow
-from adapters.readmodel import tracking
-from adapters.readmodel.tracking import PlacementLine
+from adapters.readmodel import placements
+from adapters.readmodel.dead_letters import recorded_or_refused
+from adapters.readmodel.placements import PlacementLine
 from adapters.settings import Settings
 from bus.domain import subjects
 from bus.domain.capacity import ShelterCapacity
@@ -144,9 +144,9 @@ class Relocation:
 
 
 def load_relocation(session: Session, request_id: str) -> Relocation | None:
-    body = tracking.relocation_body(session, request_id)
-    lines = tracking.placements(session, limit=None, request_id=request_id)
-    capacity = {c.shelter: c for c in tracking.shelters(session)}
+    body = placements.relocation_body(session, request_id)
+    lines = placements.placements(session, limit=None, request_id=request_id)
+    capacity = {c.shelter: c for c in placements.shelters(session)}
     if body is None or not lines:
         return None
     return Relocation(request_id, body, lines, capacity)
@@ -220,15 +220,8 @@ VERDICT_POLL = 0.1  # seconds between looks at the ledger while the hub records
 def _recorded_or_refused(ledger: SqlLedger, message: PlacementConfirmed) -> Placed | None:
     [(handed_over, _)] = subjects.published_routes(message)
     with ledger.session() as session:
-        recorded = session.exec(
-            select(MessageRow.stream_seq).where(MessageRow.message_id == message.id)
-        ).first()
-        refused = session.exec(
-            select(DeadLetterRow.reason, DeadLetterRow.detail).where(
-                DeadLetterRow.message_id == message.id, DeadLetterRow.nats_subject == handed_over
-            )
-        ).first()
-    if recorded is not None:
+        recorded, refused = recorded_or_refused(session, message.id, handed_over)
+    if recorded:
         return Placed(message, recorded=True)
     return Placed(message, refused=f"{refused[0]}: {refused[1]}") if refused else None
 

@@ -20,15 +20,11 @@ from adapters.ledger.store import SqlLedger
 from adapters.ledger.tables import CommitmentRow, EscalationRow, RecipientRow, ShelterCapacityRow
 from adapters.natsserver.credentials import CredentialStore
 from adapters.natsserver.server import EmbeddedNatsServer, parent_death_hook
-from adapters.readmodel.tracking import shelters
-from adapters.readmodel.views import (
-    escalation_lines,
-    escalation_table,
-    request_lines,
-    requests_table,
-    timeline,
-    timeline_table,
-)
+from adapters.readmodel.cases import timeline
+from adapters.readmodel.escalations import escalation_lines
+from adapters.readmodel.placements import shelters
+from adapters.readmodel.requests import request_lines
+from adapters.readmodel.terminal import escalation_table, requests_table, timeline_table
 from adapters.service.scenario import KINDS, MATCHING, AgencySpec, RequestSpec, Scenario
 from adapters.settings import HubRunning, Settings
 from bus.domain.capacity import matching

@@ -1,0 +1,101 @@
+"""What a unit of work records row by row on the ORM, because it is rare: escalations, Board
+sessions and attendance, shelter capacity (the hot path is written behind, in bulk)."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from adapters.ledger.rows import capacity_from_row, capacity_row_fields
+from adapters.ledger.tables import (
+    AttendanceRow,
+    BoardSessionRow,
+    CapacityReportRow,
+    EscalationRow,
+    ShelterCapacityRow,
+)
+from bus.domain.capacity import ShelterCapacity
+from bus.domain.ports import AttendanceRecord, BoardSessionRecord, EscalationRecord
+
+
+class OrmRecords:
+    """The ``bus.domain.ports.LedgerUnit`` records kept on the ORM; ``SqlUnit`` has them."""
+
+    session: Session
+    # Escalations added in this unit, by key: asked again, they need no query.
+    _fired: set[tuple[str, str, str, str, str]]
+
+    def escalation_fired(self, record: EscalationRecord) -> bool:
+        if _escalation_key(record) in self._fired:
+            return True
+        found = self.session.exec(
+            select(EscalationRow.id).where(
+                EscalationRow.request_id == record.request_id,
+                EscalationRow.agency == record.agency,
+                EscalationRow.clock == record.clock,
+                EscalationRow.commitment_key == (record.commitment_id or ""),
+                EscalationRow.level == record.level,
+            )
+        ).first()
+        return found is not None
+
+    def add_escalation(self, record: EscalationRecord) -> None:
+        fields = dict(record.__dict__)
+        fields["commitment_key"] = fields.pop("commitment_id") or ""
+        self.session.add(EscalationRow(**fields))
+        self._fired.add(_escalation_key(record))
+
+    def save_board_session(self, record: BoardSessionRecord) -> None:
+        row = self.session.get(BoardSessionRow, record.session_id)
+        if row is None:
+            self.session.add(BoardSessionRow(**record.__dict__))
+        else:  # rescheduled
+            row.scheduled_at = record.scheduled_at
+            row.venue = record.venue
+
+    def save_attendance(self, record: AttendanceRecord) -> None:
+        row = self.session.exec(
+            select(AttendanceRow).where(
+                AttendanceRow.session_id == record.session_id,
+                AttendanceRow.agency == record.agency,
+            )
+        ).first()
+        if row is None:
+            self.session.add(AttendanceRow(**record.__dict__))
+        else:  # a correction: the latest word stands
+            row.attended = record.attended
+            row.recorded_at = record.recorded_at
+
+    def record_capacity(self, capacity: ShelterCapacity, body_json: str) -> None:
+        self.session.add(
+            CapacityReportRow(
+                shelter=capacity.shelter, reported_at=capacity.reported_at, body_json=body_json
+            )
+        )
+        row = self.session.get(ShelterCapacityRow, capacity.shelter)
+        fields = capacity_row_fields(capacity)
+        if row is None:
+            self.session.add(ShelterCapacityRow(**fields))
+        else:
+            for name, value in fields.items():
+                setattr(row, name, value)
+
+    def capacity(self, shelter: str) -> ShelterCapacity | None:
+        row = self.session.get(ShelterCapacityRow, shelter)
+        return capacity_from_row(row) if row is not None else None
+
+    def adjust_free_spaces(self, shelter: str, delta: int) -> ShelterCapacity:
+        row = self.session.get(ShelterCapacityRow, shelter)
+        if row is None:
+            raise LookupError(f"{shelter} has published no capacity")
+        row.free_spaces = max(0, min(row.total_spaces, row.free_spaces + delta))
+        return capacity_from_row(row)
+
+
+def _escalation_key(record: EscalationRecord) -> tuple[str, str, str, str, str]:
+    return (
+        record.request_id,
+        record.agency,
+        record.clock,
+        record.commitment_id or "",
+        record.level,
+    )

@@ -1,0 +1,168 @@
+"""The requests staff follow: every recipient's line, what is still owed (pending), and the
+message that made a request."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
+
+from adapters.ledger.tables import MessageRow, RecipientRow, RequestRow
+from bus.domain.lifecycle import UNANSWERED, RecipientStatus
+
+
+@dataclass(frozen=True)
+class RequestLine:
+    request_id: str
+    kind: str
+    case_ref: str | None
+    urgency: str
+    recipient: str
+    status: str
+    sent_at: datetime
+    delivered_at: datetime | None
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    decided_at: datetime | None
+    # Set once the request closed: it then takes no further message (bus.domain.lifecycle).
+    closed_at: datetime | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in asdict(self).items()}
+
+
+def request_lines(
+    session: Session,
+    *,
+    request_ids: Iterable[str] | None = None,
+    limit: int | None = 200,
+    offset: int = 0,
+) -> list[RequestLine]:
+    query = (
+        select(RequestRow, RecipientRow)
+        .join(RecipientRow, col(RecipientRow.request_id) == col(RequestRow.request_id))
+        .order_by(
+            col(RequestRow.sent_at).desc(), col(RequestRow.request_id), col(RecipientRow.position)
+        )
+        .limit(limit)
+        .offset(offset)
+    )
+    if request_ids is not None:
+        query = query.where(col(RequestRow.request_id).in_(list(request_ids)))
+    return [
+        RequestLine(
+            request_id=req.request_id,
+            kind=req.type.split(".")[2],
+            case_ref=req.case_ref,
+            urgency=req.urgency,
+            recipient=rec.agency,
+            status=rec.status,
+            sent_at=req.sent_at,
+            delivered_at=rec.delivered_at,
+            acknowledged_at=rec.acknowledged_at,
+            acknowledged_by=rec.acknowledged_by,
+            decided_at=rec.decided_at,
+            closed_at=req.closed_at,
+        )
+        for req, rec in session.exec(query)
+    ]
+
+
+@dataclass(frozen=True)
+class PendingLine:
+    request_id: str
+    case_ref: str | None
+    kind: str
+    urgency: str
+    agency: str
+    state: str | None
+    status: str
+    owed: str  # "acknowledgement" or "answer"
+    sent_at: datetime
+    due_at: datetime
+    overdue_hours: float  # negative: still within the deadline
+
+
+@dataclass(frozen=True)
+class Filters:
+    state: str | None = None
+    agency: str | None = None
+    kind: str | None = None
+    urgency: str | None = None
+
+    def apply(self, query: SelectOfScalar[RecipientRow]) -> SelectOfScalar[RecipientRow]:
+        if self.state:
+            query = query.where(RecipientRow.state == self.state.upper())
+        if self.agency:
+            query = query.where(RecipientRow.agency == self.agency)
+        if self.kind:
+            query = query.where(RecipientRow.kind == self.kind)
+        if self.urgency:
+            query = query.where(RecipientRow.urgency == self.urgency)
+        return query
+
+
+def pending(
+    session: Session, now: datetime, filters: Filters, limit: int | None = 100, offset: int = 0
+) -> list[PendingLine]:
+    """Requests still owed an acknowledgement or an answer, most overdue first.
+
+    One index range scan per status on (status, due), each stopping after ``limit`` rows,
+    merged here: the cost depends on ``offset + limit``, not on how many requests the record
+    holds. (A single ``status IN (...)`` query would read and sort every unanswered row.)
+    """
+    reach = None if limit is None else offset + limit
+    scans = [(status.value, "ack_due_at", "acknowledgement") for status in UNANSWERED]
+    scans.append((RecipientStatus.ACKNOWLEDGED.value, "answer_due_at", "answer"))
+    rows = []
+    for status, due_field, owed in scans:
+        query = filters.apply(
+            select(RecipientRow)
+            .where(RecipientRow.status == status)
+            .order_by(col(getattr(RecipientRow, due_field)), col(RecipientRow.id))
+            .limit(reach)
+        )
+        rows += [(getattr(r, due_field), owed, r) for r in session.exec(query)]
+    # ties broken by row id, so that consecutive pages neither repeat nor skip a row
+    ordered = sorted(rows, key=lambda item: (item[0] is None, item[0] or now, item[2].id or 0))
+    top = ordered[offset:reach]
+    case_refs = _case_refs(session, {r.request_id for _, _, r in top})
+    return [
+        PendingLine(
+            request_id=r.request_id,
+            case_ref=case_refs.get(r.request_id),
+            kind=r.kind,
+            urgency=r.urgency,
+            agency=r.agency,
+            state=r.state,
+            status=r.status,
+            owed=owed,
+            sent_at=r.sent_at or now,
+            due_at=due or now,
+            overdue_hours=round(((now - due).total_seconds() if due else 0.0) / 3600, 2),
+        )
+        for due, owed, r in top
+    ]
+
+
+def _case_refs(session: Session, request_ids: set[str]) -> dict[str, str | None]:
+    if not request_ids:
+        return {}
+    query = select(RequestRow.request_id, RequestRow.case_ref).where(
+        col(RequestRow.request_id).in_(sorted(request_ids))
+    )
+    return {rid: case for rid, case in session.exec(query)}
+
+
+def request_message(request_id: str, *columns: Any) -> Any:
+    """The message that made request ``request_id`` (ids are scoped by sender: an agency may
+    have used the same id for a message of its own)."""
+    return (
+        select(*columns)
+        .join(RequestRow, col(RequestRow.request_id) == col(MessageRow.message_id))
+        .where(MessageRow.message_id == request_id, MessageRow.source == RequestRow.source)
+    )
