@@ -20,6 +20,8 @@ from adapters.ledger.sealing import Sealer
 from adapters.ledger.store import HubLease, LeaseHeld, PoolOptions, SqlLedger, sqlite_url
 from adapters.natsserver.tls import TlsFiles
 from bus.domain.msgids import CopyIds
+from bus.domain.policy import POLICY_ENV, Policy
+from schemas.registry import REGISTRY_ENV, AgencyRegistry
 
 
 @dataclass(frozen=True)
@@ -167,6 +169,25 @@ def load_settings(
         listen=os.environ.get("MECHBUS_LISTEN") or None,
         retention_days=_days(os.environ, "MECHBUS_RETENTION_DAYS"),
     )
+
+
+def registry_from(environ: Mapping[str, str] = os.environ) -> AgencyRegistry:
+    """The deployment's agency registry: the file ``MECHBUS_AGENCIES`` names, else the default.
+
+    The contract and the domain never read the environment; whoever runs a process asks here
+    and installs the answer (``schemas.registry.use_registry``) or passes it down.
+    """
+    return AgencyRegistry.load(_named_file(environ, REGISTRY_ENV))
+
+
+def policy_from(environ: Mapping[str, str] = os.environ) -> Policy:
+    """The deployment's deadline policy: the file ``MECHBUS_POLICY`` names, else the default."""
+    return Policy.load(_named_file(environ, POLICY_ENV))
+
+
+def _named_file(environ: Mapping[str, str], name: str) -> Path | None:
+    value = environ.get(name)
+    return Path(value) if value else None
 
 
 def _days(environ: Mapping[str, str], name: str) -> float:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from adapters.readmodel.views import (
     timeline_table,
 )
 from adapters.service.scenario import KINDS, MATCHING, AgencySpec, RequestSpec, Scenario
-from adapters.settings import HubRunning, Settings
+from adapters.settings import HubRunning, Settings, policy_from
 from bus.domain.capacity import matching
 from bus.domain.policy import Policy
 from bus.domain.streams import StreamSpec
@@ -380,7 +381,7 @@ async def run_demo(
 ) -> DemoResult:
     scenario = scenario or Scenario.default()
     ledger = settings.ledger()
-    policy = Policy.load().compressed(scenario.compression)
+    policy = policy_from(os.environ).compressed(scenario.compression)
     console.print(f"[bold]{scenario.name}[/]")
     try:
         with settings.sole_hub(ledger, home=not settings.nats_url):
