@@ -60,7 +60,7 @@ def test_the_place_of_a_bad_character_is_named_but_not_the_text() -> None:
 def test_every_catalogued_input_is_refused_as_catalogued_without_raising() -> None:
     request = b.patrol_request()
     for bad in catalogue(request.id):
-        refusal = intake.decode(bad.subject, bad.body)
+        refusal = intake.decode(bad.subject, bad.body, b.REGISTRY)
         assert isinstance(refusal, intake.Refusal), bad.kind
         assert (refusal.reason, refusal.sender) == (bad.reason, bad.told), bad.kind
 
@@ -72,7 +72,7 @@ def test_a_failure_while_reading_is_a_refusal_not_an_exception(
         raise RuntimeError("a bug in reading")
 
     monkeypatch.setattr(bounds, "load", broken)
-    refusal = intake.decode(OUTBOX, b"{}")
+    refusal = intake.decode(OUTBOX, b"{}", b.REGISTRY)
     assert isinstance(refusal, intake.Refusal)
     assert refusal.reason is RejectionReason.MALFORMED and refusal.sender == "gro.government"
     assert "RuntimeError" in refusal.detail and "a bug" not in refusal.detail

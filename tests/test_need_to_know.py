@@ -43,7 +43,7 @@ PERSON = {"full_name": "Periodista P. Ejemplo", "address": "Domicilio 1"}
     ids=["police-protecting", "commission", "prosecutor", "shelter-unconfirmed", "federal"],
 )
 def test_need_to_know_per_type_and_recipient(message: object, recipient: str, sees: bool) -> None:
-    copy = for_recipient(message, recipient)  # type: ignore[arg-type]
+    copy = for_recipient(message, recipient, b.REGISTRY)  # type: ignore[arg-type]
     assert bool(copy.data.personal) is sees
 
 

@@ -22,6 +22,7 @@ from bus.domain import intake, subjects
 from bus.domain.lifecycle import Refused as LifecycleRefusal
 from bus.domain.lifecycle import RequestState, apply, concerns_requests
 from schemas.envelope import Envelope
+from schemas.registry import active_registry
 from schemas.tracking import RejectionReason
 
 log = logging.getLogger("mechbus.bridge")
@@ -61,8 +62,9 @@ class Refusal:
 
 def checked_subject(message: Envelope) -> str:
     """The outbox subject ``message`` goes out on, once the hub's intake accepts it there."""
-    (subject, _), *_ = subjects.routes(message)
-    checked = intake.decode(subject, message.to_json())
+    registry = active_registry()
+    (subject, _), *_ = subjects.routes(message, registry)
+    checked = intake.decode(subject, message.to_json(), registry)
     if isinstance(checked, intake.Refusal):
         errors = [FieldProblem(field=loc, problem=problem) for loc, problem in checked.errors]
         if not errors:

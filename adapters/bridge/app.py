@@ -47,6 +47,7 @@ from schemas.capacity import (
 )
 from schemas.envelope import Body, Envelope
 from schemas.messages import parse_message
+from schemas.registry import active_registry
 from schemas.requests import OPENING_REQUESTS
 from schemas.responses import (
     Acceptance,
@@ -164,12 +165,13 @@ class Bridge:
             )
         document = json.loads(row.body)
         message = parse_message(row.body)
-        if redaction.may_know_personal(message, agency):
+        registry = active_registry()
+        if redaction.may_know_personal(message, agency, registry):
             personal = self.ledger.personal(request_id, row.source)
             if personal is not None and isinstance(document.get("data"), dict):
                 document["data"][redaction.PERSONAL_FIELD] = personal
                 message = parse_message(json.dumps(document).encode())
-        return redaction.for_recipient(message, agency), recipient.status
+        return redaction.for_recipient(message, agency, registry), recipient.status
 
     def closed_at(self, request_id: str) -> datetime | None:
         with self.ledger.session() as session:

@@ -52,6 +52,7 @@ from bus.runtime import jetstream
 from bus.runtime.agency import delivery_receipt
 from schemas.envelope import Envelope
 from schemas.messages import parse_message
+from schemas.registry import active_registry
 from schemas.requests import OPENING_REQUESTS
 
 log = logging.getLogger("mechbus.webhooks")
@@ -275,7 +276,7 @@ class WebhookDispatcher:
             log.error("undecodable message in %s inbox; not posted", webhook.agency)
             await msg.ack()
             return
-        message = redaction.for_recipient(message, webhook.agency)
+        message = redaction.for_recipient(message, webhook.agency, active_registry())
         attempt = msg.metadata.num_delivered
         body = message.to_json()
         stamp = int(self.clock().timestamp())

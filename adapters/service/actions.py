@@ -30,6 +30,7 @@ from bus.runtime.agency import AgencyClient, AgencyError
 from bus.runtime.jetstream import PublishError
 from schemas.capacity import PlacementConfirmed
 from schemas.envelope import Envelope
+from schemas.registry import active_registry
 from schemas.requests import RelocationBody
 from schemas.tracking import EscalationLevel
 
@@ -219,7 +220,7 @@ VERDICT_POLL = 0.1  # seconds between looks at the ledger while the hub records
 
 
 def _recorded_or_refused(ledger: SqlLedger, message: PlacementConfirmed) -> Placed | None:
-    [(handed_over, _)] = subjects.published_routes(message)
+    [(handed_over, _)] = subjects.published_routes(message, active_registry())
     with ledger.session() as session:
         recorded = session.exec(
             select(MessageRow.stream_seq).where(MessageRow.message_id == message.id)
@@ -288,7 +289,7 @@ async def fire_rung_now(
         session = await asyncio.to_thread(sweep.next_board_session, now)
     finally:
         ledger.close()
-    message = rung_message(fire_now(obligation, level, now, session))
+    message = rung_message(fire_now(obligation, level, now, session, active_registry()))
     nc = await connect_as_hub(settings, url, "mechbus-dashboard")
     try:
         await jetstream.publish(

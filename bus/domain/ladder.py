@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from bus.domain.policy import LADDER, Clock, Policy
 from schemas.envelope import Envelope, Urgency
-from schemas.registry import AgencyRegistry, active_registry
+from schemas.registry import AgencyRegistry
 from schemas.tracking import (
     AcknowledgementOverdue,
     CommitmentOverdue,
@@ -94,11 +94,11 @@ def fire_now(
     level: EscalationLevel,
     now: datetime,
     next_session: BoardSession | None,
-    registry: AgencyRegistry | None = None,
+    registry: AgencyRegistry,
 ) -> Rung:
     """The rung ``level`` fired at ``now`` by a person rather than at its scheduled time (staff
     may remind or escalate early); it names the same recipient and has the same fixed id."""
-    return _rung(obligation, level, now, registry or active_registry(), next_session)
+    return _rung(obligation, level, now, registry, next_session)
 
 
 def _rung(

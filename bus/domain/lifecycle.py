@@ -11,7 +11,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
-from bus.domain.policy import Clock, Policy
+from bus.domain.policy import Clock
+from bus.domain.rules import Rules
 from schemas.capacity import (
     PLACEMENT_MESSAGES,
     OfferReleased,
@@ -21,7 +22,6 @@ from schemas.capacity import (
     PlacementOffer,
 )
 from schemas.envelope import Envelope, Family, Urgency
-from schemas.registry import AgencyKind, active_registry
 from schemas.requests import OPENING_REQUESTS, RequestRecall, RequestUpdate
 from schemas.responses import (
     Acceptance,
@@ -196,18 +196,19 @@ def concerns_requests(message: Envelope) -> bool:
 
 
 def apply(
-    state: RequestState | None, message: Envelope, now: datetime, policy: Policy | None = None
+    state: RequestState | None, message: Envelope, now: datetime, rules: Rules | None = None
 ) -> Outcome:
     """Apply one message to the state of the request it belongs to.
 
     ``state`` is None when the ledger knows no request with the message's thread id.
-    ``policy`` sets each recipient's deadlines when a request opens (the policy in force
-    when it was sent). Returns the new state and the events; an illegal message returns the
-    state unchanged and a single ``Refused`` event.
+    ``rules`` (their policy) set each recipient's deadlines when a request opens (the policy
+    in force when it was sent); without them recipients get no deadlines. Returns the new
+    state and the events; an illegal message returns the state unchanged and a single
+    ``Refused`` event.
     """
     try:
         if isinstance(message, OPENING_REQUESTS):
-            return _open(state, message, now, policy)
+            return _open(state, message, now, rules)
         if state is None:
             raise _Refusal(
                 RejectionReason.UNKNOWN_REQUEST,
@@ -228,7 +229,7 @@ def apply(
 
 
 def _open(
-    state: RequestState | None, message: Envelope, now: datetime, policy: Policy | None
+    state: RequestState | None, message: Envelope, now: datetime, rules: Rules | None
 ) -> _Step:
     if state is not None:
         raise _illegal(f"request {message.id} was already sent")
@@ -242,7 +243,7 @@ def _open(
         urgency=message.urgency,
         sent_at=now,
         recipients=tuple(
-            _recipient(agency, message.urgency, now, policy) for agency in message.recipients
+            _recipient(agency, message.urgency, now, rules) for agency in message.recipients
         ),
         expires=message.expires,
         updated_at=now,
@@ -252,20 +253,14 @@ def _open(
     return opened, [RequestOpened(message.id)]
 
 
-def _recipient(agency: str, urgency: Urgency, now: datetime, policy: Policy | None) -> Recipient:
-    if policy is None:
+def _recipient(agency: str, urgency: Urgency, now: datetime, rules: Rules | None) -> Recipient:
+    if rules is None or rules.policy is None:
         return Recipient(agency)
     return Recipient(
         agency,
-        ack_due=now + policy.length(Clock.ACKNOWLEDGEMENT, urgency),
-        answer_due=now + policy.length(answer_clock(agency), urgency),
+        ack_due=now + rules.policy.length(Clock.ACKNOWLEDGEMENT, urgency),
+        answer_due=now + rules.policy.length(rules.answer_clock(agency), urgency),
     )
-
-
-def answer_clock(agency: str) -> Clock:
-    """The clock that governs ``agency``'s answer (shelters have their own)."""
-    shelter = active_registry()[agency].kind is AgencyKind.SHELTER
-    return Clock.SHELTER_ANSWER if shelter else Clock.ANSWER
 
 
 def _addressee(state: RequestState, message: Envelope) -> Recipient:

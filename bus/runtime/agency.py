@@ -130,7 +130,8 @@ class AgencyClient:
         violations: list[str] | None = None,
         copy_ids: CopyIds | None = None,
     ) -> None:
-        if agency not in active_registry():
+        self.registry = active_registry()
+        if agency not in self.registry:
             raise ValueError(f"unknown agency {agency!r}: not in the agency registry")
         self.agency = agency
         self.nc = nc
@@ -231,7 +232,7 @@ class AgencyClient:
                 self.js, message, stream=self.stream.name, copy_ids=self.copy_ids
             )
         except jetstream.PublishError as exc:
-            for subject, _ in subjects.published_routes(message):
+            for subject, _ in subjects.published_routes(message, self.registry):
                 violation = self._violation(subject)
                 if violation:
                     raise AgencyPermissionError(violation) from exc
@@ -400,7 +401,7 @@ class AgencyClient:
             log.error("undecodable message in %s inbox: %d errors", self.agency, exc.error_count())
             await msg.ack()
             return None
-        guarded = redaction.for_recipient(message, self.agency)
+        guarded = redaction.for_recipient(message, self.agency, self.registry)
         if guarded is not message:
             # the publisher should have left these out: drop them here too, and say so
             log.warning("personal details removed from %s addressed to %s", message.id, self.agency)

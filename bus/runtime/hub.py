@@ -33,6 +33,7 @@ from bus.domain.msgids import CopyIds
 from bus.domain.policy import Policy
 from bus.domain.ports import Delivery, Ledger, LedgerUnavailable
 from bus.domain.recording import Outcome, Result, record_batch
+from bus.domain.rules import Rules
 from bus.domain.streams import (
     HUB_MAX_DELIVER,
     StreamSpec,
@@ -42,6 +43,7 @@ from bus.domain.streams import (
 from bus.runtime import jetstream
 from bus.runtime.puller import BatchPuller
 from bus.runtime.undeliverable import Failures, UndeliverableKeeper
+from schemas.registry import AgencyRegistry, active_registry
 from schemas.tracking import Checkpoint, CheckpointBody
 
 log = logging.getLogger("mechbus.hub")
@@ -83,6 +85,7 @@ class Hub:
         defer_unknown_for: float = 90.0,
         max_deliver: int = HUB_MAX_DELIVER,
         copy_ids: CopyIds | None = None,
+        registry: AgencyRegistry | None = None,
     ) -> None:
         self.ledger = ledger
         self.servers = servers
@@ -93,6 +96,7 @@ class Hub:
         self.recording_clock = clock
         self.clock = clock or utc_now
         self.policy = policy or Policy.load()
+        self.rules = Rules(registry or active_registry(), self.policy)
         self.provision = tuple(provision)  # agencies whose consumers the hub creates
         self.checkpoint_interval = checkpoint_interval  # 0: never
         # How long a response may wait for its request (recording.Result.DEFERRED), measured
@@ -138,7 +142,7 @@ class Hub:
         consumer = hub_consumer(self.max_deliver)
         await jetstream.ensure_consumer(js, self.stream, consumer)
         self._keeper = UndeliverableKeeper(
-            js, self.ledger, self.stream, self.failures, self._after_commit
+            js, self.ledger, self.stream, self.failures, self._after_commit, self.rules.registry
         )
         await self._keeper.start()
         # One consumer per agency, filtered to its own inbox: on a secured server the hub
@@ -320,7 +324,7 @@ class Hub:
 
     async def _commit(self, deliveries: list[Delivery]) -> list[Outcome]:
         now = self.recording_clock() if self.recording_clock is not None else None
-        outcomes = await asyncio.to_thread(record_batch, self.ledger, deliveries, now, self.policy)
+        outcomes = await asyncio.to_thread(record_batch, self.ledger, deliveries, now, self.rules)
         await self._after_commit(outcomes)
         return outcomes
 

@@ -21,6 +21,7 @@ from bus.domain.placement import Release
 from bus.domain.streams import CAPACITY_BUCKET, ConsumerSpec, StreamSpec
 from bus.domain.subjects import inbox_prefix
 from schemas.envelope import Envelope
+from schemas.registry import AgencyRegistry, active_registry
 
 log = logging.getLogger("mechbus.nats")
 
@@ -216,6 +217,7 @@ async def publish(
     *,
     stream: str,
     copy_ids: CopyIds | None = None,
+    registry: AgencyRegistry | None = None,
 ) -> list[api.PubAck]:
     """Publish ``message`` on each subject its sender publishes it on and wait for every PubAck.
 
@@ -224,12 +226,14 @@ async def publish(
     after a lost PubAck is absorbed by the stream's duplicate window and the PubAck says
     ``duplicate``. Messages on an agency's outbox carry none: the hub recognises a resend.
     """
+    known = registry or active_registry()  # the process's, unless the caller has its own
     acks = []
-    for subject, copy_key in subjects.published_routes(message):
+    for subject, copy_key in subjects.published_routes(message, known):
         route = subjects.parse(subject)
         assert route is not None
         # Each recipient's copy carries only what that recipient may know.
-        copy = Release(subject, copy_key, redaction.for_recipient(message, route.agency).to_json())
+        guarded = redaction.for_recipient(message, route.agency, known)
+        copy = Release(subject, copy_key, guarded.to_json())
         acks.append(await _send(js, copy, stream, copy_ids, f"{message.type} {message.id}"))
     return acks
 
