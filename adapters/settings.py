@@ -19,6 +19,7 @@ from adapters import locks
 from adapters.ledger.sealing import Sealer
 from adapters.ledger.store import HubLease, LeaseHeld, PoolOptions, SqlLedger, sqlite_url
 from adapters.natsserver.tls import TlsFiles
+from bus.domain.errors import ConfigurationError, HeldError
 from bus.domain.msgids import CopyIds
 from bus.domain.policy import POLICY_ENV, Policy
 from schemas.registry import REGISTRY_ENV, AgencyRegistry
@@ -203,11 +204,11 @@ def _days(environ: Mapping[str, str], name: str) -> float:
     raise SettingsError(f"{name} must be a number of days, 0 for forever; got {raw!r}")
 
 
-class HubRunning(RuntimeError):
+class HubRunning(HeldError, RuntimeError):
     """Another hub already runs on this home or records into this ledger."""
 
 
-class SettingsError(ValueError):
+class SettingsError(ConfigurationError, ValueError):
     """A setting from the environment that mechbus cannot use."""
 
 

@@ -14,6 +14,8 @@ from typing import Any
 import pycountry
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from schemas.errors import ContractError
+
 AGENCY_ID_PATTERN = r"^[a-z][a-z0-9]*\.[a-z0-9][a-z0-9-]*$"
 _AGENCY_ID_RE = re.compile(AGENCY_ID_PATTERN)
 # The variable a deployment names its registry file in; read by whoever runs the process.
@@ -69,7 +71,7 @@ class Agency(BaseModel):
         return self.kind in FEDERAL_KINDS
 
 
-class RegistryError(ValueError):
+class RegistryError(ContractError):
     """The registry file is unreadable or inconsistent."""
 
 

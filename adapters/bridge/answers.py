@@ -19,8 +19,7 @@ from adapters.ledger.store import SqlLedger
 from adapters.ledger.tables import DeadLetterRow, MessageRow
 from adapters.ledger.unit import SqlUnit
 from bus.domain import intake, subjects
-from bus.domain.lifecycle import Refused as LifecycleRefusal
-from bus.domain.lifecycle import RequestState, apply, concerns_requests
+from bus.domain.lifecycle import RequestState, TransitionRefused, apply, concerns_requests
 from schemas.envelope import Envelope
 from schemas.registry import active_registry
 from schemas.tracking import RejectionReason
@@ -97,7 +96,7 @@ def judge(ledger: SqlLedger, message: Envelope, now: datetime) -> Refusal | None
         return None
     _, events = apply(request_state(ledger, message.thread), message, now)
     for event in events:
-        if isinstance(event, LifecycleRefusal):
+        if isinstance(event, TransitionRefused):
             return Refusal(event.reason, event.detail, event.content_fault)
     return None
 

@@ -211,7 +211,7 @@ def _publishing() -> Iterator[None]:
     except actions.NoServer as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from None
-    except actions.Refused as exc:
+    except actions.SendRefused as exc:
         console.print(f"[red]not published: {exc}[/]")
         raise typer.Exit(1) from None
 

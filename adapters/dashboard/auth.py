@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from adapters.ledger.store import SqlLedger
 from adapters.ledger.tables import DashboardLoginRow, DashboardUserRow
+from bus.domain.errors import RefusalError
 
 
 class Role(StrEnum):
@@ -34,7 +35,7 @@ _hasher = PasswordHasher()
 _DUMMY = _hasher.hash("not a password of anyone")
 
 
-class AccountError(ValueError):
+class AccountError(RefusalError, ValueError):
     """An account that cannot be made as asked (name taken, short password, bad role)."""
 
 

@@ -24,6 +24,7 @@ from sqlmodel import Session, SQLModel
 from adapters.ledger.store import SqlLedger
 from adapters.ledger.tables import DeadLetterRow, MessageRow
 from bus.domain import subjects
+from bus.domain.errors import LedgerError
 from bus.domain.permissions import HUB
 from bus.domain.policy import Policy
 from bus.domain.ports import Delivery
@@ -40,7 +41,7 @@ ORDER_COLUMNS = frozenset({"id", "seq", "prev_hash", "row_hash"})
 NOT_FROM_THE_STREAM = frozenset({"outbox"})
 
 
-class ReplayError(RuntimeError):
+class ReplayError(LedgerError, RuntimeError):
     """The replay cannot give a faithful ledger (target not empty, stream incomplete)."""
 
 

@@ -33,6 +33,7 @@ from adapters.ledger.unit import (
     dead_letter_context,
 )
 from bus.domain.chain import Link
+from bus.domain.errors import HeldError
 from bus.domain.ports import (
     LedgerUnavailable,
 )
@@ -42,7 +43,7 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
-class LeaseHeld(RuntimeError):
+class LeaseHeld(HeldError, RuntimeError):
     """Another hub is recording into this ledger; the message names it."""
 
 

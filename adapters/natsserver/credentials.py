@@ -15,6 +15,7 @@ from pathlib import Path
 
 import nkeys
 
+from bus.domain.errors import ConfigurationError
 from bus.domain.permissions import for_agency
 from bus.domain.streams import StreamSpec
 from schemas.registry import AgencyRegistry, active_registry
@@ -22,7 +23,7 @@ from schemas.registry import AgencyRegistry, active_registry
 HUB = "fed.hub"
 
 
-class CredentialError(ValueError):
+class CredentialError(ConfigurationError, ValueError):
     """An agency that cannot be given credentials, or a store that is not set up."""
 
 

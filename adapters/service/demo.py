@@ -33,6 +33,7 @@ from adapters.readmodel.views import (
 from adapters.service.scenario import KINDS, MATCHING, AgencySpec, RequestSpec, Scenario
 from adapters.settings import HubRunning, Settings, policy_from
 from bus.domain.capacity import matching
+from bus.domain.errors import ServiceError
 from bus.domain.policy import Policy
 from bus.domain.streams import StreamSpec
 from bus.runtime.agency import AgencyClient
@@ -44,7 +45,7 @@ from schemas.requests import RelocationBody
 from schemas.tracking import BoardSessionScheduled, EscalationLevel
 
 
-class DemoError(RuntimeError):
+class DemoError(ServiceError, RuntimeError):
     """The demo could not complete; the message says why."""
 
 

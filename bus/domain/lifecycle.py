@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
+from bus.domain.errors import RefusalError
 from bus.domain.policy import Clock
 from bus.domain.rules import Rules
 from schemas.capacity import (
@@ -161,7 +162,7 @@ class RequestClosed:
 
 
 @dataclass(frozen=True)
-class Refused:
+class TransitionRefused:
     """The message is not applied; the sender is told why and the input is kept."""
 
     reason: RejectionReason
@@ -172,15 +173,16 @@ class Refused:
 
 
 Event = RequestOpened | RecipientChanged | RequestUpdated | CommitmentChanged | RequestClosed
-Outcome = tuple[RequestState | None, list[Event | Refused]]
-_Step = tuple[RequestState, list[Event | Refused]]
+Outcome = tuple[RequestState | None, list[Event | TransitionRefused]]
+_Step = tuple[RequestState, list[Event | TransitionRefused]]
 
 
-class _Refusal(Exception):
+class _Refusal(RefusalError):
+    """Raised inside a transition; ``apply`` turns it into a ``TransitionRefused`` event."""
+
     def __init__(self, reason: RejectionReason, detail: str, content_fault: bool = False) -> None:
-        super().__init__(detail)
+        super().__init__(detail, code=reason.value)
         self.reason = reason
-        self.detail = detail
         self.content_fault = content_fault
 
 
@@ -204,7 +206,7 @@ def apply(
     ``rules`` (their policy) set each recipient's deadlines when a request opens (the policy
     in force when it was sent); without them recipients get no deadlines. Returns the new
     state and the events; an illegal message returns the state unchanged and a single
-    ``Refused`` event.
+    ``TransitionRefused`` event.
     """
     try:
         if isinstance(message, OPENING_REQUESTS):
@@ -221,7 +223,7 @@ def apply(
             raise _illegal(f"{message.type} does not apply to a request")
         new_state, events = handler(state, message, now)
     except _Refusal as refusal:
-        return state, [Refused(refusal.reason, refusal.detail, refusal.content_fault)]
+        return state, [TransitionRefused(refusal.reason, refusal.detail, refusal.content_fault)]
     closed = _close_if_done(new_state, now)
     if closed is not new_state:
         events.append(RequestClosed(new_state.request_id))
@@ -400,7 +402,7 @@ def _recall(state: RequestState, message: Envelope, now: datetime) -> _Step:
             f"request {state.request_id} was never addressed to {', '.join(unknown)}",
         )
     recalled = set(message.recipients)
-    events: list[Event | Refused] = []
+    events: list[Event | TransitionRefused] = []
     recipients = []
     for recipient in state.recipients:
         if recipient.agency in recalled and recipient.status not in FINAL_RECIPIENT:

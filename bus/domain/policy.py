@@ -15,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from bus.domain.errors import ConfigurationError
 from schemas.envelope import Urgency
 from schemas.tracking import EscalationLevel
 
@@ -47,7 +48,7 @@ LADDER = (
 )
 
 
-class PolicyError(ValueError):
+class PolicyError(ConfigurationError, ValueError):
     """The policy file is missing a clock, names no basis, or has an unreadable value."""
 
 

@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from bus.domain import bounds, intake, subjects
 from bus.domain.capacity import ShelterCapacity
-from bus.domain.lifecycle import Event, Refused, apply, concerns_requests
+from bus.domain.lifecycle import Event, TransitionRefused, apply, concerns_requests
 from bus.domain.msgids import receipt_id
 from bus.domain.placement import Release, releases
 from bus.domain.ports import (
@@ -217,7 +217,7 @@ def _record(
         state = unit.load_request(message.thread)
         new_state, outcome_events = apply(state, message, now, rules)
         for event in outcome_events:
-            if isinstance(event, Refused):
+            if isinstance(event, TransitionRefused):
                 unknown = event.reason is RejectionReason.UNKNOWN_REQUEST
                 if unknown and delivery.may_wait:
                     return Outcome(Result.DEFERRED, delivery.stream_seq, message.id)

@@ -23,6 +23,7 @@ from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 
 from bus.domain import redaction, subjects
+from bus.domain.errors import TransportError
 from bus.domain.msgids import CopyIds, receipt_id
 from bus.domain.streams import ConsumerSpec, StreamSpec, agency_consumer
 from bus.runtime import jetstream
@@ -68,7 +69,7 @@ from schemas.responses import (
 log = logging.getLogger("mechbus.agency")
 
 
-class AgencyError(RuntimeError):
+class AgencyError(TransportError, RuntimeError):
     """The bus refused something this agency asked for; the message says why."""
 
 

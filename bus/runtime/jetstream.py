@@ -16,6 +16,7 @@ from nats.js.errors import BadRequestError, NotFoundError
 from nats.js.kv import KeyValue
 
 from bus.domain import redaction, subjects
+from bus.domain.errors import TransportError
 from bus.domain.msgids import CopyIds
 from bus.domain.placement import Release
 from bus.domain.streams import CAPACITY_BUCKET, ConsumerSpec, StreamSpec
@@ -204,7 +205,7 @@ async def ensure_capacity_bucket(js: JetStreamContext, stream: StreamSpec) -> Ke
         return await js.key_value(CAPACITY_BUCKET)
 
 
-class PublishError(RuntimeError):
+class PublishError(TransportError, RuntimeError):
     """A publish that JetStream did not confirm."""
 
 
