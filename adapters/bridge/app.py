@@ -15,7 +15,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Path, Request, Response
@@ -34,6 +34,7 @@ from adapters.ledger.store import SqlLedger
 from adapters.ledger.tables import MessageRow, RecipientRow, RequestRow
 from adapters.readmodel.tracking import Filters, commitments, pending, request_message
 from bus.domain import redaction
+from bus.domain.clock import utc_now
 from bus.runtime.agency import delivery_receipt, reply_from
 from schemas.capacity import (
     CapacityBody,
@@ -73,10 +74,6 @@ from schemas.responses import (
 BRIDGE_CLIENT = "mechbus-http-bridge/0.1"
 VERSION = "0.1.0"
 RequestId = Annotated[str, Path(min_length=1, max_length=100, description="The request's id")]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class PendingRequest(BaseModel):

@@ -18,7 +18,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from email.message import EmailMessage
 
 import aiosmtplib
@@ -28,6 +28,7 @@ from adapters.bridge.store import BridgeStore
 from adapters.bridge.webhooks import Attempt, record_attempt
 from adapters.ledger.store import SqlLedger
 from adapters.ledger.tables import EscalationRow, NotificationAttemptRow, RequestRow
+from bus.domain.clock import utc_now
 
 log = logging.getLogger("mechbus.notices")
 
@@ -37,10 +38,6 @@ RUNG_TITLES = {
     "board_agenda": "Inscrito en la Junta de Gobierno / Placed on the Governing Board's agenda",
     "monthly_report": "Informe mensual de corresponsabilidad / Monthly joint-responsibility report",
 }
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

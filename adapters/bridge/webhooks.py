@@ -33,7 +33,7 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,7 @@ from adapters.bridge.store import BridgeStore, Webhook
 from adapters.ledger.store import SqlLedger
 from adapters.ledger.tables import NotificationAttemptRow
 from bus.domain import redaction, subjects
+from bus.domain.clock import utc_now
 from bus.domain.streams import StreamSpec, agency_consumer
 from bus.runtime import jetstream
 from bus.runtime.agency import delivery_receipt
@@ -62,10 +63,6 @@ TIMESTAMP_HEADER = "X-Mechbus-Timestamp"
 MESSAGE_ID_HEADER = "X-Mechbus-Message-Id"
 REPLAY_WINDOW_SECONDS = 300
 WEBHOOK_CLIENT = "mechbus-webhook/0.1"
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:

@@ -28,6 +28,7 @@ from adapters.ledger.tables import (
 from bus.domain import subjects
 from bus.domain.agenda import AgendaItem, OpenItem, agenda
 from bus.domain.capacity import ShelterCapacity
+from bus.domain.federal import HUB
 from bus.domain.lifecycle import OPEN_COMMITMENT, UNANSWERED, RecipientStatus
 from bus.domain.scorecard import (
     CommitmentFacts,
@@ -212,7 +213,7 @@ def case_timeline(
     events = []
     for m in session.exec(query):
         route = subjects.parse(m.nats_subject)
-        to = route.agency if route and route.direction is subjects.Direction.TO else "fed.hub"
+        to = route.agency if route and route.direction is subjects.Direction.TO else HUB
         events.append(
             CaseEvent(
                 m.message_id,

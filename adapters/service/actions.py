@@ -23,6 +23,7 @@ from adapters.settings import Settings
 from bus.domain import subjects
 from bus.domain.capacity import ShelterCapacity
 from bus.domain.errors import RefusalError, TransportError
+from bus.domain.federal import HUB
 from bus.domain.ladder import Obligation, fire_now, rung_message
 from bus.domain.policy import LADDER, Clock
 from bus.domain.streams import StreamSpec
@@ -39,13 +40,13 @@ from schemas.tracking import EscalationLevel
 async def connect_as_hub(settings: Settings, url: str, name: str) -> Client:
     """A NATS connection as the hub's user, with its credentials and CA when the home has them."""
     options: dict[str, Any] = {}
-    seed = settings.creds_for("fed.hub")
+    seed = settings.creds_for(HUB)
     if seed is not None:
         options["nkeys_seed"] = str(seed)
     tls = settings.tls_context()
     if tls is not None:
         options["tls"] = tls
-    return await jetstream.connect(url, name=name, agency="fed.hub", **options)
+    return await jetstream.connect(url, name=name, agency=HUB, **options)
 
 
 class NoServer(TransportError, RuntimeError):

@@ -34,6 +34,7 @@ from adapters.service.scenario import KINDS, MATCHING, AgencySpec, RequestSpec, 
 from adapters.settings import HubRunning, Settings, policy_from
 from bus.domain.capacity import matching
 from bus.domain.errors import ServiceError
+from bus.domain.federal import BOARD, HUB, MECHANISM
 from bus.domain.policy import Policy
 from bus.domain.streams import StreamSpec
 from bus.runtime.agency import AgencyClient
@@ -117,7 +118,7 @@ async def stub_agencies(
         await asyncio.gather(*(proc.wait() for proc in procs))
 
 
-FEDERAL_USERS = ("fed.hub", "fed.mechanism", "fed.board")
+FEDERAL_USERS = (HUB, MECHANISM, BOARD)
 
 
 def server_config(settings: Settings, agencies: tuple[str, ...]) -> str:
@@ -190,7 +191,7 @@ class Player:
     async def play(self) -> None:
         await self._schedule_sessions()
         await self._wait_for_capacity()
-        async with await self._connect("fed.mechanism") as mechanism:
+        async with await self._connect(MECHANISM) as mechanism:
             for spec in self.scenario.requests:
                 message = self._build(spec, await self._recipients(spec))
                 await mechanism.send(message)
@@ -213,12 +214,10 @@ class Player:
     async def _schedule_sessions(self) -> None:
         if not self.sessions:
             return
-        async with await self._connect("fed.board") as board:
+        async with await self._connect(BOARD) as board:
             for session_id, (at, venue) in self.sessions.items():
                 data = {"session_id": session_id, "scheduled_at": at, "venue": venue}
-                await board.send(
-                    BoardSessionScheduled(source="fed.board", time=self.now, data=data)
-                )
+                await board.send(BoardSessionScheduled(source=BOARD, time=self.now, data=data))
 
     async def _wait_for_capacity(self) -> None:
         expected = {a.id for a in self.scenario.agencies if a.capacity is not None}
@@ -407,9 +406,9 @@ async def _play(
             ledger,
             url,
             policy=policy,
-            creds=settings.creds_for("fed.hub"),
+            creds=settings.creds_for(HUB),
             tls=settings.tls_context(),
-            provision=(*agencies, "fed.mechanism", "fed.board"),
+            provision=(*agencies, MECHANISM, BOARD),
             copy_ids=settings.copy_ids(),
         )
         await hub.start()

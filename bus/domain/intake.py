@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from bus.domain import bounds, subjects
+from bus.domain.federal import MECHANISM
 from bus.domain.streams import MAX_MESSAGE_BYTES
 from schemas.envelope import MESSAGE_ID_PATTERN, Envelope
 from schemas.messages import MESSAGE_TYPES
@@ -20,7 +21,7 @@ from schemas.registry import AgencyRegistry
 from schemas.tracking import RejectionReason
 
 _VALID_ID = re.compile(MESSAGE_ID_PATTERN)
-FEDERAL_SENDER = "fed.mechanism"
+FEDERAL_SENDER = MECHANISM
 """Who is told about bad input on an inbox subject (only federal users may publish there)."""
 
 

@@ -14,6 +14,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bus.domain.federal import BOARD, HUB, MECHANISM
 from bus.domain.policy import LADDER, Clock, Policy
 from schemas.envelope import Envelope, Urgency
 from schemas.registry import AgencyRegistry
@@ -24,10 +25,6 @@ from schemas.tracking import (
     EscalationBody,
     EscalationLevel,
 )
-
-HUB = "fed.hub"
-BOARD = "fed.board"
-MECHANISM = "fed.mechanism"
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import logging
 import ssl
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,6 +23,7 @@ from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 
 from bus.domain import redaction, subjects
+from bus.domain.clock import utc_now
 from bus.domain.errors import TransportError
 from bus.domain.msgids import CopyIds, receipt_id
 from bus.domain.streams import ConsumerSpec, StreamSpec, agency_consumer
@@ -79,10 +80,6 @@ class AgencyPermissionError(AgencyError, PermissionError):
 
 CLIENT_NAME = "mechbus-agency-client/0.1"
 E = TypeVar("E", bound=Envelope)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

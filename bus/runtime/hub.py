@@ -29,6 +29,8 @@ from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
 from bus.domain import subjects
+from bus.domain.clock import TimeSource, utc_now
+from bus.domain.federal import HUB
 from bus.domain.msgids import CopyIds
 from bus.domain.policy import Policy
 from bus.domain.ports import Delivery, Ledger, LedgerUnavailable
@@ -48,13 +50,8 @@ from schemas.tracking import Checkpoint, CheckpointBody
 
 log = logging.getLogger("mechbus.hub")
 
-Clock = Callable[[], datetime]
 REDELIVERY_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 DEFER_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _security(creds: Path | None, tls: ssl.SSLContext | None) -> BaseSecurity | None:
@@ -75,7 +72,7 @@ class Hub:
         servers: str | list[str],
         *,
         stream: StreamSpec | None = None,
-        clock: Clock | None = None,
+        clock: TimeSource | None = None,
         policy: Policy | None = None,
         batch_size: int = 256,
         creds: Path | None = None,
@@ -123,7 +120,7 @@ class Hub:
             reconnect_time_wait=1,
             log_level=logging.DEBUG,
             logger=logging.getLogger("mechbus.hub.faststream"),
-            inbox_prefix=subjects.inbox_prefix("fed.hub").encode(),
+            inbox_prefix=subjects.inbox_prefix(HUB).encode(),
             security=_security(creds, tls),
         )
         self._puller: BatchPuller | None = None
@@ -160,7 +157,7 @@ class Hub:
             consumer.durable,
             self._on_batch,
             batch_size=self._batch_size,
-            inbox_prefix=subjects.deliver_prefix("fed.hub"),
+            inbox_prefix=subjects.deliver_prefix(HUB),
         )
         await self._puller.start()
         if self.checkpoint_interval > 0:
@@ -218,7 +215,7 @@ class Hub:
                 seq, message_id, chain_hash = head
                 checkpoint = Checkpoint(
                     id=f"chk-{chain_hash[:32]}",
-                    source="fed.hub",
+                    source=HUB,
                     time=self.clock(),
                     data=CheckpointBody(
                         last_seq=seq, last_message_id=message_id, chain_hash=chain_hash
