@@ -8,6 +8,7 @@ import re
 import pytest
 
 from bus.domain import bounds, intake
+from schemas.registry import AgencyRegistry
 from schemas.tracking import RejectionReason
 from tests import builders as b
 from tests.bad_inputs import OUTBOX, catalogue
@@ -76,3 +77,19 @@ def test_a_failure_while_reading_is_a_refusal_not_an_exception(
     assert isinstance(refusal, intake.Refusal)
     assert refusal.reason is RejectionReason.MALFORMED and refusal.sender == "gro.government"
     assert "RuntimeError" in refusal.detail and "a bug" not in refusal.detail
+
+
+@pytest.mark.parametrize(
+    ("registry", "sender"),
+    [
+        (b.REGISTRY, "gro.government"),
+        (AgencyRegistry([a for a in b.REGISTRY if a.id != "gro.government"]), None),
+    ],
+    ids=["registered", "not-in-the-registry-passed-in"],
+)
+def test_the_sender_is_known_to_the_registry_passed_in(
+    registry: AgencyRegistry, sender: str | None
+) -> None:
+    assert intake.sender_of("mech.v1.from.gro.government.acknowledgement", registry) == sender
+    refusal = intake.decode("mech.v1.from.gro.government.acknowledgement", b"{}", registry)
+    assert isinstance(refusal, intake.Refusal) and refusal.sender == sender

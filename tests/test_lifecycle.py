@@ -16,6 +16,9 @@ from bus.domain.lifecycle import (
     TransitionRefused,
     apply,
 )
+from bus.domain.policy import Clock, Policy
+from bus.domain.rules import Rules
+from schemas.registry import AgencyKind, AgencyRegistry, active_registry
 from schemas.tracking import RejectionReason
 from tests import builders as b
 
@@ -259,3 +262,40 @@ def test_a_due_date_already_passed_is_a_fault_of_the_message_itself() -> None:
     _, events = apply(state, b.commitment(RID, due=NOW - timedelta(hours=1)), NOW)
     [refusal] = events
     assert isinstance(refusal, TransitionRefused) and refusal.content_fault
+
+
+def _registry_where(kinds: dict[str, AgencyKind]) -> AgencyRegistry:
+    """The shipped registry with some agencies of another kind: a deployment's own registry."""
+    return AgencyRegistry(
+        [a.model_copy(update={"kind": kinds.get(a.id, a.kind)}) for a in b.REGISTRY]
+    )
+
+
+@pytest.mark.parametrize(
+    ("kinds", "clock", "answer_in"),
+    [
+        ({}, Clock.ANSWER, timedelta(hours=3)),
+        ({"gro.government": AgencyKind.SHELTER}, Clock.SHELTER_ANSWER, timedelta(hours=2)),
+    ],
+    ids=["shipped-registry", "registry-passed-in"],
+)
+def test_deadlines_follow_the_registry_passed_in(
+    kinds: dict[str, AgencyKind], clock: Clock, answer_in: timedelta
+) -> None:
+    """The urgent request's answer is due on the clock of the recipient's kind in the registry
+    the caller passes; the process-wide registry is neither read nor changed."""
+    rules = Rules(_registry_where(kinds), Policy.load())
+    assert rules.answer_clock("gro.government") is clock
+    state, _ = apply(None, REQ, b.T0, rules)
+    assert state is not None
+    [recipient] = state.recipients
+    assert (recipient.ack_due, recipient.answer_due) == (
+        b.T0 + timedelta(hours=1),
+        b.T0 + answer_in,
+    )
+    assert active_registry()["gro.government"].kind is AgencyKind.GOVERNMENT
+
+
+def test_without_rules_no_deadlines() -> None:
+    state, _ = apply(None, REQ, b.T0)
+    assert state is not None and state.recipients[0].answer_due is None
