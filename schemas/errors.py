@@ -1,6 +1,7 @@
-"""The contract's own error base: the contract cannot import the bus, so its errors root here.
+"""The fields every mechbus error carries, and the contract's own error base.
 
-``bus.domain.errors`` draws the whole tree and says how the two roots relate.
+The contract cannot import the bus, so the shared fields live here, in the innermost layer;
+``bus.domain.errors`` draws the whole tree and says how its root relates to ``ContractError``.
 """
 
 from __future__ import annotations
@@ -9,11 +10,11 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 
-class ContractError(ValueError):
-    """A fault in what the contract was given (a registry file). Same fields as the bus's
-    ``MechbusError``: a stable ``code``, a human ``detail`` (also ``str(exc)``), ``extra``."""
+class Fault(Exception):
+    """``code``: stable, for programs (a class default an instance may narrow); ``detail``:
+    for people, also ``str(exc)``; ``extra``: any further fields, read-only."""
 
-    code: str = "contract"
+    code: str = "fault"
     detail: str = ""
     extra: Mapping[str, object] = MappingProxyType({})
 
@@ -30,3 +31,9 @@ class ContractError(ValueError):
             self.code = code
         if extra:
             self.extra = MappingProxyType(dict(extra))
+
+
+class ContractError(Fault, ValueError):
+    """A fault in what the contract was given (a registry file)."""
+
+    code = "contract"

@@ -11,6 +11,7 @@ import pytest
 from bus.domain.errors import (
     ConfigurationError,
     ContractError,
+    Fault,
     LedgerError,
     MechbusError,
     RefusalError,
@@ -43,8 +44,9 @@ def test_every_exception_is_in_the_tree(package: str) -> None:
 
 
 def test_the_contract_roots_its_own() -> None:
-    exceptions = defined_exceptions("schemas")
+    exceptions = [c for c in defined_exceptions("schemas") if c is not Fault]
     assert exceptions and all(issubclass(c, ContractError) for c in exceptions)
+    assert issubclass(MechbusError, Fault) and issubclass(ContractError, Fault)
 
 
 @pytest.mark.parametrize(

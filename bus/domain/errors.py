@@ -21,8 +21,10 @@ Every exception mechbus raises on purpose derives from ``MechbusError`` through 
     └── ServiceError         a service could not run as asked (UpError, DemoError)
 
 The contract (``schemas/``) may not import the bus, so its one error, the registry's
-``RegistryError``, roots in ``schemas.errors.ContractError`` instead, with the same fields; a
-caller that wants every configuration fault catches ``(ConfigurationError, ContractError)``.
+``RegistryError``, roots in ``schemas.errors.ContractError`` instead. Both roots derive from
+``schemas.errors.Fault``, which holds the fields (``code``, ``detail``, ``extra``): catching
+``Fault`` catches every mechbus error, and a caller that wants every configuration fault
+catches ``(ConfigurationError, ContractError)``.
 
 Each class keeps the built-in it was before (``PolicyError`` is still a ``ValueError``,
 ``LedgerUnavailable`` a ``RuntimeError``), so every existing ``except`` behaves the same.
@@ -30,15 +32,13 @@ Each class keeps the built-in it was before (``PolicyError`` is still a ``ValueE
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from types import MappingProxyType
-
-from schemas.errors import ContractError
+from schemas.errors import ContractError, Fault
 
 __all__ = [
     "AccessError",
     "ConfigurationError",
     "ContractError",
+    "Fault",
     "HeldError",
     "LedgerError",
     "MechbusError",
@@ -48,27 +48,10 @@ __all__ = [
 ]
 
 
-class MechbusError(Exception):
-    """``code``: stable, for programs (a class default an instance may narrow); ``detail``:
-    for people, also ``str(exc)``; ``extra``: any further fields, read-only."""
+class MechbusError(Fault):
+    """The root of everything the bus and its adapters raise on purpose."""
 
-    code: str = "mechbus"
-    detail: str = ""
-    extra: Mapping[str, object] = MappingProxyType({})
-
-    def __init__(
-        self,
-        detail: str = "",
-        *,
-        code: str | None = None,
-        extra: Mapping[str, object] | None = None,
-    ) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        if code is not None:
-            self.code = code
-        if extra:
-            self.extra = MappingProxyType(dict(extra))
+    code = "mechbus"
 
 
 class RefusalError(MechbusError):
