@@ -338,7 +338,7 @@ def record(settings: Settings, messages: list[Envelope], at: datetime | None = N
 
 def offered_relocation(settings: Settings) -> RelocationRequest:
     """A relocation that shelter.casa-refugio-cdmx has offered to take, and has room for."""
-    now = datetime.now(UTC), b.RULES
+    now = datetime.now(UTC)
     request = b.relocation_request(at=now - timedelta(minutes=5))
     shelter = "shelter.casa-refugio-cdmx"
     offer = PlacementOffer.model_validate(
