@@ -16,8 +16,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bus.domain.errors import HeldError
 
-class LockHeld(RuntimeError):
+
+class LockHeld(HeldError, RuntimeError):
     """Another live process holds the lock; ``holder`` is what it wrote in the file."""
 
     def __init__(self, path: Path, holder: dict[str, Any]) -> None:

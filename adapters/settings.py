@@ -19,7 +19,10 @@ from adapters import locks
 from adapters.ledger.sealing import Sealer
 from adapters.ledger.store import HubLease, LeaseHeld, PoolOptions, SqlLedger, sqlite_url
 from adapters.natsserver.tls import TlsFiles
+from bus.domain.errors import ConfigurationError, HeldError
 from bus.domain.msgids import CopyIds
+from bus.domain.policy import POLICY_ENV, Policy
+from schemas.registry import REGISTRY_ENV, AgencyRegistry
 
 
 @dataclass(frozen=True)
@@ -169,6 +172,25 @@ def load_settings(
     )
 
 
+def registry_from(environ: Mapping[str, str] = os.environ) -> AgencyRegistry:
+    """The deployment's agency registry: the file ``MECHBUS_AGENCIES`` names, else the default.
+
+    The contract and the domain never read the environment; whoever runs a process asks here
+    and installs the answer (``schemas.registry.use_registry``) or passes it down.
+    """
+    return AgencyRegistry.load(_named_file(environ, REGISTRY_ENV))
+
+
+def policy_from(environ: Mapping[str, str] = os.environ) -> Policy:
+    """The deployment's deadline policy: the file ``MECHBUS_POLICY`` names, else the default."""
+    return Policy.load(_named_file(environ, POLICY_ENV))
+
+
+def _named_file(environ: Mapping[str, str], name: str) -> Path | None:
+    value = environ.get(name)
+    return Path(value) if value else None
+
+
 def _days(environ: Mapping[str, str], name: str) -> float:
     raw = environ.get(name, "").strip()
     if not raw:
@@ -182,11 +204,11 @@ def _days(environ: Mapping[str, str], name: str) -> float:
     raise SettingsError(f"{name} must be a number of days, 0 for forever; got {raw!r}")
 
 
-class HubRunning(RuntimeError):
+class HubRunning(HeldError, RuntimeError):
     """Another hub already runs on this home or records into this ledger."""
 
 
-class SettingsError(ValueError):
+class SettingsError(ConfigurationError, ValueError):
     """A setting from the environment that mechbus cannot use."""
 
 

@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import ssl
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from agency_stubs.profiles import PROFILES, profile
 from agency_stubs.stub import StubAgency
+from schemas.registry import REGISTRY_ENV, AgencyRegistry, use_registry
 
 
 async def _main(stub: StubAgency, url: str) -> None:
@@ -44,6 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--creds", type=Path, help="the agency's nkey seed file")
     parser.add_argument("--tls-ca", type=Path, help="the deployment's CA, when TLS is required")
     args = parser.parse_args(argv)
+    # A separate program, like a real agency's: it inherits the deployment's registry file
+    # from its parent's environment (adapters.settings.registry_from, which it may not import).
+    agencies = os.environ.get(REGISTRY_ENV)
+    use_registry(AgencyRegistry.load(Path(agencies)) if agencies else None)
     capacity = json.loads(args.capacity) if args.capacity else None
     tls = ssl.create_default_context(cafile=str(args.tls_ca)) if args.tls_ca else None
     stub = StubAgency(

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from bus.domain import subjects
 from schemas.envelope import new_message_id
+from schemas.registry import active_registry
 from schemas.requests import ProtectionMeasureRequest
 
 STREAM = "MECHBUS"
@@ -50,7 +51,7 @@ def make(count: int) -> list[Body]:
     bodies = []
     for _ in range(count):
         envelope = patrol_request(now)
-        [(subject, msg_id)] = subjects.routes(envelope)
+        [(subject, msg_id)] = subjects.routes(envelope, active_registry())
         bodies.append(Body(envelope.id, subject, msg_id, envelope.to_json(), envelope))
     return bodies
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import secrets
 import time
 from datetime import UTC, date, datetime
 from enum import StrEnum
@@ -27,7 +27,7 @@ _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 def new_message_id(at: datetime | None = None) -> str:
     """A ULID: 48-bit millisecond timestamp + 80 random bits, so ids sort by creation time."""
     millis = int((at.timestamp() if at else time.time()) * 1000)
-    value = (millis << 80) | int.from_bytes(os.urandom(10), "big")
+    value = (millis << 80) | int.from_bytes(secrets.token_bytes(10), "big")
     chars = []
     for _ in range(26):
         chars.append(_CROCKFORD[value & 31])

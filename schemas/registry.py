@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import tomllib
 from collections.abc import Iterator
@@ -15,8 +14,11 @@ from typing import Any
 import pycountry
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from schemas.errors import ContractError
+
 AGENCY_ID_PATTERN = r"^[a-z][a-z0-9]*\.[a-z0-9][a-z0-9-]*$"
 _AGENCY_ID_RE = re.compile(AGENCY_ID_PATTERN)
+# The variable a deployment names its registry file in; read by whoever runs the process.
 REGISTRY_ENV = "MECHBUS_AGENCIES"
 _SUBDIVISIONS: Any = pycountry.subdivisions  # untyped library
 
@@ -69,7 +71,7 @@ class Agency(BaseModel):
         return self.kind in FEDERAL_KINDS
 
 
-class RegistryError(ValueError):
+class RegistryError(ContractError):
     """The registry file is unreadable or inconsistent."""
 
 
@@ -107,10 +109,9 @@ class AgencyRegistry:
 
     @classmethod
     def load(cls, path: Path | None = None) -> AgencyRegistry:
-        """Load ``path``, else ``$MECHBUS_AGENCIES``, else the shipped defaults."""
-        chosen = path or (Path(os.environ[REGISTRY_ENV]) if os.environ.get(REGISTRY_ENV) else None)
-        if chosen is not None:
-            return cls.from_toml(chosen.read_text(encoding="utf-8"), origin=str(chosen))
+        """Load ``path``, else the shipped defaults."""
+        if path is not None:
+            return cls.from_toml(path.read_text(encoding="utf-8"), origin=str(path))
         text = resources.files("schemas").joinpath("data/agencies.toml").read_text("utf-8")
         return cls.from_toml(text, origin="schemas/data/agencies.toml")
 

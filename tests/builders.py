@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bus.domain.rules import Rules
+from schemas.registry import AgencyRegistry
 from schemas.requests import InvestigationRequest, ProtectionMeasureRequest, RequestRecall
 from schemas.responses import (
     Acceptance,
@@ -20,6 +22,9 @@ from schemas.responses import (
 )
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+# The shipped registry, passed to the domain as the hub passes its own; no deadlines.
+REGISTRY = AgencyRegistry.load()
+RULES = Rules(REGISTRY)
 
 
 def patrol_request(

@@ -22,7 +22,9 @@ def fill(ledger: SqlLedger, n: int = 5) -> list[str]:
     ids = []
     for _ in range(n):
         request = b.patrol_request()
-        record_batch(ledger, [stream.deliver(request), stream.deliver(b.receipt(request.id))], NOW)
+        record_batch(
+            ledger, [stream.deliver(request), stream.deliver(b.receipt(request.id))], NOW, b.RULES
+        )
         ids.append(request.id)
     return ids
 

@@ -8,6 +8,7 @@ import re
 import pytest
 
 from bus.domain import bounds, intake
+from schemas.registry import AgencyRegistry
 from schemas.tracking import RejectionReason
 from tests import builders as b
 from tests.bad_inputs import OUTBOX, catalogue
@@ -60,7 +61,7 @@ def test_the_place_of_a_bad_character_is_named_but_not_the_text() -> None:
 def test_every_catalogued_input_is_refused_as_catalogued_without_raising() -> None:
     request = b.patrol_request()
     for bad in catalogue(request.id):
-        refusal = intake.decode(bad.subject, bad.body)
+        refusal = intake.decode(bad.subject, bad.body, b.REGISTRY)
         assert isinstance(refusal, intake.Refusal), bad.kind
         assert (refusal.reason, refusal.sender) == (bad.reason, bad.told), bad.kind
 
@@ -72,7 +73,23 @@ def test_a_failure_while_reading_is_a_refusal_not_an_exception(
         raise RuntimeError("a bug in reading")
 
     monkeypatch.setattr(bounds, "load", broken)
-    refusal = intake.decode(OUTBOX, b"{}")
+    refusal = intake.decode(OUTBOX, b"{}", b.REGISTRY)
     assert isinstance(refusal, intake.Refusal)
     assert refusal.reason is RejectionReason.MALFORMED and refusal.sender == "gro.government"
     assert "RuntimeError" in refusal.detail and "a bug" not in refusal.detail
+
+
+@pytest.mark.parametrize(
+    ("registry", "sender"),
+    [
+        (b.REGISTRY, "gro.government"),
+        (AgencyRegistry([a for a in b.REGISTRY if a.id != "gro.government"]), None),
+    ],
+    ids=["registered", "not-in-the-registry-passed-in"],
+)
+def test_the_sender_is_known_to_the_registry_passed_in(
+    registry: AgencyRegistry, sender: str | None
+) -> None:
+    assert intake.sender_of("mech.v1.from.gro.government.acknowledgement", registry) == sender
+    refusal = intake.decode("mech.v1.from.gro.government.acknowledgement", b"{}", registry)
+    assert isinstance(refusal, intake.Refusal) and refusal.sender == sender

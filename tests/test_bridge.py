@@ -300,7 +300,7 @@ async def test_lists_come_a_page_at_a_time_and_say_when_more_follow(
             stream.deliver(b.acceptance(request.id)),
             stream.deliver(b.commitment(request.id, due=b.T0 + timedelta(days=30))),
         ]
-    record_batch(ledger, batch, b.T0)
+    record_batch(ledger, batch, b.T0, b.RULES)
     app = create_app(ledger, store, Recorder(), clock=lambda: b.T0 + timedelta(days=1))
     async with client_for(app, store.issue_token("gro.government")) as http:
         for path, expected in (("/v1/requests", owed), ("/v1/commitments", committed)):

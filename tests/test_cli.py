@@ -752,6 +752,7 @@ def _filled_ledger(path: Path) -> str:
     from bus.domain.policy import Policy
     from bus.domain.ports import Delivery
     from bus.domain.recording import record_batch
+    from bus.domain.rules import Rules
     from schemas.capacity import CapacityUpdate
     from tests import builders as b
 
@@ -769,13 +770,14 @@ def _filled_ledger(path: Path) -> str:
         for shelter in ("shelter.casa-refugio-cdmx", "shelter.albergue-oaxaca")
     ]
     deliveries = [
-        Delivery(subjects.routes(m)[0][0], m.to_json(), seq) for seq, m in enumerate(messages, 1)
+        Delivery(subjects.routes(m, b.REGISTRY)[0][0], m.to_json(), seq)
+        for seq, m in enumerate(messages, 1)
     ]
     deliveries += [  # seven dead letters
         Delivery("mech.v1.from.gro.government.acknowledgement", b"{not json", 100 + i)
         for i in range(7)
     ]
-    record_batch(ledger, deliveries, now, Policy.load(None))
+    record_batch(ledger, deliveries, now, Rules(b.REGISTRY, Policy.load()))
     for _ in range(7):
         Outbox(ledger).put(b.patrol_request(at=now))
     ledger.close()

@@ -38,6 +38,7 @@ from bus.domain import subjects
 from bus.domain.policy import Policy
 from bus.domain.ports import Delivery
 from bus.domain.recording import record_batch
+from bus.domain.rules import Rules
 from bus.domain.streams import StreamSpec
 from bus.runtime import jetstream
 from bus.runtime.agency import AgencyClient
@@ -324,10 +325,12 @@ def record(settings: Settings, messages: list[Envelope], at: datetime | None = N
         with ledger.session() as session:
             last = session.exec(select(func.max(MessageRow.stream_seq))).one() or 0
         deliveries = [
-            Delivery(subjects.routes(m)[0][0], m.to_json(), last + 1 + i)
+            Delivery(subjects.routes(m, b.REGISTRY)[0][0], m.to_json(), last + 1 + i)
             for i, m in enumerate(messages)
         ]
-        outcomes = record_batch(ledger, deliveries, at or datetime.now(UTC), Policy.load(None))
+        outcomes = record_batch(
+            ledger, deliveries, at or datetime.now(UTC), Rules(b.REGISTRY, Policy.load())
+        )
         assert all(o.result.value == "recorded" for o in outcomes), outcomes
     finally:
         ledger.close()
@@ -585,7 +588,10 @@ def test_a_new_acknowledgement_arrives_as_a_server_sent_event(tmp_path: Path) ->
     request = b.patrol_request(at=datetime.now(UTC) - timedelta(minutes=1))
     ledger = settings.ledger()
     record_batch(
-        ledger, [Delivery(subjects.routes(request)[0][0], request.to_json(), 1)], datetime.now(UTC)
+        ledger,
+        [Delivery(subjects.routes(request, b.REGISTRY)[0][0], request.to_json(), 1)],
+        datetime.now(UTC),
+        b.RULES,
     )
     with TestClient(app) as client:
         login(client, "vera")
@@ -602,7 +608,10 @@ def test_a_new_acknowledgement_arrives_as_a_server_sent_event(tmp_path: Path) ->
             client.portal.call(asyncio.sleep, 0)  # type: ignore[union-attr]
         ack = b.acknowledgement(request.id)
         record_batch(
-            ledger, [Delivery(subjects.routes(ack)[0][0], ack.to_json(), 2)], datetime.now(UTC)
+            ledger,
+            [Delivery(subjects.routes(ack, b.REGISTRY)[0][0], ack.to_json(), 2)],
+            datetime.now(UTC),
+            b.RULES,
         )
         client.portal.call(feed.poll_once)  # type: ignore[union-attr]
         reader.join(timeout=30)

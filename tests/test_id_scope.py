@@ -376,9 +376,9 @@ def test_route_copy_keys_are_not_sent_as_headers() -> None:
     """What an outside agency could compute is never a Nats-Msg-Id on the bus."""
     request = b.patrol_request(to=A, recipients=(A, B))
     ids = CopyIds(b"k" * 32)
-    for subject, copy_key in subjects.routes(request):
+    for subject, copy_key in subjects.routes(request, b.REGISTRY):
         assert copy_key is not None
         assert ids.header(copy_key, request.to_json()) not in (copy_key, request.id)
         assert subject.startswith("mech.v1.to.")
-    [(_, none)] = subjects.routes(b.acknowledgement(request.id, by=B))
+    [(_, none)] = subjects.routes(b.acknowledgement(request.id, by=B), b.REGISTRY)
     assert none is None

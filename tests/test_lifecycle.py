@@ -11,11 +11,14 @@ import pytest
 from bus.domain.lifecycle import (
     CommitmentStatus,
     RecipientStatus,
-    Refused,
     RequestClosed,
     RequestState,
+    TransitionRefused,
     apply,
 )
+from bus.domain.policy import Clock, Policy
+from bus.domain.rules import Rules
+from schemas.registry import AgencyKind, AgencyRegistry, active_registry
 from schemas.tracking import RejectionReason
 from tests import builders as b
 
@@ -28,11 +31,11 @@ Step = Callable[[], Any]
 
 def run(steps: list[Any]) -> RequestState:
     state, events = apply(None, REQ, b.T0)
-    assert state is not None and not any(isinstance(e, Refused) for e in events)
+    assert state is not None and not any(isinstance(e, TransitionRefused) for e in events)
     for message in steps:
         state, events = apply(state, message, NOW)
         assert state is not None
-        assert not any(isinstance(e, Refused) for e in events), events
+        assert not any(isinstance(e, TransitionRefused) for e in events), events
     return state
 
 
@@ -61,7 +64,7 @@ def test_allowed_transitions(name: str, before: list[Any], message: Any, expecte
     state = run(before)
     new_state, events = apply(state, message, NOW)
     assert new_state is not None
-    assert not any(isinstance(e, Refused) for e in events)
+    assert not any(isinstance(e, TransitionRefused) for e in events)
     recipient = new_state.recipient("gro.government")
     assert recipient is not None and recipient.status is expected
 
@@ -157,7 +160,7 @@ def test_refused_transitions(
     state = run(before)
     new_state, events = apply(state, message, NOW)
     assert new_state == state  # nothing changed
-    assert len(events) == 1 and isinstance(events[0], Refused)
+    assert len(events) == 1 and isinstance(events[0], TransitionRefused)
     assert events[0].reason is reason
     assert words in events[0].detail
 
@@ -165,7 +168,7 @@ def test_refused_transitions(
 def test_response_to_unknown_request() -> None:
     state, events = apply(None, b.acknowledgement("01NOSUCHREQUEST0000000000"), NOW)
     assert state is None
-    assert events == [Refused(RejectionReason.UNKNOWN_REQUEST, events[0].detail)]  # type: ignore[union-attr]
+    assert events == [TransitionRefused(RejectionReason.UNKNOWN_REQUEST, events[0].detail)]  # type: ignore[union-attr]
     assert "01NOSUCHREQUEST" in events[0].detail  # type: ignore[union-attr]
 
 
@@ -181,7 +184,7 @@ def test_fulfilment_by_agency_that_did_not_commit() -> None:
     ]:
         state, _ = apply(state, message, NOW)
     _, events = apply(state, b.fulfilled(request.id, by="gro.prosecutor"), NOW)
-    assert isinstance(events[0], Refused) and "made by gro.government" in events[0].detail
+    assert isinstance(events[0], TransitionRefused) and "made by gro.government" in events[0].detail
 
 
 def test_times_are_the_hubs_clock_not_the_senders() -> None:
@@ -203,7 +206,7 @@ def test_commitments_run_to_fulfilment_and_close_the_request() -> None:
     assert state is not None and state.closed_at == NOW
     assert RequestClosed(RID) in events
     _, events = apply(state, b.progress(RID), NOW)
-    assert isinstance(events[0], Refused) and "closed" in events[0].detail
+    assert isinstance(events[0], TransitionRefused) and "closed" in events[0].detail
 
 
 def test_decline_by_every_recipient_closes() -> None:
@@ -234,7 +237,7 @@ def test_ending_the_last_commitment_closes_the_request(name: str, end: Step) -> 
     assert recipient is not None and recipient.status is RecipientStatus.ACCEPTED
     _, events = apply(closed, b.commitment(RID, "C2", due=NOW + timedelta(days=3)), NOW)
     [refusal] = events
-    assert isinstance(refusal, Refused) and not refusal.content_fault
+    assert isinstance(refusal, TransitionRefused) and not refusal.content_fault
     assert refusal.reason is RejectionReason.ILLEGAL_TRANSITION
     assert "is closed" in refusal.detail and "needs a new request" in refusal.detail
 
@@ -250,7 +253,7 @@ def test_a_request_stays_open_while_someone_owes_an_answer() -> None:
         b.commitment(request.id, "C2", due=NOW + timedelta(days=3)),  # still open: allowed
     ]:
         state, events = apply(state, message, NOW)
-        assert not any(isinstance(e, Refused) for e in events), events
+        assert not any(isinstance(e, TransitionRefused) for e in events), events
     assert state is not None and state.closed_at is None
 
 
@@ -258,4 +261,41 @@ def test_a_due_date_already_passed_is_a_fault_of_the_message_itself() -> None:
     state = run([ack, accept])
     _, events = apply(state, b.commitment(RID, due=NOW - timedelta(hours=1)), NOW)
     [refusal] = events
-    assert isinstance(refusal, Refused) and refusal.content_fault
+    assert isinstance(refusal, TransitionRefused) and refusal.content_fault
+
+
+def _registry_where(kinds: dict[str, AgencyKind]) -> AgencyRegistry:
+    """The shipped registry with some agencies of another kind: a deployment's own registry."""
+    return AgencyRegistry(
+        [a.model_copy(update={"kind": kinds.get(a.id, a.kind)}) for a in b.REGISTRY]
+    )
+
+
+@pytest.mark.parametrize(
+    ("kinds", "clock", "answer_in"),
+    [
+        ({}, Clock.ANSWER, timedelta(hours=3)),
+        ({"gro.government": AgencyKind.SHELTER}, Clock.SHELTER_ANSWER, timedelta(hours=2)),
+    ],
+    ids=["shipped-registry", "registry-passed-in"],
+)
+def test_deadlines_follow_the_registry_passed_in(
+    kinds: dict[str, AgencyKind], clock: Clock, answer_in: timedelta
+) -> None:
+    """The urgent request's answer is due on the clock of the recipient's kind in the registry
+    the caller passes; the process-wide registry is neither read nor changed."""
+    rules = Rules(_registry_where(kinds), Policy.load())
+    assert rules.answer_clock("gro.government") is clock
+    state, _ = apply(None, REQ, b.T0, rules)
+    assert state is not None
+    [recipient] = state.recipients
+    assert (recipient.ack_due, recipient.answer_due) == (
+        b.T0 + timedelta(hours=1),
+        b.T0 + answer_in,
+    )
+    assert active_registry()["gro.government"].kind is AgencyKind.GOVERNMENT
+
+
+def test_without_rules_no_deadlines() -> None:
+    state, _ = apply(None, REQ, b.T0)
+    assert state is not None and state.recipients[0].answer_due is None

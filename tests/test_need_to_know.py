@@ -8,7 +8,8 @@ import pytest
 
 from adapters.ledger.sealing import Sealer, SealError
 from bus.domain.personal import join, split
-from bus.domain.redaction import for_recipient
+from bus.domain.redaction import for_recipient, may_know_personal
+from schemas.registry import AgencyKind, AgencyRegistry
 from tests import builders as b
 
 PERSON = {"full_name": "Periodista P. Ejemplo", "address": "Domicilio 1"}
@@ -43,7 +44,7 @@ PERSON = {"full_name": "Periodista P. Ejemplo", "address": "Domicilio 1"}
     ids=["police-protecting", "commission", "prosecutor", "shelter-unconfirmed", "federal"],
 )
 def test_need_to_know_per_type_and_recipient(message: object, recipient: str, sees: bool) -> None:
-    copy = for_recipient(message, recipient)  # type: ignore[arg-type]
+    copy = for_recipient(message, recipient, b.REGISTRY)  # type: ignore[arg-type]
     assert bool(copy.data.personal) is sees
 
 
@@ -68,3 +69,18 @@ def test_personal_details_spelled_with_escapes_are_still_split() -> None:
     body, personal = split(b'{"data": {"\\u0070ersonal": {"full_name": "Periodista"}}}')
     assert b"Periodista" not in body and personal == b'{"full_name": "Periodista"}'
     assert split(b'{"data": {"instructions": "x"}}') == (b'{"data": {"instructions": "x"}}', None)
+
+
+@pytest.mark.parametrize(
+    ("kind", "sees"),
+    [(AgencyKind.GOVERNMENT, True), (AgencyKind.COMMISSION, False), (AgencyKind.PROSECUTOR, False)],
+)
+def test_need_to_know_follows_the_registry_passed_in(kind: AgencyKind, sees: bool) -> None:
+    """The same patrol request and recipient id: what it may know is its kind in the registry
+    the caller passes, not the process-wide one."""
+    message = b.patrol_request(data={**b.patrol_request().data.model_dump(), "personal": PERSON})
+    registry = AgencyRegistry(
+        [a.model_copy(update={"kind": kind}) if a.id == "gro.government" else a for a in b.REGISTRY]
+    )
+    assert may_know_personal(message, "gro.government", registry) is sees
+    assert bool(for_recipient(message, "gro.government", registry).data.personal) is sees

@@ -40,7 +40,7 @@ def offered_by_both(ledger: SqlLedger, stream: Stream, spaces: int = 4) -> Any:
         body = PlacementOfferBody(spaces=2, available_from=NOW.date())
         batch.append(stream.deliver(report))
         batch.append(stream.deliver(reply_from(shelter, PlacementOffer, request, body, NOW)))
-    outcomes = record_batch(ledger, batch, NOW)
+    outcomes = record_batch(ledger, batch, NOW, b.RULES)
     assert {o.result for o in outcomes} == {Result.RECORDED}
     return request
 
@@ -62,7 +62,7 @@ def confirmation(request: Any, shelter: str) -> PlacementConfirmed:
 
 
 def record_one(ledger: SqlLedger, delivery: Any) -> Outcome:
-    [outcome] = record_batch(ledger, [delivery], NOW)
+    [outcome] = record_batch(ledger, [delivery], NOW, b.RULES)
     return outcome
 
 
@@ -106,7 +106,7 @@ def test_a_refused_confirmation_releases_nothing(ledger: SqlLedger) -> None:
     report = CapacityUpdate(source=CDMX, time=NOW, data=CapacityBody(**b.SHELTER_CAPACITY))
     body = PlacementOfferBody(spaces=2, available_from=NOW.date())
     offer = reply_from(OAXACA, PlacementOffer, request, body, NOW)
-    record_batch(ledger, [stream.deliver(m) for m in (request, report, offer)], NOW)
+    record_batch(ledger, [stream.deliver(m) for m in (request, report, offer)], NOW, b.RULES)
 
     never_offered = stream.deliver(confirmation(request, CDMX))
     refused = record_one(ledger, never_offered)
@@ -143,7 +143,7 @@ def test_an_old_relocation_is_found_behind_hundreds_of_newer_ones(ledger: SqlLed
         for i in range(PAGE_ROWS + 1)
     ]
     later = NOW + timedelta(hours=1)  # recorded after it: the view lists them first
-    assert {o.result for o in record_batch(ledger, newer, later)} == {Result.RECORDED}
+    assert {o.result for o in record_batch(ledger, newer, later, b.RULES)} == {Result.RECORDED}
     with ledger.session() as session:
         relocation = load_relocation(session, oldest.id)
     assert relocation is not None

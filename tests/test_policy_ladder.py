@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from adapters.settings import policy_from, registry_from
 from bus.domain.ladder import BoardSession, Obligation, escalation_id, rung_message, rungs_due
 from bus.domain.policy import Clock, Policy, PolicyError, parse_duration
 from schemas.envelope import Urgency
-from schemas.registry import active_registry
+from schemas.registry import AgencyRegistry, active_registry
 from schemas.tracking import AcknowledgementOverdue, CommitmentOverdue, Escalated
 from schemas.tracking import EscalationLevel as L
 
@@ -85,8 +86,23 @@ def test_bad_policy_files_are_refused_clearly(
 def test_deployment_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "policy.toml"
     path.write_text(SHIPPED.replace('urgent = "1h"', 'urgent = "30m"'))
+    chosen = policy_from({"MECHBUS_POLICY": str(path)})
+    assert chosen.length(Clock.ACKNOWLEDGEMENT, Urgency.URGENT) == timedelta(minutes=30)
+    assert policy_from({}).origin == "bus/data/policy.toml"
+    # the domain itself never looks at the environment
     monkeypatch.setenv("MECHBUS_POLICY", str(path))
-    assert Policy.load().length(Clock.ACKNOWLEDGEMENT, Urgency.URGENT) == timedelta(minutes=30)
+    assert Policy.load().length(Clock.ACKNOWLEDGEMENT, Urgency.URGENT) == timedelta(hours=1)
+
+
+def test_deployment_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "agencies.toml"
+    path.write_text(
+        '[[agency]]\nid = "fed.mechanism"\nkind = "federal"\nname = "Mecanismo"\n'
+        '[[agency]]\nid = "gro.government"\nkind = "government"\nname = "SGG"\nstate = "GRO"\n'
+    )
+    assert len(registry_from({"MECHBUS_AGENCIES": str(path)})) == 2
+    monkeypatch.setenv("MECHBUS_AGENCIES", str(path))
+    assert len(AgencyRegistry.load()) > 2  # the shipped one: only the entry point reads it
 
 
 def unanswered(fired: frozenset[L] = frozenset(), agency: str = "tam.government") -> Obligation:

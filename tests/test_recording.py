@@ -30,7 +30,7 @@ class Stream:
         self.seq += 1
         data = message.to_json() if hasattr(message, "to_json") else message
         if subject is None:
-            subject = subjects.routes(message)[0][0]  # type: ignore[arg-type]
+            subject = subjects.routes(message, b.REGISTRY)[0][0]  # type: ignore[arg-type]
         assert isinstance(data, bytes)
         return Delivery(subject, data, self.seq)
 
@@ -43,7 +43,7 @@ def test_request_receipt_acknowledgement(ledger: object) -> None:
         stream.deliver(b.receipt(request.id)),
         stream.deliver(b.acknowledgement(request.id)),
     ]
-    outcomes = record_batch(ledger, batch, NOW)  # type: ignore[arg-type]
+    outcomes = record_batch(ledger, batch, NOW, b.RULES)  # type: ignore[arg-type]
     assert [o.result for o in outcomes] == [Result.RECORDED] * 3
     assert recipient_status(ledger, request.id, "gro.government") == RecipientStatus.ACKNOWLEDGED
     with ledger.session() as s:  # type: ignore[attr-defined]
@@ -57,16 +57,16 @@ def test_redelivery_and_duplicates_make_one_row(ledger: object) -> None:
     stream = Stream()
     request = b.patrol_request()
     first = stream.deliver(request)
-    record_batch(ledger, [first], NOW)  # type: ignore[arg-type]
+    record_batch(ledger, [first], NOW, b.RULES)  # type: ignore[arg-type]
     # JetStream redelivers the same stream sequence (the hub died before acking).
-    [again] = record_batch(ledger, [first], NOW)  # type: ignore[arg-type]
+    [again] = record_batch(ledger, [first], NOW, b.RULES)  # type: ignore[arg-type]
     assert again.result is Result.REDELIVERED and again.notice is None
     # The same bytes published again after the duplicate window: one row, no complaint.
-    [retry] = record_batch(ledger, [stream.deliver(request)], NOW)  # type: ignore[arg-type]
+    [retry] = record_batch(ledger, [stream.deliver(request)], NOW, b.RULES)  # type: ignore[arg-type]
     assert retry.result is Result.COPY and retry.notice is None
     # Another message under the same id: refused, kept, and the sender is told.
     reused = b.patrol_request(id=request.id, subject="MPDDHP-2026-0999")
-    [dup] = record_batch(ledger, [stream.deliver(reused)], NOW)  # type: ignore[arg-type]
+    [dup] = record_batch(ledger, [stream.deliver(reused)], NOW, b.RULES)  # type: ignore[arg-type]
     assert dup.result is Result.DEAD_LETTER and dup.reason is RejectionReason.DUPLICATE
     assert isinstance(dup.notice, Rejected) and dup.notice.recipients == ("fed.mechanism",)
     assert ledger.count(MessageRow) == 1  # type: ignore[attr-defined]
@@ -76,8 +76,10 @@ def test_redelivery_and_duplicates_make_one_row(ledger: object) -> None:
 def test_fan_out_copies_are_one_message(ledger: object) -> None:
     stream = Stream()
     request = b.patrol_request(recipients=("gro.government", "gro.prosecutor"))
-    copies = [stream.deliver(request, subject) for subject, _ in subjects.routes(request)]
-    outcomes = record_batch(ledger, copies, NOW)  # type: ignore[arg-type]
+    copies = [
+        stream.deliver(request, subject) for subject, _ in subjects.routes(request, b.REGISTRY)
+    ]
+    outcomes = record_batch(ledger, copies, NOW, b.RULES)  # type: ignore[arg-type]
     assert [o.result for o in outcomes] == [Result.RECORDED, Result.COPY]
     assert ledger.count(MessageRow) == 1  # type: ignore[attr-defined]
     assert ledger.count(RecipientRow) == 2  # type: ignore[attr-defined]
@@ -94,7 +96,7 @@ def test_bad_input_is_kept_with_a_notice(ledger: object) -> None:
         stream.deliver(b.acknowledgement("01M8KHEY07QWTZKE0VW6WNXK55")),
         stream.deliver(b"x" * 70_000, outbox),
     ]
-    outcomes = record_batch(ledger, batch, NOW)  # type: ignore[arg-type]
+    outcomes = record_batch(ledger, batch, NOW, b.RULES)  # type: ignore[arg-type]
     reasons = [o.reason for o in outcomes]
     assert reasons == [
         RejectionReason.MALFORMED,
@@ -114,7 +116,7 @@ def test_bad_input_is_kept_with_a_notice(ledger: object) -> None:
         assert ["source", "Field required"] in json.loads(kept.errors_json)
         # the notice is kept too, and a redelivery re-sends the very same notice
         assert parse_message(kept.notice).data.reason is RejectionReason.SCHEMA  # type: ignore[arg-type]
-    [again] = record_batch(ledger, [batch[1]], NOW)  # type: ignore[arg-type]
+    [again] = record_batch(ledger, [batch[1]], NOW, b.RULES)  # type: ignore[arg-type]
     assert again.result is Result.REDELIVERED and again.notice == outcomes[1].notice
 
 
@@ -131,6 +133,7 @@ def test_illegal_transition_and_expiry_are_kept(ledger: object) -> None:
             stream.deliver(expired),
         ],
         NOW,
+        b.RULES,
     )
     assert [o.reason for o in outcomes[1:]] == [
         RejectionReason.ILLEGAL_TRANSITION,
@@ -153,12 +156,12 @@ def test_failed_batch_leaves_nothing(ledger: object) -> None:
         with ledger.unit() as unit:  # type: ignore[attr-defined]
             from bus.domain.recording import record
 
-            record(unit, good, NOW)
+            record(unit, good, NOW, b.RULES)
             raise Boom
     except Boom:
         pass
     assert ledger.count(MessageRow) == 0  # type: ignore[attr-defined]
-    [outcome] = record_batch(ledger, [good], NOW)  # type: ignore[arg-type]
+    [outcome] = record_batch(ledger, [good], NOW, b.RULES)  # type: ignore[arg-type]
     assert outcome.result is Result.RECORDED
 
 
@@ -168,12 +171,12 @@ def test_a_response_before_its_request_waits_then_is_refused(ledger: object) -> 
     request = b.patrol_request()
     early = stream.deliver(b.acknowledgement(request.id))
     young = Delivery(early.subject, early.data, early.stream_seq, may_wait=True)
-    [first] = record_batch(ledger, [young], NOW)  # type: ignore[arg-type]
+    [first] = record_batch(ledger, [young], NOW, b.RULES)  # type: ignore[arg-type]
     assert first.result is Result.DEFERRED and ledger.count(DeadLetterRow) == 0  # type: ignore[attr-defined]
-    record_batch(ledger, [stream.deliver(request)], NOW)  # type: ignore[arg-type]
-    [second] = record_batch(ledger, [young], NOW)  # type: ignore[arg-type]
+    record_batch(ledger, [stream.deliver(request)], NOW, b.RULES)  # type: ignore[arg-type]
+    [second] = record_batch(ledger, [young], NOW, b.RULES)  # type: ignore[arg-type]
     assert second.result is Result.RECORDED
     assert recipient_status(ledger, request.id, "gro.government") == RecipientStatus.ACKNOWLEDGED
     orphan = stream.deliver(b.acknowledgement("01M8KHEY07QWTZKE0VW6WNXK55"))  # too old to wait
-    [third] = record_batch(ledger, [orphan], NOW)  # type: ignore[arg-type]
+    [third] = record_batch(ledger, [orphan], NOW, b.RULES)  # type: ignore[arg-type]
     assert third.reason is RejectionReason.UNKNOWN_REQUEST

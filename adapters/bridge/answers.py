@@ -17,9 +17,9 @@ from adapters.bridge.publisher import Publisher, Unavailable
 from adapters.ledger.store import SqlLedger
 from adapters.readmodel import agency as agency_view
 from bus.domain import intake, subjects
-from bus.domain.lifecycle import Refused as LifecycleRefusal
-from bus.domain.lifecycle import apply, concerns_requests
+from bus.domain.lifecycle import TransitionRefused, apply, concerns_requests
 from schemas.envelope import Envelope
+from schemas.registry import active_registry
 from schemas.tracking import RejectionReason
 
 log = logging.getLogger("mechbus.bridge")
@@ -59,8 +59,9 @@ class Refusal:
 
 def checked_subject(message: Envelope) -> str:
     """The outbox subject ``message`` goes out on, once the hub's intake accepts it there."""
-    (subject, _), *_ = subjects.routes(message)
-    checked = intake.decode(subject, message.to_json())
+    registry = active_registry()
+    (subject, _), *_ = subjects.routes(message, registry)
+    checked = intake.decode(subject, message.to_json(), registry)
     if isinstance(checked, intake.Refusal):
         errors = [FieldProblem(field=loc, problem=problem) for loc, problem in checked.errors]
         if not errors:
@@ -87,7 +88,7 @@ def judge(ledger: SqlLedger, message: Envelope, now: datetime) -> Refusal | None
         return None
     _, events = apply(agency_view.request_state(ledger, message.thread), message, now)
     for event in events:
-        if isinstance(event, LifecycleRefusal):
+        if isinstance(event, TransitionRefused):
             return Refusal(event.reason, event.detail, event.content_fault)
     return None
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -24,12 +24,9 @@ from adapters.bridge.publisher import Publisher
 from adapters.bridge.routes import answers, requests, shelters, webhook
 from adapters.bridge.store import BridgeStore
 from adapters.ledger.store import SqlLedger
+from bus.domain.clock import utc_now
 
 VERSION = "0.1.0"
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def create_app(

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapters.bridge.problems import ProblemError, problem_response
+from bus.domain.errors import RefusalError
 from bus.domain.streams import MAX_MESSAGE_BYTES
 
 TITLE = "Content too large"
@@ -19,7 +20,7 @@ def too_large(limit: int) -> str:
     return f"the body is larger than one bus message may be ({limit} bytes)"
 
 
-class BodyTooLarge(HTTPException):
+class BodyTooLarge(HTTPException, RefusalError):
     """Raised from ``receive`` mid-stream. An HTTPException, because FastAPI turns anything
     else raised while it reads a body into a 400."""
 

@@ -18,7 +18,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from email.message import EmailMessage
 
 import aiosmtplib
@@ -27,6 +27,7 @@ from adapters.bridge.store import BridgeStore
 from adapters.ledger.notifications import Attempt, record_attempt
 from adapters.ledger.store import SqlLedger
 from adapters.readmodel.agency import RungLine, rungs_to_mail
+from bus.domain.clock import utc_now
 
 log = logging.getLogger("mechbus.notices")
 
@@ -36,10 +37,6 @@ RUNG_TITLES = {
     "board_agenda": "Inscrito en la Junta de Gobierno / Placed on the Governing Board's agenda",
     "monthly_report": "Informe mensual de corresponsabilidad / Monthly joint-responsibility report",
 }
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

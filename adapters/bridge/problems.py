@@ -12,6 +12,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from bus.domain.errors import RefusalError
+
 MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "https://mechbus.example/problems/"  # documented in docs/ARCHITECTURE.md
 
@@ -38,7 +40,7 @@ class Problem(BaseModel):
     )
 
 
-class ProblemError(Exception):
+class ProblemError(RefusalError):
     """Raised by handlers; answered as problem+json."""
 
     def __init__(
@@ -51,7 +53,7 @@ class ProblemError(Exception):
         headers: dict[str, str] | None = None,
         reason: str | None = None,
     ) -> None:
-        super().__init__(detail)
+        super().__init__(detail, code=slug)
         self.reason = reason
         self.status = status
         self.slug = slug

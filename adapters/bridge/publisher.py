@@ -10,13 +10,14 @@ from typing import Protocol
 
 from nats.aio.client import Client
 
+from bus.domain.errors import TransportError
 from bus.domain.permissions import BRIDGE
 from bus.domain.streams import StreamSpec
 from bus.runtime import jetstream
 from schemas.envelope import Envelope
 
 
-class Unavailable(RuntimeError):
+class Unavailable(TransportError, RuntimeError):
     """NATS did not confirm the message: nothing is known to be published."""
 
 

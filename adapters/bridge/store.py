@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from bus.domain.errors import RefusalError
 from schemas.registry import active_registry
 
 TOKEN_PREFIX = "mbt_"
 
 
-class BridgeStoreError(ValueError):
+class BridgeStoreError(RefusalError, ValueError):
     """An unknown agency, a bad URL, or nothing to revoke: the message says which."""
 
 

@@ -32,7 +32,7 @@ import logging
 import ssl
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,11 +46,13 @@ from adapters.bridge.store import BridgeStore, Webhook
 from adapters.ledger.notifications import Attempt, record_attempt
 from adapters.ledger.store import SqlLedger
 from bus.domain import redaction, subjects
+from bus.domain.clock import utc_now
 from bus.domain.streams import StreamSpec, agency_consumer
 from bus.runtime import jetstream
 from bus.runtime.agency import delivery_receipt
 from schemas.envelope import Envelope
 from schemas.messages import parse_message
+from schemas.registry import active_registry
 from schemas.requests import OPENING_REQUESTS
 
 log = logging.getLogger("mechbus.webhooks")
@@ -60,10 +62,6 @@ TIMESTAMP_HEADER = "X-Mechbus-Timestamp"
 MESSAGE_ID_HEADER = "X-Mechbus-Message-Id"
 REPLAY_WINDOW_SECONDS = 300
 WEBHOOK_CLIENT = "mechbus-webhook/0.1"
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:
@@ -240,7 +238,7 @@ class WebhookDispatcher:
             log.error("undecodable message in %s inbox; not posted", webhook.agency)
             await msg.ack()
             return
-        message = redaction.for_recipient(message, webhook.agency)
+        message = redaction.for_recipient(message, webhook.agency, active_registry())
         attempt = msg.metadata.num_delivered
         body = message.to_json()
         stamp = int(self.clock().timestamp())

@@ -54,7 +54,14 @@ from adapters.service.demo import (
 )
 from adapters.service.running import Up, UpError, apply_to_running_up
 from adapters.service.scenario import Scenario, ScenarioError
-from adapters.settings import HubRunning, Settings, SettingsError, load_settings
+from adapters.settings import (
+    HubRunning,
+    Settings,
+    SettingsError,
+    load_settings,
+    policy_from,
+    registry_from,
+)
 from bus.domain.capacity import matching, mismatch
 from bus.domain.chain import verify as verify_chain
 from bus.domain.policy import Policy, PolicyError
@@ -64,6 +71,7 @@ from bus.runtime.sweeper import Sweeper
 from bus.runtime.transport import JetStreamTransport
 from schemas.envelope import Envelope
 from schemas.messages import export_json_schemas, parse_message
+from schemas.registry import use_registry
 from schemas.requests import (
     InformationRequest,
     InvestigationRequest,
@@ -214,7 +222,7 @@ def _publishing() -> Iterator[None]:
     except actions.NoServer as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from None
-    except actions.Refused as exc:
+    except actions.SendRefused as exc:
         console.print(f"[red]not published: {exc}[/]")
         raise typer.Exit(1) from None
 
@@ -848,7 +856,7 @@ def sweep(
 
 def _policy(path: Path | None) -> Policy:
     try:
-        return Policy.load(path)
+        return Policy.load(path) if path is not None else policy_from(os.environ)
     except PolicyError as exc:
         console.print(f"[red]bad deadline policy: {exc}[/]")
         raise typer.Exit(2) from None
@@ -1456,4 +1464,5 @@ def schemas_export(
 
 
 def main() -> None:
+    use_registry(registry_from(os.environ))  # what messages are validated against, everywhere
     app()

@@ -13,6 +13,7 @@ from adapters.ledger.accounts import AccountBook, account_book
 from adapters.ledger.store import SqlLedger
 from adapters.ledger.tables import DashboardLoginRow, DashboardUserRow
 from adapters.readmodel.accounts import dashboard_logins, dashboard_users
+from bus.domain.errors import RefusalError
 
 
 class Role(StrEnum):
@@ -35,7 +36,7 @@ _hasher = PasswordHasher()
 _DUMMY = _hasher.hash("not a password of anyone")
 
 
-class AccountError(ValueError):
+class AccountError(RefusalError, ValueError):
     """An account that cannot be made as asked (name taken, short password, bad role)."""
 
 

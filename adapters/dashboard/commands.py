@@ -123,7 +123,7 @@ async def confirm_placement(request: Request, user: Operator, form: Form) -> Res
     except ValidationError:
         _say(request, N_("The details are not valid: one full name per line."), "error")
         return RedirectResponse(back, status_code=303)
-    except (actions.NoServer, actions.Refused) as exc:
+    except (actions.NoServer, actions.SendRefused) as exc:
         log.warning("placement confirmation by %s refused: %s", user.name, type(exc).__name__)
         _say(request, N_("Not sent: the bus refused the confirmation."), "error")
         return RedirectResponse(back, status_code=303)

@@ -14,17 +14,18 @@ from adapters.dashboard.auth import Accounts, Role, User
 from adapters.dashboard.live import LedgerFeed
 from adapters.ledger.store import SqlLedger
 from adapters.settings import Settings
+from bus.domain.errors import AccessError
 
 
-class LoginRequired(Exception):
+class LoginRequired(AccessError):
     """No session, or its account is gone or disabled."""
 
 
-class Forbidden(Exception):
+class Forbidden(AccessError):
     """The account's role does not allow this."""
 
 
-class CsrfFailed(Exception):
+class CsrfFailed(AccessError):
     """A POST without the session's CSRF token."""
 
 

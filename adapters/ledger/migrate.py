@@ -11,6 +11,8 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, create_engine, inspect, text
 
+from bus.domain.errors import LedgerError
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 # The schema that SQLModel's create_all made before there were migrations.
 BASELINE = "0001"
@@ -18,7 +20,7 @@ BASELINE = "0001"
 _PG_LOCK_KEY = 0x6D656368
 
 
-class SchemaError(RuntimeError):
+class SchemaError(LedgerError, RuntimeError):
     """The ledger's schema is not one this version of mechbus can migrate."""
 
 

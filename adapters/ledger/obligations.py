@@ -16,9 +16,11 @@ from adapters.ledger.tables import (
     RequestRow,
 )
 from bus.domain.ladder import BoardSession, Obligation
-from bus.domain.lifecycle import OPEN_COMMITMENT, UNANSWERED, RecipientStatus, answer_clock
+from bus.domain.lifecycle import OPEN_COMMITMENT, UNANSWERED, RecipientStatus
 from bus.domain.policy import LADDER, Clock
+from bus.domain.rules import answer_clock
 from schemas.envelope import Urgency
+from schemas.registry import active_registry
 from schemas.tracking import EscalationLevel
 
 _Key = tuple[str, str, str, str]
@@ -76,8 +78,9 @@ class SqlObligations:
             .where(RecipientRow.status == RecipientStatus.ACKNOWLEDGED.value)
             .where(col(RecipientRow.answer_due_at) <= now)
         )
+        registry = active_registry()
         return [
-            _recipient_obligation(r, case_ref, answer_clock(r.agency), r.answer_due_at)
+            _recipient_obligation(r, case_ref, answer_clock(r.agency, registry), r.answer_due_at)
             for r, case_ref in rows
         ]
 

@@ -24,11 +24,14 @@ from sqlmodel import Session, SQLModel
 from adapters.ledger.store import SqlLedger
 from adapters.ledger.tables import DeadLetterRow, MessageRow
 from bus.domain import subjects
+from bus.domain.errors import LedgerError
 from bus.domain.permissions import HUB
 from bus.domain.policy import Policy
 from bus.domain.ports import Delivery
 from bus.domain.recording import Result, record_batch
+from bus.domain.rules import Rules
 from bus.domain.streams import REPLAY_CONSUMER, StreamSpec
+from schemas.registry import active_registry
 
 # Columns that depend on the order the live hub happened to record in (its own sequence
 # numbers, and the chain over that order) or on a random nonce (sealed columns, compared
@@ -38,7 +41,7 @@ ORDER_COLUMNS = frozenset({"id", "seq", "prev_hash", "row_hash"})
 NOT_FROM_THE_STREAM = frozenset({"outbox"})
 
 
-class ReplayError(RuntimeError):
+class ReplayError(LedgerError, RuntimeError):
     """The replay cannot give a faithful ledger (target not empty, stream incomplete)."""
 
 
@@ -66,7 +69,8 @@ async def replay(
     the stream already, and are recorded from there like everything else.
     """
     spec = stream or StreamSpec()
-    rules = policy or Policy.load()  # the hub's default: the deadlines come from it
+    # the hub's default policy (the deadlines come from it), the process's registry
+    rules = Rules(active_registry(), policy or Policy.load())
     if target.count(MessageRow) or target.count(DeadLetterRow):
         raise ReplayError(f"the target ledger {target.engine.url!r} is not empty")
     state = (await js.stream_info(spec.name)).state

@@ -15,11 +15,13 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from bus.domain.errors import LedgerError
+
 log = logging.getLogger("mechbus.sealing")
 KEY_ENV = "MECHBUS_LEDGER_KEY"
 
 
-class SealError(ValueError):
+class SealError(LedgerError, ValueError):
     """A sealed value could not be opened: wrong key, or the value was altered or moved."""
 
 

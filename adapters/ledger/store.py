@@ -29,6 +29,7 @@ from adapters.ledger.tables import (
 )
 from adapters.ledger.unit import SqlUnit, dead_letter_context
 from bus.domain.chain import Link
+from bus.domain.errors import HeldError
 from bus.domain.ports import (
     LedgerUnavailable,
 )
@@ -38,7 +39,7 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
-class LeaseHeld(RuntimeError):
+class LeaseHeld(HeldError, RuntimeError):
     """Another hub is recording into this ledger; the message names it."""
 
 

@@ -15,14 +15,16 @@ from pathlib import Path
 
 import nkeys
 
+from bus.domain.errors import ConfigurationError
+from bus.domain.federal import HUB
 from bus.domain.permissions import for_agency
 from bus.domain.streams import StreamSpec
 from schemas.registry import AgencyRegistry, active_registry
 
-HUB = "fed.hub"
+__all__ = ["HUB", "CredentialError", "CredentialStore"]
 
 
-class CredentialError(ValueError):
+class CredentialError(ConfigurationError, ValueError):
     """An agency that cannot be given credentials, or a store that is not set up."""
 
 

@@ -21,6 +21,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from bus.domain.errors import TransportError
+
 __all__ = [
     "EmbeddedNatsCluster",
     "EmbeddedNatsServer",
@@ -45,7 +47,7 @@ STORE_KEY_VARIABLE = "MECHBUS_STORE_KEY"
 _HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-class NatsServerError(RuntimeError):
+class NatsServerError(TransportError, RuntimeError):
     """The embedded nats-server failed to start, stopped early, or is not running."""
 
 

@@ -28,6 +28,7 @@ from bus.domain import redaction
 from bus.domain.lifecycle import RequestState
 from schemas.envelope import Envelope
 from schemas.messages import parse_message
+from schemas.registry import active_registry
 
 # --- what it owes ------------------------------------------------------------------------
 
@@ -73,12 +74,13 @@ def request_as_seen(ledger: SqlLedger, agency: str, request_id: str) -> tuple[En
         return None
     document = json.loads(row.body)
     message = parse_message(row.body)
-    if redaction.may_know_personal(message, agency):
+    registry = active_registry()
+    if redaction.may_know_personal(message, agency, registry):
         personal = ledger.personal(request_id, row.source)
         if personal is not None and isinstance(document.get("data"), dict):
             document["data"][redaction.PERSONAL_FIELD] = personal
             message = parse_message(json.dumps(document).encode())
-    return redaction.for_recipient(message, agency), recipient.status
+    return redaction.for_recipient(message, agency, registry), recipient.status
 
 
 def closed_at(ledger: SqlLedger, request_id: str) -> datetime | None:

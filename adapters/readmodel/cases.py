@@ -13,6 +13,7 @@ from sqlmodel import Session, col, or_, select
 from adapters.ledger.tables import CommitmentRow, MessageRow, RecipientRow, RequestRow
 from bus.domain import subjects
 from bus.domain.agenda import AgendaItem, OpenItem, agenda
+from bus.domain.federal import HUB
 from bus.domain.lifecycle import OPEN_COMMITMENT, UNANSWERED, RecipientStatus
 
 
@@ -41,7 +42,7 @@ def case_timeline(
     events = []
     for m in session.exec(query):
         route = subjects.parse(m.nats_subject)
-        to = route.agency if route and route.direction is subjects.Direction.TO else "fed.hub"
+        to = route.agency if route and route.direction is subjects.Direction.TO else HUB
         events.append(
             CaseEvent(
                 m.message_id,

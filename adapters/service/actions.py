@@ -22,6 +22,8 @@ from adapters.readmodel.placements import PlacementLine
 from adapters.settings import Settings
 from bus.domain import subjects
 from bus.domain.capacity import ShelterCapacity
+from bus.domain.errors import RefusalError, TransportError
+from bus.domain.federal import HUB
 from bus.domain.ladder import Obligation, fire_now, rung_message
 from bus.domain.policy import LADDER, Clock
 from bus.domain.streams import StreamSpec
@@ -30,6 +32,7 @@ from bus.runtime.agency import AgencyClient, AgencyError
 from bus.runtime.jetstream import PublishError
 from schemas.capacity import PlacementConfirmed
 from schemas.envelope import Envelope
+from schemas.registry import active_registry
 from schemas.requests import RelocationBody
 from schemas.tracking import EscalationLevel
 
@@ -39,17 +42,17 @@ async def connect_as_hub(settings: Settings, url: str, name: str) -> Client:
     return await jetstream.connect(
         url,
         name=name,
-        agency="fed.hub",
-        creds=settings.creds_for("fed.hub"),
+        agency=HUB,
+        creds=settings.creds_for(HUB),
         tls=settings.tls_context(),
     )
 
 
-class NoServer(RuntimeError):
+class NoServer(TransportError, RuntimeError):
     """No NATS server is known and the message could not be kept either."""
 
 
-class Refused(RuntimeError):
+class SendRefused(RefusalError, RuntimeError):
     """The bus refused the message to its sender (permissions, login): it is not kept."""
 
 
@@ -96,7 +99,7 @@ async def publish(settings: Settings, message: Envelope) -> Sent:
                 return Sent(message, kept_because=why)
             if outbox is not None:  # refused to this sender: the relay must not send it either
                 await asyncio.to_thread(outbox.discard, message.id)
-            raise Refused(str(exc)) from exc
+            raise SendRefused(str(exc)) from exc
         if outbox is not None:
             await asyncio.to_thread(outbox.published, message.id)
         return Sent(message, acks)
@@ -105,7 +108,7 @@ async def publish(settings: Settings, message: Envelope) -> Sent:
             ledger.close()
 
 
-class Unplaceable(ValueError):
+class Unplaceable(RefusalError, ValueError):
     """The ledger already shows that the hub would refuse this confirmation: nothing is sent.
 
     ``code`` says which rule (``not_offered``, ``already_placed``, ``no_capacity``) for a
@@ -113,8 +116,8 @@ class Unplaceable(ValueError):
     """
 
     def __init__(self, code: str, detail: str, **values: Any) -> None:
-        super().__init__(detail)
-        self.code, self.values = code, values
+        super().__init__(detail, code=code, extra=values)
+        self.values = values
 
 
 @dataclass(frozen=True)
@@ -218,7 +221,7 @@ VERDICT_POLL = 0.1  # seconds between looks at the ledger while the hub records
 
 
 def _recorded_or_refused(ledger: SqlLedger, message: PlacementConfirmed) -> Placed | None:
-    [(handed_over, _)] = subjects.published_routes(message)
+    [(handed_over, _)] = subjects.published_routes(message, active_registry())
     with ledger.session() as session:
         recorded, refused = recorded_or_refused(session, message.id, handed_over)
     if recorded:
@@ -226,7 +229,7 @@ def _recorded_or_refused(ledger: SqlLedger, message: PlacementConfirmed) -> Plac
     return Placed(message, refused=f"{refused[0]}: {refused[1]}") if refused else None
 
 
-class NotOwed(LookupError):
+class NotOwed(RefusalError, LookupError):
     """Nothing overdue is owed by that agency on that request (answered meanwhile, or never
     past its deadline), or every rung the action could fire has fired already."""
 
@@ -280,7 +283,7 @@ async def fire_rung_now(
         session = await asyncio.to_thread(sweep.next_board_session, now)
     finally:
         ledger.close()
-    message = rung_message(fire_now(obligation, level, now, session))
+    message = rung_message(fire_now(obligation, level, now, session, active_registry()))
     nc = await connect_as_hub(settings, url, "mechbus-dashboard")
     try:
         await jetstream.publish(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -26,8 +27,10 @@ from adapters.readmodel.placements import shelters
 from adapters.readmodel.requests import request_lines
 from adapters.readmodel.terminal import escalation_table, requests_table, timeline_table
 from adapters.service.scenario import KINDS, MATCHING, AgencySpec, RequestSpec, Scenario
-from adapters.settings import HubRunning, Settings
+from adapters.settings import HubRunning, Settings, policy_from
 from bus.domain.capacity import matching
+from bus.domain.errors import ServiceError
+from bus.domain.federal import BOARD, HUB, MECHANISM
 from bus.domain.policy import Policy
 from bus.domain.streams import StreamSpec
 from bus.runtime.agency import AgencyClient
@@ -39,7 +42,7 @@ from schemas.requests import RelocationBody
 from schemas.tracking import BoardSessionScheduled, EscalationLevel
 
 
-class DemoError(RuntimeError):
+class DemoError(ServiceError, RuntimeError):
     """The demo could not complete; the message says why."""
 
 
@@ -111,7 +114,7 @@ async def stub_agencies(
         await asyncio.gather(*(proc.wait() for proc in procs))
 
 
-FEDERAL_USERS = ("fed.hub", "fed.mechanism", "fed.board")
+FEDERAL_USERS = (HUB, MECHANISM, BOARD)
 
 
 def server_config(settings: Settings, agencies: tuple[str, ...]) -> str:
@@ -184,7 +187,7 @@ class Player:
     async def play(self) -> None:
         await self._schedule_sessions()
         await self._wait_for_capacity()
-        async with await self._connect("fed.mechanism") as mechanism:
+        async with await self._connect(MECHANISM) as mechanism:
             for spec in self.scenario.requests:
                 message = self._build(spec, await self._recipients(spec))
                 await mechanism.send(message)
@@ -207,12 +210,10 @@ class Player:
     async def _schedule_sessions(self) -> None:
         if not self.sessions:
             return
-        async with await self._connect("fed.board") as board:
+        async with await self._connect(BOARD) as board:
             for session_id, (at, venue) in self.sessions.items():
                 data = {"session_id": session_id, "scheduled_at": at, "venue": venue}
-                await board.send(
-                    BoardSessionScheduled(source="fed.board", time=self.now, data=data)
-                )
+                await board.send(BoardSessionScheduled(source=BOARD, time=self.now, data=data))
 
     async def _wait_for_capacity(self) -> None:
         expected = {a.id for a in self.scenario.agencies if a.capacity is not None}
@@ -376,7 +377,7 @@ async def run_demo(
 ) -> DemoResult:
     scenario = scenario or Scenario.default()
     ledger = settings.ledger()
-    policy = Policy.load().compressed(scenario.compression)
+    policy = policy_from(os.environ).compressed(scenario.compression)
     console.print(f"[bold]{scenario.name}[/]")
     try:
         with settings.sole_hub(ledger, home=not settings.nats_url):
@@ -401,9 +402,9 @@ async def _play(
             ledger,
             url,
             policy=policy,
-            creds=settings.creds_for("fed.hub"),
+            creds=settings.creds_for(HUB),
             tls=settings.tls_context(),
-            provision=(*agencies, "fed.mechanism", "fed.board"),
+            provision=(*agencies, MECHANISM, BOARD),
             copy_ids=settings.copy_ids(),
         )
         await hub.start()

@@ -31,6 +31,7 @@ from adapters.natsserver.server import (
 )
 from adapters.service.demo import CLUSTER_STREAM, server_config
 from adapters.settings import Settings
+from bus.domain.errors import ServiceError
 from bus.domain.policy import Policy
 from bus.domain.streams import StreamSpec, agency_consumer
 from bus.runtime import jetstream
@@ -45,7 +46,7 @@ LEASE_INTERVAL = 5.0  # seconds between checks that the ledger's lease is still 
 DAY = 86400.0
 
 
-class UpError(RuntimeError):
+class UpError(ServiceError, RuntimeError):
     """``mechbus up`` cannot start or cannot go on; the message says why."""
 
 

@@ -10,6 +10,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from bus.domain.errors import ConfigurationError
 from schemas.envelope import Envelope
 from schemas.registry import AgencyKind, active_registry
 from schemas.requests import (
@@ -32,7 +33,7 @@ KINDS: dict[str, type[Envelope]] = {
 MATCHING = "matching"
 
 
-class ScenarioError(ValueError):
+class ScenarioError(ConfigurationError, ValueError):
     """The scenario file is unreadable or names something that does not exist."""
 
 

@@ -13,6 +13,8 @@ import re
 from itertools import accumulate
 from typing import Any
 
+from bus.domain.errors import RefusalError
+
 MAX_DEPTH = 32
 """Objects and arrays nested deeper than this are refused (a real message nests about 4 deep);
 it keeps every parser far from its recursion limit."""
@@ -34,11 +36,12 @@ _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
-class OutOfBounds(ValueError):
+class OutOfBounds(RefusalError, ValueError):
     """The body breaks one of the contract's bounds; ``location`` is where, if known."""
 
     def __init__(self, problem: str, location: str = "") -> None:
-        super().__init__(f"{location}: {problem}" if location else problem)
+        where = {"location": location} if location else None
+        super().__init__(f"{location}: {problem}" if location else problem, extra=where)
         self.problem = problem
         self.location = location
 

@@ -10,16 +10,17 @@ from __future__ import annotations
 from bus.domain import redaction, subjects
 from bus.domain.placement import Release
 from schemas.envelope import Envelope
+from schemas.registry import AgencyRegistry
 
 
-def recipient_copies(message: Envelope) -> list[Release]:
+def recipient_copies(message: Envelope, registry: AgencyRegistry) -> list[Release]:
     """The copies of ``message`` its sender publishes, one per route, each redacted for the
     agency the route belongs to."""
     copies = []
-    for subject, copy_key in subjects.published_routes(message):
+    for subject, copy_key in subjects.published_routes(message, registry):
         route = subjects.parse(subject)
         assert route is not None
         # Each recipient's copy carries only what that recipient may know.
-        payload = redaction.for_recipient(message, route.agency).to_json()
+        payload = redaction.for_recipient(message, route.agency, registry).to_json()
         copies.append(Release(subject, copy_key, payload))
     return copies

@@ -13,14 +13,15 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from bus.domain import bounds, subjects
+from bus.domain.federal import MECHANISM
 from bus.domain.streams import MAX_MESSAGE_BYTES
 from schemas.envelope import MESSAGE_ID_PATTERN, Envelope
 from schemas.messages import MESSAGE_TYPES
-from schemas.registry import active_registry
+from schemas.registry import AgencyRegistry
 from schemas.tracking import RejectionReason
 
 _VALID_ID = re.compile(MESSAGE_ID_PATTERN)
-FEDERAL_SENDER = "fed.mechanism"
+FEDERAL_SENDER = MECHANISM
 """Who is told about bad input on an inbox subject (only federal users may publish there)."""
 
 
@@ -33,7 +34,7 @@ class Refusal:
     errors: tuple[tuple[str, str], ...] = field(default=())
 
 
-def sender_of(subject: str) -> str | None:
+def sender_of(subject: str, registry: AgencyRegistry) -> str | None:
     """The agency accountable for a subject: its outbox's owner, or the Mechanism for inboxes
     (only federal users may write there), however many tokens follow."""
     written = subjects.writer(subject)
@@ -42,29 +43,33 @@ def sender_of(subject: str) -> str | None:
     direction, agency = written
     if direction is subjects.Direction.TO:
         return FEDERAL_SENDER
-    return agency if agency in active_registry() else None
+    return agency if agency in registry else None
 
 
-def decode(subject: str, data: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> Envelope | Refusal:
+def decode(
+    subject: str, data: bytes, registry: AgencyRegistry, *, max_bytes: int = MAX_MESSAGE_BYTES
+) -> Envelope | Refusal:
     """The message in ``data``, or why it is refused. Total: it never raises."""
     try:
-        return _decode(subject, data, max_bytes)
+        return _decode(subject, data, registry, max_bytes)
     except Exception as exc:
         # A failure here is a bug in reading, not a fault of the ledger: refusing the input
         # now keeps it (and its sender's notice) instead of costing the hub retries.
         detail = f"the hub could not read this message ({type(exc).__name__}); it is kept"
-        return Refusal(RejectionReason.MALFORMED, detail, _sender_or_none(subject))
+        return Refusal(RejectionReason.MALFORMED, detail, _sender_or_none(subject, registry))
 
 
-def _sender_or_none(subject: str) -> str | None:
+def _sender_or_none(subject: str, registry: AgencyRegistry) -> str | None:
     try:
-        return sender_of(subject)
+        return sender_of(subject, registry)
     except Exception:
         return None
 
 
-def _decode(subject: str, data: bytes, max_bytes: int) -> Envelope | Refusal:
-    routed = _route(subject)
+def _decode(
+    subject: str, data: bytes, registry: AgencyRegistry, max_bytes: int
+) -> Envelope | Refusal:
+    routed = _route(subject, registry)
     if isinstance(routed, Refusal):
         return routed
     route, sender = routed
@@ -91,14 +96,14 @@ def _decode(subject: str, data: bytes, max_bytes: int) -> Envelope | Refusal:
         message = MESSAGE_TYPES[type_name].model_validate_json(data)
     except ValidationError as exc:
         return _schema_refusal(exc, sender, message_id)
-    return _check_route(message, route, sender)
+    return _check_route(message, route, sender, registry)
 
 
-def _route(subject: str) -> tuple[subjects.Route, str] | Refusal:
+def _route(subject: str, registry: AgencyRegistry) -> tuple[subjects.Route, str] | Refusal:
     """The route and the accountable sender, or the refusal of a subject no valid message
     travels on: too long, unreadable, or not a v1 route of a registered agency. Its sender
     (known from the subject's first tokens) is told."""
-    sender = sender_of(subject)
+    sender = sender_of(subject, registry)
     if len(subject) > bounds.MAX_SUBJECT_LENGTH:
         detail = (
             f"the subject is {len(subject)} characters long; no mechbus subject is longer "
@@ -130,15 +135,17 @@ def _schema_refusal(exc: ValidationError, sender: str, message_id: str | None) -
     return Refusal(reason, detail[:4000], sender, message_id, errors[:50])
 
 
-def _check_route(message: Envelope, route: subjects.Route, sender: str) -> Envelope | Refusal:
+def _check_route(
+    message: Envelope, route: subjects.Route, sender: str, registry: AgencyRegistry
+) -> Envelope | Refusal:
     if route.direction is subjects.Direction.FROM and message.source != route.agency:
         detail = f"source {message.source} does not match the sending agency {route.agency}"
         return Refusal(RejectionReason.SPOOFED_SOURCE, detail, sender, message.id)
-    federal_source = active_registry()[message.source].is_federal
+    federal_source = registry[message.source].is_federal
     if route.direction is subjects.Direction.TO and not federal_source:
         detail = f"only the Mechanism may publish to {route.agency}'s inbox, not {message.source}"
         return Refusal(RejectionReason.SPOOFED_SOURCE, detail, sender, message.id)
-    expected = [subject for subject, _ in subjects.routes(message)]
+    expected = [subject for subject, _ in subjects.routes(message, registry)]
     if route.subject not in expected:
         detail = f"{message.type} from {message.source} belongs on {', '.join(expected)}"
         return Refusal(RejectionReason.WRONG_SUBJECT, detail, sender, message.id)

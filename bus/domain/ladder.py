@@ -14,9 +14,10 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bus.domain.federal import BOARD, HUB, MECHANISM
 from bus.domain.policy import LADDER, Clock, Policy
 from schemas.envelope import Envelope, Urgency
-from schemas.registry import AgencyRegistry, active_registry
+from schemas.registry import AgencyRegistry
 from schemas.tracking import (
     AcknowledgementOverdue,
     CommitmentOverdue,
@@ -24,10 +25,6 @@ from schemas.tracking import (
     EscalationBody,
     EscalationLevel,
 )
-
-HUB = "fed.hub"
-BOARD = "fed.board"
-MECHANISM = "fed.mechanism"
 
 
 @dataclass(frozen=True)
@@ -94,11 +91,11 @@ def fire_now(
     level: EscalationLevel,
     now: datetime,
     next_session: BoardSession | None,
-    registry: AgencyRegistry | None = None,
+    registry: AgencyRegistry,
 ) -> Rung:
     """The rung ``level`` fired at ``now`` by a person rather than at its scheduled time (staff
     may remind or escalate early); it names the same recipient and has the same fixed id."""
-    return _rung(obligation, level, now, registry or active_registry(), next_session)
+    return _rung(obligation, level, now, registry, next_session)
 
 
 def _rung(

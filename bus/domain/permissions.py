@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bus.domain import subjects
+from bus.domain.federal import BRIDGE, HUB
 from bus.domain.streams import (
     CAPACITY_BUCKET,
     REPLAY_CONSUMER,
@@ -17,8 +18,7 @@ from bus.domain.streams import (
 )
 from schemas.registry import Agency, AgencyKind
 
-HUB = "fed.hub"
-BRIDGE = "fed.bridge"
+__all__ = ["BRIDGE", "HUB", "Permissions", "for_agency"]
 
 
 @dataclass(frozen=True)

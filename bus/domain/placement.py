@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from bus.domain import redaction, subjects
 from bus.domain.lifecycle import RecipientStatus, RequestState
 from schemas.capacity import OfferReleased, OfferReleasedBody, PlacementConfirmed
+from schemas.registry import AgencyRegistry
 
 RELEASE_REASON = "La reubicación se confirmó con otra casa refugio."
 
@@ -32,12 +33,14 @@ class Release:
     payload: bytes
 
 
-def releases(confirmation: PlacementConfirmed, state: RequestState) -> tuple[Release, ...]:
+def releases(
+    confirmation: PlacementConfirmed, state: RequestState, registry: AgencyRegistry
+) -> tuple[Release, ...]:
     """The shelter's copy of ``confirmation`` and a release for every other offer still open
     in ``state`` (the request as recorded with the placement)."""
     copies = [
-        Release(subject, copy_key, _copy_for(confirmation, subject))
-        for subject, copy_key in subjects.released_routes(confirmation)
+        Release(subject, copy_key, _copy_for(confirmation, subject, registry))
+        for subject, copy_key in subjects.released_routes(confirmation, registry)
     ]
     others = [
         offer_released(confirmation, r.agency)
@@ -47,7 +50,7 @@ def releases(confirmation: PlacementConfirmed, state: RequestState) -> tuple[Rel
     freed = [
         Release(subject, copy_key, message.to_json())
         for message in others
-        for subject, copy_key in subjects.published_routes(message)
+        for subject, copy_key in subjects.published_routes(message, registry)
     ]
     return (*copies, *freed)
 
@@ -67,8 +70,8 @@ def offer_released(confirmation: PlacementConfirmed, shelter: str) -> OfferRelea
     )
 
 
-def _copy_for(confirmation: PlacementConfirmed, subject: str) -> bytes:
+def _copy_for(confirmation: PlacementConfirmed, subject: str, registry: AgencyRegistry) -> bytes:
     route = subjects.parse(subject)
     assert route is not None
     # Need-to-know stays decided in one place: the confirmed shelter may see the details.
-    return redaction.for_recipient(confirmation, route.agency).to_json()
+    return redaction.for_recipient(confirmation, route.agency, registry).to_json()

@@ -6,7 +6,6 @@ clear error. Pure: durations in, durations out.
 
 from __future__ import annotations
 
-import os
 import re
 import tomllib
 from dataclasses import dataclass
@@ -16,9 +15,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from bus.domain.errors import ConfigurationError
 from schemas.envelope import Urgency
 from schemas.tracking import EscalationLevel
 
+# The variable a deployment names its policy file in; read by whoever runs the process.
 POLICY_ENV = "MECHBUS_POLICY"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 _UNITS = {
@@ -47,7 +48,7 @@ LADDER = (
 )
 
 
-class PolicyError(ValueError):
+class PolicyError(ConfigurationError, ValueError):
     """The policy file is missing a clock, names no basis, or has an unreadable value."""
 
 
@@ -110,14 +111,13 @@ class Policy:
 
     @classmethod
     def load(cls, path: Path | None = None) -> Policy:
-        """Load ``path``, else ``$MECHBUS_POLICY``, else the shipped defaults."""
-        chosen = path or (Path(os.environ[POLICY_ENV]) if os.environ.get(POLICY_ENV) else None)
-        if chosen is not None:
+        """Load ``path``, else the shipped defaults."""
+        if path is not None:
             try:
-                text = chosen.read_text(encoding="utf-8")
+                text = path.read_text(encoding="utf-8")
             except OSError as exc:
-                raise PolicyError(f"cannot read policy file {chosen}: {exc}") from exc
-            return cls.from_toml(text, origin=str(chosen))
+                raise PolicyError(f"cannot read policy file {path}: {exc}") from exc
+            return cls.from_toml(text, origin=str(path))
         text = resources.files("bus").joinpath("data/policy.toml").read_text("utf-8")
         return cls.from_toml(text, origin="bus/data/policy.toml")
 

@@ -14,12 +14,13 @@ from datetime import datetime
 from typing import Protocol
 
 from bus.domain.capacity import ShelterCapacity
+from bus.domain.errors import LedgerError
 from bus.domain.ladder import BoardSession, Obligation
 from bus.domain.lifecycle import RequestState
 from schemas.tracking import EscalationLevel
 
 
-class LedgerUnavailable(RuntimeError):
+class LedgerUnavailable(LedgerError, RuntimeError):
     """The ledger cannot be reached or written just now (a restart, a lost connection, a lock).
 
     Nothing is wrong with the messages: the hub holds its batch and tries again, and such

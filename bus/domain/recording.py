@@ -13,10 +13,9 @@ from enum import StrEnum
 
 from bus.domain import bounds, intake, subjects
 from bus.domain.capacity import ShelterCapacity
-from bus.domain.lifecycle import Event, Refused, apply, concerns_requests
+from bus.domain.lifecycle import Event, TransitionRefused, apply, concerns_requests
 from bus.domain.msgids import receipt_id
 from bus.domain.placement import Release, releases
-from bus.domain.policy import Policy
 from bus.domain.ports import (
     AttendanceRecord,
     BoardSessionRecord,
@@ -31,10 +30,11 @@ from bus.domain.ports import (
 )
 from bus.domain.redaction import content_digest
 from bus.domain.rejection import kept_subject, rejected_notice
+from bus.domain.rules import Rules
 from schemas.capacity import CapacityUpdate, PlacementConfirmed, PlacementEnded
 from schemas.envelope import Envelope
 from schemas.messages import parse_message
-from schemas.registry import active_registry
+from schemas.registry import AgencyRegistry
 from schemas.responses import DeliveryReceipt
 from schemas.tracking import (
     ESCALATION_MESSAGES,
@@ -89,10 +89,12 @@ class Outcome:
 def record_batch(
     ledger: Ledger,
     deliveries: list[Delivery],
-    now: datetime | None = None,
-    policy: Policy | None = None,
+    now: datetime | None,
+    rules: Rules,
 ) -> list[Outcome]:
     """Record ``deliveries`` in one transaction; returns one outcome per delivery, in order.
+
+    ``rules`` are the registry and the policy in force (the deadlines a request gets).
 
     Each is recorded at ``now`` if given, else at the moment the stream stored it. A response
     whose request is unknown is ``DEFERRED`` (nothing written) while its delivery
@@ -100,7 +102,7 @@ def record_batch(
     """
     # Decoding is pure: do it first, so that the ledger can look up everything the batch
     # refers to (deliveries, message ids, requests) in a few queries, not several per message.
-    decoded = [intake.decode(d.subject, d.data) for d in deliveries]
+    decoded = [intake.decode(d.subject, d.data, rules.registry) for d in deliveries]
     messages = [m for m in decoded if not isinstance(m, intake.Refusal)]
     with ledger.unit() as unit:
         unit.expect(
@@ -109,20 +111,22 @@ def record_batch(
             [m.thread for m in messages if concerns_requests(m)],
         )
         return [
-            _record(unit, delivery, _moment(delivery, now), policy, message)
+            _record(unit, delivery, _moment(delivery, now), rules, message)
             for delivery, message in zip(deliveries, decoded, strict=True)
         ]
 
 
-def record(
-    unit: LedgerUnit, delivery: Delivery, now: datetime | None = None, policy: Policy | None = None
-) -> Outcome:
-    decoded = intake.decode(delivery.subject, delivery.data)
-    return _record(unit, delivery, _moment(delivery, now), policy, decoded)
+def record(unit: LedgerUnit, delivery: Delivery, now: datetime | None, rules: Rules) -> Outcome:
+    decoded = intake.decode(delivery.subject, delivery.data, rules.registry)
+    return _record(unit, delivery, _moment(delivery, now), rules, decoded)
 
 
 def record_undeliverable(
-    ledger: Ledger, delivery: Delivery, detail: str, now: datetime | None = None
+    ledger: Ledger,
+    delivery: Delivery,
+    detail: str,
+    registry: AgencyRegistry,
+    now: datetime | None = None,
 ) -> Outcome:
     """Keep a message the hub gave up recording (its max deliveries reached) as a dead letter.
 
@@ -132,9 +136,9 @@ def record_undeliverable(
     with ledger.unit() as unit:
         if unit.handled(delivery.stream_seq) is not None:
             return Outcome(Result.REDELIVERED, delivery.stream_seq)
-        decoded = intake.decode(delivery.subject, delivery.data)  # total: never raises
+        decoded = intake.decode(delivery.subject, delivery.data, registry)  # total: never raises
         message_id = None if isinstance(decoded, intake.Refusal) else decoded.id
-        sender = intake.sender_of(delivery.subject)
+        sender = intake.sender_of(delivery.subject, registry)
         refusal = intake.Refusal(RejectionReason.UNDELIVERABLE, detail, sender, message_id)
         return _dead_letter(unit, delivery, refusal, _moment(delivery, now))
 
@@ -150,20 +154,20 @@ def _record(
     unit: LedgerUnit,
     delivery: Delivery,
     now: datetime,
-    policy: Policy | None,
+    rules: Rules,
     decoded: Envelope | intake.Refusal,
 ) -> Outcome:
     handled = unit.handled(delivery.stream_seq)
     if handled is not None:
         notice = parse_message(handled.notice) if handled.notice else None
-        again = _released_again(unit, delivery, decoded)
+        again = _released_again(unit, delivery, decoded, rules.registry)
         return Outcome(Result.REDELIVERED, delivery.stream_seq, notice=notice, releases=again)
     if isinstance(decoded, intake.Refusal):
         return _dead_letter(unit, delivery, decoded, now)
     message = decoded
     stored = unit.stored_message(message.source, message.id)
     if stored is not None:
-        kind = _copy_kind(stored, message, delivery)
+        kind = _copy_kind(stored, message, delivery, rules.registry)
         if kind is not None:
             unit.add_copy(
                 CopyRecord(
@@ -207,13 +211,13 @@ def _record(
         unit.record_capacity(capacity, message.data.model_dump_json())
     elif concerns_requests(message):
         if isinstance(message, PlacementConfirmed):
-            unplaceable = _unplaceable(unit, delivery, message)
+            unplaceable = _unplaceable(unit, delivery, message, rules.registry)
             if unplaceable is not None:
                 return _dead_letter(unit, delivery, unplaceable, now)
         state = unit.load_request(message.thread)
-        new_state, outcome_events = apply(state, message, now, policy)
+        new_state, outcome_events = apply(state, message, now, rules)
         for event in outcome_events:
-            if isinstance(event, Refused):
+            if isinstance(event, TransitionRefused):
                 unknown = event.reason is RejectionReason.UNKNOWN_REQUEST
                 if unknown and delivery.may_wait:
                     return Outcome(Result.DEFERRED, delivery.stream_seq, message.id)
@@ -225,10 +229,10 @@ def _record(
         if isinstance(message, PlacementConfirmed):
             capacity = unit.adjust_free_spaces(message.data.shelter, -message.data.people)
             assert new_state is not None
-            released = releases(message, new_state)
+            released = releases(message, new_state, rules.registry)
         elif isinstance(message, PlacementEnded):
             capacity = unit.adjust_free_spaces(message.source, message.data.people)
-    unit.add_message(_message_record(message, delivery, now))
+    unit.add_message(_message_record(message, delivery, now, rules.registry))
     return Outcome(
         Result.RECORDED,
         delivery.stream_seq,
@@ -239,7 +243,9 @@ def _record(
     )
 
 
-def _copy_kind(stored: StoredMessage, message: Envelope, delivery: Delivery) -> CopyKind | None:
+def _copy_kind(
+    stored: StoredMessage, message: Envelope, delivery: Delivery, registry: AgencyRegistry
+) -> CopyKind | None:
     """How a message already recorded from this sender arrives again, or None: a different
     message under a used id."""
     if delivery.subject == stored.nats_subject:
@@ -250,14 +256,17 @@ def _copy_kind(stored: StoredMessage, message: Envelope, delivery: Delivery) -> 
         ):
             return CopyKind.RECEIPT_AGAIN
         return None
-    own_subjects = [subject for subject, _ in subjects.routes(message)]
+    own_subjects = [subject for subject, _ in subjects.routes(message, registry)]
     if delivery.subject in own_subjects and stored.content_sha256 == content_digest(message):
         return CopyKind.COPY
     return None
 
 
 def _released_again(
-    unit: LedgerUnit, delivery: Delivery, decoded: Envelope | intake.Refusal
+    unit: LedgerUnit,
+    delivery: Delivery,
+    decoded: Envelope | intake.Refusal,
+    registry: AgencyRegistry,
 ) -> tuple[Release, ...]:
     """A recorded confirmation redelivered: the hub may have crashed after the commit and
     before publishing what it releases, so derive the same messages again (fixed ids)."""
@@ -267,14 +276,14 @@ def _released_again(
     if stored is None or stored.stream_seq != delivery.stream_seq:
         return ()  # refused, or a copy: nothing of it was released
     state = unit.load_request(decoded.thread)
-    return releases(decoded, state) if state is not None else ()
+    return releases(decoded, state, registry) if state is not None else ()
 
 
 def _unplaceable(
-    unit: LedgerUnit, delivery: Delivery, message: PlacementConfirmed
+    unit: LedgerUnit, delivery: Delivery, message: PlacementConfirmed, registry: AgencyRegistry
 ) -> intake.Refusal | None:
     """Why the hub cannot take this confirmation up before the lifecycle even looks at it."""
-    [(handed_over, _)] = subjects.published_routes(message)
+    [(handed_over, _)] = subjects.published_routes(message, registry)
     if delivery.subject != handed_over:
         # Only the hub publishes on a shelter's inbox, and only copies of a confirmation it
         # recorded (those are copies above); one first seen there was never accepted.
@@ -318,7 +327,9 @@ def _refuse(message: Envelope, reason: RejectionReason, detail: str) -> intake.R
     return intake.Refusal(reason, detail, message.source, message.id)
 
 
-def _message_record(message: Envelope, delivery: Delivery, now: datetime) -> MessageRecord:
+def _message_record(
+    message: Envelope, delivery: Delivery, now: datetime, registry: AgencyRegistry
+) -> MessageRecord:
     return MessageRecord(
         message_id=message.id,
         type=message.type,
@@ -333,12 +344,12 @@ def _message_record(message: Envelope, delivery: Delivery, now: datetime) -> Mes
         recorded_at=now,
         body=delivery.data,
         # Only a federal message with recipients has copies on other subjects to compare.
-        content_sha256=content_digest(message) if _has_copies(message) else "",
+        content_sha256=content_digest(message) if _has_copies(message, registry) else "",
     )
 
 
-def _has_copies(message: Envelope) -> bool:
-    return bool(message.recipients) and active_registry()[message.source].is_federal
+def _has_copies(message: Envelope, registry: AgencyRegistry) -> bool:
+    return bool(message.recipients) and registry[message.source].is_federal
 
 
 def _dead_letter(

@@ -16,7 +16,7 @@ import hashlib
 
 from schemas.capacity import PlacementConfirmed
 from schemas.envelope import Envelope
-from schemas.registry import AgencyKind, active_registry
+from schemas.registry import AgencyKind, AgencyRegistry
 
 PERSONAL_FIELD = "personal"
 
@@ -32,8 +32,8 @@ PERSONAL_ALLOWED: frozenset[tuple[str, AgencyKind]] = frozenset(
 # Federal recipients (the Mechanism, the Board) may always know; shelters only once confirmed.
 
 
-def may_know_personal(message: Envelope, recipient: str) -> bool:
-    agency = active_registry().get(recipient)
+def may_know_personal(message: Envelope, recipient: str, registry: AgencyRegistry) -> bool:
+    agency = registry.get(recipient)
     if agency is None:
         return False
     if agency.is_federal:
@@ -43,9 +43,11 @@ def may_know_personal(message: Envelope, recipient: str) -> bool:
     return (message.type, agency.kind) in PERSONAL_ALLOWED
 
 
-def for_recipient(message: Envelope, recipient: str) -> Envelope:
+def for_recipient(message: Envelope, recipient: str, registry: AgencyRegistry) -> Envelope:
     """The copy of ``message`` that ``recipient`` may receive."""
-    return message if may_know_personal(message, recipient) else without_personal(message)
+    if may_know_personal(message, recipient, registry):
+        return message
+    return without_personal(message)
 
 
 def without_personal(message: Envelope) -> Envelope:

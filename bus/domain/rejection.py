@@ -9,11 +9,10 @@ import re
 from datetime import datetime
 
 from bus.domain import bounds, intake
+from bus.domain.federal import HUB
 from bus.domain.ports import Delivery
 from schemas.envelope import MESSAGE_ID_PATTERN
 from schemas.tracking import FieldError, Rejected, RejectedBody
-
-HUB_AGENCY = "fed.hub"
 
 
 def rejected_notice(delivery: Delivery, refusal: intake.Refusal, now: datetime) -> Rejected | None:
@@ -22,7 +21,7 @@ def rejected_notice(delivery: Delivery, refusal: intake.Refusal, now: datetime) 
     A redelivered bad message therefore yields the same notice id, and JetStream's duplicate
     window (and the ledger's unique id) keep the sender from hearing about it twice.
     """
-    if refusal.sender is None or refusal.sender == HUB_AGENCY:
+    if refusal.sender is None or refusal.sender == HUB:
         return None  # nobody to tell, and the hub never answers its own notices
     # surrogateescape: a subject that was not UTF-8 hashes as the bytes it arrived as
     seed = f"{delivery.subject}\0{delivery.stream_seq}\0".encode("utf-8", "surrogateescape")
@@ -30,7 +29,7 @@ def rejected_notice(delivery: Delivery, refusal: intake.Refusal, now: datetime) 
     valid_id = refusal.message_id if _is_message_id(refusal.message_id) else None
     return Rejected(
         id=f"rej-{digest[:32]}",
-        source=HUB_AGENCY,
+        source=HUB,
         time=now,
         recipients=(refusal.sender,),
         causation_id=valid_id,

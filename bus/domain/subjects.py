@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from schemas.envelope import Envelope
-from schemas.registry import active_registry
+from schemas.registry import AgencyRegistry
 
 PREFIX = "mech.v1"
 ALL = f"{PREFIX}.>"
@@ -90,13 +90,13 @@ placement; so the Mechanism hands the confirmation to the hub on its own outbox 
 shelter can read) and the hub releases the shelter's copy after the commit."""
 
 
-def routes(message: Envelope) -> list[tuple[str, str | None]]:
+def routes(message: Envelope, registry: AgencyRegistry) -> list[tuple[str, str | None]]:
     """(subject, copy key) pairs a message travels on: those its sender publishes
     (``published_routes``), then those the hub releases after recording it."""
-    return [*published_routes(message), *released_routes(message)]
+    return [*published_routes(message, registry), *released_routes(message, registry)]
 
 
-def published_routes(message: Envelope) -> list[tuple[str, str | None]]:
+def published_routes(message: Envelope, registry: AgencyRegistry) -> list[tuple[str, str | None]]:
     """(subject, copy key) pairs the sender publishes a message on.
 
     A federal message with recipients goes to each recipient's inbox, one copy each; the copy
@@ -107,20 +107,20 @@ def published_routes(message: Envelope) -> list[tuple[str, str | None]]:
     at all (see bus.domain.msgids).
     """
     kind = type(message).kind()
-    if kind not in RELEASED_BY_HUB and _federal_with_recipients(message):
+    if kind not in RELEASED_BY_HUB and _federal_with_recipients(message, registry):
         return _inbox_routes(message)
     return [(Route(Direction.FROM, message.source, kind).subject, None)]
 
 
-def released_routes(message: Envelope) -> list[tuple[str, str | None]]:
+def released_routes(message: Envelope, registry: AgencyRegistry) -> list[tuple[str, str | None]]:
     """(subject, copy key) pairs only the hub publishes, once it has recorded the message."""
-    if type(message).kind() in RELEASED_BY_HUB and _federal_with_recipients(message):
+    if type(message).kind() in RELEASED_BY_HUB and _federal_with_recipients(message, registry):
         return _inbox_routes(message)
     return []
 
 
-def _federal_with_recipients(message: Envelope) -> bool:
-    return active_registry()[message.source].is_federal and bool(message.recipients)
+def _federal_with_recipients(message: Envelope, registry: AgencyRegistry) -> bool:
+    return registry[message.source].is_federal and bool(message.recipients)
 
 
 def _inbox_routes(message: Envelope) -> list[tuple[str, str | None]]:

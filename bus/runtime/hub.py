@@ -14,7 +14,6 @@ import contextlib
 import logging
 import ssl
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
 from pathlib import Path
 
 from faststream import FastStream
@@ -23,9 +22,12 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from bus.domain import subjects
+from bus.domain.clock import TimeSource, utc_now
+from bus.domain.federal import HUB
 from bus.domain.msgids import CopyIds
 from bus.domain.policy import Policy
 from bus.domain.ports import Ledger
+from bus.domain.rules import Rules
 from bus.domain.streams import (
     HUB_MAX_DELIVER,
     StreamSpec,
@@ -35,16 +37,13 @@ from bus.domain.streams import (
 from bus.runtime import broker as brokers
 from bus.runtime import jetstream, publishing
 from bus.runtime.puller import BatchPuller
-from bus.runtime.recorder import Clock, Recorder
+from bus.runtime.recorder import Recorder
 from bus.runtime.transport import JetStreamTransport, KeyValueBoard
 from bus.runtime.undeliverable import Failures, UndeliverableKeeper, watch_dead_letters
+from schemas.registry import AgencyRegistry, active_registry
 from schemas.tracking import Checkpoint, CheckpointBody
 
 log = logging.getLogger("mechbus.hub")
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class Hub:
@@ -63,8 +62,9 @@ class Hub:
         *,
         broker: NatsBroker | None = None,
         stream: StreamSpec | None = None,
-        clock: Clock | None = None,
+        clock: TimeSource | None = None,
         policy: Policy | None = None,
+        registry: AgencyRegistry | None = None,
         batch_size: int = 256,
         creds: Path | None = None,
         provision: Iterable[str] = (),
@@ -99,14 +99,18 @@ class Hub:
         self.recorder = self.recorder_type(
             ledger,
             self.transport,
-            policy=policy or Policy.load(),
+            rules=Rules(registry or active_registry(), policy or Policy.load()),
             clock=clock,
             defer_unknown_for=defer_unknown_for,
             copy_ids=copy_ids,
             failures=Failures(),
         )
         self._keeper = UndeliverableKeeper(
-            self.transport, ledger, self.recorder.failures, self.recorder.after_commit
+            self.transport,
+            ledger,
+            self.recorder.failures,
+            self.recorder.after_commit,
+            self.recorder.rules.registry,
         )
         self._dead_letters: BatchPuller | None = None
         self._checkpoints: asyncio.Task[None] | None = None
@@ -163,7 +167,7 @@ class Hub:
             consumer.durable,
             self.recorder.on_batch,
             batch_size=self._batch_size,
-            inbox_prefix=subjects.deliver_prefix("fed.hub"),
+            inbox_prefix=subjects.deliver_prefix(HUB),
         )
         await self._puller.start()
         if self.checkpoint_interval > 0:
@@ -221,7 +225,7 @@ class Hub:
                 seq, message_id, chain_hash = head
                 checkpoint = Checkpoint(
                     id=f"chk-{chain_hash[:32]}",
-                    source="fed.hub",
+                    source=HUB,
                     time=self.clock(),
                     data=CheckpointBody(
                         last_seq=seq, last_message_id=message_id, chain_hash=chain_hash

@@ -26,6 +26,7 @@ from bus.runtime import publishing
 from bus.runtime.connection import ConnectionOptions
 from bus.runtime.transport import JetStreamTransport
 from schemas.envelope import Envelope
+from schemas.registry import AgencyRegistry
 
 log = logging.getLogger("mechbus.nats")
 
@@ -223,10 +224,11 @@ async def publish(
     *,
     stream: str,
     copy_ids: CopyIds | None = None,
+    registry: AgencyRegistry | None = None,
 ) -> list[Published]:
     """Publish ``message``'s copies on ``stream`` through ``js`` (bus.runtime.publishing)."""
     return await publishing.publish_message(
-        JetStreamTransport(js, stream), message, copy_ids=copy_ids
+        JetStreamTransport(js, stream), message, copy_ids=copy_ids, registry=registry
     )
 
 

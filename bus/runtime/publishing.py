@@ -11,12 +11,17 @@ from bus.domain.msgids import CopyIds
 from bus.domain.placement import Release
 from bus.domain.ports import Published, Publisher, PublishError
 from schemas.envelope import Envelope
+from schemas.registry import AgencyRegistry, active_registry
 
 _PROCESS_COPY_IDS = CopyIds.ephemeral()
 
 
 async def publish_message(
-    publisher: Publisher, message: Envelope, *, copy_ids: CopyIds | None = None
+    publisher: Publisher,
+    message: Envelope,
+    *,
+    copy_ids: CopyIds | None = None,
+    registry: AgencyRegistry | None = None,
 ) -> list[Published]:
     """Publish ``message`` on each subject its sender publishes it on and wait for every
     confirmation.
@@ -27,7 +32,9 @@ async def publish_message(
     ``duplicate``. Messages on an agency's outbox carry none: the hub recognises a resend.
     """
     what = f"{message.type} {message.id}"
-    return [await send(publisher, copy, copy_ids, what) for copy in recipient_copies(message)]
+    known = registry or active_registry()  # the process's, unless the caller has its own
+    copies = recipient_copies(message, known)
+    return [await send(publisher, copy, copy_ids, what) for copy in copies]
 
 
 async def publish_release(

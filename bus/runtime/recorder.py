@@ -15,8 +15,8 @@ import contextlib
 import json
 import logging
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
 
+from bus.domain.clock import TimeSource, utc_now
 from bus.domain.msgids import CopyIds
 from bus.domain.policy import Policy
 from bus.domain.ports import (
@@ -28,12 +28,12 @@ from bus.domain.ports import (
     Received,
 )
 from bus.domain.recording import Outcome, Result, record_batch
+from bus.domain.rules import Rules
 from bus.runtime import publishing
 from bus.runtime.undeliverable import Failures
 
 log = logging.getLogger("mechbus.hub")
 
-Clock = Callable[[], datetime]
 REDELIVERY_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 DEFER_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0)
 
@@ -46,16 +46,16 @@ class Recorder:
         ledger: Ledger,
         publisher: Publisher,
         *,
-        policy: Policy,
-        clock: Clock | None = None,
+        rules: Rules,
+        clock: TimeSource | None = None,
         defer_unknown_for: float = 90.0,
         copy_ids: CopyIds | None = None,
         failures: Failures | None = None,
-        wall: Clock | None = None,
+        wall: TimeSource | None = None,
     ) -> None:
         self.ledger = ledger
         self.publisher = publisher
-        self.policy = policy
+        self.rules = rules
         # None: each message is recorded at the moment the stream stored it (see
         # bus.domain.ports.Delivery.stored_at), so replaying the stream rebuilds the ledger.
         self.clock = clock
@@ -64,7 +64,7 @@ class Recorder:
         self.failures = failures or Failures()
         self.capacity: CapacityBoard | None = None  # once the bucket is there
         # the transport's clock: message age, not domain time
-        self.wall = wall or (lambda: datetime.now(UTC))
+        self.wall = wall or utc_now
         self.stopping = asyncio.Event()
         self.recorded = 0
         self.dead_letters = 0
@@ -74,6 +74,12 @@ class Recorder:
         """Wait until ``predicate`` holds, re-checking after each ledger commit."""
         async with self._committed:
             await asyncio.wait_for(self._committed.wait_for(predicate), timeout)
+
+    @property
+    def policy(self) -> Policy:
+        policy = self.rules.policy
+        assert policy is not None  # the hub always records under a policy
+        return policy
 
     async def on_batch(self, batch: list[Received]) -> None:
         wall = self.wall()
@@ -170,7 +176,7 @@ class Recorder:
 
     async def _commit(self, deliveries: list[Delivery]) -> list[Outcome]:
         now = self.clock() if self.clock is not None else None
-        outcomes = await asyncio.to_thread(record_batch, self.ledger, deliveries, now, self.policy)
+        outcomes = await asyncio.to_thread(record_batch, self.ledger, deliveries, now, self.rules)
         await self.after_commit(outcomes)
         return outcomes
 
@@ -181,7 +187,9 @@ class Recorder:
         if notices:
             await asyncio.gather(
                 *(
-                    publishing.publish_message(self.publisher, notice, copy_ids=self.copy_ids)
+                    publishing.publish_message(
+                        self.publisher, notice, copy_ids=self.copy_ids, registry=self.rules.registry
+                    )
                     for notice in notices
                 )
             )

@@ -12,8 +12,9 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
+from bus.domain.clock import utc_now
 from bus.domain.ladder import rung_message, rungs_due
 from bus.domain.msgids import CopyIds
 from bus.domain.policy import Policy
@@ -23,10 +24,6 @@ from schemas.envelope import Envelope
 from schemas.registry import AgencyRegistry, active_registry
 
 log = logging.getLogger("mechbus.sweeper")
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class Sweeper:

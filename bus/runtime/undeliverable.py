@@ -24,6 +24,7 @@ from bus.domain.recording import Outcome, record_undeliverable
 from bus.domain.streams import StreamSpec, dead_letter_consumer, dead_letter_stream
 from bus.runtime import jetstream
 from bus.runtime.puller import BatchPuller
+from schemas.registry import AgencyRegistry
 
 log = logging.getLogger("mechbus.undeliverable")
 
@@ -66,7 +67,9 @@ class UndeliverableKeeper:
         ledger: Ledger,
         failures: Failures,
         after_commit: Callable[[list[Outcome]], Awaitable[None]],
+        registry: AgencyRegistry,
     ) -> None:
+        self._registry = registry
         self._transport = transport
         self._ledger = ledger
         self._failures = failures
@@ -102,7 +105,9 @@ class UndeliverableKeeper:
             f"error: {self._failures.last(stream_seq)}); it is kept for federal staff, "
             "who can send it again with `mechbus dlq retry`"
         )
-        outcome = await asyncio.to_thread(record_undeliverable, self._ledger, delivery, detail)
+        outcome = await asyncio.to_thread(
+            record_undeliverable, self._ledger, delivery, detail, self._registry
+        )
         log.warning(
             "stream seq %d kept as undeliverable after %d deliveries", stream_seq, deliveries
         )

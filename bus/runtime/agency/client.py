@@ -11,7 +11,7 @@ import asyncio
 import logging
 import ssl
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 
 from bus.domain import redaction, subjects
+from bus.domain.clock import utc_now
 from bus.domain.msgids import CopyIds
 from bus.domain.ports import Published, PublishError
 from bus.domain.streams import ConsumerSpec, StreamSpec, agency_consumer
@@ -40,10 +41,6 @@ from schemas.responses import DeliveryReceipt
 log = logging.getLogger("mechbus.agency")
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class AgencyClient(AgencySteps):
     """Connected as one agency. ``async with await AgencyClient.connect(url, "gro.government")``."""
 
@@ -58,7 +55,8 @@ class AgencyClient(AgencySteps):
         violations: list[str] | None = None,
         copy_ids: CopyIds | None = None,
     ) -> None:
-        if agency not in active_registry():
+        self.registry = active_registry()
+        if agency not in self.registry:
             raise ValueError(f"unknown agency {agency!r}: not in the agency registry")
         self.agency = agency
         self.nc = nc
@@ -154,9 +152,11 @@ class AgencyClient(AgencySteps):
         if message.source != self.agency:
             raise ValueError(f"this client speaks as {self.agency}, not {message.source}")
         try:
-            return await publishing.publish_message(self.transport, message, copy_ids=self.copy_ids)
+            return await publishing.publish_message(
+                self.transport, message, copy_ids=self.copy_ids, registry=self.registry
+            )
         except PublishError as exc:
-            for subject, _ in subjects.published_routes(message):
+            for subject, _ in subjects.published_routes(message, self.registry):
                 violation = self._violation(subject)
                 if violation:
                     raise AgencyPermissionError(violation) from exc
@@ -264,7 +264,7 @@ class AgencyClient(AgencySteps):
             log.error("undecodable message in %s inbox: %d errors", self.agency, exc.error_count())
             await msg.ack()
             return None
-        guarded = redaction.for_recipient(message, self.agency)
+        guarded = redaction.for_recipient(message, self.agency, self.registry)
         if guarded is not message:
             # the publisher should have left these out: drop them here too, and say so
             log.warning("personal details removed from %s addressed to %s", message.id, self.agency)

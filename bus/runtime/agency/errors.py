@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from bus.domain.errors import TransportError
 
-class AgencyError(RuntimeError):
+
+class AgencyError(TransportError, RuntimeError):
     """The bus refused something this agency asked for; the message says why."""
 
 

@@ -1,0 +1,8 @@
+"""The federal agency ids the bus itself relies on (the registry lists them with the rest)."""
+
+from __future__ import annotations
+
+HUB = "fed.hub"  # records everything, publishes notices, rungs and releases
+MECHANISM = "fed.mechanism"  # sends the requests; answerable for whatever is on an inbox
+BOARD = "fed.board"  # the Governing Board: sessions, agenda, attendance
+BRIDGE = "fed.bridge"  # the HTTP bridge, publishing on behalf of agencies without NATS
