@@ -16,6 +16,7 @@ from bus.domain.msgids import CopyIds
 from bus.domain.policy import Clock, Policy
 from bus.domain.ports import OnStream
 from bus.domain.recording import Outcome
+from bus.domain.rules import Rules
 from bus.runtime.broker import hub_options
 from bus.runtime.connection import ConnectionOptions
 from bus.runtime.recorder import Recorder
@@ -44,7 +45,7 @@ def recorder(ledger: MemoryLedger, bus: MemoryBus, **options: object) -> Recorde
     return Recorder(
         ledger,
         bus,
-        policy=POLICY,
+        rules=Rules(b.REGISTRY, POLICY),
         clock=clock,
         copy_ids=COPY_IDS,
         wall=clock,
@@ -71,7 +72,7 @@ async def test_a_batch_is_recorded_in_one_commit_then_acknowledged() -> None:
 async def test_bad_input_becomes_a_dead_letter_and_its_sender_is_told() -> None:
     ledger, bus, stream = MemoryLedger(), MemoryBus(), Stream()
     request = b.patrol_request()
-    outbox_subject = subjects.routes(b.receipt(request.id))[0][0]
+    outbox_subject = subjects.routes(b.receipt(request.id), b.REGISTRY)[0][0]
     garbage = stream.receive(b"{not json", subject=outbox_subject)
     hub = recorder(ledger, bus)
     await hub.on_batch([garbage])  # type: ignore[list-item]
@@ -81,7 +82,7 @@ async def test_bad_input_becomes_a_dead_letter_and_its_sender_is_told() -> None:
     assert notice.subject.startswith("mech.v1.to.gro.government.")
     # the federal notice's copy carries the deployment's msg id, as its copy key gives it
     rejected = parse_message(notice.payload)
-    [copy] = recipient_copies(rejected)
+    [copy] = recipient_copies(rejected, b.REGISTRY)
     assert notice.msg_id == COPY_IDS.header(copy.copy_key or "", copy.payload)
     assert kept.notice == notice.payload
 
@@ -159,7 +160,7 @@ async def test_the_outbox_relay_keeps_order_and_stops_at_the_first_failure(
 async def test_the_keeper_keeps_what_the_hub_gave_up_on_and_tells_the_sender() -> None:
     ledger, bus = MemoryLedger(), MemoryBus()
     request = b.patrol_request()
-    subject = subjects.routes(b.receipt(request.id))[0][0]
+    subject = subjects.routes(b.receipt(request.id), b.REGISTRY)[0][0]
     bus.stored_messages[7] = OnStream(subject, b"{poison", b.T0)
     failures = Failures()
     failures.note(7, ValueError("could not record"))
@@ -168,7 +169,7 @@ async def test_the_keeper_keeps_what_the_hub_gave_up_on_and_tells_the_sender() -
     async def after_commit(outcomes: list[Outcome]) -> None:
         committed.append(outcomes)
 
-    keeper = UndeliverableKeeper(bus, ledger, failures, after_commit)
+    keeper = UndeliverableKeeper(bus, ledger, failures, after_commit, b.REGISTRY)
     named = json.dumps({"stream_seq": 7, "deliveries": 3}).encode()
     gone = json.dumps({"stream_seq": 8, "deliveries": 3}).encode()
     advisories = [

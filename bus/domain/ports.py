@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Protocol
 
 from bus.domain.capacity import ShelterCapacity
-from bus.domain.errors import LedgerError
+from bus.domain.errors import LedgerError, TransportError
 from bus.domain.ladder import BoardSession, Obligation
 from bus.domain.lifecycle import RequestState
 from schemas.tracking import EscalationLevel
@@ -28,7 +28,7 @@ class LedgerUnavailable(LedgerError, RuntimeError):
     """
 
 
-class PublishError(RuntimeError):
+class PublishError(TransportError, RuntimeError):
     """A publish that the stream did not confirm."""
 
 
