@@ -46,7 +46,7 @@ from schemas.capacity import CapacityBody, CapacityUpdate, PlacementOffer
 from schemas.envelope import Envelope
 from schemas.requests import RelocationRequest
 from tests import builders as b
-from tests.test_cli import run
+from tests.cli_processes import run
 
 PASSWORD = "contraseña de prueba larga"
 PAGES = ["/pending", "/commitments", "/scorecard", "/shelters", "/board", "/dead-letters"]
