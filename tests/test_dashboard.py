@@ -94,7 +94,7 @@ def login(client: TestClient, name: str, password: str = PASSWORD) -> str:
 
 @pytest.fixture(scope="module")
 def demo_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A ledger with every kind of row, made by playing the demo once (as test_cli does)."""
+    """A ledger with every kind of row, made by playing the demo once (as test_cli_demo does)."""
     home = tmp_path_factory.mktemp("dash-demo") / "home"
     done = run(["demo"], home)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

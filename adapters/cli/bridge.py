@@ -47,10 +47,6 @@ def _store(home: Path | None) -> BridgeStore:
     return BridgeStore(common.settings(home).creds_dir)
 
 
-def _fail(exc: Exception) -> typer.Exit:
-    return common.fail(exc)
-
-
 @app.callback()
 def serve(
     ctx: typer.Context,
@@ -183,7 +179,7 @@ def token_issue(agency: AgencyArg, home: HomeOpt = None) -> None:
     try:
         token = _store(home).issue_token(agency)
     except BridgeStoreError as exc:
-        raise _fail(exc) from None
+        raise common.fail(exc) from None
     typer.echo(token)
 
 
@@ -193,7 +189,7 @@ def token_revoke(agency: AgencyArg, home: HomeOpt = None) -> None:
     try:
         _store(home).revoke_token(agency)
     except BridgeStoreError as exc:
-        raise _fail(exc) from None
+        raise common.fail(exc) from None
     console.print(f"revoked {agency}'s bridge token")
 
 
@@ -215,7 +211,7 @@ def webhook_set(
     try:
         secret = _store(home).set_webhook(agency, url)
     except BridgeStoreError as exc:
-        raise _fail(exc) from None
+        raise common.fail(exc) from None
     typer.echo(secret)
 
 
@@ -225,7 +221,7 @@ def webhook_remove(agency: AgencyArg, home: HomeOpt = None) -> None:
     try:
         _store(home).remove_webhook(agency)
     except BridgeStoreError as exc:
-        raise _fail(exc) from None
+        raise common.fail(exc) from None
     console.print(f"removed {agency}'s webhook")
 
 
@@ -239,5 +235,5 @@ def email_set(
     try:
         _store(home).set_email(agency, address)
     except BridgeStoreError as exc:
-        raise _fail(exc) from None
+        raise common.fail(exc) from None
     console.print(f"{agency}'s notices go to {address}")

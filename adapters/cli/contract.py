@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from adapters.cli.common import console as main_console
 from adapters.output import make_console
 
 app = typer.Typer(help="The published contract for agencies.", no_args_is_help=True)
@@ -42,8 +43,7 @@ def schemas_export(
     directory: Annotated[Path, typer.Argument(help="Where to write the JSON Schemas.")],
 ) -> None:
     """Write one JSON Schema per message type (and one for the whole union)."""
-    from adapters.cli.common import console as plain_console
     from schemas.messages import export_json_schemas
 
     written = export_json_schemas(directory)
-    plain_console.print(f"wrote {len(written)} JSON Schemas to {directory}")
+    main_console.print(f"wrote {len(written)} JSON Schemas to {directory}")
