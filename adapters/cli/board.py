@@ -7,20 +7,12 @@ from typing import Annotated
 
 import typer
 
-from adapters.cli import common
-from adapters.cli.common import console
+from adapters.cli.common import Listing, console, listing
 from adapters.cli.options import (
-    AllOpt,
-    CsvOpt,
     HomeOpt,
-    JsonOpt,
-    LedgerOpt,
-    LimitOpt,
     NatsOpt,
-    OffsetOpt,
 )
 from adapters.cli.send import publish_new
-from adapters.paging import PAGE_ROWS
 from adapters.readmodel import columns as cols
 
 app = typer.Typer(help="The Governing Board: sessions, agenda, attendance.", no_args_is_help=True)
@@ -77,22 +69,17 @@ def board_attendance(
 
 
 @app.command("agenda")
+@listing
 def board_agenda(
     session_id: Annotated[str | None, typer.Argument(help="Session id (default: all).")] = None,
-    limit: LimitOpt = PAGE_ROWS,
-    offset: OffsetOpt = 0,
-    every: AllOpt = False,
-    as_json: JsonOpt = False,
-    as_csv: CsvOpt = False,
-    home: HomeOpt = None,
-    ledger_url: LedgerOpt = None,
+    *,
+    view: Listing,
 ) -> None:
     """Cases the ladder placed on the Board's agenda, with the authority to summon."""
     from adapters.readmodel import tracking
 
-    page = common.page(limit, offset, every)
-    rows = common.query(
-        common.settings(home, ledger_url=ledger_url),
-        lambda session: tracking.board_agenda(session, session_id, page.fetch, page.offset),
+    page = view.page
+    rows = view.query(
+        lambda session: tracking.board_agenda(session, session_id, page.fetch, page.offset)
     )
-    common.show(rows, cols.BOARD_CLI, as_json, as_csv, "Governing Board agenda", shown=page)
+    view.show(rows, cols.BOARD_CLI, "Governing Board agenda")

@@ -6,14 +6,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import inspect
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
+from adapters.cli.options import (
+    AllOpt,
+    CsvOpt,
+    HomeOpt,
+    JsonOpt,
+    LedgerOpt,
+    LimitOpt,
+    OffsetOpt,
+)
 from adapters.output import Column, choose, emit, make_console
-from adapters.paging import Page
+from adapters.paging import PAGE_ROWS, Page
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -145,3 +157,69 @@ def fail(exc: Exception, code: int = 2) -> typer.Exit:
     """Say ``exc`` in red; the exit to raise."""
     console.print(f"[red]{exc}[/]")
     return typer.Exit(code)
+
+
+@dataclass(frozen=True)
+class Listing:
+    """How a list view was asked for: which page, in which format, from which ledger."""
+
+    page: Page
+    as_json: bool
+    as_csv: bool
+    home: Path | None
+    ledger_url: str | None
+
+    def settings(self) -> Settings:
+        return settings(self.home, ledger_url=self.ledger_url)
+
+    def query(self, read: Callable[[Session], T]) -> T:
+        return query(self.settings(), read)
+
+    def show(
+        self, rows: list[Any], columns: list[Column], title: str, caption: str | None = None
+    ) -> None:
+        show(rows, columns, self.as_json, self.as_csv, title, caption, self.page)
+
+
+# The options of every list view, after its own, in this order (as its help shows them).
+_LISTING = [
+    inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=option)
+    for name, option, default in (
+        ("limit", LimitOpt, PAGE_ROWS),
+        ("offset", OffsetOpt, 0),
+        ("every", AllOpt, False),
+        ("as_json", JsonOpt, False),
+        ("as_csv", CsvOpt, False),
+        ("home", HomeOpt, None),
+        ("ledger_url", LedgerOpt, None),
+    )
+]
+
+
+def listing(command: Callable[..., None]) -> Callable[..., None]:
+    """A list view: ``command`` takes its own options and ``view``, a ``Listing`` made of the
+    options every list view has (--limit, --offset, --all, --json, --csv, --home,
+    --ledger-url), declared here once."""
+    own = [
+        p for p in inspect.signature(command, eval_str=True).parameters.values() if p.name != "view"
+    ]
+
+    @functools.wraps(command)
+    def view_of(
+        *args: Any,
+        limit: int,
+        offset: int,
+        every: bool,
+        as_json: bool,
+        as_csv: bool,
+        home: Path | None,
+        ledger_url: str | None,
+        **kwargs: Any,
+    ) -> None:
+        view = Listing(page(limit, offset, every), as_json, as_csv, home, ledger_url)
+        command(*args, view=view, **kwargs)
+
+    view_of.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [*own, *_LISTING], return_annotation=None
+    )
+    return view_of

@@ -10,18 +10,12 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from adapters.cli import common
-from adapters.cli.common import console
+from adapters.cli.common import Listing, console, listing
 from adapters.cli.options import (
-    AllOpt,
-    CsvOpt,
     HomeOpt,
-    JsonOpt,
     LedgerOpt,
-    LimitOpt,
     NatsOpt,
-    OffsetOpt,
 )
-from adapters.paging import PAGE_ROWS
 from adapters.readmodel import columns as cols
 
 if TYPE_CHECKING:
@@ -33,28 +27,23 @@ DeadIdArg = Annotated[int, typer.Argument(help="The dead letter's id (see dlq li
 
 
 @app.command("list")
+@listing
 def dlq_list(
     reason: Annotated[str | None, typer.Option(help="Only this reason, e.g. schema.")] = None,
     sender: Annotated[str | None, typer.Option(help="Only from this agency.")] = None,
-    limit: LimitOpt = PAGE_ROWS,
-    offset: OffsetOpt = 0,
-    every: AllOpt = False,
-    as_json: JsonOpt = False,
-    as_csv: CsvOpt = False,
-    home: HomeOpt = None,
-    ledger_url: LedgerOpt = None,
+    *,
+    view: Listing,
 ) -> None:
     """Dead letters, newest first (their bodies stay sealed)."""
     from adapters.readmodel import tracking
 
-    page = common.page(limit, offset, every)
-    rows = common.query(
-        common.settings(home, ledger_url=ledger_url),
+    page = view.page
+    rows = view.query(
         lambda session: tracking.dead_letters(
             session, reason=reason, sender=sender, limit=page.fetch, offset=page.offset
         ),
     )
-    common.show(rows, cols.DEAD_LETTERS_CLI, as_json, as_csv, "Dead letters", shown=page)
+    view.show(rows, cols.DEAD_LETTERS_CLI, "Dead letters")
 
 
 def _dead_letter(settings: Settings, dead_id: int) -> tuple[DeadLetterRow, bytes]:

@@ -8,18 +8,12 @@ from typing import TYPE_CHECKING
 import typer
 
 from adapters.cli import common
-from adapters.cli.common import console
+from adapters.cli.common import Listing, console, listing
 from adapters.cli.options import (
-    AllOpt,
-    CsvOpt,
     HomeOpt,
-    JsonOpt,
     LedgerOpt,
-    LimitOpt,
     NatsOpt,
-    OffsetOpt,
 )
-from adapters.paging import PAGE_ROWS
 from adapters.readmodel import columns as cols
 
 if TYPE_CHECKING:
@@ -31,25 +25,21 @@ app = typer.Typer(
 
 
 @app.command("list")
+@listing
 def outbox_list(
-    limit: LimitOpt = PAGE_ROWS,
-    offset: OffsetOpt = 0,
-    every: AllOpt = False,
-    as_json: JsonOpt = False,
-    as_csv: CsvOpt = False,
-    home: HomeOpt = None,
-    ledger_url: LedgerOpt = None,
+    *,
+    view: Listing,
 ) -> None:
     """Messages kept in the outbox and not published yet, oldest first."""
     from adapters.ledger.outbox import Outbox
 
-    page = common.page(limit, offset, every)
-    ledger = common.settings(home, ledger_url=ledger_url).ledger()
+    page = view.page
+    ledger = view.settings().ledger()
     try:
         rows = Outbox(ledger).waiting(page.fetch, page.offset)
     finally:
         ledger.close()
-    common.show(rows, cols.OUTBOX_CLI, as_json, as_csv, "Outbox (not yet published)", shown=page)
+    view.show(rows, cols.OUTBOX_CLI, "Outbox (not yet published)")
 
 
 @app.command("relay")

@@ -12,22 +12,16 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from adapters.cli import common
-from adapters.cli.common import console
+from adapters.cli.common import Listing, console, listing
 from adapters.cli.options import (
-    AllOpt,
     CaseOpt,
-    CsvOpt,
     HomeOpt,
-    JsonOpt,
     LedgerOpt,
-    LimitOpt,
     MaxAgeOpt,
     NatsOpt,
-    OffsetOpt,
     UrgentOpt,
 )
 from adapters.cli.send import send_request
-from adapters.paging import PAGE_ROWS
 from adapters.readmodel import columns as cols
 
 if TYPE_CHECKING:
@@ -100,29 +94,20 @@ def relocate(
 
 
 @app.callback()
+@listing
 def placements_list(
     ctx: typer.Context,
-    limit: LimitOpt = PAGE_ROWS,
-    offset: OffsetOpt = 0,
-    every: AllOpt = False,
-    as_json: JsonOpt = False,
-    as_csv: CsvOpt = False,
-    home: HomeOpt = None,
-    ledger_url: LedgerOpt = None,
+    *,
+    view: Listing,
 ) -> None:
     """List relocations, one row per shelter asked, with where each stands."""
     if ctx.invoked_subcommand is not None:
         return
     from adapters.readmodel import tracking
 
-    page = common.page(limit, offset, every)
-    rows = common.query(
-        common.settings(home, ledger_url=ledger_url),
-        lambda session: tracking.placements(session, page.fetch, page.offset),
-    )
-    common.show(
-        rows, cols.PLACEMENTS_CLI, as_json, as_csv, "Relocations and placements", shown=page
-    )
+    page = view.page
+    rows = view.query(lambda session: tracking.placements(session, page.fetch, page.offset))
+    view.show(rows, cols.PLACEMENTS_CLI, "Relocations and placements")
 
 
 @app.command("confirm")

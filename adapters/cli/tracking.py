@@ -12,10 +12,9 @@ from typing import Annotated, Any
 import typer
 
 from adapters.cli import common
-from adapters.cli.common import console
+from adapters.cli.common import Listing, console, listing
 from adapters.cli.options import (
     AllOpt,
-    CsvOpt,
     HomeOpt,
     JsonOpt,
     LedgerOpt,
@@ -57,57 +56,44 @@ def requests(
     console.print(table)
 
 
+@listing
 def pending(
     state: Annotated[str | None, typer.Option(help="State code, e.g. GRO.")] = None,
     agency: Annotated[str | None, typer.Option(help="Agency id, e.g. gro.government.")] = None,
     kind: Annotated[str | None, typer.Option(help="Request kind, e.g. protection_measure.")] = None,
     urgency: Annotated[str | None, typer.Option(help="urgent or ordinary.")] = None,
-    limit: LimitOpt = PAGE_ROWS,
-    offset: OffsetOpt = 0,
-    every: AllOpt = False,
-    as_json: JsonOpt = False,
-    as_csv: CsvOpt = False,
-    home: HomeOpt = None,
-    ledger_url: LedgerOpt = None,
+    *,
+    view: Listing,
 ) -> None:
     """Requests nobody has acknowledged or answered, most overdue first."""
     from adapters.readmodel import tracking
 
-    now, page = datetime.now(UTC), common.page(limit, offset, every)
+    now, page = datetime.now(UTC), view.page
     filters = tracking.Filters(state, agency, kind, urgency)
-    rows = common.query(
-        common.settings(home, ledger_url=ledger_url),
-        lambda session: tracking.pending(session, now, filters, page.fetch, page.offset),
+    rows = view.query(
+        lambda session: tracking.pending(session, now, filters, page.fetch, page.offset)
     )
-    common.show(
+    view.show(
         rows,
         cols.PENDING_CLI,
-        as_json,
-        as_csv,
         "Unanswered requests, most overdue first",
         "overdue_hours < 0: still within the deadline",
-        page,
     )
 
 
+@listing
 def commitments(
     overdue: Annotated[bool, typer.Option("--overdue", help="Only those past due.")] = False,
     agency: Annotated[str | None, typer.Option(help="Agency id.")] = None,
     state: Annotated[str | None, typer.Option(help="State code.")] = None,
-    limit: LimitOpt = PAGE_ROWS,
-    offset: OffsetOpt = 0,
-    every: AllOpt = False,
-    as_json: JsonOpt = False,
-    as_csv: CsvOpt = False,
-    home: HomeOpt = None,
-    ledger_url: LedgerOpt = None,
+    *,
+    view: Listing,
 ) -> None:
     """Open commitments (actions agencies committed to), earliest due first."""
     from adapters.readmodel import tracking
 
-    page = common.page(limit, offset, every)
-    rows = common.query(
-        common.settings(home, ledger_url=ledger_url),
+    page = view.page
+    rows = view.query(
         lambda session: tracking.commitments(
             session,
             datetime.now(UTC),
@@ -119,27 +105,23 @@ def commitments(
         ),
     )
     title = "Overdue commitments" if overdue else "Open commitments"
-    common.show(rows, cols.COMMITMENTS_CLI, as_json, as_csv, title, shown=page)
+    view.show(rows, cols.COMMITMENTS_CLI, title)
 
 
+@listing
 def case(
     ref: Annotated[str, typer.Argument(help="Case reference, e.g. MPDDHP-2026-0412.")],
     personal: Annotated[
         bool, typer.Option("--personal", help="Also show the people's details (federal staff).")
     ] = False,
-    limit: LimitOpt = PAGE_ROWS,
-    offset: OffsetOpt = 0,
-    every: AllOpt = False,
-    as_json: JsonOpt = False,
-    as_csv: CsvOpt = False,
-    home: HomeOpt = None,
-    ledger_url: LedgerOpt = None,
+    *,
+    view: Listing,
 ) -> None:
     """One case's timeline across all agencies."""
     from adapters.readmodel import tracking
 
-    page = common.page(limit, offset, every)
-    ledger = common.settings(home, ledger_url=ledger_url).ledger()
+    page = view.page
+    ledger = view.settings().ledger()
     try:
         with ledger.session() as session:
             rows = tracking.case_timeline(session, ref, page.fetch, page.offset)
@@ -153,7 +135,7 @@ def case(
     columns = list(cols.TIMELINE_CLI)
     if personal:  # opened from the sealed store, for this view only; never logged
         columns.append(("personal", lambda r: _names(details.get((r.source, r.message_id)))))
-    common.show(rows, columns, as_json, as_csv, f"Case {ref}", shown=page)
+    view.show(rows, columns, f"Case {ref}")
 
 
 def _names(personal: Any) -> str:
@@ -167,18 +149,14 @@ SORT_KEYS = {c.key: c.get for c in cols.SCORECARD} | {
 }
 
 
+@listing
 def scorecard(
     month: Annotated[str | None, typer.Option(help="YYYY-MM; default: all time.")] = None,
     sort: Annotated[
         str, typer.Option(help="Column to sort by (worst first for figures).")
     ] = "open_overdue",
-    limit: LimitOpt = PAGE_ROWS,
-    offset: OffsetOpt = 0,
-    every: AllOpt = False,
-    as_json: JsonOpt = False,
-    as_csv: CsvOpt = False,
-    home: HomeOpt = None,
-    ledger_url: LedgerOpt = None,
+    *,
+    view: Listing,
 ) -> None:
     """Joint responsibility per state: how each state answers the Mechanism."""
     names = list(SORT_KEYS)
@@ -196,10 +174,7 @@ def scorecard(
         except ValueError as exc:
             raise common.fail(exc) from None
         asof = min(end, now)
-    scores = common.query(
-        common.settings(home, ledger_url=ledger_url),
-        lambda session: tracking.state_scores(session, asof=asof, since=since),
-    )
+    scores = view.query(lambda session: tracking.state_scores(session, asof=asof, since=since))
     # Worst first: lowest percentages, most hours, most overdue; states alphabetically.
     key = SORT_KEYS[sort]
     known = sorted(
@@ -208,37 +183,25 @@ def scorecard(
         reverse=sort in ("received", "median_hours_to_ack", "open_overdue"),
     )
     scores = known + [x for x in scores if key(x) is None]
-    page = common.page(limit, offset, every)
-    common.show(
-        scores[page.offset :],
+    view.show(
+        scores[view.page.offset :],
         cols.SCORECARD_CLI,
-        as_json,
-        as_csv,
         f"Joint responsibility by state ({month or 'all time'})",
-        shown=page,
     )
 
 
+@listing
 def agenda(
     ref: Annotated[str, typer.Argument(help="Case reference.")],
-    limit: LimitOpt = PAGE_ROWS,
-    offset: OffsetOpt = 0,
-    every: AllOpt = False,
-    as_json: JsonOpt = False,
-    as_csv: CsvOpt = False,
-    home: HomeOpt = None,
-    ledger_url: LedgerOpt = None,
+    *,
+    view: Listing,
 ) -> None:
     """One implementation agenda for a case: the Mechanism's and the IACHR's open items."""
     from adapters.readmodel import tracking
 
-    items = common.query(
-        common.settings(home, ledger_url=ledger_url),
-        lambda session: tracking.case_agenda(session, ref, datetime.now(UTC)),
-    )
-    page = common.page(limit, offset, every)
+    items = view.query(lambda session: tracking.case_agenda(session, ref, datetime.now(UTC)))
     title = f"Implementation agenda for {ref}"
-    common.show(items[page.offset :], cols.AGENDA_CLI, as_json, as_csv, title, shown=page)
+    view.show(items[view.page.offset :], cols.AGENDA_CLI, title)
 
 
 def report(
@@ -262,32 +225,18 @@ def report(
     console.print(f"wrote {written.markdown} and {written.chart}")
 
 
+@listing
 def shelters(
     max_age_hours: MaxAgeOpt = 24.0,
-    limit: LimitOpt = PAGE_ROWS,
-    offset: OffsetOpt = 0,
-    every: AllOpt = False,
-    as_json: JsonOpt = False,
-    as_csv: CsvOpt = False,
-    home: HomeOpt = None,
-    ledger_url: LedgerOpt = None,
+    *,
+    view: Listing,
 ) -> None:
     """Each shelter's current capacity (stale reports marked as such)."""
     from adapters.readmodel import tracking
 
     now, max_age = datetime.now(UTC), timedelta(hours=max_age_hours)
-    page = common.page(limit, offset, every)
-    rows = common.query(
-        common.settings(home, ledger_url=ledger_url),
-        lambda session: tracking.shelters(session, page.fetch, page.offset),
-    )
+    page = view.page
+    rows = view.query(lambda session: tracking.shelters(session, page.fetch, page.offset))
     columns = [*cols.SHELTERS_CLI, ("stale", lambda c: "STALE" if c.stale(now, max_age) else "")]
-    common.show(
-        rows,
-        columns,
-        as_json,
-        as_csv,
-        "Shelter capacity",
-        f"stale: reported more than {max_age_hours:g} h ago",
-        page,
-    )
+    caption = f"stale: reported more than {max_age_hours:g} h ago"
+    view.show(rows, columns, "Shelter capacity", caption)
