@@ -160,8 +160,9 @@ SHELTERS_COLUMNS = table(
     Col("families", N_("Families"), lambda c: c.accepts_families, "code"),
     Col("children", N_("Children"), lambda c: c.accepts_children, "code"),
     Col("accessible", N_("Accessible"), lambda c: c.accessible, "code"),
-    Col("security", N_("Security"), lambda c: c.security_level, "code"),
-    Col("max_stay_days", N_("Longest stay (days)"), lambda c: c.max_stay_days, "num"),
+    # shown on the command line only: no msgid for the page (not marked for translation)
+    Col("security", "Security", lambda c: c.security_level, "code"),
+    Col("max_stay_days", "Longest stay (days)", lambda c: c.max_stay_days, "num"),
     Col("reported", N_("Reported"), lambda c: c.reported_at, "time"),
 )
 _SHELTER_KEYS = ("shelter", "region", "free", "total", "in_24h", "in_72h", "families", "children")
