@@ -22,7 +22,7 @@ from adapters.natsserver.tls import TlsFiles
 from bus.domain.errors import ConfigurationError, HeldError
 from bus.domain.msgids import CopyIds
 from bus.domain.policy import POLICY_ENV, Policy
-from schemas.registry import REGISTRY_ENV, AgencyRegistry
+from schemas.registry import REGISTRY_ENV, AgencyRegistry, use_registry
 
 
 @dataclass(frozen=True)
@@ -179,6 +179,14 @@ def registry_from(environ: Mapping[str, str] = os.environ) -> AgencyRegistry:
     and installs the answer (``schemas.registry.use_registry``) or passes it down.
     """
     return AgencyRegistry.load(_named_file(environ, REGISTRY_ENV))
+
+
+def install_registry(environ: Mapping[str, str] = os.environ) -> None:
+    """Install the deployment's registry when ``MECHBUS_AGENCIES`` names one; otherwise the
+    shipped registry is loaded on first use (so a command that validates nothing never loads it).
+    """
+    if _named_file(environ, REGISTRY_ENV) is not None:
+        use_registry(registry_from(environ))
 
 
 def policy_from(environ: Mapping[str, str] = os.environ) -> Policy:

@@ -15,13 +15,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.test_cli import MECHBUS, SEND_PATROL, _env, _json_lines, run, wait_until_gone
+from tests.cli_processes import MECHBUS, SEND_PATROL, env_of, json_lines, run, wait_until_gone
 
 
 def launch(args: list[str], home: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [*MECHBUS, *args],
-        env={**_env(home), "PYTHONUNBUFFERED": "1"},
+        env={**env_of(home), "PYTHONUNBUFFERED": "1"},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -86,7 +86,7 @@ def test_an_agency_answers_over_http(deployment: tuple[Path, str]) -> None:
         assert answered.status_code == 202, answered.text
         assert answered.json()["nats_subject"] == "mech.v1.from.gro.government.acknowledgement"
         deadline = time.monotonic() + 30
-        while _json_lines(["requests"], home)[0]["status"] != "acknowledged":
+        while json_lines(["requests"], home)[0]["status"] != "acknowledged":
             assert time.monotonic() < deadline, "the acknowledgement was not recorded"
         assert run(["creds", "token", "revoke", "gro.government"], home).returncode == 0
         assert http.get("/v1/requests").status_code == 401

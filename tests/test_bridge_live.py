@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.test_cli import SEND_PATROL, launch, run, wait_until_gone
+from tests.cli_processes import SEND_PATROL, launch, run, wait_until_gone
 
 SHELTER = "shelter.casa-refugio-cdmx"
 CAPACITY = {

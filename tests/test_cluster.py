@@ -26,7 +26,7 @@ from bus.runtime.hub import Hub
 from bus.runtime.puller import BatchPuller
 from schemas.envelope import Envelope
 from tests import builders as b
-from tests.test_cli import SEND_PATROL, launch, run, wait_until_gone
+from tests.cli_processes import SEND_PATROL, launch, run, wait_until_gone
 
 REQUESTS = 1000
 R3 = StreamSpec(replicas=3)

@@ -47,7 +47,7 @@ from schemas.capacity import CapacityBody, CapacityUpdate, PlacementOffer
 from schemas.envelope import Envelope
 from schemas.requests import RelocationRequest
 from tests import builders as b
-from tests.test_cli import run
+from tests.cli_processes import run
 
 PASSWORD = "contraseña de prueba larga"
 PAGES = ["/pending", "/commitments", "/scorecard", "/shelters", "/board", "/dead-letters"]
@@ -95,7 +95,7 @@ def login(client: TestClient, name: str, password: str = PASSWORD) -> str:
 
 @pytest.fixture(scope="module")
 def demo_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A ledger with every kind of row, made by playing the demo once (as test_cli does)."""
+    """A ledger with every kind of row, made by playing the demo once (as test_cli_demo does)."""
     home = tmp_path_factory.mktemp("dash-demo") / "home"
     done = run(["demo"], home)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -641,6 +641,7 @@ def test_every_string_has_its_spanish_translation_and_the_mo_is_current(tmp_path
             "-o",
             str(pot),
             str(LOCALE_DIR.parent),
+            str(LOCALE_DIR.parents[1] / "readmodel" / "columns.py"),  # the tables' headers
         ],
         capture_output=True,
         check=True,

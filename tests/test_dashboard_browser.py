@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_cli import MECHBUS, SEND_PATROL, _env, launch, run, wait_until_gone
+from tests.cli_processes import MECHBUS, SEND_PATROL, env_of, launch, run, wait_until_gone
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parents[1] / "test-artifacts"
@@ -45,7 +45,7 @@ def bus_and_dashboard(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     added = subprocess.run(
         [*MECHBUS, "dashboard", "user", "add", "ana", "--role", "operator", "--password-stdin"],
         input=PASSWORD + "\n",
-        env=_env(home),
+        env=env_of(home),
         capture_output=True,
         text=True,
         timeout=60,

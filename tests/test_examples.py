@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_cli import run, running_up
+from tests.cli_processes import run, running_up
 
 EXAMPLES = Path(__file__).parents[1] / "examples"
 PYTHON_AGENCY = EXAMPLES / "python_agency" / "agency.py"

@@ -25,7 +25,7 @@ from sqlalchemy import create_engine, text
 from adapters.ledger.store import LeaseHeld, SqlLedger, sqlite_url
 from adapters.natsserver.server import EmbeddedNatsServer
 from schemas.requests import RelocationRequest
-from tests.test_cli import MECHBUS, SEND_PATROL, processes_mentioning, wait_until_gone
+from tests.cli_processes import MECHBUS, SEND_PATROL, processes_mentioning, wait_until_gone
 
 NAME = "Xochiquetzal Tlacuilo Ixtlahuac"  # a person's name that appears nowhere else
 

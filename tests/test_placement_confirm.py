@@ -19,8 +19,8 @@ from nats.js.errors import FetchTimeoutError
 
 from adapters.settings import load_settings
 from schemas.capacity import CapacityBody, CapacityUpdate, PlacementOffer, PlacementOfferBody
+from tests.cli_processes import run, running_up
 from tests.ledger_reads import recipient_status
-from tests.test_cli import run, running_up
 
 CDMX, OAXACA, NORTE = "shelter.casa-refugio-cdmx", "shelter.albergue-oaxaca", "shelter.casa-norte"
 NAMES = ["Persona Reubicada Uno", "Persona Reubicada Dos"]

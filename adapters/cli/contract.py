@@ -1,4 +1,5 @@
-"""``mechbus contract``: the published contract (AsyncAPI 3.0 and JSON Schemas)."""
+"""``mechbus contract``: the published contract (AsyncAPI 3.0 and JSON Schemas);
+``mechbus schemas``: the JSON Schemas alone."""
 
 from __future__ import annotations
 
@@ -7,11 +8,15 @@ from typing import Annotated
 
 import typer
 
-from adapters.contract import DEFAULT_DIR, export
+from adapters.cli.common import console as main_console
 from adapters.output import make_console
 
 app = typer.Typer(help="The published contract for agencies.", no_args_is_help=True)
+schemas_app = typer.Typer(help="The published contract.", no_args_is_help=True)
 console = make_console(highlight=False)
+# adapters.contract.DEFAULT_DIR, named again because importing that module loads FastStream
+# (tests/test_cli_startup.py checks that the two agree)
+DEFAULT_DIR = Path("docs/contract")
 
 
 @app.command("export")
@@ -24,8 +29,21 @@ def contract_export(
 
     The README in that directory is hand-written and left as it is.
     """
+    from adapters.contract import export
+
     written = export(directory)
     console.print(
         f"wrote {directory / written[0].name} and {len(written) - 1} JSON Schemas to "
         f"{written[1].parent}"
     )
+
+
+@schemas_app.command("export")
+def schemas_export(
+    directory: Annotated[Path, typer.Argument(help="Where to write the JSON Schemas.")],
+) -> None:
+    """Write one JSON Schema per message type (and one for the whole union)."""
+    from schemas.messages import export_json_schemas
+
+    written = export_json_schemas(directory)
+    main_console.print(f"wrote {len(written)} JSON Schemas to {directory}")

@@ -3,35 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING
 
 import typer
-from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
 
-from adapters.ledger.migrate import SchemaError, current, head, upgrade
-from adapters.ledger.store import make_engine
+from adapters.cli.options import DbUrlOpt, HomeOpt
 from adapters.output import make_console
-from adapters.settings import SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 app = typer.Typer(help="The ledger's schema (Alembic migrations).", no_args_is_help=True)
 console = make_console(highlight=False)
 
-UrlOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--url",
-        "--ledger-url",
-        help="SQLAlchemy URL of the ledger (default: $MECHBUS_LEDGER_URL, else SQLite in home).",
-    ),
-]
-HomeOpt = Annotated[
-    Path | None,
-    typer.Option("--home", help="State directory (default: $MECHBUS_HOME or the user data dir)."),
-]
-
 
 def _engine(home: Path | None, url: str | None) -> Engine:
+    from adapters.ledger.store import make_engine
+    from adapters.settings import SettingsError, load_settings
+
     try:
         settings = load_settings(home=home, ledger_url=url)
     except SettingsError as exc:
@@ -45,11 +34,15 @@ def _where(engine: Engine) -> str:
 
 
 @app.command("upgrade")
-def db_upgrade(url: UrlOpt = None, home: HomeOpt = None) -> None:
+def db_upgrade(url: DbUrlOpt = None, home: HomeOpt = None) -> None:
     """Create the ledger's schema or migrate it to the newest revision.
 
     A ledger made by create_all before migrations existed is adopted with its rows.
     """
+    from sqlalchemy.exc import OperationalError
+
+    from adapters.ledger.migrate import SchemaError, current, upgrade
+
     engine = _engine(home, url)
     try:
         before = current(engine)
@@ -67,8 +60,12 @@ def db_upgrade(url: UrlOpt = None, home: HomeOpt = None) -> None:
 
 
 @app.command("current")
-def db_current(url: UrlOpt = None, home: HomeOpt = None) -> None:
+def db_current(url: DbUrlOpt = None, home: HomeOpt = None) -> None:
     """The ledger's schema revision, and whether it is the newest this mechbus knows."""
+    from sqlalchemy.exc import OperationalError
+
+    from adapters.ledger.migrate import current, head
+
     engine = _engine(home, url)
     try:
         found = current(engine)

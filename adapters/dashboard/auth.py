@@ -4,25 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from adapters.dashboard.roles import Role as Role  # where it was defined before
 from adapters.ledger.accounts import AccountBook, account_book
 from adapters.ledger.store import SqlLedger
 from adapters.ledger.tables import DashboardLoginRow, DashboardUserRow
 from adapters.readmodel.accounts import dashboard_logins, dashboard_users
 from bus.domain.errors import RefusalError
-
-
-class Role(StrEnum):
-    """What a staff member may do; each role includes the ones before it."""
-
-    VIEWER = "viewer"  # reads every page, no personal fields
-    OPERATOR = "operator"  # + reminders, escalations, placement confirmations
-    CASEWORKER = "caseworker"  # + the people's personal details
-
 
 RANK = {Role.VIEWER: 0, Role.OPERATOR: 1, Role.CASEWORKER: 2}
 MIN_PASSWORD = 12

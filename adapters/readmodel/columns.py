@@ -1,5 +1,6 @@
-"""The dashboard's tables: each column once, for the page (translated, formatted) and for its
-CSV file (the same header names as the command line's ``--csv``)."""
+"""Each table's columns, defined once: the key (the header of the CSV files, the command
+line's and the dashboard's alike), the page's label, the getter and how the page shows it.
+The dashboard and the command line each pick the columns they show, in their own order."""
 
 from __future__ import annotations
 
@@ -9,8 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from adapters.dashboard.i18n import N_, local_iso
-from adapters.output import write_csv
+from adapters.output import Column, write_csv
+
+
+def N_(message: str) -> str:
+    """Marks a label for translation (the dashboard translates it when it shows the page);
+    defined here so that the command line does not load the dashboard's i18n."""
+    return message
 
 
 @dataclass(frozen=True)
@@ -27,7 +33,27 @@ class Col:
         return (self.shown or self.get)(row)
 
 
+Columns = dict[str, Col]
+
+
+def table(*cols: Col) -> Columns:
+    return {c.key: c for c in cols}
+
+
+def pick(columns: Columns, *keys: str) -> list[Col]:
+    """The columns ``keys``, in that order (the dashboard's tables)."""
+    return [columns[key] for key in keys]
+
+
+def terminal(columns: Columns, *keys: str, **shown: Callable[[Any], object]) -> list[Column]:
+    """The command line's columns ``keys``, in that order; ``shown``: a key whose terminal
+    value differs from the CSV file's of the dashboard (a shortened id, a word for nothing)."""
+    return [(key, shown.get(key, columns[key].get)) for key in keys]
+
+
 def csv_text(rows: Sequence[object], cols: Sequence[Col]) -> str:
+    from adapters.dashboard.i18n import local_iso  # Babel: only the dashboard needs it
+
     def plain(col: Col) -> Callable[[Any], object]:
         def value(row: Any) -> object:
             found = col.get(row)
@@ -40,8 +66,9 @@ def csv_text(rows: Sequence[object], cols: Sequence[Col]) -> str:
     return out.getvalue()
 
 
-PENDING = [
+PENDING_COLUMNS = table(
     Col("overdue_hours", N_("Overdue"), lambda r: r.overdue_hours, "overdue", lambda r: r.due_at),
+    Col("request", N_("Request"), lambda r: r.request_id, "request"),
     Col("case", N_("Case"), lambda r: r.case_ref, "case"),
     Col("kind", N_("Kind"), lambda r: r.kind, "code"),
     Col("urgency", N_("Urgency"), lambda r: r.urgency, "code"),
@@ -51,18 +78,36 @@ PENDING = [
     Col("owes", N_("Owes"), lambda r: r.owed, "code"),
     Col("sent", N_("Sent"), lambda r: r.sent_at, "time"),
     Col("due", N_("Due"), lambda r: r.due_at, "time"),
-    Col("request", N_("Request"), lambda r: r.request_id, "request"),
-]
-COMMITMENTS = [
+)
+PENDING = pick(
+    PENDING_COLUMNS,
+    *("overdue_hours", "case", "kind", "urgency", "agency", "state", "status", "owes"),
+    *("sent", "due", "request"),
+)
+PENDING_CLI = terminal(
+    PENDING_COLUMNS,
+    *("request", "case", "kind", "urgency", "agency", "status", "owes", "due", "overdue_hours"),
+)
+
+COMMITMENTS_COLUMNS = table(
     Col("overdue_hours", N_("Overdue"), lambda r: r.overdue_hours, "overdue", lambda r: r.due),
+    Col("request", N_("Request"), lambda r: r.request_id, "request"),
     Col("case", N_("Case"), lambda r: r.case_ref, "case"),
     Col("agency", N_("Agency"), lambda r: r.agency),
+    Col("commitment", N_("Commitment"), lambda r: r.commitment_id),
     Col("action", N_("Committed action"), lambda r: r.action),
     Col("due", N_("Due"), lambda r: r.due, "time"),
     Col("status", N_("Status"), lambda r: r.status, "code"),
-    Col("commitment", N_("Commitment"), lambda r: r.commitment_id),
-    Col("request", N_("Request"), lambda r: r.request_id, "request"),
-]
+)
+COMMITMENTS = pick(
+    COMMITMENTS_COLUMNS,
+    *("overdue_hours", "case", "agency", "action", "due", "status", "commitment", "request"),
+)
+COMMITMENTS_CLI = terminal(
+    COMMITMENTS_COLUMNS,
+    *("request", "case", "agency", "commitment", "action", "due", "status", "overdue_hours"),
+)
+
 SCORECARD = [
     Col("state", N_("State"), lambda s: s.state),
     Col("received", N_("Requests received"), lambda s: s.requests_received, "num"),
@@ -77,14 +122,23 @@ SCORECARD = [
     Col("open_overdue", N_("Open and overdue"), lambda s: s.open_overdue, "num"),
     Col("summons_attended", N_("Board summons attended"), lambda s: _attended(s)),
 ]
-TIMELINE = [
+SCORECARD_CLI = terminal(table(*SCORECARD), *(c.key for c in SCORECARD))
+
+TIMELINE_COLUMNS = table(
     Col("recorded", N_("Recorded"), lambda e: e.recorded_at, "time"),
     Col("from", N_("From"), lambda e: e.source),
     Col("to", N_("To"), lambda e: e.to),
     Col("message", N_("Message"), lambda e: e.message, "code"),
     Col("detail", N_("Detail"), lambda e: e.detail),
     Col("request", N_("Request"), lambda e: e.request_id, "request"),
-]
+)
+TIMELINE = pick(TIMELINE_COLUMNS, "recorded", "from", "to", "message", "detail", "request")
+TIMELINE_CLI = terminal(
+    TIMELINE_COLUMNS,
+    *("recorded", "from", "to", "message", "request", "detail"),
+    request=lambda e: e.request_id[-8:],  # the terminal's table is narrow
+)
+
 AGENDA = [
     Col("instruments", N_("Instruments"), lambda a: " + ".join(a.instruments)),
     Col("agency", N_("Agency"), lambda a: a.agency),
@@ -94,7 +148,9 @@ AGENDA = [
     Col("status", N_("Status"), lambda a: a.status, "code"),
     Col("request", N_("Request"), lambda a: a.request_id, "request"),
 ]
-SHELTERS = [
+AGENDA_CLI = terminal(table(*AGENDA), *(c.key for c in AGENDA))
+
+SHELTERS_COLUMNS = table(
     Col("shelter", N_("Shelter"), lambda c: c.shelter),
     Col("region", N_("Region"), lambda c: c.region),
     Col("free", N_("Free now"), lambda c: c.free_spaces, "num"),
@@ -104,9 +160,20 @@ SHELTERS = [
     Col("families", N_("Families"), lambda c: c.accepts_families, "code"),
     Col("children", N_("Children"), lambda c: c.accepts_children, "code"),
     Col("accessible", N_("Accessible"), lambda c: c.accessible, "code"),
+    # shown on the command line only: no msgid for the page (not marked for translation)
+    Col("security", "Security", lambda c: c.security_level, "code"),
+    Col("max_stay_days", "Longest stay (days)", lambda c: c.max_stay_days, "num"),
     Col("reported", N_("Reported"), lambda c: c.reported_at, "time"),
-]
-PLACEMENTS = [
+)
+_SHELTER_KEYS = ("shelter", "region", "free", "total", "in_24h", "in_72h", "families", "children")
+SHELTERS = pick(SHELTERS_COLUMNS, *_SHELTER_KEYS, "accessible", "reported")
+# the command line adds whether each report is stale, which depends on when it is asked
+SHELTERS_CLI = terminal(
+    SHELTERS_COLUMNS, *_SHELTER_KEYS, "accessible", "security", "max_stay_days", "reported"
+)
+
+PLACEMENTS_COLUMNS = table(
+    Col("request", N_("Request"), lambda p: p.request_id, "request"),
     Col("case", N_("Case"), lambda p: p.case_ref, "case"),
     Col("people", N_("People"), lambda p: p.people, "num"),
     Col("from_state", N_("From state"), lambda p: p.origin_state),
@@ -114,23 +181,49 @@ PLACEMENTS = [
     Col("status", N_("Status"), lambda p: p.status, "code"),
     Col("sent", N_("Sent"), lambda p: p.sent_at, "time"),
     Col("answered", N_("Answered"), lambda p: p.answered_at, "time"),
-    Col("request", N_("Request"), lambda p: p.request_id, "request"),
-]
-BOARD = [
+)
+_PLACEMENT_KEYS = ("case", "people", "from_state", "shelter", "status", "sent", "answered")
+PLACEMENTS = pick(PLACEMENTS_COLUMNS, *_PLACEMENT_KEYS, "request")
+PLACEMENTS_CLI = terminal(PLACEMENTS_COLUMNS, "request", *_PLACEMENT_KEYS)
+
+BOARD_COLUMNS = table(
     Col("session", N_("Session"), lambda e: e.board_session_id),
+    Col("request", N_("Request"), lambda e: e.request_id, "request"),
     Col("authority_to_summon", N_("Authority to summon"), lambda e: e.agency),
     Col("clock", N_("Deadline missed"), lambda e: e.clock, "code"),
     Col("due", N_("Due"), lambda e: e.due_at, "time"),
     Col("placed", N_("Placed on the agenda"), lambda e: e.fired_at, "time"),
-    Col("request", N_("Request"), lambda e: e.request_id, "request"),
-]
-DEAD_LETTERS = [
+)
+BOARD = pick(BOARD_COLUMNS, "session", "authority_to_summon", "clock", "due", "placed", "request")
+BOARD_CLI = terminal(
+    BOARD_COLUMNS,
+    *("session", "request", "authority_to_summon", "clock", "due", "placed"),
+    session=lambda e: e.board_session_id or "(not yet scheduled)",
+)
+
+DEAD_LETTERS_COLUMNS = table(
     Col("id", N_("Number"), lambda d: d.id, "num"),
     Col("received", N_("Received"), lambda d: d.received_at, "time"),
     Col("sender", N_("Sender"), lambda d: d.sender),
     Col("reason", N_("Reason"), lambda d: d.reason, "code"),
     Col("subject", N_("Subject"), lambda d: d.nats_subject),
+    Col("message", N_("Message"), lambda d: d.message_id),
     Col("detail", N_("Detail"), lambda d: d.detail),
+)
+DEAD_LETTERS = pick(DEAD_LETTERS_COLUMNS, "id", "received", "sender", "reason", "subject", "detail")
+DEAD_LETTERS_CLI = terminal(
+    DEAD_LETTERS_COLUMNS,
+    *("id", "received", "sender", "reason", "subject", "message", "detail"),
+)
+
+# the outbox is shown on the command line only
+OUTBOX_CLI: list[Column] = [
+    ("message", lambda w: w.message_id),
+    ("type", lambda w: w.type),
+    ("source", lambda w: w.source),
+    ("kept", lambda w: w.created_at),
+    ("attempts", lambda w: w.attempts),
+    ("last error", lambda w: w.last_error),
 ]
 
 

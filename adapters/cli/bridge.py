@@ -1,28 +1,29 @@
 """``mechbus bridge``: serve the HTTP bridge (with its webhook dispatcher and email notices);
 ``mechbus bridge openapi``: write its OpenAPI document; ``mechbus creds token|webhook|email``:
-what the bridge knows of each agency. Registered from adapters/cli.py by ``register``."""
+what the bridge knows of each agency."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import os
-import socket
-import ssl
 from pathlib import Path
 from typing import Annotated
 
 import typer
-import uvicorn
 
-from adapters.bridge.app import create_app, openapi_document
-from adapters.bridge.notices import EmailNotifier, SmtpSettings
-from adapters.bridge.publisher import NatsPublisher
-from adapters.bridge.store import BridgeStore, BridgeStoreError
-from adapters.bridge.webhooks import WebhookDispatcher
-from adapters.output import make_console
-from adapters.settings import Settings, SettingsError, load_settings
-from bus.domain.permissions import BRIDGE
+from adapters.bridge.store import BridgeStore, BridgeStoreError  # light: files and hashes
+from adapters.cli import common
+from adapters.cli.common import console
+from adapters.cli.options import BridgeLedgerOpt, BridgeNatsOpt, HomeOpt
+from adapters.cli.serving import (
+    HostOpt,
+    PortOpt,
+    TlsCertOpt,
+    TlsKeyOpt,
+    bound_socket,
+    check_tls_pair,
+)
 
 OPENAPI_PATH = Path("docs/contract/openapi.json")
 app = typer.Typer(
@@ -32,49 +33,28 @@ app = typer.Typer(
 token_app = typer.Typer(help="Bearer tokens of the HTTP bridge.", no_args_is_help=True)
 webhook_app = typer.Typer(help="Agencies' webhooks (HTTPS endpoints).", no_args_is_help=True)
 email_app = typer.Typer(help="Where an agency's email notices go.", no_args_is_help=True)
-console = make_console()
-
-HomeOpt = Annotated[
-    Path | None,
-    typer.Option("--home", help="State directory (default: $MECHBUS_HOME or the user data dir)."),
-]
 AgencyArg = Annotated[str, typer.Argument(help="Agency id from the registry.")]
 
 
-def register(main: typer.Typer, creds: typer.Typer) -> None:
-    main.add_typer(app, name="bridge")
+def register(creds: typer.Typer) -> None:
+    """What the bridge knows of each agency, under ``mechbus creds``."""
     creds.add_typer(token_app, name="token")
     creds.add_typer(webhook_app, name="webhook")
     creds.add_typer(email_app, name="email")
 
 
-def _settings(home: Path | None = None, **options: str | None) -> Settings:
-    try:
-        return load_settings(home=home, **options)
-    except SettingsError as exc:
-        console.print(f"[red]{exc}[/]")
-        raise typer.Exit(2) from None
-
-
 def _store(home: Path | None) -> BridgeStore:
-    return BridgeStore(_settings(home).creds_dir)
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    console.print(f"[red]{exc}[/]")
-    return typer.Exit(2)
+    return BridgeStore(common.settings(home).creds_dir)
 
 
 @app.callback()
 def serve(
     ctx: typer.Context,
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port (0: any free port, printed).")] = 8500,
-    tls_cert: Annotated[
-        Path | None, typer.Option(help="Serve HTTPS with this certificate.")
-    ] = None,
-    tls_key: Annotated[Path | None, typer.Option(help="The certificate's private key.")] = None,
-    nats_url: Annotated[str | None, typer.Option(help="NATS (default: `mechbus up`'s).")] = None,
+    host: HostOpt = "127.0.0.1",
+    port: PortOpt = 8500,
+    tls_cert: TlsCertOpt = None,
+    tls_key: TlsKeyOpt = None,
+    nats_url: BridgeNatsOpt = None,
     webhooks: Annotated[
         bool, typer.Option(help="POST agencies' inboxes to their registered webhooks.")
     ] = True,
@@ -94,16 +74,24 @@ def serve(
         str, typer.Option(help="The bridge's public URL, for the links in emails.")
     ] = "",
     home: HomeOpt = None,
-    ledger_url: Annotated[str | None, typer.Option(help="SQLAlchemy URL of the ledger.")] = None,
+    ledger_url: BridgeLedgerOpt = None,
 ) -> None:
     """Serve the bridge until Ctrl-C, with the webhook dispatcher and, given --smtp-host, the
     email notices. Agencies need a token (`mechbus creds token issue`)."""
     if ctx.invoked_subcommand is not None:
         return
-    if (tls_cert is None) != (tls_key is None):
-        console.print("[red]give both --tls-cert and --tls-key, or neither[/]")
-        raise typer.Exit(2)
-    settings = _settings(home, ledger_url=ledger_url, nats_url=nats_url)
+    check_tls_pair(tls_cert, tls_key)
+    import ssl
+
+    import uvicorn
+
+    from adapters.bridge.app import create_app
+    from adapters.bridge.notices import EmailNotifier, SmtpSettings
+    from adapters.bridge.publisher import NatsPublisher
+    from adapters.bridge.webhooks import WebhookDispatcher
+    from bus.domain.permissions import BRIDGE
+
+    settings = common.settings(home, nats_url, ledger_url)
     creds = settings.creds_for(BRIDGE)
     if creds is None and (settings.creds_dir / "users.json").exists():
         console.print(
@@ -121,11 +109,7 @@ def serve(
         ssl_keyfile=str(tls_key) if tls_key else None,
         log_level="info",
     )
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    scheme = "https" if tls_cert else "http"
-    console.print(f"bridge on {scheme}://{host}:{sock.getsockname()[1]}/v1 ; Ctrl-C stops")
+    sock = bound_socket(host, port, tls_cert, "bridge", "/v1")
     dispatcher = None
     if webhooks and url:
         verify: ssl.SSLContext | bool = (
@@ -180,6 +164,8 @@ def openapi(
     out: Annotated[Path, typer.Option(help="Where to write it.")] = OPENAPI_PATH,
 ) -> None:
     """Write the bridge's OpenAPI document (committed beside the AsyncAPI one)."""
+    from adapters.bridge.app import create_app, openapi_document
+
     document = openapi_document(create_app(None, None, None))  # type: ignore[arg-type]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(document, encoding="utf-8")
@@ -193,7 +179,7 @@ def token_issue(agency: AgencyArg, home: HomeOpt = None) -> None:
     try:
         token = _store(home).issue_token(agency)
     except BridgeStoreError as exc:
-        raise _fail(exc) from None
+        raise common.fail(exc) from None
     typer.echo(token)
 
 
@@ -203,7 +189,7 @@ def token_revoke(agency: AgencyArg, home: HomeOpt = None) -> None:
     try:
         _store(home).revoke_token(agency)
     except BridgeStoreError as exc:
-        raise _fail(exc) from None
+        raise common.fail(exc) from None
     console.print(f"revoked {agency}'s bridge token")
 
 
@@ -225,7 +211,7 @@ def webhook_set(
     try:
         secret = _store(home).set_webhook(agency, url)
     except BridgeStoreError as exc:
-        raise _fail(exc) from None
+        raise common.fail(exc) from None
     typer.echo(secret)
 
 
@@ -235,7 +221,7 @@ def webhook_remove(agency: AgencyArg, home: HomeOpt = None) -> None:
     try:
         _store(home).remove_webhook(agency)
     except BridgeStoreError as exc:
-        raise _fail(exc) from None
+        raise common.fail(exc) from None
     console.print(f"removed {agency}'s webhook")
 
 
@@ -249,5 +235,5 @@ def email_set(
     try:
         _store(home).set_email(agency, address)
     except BridgeStoreError as exc:
-        raise _fail(exc) from None
+        raise common.fail(exc) from None
     console.print(f"{agency}'s notices go to {address}")

@@ -1,22 +1,27 @@
-"""``mechbus dashboard``: serve the dashboard; ``dashboard user ...``: staff accounts."""
+"""``mechbus dashboard``: serve the staff dashboard; ``dashboard user ...``: its accounts."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
-import uvicorn
 
-from adapters.dashboard.app import create_app
-from adapters.dashboard.auth import AccountError, Accounts, Role
-from adapters.output import make_console
+from adapters.cli import common
+from adapters.cli.common import console
+from adapters.cli.options import HomeOpt, LedgerOpt
+from adapters.cli.serving import (
+    HostOpt,
+    PortOpt,
+    TlsCertOpt,
+    TlsKeyOpt,
+    bound_socket,
+    check_tls_pair,
+)
+from adapters.dashboard.roles import Role
 from adapters.paging import Page
-from adapters.settings import Settings, SettingsError, load_settings
 
 app = typer.Typer(
     help="The federal staff dashboard (web): serve it, manage its accounts.",
@@ -24,35 +29,15 @@ app = typer.Typer(
 )
 user_app = typer.Typer(help="Staff accounts of the dashboard.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
-console = make_console()
-
-HomeOpt = Annotated[
-    Path | None,
-    typer.Option("--home", help="State directory (default: $MECHBUS_HOME or the user data dir)."),
-]
-LedgerOpt = Annotated[
-    str | None,
-    typer.Option("--ledger-url", help="SQLAlchemy URL of the ledger (default: SQLite in home)."),
-]
-
-
-def _settings(home: Path | None, ledger_url: str | None) -> Settings:
-    try:
-        return load_settings(home=home, ledger_url=ledger_url)
-    except SettingsError as exc:
-        console.print(f"[red]{exc}[/]")
-        raise typer.Exit(2) from None
 
 
 @app.callback()
 def serve(
     ctx: typer.Context,
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port (0: any free port, printed).")] = 8400,
-    tls_cert: Annotated[
-        Path | None, typer.Option(help="Serve HTTPS with this certificate.")
-    ] = None,
-    tls_key: Annotated[Path | None, typer.Option(help="The certificate's private key.")] = None,
+    host: HostOpt = "127.0.0.1",
+    port: PortOpt = 8400,
+    tls_cert: TlsCertOpt = None,
+    tls_key: TlsKeyOpt = None,
     behind_tls_proxy: Annotated[
         bool,
         typer.Option(help="A TLS proxy is in front: cookies are marked Secure all the same."),
@@ -63,10 +48,13 @@ def serve(
     """Serve the dashboard until Ctrl-C (actions need `mechbus up` running on this home)."""
     if ctx.invoked_subcommand is not None:
         return
-    if (tls_cert is None) != (tls_key is None):
-        console.print("[red]give both --tls-cert and --tls-key, or neither[/]")
-        raise typer.Exit(2)
-    settings = _settings(home, ledger_url)
+    check_tls_pair(tls_cert, tls_key)
+    import uvicorn
+
+    from adapters.dashboard.app import create_app
+    from adapters.dashboard.auth import Accounts
+
+    settings = common.settings(home, ledger_url=ledger_url)
     secure = tls_cert is not None or behind_tls_proxy
     web = create_app(settings, secure_cookies=secure)
     config = uvicorn.Config(
@@ -78,12 +66,7 @@ def serve(
         timeout_graceful_shutdown=2,
         log_level="info",
     )
-    # Bound here so that port 0 can be printed before serving (tests start it that way).
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    scheme = "https" if tls_cert else "http"
-    console.print(f"dashboard on {scheme}://{host}:{sock.getsockname()[1]}/ ; Ctrl-C stops")
+    sock = bound_socket(host, port, tls_cert, "dashboard", "/")
     ledger = settings.ledger()
     try:
         if not Accounts(ledger).users():
@@ -107,11 +90,13 @@ def user_add(
     ledger_url: LedgerOpt = None,
 ) -> None:
     """Create a staff account (the password is asked twice, or read from stdin)."""
+    from adapters.dashboard.auth import AccountError, Accounts
+
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    ledger = _settings(home, ledger_url).ledger()
+    ledger = common.settings(home, ledger_url=ledger_url).ledger()
     try:
         Accounts(ledger).add(name, role, password)
     except AccountError as exc:
@@ -129,7 +114,9 @@ def user_disable(
     ledger_url: LedgerOpt = None,
 ) -> None:
     """Disable an account (its open sessions stop working at their next request)."""
-    ledger = _settings(home, ledger_url).ledger()
+    from adapters.dashboard.auth import Accounts
+
+    ledger = common.settings(home, ledger_url=ledger_url).ledger()
     try:
         found = Accounts(ledger).disable(name)
     finally:
@@ -143,7 +130,9 @@ def user_disable(
 @user_app.command("list")
 def user_list(home: HomeOpt = None, ledger_url: LedgerOpt = None) -> None:
     """Every account, its role and whether it is enabled."""
-    ledger = _settings(home, ledger_url).ledger()
+    from adapters.dashboard.auth import Accounts
+
+    ledger = common.settings(home, ledger_url=ledger_url).ledger()
     try:
         for row in Accounts(ledger).users():
             state = "disabled" if row.disabled else "enabled"
@@ -162,8 +151,10 @@ def user_logins(
 ) -> None:
     """The login audit trail: every attempt, successful or not, newest first, a page at a
     time (said on stderr when more follow)."""
+    from adapters.dashboard.auth import Accounts
+
     page = Page(None if every else limit, offset)
-    ledger = _settings(home, ledger_url).ledger()
+    ledger = common.settings(home, ledger_url=ledger_url).ledger()
     try:
         rows, cut = page.cut(Accounts(ledger).logins(page.fetch, page.offset))
         for row in rows:

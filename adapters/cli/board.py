@@ -1,0 +1,83 @@
+"""``mechbus board``: the Governing Board's sessions, attendance and agenda."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+
+from adapters.cli.common import Listing, console, listing
+from adapters.cli.options import (
+    HomeOpt,
+    NatsOpt,
+)
+from adapters.cli.send import publish_new
+from adapters.readmodel import columns as cols
+
+app = typer.Typer(help="The Governing Board: sessions, agenda, attendance.", no_args_is_help=True)
+
+
+def _aware(value: str, option: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        console.print(f"[red]{option}: {value!r} is not an ISO 8601 date and time[/]")
+        raise typer.Exit(2) from None
+    if parsed.tzinfo is None:
+        console.print(f"[red]{option}: give a time zone, e.g. 2026-04-15T10:00-06:00[/]")
+        raise typer.Exit(2)
+    return parsed
+
+
+@app.command("schedule")
+def board_schedule(
+    session_id: Annotated[str, typer.Argument(help="Session id, e.g. JG-2026-04.")],
+    at: Annotated[str, typer.Option(help="When, ISO 8601 with time zone.")],
+    venue: Annotated[str, typer.Option(help="Where.")],
+    home: HomeOpt = None,
+    nats_url: NatsOpt = None,
+) -> None:
+    """Schedule a Board session; overdue cases are placed on the next one's agenda."""
+    from schemas.tracking import BoardSessionScheduled
+
+    fields = {
+        "source": "fed.board",
+        "time": datetime.now(UTC),
+        "data": {"session_id": session_id, "scheduled_at": _aware(at, "--at"), "venue": venue},
+    }
+    publish_new(BoardSessionScheduled, fields, home, nats_url)
+
+
+@app.command("attendance")
+def board_attendance(
+    session_id: Annotated[str, typer.Argument(help="Session id.")],
+    agency: Annotated[str, typer.Argument(help="The summoned agency.")],
+    attended: Annotated[bool, typer.Option("--attended/--absent", help="Did it attend?")],
+    home: HomeOpt = None,
+    nats_url: NatsOpt = None,
+) -> None:
+    """Record whether a summoned authority attended (counts on the scorecard)."""
+    from schemas.tracking import BoardAttendance
+
+    fields = {
+        "source": "fed.board",
+        "time": datetime.now(UTC),
+        "data": {"session_id": session_id, "agency": agency, "attended": attended},
+    }
+    publish_new(BoardAttendance, fields, home, nats_url)
+
+
+@app.command("agenda")
+@listing
+def board_agenda(
+    session_id: Annotated[str | None, typer.Argument(help="Session id (default: all).")] = None,
+    *,
+    view: Listing,
+) -> None:
+    """Cases the ladder placed on the Board's agenda, with the authority to summon."""
+    from adapters.readmodel.escalations import board_agenda
+
+    page = view.page
+    rows = view.query(lambda session: board_agenda(session, session_id, page.fetch, page.offset))
+    view.show(rows, cols.BOARD_CLI, "Governing Board agenda")

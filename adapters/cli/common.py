@@ -1,0 +1,226 @@
+"""What the ``mechbus`` commands share: the console, loading the settings, reading the ledger,
+showing rows, publishing, and saying what went wrong. Heavy modules are imported where they
+are used, so that a command loads only what it needs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import inspect
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import typer
+
+from adapters.cli.options import (
+    AllOpt,
+    CsvOpt,
+    HomeOpt,
+    JsonOpt,
+    LedgerOpt,
+    LimitOpt,
+    OffsetOpt,
+)
+from adapters.output import Column, choose, emit, make_console
+from adapters.paging import PAGE_ROWS, Page
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+    from sqlmodel import Session
+
+    from adapters.settings import Settings
+    from bus.domain.policy import Policy
+    from schemas.envelope import Envelope
+
+T = TypeVar("T")
+
+console = make_console()
+
+
+def settings(
+    home: Path | None, nats_url: str | None = None, ledger_url: str | None = None
+) -> Settings:
+    from adapters.settings import SettingsError, load_settings
+
+    try:
+        return load_settings(home=home, nats_url=nats_url, ledger_url=ledger_url)
+    except SettingsError as exc:  # e.g. a bad MECHBUS_DB_* value: say which, no traceback
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+
+
+def run(coro: object) -> None:
+    try:
+        asyncio.run(coro)  # type: ignore[arg-type]
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted; everything was stopped[/]")
+        raise typer.Exit(130) from None
+
+
+def running_nats(chosen: Settings) -> str:
+    """The URL of the NATS server this home runs (or was given); exit 2 if there is none."""
+    url = chosen.running_nats_url()
+    if url is None:
+        console.print("[red]no NATS server: start one with `mechbus up` or pass --nats-url[/]")
+        raise typer.Exit(2)
+    return url
+
+
+def policy(path: Path | None) -> Policy:
+    from adapters.settings import policy_from
+    from bus.domain.policy import Policy, PolicyError
+
+    try:
+        return Policy.load(path) if path is not None else policy_from()
+    except PolicyError as exc:
+        console.print(f"[red]bad deadline policy: {exc}[/]")
+        raise typer.Exit(2) from None
+
+
+def refuse(exc: ValidationError) -> typer.Exit:
+    """Say what is wrong with the message, field by field, before anything is published."""
+    for error in exc.errors(include_input=False, include_url=False):
+        console.print(f"[red]{'.'.join(str(p) for p in error['loc'])}: {error['msg']}[/]")
+    return typer.Exit(2)
+
+
+@contextlib.contextmanager
+def publishing() -> Iterator[None]:
+    """A publish's failures as the user reads them: no server (exit 2), refused (exit 1)."""
+    from adapters.service import actions
+
+    try:
+        yield
+    except actions.NoServer as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    except actions.SendRefused as exc:
+        console.print(f"[red]not published: {exc}[/]")
+        raise typer.Exit(1) from None
+
+
+def publish(chosen: Settings, message: Envelope) -> None:
+    """Publish ``message`` (a federal one through the outbox: ``actions.publish``)."""
+    from adapters.service import actions
+
+    with publishing():
+        sent = asyncio.run(actions.publish(chosen, message))
+    if sent.kept_because is not None:
+        console.print(
+            f"[yellow]{sent.kept_because}: {message.type} {message.id} is kept in the outbox and "
+            "will be published when NATS is back (`mechbus up` relays it; `mechbus outbox list` "
+            "shows it)[/]"
+        )
+    for ack in sent.acks:
+        dup = " (duplicate: already on the bus)" if ack.duplicate else ""
+        console.print(f"published {message.id} as stream seq {ack.seq}{dup}")
+
+
+def page(limit: int, offset: int, every: bool) -> Page:
+    return Page(None if every else limit, offset)
+
+
+def query(chosen: Settings, read: Callable[[Session], T]) -> T:
+    """Run one read against the ledger and close it."""
+    ledger = chosen.ledger()
+    try:
+        with ledger.session() as session:
+            return read(session)
+    finally:
+        ledger.close()
+
+
+def show(
+    rows: list[Any],
+    columns: list[Column],
+    as_json: bool,
+    as_csv: bool,
+    title: str,
+    caption: str | None = None,
+    shown: Page | None = None,
+) -> None:
+    """``rows`` as fetched for the page ``shown`` (one more than it shows, when there are
+    more)."""
+    try:
+        fmt = choose(as_json, as_csv)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    rows, cut = shown.cut(rows) if shown else (rows, False)
+    more = shown.more(len(rows)) if shown and cut else None
+    emit(rows, columns, fmt, console, title=title, caption=caption, more=more)
+
+
+def fail(exc: Exception, code: int = 2) -> typer.Exit:
+    """Say ``exc`` in red; the exit to raise."""
+    console.print(f"[red]{exc}[/]")
+    return typer.Exit(code)
+
+
+@dataclass(frozen=True)
+class Listing:
+    """How a list view was asked for: which page, in which format, from which ledger."""
+
+    page: Page
+    as_json: bool
+    as_csv: bool
+    home: Path | None
+    ledger_url: str | None
+
+    def settings(self) -> Settings:
+        return settings(self.home, ledger_url=self.ledger_url)
+
+    def query(self, read: Callable[[Session], T]) -> T:
+        return query(self.settings(), read)
+
+    def show(
+        self, rows: list[Any], columns: list[Column], title: str, caption: str | None = None
+    ) -> None:
+        show(rows, columns, self.as_json, self.as_csv, title, caption, self.page)
+
+
+# The options of every list view, after its own, in this order (as its help shows them).
+_LISTING = [
+    inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=option)
+    for name, option, default in (
+        ("limit", LimitOpt, PAGE_ROWS),
+        ("offset", OffsetOpt, 0),
+        ("every", AllOpt, False),
+        ("as_json", JsonOpt, False),
+        ("as_csv", CsvOpt, False),
+        ("home", HomeOpt, None),
+        ("ledger_url", LedgerOpt, None),
+    )
+]
+
+
+def listing(command: Callable[..., None]) -> Callable[..., None]:
+    """A list view: ``command`` takes its own options and ``view``, a ``Listing`` made of the
+    options every list view has (--limit, --offset, --all, --json, --csv, --home,
+    --ledger-url), declared here once."""
+    own = [
+        p for p in inspect.signature(command, eval_str=True).parameters.values() if p.name != "view"
+    ]
+
+    @functools.wraps(command)
+    def view_of(
+        *args: Any,
+        limit: int,
+        offset: int,
+        every: bool,
+        as_json: bool,
+        as_csv: bool,
+        home: Path | None,
+        ledger_url: str | None,
+        **kwargs: Any,
+    ) -> None:
+        view = Listing(page(limit, offset, every), as_json, as_csv, home, ledger_url)
+        command(*args, view=view, **kwargs)
+
+    view_of.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [*own, *_LISTING], return_annotation=None
+    )
+    return view_of

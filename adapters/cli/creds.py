@@ -1,0 +1,120 @@
+"""``mechbus creds``: the deployment's NATS credentials for the agencies, and its TLS."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from adapters.cli import common
+from adapters.cli.common import console
+from adapters.cli.options import HomeOpt
+
+if TYPE_CHECKING:
+    from adapters.natsserver.credentials import CredentialStore
+    from adapters.settings import Settings
+
+app = typer.Typer(help="NATS credentials for the agencies.", no_args_is_help=True)
+
+
+def _store(home: Path | None) -> CredentialStore:
+    from adapters.natsserver.credentials import CredentialStore
+
+    return CredentialStore(common.settings(home).creds_dir)
+
+
+@app.command("init")
+def creds_init(home: HomeOpt = None) -> None:
+    """Create the deployment's credential store (and the hub's own key)."""
+    store = _store(home)
+    store.init()
+    console.print(f"credential store ready in {store.directory}")
+
+
+@app.command("issue")
+def creds_issue(
+    agency: Annotated[str, typer.Argument(help="Agency id from the registry.")],
+    home: HomeOpt = None,
+) -> None:
+    """Write the agency's credentials (a new key; any older one stops working).
+
+    Hand the seed file to the agency over a secure channel. A running ``mechbus up`` on this
+    home applies it at once (its server reloads; nobody else is disconnected).
+    """
+    from adapters.natsserver.credentials import CredentialError, CredentialStore
+
+    settings = common.settings(home)
+    store = CredentialStore(settings.creds_dir)
+    store.init()  # the first issue sets the store up
+    try:
+        path = store.issue(agency)
+    except CredentialError as exc:
+        raise common.fail(exc) from None
+    console.print(f"wrote {path} (keep it secret)")
+    _apply_credentials(settings)
+
+
+@app.command("revoke")
+def creds_revoke(
+    agency: Annotated[str, typer.Argument(help="Agency id.")],
+    home: HomeOpt = None,
+) -> None:
+    """Withdraw an agency's credentials; a running ``mechbus up`` on this home cuts it off at
+    once."""
+    from adapters.natsserver.credentials import CredentialError, CredentialStore
+
+    settings = common.settings(home)
+    try:
+        CredentialStore(settings.creds_dir).revoke(agency)
+    except CredentialError as exc:
+        raise common.fail(exc) from None
+    console.print(f"revoked {agency}")
+    _apply_credentials(settings)
+
+
+def _apply_credentials(settings: Settings) -> None:
+    from adapters.service.running import UpError, apply_to_running_up
+
+    try:
+        pid = apply_to_running_up(settings)
+    except (UpError, OSError) as exc:
+        console.print(f"[red]not yet in effect: {exc}[/]")
+        raise typer.Exit(1) from None
+    if pid is None:
+        console.print("no `mechbus up` runs on this home: the next one applies it")
+    else:
+        console.print(f"in effect on the running server (mechbus up, pid {pid})")
+
+
+@app.command("tls")
+def creds_tls(
+    host: Annotated[
+        list[str] | None, typer.Option(help="Host names or addresses the server answers on.")
+    ] = None,
+    home: HomeOpt = None,
+) -> None:
+    """Make a development CA and server certificate; the embedded server then requires TLS.
+
+    For a real deployment use certificates from the institution's own CA.
+    """
+    from adapters.natsserver.tls import make_development_tls
+
+    settings = common.settings(home)
+    files = make_development_tls(
+        settings.tls_files.ca.parent, tuple(host or ("localhost", "127.0.0.1"))
+    )
+    console.print(f"wrote {files.ca}, {files.cert} and {files.key}; restart `mechbus up`")
+
+
+@app.command("list")
+def creds_list(home: HomeOpt = None) -> None:
+    """Agencies holding credentials, with their public keys."""
+    from adapters.natsserver.credentials import CredentialError
+
+    try:
+        issued = _store(home).issued()
+    except CredentialError as exc:
+        raise common.fail(exc) from None
+    for agency, public in sorted(issued.items()):
+        console.print(f"{agency}  {public}")

@@ -1,0 +1,75 @@
+"""``mechbus outbox``: what the federal services kept because NATS had not confirmed it."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+import typer
+
+from adapters.cli import common
+from adapters.cli.common import Listing, console, listing
+from adapters.cli.options import (
+    HomeOpt,
+    LedgerOpt,
+    NatsOpt,
+)
+from adapters.readmodel import columns as cols
+
+if TYPE_CHECKING:
+    from adapters.ledger.outbox import Outbox
+
+app = typer.Typer(
+    help="The federal services' outbox: what NATS has not confirmed yet.", no_args_is_help=True
+)
+
+
+@app.command("list")
+@listing
+def outbox_list(
+    *,
+    view: Listing,
+) -> None:
+    """Messages kept in the outbox and not published yet, oldest first."""
+    from adapters.ledger.outbox import Outbox
+
+    page = view.page
+    ledger = view.settings().ledger()
+    try:
+        rows = Outbox(ledger).waiting(page.fetch, page.offset)
+    finally:
+        ledger.close()
+    view.show(rows, cols.OUTBOX_CLI, "Outbox (not yet published)")
+
+
+@app.command("relay")
+def outbox_relay(
+    home: HomeOpt = None, nats_url: NatsOpt = None, ledger_url: LedgerOpt = None
+) -> None:
+    """Publish what waits in the outbox now (``mechbus up`` does this continuously)."""
+    from adapters.ledger.outbox import Outbox
+    from adapters.service.actions import connect_as_hub
+    from bus.domain.streams import StreamSpec
+    from bus.runtime.transport import JetStreamTransport
+
+    settings = common.settings(home, nats_url, ledger_url)
+    url = common.running_nats(settings)
+
+    async def once(outbox: Outbox) -> int:
+        nc = await connect_as_hub(settings, url, "mechbus-outbox")
+        try:
+            transport = JetStreamTransport(nc.jetstream(), StreamSpec().name)
+            return await outbox.relay(transport, copy_ids=settings.copy_ids())
+        finally:
+            await nc.drain()
+
+    ledger = settings.ledger()
+    try:
+        outbox = Outbox(ledger)
+        sent = asyncio.run(once(outbox))
+        left = len(outbox.waiting())
+    finally:
+        ledger.close()
+    console.print(f"published {sent} from the outbox; {left} still waiting")
+    if left:
+        raise typer.Exit(1)

@@ -1,0 +1,234 @@
+"""Running the bus: ``mechbus up``, ``demo``, one ``sweep``, ``replay`` of the stream into a
+new ledger, and ``audit verify`` of the ledger's hash chain."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from adapters.cli import common
+from adapters.cli.common import console
+from adapters.cli.options import HomeOpt, LedgerOpt, NatsOpt, PolicyOpt
+
+if TYPE_CHECKING:
+    from adapters.ledger.replay import ReplayReport
+    from adapters.ledger.store import SqlLedger
+    from adapters.service.demo import DemoResult
+
+audit_app = typer.Typer(help="The tamper-evident record.", no_args_is_help=True)
+
+
+def demo(
+    home: HomeOpt = None,
+    nats_url: NatsOpt = None,
+    ledger_url: LedgerOpt = None,
+    scenario: Annotated[
+        Path | None, typer.Option(help="A scenario file (TOML); default: the shipped one.")
+    ] = None,
+) -> None:
+    """Play a scenario: a nats-server, the hub, the sweeper and stub agencies; show the outcome."""
+    from adapters.service.demo import DemoError, run_demo
+    from adapters.service.scenario import Scenario, ScenarioError
+
+    settings = common.settings(home, nats_url, ledger_url)
+    try:
+        chosen = Scenario.load(scenario) if scenario else Scenario.default()
+    except ScenarioError as exc:
+        raise common.fail(exc) from None
+    try:
+        result: list[DemoResult] = []
+        common.run(_collect(run_demo(settings, console, chosen), result))
+    except DemoError as exc:
+        console.print(f"[red]demo failed: {exc}[/]")
+        raise typer.Exit(1) from None
+    if result and result[0].unmet:
+        console.print(f"[red]expected but not seen: {'; '.join(result[0].unmet)}[/]")
+        raise typer.Exit(1)
+
+
+async def _collect(coro: Any, into: list[Any]) -> None:
+    into.append(await coro)
+
+
+def up(
+    home: HomeOpt = None,
+    nats_url: NatsOpt = None,
+    ledger_url: LedgerOpt = None,
+    policy: PolicyOpt = None,
+    sweep_interval: Annotated[float, typer.Option(help="Seconds between deadline sweeps.")] = 30.0,
+    cluster: Annotated[
+        bool,
+        typer.Option(
+            "--cluster",
+            help="Three embedded nats-server nodes as one JetStream cluster, streams on all "
+            "three (R3); with --nats-url: those comma-separated servers are such a cluster.",
+        ),
+    ] = False,
+    listen: Annotated[
+        str | None,
+        typer.Option(
+            "--listen",
+            help="HOST:PORT the embedded nats-server listens on (or $MECHBUS_LISTEN); default: "
+            "the address recorded in the home at the first start.",
+        ),
+    ] = None,
+    retention_days: Annotated[
+        float | None,
+        typer.Option(
+            "--retention-days",
+            min=0,
+            help="Days the stream keeps each message (or $MECHBUS_RETENTION_DAYS); 0: forever.",
+        ),
+    ] = None,
+) -> None:
+    """Run the hub and the deadline sweeper (and the embedded nats-server unless --nats-url)
+    until Ctrl-C or SIGTERM."""
+    from adapters.service.running import Up, UpError
+    from adapters.settings import HubRunning
+
+    settings = common.settings(home, nats_url, ledger_url)
+    if listen is not None:
+        settings = dataclasses.replace(settings, listen=listen)
+    if retention_days is not None:
+        settings = dataclasses.replace(settings, retention_days=retention_days)
+    rules = common.policy(policy)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    runner = Up(settings, console, rules, sweep_interval=sweep_interval, cluster=cluster)
+    try:
+        asyncio.run(runner.run())
+    except (HubRunning, UpError) as exc:
+        raise common.fail(exc, 1) from None
+    console.print("stopped cleanly")
+
+
+def sweep(
+    home: HomeOpt = None,
+    nats_url: NatsOpt = None,
+    ledger_url: LedgerOpt = None,
+    policy: PolicyOpt = None,
+) -> None:
+    """One pass of the deadline sweeper (``mechbus up`` runs it continuously)."""
+    from adapters.ledger.obligations import SqlObligations
+    from adapters.service.actions import connect_as_hub
+    from bus.domain.streams import StreamSpec
+    from bus.runtime.sweeper import Sweeper
+    from bus.runtime.transport import JetStreamTransport
+
+    settings = common.settings(home, nats_url, ledger_url)
+    rules = common.policy(policy)
+    url = common.running_nats(settings)
+
+    async def once() -> int:
+        ledger = settings.ledger()
+        nc = await connect_as_hub(settings, url, "mechbus-sweep")
+        try:
+            sweeper = Sweeper(
+                SqlObligations(ledger),
+                JetStreamTransport(nc.jetstream(), StreamSpec().name),
+                policy=rules,
+                copy_ids=settings.copy_ids(),
+            )
+            return len(await sweeper.sweep_once())
+        finally:
+            await nc.drain()
+            ledger.close()
+
+    console.print(f"sent {asyncio.run(once())} escalation messages")
+
+
+@audit_app.command("verify")
+def audit_verify(home: HomeOpt = None, ledger_url: LedgerOpt = None) -> None:
+    """Walk the ledger's hash chain and name the first broken link (exit 1 if any)."""
+    from bus.domain.chain import verify as verify_chain
+
+    ledger = common.settings(home, ledger_url=ledger_url).ledger()
+    try:
+        checked, broken = verify_chain(ledger.chain())
+        head = ledger.last_link()
+    finally:
+        ledger.close()
+    if broken is not None:
+        console.print(
+            f"[red]BROKEN at ledger row {broken.seq} (message {broken.message_id}): "
+            f"it {broken.problem}; {checked} rows before it verified[/]"
+        )
+        raise typer.Exit(1)
+    where = f"; head: row {head[0]}, hash {head[2]}" if head else ""
+    console.print(f"[green]{checked} rows verified, chain intact[/]{where}")
+
+
+def replay(
+    into: Annotated[
+        str,
+        typer.Option(
+            "--into",
+            help="URL of an empty database for the rebuilt ledger (sqlite:///... or "
+            "postgresql+psycopg://...).",
+        ),
+    ],
+    compare: Annotated[
+        bool,
+        typer.Option(help="Compare the rebuilt ledger with the live one; exit 1 if they differ."),
+    ] = True,
+    home: HomeOpt = None,
+    nats_url: NatsOpt = None,
+    ledger_url: LedgerOpt = None,
+    policy: Annotated[
+        Path | None, typer.Option(help="The deadline policy the live hub ran with (TOML).")
+    ] = None,
+) -> None:
+    """Rebuild the ledger from the stream into an empty database; compare it with the live one."""
+    from adapters.ledger.replay import ReplayError
+    from adapters.ledger.replay import replay as replay_stream
+    from adapters.ledger.store import SqlLedger
+    from adapters.service.actions import connect_as_hub
+
+    settings = common.settings(home, nats_url, ledger_url)
+    rules = common.policy(policy)
+    url = common.running_nats(settings)
+
+    async def rebuild(target: SqlLedger) -> ReplayReport:
+        nc = await connect_as_hub(settings, url, "mechbus-replay")
+        try:
+            return await replay_stream(nc.jetstream(), target, policy=rules)
+        finally:
+            await nc.drain()
+
+    target = SqlLedger(into, sealer=settings.sealer())
+    try:
+        report = asyncio.run(rebuild(target))
+        counts = ", ".join(f"{n} {result}" for result, n in sorted(report.results.items()))
+        console.print(
+            f"replayed stream seq {report.first_seq}..{report.last_seq}: {report.read} "
+            f"messages ({counts or 'none'}) into {target.engine.url!r}"
+        )
+        if compare:
+            _compare(settings.ledger(), target)
+    except ReplayError as exc:
+        console.print(f"[red]replay refused: {exc}[/]")
+        raise typer.Exit(2) from None
+    finally:
+        target.close()
+
+
+def _compare(live: SqlLedger, rebuilt: SqlLedger) -> None:
+    """Say how the rebuilt ledger differs from the live one (exit 1 if it does)."""
+    from adapters.ledger.replay import compare as compare_ledgers
+
+    try:
+        differences = compare_ledgers(live, rebuilt)
+    finally:
+        live.close()
+    for d in differences:
+        console.print(
+            f"[red]{d.table}: live {d.live_rows} rows, rebuilt {d.rebuilt_rows}; "
+            f"{d.only_live} only in the live ledger, {d.only_rebuilt} only rebuilt[/]"
+        )
+    if differences:
+        raise typer.Exit(1)
+    console.print("[green]the rebuilt ledger equals the live one, table for table[/]")
