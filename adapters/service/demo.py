@@ -18,8 +18,9 @@ from sqlmodel import Session, col, select
 from adapters.ledger.obligations import SqlObligations
 from adapters.ledger.store import SqlLedger
 from adapters.ledger.tables import CommitmentRow, EscalationRow, RecipientRow, ShelterCapacityRow
+from adapters.natsserver.binary import parent_death_hook
 from adapters.natsserver.credentials import CredentialStore
-from adapters.natsserver.server import EmbeddedNatsServer, parent_death_hook
+from adapters.natsserver.server import EmbeddedNatsServer
 from adapters.readmodel.tracking import shelters
 from adapters.readmodel.views import (
     escalation_lines,

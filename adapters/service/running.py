@@ -22,13 +22,9 @@ from adapters.ledger.obligations import SqlObligations
 from adapters.ledger.outbox import Outbox, OutboxRelay
 from adapters.ledger.store import HubLease, SqlLedger
 from adapters.locks import HeldLock
+from adapters.natsserver.cluster import EmbeddedNatsCluster
 from adapters.natsserver.credentials import HUB, CredentialError, CredentialStore
-from adapters.natsserver.server import (
-    EmbeddedNatsCluster,
-    EmbeddedNatsServer,
-    NatsServerError,
-    free_ports,
-)
+from adapters.natsserver.server import EmbeddedNatsServer, NatsServerError, free_ports
 from adapters.service.demo import CLUSTER_STREAM, server_config
 from adapters.settings import Settings
 from bus.domain.policy import Policy
