@@ -18,6 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from adapters.cli import app
+from tests.ledgers import upgraded_ledger
 
 MECHBUS = [sys.executable, "-m", "adapters.cli"]
 SEND_PATROL = [
@@ -347,6 +348,7 @@ ASK_GUERRERO = [
 
 def test_send_while_nats_is_away_is_kept_and_relayed(tmp_path: Path) -> None:
     home = tmp_path / "home"
+    assert run(["db", "upgrade"], home).returncode == 0  # the outbox is in the ledger
     no_server = run(ASK_GUERRERO, home)
     server_down = run([*ASK_GUERRERO, "--nats-url", "nats://127.0.0.1:9"], home)
     for sent in (no_server, server_down):
@@ -747,7 +749,6 @@ def test_messages_for_scripts_are_never_wrapped(tmp_path: Path, columns: str | N
 def _filled_ledger(path: Path) -> str:
     """A ledger holding seven of everything a list view shows."""
     from adapters.ledger.outbox import Outbox
-    from adapters.ledger.store import SqlLedger
     from bus.domain import subjects
     from bus.domain.policy import Policy
     from bus.domain.ports import Delivery
@@ -756,7 +757,7 @@ def _filled_ledger(path: Path) -> str:
     from tests import builders as b
 
     url = f"sqlite:///{path}"
-    ledger = SqlLedger(url)
+    ledger = upgraded_ledger(url)
     now = datetime.now(UTC)
     requests = [b.patrol_request(at=now) for _ in range(7)]
     first = requests[0].id

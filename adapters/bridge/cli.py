@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import socket
 import ssl
 from pathlib import Path
@@ -21,6 +20,7 @@ from adapters.bridge.publisher import NatsPublisher
 from adapters.bridge.store import BridgeStore, BridgeStoreError
 from adapters.bridge.webhooks import WebhookDispatcher
 from adapters.output import make_console
+from adapters.service import compose
 from adapters.settings import Settings, SettingsError, load_settings
 from bus.domain.permissions import BRIDGE
 
@@ -112,8 +112,8 @@ def serve(
         )
     url = settings.running_nats_url()
     store = BridgeStore(settings.creds_dir)
-    ledger = settings.ledger()
-    publisher = NatsPublisher(url, creds=creds, tls=settings.tls_context())
+    ledger = compose.open_ledger(settings)
+    publisher = NatsPublisher(url, creds=creds, tls=compose.tls_context(settings))
     web = create_app(ledger, store, publisher)
     config = uvicorn.Config(
         web,
@@ -136,7 +136,7 @@ def serve(
             store,
             ledger,
             creds_for=settings.creds_for,
-            nats_tls=settings.tls_context(),
+            nats_tls=compose.tls_context(settings),
             verify=verify,
             timeout=webhook_timeout,
         )
@@ -147,7 +147,7 @@ def serve(
             smtp_port,
             smtp_from,
             username=smtp_user,
-            password=os.environ.get("MECHBUS_SMTP_PASSWORD"),
+            password=settings.smtp_password,
         )
         notifier = EmailNotifier(ledger, store, smtp, link_base=link_base)
 

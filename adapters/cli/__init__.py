@@ -21,6 +21,7 @@ from sqlmodel import Session
 from adapters.bridge import cli as bridge_cli
 from adapters.cli import contract, db
 from adapters.dashboard import cli as dashboard_cli
+from adapters.ledger.migrate import SchemaError
 from adapters.ledger.obligations import SqlObligations
 from adapters.ledger.outbox import Outbox
 from adapters.ledger.replay import ReplayError, ReplayReport
@@ -35,16 +36,12 @@ from adapters.paging import PAGE_ROWS, Page
 from adapters.readmodel import tracking
 from adapters.readmodel.report import month_bounds, write_report
 from adapters.readmodel.views import request_lines, requests_table
-from adapters.service import actions
+from adapters.service import actions, compose
 from adapters.service.actions import connect_as_hub as _connect_as_hub
-from adapters.service.demo import (
-    DemoError,
-    DemoResult,
-    run_demo,
-    stub_command,
-)
+from adapters.service.demo import DemoError, DemoResult, run_demo
 from adapters.service.running import Up, UpError, apply_to_running_up
 from adapters.service.scenario import Scenario, ScenarioError
+from adapters.service.stubs import stub_command
 from adapters.settings import HubRunning, Settings, SettingsError, load_settings
 from bus.domain.capacity import matching, mismatch
 from bus.domain.chain import verify as verify_chain
@@ -326,7 +323,7 @@ def _follow_up(
 ) -> None:
     """A recall or update of an earlier request, to every recipient still concerned."""
     settings = _settings(home, nats_url, ledger_url)
-    ledger = settings.ledger()
+    ledger = compose.open_ledger(settings)
     try:
         with ledger.session() as session:
             lines = request_lines(session, request_ids=[request_id])
@@ -415,7 +412,7 @@ def requests(
     """List the ledger's requests, newest first, one row per recipient."""
     page = _page(limit, offset, every)
     settings = _settings(home, ledger_url=ledger_url)
-    ledger = settings.ledger()
+    ledger = compose.open_ledger(settings)
     try:
         with ledger.session() as session:
             fetched = request_lines(session, limit=page.fetch, offset=page.offset)
@@ -440,7 +437,7 @@ CsvOpt = Annotated[bool, typer.Option("--csv", help="CSV instead of a table.")]
 
 
 def _read(settings: Settings) -> SqlLedger:
-    return settings.ledger()
+    return compose.open_ledger(settings)
 
 
 def _query(settings: Settings, read: Callable[[Session], T]) -> T:
@@ -574,7 +571,7 @@ def case(
     """One case's timeline across all agencies."""
     page = _page(limit, offset, every)
     settings = _settings(home, ledger_url=ledger_url)
-    ledger = settings.ledger()
+    ledger = compose.open_ledger(settings)
     try:
         with ledger.session() as session:
             rows = tracking.case_timeline(session, ref, page.fetch, page.offset)
@@ -818,11 +815,14 @@ def sweep(
         raise typer.Exit(2)
 
     async def once() -> int:
-        ledger = settings.ledger()
+        ledger = compose.open_ledger(settings)
         nc = await _connect_as_hub(settings, url, "mechbus-sweep")
         try:
             sweeper = Sweeper(
-                SqlObligations(ledger), nc.jetstream(), policy=rules, copy_ids=settings.copy_ids()
+                SqlObligations(ledger),
+                nc.jetstream(),
+                policy=rules,
+                copy_ids=compose.copy_ids(settings),
             )
             return len(await sweeper.sweep_once())
         finally:
@@ -1232,7 +1232,7 @@ def replay(
         finally:
             await nc.drain()
 
-    target = SqlLedger(into, sealer=settings.sealer())
+    target = SqlLedger(into, sealer=compose.sealer(settings), migrate=True)  # a new ledger
     try:
         report = asyncio.run(rebuild(target))
         counts = ", ".join(f"{n} {result}" for result, n in sorted(report.results.items()))
@@ -1309,11 +1309,11 @@ def outbox_relay(
     async def once(outbox: Outbox) -> int:
         nc = await _connect_as_hub(settings, url, "mechbus-outbox")
         try:
-            return await outbox.relay(nc.jetstream(), copy_ids=settings.copy_ids())
+            return await outbox.relay(nc.jetstream(), copy_ids=compose.copy_ids(settings))
         finally:
             await nc.drain()
 
-    ledger = settings.ledger()
+    ledger = compose.open_ledger(settings)
     try:
         outbox = Outbox(ledger)
         sent = asyncio.run(once(outbox))
@@ -1362,7 +1362,7 @@ def dlq_list(
 
 
 def _dead_letter(settings: Settings, dead_id: int) -> tuple[DeadLetterRow, bytes]:
-    ledger = settings.ledger()
+    ledger = compose.open_ledger(settings)
     try:
         with ledger.session() as session:
             row = session.get(DeadLetterRow, dead_id)
@@ -1441,4 +1441,8 @@ def schemas_export(
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except SchemaError as exc:  # e.g. a ledger never upgraded: say what to run, no traceback
+        console.print(str(exc), style="red", markup=False)
+        raise SystemExit(1) from None

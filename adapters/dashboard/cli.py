@@ -16,6 +16,7 @@ from adapters.dashboard.app import create_app
 from adapters.dashboard.auth import AccountError, Accounts, Role
 from adapters.output import make_console
 from adapters.paging import Page
+from adapters.service import compose
 from adapters.settings import Settings, SettingsError, load_settings
 
 app = typer.Typer(
@@ -84,7 +85,7 @@ def serve(
     sock.bind((host, port))
     scheme = "https" if tls_cert else "http"
     console.print(f"dashboard on {scheme}://{host}:{sock.getsockname()[1]}/ ; Ctrl-C stops")
-    ledger = settings.ledger()
+    ledger = compose.open_ledger(settings)
     try:
         if not Accounts(ledger).users():
             console.print("[yellow]no accounts yet: `mechbus dashboard user add NAME --role`[/]")
@@ -111,7 +112,7 @@ def user_add(
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    ledger = _settings(home, ledger_url).ledger()
+    ledger = compose.open_ledger(_settings(home, ledger_url))
     try:
         Accounts(ledger).add(name, role, password)
     except AccountError as exc:
@@ -129,7 +130,7 @@ def user_disable(
     ledger_url: LedgerOpt = None,
 ) -> None:
     """Disable an account (its open sessions stop working at their next request)."""
-    ledger = _settings(home, ledger_url).ledger()
+    ledger = compose.open_ledger(_settings(home, ledger_url))
     try:
         found = Accounts(ledger).disable(name)
     finally:
@@ -143,7 +144,7 @@ def user_disable(
 @user_app.command("list")
 def user_list(home: HomeOpt = None, ledger_url: LedgerOpt = None) -> None:
     """Every account, its role and whether it is enabled."""
-    ledger = _settings(home, ledger_url).ledger()
+    ledger = compose.open_ledger(_settings(home, ledger_url))
     try:
         for row in Accounts(ledger).users():
             state = "disabled" if row.disabled else "enabled"
@@ -163,7 +164,7 @@ def user_logins(
     """The login audit trail: every attempt, successful or not, newest first, a page at a
     time (said on stderr when more follow)."""
     page = Page(None if every else limit, offset)
-    ledger = _settings(home, ledger_url).ledger()
+    ledger = compose.open_ledger(_settings(home, ledger_url))
     try:
         rows, cut = page.cut(Accounts(ledger).logins(page.fetch, page.offset))
         for row in rows:

@@ -17,6 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from adapters.environment import STORE_KEY
 from adapters.natsserver.binary import (
     NatsServerError,
     NatsServerNotFound,
@@ -41,7 +42,7 @@ HTTP_TIMEOUT = 2.0
 _WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::", "[::]"})
 # The store key reaches the server through its environment, so it is never written into the
 # config file that lies beside the store it protects.
-STORE_KEY_VARIABLE = "MECHBUS_STORE_KEY"
+STORE_KEY_VARIABLE = STORE_KEY
 
 # Never send loopback health checks through an HTTP(S)_PROXY from the environment.
 LOOPBACK_HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))
