@@ -1446,3 +1446,6 @@ def main() -> None:
     except SchemaError as exc:  # e.g. a ledger never upgraded: say what to run, no traceback
         console.print(str(exc), style="red", markup=False)
         raise SystemExit(1) from None
+    except SettingsError as exc:  # a key from the environment, checked where it is first used
+        console.print(str(exc), style="red", markup=False)
+        raise SystemExit(2) from None

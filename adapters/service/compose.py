@@ -39,7 +39,9 @@ def sealer(settings: Settings) -> Sealer:
         try:
             return Sealer(base64.b64decode(settings.ledger_key))
         except (binascii.Error, ValueError) as exc:
-            raise SettingsError(f"{environment.LEDGER_KEY}: {exc}") from None
+            raise SettingsError(
+                f"{environment.LEDGER_KEY} must be a 32-byte key in base64: {exc}"
+            ) from None
     return Sealer.from_file(settings.ledger_key_file)
 
 
