@@ -6,17 +6,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import signal
 
-from adapters.ledger.sealing import Sealer
-from adapters.ledger.store import SqlLedger
-from bus.runtime.hub import Hub
+from adapters.service import compose
 
 
 async def serve(nats_url: str, ledger_url: str) -> None:
-    ledger = SqlLedger(ledger_url, sealer=Sealer(os.urandom(32)))
-    hub = Hub(ledger, nats_url)
+    ledger = compose.measurement_ledger(ledger_url)
+    hub = compose.hub(None, ledger, nats_url)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

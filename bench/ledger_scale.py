@@ -10,7 +10,6 @@ Medians of repeated runs; the machine is shared and noisy.
 
 from __future__ import annotations
 
-import os
 import random
 import sqlite3
 import statistics
@@ -22,11 +21,11 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from adapters.ledger.sealing import Sealer
 from adapters.ledger.store import SqlLedger, sqlite_url
 from adapters.ledger.tables import CommitmentRow, RecipientRow, RequestRow
 from adapters.readmodel.requests import Filters, pending
 from adapters.readmodel.scorecard import state_scores
+from adapters.service import compose
 from schemas.registry import AgencyKind, active_registry
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -158,7 +157,7 @@ def run(
 ) -> list[dict[str, float]]:
     db = workdir / "ledger-scale.db"
     db.unlink(missing_ok=True)
-    ledger = SqlLedger(sqlite_url(db), sealer=Sealer(os.urandom(32)))  # nothing is sealed here
+    ledger = compose.measurement_ledger(sqlite_url(db))  # nothing is sealed here
     rng = random.Random(20261129)
     results = []
     built = 0

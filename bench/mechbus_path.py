@@ -4,7 +4,6 @@ completed."""
 
 from __future__ import annotations
 
-import os
 import statistics
 import tempfile
 import time
@@ -13,8 +12,8 @@ from typing import Any
 
 from nats.js import JetStreamContext
 
-from adapters.ledger.sealing import Sealer
 from adapters.ledger.store import SqlLedger, sqlite_url
+from adapters.service import compose
 from bench.bodies import STREAM, Body
 from bench.timing import Publish, Tracker, percentile
 from bus.domain.ports import Delivery
@@ -100,10 +99,10 @@ class MechbusConsumer:
         self._tmp = tempfile.TemporaryDirectory(prefix="mechbus-bench-ledger-")
         # Built (and migrated) before the clock starts, as `mechbus up` does at startup.
         # A key of our own: the ledger seals personal fields whether or not a body has any.
-        self._ledger = SqlLedger(
-            sqlite_url(Path(self._tmp.name) / "ledger.db"), sealer=Sealer(os.urandom(32))
-        )
-        self.hub = TimedHub(self._ledger, url, tracker=tracker)
+        self._ledger = compose.measurement_ledger(sqlite_url(Path(self._tmp.name) / "ledger.db"))
+        hub = compose.hub(None, self._ledger, url, kind=TimedHub, tracker=tracker)
+        assert isinstance(hub, TimedHub)
+        self.hub = hub
         await self.hub.start()
 
     async def stop(self) -> None:

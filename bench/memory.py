@@ -17,7 +17,7 @@ import nats
 from nats.js import JetStreamContext
 
 from adapters.ledger.store import sqlite_url
-from adapters.natsserver.server import parent_death_hook
+from adapters.natsserver.binary import parent_death_hook
 from bench import bodies
 from bench.timing import nats_server, saturate
 from bus.domain.streams import HUB_DURABLE

@@ -1,21 +1,33 @@
-"""The mechbus v1 contract: the envelope, the message families and the agency registry."""
+"""The mechbus v1 contract: the envelope, the message families and the agency registry.
 
-from schemas.envelope import Confidentiality, Envelope, Family, Urgency, new_message_id
-from schemas.messages import MESSAGE_TYPES, Message, parse_message
-from schemas.registry import Agency, AgencyKind, AgencyRegistry, active_registry, use_registry
+The names below load on first use (PEP 562), so that importing one module of the contract,
+such as ``schemas.errors``, does not build every message model."""
 
-__all__ = [
-    "MESSAGE_TYPES",
-    "Agency",
-    "AgencyKind",
-    "AgencyRegistry",
-    "Confidentiality",
-    "Envelope",
-    "Family",
-    "Message",
-    "Urgency",
-    "active_registry",
-    "new_message_id",
-    "parse_message",
-    "use_registry",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    "Confidentiality": "schemas.envelope",
+    "Envelope": "schemas.envelope",
+    "Family": "schemas.envelope",
+    "Urgency": "schemas.envelope",
+    "new_message_id": "schemas.envelope",
+    "MESSAGE_TYPES": "schemas.messages",
+    "Message": "schemas.messages",
+    "parse_message": "schemas.messages",
+    "Agency": "schemas.registry",
+    "AgencyKind": "schemas.registry",
+    "AgencyRegistry": "schemas.registry",
+    "active_registry": "schemas.registry",
+    "use_registry": "schemas.registry",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'schemas' has no attribute {name!r}")
+    return getattr(importlib.import_module(_WHERE[name]), name)

@@ -127,7 +127,6 @@ def wait_for_hub(proc: subprocess.Popen[str]) -> None:
 def filled_ledger(path: Path) -> str:
     """A ledger holding seven of everything a list view shows."""
     from adapters.ledger.outbox import Outbox
-    from adapters.ledger.store import SqlLedger
     from bus.domain import subjects
     from bus.domain.policy import Policy
     from bus.domain.ports import Delivery
@@ -135,9 +134,10 @@ def filled_ledger(path: Path) -> str:
     from bus.domain.rules import Rules
     from schemas.capacity import CapacityUpdate
     from tests import builders as b
+    from tests.ledgers import upgraded_ledger
 
     url = f"sqlite:///{path}"
-    ledger = SqlLedger(url)
+    ledger = upgraded_ledger(url)
     now = datetime.now(UTC)
     requests = [b.patrol_request(at=now) for _ in range(7)]
     first = requests[0].id

@@ -14,6 +14,7 @@ from sqlalchemy import create_engine, text
 from adapters.ledger.store import SqlLedger, sqlite_url
 from adapters.natsserver.server import EmbeddedNatsServer
 from bus.runtime.hub import Hub
+from tests.ledgers import upgraded_ledger
 
 PG_URL = os.environ.get("MECHBUS_TEST_PG", "postgresql+psycopg://root@127.0.0.1:5432/test")
 
@@ -61,7 +62,7 @@ def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def ledger(ledger_url: str) -> Iterator[SqlLedger]:
-    ledger = SqlLedger(ledger_url)
+    ledger = upgraded_ledger(ledger_url)
     yield ledger
     ledger.close()
 

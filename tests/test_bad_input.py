@@ -9,20 +9,21 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from adapters.ledger.store import SqlLedger, sqlite_url
+from adapters.ledger.store import sqlite_url
 from adapters.ledger.tables import DeadLetterRow
 from adapters.natsserver.server import EmbeddedNatsServer
 from bus.runtime.agency import AgencyClient
 from bus.runtime.hub import Hub
 from schemas.tracking import Rejected, RejectionReason
 from tests import builders as b
+from tests.ledgers import upgraded_ledger
 
 OUTBOX = "mech.v1.from.gro.government.acknowledgement"
 
 
 @pytest.fixture
 async def bus(nats_server: EmbeddedNatsServer, tmp_path: object) -> AsyncIterator[Hub]:
-    ledger = SqlLedger(sqlite_url(tmp_path / "ledger.db"))  # type: ignore[operator]
+    ledger = upgraded_ledger(sqlite_url(tmp_path / "ledger.db"))  # type: ignore[operator]
     hub = Hub(ledger, nats_server.url, defer_unknown_for=0.3)
     await hub.start()
     yield hub

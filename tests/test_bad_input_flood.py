@@ -32,6 +32,7 @@ from schemas.tracking import Rejected, RejectionReason
 from tests import builders as b
 from tests.bad_inputs import INBOX, MECHANISM, OUTBOX, BadInput, catalogue, valid_acknowledgement
 from tests.conftest import PG_URL
+from tests.ledgers import upgraded_ledger
 
 STREAM = StreamSpec().name
 REJECTED = "mech.tracking.rejected.v1"
@@ -272,7 +273,7 @@ def _empty_ledger(url: str, tmp_path: Path, live: SqlLedger) -> Iterator[SqlLedg
         _pg(f"CREATE SCHEMA {schema}")
         sep = "&" if "?" in PG_URL else "?"
         target = f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
-    rebuilt = SqlLedger(target, sealer=live.sealer)
+    rebuilt = upgraded_ledger(target, sealer=live.sealer)
     try:
         yield rebuilt
     finally:

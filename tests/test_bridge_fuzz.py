@@ -14,8 +14,9 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from adapters.bridge.app import create_app
 from adapters.bridge.store import BridgeStore
-from adapters.ledger.store import SqlLedger, sqlite_url
+from adapters.ledger.store import sqlite_url
 from schemas.envelope import Envelope
+from tests.ledgers import upgraded_ledger
 
 EXAMPLES_PER_OPERATION = 25
 SEEN: set[int] = set()
@@ -33,7 +34,7 @@ class Recorder:
 # Schemathesis loads the schema when the module is imported (its from_fixture does not work
 # with this pytest), so the app and its scratch ledger are made here, once.
 _scratch = tempfile.TemporaryDirectory(prefix="mechbus-fuzz-")
-_ledger = SqlLedger(sqlite_url(Path(_scratch.name) / "ledger.db"))
+_ledger = upgraded_ledger(sqlite_url(Path(_scratch.name) / "ledger.db"))
 _store = BridgeStore(Path(_scratch.name) / "creds")
 TOKEN = _store.issue_token("gro.government")
 APP = create_app(_ledger, _store, Recorder())

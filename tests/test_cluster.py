@@ -16,9 +16,9 @@ from nats.errors import ConnectionClosedError, NoRespondersError
 from nats.js.errors import APIError, ServiceUnavailableError
 from sqlmodel import func, select
 
-from adapters.ledger.store import SqlLedger, sqlite_url
+from adapters.ledger.store import sqlite_url
 from adapters.ledger.tables import MessageRow
-from adapters.natsserver.server import EmbeddedNatsCluster
+from adapters.natsserver.cluster import EmbeddedNatsCluster
 from bus.domain.streams import CAPACITY_BUCKET, StreamSpec, hub_consumer
 from bus.runtime import jetstream
 from bus.runtime.agency import AgencyClient
@@ -27,6 +27,7 @@ from bus.runtime.puller import BatchPuller
 from schemas.envelope import Envelope
 from tests import builders as b
 from tests.cli_processes import SEND_PATROL, launch, run, wait_until_gone
+from tests.ledgers import upgraded_ledger
 
 REQUESTS = 1000
 R3 = StreamSpec(replicas=3)
@@ -146,7 +147,7 @@ async def test_consumer_leader_killed_mid_traffic_loses_and_doubles_nothing(
     cluster: EmbeddedNatsCluster, client: Client, tmp_path: Path, figures: Callable[[str], None]
 ) -> None:
     started = time.monotonic()
-    ledger = SqlLedger(sqlite_url(tmp_path / "ledger.db"))
+    ledger = upgraded_ledger(sqlite_url(tmp_path / "ledger.db"))
     hub = Hub(ledger, cluster.urls, stream=R3, checkpoint_interval=0)
     await hub.start()
     js = client.jetstream()

@@ -48,6 +48,7 @@ from schemas.envelope import Envelope
 from schemas.requests import RelocationRequest
 from tests import builders as b
 from tests.cli_processes import run
+from tests.ledgers import home_ledger
 
 PASSWORD = "contraseña de prueba larga"
 PAGES = ["/pending", "/commitments", "/scorecard", "/shelters", "/board", "/dead-letters"]
@@ -66,7 +67,7 @@ HTML = {"Accept": "text/html"}
 
 
 def add_accounts(settings: Settings) -> None:
-    ledger = settings.ledger()
+    ledger = home_ledger(settings)
     try:
         accounts = Accounts(ledger)
         for name, role in (
@@ -149,7 +150,7 @@ def test_wrong_role_and_csrf_are_refused(demo: tuple[TestClient, Settings]) -> N
     assert client.post("/logout", data={"csrf_token": old}).status_code == 403
     assert client.post("/lang", data={"lang": "en"}).status_code == 403
     # a disabled account's session stops working at its next request
-    ledger = settings.ledger()
+    ledger = home_ledger(settings)
     Accounts(ledger).disable("omar")
     ledger.close()
     response = client.get("/pending", headers=HTML, follow_redirects=False)
@@ -185,7 +186,7 @@ def test_logins_are_audited_and_cookies_are_strict(ledger_url: str, tmp_path: Pa
         cookie = ok.headers["set-cookie"].lower()
         assert "httponly" in cookie and "samesite=strict" in cookie and "secure" in cookie
         assert PASSWORD not in cookie
-    ledger = settings.ledger()
+    ledger = home_ledger(settings)
     try:
         with ledger.session() as session:
             rows = list(session.exec(select(DashboardLoginRow)))
@@ -221,7 +222,7 @@ def test_a_name_is_locked_after_five_failures_in_a_row(ledger_url: str, tmp_path
             follow_redirects=False,
         )
         assert other.status_code == 303
-    ledger = settings.ledger()
+    ledger = home_ledger(settings)
     try:
         with ledger.session() as session:
             reasons = [r.reason for r in session.exec(select(DashboardLoginRow))]
@@ -320,7 +321,7 @@ def test_personal_fields_only_for_caseworkers(demo: tuple[TestClient, Settings])
 def record(settings: Settings, messages: list[Envelope], at: datetime | None = None) -> None:
     """Record messages as the hub would (stored ``at``), at stream sequences after the
     ledger's last."""
-    ledger = settings.ledger()
+    ledger = home_ledger(settings)
     try:
         with ledger.session() as session:
             last = session.exec(select(func.max(MessageRow.stream_seq))).one() or 0
@@ -462,7 +463,7 @@ def test_actions_are_published_on_the_bus(
     assert any(b"placement_confirmed" in m and b"Persona Defensora Uno" in m for m in on_the_bus)
     assert any(b"acknowledgement_overdue" in m and silent.id.encode() in m for m in on_the_bus)
     assert any(b"escalated" in m and b"authority_notice" in m for m in on_the_bus)
-    ledger = settings.ledger()
+    ledger = home_ledger(settings)
     assert ledger.count(OutboxRow) >= 1  # kept first, marked published on the PubAck
     ledger.close()
 
@@ -493,7 +494,7 @@ async def _placement_bus(url: str, settings: Settings) -> dict[str, Any]:
     """A hub on ``settings``' ledger, and a relocation for two that Oaxaca and Norte offered
     to take (Norte has one free space) and Mexico City never answered; a spy on the wire."""
     bus: dict[str, Any] = {"wire": {CDMX: [], OAXACA: [], NORTE: []}}
-    bus["ledger"] = ledger = settings.ledger()
+    bus["ledger"] = ledger = home_ledger(settings)
     bus["hub"] = hub = Hub(ledger, url, defer_unknown_for=0.3)
     await hub.start()
     bus["spy"] = spy = await nats.connect(url)
@@ -586,7 +587,7 @@ def test_a_new_acknowledgement_arrives_as_a_server_sent_event(tmp_path: Path) ->
     app = create_app(settings, poll_interval=3600, live_max_events=1)
     feed = app.state.dash.feed
     request = b.patrol_request(at=datetime.now(UTC) - timedelta(minutes=1))
-    ledger = settings.ledger()
+    ledger = home_ledger(settings)
     record_batch(
         ledger,
         [Delivery(subjects.routes(request, b.REGISTRY)[0][0], request.to_json(), 1)],
@@ -707,7 +708,7 @@ def test_user_commands(tmp_path: Path) -> None:
     )
     assert rest.stdout.count("lucia\tok") == 1 and "more follow" not in rest.stderr
     assert runner.invoke(cli_app, ["dashboard", "user", "disable", "lucia"], env=env).exit_code == 0
-    ledger = settings.ledger()
+    ledger = home_ledger(settings)
     assert Accounts(ledger).get("lucia") is None
     stored = Accounts(ledger).users()[0].password_hash
     ledger.close()

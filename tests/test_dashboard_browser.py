@@ -42,6 +42,7 @@ def bus_and_dashboard(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     policy = tmp_path / "policy.toml"
     policy.write_text(shipped.replace('urgent = "1h"', 'urgent = "1s"'))
     assert run(["creds", "issue", "gro.government"], home).returncode == 0
+    assert run(["db", "upgrade"], home).returncode == 0  # the accounts' tables, before `up`
     added = subprocess.run(
         [*MECHBUS, "dashboard", "user", "add", "ana", "--role", "operator", "--password-stdin"],
         input=PASSWORD + "\n",

@@ -21,6 +21,7 @@ from bus.runtime.sweeper import Sweeper
 from bus.runtime.transport import JetStreamTransport
 from schemas.tracking import BoardSessionScheduled
 from tests import builders as b
+from tests.ledgers import upgraded_ledger
 
 H = timedelta(hours=1)
 
@@ -44,7 +45,7 @@ def clock() -> FakeClock:
 async def hub_and_ledger(
     nats_server: EmbeddedNatsServer, ledger_url: str, clock: FakeClock
 ) -> AsyncIterator[tuple[Hub, SqlLedger]]:
-    ledger = SqlLedger(ledger_url)
+    ledger = upgraded_ledger(ledger_url)
     hub = Hub(ledger, nats_server.url, clock=clock)
     await hub.start()
     yield hub, ledger

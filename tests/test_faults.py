@@ -21,6 +21,7 @@ from adapters.ledger.tables import DeadLetterRow, MessageRow, RecipientRow
 from adapters.natsserver.server import EmbeddedNatsServer
 from bus.runtime.agency import AgencyClient
 from tests import builders as b
+from tests.ledgers import upgraded_ledger
 
 REQUESTS = 5000
 
@@ -89,7 +90,7 @@ async def test_hub_killed_three_times_loses_and_doubles_nothing(
         if ledger_kind == "sqlite"
         else str(request.getfixturevalue("pg_url"))
     )
-    ledger = SqlLedger(ledger_url)  # creates the schema before the hub starts
+    ledger = upgraded_ledger(ledger_url)  # creates the schema before the hub starts
     hub = start_hub(nats_server.url, ledger_url, tmp_path / "home")
     try:
         async with await AgencyClient.connect(nats_server.url, "fed.mechanism") as mechanism:
@@ -147,7 +148,7 @@ async def test_nats_server_restart_during_traffic(
 ) -> None:
     from bus.runtime.hub import Hub
 
-    ledger = SqlLedger(sqlite_url(tmp_path / "ledger.db"))
+    ledger = upgraded_ledger(sqlite_url(tmp_path / "ledger.db"))
     hub = Hub(ledger, nats_server.url)
     await hub.start()
     sent = []
@@ -202,7 +203,7 @@ async def test_postgres_restart_during_traffic(
 
     version = sorted(os.listdir("/etc/postgresql"))[-1]
     control = [str(PG_CTL), "--skip-systemctl-redirect", version, "main"]
-    ledger = SqlLedger(pg_url)
+    ledger = upgraded_ledger(pg_url)
     hub = Hub(ledger, nats_server.url)
     await hub.start()
     sent = []

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -16,10 +19,11 @@ from sqlmodel import Session, SQLModel, select
 from typer.testing import CliRunner
 
 from adapters.cli import app
-from adapters.ledger.migrate import SchemaError, current, head, upgrade
+from adapters.ledger.migrate import LedgerNotReady, SchemaError, current, head, upgrade
 from adapters.ledger.store import SqlLedger, make_engine, sqlite_url
 from adapters.ledger.tables import BoardSessionRow, MessageRow
 from adapters.settings import SettingsError, load_settings
+from tests.ledgers import home_ledger, upgraded_ledger
 
 POOL_ENV = {
     "MECHBUS_DB_POOL_SIZE": "3",
@@ -149,7 +153,7 @@ def test_a_create_all_ledger_is_adopted_with_its_rows(ledger_url: str, engine: E
         session.commit()
     assert current(engine) is None
 
-    ledger = SqlLedger(ledger_url)
+    ledger = upgraded_ledger(ledger_url)
     try:
         assert current(ledger.engine) == head()
         with ledger.session() as session:
@@ -162,7 +166,7 @@ def test_a_create_all_ledger_is_adopted_with_its_rows(ledger_url: str, engine: E
 
 def test_a_ledger_at_head_opens_without_the_write_lock(tmp_path: Path) -> None:
     # Every CLI view builds a SqlLedger; one at head must not wait for the hub's writes.
-    SqlLedger(sqlite_url(tmp_path / "ledger.db")).close()
+    upgraded_ledger(sqlite_url(tmp_path / "ledger.db")).close()
     read_only = SqlLedger(f"sqlite:///file:{tmp_path / 'ledger.db'}?mode=ro&uri=true")
     try:
         assert read_only.count(MessageRow) == 0
@@ -237,7 +241,7 @@ def test_pool_settings_from_the_environment_reach_the_engine(
 ) -> None:
     for name, value in POOL_ENV.items():
         monkeypatch.setenv(name, value)
-    ledger = load_settings(home=tmp_path, ledger_url=pg_url).ledger()
+    ledger = home_ledger(load_settings(home=tmp_path, ledger_url=pg_url))
     try:
         pool: Any = ledger.engine.pool
         assert pool.size() == 3
@@ -253,7 +257,7 @@ def test_pool_settings_from_the_environment_reach_the_engine(
 def test_sqlite_keeps_its_own_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in POOL_ENV.items():
         monkeypatch.setenv(name, value)
-    ledger = load_settings(home=tmp_path).ledger()
+    ledger = home_ledger(load_settings(home=tmp_path))
     try:
         assert ledger.url.startswith("sqlite")
         assert getattr(ledger.engine.pool, "_recycle", -1) != 600
@@ -286,3 +290,47 @@ def test_a_bad_pool_setting_is_refused_naming_the_variable(
         refused = CliRunner().invoke(app, [*command, "--home", str(tmp_path)])
         assert refused.exit_code == 2
         assert name in refused.output
+
+
+def _pending(home: Path, ledger_url: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MECHBUS_")}
+    env |= {"MECHBUS_HOME": str(home), "MECHBUS_LEDGER_URL": ledger_url, "COLUMNS": "200"}
+    return subprocess.run(
+        [sys.executable, "-m", "adapters.cli", "pending"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_a_read_on_a_fresh_home_is_refused_and_migrates_nothing(
+    ledger_url: str, engine: Engine, tmp_path: Path
+) -> None:
+    refused = _pending(tmp_path / "home", ledger_url)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    said = " ".join((refused.stdout + refused.stderr).split())
+    assert "Traceback" not in said
+    assert engine.url.render_as_string(hide_password=True) in said
+    assert f"schema revision none, and this mechbus needs revision {head()}" in said
+    assert "run `mechbus db upgrade`" in said
+    assert current(engine) is None  # nothing was created
+
+    upgrade(engine)
+    assert _pending(tmp_path / "home", ledger_url).returncode == 0
+
+
+def test_a_read_on_a_stale_ledger_is_refused_naming_both_revisions(
+    ledger_url: str, engine: Engine, tmp_path: Path
+) -> None:
+    upgrade(engine, "0004")
+    refused = _pending(tmp_path / "home", ledger_url)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    said = " ".join((refused.stdout + refused.stderr).split())
+    assert "Traceback" not in said
+    assert f"schema revision 0004, and this mechbus needs revision {head()}" in said
+    assert "mechbus db upgrade" in said
+    assert current(engine) == "0004"  # left as it was
+    with pytest.raises(LedgerNotReady):
+        SqlLedger(ledger_url).close()

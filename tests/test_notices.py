@@ -18,6 +18,7 @@ from adapters.bridge.notices import EmailNotifier, SmtpSettings
 from adapters.bridge.store import BridgeStore
 from adapters.ledger.store import SqlLedger, sqlite_url
 from adapters.ledger.tables import EscalationRow, NotificationAttemptRow, RequestRow
+from tests.ledgers import upgraded_ledger
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
@@ -48,7 +49,7 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
 
 @pytest.fixture
 def ledger(tmp_path: Path) -> Iterator[SqlLedger]:
-    ledger = SqlLedger(sqlite_url(tmp_path / "ledger.db"))
+    ledger = upgraded_ledger(sqlite_url(tmp_path / "ledger.db"))
     with ledger.session() as s:
         s.add(
             RequestRow(

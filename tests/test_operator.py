@@ -267,7 +267,7 @@ def test_a_hub_that_loses_its_lease_to_another_stops(
     home = tmp_path / "home"
     up = start(ups, home, MECHBUS_LEDGER_URL=pg_url)
     admin = create_engine(pg_url)
-    rival = SqlLedger(pg_url, create=False)
+    rival = SqlLedger(pg_url)
     try:
         with admin.begin() as conn:
             cut = conn.execute(

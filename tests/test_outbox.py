@@ -6,13 +6,13 @@ import nats
 from sqlmodel import select
 
 from adapters.ledger.outbox import Outbox
-from adapters.ledger.store import SqlLedger
 from adapters.ledger.tables import MessageRow, OutboxRow, RequestRow
 from adapters.natsserver.server import EmbeddedNatsServer
 from bus.runtime import jetstream
 from bus.runtime.hub import Hub
 from bus.runtime.transport import JetStreamTransport
 from tests import builders as b
+from tests.ledgers import upgraded_ledger
 
 PERSON = {"full_name": "Persona Periodista", "address": "Calle Falsa 123, Iguala"}
 
@@ -20,7 +20,7 @@ PERSON = {"full_name": "Persona Periodista", "address": "Calle Falsa 123, Iguala
 async def test_a_relay_after_a_lost_puback_is_recorded_once(
     nats_server: EmbeddedNatsServer, ledger_url: str
 ) -> None:
-    ledger = SqlLedger(ledger_url)
+    ledger = upgraded_ledger(ledger_url)
     hub = Hub(ledger, nats_server.url)
     await hub.start()
     nc = await nats.connect(nats_server.url)

@@ -21,6 +21,7 @@ from adapters.settings import load_settings
 from schemas.capacity import CapacityBody, CapacityUpdate, PlacementOffer, PlacementOfferBody
 from tests.cli_processes import run, running_up
 from tests.ledger_reads import recipient_status
+from tests.ledgers import home_ledger
 
 CDMX, OAXACA, NORTE = "shelter.casa-refugio-cdmx", "shelter.albergue-oaxaca", "shelter.casa-norte"
 NAMES = ["Persona Reubicada Uno", "Persona Reubicada Dos"]
@@ -123,7 +124,7 @@ def mechbus(home: Path, *args: str) -> Any:
 
 
 def status(home: Path, request_id: str, shelter: str) -> str | None:
-    ledger = load_settings(home=home).ledger()
+    ledger = home_ledger(load_settings(home=home))
     try:
         return recipient_status(ledger, request_id, shelter)
     finally:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.settings import policy_from, registry_from
+from adapters import environment
 from bus.domain.ladder import BoardSession, Obligation, escalation_id, rung_message, rungs_due
 from bus.domain.policy import Clock, Policy, PolicyError, parse_duration
 from schemas.envelope import Urgency
@@ -86,9 +86,9 @@ def test_bad_policy_files_are_refused_clearly(
 def test_deployment_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "policy.toml"
     path.write_text(SHIPPED.replace('urgent = "1h"', 'urgent = "30m"'))
-    chosen = policy_from({"MECHBUS_POLICY": str(path)})
+    chosen = environment.policy({"MECHBUS_POLICY": str(path)})
     assert chosen.length(Clock.ACKNOWLEDGEMENT, Urgency.URGENT) == timedelta(minutes=30)
-    assert policy_from({}).origin == "bus/data/policy.toml"
+    assert environment.policy({}).origin == "bus/data/policy.toml"
     # the domain itself never looks at the environment
     monkeypatch.setenv("MECHBUS_POLICY", str(path))
     assert Policy.load().length(Clock.ACKNOWLEDGEMENT, Urgency.URGENT) == timedelta(hours=1)
@@ -100,7 +100,7 @@ def test_deployment_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         '[[agency]]\nid = "fed.mechanism"\nkind = "federal"\nname = "Mecanismo"\n'
         '[[agency]]\nid = "gro.government"\nkind = "government"\nname = "SGG"\nstate = "GRO"\n'
     )
-    assert len(registry_from({"MECHBUS_AGENCIES": str(path)})) == 2
+    assert len(environment.registry({"MECHBUS_AGENCIES": str(path)})) == 2
     monkeypatch.setenv("MECHBUS_AGENCIES", str(path))
     assert len(AgencyRegistry.load()) > 2  # the shipped one: only the entry point reads it
 

@@ -16,6 +16,7 @@ from adapters.natsserver.server import EmbeddedNatsServer
 from bus.runtime.agency import AgencyClient
 from bus.runtime.hub import Hub
 from tests import builders as b
+from tests.ledgers import upgraded_ledger
 
 
 @pytest.fixture
@@ -72,7 +73,7 @@ async def test_rebuilt_ledger_equals_the_live_one(
 ) -> None:
     hub, ledger = live
     await _traffic(nats_server.url, hub)
-    rebuilt = SqlLedger(sqlite_url(tmp_path / "rebuilt.db"), sealer=ledger.sealer)
+    rebuilt = upgraded_ledger(sqlite_url(tmp_path / "rebuilt.db"), sealer=ledger.sealer)
     try:
         results = await _replay_into(nats_server.url, rebuilt)
         assert results["recorded"] == ledger.count(MessageRow)
@@ -101,7 +102,7 @@ async def test_compare_names_the_table_that_differs(
 ) -> None:
     hub, ledger = live
     await _traffic(nats_server.url, hub)
-    rebuilt = SqlLedger(sqlite_url(tmp_path / "rebuilt.db"), sealer=ledger.sealer)
+    rebuilt = upgraded_ledger(sqlite_url(tmp_path / "rebuilt.db"), sealer=ledger.sealer)
     try:
         await _replay_into(nats_server.url, rebuilt)
         with rebuilt.session() as s:

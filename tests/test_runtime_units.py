@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from adapters.ledger.outbox import Outbox
-from adapters.ledger.store import SqlLedger, sqlite_url
+from adapters.ledger.store import sqlite_url
 from bus.domain import subjects
 from bus.domain.copies import recipient_copies
 from bus.domain.ladder import Obligation
@@ -25,6 +25,7 @@ from bus.runtime.undeliverable import Failures, UndeliverableKeeper
 from schemas.messages import parse_message
 from tests import builders as b
 from tests.fakes import FakeClock, FakeReceived, FixedObligations, MemoryBus, MemoryLedger
+from tests.ledgers import upgraded_ledger
 from tests.test_recording import Stream as RecordingStream
 
 COPY_IDS = CopyIds(b"k" * CopyIds.KEY_BYTES)
@@ -139,7 +140,7 @@ async def test_a_sweep_publishes_each_due_rung_once() -> None:
 async def test_the_outbox_relay_keeps_order_and_stops_at_the_first_failure(
     tmp_path: Path,
 ) -> None:
-    ledger = SqlLedger(sqlite_url(tmp_path / "ledger.db"))
+    ledger = upgraded_ledger(sqlite_url(tmp_path / "ledger.db"))
     try:
         outbox, bus = Outbox(ledger), MemoryBus()
         first, second = b.patrol_request(), b.patrol_request(to="ver.government")

@@ -21,6 +21,7 @@ from bus.runtime.hub import Hub
 from schemas.tracking import Rejected, RejectionReason
 from tests import builders as b
 from tests.ledger_reads import credentials
+from tests.ledgers import upgraded_ledger
 
 AGENCIES = ("fed.mechanism", "gro.government", "ver.government", "shelter.casa-refugio-cdmx")
 
@@ -40,7 +41,7 @@ def secure_server(tmp_path: Path, store: CredentialStore) -> Iterator[EmbeddedNa
 async def hub(
     secure_server: EmbeddedNatsServer, store: CredentialStore, tmp_path: Path
 ) -> AsyncIterator[tuple[Hub, SqlLedger]]:
-    ledger = SqlLedger(sqlite_url(tmp_path / "ledger.db"))
+    ledger = upgraded_ledger(sqlite_url(tmp_path / "ledger.db"))
     hub = Hub(ledger, secure_server.url, creds=store.seed_path("fed.hub"), provision=AGENCIES)
     await hub.start()
     yield hub, ledger
@@ -246,7 +247,7 @@ async def test_tls_is_required_and_verified(tmp_path: Path, store: CredentialSto
 
     tls = make_development_tls(tmp_path / "tls")
     config = store.server_config() + tls.server_config()
-    ledger = SqlLedger(sqlite_url(tmp_path / "tls-ledger.db"))
+    ledger = upgraded_ledger(sqlite_url(tmp_path / "tls-ledger.db"))
     with EmbeddedNatsServer(tmp_path / "tls-nats", extra_config=config) as server:
         hub = Hub(
             ledger,

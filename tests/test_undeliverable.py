@@ -19,6 +19,7 @@ from bus.runtime.agency import AgencyClient
 from bus.runtime.hub import Hub
 from schemas.tracking import Rejected, RejectionReason
 from tests import builders as b
+from tests.ledgers import upgraded_ledger
 
 
 class PoisonedLedger:
@@ -55,7 +56,7 @@ class _PoisonedUnit:
 async def poisoned(
     nats_server: EmbeddedNatsServer, ledger_url: str
 ) -> AsyncIterator[tuple[Hub, SqlLedger, set[str]]]:
-    ledger = SqlLedger(ledger_url)
+    ledger = upgraded_ledger(ledger_url)
     poison: set[str] = set()
     hub = Hub(PoisonedLedger(ledger, poison), nats_server.url, max_deliver=3)  # type: ignore[arg-type]
     await hub.start()

@@ -12,6 +12,7 @@ from adapters.cli import (
     agency,
     board,
     bridge,
+    common,
     contract,
     creds,
     dashboard,
@@ -60,7 +61,15 @@ app.add_typer(dlq.app, name="dlq")
 
 
 def main() -> None:
-    from adapters.settings import install_registry
+    from adapters import environment
+    from bus.domain.errors import ConfigurationError, LedgerError
 
-    install_registry()  # what every message is validated against, in this process
-    app()
+    try:
+        environment.install_registry()  # what every message is validated against, here
+        app()
+    except LedgerError as exc:  # e.g. a ledger never upgraded: say what to run, no traceback
+        common.console.print(str(exc), style="red", markup=False)
+        raise SystemExit(1) from None
+    except ConfigurationError as exc:  # e.g. a key from the environment, checked when used
+        common.console.print(str(exc), style="red", markup=False)
+        raise SystemExit(2) from None

@@ -30,7 +30,7 @@ def agency_run(
     nats_url: NatsOpt = None,
 ) -> None:
     """Run one stub agency in the foreground (its own process, like a real agency's client)."""
-    from adapters.service.demo import stub_command
+    from adapters.service.stubs import stub_command
 
     settings = common.settings(home, nats_url)
     url = common.running_nats(settings)

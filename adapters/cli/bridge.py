@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -78,6 +77,8 @@ def serve(
 ) -> None:
     """Serve the bridge until Ctrl-C, with the webhook dispatcher and, given --smtp-host, the
     email notices. Agencies need a token (`mechbus creds token issue`)."""
+    from adapters.service import compose
+
     if ctx.invoked_subcommand is not None:
         return
     check_tls_pair(tls_cert, tls_key)
@@ -100,8 +101,8 @@ def serve(
         )
     url = settings.running_nats_url()
     store = BridgeStore(settings.creds_dir)
-    ledger = settings.ledger()
-    publisher = NatsPublisher(url, creds=creds, tls=settings.tls_context())
+    ledger = compose.open_ledger(settings)
+    publisher = NatsPublisher(url, creds=creds, tls=compose.tls_context(settings))
     web = create_app(ledger, store, publisher)
     config = uvicorn.Config(
         web,
@@ -120,7 +121,7 @@ def serve(
             store,
             ledger,
             creds_for=settings.creds_for,
-            nats_tls=settings.tls_context(),
+            nats_tls=compose.tls_context(settings),
             verify=verify,
             timeout=webhook_timeout,
         )
@@ -131,7 +132,7 @@ def serve(
             smtp_port,
             smtp_from,
             username=smtp_user,
-            password=os.environ.get("MECHBUS_SMTP_PASSWORD"),
+            password=settings.smtp_password,
         )
         notifier = EmailNotifier(ledger, store, smtp, link_base=link_base)
 

@@ -70,11 +70,11 @@ def running_nats(chosen: Settings) -> str:
 
 
 def policy(path: Path | None) -> Policy:
-    from adapters.settings import policy_from
+    from adapters import environment
     from bus.domain.policy import Policy, PolicyError
 
     try:
-        return Policy.load(path) if path is not None else policy_from()
+        return Policy.load(path) if path is not None else environment.policy()
     except PolicyError as exc:
         console.print(f"[red]bad deadline policy: {exc}[/]")
         raise typer.Exit(2) from None
@@ -125,7 +125,9 @@ def page(limit: int, offset: int, every: bool) -> Page:
 
 def query(chosen: Settings, read: Callable[[Session], T]) -> T:
     """Run one read against the ledger and close it."""
-    ledger = chosen.ledger()
+    from adapters.service import compose
+
+    ledger = compose.open_ledger(chosen)
     try:
         with ledger.session() as session:
             return read(session)

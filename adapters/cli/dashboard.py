@@ -46,6 +46,8 @@ def serve(
     ledger_url: LedgerOpt = None,
 ) -> None:
     """Serve the dashboard until Ctrl-C (actions need `mechbus up` running on this home)."""
+    from adapters.service import compose
+
     if ctx.invoked_subcommand is not None:
         return
     check_tls_pair(tls_cert, tls_key)
@@ -67,7 +69,7 @@ def serve(
         log_level="info",
     )
     sock = bound_socket(host, port, tls_cert, "dashboard", "/")
-    ledger = settings.ledger()
+    ledger = compose.open_ledger(settings)
     try:
         if not Accounts(ledger).users():
             console.print("[yellow]no accounts yet: `mechbus dashboard user add NAME --role`[/]")
@@ -91,12 +93,13 @@ def user_add(
 ) -> None:
     """Create a staff account (the password is asked twice, or read from stdin)."""
     from adapters.dashboard.auth import AccountError, Accounts
+    from adapters.service import compose
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    ledger = common.settings(home, ledger_url=ledger_url).ledger()
+    ledger = compose.open_ledger(common.settings(home, ledger_url=ledger_url))
     try:
         Accounts(ledger).add(name, role, password)
     except AccountError as exc:
@@ -115,8 +118,9 @@ def user_disable(
 ) -> None:
     """Disable an account (its open sessions stop working at their next request)."""
     from adapters.dashboard.auth import Accounts
+    from adapters.service import compose
 
-    ledger = common.settings(home, ledger_url=ledger_url).ledger()
+    ledger = compose.open_ledger(common.settings(home, ledger_url=ledger_url))
     try:
         found = Accounts(ledger).disable(name)
     finally:
@@ -131,8 +135,9 @@ def user_disable(
 def user_list(home: HomeOpt = None, ledger_url: LedgerOpt = None) -> None:
     """Every account, its role and whether it is enabled."""
     from adapters.dashboard.auth import Accounts
+    from adapters.service import compose
 
-    ledger = common.settings(home, ledger_url=ledger_url).ledger()
+    ledger = compose.open_ledger(common.settings(home, ledger_url=ledger_url))
     try:
         for row in Accounts(ledger).users():
             state = "disabled" if row.disabled else "enabled"
@@ -152,9 +157,10 @@ def user_logins(
     """The login audit trail: every attempt, successful or not, newest first, a page at a
     time (said on stderr when more follow)."""
     from adapters.dashboard.auth import Accounts
+    from adapters.service import compose
 
     page = Page(None if every else limit, offset)
-    ledger = common.settings(home, ledger_url=ledger_url).ledger()
+    ledger = compose.open_ledger(common.settings(home, ledger_url=ledger_url))
     try:
         rows, cut = page.cut(Accounts(ledger).logins(page.fetch, page.offset))
         for row in rows:

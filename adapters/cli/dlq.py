@@ -48,8 +48,9 @@ def dlq_list(
 
 def _dead_letter(settings: Settings, dead_id: int) -> tuple[DeadLetterRow, bytes]:
     from adapters.readmodel.dead_letters import dead_letter
+    from adapters.service import compose
 
-    ledger = settings.ledger()
+    ledger = compose.open_ledger(settings)
     try:
         with ledger.session() as session:
             row = dead_letter(session, dead_id)

@@ -32,9 +32,10 @@ def outbox_list(
 ) -> None:
     """Messages kept in the outbox and not published yet, oldest first."""
     from adapters.ledger.outbox import Outbox
+    from adapters.service import compose
 
     page = view.page
-    ledger = view.settings().ledger()
+    ledger = compose.open_ledger(view.settings())
     try:
         rows = Outbox(ledger).waiting(page.fetch, page.offset)
     finally:
@@ -48,6 +49,7 @@ def outbox_relay(
 ) -> None:
     """Publish what waits in the outbox now (``mechbus up`` does this continuously)."""
     from adapters.ledger.outbox import Outbox
+    from adapters.service import compose
     from adapters.service.actions import connect_as_hub
     from bus.domain.streams import StreamSpec
     from bus.runtime.transport import JetStreamTransport
@@ -56,14 +58,16 @@ def outbox_relay(
     url = common.running_nats(settings)
 
     async def once(outbox: Outbox) -> int:
+        from adapters.service import compose
+
         nc = await connect_as_hub(settings, url, "mechbus-outbox")
         try:
             transport = JetStreamTransport(nc.jetstream(), StreamSpec().name)
-            return await outbox.relay(transport, copy_ids=settings.copy_ids())
+            return await outbox.relay(transport, copy_ids=compose.copy_ids(settings))
         finally:
             await nc.drain()
 
-    ledger = settings.ledger()
+    ledger = compose.open_ledger(settings)
     try:
         outbox = Outbox(ledger)
         sent = asyncio.run(once(outbox))

@@ -114,6 +114,7 @@ def sweep(
 ) -> None:
     """One pass of the deadline sweeper (``mechbus up`` runs it continuously)."""
     from adapters.ledger.obligations import SqlObligations
+    from adapters.service import compose
     from adapters.service.actions import connect_as_hub
     from bus.domain.streams import StreamSpec
     from bus.runtime.sweeper import Sweeper
@@ -124,14 +125,14 @@ def sweep(
     url = common.running_nats(settings)
 
     async def once() -> int:
-        ledger = settings.ledger()
+        ledger = compose.open_ledger(settings)
         nc = await connect_as_hub(settings, url, "mechbus-sweep")
         try:
             sweeper = Sweeper(
                 SqlObligations(ledger),
                 JetStreamTransport(nc.jetstream(), StreamSpec().name),
                 policy=rules,
-                copy_ids=settings.copy_ids(),
+                copy_ids=compose.copy_ids(settings),
             )
             return len(await sweeper.sweep_once())
         finally:
@@ -144,9 +145,10 @@ def sweep(
 @audit_app.command("verify")
 def audit_verify(home: HomeOpt = None, ledger_url: LedgerOpt = None) -> None:
     """Walk the ledger's hash chain and name the first broken link (exit 1 if any)."""
+    from adapters.service import compose
     from bus.domain.chain import verify as verify_chain
 
-    ledger = common.settings(home, ledger_url=ledger_url).ledger()
+    ledger = compose.open_ledger(common.settings(home, ledger_url=ledger_url))
     try:
         checked, broken = verify_chain(ledger.chain())
         head = ledger.last_link()
@@ -186,6 +188,7 @@ def replay(
     from adapters.ledger.replay import ReplayError
     from adapters.ledger.replay import replay as replay_stream
     from adapters.ledger.store import SqlLedger
+    from adapters.service import compose
     from adapters.service.actions import connect_as_hub
 
     settings = common.settings(home, nats_url, ledger_url)
@@ -199,7 +202,7 @@ def replay(
         finally:
             await nc.drain()
 
-    target = SqlLedger(into, sealer=settings.sealer())
+    target = SqlLedger(into, sealer=compose.sealer(settings), migrate=True)  # a new ledger
     try:
         report = asyncio.run(rebuild(target))
         counts = ", ".join(f"{n} {result}" for result, n in sorted(report.results.items()))
@@ -208,7 +211,7 @@ def replay(
             f"messages ({counts or 'none'}) into {target.engine.url!r}"
         )
         if compare:
-            _compare(settings.ledger(), target)
+            _compare(compose.open_ledger(settings), target)
     except ReplayError as exc:
         console.print(f"[red]replay refused: {exc}[/]")
         raise typer.Exit(2) from None

@@ -118,9 +118,10 @@ def case(
 ) -> None:
     """One case's timeline across all agencies."""
     from adapters.readmodel.cases import case_timeline
+    from adapters.service import compose
 
     page = view.page
-    ledger = view.settings().ledger()
+    ledger = compose.open_ledger(view.settings())
     try:
         with ledger.session() as session:
             rows = case_timeline(session, ref, page.fetch, page.offset)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,25 +18,11 @@ from adapters.dashboard.auth import Accounts
 from adapters.dashboard.live import LedgerFeed
 from adapters.dashboard.web import CsrfFailed, Dashboard, Forbidden, LoginRequired, dash, render
 from adapters.readmodel.columns import CODES
+from adapters.service import compose
 from adapters.settings import Settings
 
 HERE = Path(__file__).parent
 SESSION_HOURS = 8  # a session left idle this long must log in again
-
-
-def secret_key(settings: Settings) -> str:
-    """The key that signs session cookies: MECHBUS_DASHBOARD_SECRET, or a file made once
-    (0600) beside the deployment's other keys, so sessions survive a restart."""
-    given = os.environ.get("MECHBUS_DASHBOARD_SECRET")
-    if given:
-        return given
-    path = settings.creds_dir / "dashboard.key"
-    if not path.exists():
-        settings.creds_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(secrets.token_urlsafe(48))
-    return path.read_text(encoding="utf-8").strip()
 
 
 def templates() -> Environment:
@@ -65,7 +49,7 @@ def create_app(
     live_max_events: int | None = None,
 ) -> FastAPI:
     """The dashboard over ``settings``' ledger; ``secure_cookies`` when served over TLS."""
-    ledger = settings.ledger()
+    ledger = compose.open_ledger(settings)
     feed = LedgerFeed(ledger, poll_interval)
 
     @asynccontextmanager
@@ -102,7 +86,7 @@ def create_app(
     # Added last, so it runs first: the session is there for the handlers above.
     app.add_middleware(
         SessionMiddleware,
-        secret_key=secret_key(settings),
+        secret_key=compose.dashboard_secret(settings),
         session_cookie="mechbus_session",
         max_age=SESSION_HOURS * 3600,
         same_site="strict",

@@ -1,8 +1,9 @@
 """Sealing personal data at rest: AES-256-GCM with the deployment's key.
 
-The key lives in ``$MECHBUS_HOME/creds/ledger.key`` (0600, created on first use) or comes from
-``MECHBUS_LEDGER_KEY`` (base64). Each sealed value is nonce || ciphertext, bound to its row by
-the associated data (the message id), so a sealed value moved to another row fails to open.
+The key lives in the home's ``creds/ledger.key`` (0600, created on first use) or is given in the
+environment (base64; see adapters.environment). Each sealed value is nonce || ciphertext, bound
+to its row by the associated data (the message id), so a sealed value moved to another row fails
+to open.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from bus.domain.errors import LedgerError
 
 log = logging.getLogger("mechbus.sealing")
-KEY_ENV = "MECHBUS_LEDGER_KEY"
 
 
 class SealError(LedgerError, ValueError):
@@ -39,9 +39,7 @@ class Sealer:
 
     @classmethod
     def from_file(cls, path: Path) -> Sealer:
-        """The deployment key at ``path`` (or ``$MECHBUS_LEDGER_KEY``), created if absent."""
-        if os.environ.get(KEY_ENV):
-            return cls(base64.b64decode(os.environ[KEY_ENV]))
+        """The deployment key at ``path``, created if absent."""
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

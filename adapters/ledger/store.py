@@ -20,7 +20,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session, SQLModel, col, create_engine, select
 
 from adapters import locks
-from adapters.ledger.migrate import upgrade
+from adapters.ledger.migrate import require_head, upgrade
 from adapters.ledger.rows import capacity_from_row, capacity_row_fields
 from adapters.ledger.sealing import Sealer
 from adapters.ledger.tables import (
@@ -98,7 +98,7 @@ class SqlLedger:
         self,
         url: str,
         *,
-        create: bool = True,
+        migrate: bool = False,
         sealer: Sealer | None = None,
         pool: PoolOptions | None = None,
         **engine_options: Any,
@@ -106,8 +106,12 @@ class SqlLedger:
         self.url = url
         self.sealer = sealer or Sealer.ephemeral()
         self.engine = make_engine(url, pool=pool, **engine_options)
-        if create:  # create or migrate the schema to the newest revision (adapters.ledger.migrate)
+        # Only a process that owns the ledger migrates it (``mechbus db upgrade``, ``up``, the
+        # demo): any other open of a missing or older schema is refused, naming the command.
+        if migrate:
             upgrade(self.engine)
+        else:
+            require_head(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()

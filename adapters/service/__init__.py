@@ -1,1 +1,2 @@
-"""The federal service: the running hub (`mechbus up`), the demo and the staff actions."""
+"""The federal service: the composition root, the running hub (`mechbus up`), its embedded
+servers, the demo and the staff actions."""

@@ -19,6 +19,7 @@ from adapters.ledger.store import SqlLedger
 from adapters.readmodel import placements
 from adapters.readmodel.dead_letters import recorded_or_refused
 from adapters.readmodel.placements import PlacementLine
+from adapters.service import compose
 from adapters.settings import Settings
 from bus.domain import subjects
 from bus.domain.capacity import ShelterCapacity
@@ -44,7 +45,7 @@ async def connect_as_hub(settings: Settings, url: str, name: str) -> Client:
         name=name,
         agency=HUB,
         creds=settings.creds_for(HUB),
-        tls=settings.tls_context(),
+        tls=compose.tls_context(settings),
     )
 
 
@@ -70,9 +71,9 @@ async def _send_as_sender(settings: Settings, url: str, message: Envelope) -> li
         url,
         message.source,
         creds=settings.creds_for(message.source),
-        tls=settings.tls_context(),
+        tls=compose.tls_context(settings),
         max_reconnect_attempts=2,
-        copy_ids=settings.copy_ids(),
+        copy_ids=compose.copy_ids(settings),
     ) as client:
         return await client.send(message)
 
@@ -81,7 +82,7 @@ async def publish(settings: Settings, message: Envelope) -> Sent:
     """Publish ``message``; a federal service's message is kept in the outbox first, so that
     it is recorded durably even when NATS is unreachable, and relayed when NATS is back."""
     federal = message.source.startswith("fed.")
-    ledger = settings.ledger() if federal else None
+    ledger = compose.open_ledger(settings) if federal else None
     outbox = Outbox(ledger) if ledger is not None else None
     try:
         if outbox is not None:
@@ -204,7 +205,7 @@ async def confirm_placement(
 
 async def _verdict(settings: Settings, message: PlacementConfirmed, wait: float) -> Placed:
     deadline = asyncio.get_running_loop().time() + wait
-    ledger = settings.ledger()
+    ledger = compose.open_ledger(settings)
     try:
         while True:
             verdict = await asyncio.to_thread(_recorded_or_refused, ledger, message)
@@ -270,7 +271,7 @@ async def fire_rung_now(
     url = settings.running_nats_url()
     if url is None:
         raise NoServer("no NATS server: start one with `mechbus up`")
-    ledger = settings.ledger()
+    ledger = compose.open_ledger(settings)
     try:
         sweep = SqlObligations(ledger)
         obligation = await asyncio.to_thread(find_obligation, ledger, request_id, agency, now)
@@ -287,7 +288,7 @@ async def fire_rung_now(
     nc = await connect_as_hub(settings, url, "mechbus-dashboard")
     try:
         await jetstream.publish(
-            nc.jetstream(), message, stream=StreamSpec().name, copy_ids=settings.copy_ids()
+            nc.jetstream(), message, stream=StreamSpec().name, copy_ids=compose.copy_ids(settings)
         )
     except PublishError as exc:
         raise NoServer(str(exc)) from exc

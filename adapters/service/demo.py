@@ -3,163 +3,43 @@ deadline sweeper on a compressed clock, and stub agencies each in its own proces
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import json
-import os
-import sys
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from rich.console import Console
 from rich.table import Table
-from sqlmodel import Session, col, select
 
-from adapters.ledger.obligations import SqlObligations
+from adapters import environment
 from adapters.ledger.store import SqlLedger
-from adapters.ledger.tables import CommitmentRow, EscalationRow, RecipientRow, ShelterCapacityRow
-from adapters.natsserver.credentials import CredentialStore
-from adapters.natsserver.server import EmbeddedNatsServer, parent_death_hook
+from adapters.readmodel import demo_outcome
 from adapters.readmodel.cases import timeline
 from adapters.readmodel.escalations import escalation_lines
 from adapters.readmodel.placements import shelters
 from adapters.readmodel.requests import request_lines
 from adapters.readmodel.terminal import escalation_table, requests_table, timeline_table
-from adapters.service.scenario import KINDS, MATCHING, AgencySpec, RequestSpec, Scenario
-from adapters.settings import HubRunning, Settings, policy_from
+from adapters.service import compose
+from adapters.service.embedded import nats_for
+from adapters.service.scenario import KINDS, MATCHING, RequestSpec, Scenario
+from adapters.service.stubs import DemoError, stub_agencies
+from adapters.settings import HubRunning, Settings
 from bus.domain.capacity import matching
-from bus.domain.errors import ServiceError
-from bus.domain.federal import BOARD, HUB, MECHANISM
+from bus.domain.federal import BOARD, MECHANISM
 from bus.domain.policy import Policy
-from bus.domain.streams import StreamSpec
 from bus.runtime.agency import AgencyClient
 from bus.runtime.hub import Hub
-from bus.runtime.sweeper import Sweeper
 from schemas.capacity import PlacementConfirmed
 from schemas.envelope import Envelope
 from schemas.requests import RelocationBody
-from schemas.tracking import BoardSessionScheduled, EscalationLevel
+from schemas.tracking import BoardSessionScheduled
 
-
-class DemoError(ServiceError, RuntimeError):
-    """The demo could not complete; the message says why."""
+__all__ = ["DemoError", "DemoResult", "Player", "outcome_table", "run_demo"]
 
 
 @dataclass
 class DemoResult:
     request_ids: dict[str, str]  # scenario label -> request id
     unmet: list[str] = field(default_factory=list)
-
-
-def stub_command(
-    settings: Settings, agency: str, url: str, profile: str, seed: int, capacity: str | None
-) -> list[str]:
-    """The command line of one stub agency process, with its credentials and CA if any."""
-    args = [
-        sys.executable,
-        "-m",
-        "agency_stubs",
-        "--as",
-        agency,
-        "--nats-url",
-        url,
-        "--profile",
-        profile,
-        "--seed",
-        str(seed),
-    ]
-    creds = settings.creds_for(agency)
-    if creds is not None:
-        args += ["--creds", str(creds)]
-    if settings.tls_files.exist():
-        args += ["--tls-ca", str(settings.tls_files.ca)]
-    if capacity is not None:
-        args += ["--capacity", capacity]
-    return args
-
-
-@contextlib.asynccontextmanager
-async def stub_agencies(
-    agencies: tuple[AgencySpec, ...], url: str, seed: int, timeout: float, settings: Settings
-) -> AsyncIterator[None]:
-    """Each stub agency in its own process, as a real agency runs its own client."""
-    procs = []
-    for spec in agencies:
-        capacity = (
-            json.dumps(spec.capacity, ensure_ascii=False) if spec.capacity is not None else None
-        )
-        command = stub_command(settings, spec.id, url, spec.profile, seed, capacity)
-        procs.append(
-            await asyncio.create_subprocess_exec(
-                *command,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                preexec_fn=parent_death_hook(),
-            )
-        )
-    try:
-        for spec, proc in zip(agencies, procs, strict=True):
-            assert proc.stdout is not None and proc.stderr is not None
-            line = await asyncio.wait_for(proc.stdout.readline(), timeout)
-            if not line.startswith(b"ready"):
-                await proc.wait()
-                why = (await proc.stderr.read()).decode(errors="replace").strip().splitlines()
-                raise DemoError(f"stub agency {spec.id} did not start: {why[-1] if why else ''}")
-        yield
-    finally:
-        for proc in procs:
-            if proc.returncode is None:
-                proc.terminate()
-        await asyncio.gather(*(proc.wait() for proc in procs))
-
-
-FEDERAL_USERS = (HUB, MECHANISM, BOARD)
-
-
-def server_config(settings: Settings, agencies: tuple[str, ...]) -> str:
-    """Authorization (and TLS, once `mechbus creds tls` was run) for the embedded servers:
-    the federal users and ``agencies`` get their credentials in the home's store (issued once,
-    reused), and every user may use only its own subjects. Anonymous connections are refused.
-    """
-    store = CredentialStore(settings.creds_dir)
-    store.init()
-    for agency in (*FEDERAL_USERS, *agencies):
-        store.ensure(agency)
-    config = store.server_config()
-    if settings.tls_files.exist():  # every client must use TLS
-        config += settings.tls_files.server_config()
-    return config
-
-
-@contextlib.asynccontextmanager
-async def nats_for(
-    settings: Settings, console: Console, agencies: tuple[str, ...] = ()
-) -> AsyncIterator[str]:
-    """The given server, or an embedded one that is stopped (and reaped) on the way out.
-
-    The embedded server always requires credentials (see ``server_config``).
-    """
-    if settings.nats_url:
-        yield settings.nats_url
-        return
-    server = EmbeddedNatsServer(
-        settings.nats_store,
-        extra_config=server_config(settings, agencies),
-        store_key=settings.store_key(),
-    )
-    # Started from this (main) thread: the server's parent-death signal is tied to the thread
-    # that started it, and a worker thread may go away before we do.
-    url = server.start()
-    console.print(f"[dim]embedded nats-server {url} (JetStream in {settings.nats_store})[/]")
-    try:
-        yield url
-    finally:
-        server.stop()
-
-
-CLUSTER_STREAM = StreamSpec(replicas=3)
-"""The stream on a three-node cluster: every message on all three nodes' disks."""
 
 
 class Player:
@@ -203,8 +83,8 @@ class Player:
             self.url,
             agency,
             creds=self.settings.creds_for(agency),
-            tls=self.settings.tls_context(),
-            copy_ids=self.settings.copy_ids(),
+            tls=compose.tls_context(self.settings),
+            copy_ids=compose.copy_ids(self.settings),
         )
 
     async def _schedule_sessions(self) -> None:
@@ -220,8 +100,7 @@ class Player:
 
         def reported() -> bool:
             with self.ledger.session() as session:
-                known = set(session.exec(select(ShelterCapacityRow.shelter)))
-            return expected <= known
+                return expected <= demo_outcome.reporting_shelters(session)
 
         await self._until(reported, "the shelters did not report their capacity")
 
@@ -265,12 +144,7 @@ class Player:
 
         def statuses() -> dict[str, str]:
             with self.ledger.session() as session:
-                rows = session.exec(
-                    select(RecipientRow)
-                    .where(RecipientRow.request_id == request_id)
-                    .order_by(col(RecipientRow.position))
-                )
-                return {r.agency: r.status for r in rows}
+                return demo_outcome.recipient_statuses(session, request_id)
 
         await self._until(lambda: "offered" in statuses().values(), f"{spec.label}: no offer")
         offered = [agency for agency, status in statuses().items() if status == "offered"]
@@ -302,56 +176,13 @@ class Player:
 
     def unmet(self) -> list[str]:
         with self.ledger.session() as session:
-            return unmet_expectations(self.scenario, self.ids, session)
+            return demo_outcome.unmet_expectations(self.scenario.expect, self.ids, session)
 
     async def _until(self, predicate: object, why: str) -> None:
         try:
             await self.hub.wait_until(predicate, self.timeout)  # type: ignore[arg-type]
         except TimeoutError:
             raise DemoError(f"{why} within {self.timeout:.0f}s") from None
-
-
-def unmet_expectations(scenario: Scenario, ids: dict[str, str], session: Session) -> list[str]:
-    rows = list(
-        session.exec(select(RecipientRow).where(col(RecipientRow.request_id).in_(ids.values())))
-    )
-    by_agency: dict[str, list[RecipientRow]] = {}
-    for row in rows:
-        by_agency.setdefault(row.agency, []).append(row)
-    laddered = set(
-        session.exec(
-            select(EscalationRow.agency).where(
-                EscalationRow.level == EscalationLevel.MONTHLY_REPORT.value
-            )
-        )
-    )
-    unmet = []
-    expect = scenario.expect
-    for agency in expect.acknowledged:
-        if not by_agency.get(agency) or any(r.acknowledged_at is None for r in by_agency[agency]):
-            unmet.append(f"{agency} acknowledged")
-    for agency in expect.declined:
-        if not any(r.status == "declined" for r in by_agency.get(agency, [])):
-            unmet.append(f"{agency} declined")
-    for agency in expect.escalated:
-        if agency not in laddered:
-            unmet.append(f"{agency} climbed the whole escalation ladder")
-    for label, shelter in expect.placed.items():
-        placed = [r for r in rows if r.request_id == ids.get(label) and r.agency == shelter]
-        if not placed or placed[0].status not in ("placed", "arrived"):
-            unmet.append(f"{label} placed with {shelter}")
-    commitments = list(
-        session.exec(select(CommitmentRow).where(col(CommitmentRow.request_id).in_(ids.values())))
-    )
-    for wanted, agencies in (
-        ("fulfilled", expect.fulfilled),
-        ("partially_fulfilled", expect.partially_fulfilled),
-    ):
-        for agency in agencies:
-            made = [c for c in commitments if c.agency == agency]
-            if not made or any(c.status != wanted for c in made):
-                unmet.append(f"{agency} {wanted.replace('_', ' ')} its commitments")
-    return unmet
 
 
 def outcome_table(scenario: Scenario, unmet: list[str]) -> Table:
@@ -376,11 +207,11 @@ async def run_demo(
     settings: Settings, console: Console, scenario: Scenario | None = None, timeout: float = 60.0
 ) -> DemoResult:
     scenario = scenario or Scenario.default()
-    ledger = settings.ledger()
-    policy = policy_from(os.environ).compressed(scenario.compression)
+    ledger = compose.open_ledger(settings, migrate=True)  # the demo's own ledger: it may make it
+    policy = environment.policy().compressed(scenario.compression)
     console.print(f"[bold]{scenario.name}[/]")
     try:
-        with settings.sole_hub(ledger, home=not settings.nats_url):
+        with compose.sole_hub(settings, ledger, home=not settings.nats_url):
             return await _play(settings, console, scenario, ledger, policy, timeout)
     except HubRunning as exc:
         raise DemoError(str(exc)) from None
@@ -398,39 +229,25 @@ async def _play(
 ) -> DemoResult:
     agencies = tuple(a.id for a in scenario.agencies)
     async with nats_for(settings, console, agencies) as url:
-        hub = Hub(
+        hub = compose.hub(
+            settings,
             ledger,
             url,
             policy=policy,
-            creds=settings.creds_for(HUB),
-            tls=settings.tls_context(),
             provision=(*agencies, MECHANISM, BOARD),
-            copy_ids=settings.copy_ids(),
         )
-        await hub.start()
-        console.print(f"[dim]hub recording into {settings.ledger_url}[/]")
-        console.print(
-            f"[yellow]compressed clock: deadlines run {scenario.compression:g} times faster "
-            f"than the policy says (one policy hour = {3600 / scenario.compression:g} s)[/]"
-        )
-        sweeper = Sweeper(
-            SqlObligations(ledger),
-            hub.transport,
-            policy=policy,
-            interval=0.2,
-            copy_ids=hub.copy_ids,
-        )
-        sweeper.start()
-        try:
+        async with compose.recording(hub, ledger, policy=policy, sweep_interval=0.2, relay=False):
+            console.print(f"[dim]hub recording into {settings.ledger_url}[/]")
+            console.print(
+                f"[yellow]compressed clock: deadlines run {scenario.compression:g} times faster "
+                f"than the policy says (one policy hour = {3600 / scenario.compression:g} s)[/]"
+            )
             async with stub_agencies(scenario.agencies, url, scenario.seed, timeout, settings):
                 profiles = ", ".join(f"{a.id} ({a.profile})" for a in scenario.agencies)
                 console.print(f"[dim]stub agencies: {profiles}[/]")
                 player = Player(scenario, hub, ledger, url, console, timeout, settings)
                 await player.play()
                 unmet = await player.settle()
-        finally:
-            await sweeper.stop()
-            await hub.stop()
     ids = list(player.ids.values())
     with ledger.session() as session:
         console.print(timeline_table(timeline(session, ids)))

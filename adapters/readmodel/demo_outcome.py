@@ -1,0 +1,73 @@
+"""What the demo reads back from the ledger: the shelters that reported, the answers to one
+request, and which of a scenario's expectations the ledger does not show."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlmodel import Session, col, select
+
+from adapters.ledger.tables import CommitmentRow, EscalationRow, RecipientRow, ShelterCapacityRow
+from schemas.tracking import EscalationLevel
+
+if TYPE_CHECKING:  # the scenario is the demo's; only its expectations are read here
+    from adapters.service.scenario import Expectations
+
+
+def reporting_shelters(session: Session) -> set[str]:
+    """Every shelter whose capacity the ledger holds."""
+    return set(session.exec(select(ShelterCapacityRow.shelter)))
+
+
+def recipient_statuses(session: Session, request_id: str) -> dict[str, str]:
+    """Each recipient of the request and where its answer stands, in the request's order."""
+    rows = session.exec(
+        select(RecipientRow)
+        .where(RecipientRow.request_id == request_id)
+        .order_by(col(RecipientRow.position))
+    )
+    return {r.agency: r.status for r in rows}
+
+
+def unmet_expectations(expect: Expectations, ids: dict[str, str], session: Session) -> list[str]:
+    """The expectations (as the demo words them) that the ledger does not show for the requests
+    ``ids`` (scenario label -> request id)."""
+    rows = list(
+        session.exec(select(RecipientRow).where(col(RecipientRow.request_id).in_(ids.values())))
+    )
+    by_agency: dict[str, list[RecipientRow]] = {}
+    for row in rows:
+        by_agency.setdefault(row.agency, []).append(row)
+    laddered = set(
+        session.exec(
+            select(EscalationRow.agency).where(
+                EscalationRow.level == EscalationLevel.MONTHLY_REPORT.value
+            )
+        )
+    )
+    unmet = []
+    for agency in expect.acknowledged:
+        if not by_agency.get(agency) or any(r.acknowledged_at is None for r in by_agency[agency]):
+            unmet.append(f"{agency} acknowledged")
+    for agency in expect.declined:
+        if not any(r.status == "declined" for r in by_agency.get(agency, [])):
+            unmet.append(f"{agency} declined")
+    for agency in expect.escalated:
+        if agency not in laddered:
+            unmet.append(f"{agency} climbed the whole escalation ladder")
+    for label, shelter in expect.placed.items():
+        placed = [r for r in rows if r.request_id == ids.get(label) and r.agency == shelter]
+        if not placed or placed[0].status not in ("placed", "arrived"):
+            unmet.append(f"{label} placed with {shelter}")
+    commitments = list(
+        session.exec(select(CommitmentRow).where(col(CommitmentRow.request_id).in_(ids.values())))
+    )
+    for wanted, agencies in (
+        ("fulfilled", expect.fulfilled),
+        ("partially_fulfilled", expect.partially_fulfilled),
+    ):
+        for agency in agencies:
+            made = [c for c in commitments if c.agency == agency]
+            if not made or any(c.status != wanted for c in made):
+                unmet.append(f"{agency} {wanted.replace('_', ' ')} its commitments")
+    return unmet
