@@ -13,6 +13,7 @@ from adapters import environment
 from adapters.environment import SettingsError
 from adapters.ledger.store import PoolOptions, sqlite_url
 from adapters.natsserver.tls import TlsFiles
+from bus.domain.errors import HeldError
 
 __all__ = ["HubRunning", "Settings", "SettingsError", "load_settings"]
 
@@ -117,5 +118,5 @@ def load_settings(
     )
 
 
-class HubRunning(RuntimeError):
+class HubRunning(HeldError, RuntimeError):
     """Another hub already runs on this home or records into this ledger."""

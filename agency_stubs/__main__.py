@@ -7,7 +7,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import signal
 import ssl
 import sys
@@ -15,7 +14,7 @@ from pathlib import Path
 
 from agency_stubs.profiles import PROFILES, profile
 from agency_stubs.stub import StubAgency
-from schemas.registry import REGISTRY_ENV, AgencyRegistry, use_registry
+from schemas.registry import AgencyRegistry, use_registry
 
 
 async def _main(stub: StubAgency, url: str) -> None:
@@ -45,11 +44,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--capacity", help="a shelter's capacity report, as JSON")
     parser.add_argument("--creds", type=Path, help="the agency's nkey seed file")
     parser.add_argument("--tls-ca", type=Path, help="the deployment's CA, when TLS is required")
+    parser.add_argument(
+        "--agencies", type=Path, help="the deployment's agency registry (default: the shipped one)"
+    )
     args = parser.parse_args(argv)
-    # A separate program, like a real agency's: it inherits the deployment's registry file
-    # from its parent's environment (adapters.settings.registry_from, which it may not import).
-    agencies = os.environ.get(REGISTRY_ENV)
-    use_registry(AgencyRegistry.load(Path(agencies)) if agencies else None)
+    # A separate program, like a real agency's: it is told which registry the deployment uses.
+    use_registry(AgencyRegistry.load(args.agencies) if args.agencies else None)
     capacity = json.loads(args.capacity) if args.capacity else None
     tls = ssl.create_default_context(cafile=str(args.tls_ca)) if args.tls_ca else None
     stub = StubAgency(

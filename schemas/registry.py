@@ -19,7 +19,6 @@ from schemas.errors import ContractError
 AGENCY_ID_PATTERN = r"^[a-z][a-z0-9]*\.[a-z0-9][a-z0-9-]*$"
 _AGENCY_ID_RE = re.compile(AGENCY_ID_PATTERN)
 # The variable a deployment names its registry file in; read by whoever runs the process.
-REGISTRY_ENV = "MECHBUS_AGENCIES"
 _SUBDIVISIONS: Any = pycountry.subdivisions  # untyped library
 
 

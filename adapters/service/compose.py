@@ -12,12 +12,10 @@ import secrets
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adapters import environment, locks
 from adapters.environment import SettingsError
-from adapters.ledger.obligations import SqlObligations
-from adapters.ledger.outbox import Outbox, OutboxRelay
 from adapters.ledger.sealing import Sealer
 from adapters.ledger.store import HubLease, LeaseHeld, SqlLedger
 from adapters.settings import HubRunning, Settings
@@ -25,10 +23,9 @@ from bus.domain.federal import HUB
 from bus.domain.msgids import CopyIds
 from bus.domain.policy import Policy
 from bus.domain.streams import StreamSpec
-from bus.runtime import broker as brokers
-from bus.runtime.hub import Hub
-from bus.runtime.sweeper import Sweeper
-from schemas.registry import active_registry
+
+if TYPE_CHECKING:  # the running bus loads only for the processes that run it, not for a read
+    from bus.runtime.hub import Hub
 
 Stop = Callable[[], Awaitable[None]]
 
@@ -157,7 +154,7 @@ def hub(
     policy: Policy | None = None,
     provision: Iterable[str] = (),
     stream: StreamSpec | None = None,
-    kind: type[Hub] = Hub,
+    kind: type[Hub] | None = None,
     **options: Any,
 ) -> Hub:
     """The recording hub on ``ledger``, as the federal user ``fed.hub`` of ``settings``' home;
@@ -165,9 +162,13 @@ def hub(
     of this process). ``kind`` and ``options``: a hub that also measures itself. The hub gets
     its broker (its one NATS connection) built here, and judges under the registry this
     process installed (adapters.environment.install_registry)."""
+    from bus.runtime import broker as brokers
+    from bus.runtime.hub import Hub
+    from schemas.registry import active_registry
+
     creds = settings.creds_for(HUB) if settings else None
     tls = tls_context(settings) if settings else None
-    return kind(
+    return (kind or Hub)(
         ledger,
         servers,
         broker=brokers.broker(brokers.hub_options(servers, creds, tls)),
@@ -193,6 +194,10 @@ async def recording(
     """``hub`` started with the deadline sweeper and (with ``relay``) the outbox relay; all
     stopped in reverse on the way out, each through ``stopping`` when given (so that one
     part that cannot stop does not keep the others running)."""
+    from adapters.ledger.obligations import SqlObligations
+    from adapters.ledger.outbox import Outbox, OutboxRelay
+    from bus.runtime.sweeper import Sweeper
+
     await hub.start()
     stops: list[Stop] = [hub.stop]
     try:

@@ -8,6 +8,7 @@ import json
 import sys
 from collections.abc import AsyncIterator
 
+from adapters import environment
 from adapters.natsserver.binary import parent_death_hook
 from adapters.service.scenario import AgencySpec
 from adapters.settings import Settings
@@ -40,6 +41,9 @@ def stub_command(
         args += ["--creds", str(creds)]
     if settings.tls_files.exist():
         args += ["--tls-ca", str(settings.tls_files.ca)]
+    agencies = environment.agencies_file()
+    if agencies is not None:  # the deployment's own registry, as this process uses it
+        args += ["--agencies", str(agencies)]
     if capacity is not None:
         args += ["--capacity", capacity]
     return args

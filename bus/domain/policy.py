@@ -20,7 +20,6 @@ from schemas.envelope import Urgency
 from schemas.tracking import EscalationLevel
 
 # The variable a deployment names its policy file in; read by whoever runs the process.
-POLICY_ENV = "MECHBUS_POLICY"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 _UNITS = {
     "s": timedelta(seconds=1),  # for trials and tests; real clocks are hours and days
