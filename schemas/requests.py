@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
@@ -20,27 +19,9 @@ from schemas.envelope import (
     StateCode,
     UtcDatetime,
 )
+from schemas.measures import BeneficiaryRole as BeneficiaryRole
+from schemas.measures import MeasureKind as MeasureKind
 from schemas.registry import FEDERAL_KINDS, AgencyKind
-
-
-class MeasureKind(StrEnum):
-    PERIMETER_PATROL = "perimeter_patrol"
-    BODYGUARD = "bodyguard"
-    ESCORT = "escort"
-    CAMERAS = "cameras"
-    LOCKS = "locks"
-    LIGHTING = "lighting"
-    PANIC_BUTTON = "panic_button"
-    SATELLITE_PHONE = "satellite_phone"
-    EMERGENCY_PHONE_LINE = "emergency_phone_line"
-    RELOCATION_SUPPORT = "relocation_support"
-
-
-class BeneficiaryRole(StrEnum):
-    JOURNALIST = "journalist"
-    DEFENDER = "defender"
-    RELATIVE = "relative"
-    ORGANISATION = "organisation"
 
 
 class ProtectionMeasureBody(Body):

@@ -334,3 +334,16 @@ def test_a_read_on_a_stale_ledger_is_refused_naming_both_revisions(
     assert current(engine) == "0004"  # left as it was
     with pytest.raises(LedgerNotReady):
         SqlLedger(ledger_url).close()
+
+
+def test_the_light_schema_check_knows_what_alembic_knows() -> None:
+    """Opening a ledger checks its revision without Alembic (adapters.ledger.schema): its
+    newest revision and the revisions it knows must be Alembic's own."""
+    from alembic.script import ScriptDirectory
+
+    from adapters.ledger import schema
+    from adapters.ledger.migrate import config
+
+    scripts = ScriptDirectory.from_config(config())
+    assert head() == schema.HEAD
+    assert schema.known_revisions() == {s.revision for s in scripts.walk_revisions()}

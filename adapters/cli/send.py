@@ -12,7 +12,7 @@ import typer
 from adapters.cli import common
 from adapters.cli.common import console
 from adapters.cli.options import CaseOpt, HomeOpt, LedgerOpt, NatsOpt, ToOpt, UrgentOpt
-from schemas.requests import MeasureKind
+from schemas.measures import MeasureKind
 
 if TYPE_CHECKING:
     from schemas.envelope import Envelope

@@ -11,21 +11,14 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, create_engine, inspect, text
 
-from bus.domain.errors import LedgerError
+from adapters.ledger.schema import LedgerNotReady as LedgerNotReady
+from adapters.ledger.schema import SchemaError as SchemaError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 # The schema that SQLModel's create_all made before there were migrations.
 BASELINE = "0001"
 # Any fixed key will do: it only has to be the same in every mechbus process.
 _PG_LOCK_KEY = 0x6D656368
-
-
-class SchemaError(LedgerError, RuntimeError):
-    """The ledger's schema is not one this version of mechbus can migrate."""
-
-
-class LedgerNotReady(SchemaError):
-    """The ledger's schema is missing or older than this mechbus: ``mechbus db upgrade`` first."""
 
 
 def config(connection: Connection | None = None) -> Config:
@@ -49,24 +42,6 @@ def current(engine: Engine) -> str | None:
     """The ledger's revision, or None when it is empty or predates migrations."""
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
-
-
-def require_head(engine: Engine) -> str:
-    """The ledger's revision when it is the newest this mechbus knows; else ``LedgerNotReady``
-    (missing or older: upgrade it) or ``SchemaError`` (newer than this mechbus). Nothing is
-    changed: only ``mechbus db upgrade`` and the processes that own a ledger migrate it."""
-    scripts = ScriptDirectory.from_config(config())
-    newest = scripts.get_current_head()
-    found = current(engine)
-    if found is not None and found == newest:
-        return found
-    if found is not None:
-        _known(scripts, found)
-    where = engine.url.render_as_string(hide_password=True)
-    raise LedgerNotReady(
-        f"the ledger at {where} is at schema revision {found or 'none'}, and this mechbus needs "
-        f"revision {newest}: run `mechbus db upgrade` (with the same --home or --ledger-url)"
-    )
 
 
 def upgrade(engine: Engine, revision: str = "head") -> str | None:

@@ -20,8 +20,8 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session, SQLModel, col, create_engine, select
 
 from adapters import locks
-from adapters.ledger.migrate import require_head, upgrade
 from adapters.ledger.rows import capacity_from_row, capacity_row_fields
+from adapters.ledger.schema import require_head
 from adapters.ledger.sealing import Sealer
 from adapters.ledger.tables import (
     DeadLetterRow,
@@ -109,6 +109,8 @@ class SqlLedger:
         # Only a process that owns the ledger migrates it (``mechbus db upgrade``, ``up``, the
         # demo): any other open of a missing or older schema is refused, naming the command.
         if migrate:
+            from adapters.ledger.migrate import upgrade  # Alembic: only for who migrates
+
             upgrade(self.engine)
         else:
             require_head(self.engine)
