@@ -219,6 +219,10 @@ def listing(command: Callable[..., None]) -> Callable[..., None]:
         ledger_url: str | None,
         **kwargs: Any,
     ) -> None:
+        try:  # the arguments are checked before any ledger is opened
+            choose(as_json, as_csv)
+        except ValueError as exc:
+            raise fail(exc) from None
         view = Listing(page(limit, offset, every), as_json, as_csv, home, ledger_url)
         command(*args, view=view, **kwargs)
 

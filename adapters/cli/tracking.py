@@ -213,9 +213,10 @@ def report(
     ledger_url: LedgerOpt = None,
 ) -> None:
     """The monthly joint-responsibility report (Markdown with an SVG chart)."""
-    from adapters.readmodel.report import write_report
+    from adapters.readmodel.report import month_bounds, write_report
 
     try:
+        month_bounds(month)  # a mistyped month is refused before any ledger is opened
         written = common.query(
             common.settings(home, ledger_url=ledger_url),
             lambda session: write_report(session, month, out, datetime.now(UTC)),
