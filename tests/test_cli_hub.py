@@ -78,6 +78,9 @@ ASK_GUERRERO = [
 
 def test_send_while_nats_is_away_is_kept_and_relayed(tmp_path: Path) -> None:
     home = tmp_path / "home"
+    fresh = run(ASK_GUERRERO, home)  # the outbox is in the ledger, which nobody has made yet
+    assert fresh.returncode == 1 and "mechbus db upgrade" in " ".join(fresh.stdout.split())
+    assert run(["db", "upgrade"], home).returncode == 0
     no_server = run(ASK_GUERRERO, home)
     server_down = run([*ASK_GUERRERO, "--nats-url", "nats://127.0.0.1:9"], home)
     for sent in (no_server, server_down):
