@@ -17,6 +17,8 @@ from bus.runtime.hub import Hub
 from schemas.tracking import Rejected, RejectionReason
 from tests import builders as b
 
+pytestmark = pytest.mark.integration
+
 OUTBOX = "mech.v1.from.gro.government.acknowledgement"
 
 

@@ -33,6 +33,8 @@ from tests import builders as b
 from tests.bad_inputs import INBOX, MECHANISM, OUTBOX, BadInput, catalogue, valid_acknowledgement
 from tests.conftest import PG_URL
 
+pytestmark = pytest.mark.integration
+
 STREAM = StreamSpec().name
 REJECTED = "mech.tracking.rejected.v1"
 IN_FLIGHT = 256  # raw publishes awaiting their PubAck at once

@@ -17,6 +17,8 @@ import pytest
 
 from tests.test_cli import MECHBUS, SEND_PATROL, _env, _json_lines, run, wait_until_gone
 
+pytestmark = pytest.mark.e2e
+
 
 def launch(args: list[str], home: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(

@@ -19,6 +19,8 @@ from typer.testing import CliRunner
 
 from adapters.cli import app
 
+pytestmark = pytest.mark.e2e
+
 MECHBUS = [sys.executable, "-m", "adapters.cli"]
 SEND_PATROL = [
     "send",

@@ -21,6 +21,8 @@ from bus.runtime.sweeper import Sweeper
 from schemas.tracking import BoardSessionScheduled
 from tests import builders as b
 
+pytestmark = pytest.mark.integration
+
 H = timedelta(hours=1)
 
 

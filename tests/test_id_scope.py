@@ -198,6 +198,7 @@ async def settled(
         await nc.drain()
 
 
+@pytest.mark.integration
 async def test_an_agency_cannot_suppress_another_agencys_receipt_or_answer(
     server: EmbeddedNatsServer, store: CredentialStore, hub: Hub, ledger: SqlLedger
 ) -> None:
@@ -240,6 +241,7 @@ async def test_an_agency_cannot_suppress_another_agencys_receipt_or_answer(
         assert counts["stream"] == counts["messages"] + counts["copies"] + counts["dead_letters"]
 
 
+@pytest.mark.integration
 async def test_an_agency_cannot_pre_empt_the_hubs_reminder(
     server: EmbeddedNatsServer,
     store: CredentialStore,
@@ -293,6 +295,7 @@ def _escalations(ledger: SqlLedger, agency: str) -> int:
         )
 
 
+@pytest.mark.integration
 async def test_every_kind_of_id_collision_is_recorded_or_refused_never_lost(
     server: EmbeddedNatsServer,
     store: CredentialStore,

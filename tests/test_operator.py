@@ -27,6 +27,8 @@ from adapters.natsserver.server import EmbeddedNatsServer
 from schemas.requests import RelocationRequest
 from tests.test_cli import MECHBUS, SEND_PATROL, processes_mentioning, wait_until_gone
 
+pytestmark = pytest.mark.e2e
+
 NAME = "Xochiquetzal Tlacuilo Ixtlahuac"  # a person's name that appears nowhere else
 
 

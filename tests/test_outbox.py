@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import nats
+import pytest
 from sqlmodel import select
 
 from adapters.ledger.outbox import Outbox
@@ -12,6 +13,8 @@ from adapters.natsserver.server import EmbeddedNatsServer
 from bus.runtime import jetstream
 from bus.runtime.hub import Hub
 from tests import builders as b
+
+pytestmark = pytest.mark.integration
 
 PERSON = {"full_name": "Persona Periodista", "address": "Calle Falsa 123, Iguala"}
 

@@ -22,6 +22,8 @@ from schemas.capacity import CapacityBody, CapacityUpdate, PlacementOffer, Place
 from tests.ledger_reads import recipient_status
 from tests.test_cli import run, running_up
 
+pytestmark = pytest.mark.e2e
+
 CDMX, OAXACA, NORTE = "shelter.casa-refugio-cdmx", "shelter.albergue-oaxaca", "shelter.casa-norte"
 NAMES = ["Persona Reubicada Uno", "Persona Reubicada Dos"]
 DEADLINE = 30.0

@@ -17,6 +17,8 @@ from bus.runtime.agency import AgencyClient
 from bus.runtime.hub import Hub
 from tests import builders as b
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture
 def live(hub: Hub, ledger: SqlLedger) -> tuple[Hub, SqlLedger]:

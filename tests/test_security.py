@@ -22,6 +22,8 @@ from schemas.tracking import Rejected, RejectionReason
 from tests import builders as b
 from tests.ledger_reads import credentials
 
+pytestmark = pytest.mark.integration
+
 AGENCIES = ("fed.mechanism", "gro.government", "ver.government", "shelter.casa-refugio-cdmx")
 
 

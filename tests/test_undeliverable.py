@@ -20,6 +20,8 @@ from bus.runtime.hub import Hub
 from schemas.tracking import Rejected, RejectionReason
 from tests import builders as b
 
+pytestmark = pytest.mark.integration
+
 
 class PoisonedLedger:
     """The real ledger, except that recording certain messages fails like a bug would."""
