@@ -22,7 +22,8 @@ from schemas.capacity import (
 )
 from schemas.tracking import RejectionReason
 from tests import builders as b
-from tests.test_recording import Stream, status_of
+from tests.ledger_reads import recipient_status
+from tests.test_recording import Stream
 
 NOW = b.T0 + timedelta(minutes=1)
 CDMX, OAXACA = "shelter.casa-refugio-cdmx", "shelter.albergue-oaxaca"
@@ -93,8 +94,8 @@ def test_an_accepted_placement_releases_the_details_and_the_other_offers(
     for release in recorded.releases:
         outcome = record_one(ledger, stream.deliver(release.payload, release.subject))
         assert outcome.result in (Result.COPY, Result.RECORDED), outcome
-    assert status_of(ledger, request.id, CDMX) == "placed"
-    assert status_of(ledger, request.id, OAXACA) == "released"
+    assert recipient_status(ledger, request.id, CDMX) == "placed"
+    assert recipient_status(ledger, request.id, OAXACA) == "released"
     # Redelivered once more, the offer is not released a second time.
     assert record_one(ledger, handed).releases == (copy,)
 
@@ -112,7 +113,7 @@ def test_a_refused_confirmation_releases_nothing(ledger: SqlLedger) -> None:
     assert refused.reason is RejectionReason.ILLEGAL_TRANSITION and refused.releases == ()
     assert refused.notice is not None and refused.notice.recipients == ("fed.mechanism",)
     assert record_one(ledger, never_offered).releases == ()  # nor when redelivered
-    assert status_of(ledger, request.id, OAXACA) == "offered"  # the real offer stands
+    assert recipient_status(ledger, request.id, OAXACA) == "offered"  # the real offer stands
 
 
 def test_no_free_space_releases_nothing(ledger: SqlLedger) -> None:
@@ -120,7 +121,7 @@ def test_no_free_space_releases_nothing(ledger: SqlLedger) -> None:
     request = offered_by_both(ledger, stream, spaces=1)
     refused = record_one(ledger, stream.deliver(confirmation(request, CDMX)))
     assert refused.reason is RejectionReason.NO_CAPACITY and refused.releases == ()
-    assert status_of(ledger, request.id, OAXACA) == "offered"
+    assert recipient_status(ledger, request.id, OAXACA) == "offered"
 
 
 def test_a_confirmation_first_seen_on_a_shelters_inbox_is_refused(ledger: SqlLedger) -> None:
@@ -130,7 +131,7 @@ def test_a_confirmation_first_seen_on_a_shelters_inbox_is_refused(ledger: SqlLed
     refused = record_one(ledger, stream.deliver(confirmation(request, CDMX), inbox))
     assert refused.reason is RejectionReason.WRONG_SUBJECT
     assert HANDED_OVER in refused.notice.data.detail  # type: ignore[union-attr]
-    assert status_of(ledger, request.id, CDMX) == "offered"
+    assert recipient_status(ledger, request.id, CDMX) == "offered"
 
 
 def test_an_old_relocation_is_found_behind_hundreds_of_newer_ones(ledger: SqlLedger) -> None:

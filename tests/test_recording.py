@@ -15,6 +15,7 @@ from bus.domain.recording import Result, record_batch
 from schemas.messages import parse_message
 from schemas.tracking import Rejected, RejectionReason
 from tests import builders as b
+from tests.ledger_reads import recipient_status
 
 NOW = b.T0 + timedelta(minutes=1)
 
@@ -34,16 +35,6 @@ class Stream:
         return Delivery(subject, data, self.seq)
 
 
-def status_of(ledger: object, request_id: str, agency: str) -> str:
-    with ledger.session() as s:  # type: ignore[attr-defined]
-        row = s.exec(
-            select(RecipientRow).where(
-                RecipientRow.request_id == request_id, RecipientRow.agency == agency
-            )
-        ).one()
-        return str(row.status)
-
-
 def test_request_receipt_acknowledgement(ledger: object) -> None:
     stream = Stream()
     request = b.patrol_request()
@@ -54,7 +45,7 @@ def test_request_receipt_acknowledgement(ledger: object) -> None:
     ]
     outcomes = record_batch(ledger, batch, NOW)  # type: ignore[arg-type]
     assert [o.result for o in outcomes] == [Result.RECORDED] * 3
-    assert status_of(ledger, request.id, "gro.government") == RecipientStatus.ACKNOWLEDGED
+    assert recipient_status(ledger, request.id, "gro.government") == RecipientStatus.ACKNOWLEDGED
     with ledger.session() as s:  # type: ignore[attr-defined]
         row = s.exec(select(RecipientRow)).one()
         assert row.acknowledged_at == NOW and row.acknowledged_at.tzinfo is not None
@@ -147,7 +138,7 @@ def test_illegal_transition_and_expiry_are_kept(ledger: object) -> None:
         RejectionReason.EXPIRED,
     ]
     assert outcomes[2].notice is not None and outcomes[2].notice.recipients == ("gro.prosecutor",)
-    assert status_of(ledger, request.id, "gro.government") == RecipientStatus.SENT
+    assert recipient_status(ledger, request.id, "gro.government") == RecipientStatus.SENT
 
 
 def test_failed_batch_leaves_nothing(ledger: object) -> None:
@@ -182,7 +173,7 @@ def test_a_response_before_its_request_waits_then_is_refused(ledger: object) -> 
     record_batch(ledger, [stream.deliver(request)], NOW)  # type: ignore[arg-type]
     [second] = record_batch(ledger, [young], NOW)  # type: ignore[arg-type]
     assert second.result is Result.RECORDED
-    assert status_of(ledger, request.id, "gro.government") == RecipientStatus.ACKNOWLEDGED
+    assert recipient_status(ledger, request.id, "gro.government") == RecipientStatus.ACKNOWLEDGED
     orphan = stream.deliver(b.acknowledgement("01M8KHEY07QWTZKE0VW6WNXK55"))  # too old to wait
     [third] = record_batch(ledger, [orphan], NOW)  # type: ignore[arg-type]
     assert third.reason is RejectionReason.UNKNOWN_REQUEST
