@@ -19,6 +19,8 @@ from adapters.bridge.store import BridgeStore
 from adapters.ledger.store import SqlLedger, sqlite_url
 from adapters.ledger.tables import EscalationRow, NotificationAttemptRow, RequestRow
 
+pytestmark = pytest.mark.integration
+
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
 
