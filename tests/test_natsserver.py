@@ -299,6 +299,9 @@ def test_server_dies_with_its_parent(tmp_path: Path) -> None:
         if parent.poll() is None:
             parent.kill()
             parent.wait()
+        for pipe in (parent.stdin, parent.stdout):  # not left to the garbage collector
+            if pipe is not None:
+                pipe.close()
         if server_pid is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(server_pid, signal.SIGKILL)
