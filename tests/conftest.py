@@ -101,6 +101,28 @@ def figures(request: pytest.FixtureRequest) -> Callable[[str], None]:
     return note
 
 
+SERVER_FIXTURES = frozenset({"nats_server", "pg_url", "demo_copy"})  # demo_copy: mechbus demo
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects: it must see the added markers
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A PostgreSQL test is an integration test; a test that starts a server through the
+    shared fixtures but says neither ``integration`` nor ``e2e`` would land in the unit tier,
+    which runs with no server, so collection stops and names it."""
+    untiered = []
+    for item in items:
+        if item.get_closest_marker("postgres"):
+            item.add_marker(pytest.mark.integration)
+        tiered = item.get_closest_marker("integration") or item.get_closest_marker("e2e")
+        if not tiered and SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            untiered.append(item.nodeid)
+    if untiered:
+        raise pytest.UsageError(
+            "tests that start a server must be marked integration or e2e (docs/testing.md): "
+            + ", ".join(untiered)
+        )
+
+
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     lines = config.stash.get(FIGURES, [])
     if lines:

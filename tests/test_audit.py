@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import text
 from sqlmodel import select
 
@@ -70,6 +71,7 @@ def test_a_rewritten_body_is_noticed(ledger: SqlLedger) -> None:
     assert broken is not None and broken.message_id == ids[4]
 
 
+@pytest.mark.integration
 async def test_the_hub_publishes_checkpoints_of_the_chain(
     nats_server: object, ledger: SqlLedger
 ) -> None:

@@ -16,7 +16,10 @@ from bus.runtime.agency import AgencyClient
 from bus.runtime.hub import Hub
 from schemas.tracking import Rejected, RejectionReason
 from tests import builders as b
+from tests.ledger_reads import recipient_status
 from tests.ledgers import upgraded_ledger
+
+pytestmark = pytest.mark.integration
 
 OUTBOX = "mech.v1.from.gro.government.acknowledgement"
 
@@ -114,7 +117,9 @@ async def test_bad_input_catalogue(nats_server: EmbeddedNatsServer, bus: Hub, ki
             expected = (RejectionReason.ILLEGAL_TRANSITION, "must acknowledge")
         elif kind == "response_to_closed_request":
             await mechanism.send(b.recall(request.id))
-            await bus.wait_until(lambda: _status(bus, request.id) == "cancelled")
+            await bus.wait_until(
+                lambda: recipient_status(bus.ledger, request.id, "gro.government") == "cancelled"
+            )
             await incoming.acknowledge("Oficialía")
             expected = (RejectionReason.ILLEGAL_TRANSITION, "recalled")
         elif kind == "expired":
@@ -130,15 +135,3 @@ async def test_bad_input_catalogue(nats_server: EmbeddedNatsServer, bus: Hub, ki
     reason, words = expected
     assert notice.data.reason is reason and words in notice.data.detail, notice.data.detail
     await bus.wait_until(lambda: bus.ledger.count(DeadLetterRow) == 1)  # type: ignore[attr-defined]
-
-
-def _status(hub: Hub, request_id: str) -> str | None:
-    from sqlmodel import select
-
-    from adapters.ledger.tables import RecipientRow
-
-    with hub.ledger.session() as session:  # type: ignore[attr-defined]
-        row = session.exec(
-            select(RecipientRow).where(RecipientRow.request_id == request_id)
-        ).first()
-    return row.status if row else None

@@ -34,6 +34,8 @@ from tests.bad_inputs import INBOX, MECHANISM, OUTBOX, BadInput, catalogue, vali
 from tests.conftest import PG_URL
 from tests.ledgers import upgraded_ledger
 
+pytestmark = pytest.mark.integration
+
 STREAM = StreamSpec().name
 REJECTED = "mech.tracking.rejected.v1"
 IN_FLIGHT = 256  # raw publishes awaiting their PubAck at once

@@ -10,6 +10,8 @@ import pytest
 
 from bench.__main__ import main
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.mark.timeout(300)
 def test_quick_throughput_writes_every_row(

@@ -88,6 +88,7 @@ def test_tokens_are_stored_hashed_and_revocable(store: BridgeStore) -> None:
         store.issue_token("fed.mechanism")
 
 
+@pytest.mark.integration
 async def test_answers_go_through_the_hub_into_the_ledger(
     nats_server: EmbeddedNatsServer, hub: Hub, ledger: SqlLedger, store: BridgeStore
 ) -> None:
@@ -202,6 +203,7 @@ async def test_problems(ledger: SqlLedger, store: BridgeStore, tmp_path: Path) -
         assert "body.reason_code" in invalid.json()["detail"]
 
 
+@pytest.mark.integration
 async def test_nats_unavailable_is_503(
     nats_server: EmbeddedNatsServer, hub: Hub, ledger: SqlLedger, store: BridgeStore
 ) -> None:

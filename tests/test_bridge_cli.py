@@ -17,6 +17,8 @@ import pytest
 
 from tests.cli_processes import MECHBUS, SEND_PATROL, env_of, json_lines, run, wait_until_gone
 
+pytestmark = pytest.mark.e2e
+
 
 def launch(args: list[str], home: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(

@@ -16,6 +16,8 @@ import pytest
 
 from tests.cli_processes import SEND_PATROL, launch, run, wait_until_gone
 
+pytestmark = pytest.mark.e2e
+
 SHELTER = "shelter.casa-refugio-cdmx"
 CAPACITY = {
     "total_spaces": 5,

@@ -19,6 +19,8 @@ from schemas.tracking import Rejected, RejectionReason
 from tests import builders as b
 from tests.ledger_reads import recipient_status
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture
 async def mechanism(nats_server: EmbeddedNatsServer, hub: Hub) -> AsyncIterator[AgencyClient]:

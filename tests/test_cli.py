@@ -120,6 +120,7 @@ def test_agency_run_needs_credentials(tmp_path: Path) -> None:
     assert refused.exit_code == 2 and "mechbus creds issue ver.government" in refused.stdout
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("columns", [None, "40"])
 def test_messages_for_scripts_are_never_wrapped(tmp_path: Path, columns: str | None) -> None:
     deep = tmp_path / ("un-directorio-con-un-nombre-muy-largo-" * 4) / "politica"

@@ -14,6 +14,8 @@ import pytest
 
 from tests.cli_processes import invoke, json_lines, launch, run, wait_until_gone
 
+pytestmark = pytest.mark.e2e  # mechbus runs as its own process
+
 
 @pytest.fixture(scope="module")
 def demo_home(

@@ -25,6 +25,8 @@ from tests.cli_processes import (
     wait_until_gone,
 )
 
+pytestmark = pytest.mark.e2e  # mechbus runs as its own process
+
 
 @pytest.fixture
 def running_hub(tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen[str]]]:

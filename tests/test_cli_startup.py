@@ -7,6 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.e2e  # each check starts a fresh interpreter
+
 ROOT = Path(__file__).parents[1]
 HEAVY = ("fastapi", "uvicorn", "faststream", "nats", "sqlalchemy", "sqlmodel", "alembic")
 HEAVY_FOR_HELP = (*HEAVY, "jinja2", "httpx")

@@ -60,6 +60,7 @@ def names(cluster: EmbeddedNatsCluster) -> set[str]:
     return {node.server_name for node in cluster.nodes}
 
 
+@pytest.mark.integration
 async def test_cluster_streams_consumers_and_bucket_have_three_replicas(
     cluster: EmbeddedNatsCluster, client: Client
 ) -> None:
@@ -142,6 +143,7 @@ async def send_until_acked(mechanism: AgencyClient, request: Envelope, retries: 
             await asyncio.sleep(0.05)
 
 
+@pytest.mark.integration
 @pytest.mark.timeout(300)
 async def test_consumer_leader_killed_mid_traffic_loses_and_doubles_nothing(
     cluster: EmbeddedNatsCluster, client: Client, tmp_path: Path, figures: Callable[[str], None]
@@ -222,6 +224,7 @@ async def test_consumer_leader_killed_mid_traffic_loses_and_doubles_nothing(
     ledger.close()
 
 
+@pytest.mark.e2e
 async def test_mechbus_up_cluster_records_on_an_r3_stream_with_credentials(tmp_path: Path) -> None:
     """``mechbus up --cluster``: three nodes requiring credentials, the hub on all three."""
     home = tmp_path / "home"

@@ -20,7 +20,10 @@ PASSWORD = "contraseña de prueba larga"
 CASE = "MPDDHP-2026-0999"
 
 playwright_api = pytest.importorskip("playwright.sync_api")
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium")
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium"),
+]
 
 
 def _stop(proc: subprocess.Popen[str]) -> None:

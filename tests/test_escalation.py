@@ -23,6 +23,8 @@ from schemas.tracking import BoardSessionScheduled
 from tests import builders as b
 from tests.ledgers import upgraded_ledger
 
+pytestmark = pytest.mark.integration
+
 H = timedelta(hours=1)
 
 

@@ -17,6 +17,8 @@ import pytest
 
 from tests.cli_processes import run, running_up
 
+pytestmark = pytest.mark.e2e
+
 EXAMPLES = Path(__file__).parents[1] / "examples"
 PYTHON_AGENCY = EXAMPLES / "python_agency" / "agency.py"
 NODE_AGENCY = EXAMPLES / "node_agency"

@@ -74,6 +74,7 @@ async def acknowledge_everything(url: str) -> None:
             await request.acknowledge("Oficialía de partes")
 
 
+@pytest.mark.e2e
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize(
     "ledger_kind", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
@@ -143,6 +144,7 @@ def _stream_exists(nats_server: EmbeddedNatsServer) -> bool:
         return json.load(reply).get("streams", 0) >= 1
 
 
+@pytest.mark.integration
 async def test_nats_server_restart_during_traffic(
     nats_server: EmbeddedNatsServer, tmp_path: Path, figures: Callable[[str], None]
 ) -> None:
@@ -191,6 +193,7 @@ async def test_nats_server_restart_during_traffic(
 PG_CTL = shutil.which("pg_ctlcluster")
 
 
+@pytest.mark.integration
 @pytest.mark.postgres
 @pytest.mark.skipif(
     PG_CTL is None or not Path("/etc/postgresql").exists(),

@@ -44,7 +44,7 @@ from bus.runtime.sweeper import Sweeper
 from schemas.envelope import Envelope
 from schemas.registry import active_registry
 from tests import builders as b
-from tests.ledger_reads import credentials, recipient_status
+from tests.ledger_reads import credentials, recipient, recipient_status
 
 A, B = "ver.government", "gro.government"  # A attacks, B is the agency it tries to silence
 AGENCIES = ("fed.mechanism", "fed.board", A, B)
@@ -159,15 +159,6 @@ async def agencies(
         await mechanism.close()
 
 
-def recipient(ledger: SqlLedger, request_id: str, agency: str) -> RecipientRow:
-    with ledger.session() as s:
-        return s.exec(
-            select(RecipientRow).where(
-                RecipientRow.request_id == request_id, RecipientRow.agency == agency
-            )
-        ).one()
-
-
 async def settled(
     ledger: SqlLedger, server: EmbeddedNatsServer, store: CredentialStore
 ) -> dict[str, int]:
@@ -198,6 +189,7 @@ async def settled(
         await nc.drain()
 
 
+@pytest.mark.integration
 async def test_an_agency_cannot_suppress_another_agencys_receipt_or_answer(
     server: EmbeddedNatsServer, store: CredentialStore, hub: Hub, ledger: SqlLedger
 ) -> None:
@@ -229,6 +221,7 @@ async def test_an_agency_cannot_suppress_another_agencys_receipt_or_answer(
             lambda: recipient_status(ledger, request.id, B) == "acknowledged", timeout=15
         )
         row = recipient(ledger, request.id, B)
+        assert row is not None
         assert row.delivered_at is not None and row.acknowledged_by is not None
         with ledger.session() as s:
             mine = s.exec(select(MessageRow.message_id).where(MessageRow.source == B)).all()
@@ -240,6 +233,7 @@ async def test_an_agency_cannot_suppress_another_agencys_receipt_or_answer(
         assert counts["stream"] == counts["messages"] + counts["copies"] + counts["dead_letters"]
 
 
+@pytest.mark.integration
 async def test_an_agency_cannot_pre_empt_the_hubs_reminder(
     server: EmbeddedNatsServer,
     store: CredentialStore,
@@ -293,6 +287,7 @@ def _escalations(ledger: SqlLedger, agency: str) -> int:
         )
 
 
+@pytest.mark.integration
 async def test_every_kind_of_id_collision_is_recorded_or_refused_never_lost(
     server: EmbeddedNatsServer,
     store: CredentialStore,

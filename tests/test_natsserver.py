@@ -104,6 +104,7 @@ def test_missing_binary_is_a_clear_error(tmp_path: Path) -> None:
     assert isinstance(info.value, RuntimeError)
 
 
+@pytest.mark.integration
 async def test_publish_gets_puback_and_dedups(server: EmbeddedNatsServer) -> None:
     assert server.running
     assert server.url.startswith("nats://127.0.0.1:")
@@ -123,6 +124,7 @@ async def test_publish_gets_puback_and_dedups(server: EmbeddedNatsServer) -> Non
         await nc.close()
 
 
+@pytest.mark.integration
 def test_jetstream_config_is_durable(server: EmbeddedNatsServer, tmp_path: Path) -> None:
     config = server.jetstream_config()
     store_dir = Path(config["store_dir"])
@@ -136,12 +138,14 @@ def test_jetstream_config_is_durable(server: EmbeddedNatsServer, tmp_path: Path)
     assert server.monitor_url.startswith("http://127.0.0.1:")
 
 
+@pytest.mark.integration
 def test_extra_config_is_applied(tmp_path: Path) -> None:
     with EmbeddedNatsServer(tmp_path, extra_config="max_payload: 65536") as srv:
         assert srv.varz()["max_payload"] == 65536
         assert srv.varz()["server_name"] == "mechbus"
 
 
+@pytest.mark.integration
 def test_bad_config_fails_with_log_tail(tmp_path: Path) -> None:
     srv = EmbeddedNatsServer(tmp_path, extra_config="this is { not valid")
     with pytest.raises(NatsServerError, match="exited with code") as info:
@@ -151,6 +155,7 @@ def test_bad_config_fails_with_log_tail(tmp_path: Path) -> None:
     assert srv.pid is None
 
 
+@pytest.mark.integration
 async def test_stop_ends_process_and_refuses_connections(server: EmbeddedNatsServer) -> None:
     pid = server.pid
     assert pid is not None
@@ -172,6 +177,7 @@ async def test_stop_ends_process_and_refuses_connections(server: EmbeddedNatsSer
     server.stop()  # idempotent
 
 
+@pytest.mark.integration
 async def test_restart_keeps_url_and_data(server: EmbeddedNatsServer) -> None:
     url = server.url
     old_pid = server.pid
@@ -202,6 +208,7 @@ async def test_restart_keeps_url_and_data(server: EmbeddedNatsServer) -> None:
         await nc.close()
 
 
+@pytest.mark.integration
 async def test_kill_then_start_keeps_acked_data(server: EmbeddedNatsServer) -> None:
     nc = await connect(server.url)
     try:
@@ -222,6 +229,7 @@ async def test_kill_then_start_keeps_acked_data(server: EmbeddedNatsServer) -> N
     assert await stored_bodies(url) == [b"acked"]
 
 
+@pytest.mark.integration
 async def test_two_servers_get_different_ports(tmp_path: Path) -> None:
     with (
         EmbeddedNatsServer(tmp_path / "a") as first,
@@ -236,6 +244,7 @@ async def test_two_servers_get_different_ports(tmp_path: Path) -> None:
     assert not second.running
 
 
+@pytest.mark.integration
 def test_start_is_fast_and_idempotent(tmp_path: Path) -> None:
     with EmbeddedNatsServer(tmp_path) as srv:
         pid = srv.pid
@@ -249,6 +258,7 @@ def test_start_is_fast_and_idempotent(tmp_path: Path) -> None:
     assert elapsed < 5, f"start took {elapsed:.3f}s"
 
 
+@pytest.mark.integration
 @pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="needs Linux pidfd_open")
 def test_server_dies_with_its_parent(tmp_path: Path) -> None:
     """A parent killed with SIGKILL leaves no orphan server behind (PR_SET_PDEATHSIG)."""
@@ -289,6 +299,9 @@ def test_server_dies_with_its_parent(tmp_path: Path) -> None:
         if parent.poll() is None:
             parent.kill()
             parent.wait()
+        for pipe in (parent.stdin, parent.stdout):  # not left to the garbage collector
+            if pipe is not None:
+                pipe.close()
         if server_pid is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(server_pid, signal.SIGKILL)
@@ -298,6 +311,7 @@ def _files_holding(root: Path, needle: bytes) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file() and needle in p.read_bytes()]
 
 
+@pytest.mark.integration
 async def test_a_plain_store_is_encrypted_in_place_when_a_key_is_given(tmp_path: Path) -> None:
     """A home made before the store was encrypted: its messages survive the first start with a
     key, and no plain text is left on disk."""

@@ -20,6 +20,8 @@ from adapters.ledger.store import SqlLedger, sqlite_url
 from adapters.ledger.tables import EscalationRow, NotificationAttemptRow, RequestRow
 from tests.ledgers import upgraded_ledger
 
+pytestmark = pytest.mark.integration
+
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
 

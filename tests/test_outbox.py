@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import nats
+import pytest
 from sqlmodel import select
 
 from adapters.ledger.outbox import Outbox
@@ -13,6 +14,8 @@ from bus.runtime.hub import Hub
 from bus.runtime.transport import JetStreamTransport
 from tests import builders as b
 from tests.ledgers import upgraded_ledger
+
+pytestmark = pytest.mark.integration
 
 PERSON = {"full_name": "Persona Periodista", "address": "Calle Falsa 123, Iguala"}
 

@@ -23,6 +23,8 @@ from tests.cli_processes import run, running_up
 from tests.ledger_reads import recipient_status
 from tests.ledgers import home_ledger
 
+pytestmark = pytest.mark.e2e
+
 CDMX, OAXACA, NORTE = "shelter.casa-refugio-cdmx", "shelter.albergue-oaxaca", "shelter.casa-norte"
 NAMES = ["Persona Reubicada Uno", "Persona Reubicada Dos"]
 DEADLINE = 30.0

@@ -25,6 +25,8 @@ from schemas.tracking import Rejected, RejectionReason
 from tests import builders as b
 from tests.ledger_reads import recipient_status as status
 
+pytestmark = pytest.mark.integration
+
 CDMX, OAXACA, NORTE = "shelter.casa-refugio-cdmx", "shelter.albergue-oaxaca", "shelter.casa-norte"
 NOW = datetime.now(UTC)
 

@@ -18,6 +18,8 @@ from bus.runtime.hub import Hub
 from tests import builders as b
 from tests.ledgers import upgraded_ledger
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture
 def live(hub: Hub, ledger: SqlLedger) -> tuple[Hub, SqlLedger]:

@@ -70,6 +70,7 @@ def run(code: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("ledger_url", ["sqlite"], indirect=True)
 async def test_an_agency_speaks_on_the_bus_with_the_sdk_alone(hub: Hub, ledger: SqlLedger) -> None:
     url = hub.servers
@@ -81,6 +82,7 @@ async def test_an_agency_speaks_on_the_bus_with_the_sdk_alone(hub: Hub, ledger: 
     await hub.wait_until(lambda: recipient_status(ledger, request_id, "gro.government") == "sent")
 
 
+@pytest.mark.e2e
 def test_the_command_says_what_to_install_without_the_federal_extra() -> None:
     done = run(BLOCKER + "from adapters.entry import main\nmain()\n", "--help")
     assert done.returncode == 2

@@ -23,6 +23,8 @@ from tests import builders as b
 from tests.ledger_reads import credentials
 from tests.ledgers import upgraded_ledger
 
+pytestmark = pytest.mark.integration
+
 AGENCIES = ("fed.mechanism", "gro.government", "ver.government", "shelter.casa-refugio-cdmx")
 
 

@@ -21,6 +21,8 @@ from schemas.tracking import Rejected, RejectionReason
 from tests import builders as b
 from tests.ledgers import upgraded_ledger
 
+pytestmark = pytest.mark.integration
+
 
 class PoisonedLedger:
     """The real ledger, except that recording certain messages fails like a bug would."""

@@ -129,6 +129,7 @@ def test_signature_verification_and_replay_window() -> None:
     assert [backoff(n, 2.0) for n in (1, 2, 3, 4)] == [2.0, 4.0, 8.0, 16.0]
 
 
+@pytest.mark.integration
 async def test_signed_posts_retried_after_a_500_and_receipted(
     nats_server: EmbeddedNatsServer,
     hub: Hub,
@@ -170,6 +171,7 @@ async def test_signed_posts_retried_after_a_500_and_receipted(
     )
 
 
+@pytest.mark.integration
 async def test_a_slow_endpoint_times_out_without_blocking_the_next_delivery(
     nats_server: EmbeddedNatsServer,
     hub: Hub,
@@ -213,6 +215,7 @@ async def test_a_slow_endpoint_times_out_without_blocking_the_next_delivery(
     assert timed_out.detail == "no answer within 1 s"
 
 
+@pytest.mark.integration
 async def test_a_webhook_registered_later_is_served(
     nats_server: EmbeddedNatsServer,
     hub: Hub,

@@ -10,7 +10,10 @@ from fastapi import Depends, Query, Request, Response
 PAGE = 200
 MAX_PAGE = 500
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="rows in this page (at most 500)")]
-Offset = Annotated[int, Query(ge=0, description="rows to skip: the previous pages")]
+# The read model asks the database for up to offset + limit + 1 rows, which must stay within
+# its largest integer (2**63 - 1): past it the query itself fails, which would be a 500.
+MAX_OFFSET = 2**63 - 1 - (MAX_PAGE + 1)
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="rows to skip: the previous pages")]
 PAGED = (
     "A page at a time: `limit` rows (200 unless given, at most 500) after `offset`. When more "
     'rows follow, the answer carries `Link: <…?limit=…&offset=…>; rel="next"`; without that '

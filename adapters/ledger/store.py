@@ -169,21 +169,24 @@ class SqlLedger:
             query = (
                 select(MessageRow).order_by(col(MessageRow.seq)).execution_options(yield_per=batch)
             )
-            for row in session.exec(query):
-                assert row.seq is not None
-                yield Link(
-                    row.seq,
-                    row.message_id,
-                    row.type,
-                    row.source,
-                    row.nats_subject,
-                    row.stream_seq,
-                    row.sent_at,
-                    row.recorded_at,
-                    row.body,
-                    row.prev_hash,
-                    row.row_hash,
-                )
+            # Closed even when the caller stops early (verify stops at the first break): on
+            # PostgreSQL the rows come from a server-side cursor, not to be left open.
+            with contextlib.closing(session.exec(query)) as rows:
+                for row in rows:
+                    assert row.seq is not None
+                    yield Link(
+                        row.seq,
+                        row.message_id,
+                        row.type,
+                        row.source,
+                        row.nats_subject,
+                        row.stream_seq,
+                        row.sent_at,
+                        row.recorded_at,
+                        row.body,
+                        row.prev_hash,
+                        row.row_hash,
+                    )
 
     def personal(self, message_id: str, source: str) -> Any:
         """The personal details of a recorded message, opened for a federal view (or None).

@@ -1,0 +1,1 @@
+"""The staff dashboard through FastAPI's test client, by topic."""
