@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import socket
+import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -82,13 +83,28 @@ def make_engine(url: str, *, pool: PoolOptions | None = None, **options: Any) ->
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor = connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=10000")
     # WAL lets the CLI read while the hub writes; synchronous=FULL makes each commit durable
     # before the hub acknowledges the delivery to JetStream.
-    cursor.execute("PRAGMA journal_mode=WAL")
+    _wal(cursor)
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+def _wal(cursor: Any, patience: float = 10.0) -> None:
+    # Two processes opening a new ledger at once both switch it to WAL, and SQLite answers the
+    # second "database is locked" at once, without waiting on busy_timeout. The mode is kept
+    # in the file, so the second only has to wait until the first has switched it.
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 class SqlLedger:
@@ -108,12 +124,16 @@ class SqlLedger:
         self.engine = make_engine(url, pool=pool, **engine_options)
         # Only a process that owns the ledger migrates it (``mechbus db upgrade``, ``up``, the
         # demo): any other open of a missing or older schema is refused, naming the command.
-        if migrate:
-            from adapters.ledger.migrate import upgrade  # Alembic: only for who migrates
+        try:
+            if migrate:
+                from adapters.ledger.migrate import upgrade  # Alembic: only for who migrates
 
-            upgrade(self.engine)
-        else:
-            require_head(self.engine)
+                upgrade(self.engine)
+            else:
+                require_head(self.engine)
+        except BaseException:
+            self.engine.dispose()  # a refused ledger leaves no connection open behind it
+            raise
 
     def close(self) -> None:
         self.engine.dispose()
