@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 
 from adapters import environment
 from bus.domain.ladder import BoardSession, Obligation, escalation_id, rung_message, rungs_due
-from bus.domain.policy import Clock, Policy, PolicyError, parse_duration
+from bus.domain.policy import Binds, Clock, Policy, PolicyError, parse_duration
 from schemas.envelope import Urgency
 from schemas.registry import AgencyRegistry, active_registry
 from schemas.tracking import AcknowledgementOverdue, CommitmentOverdue, Escalated
@@ -26,8 +27,73 @@ def test_shipped_policy_names_every_clock_with_its_basis() -> None:
     assert POLICY.length(Clock.ACKNOWLEDGEMENT, Urgency.URGENT) == H
     assert POLICY.length(Clock.ACKNOWLEDGEMENT, Urgency.ORDINARY) == 24 * H
     assert POLICY.length(Clock.IMPLEMENTATION, Urgency.URGENT) == 9 * H
-    assert "art. 28" in POLICY.clocks[Clock.IMPLEMENTATION].basis
+    assert POLICY.clocks[Clock.IMPLEMENTATION].articles == (
+        "LPPDDHP art. 26 fr. II",
+        "LPPDDHP art. 29 fr. II",
+    )
     assert POLICY.ladder[L.AUTHORITY_NOTICE] == 1.5
+
+
+# Which clock comes from which article, and which is the Mechanism's own policy.
+LEGAL_BASES = [
+    (Clock.MEASURES_ISSUED, Binds.FEDERAL, ("LPPDDHP art. 26 fr. I",), 3 * H, None),
+    (
+        Clock.RISK_ASSESSMENT,
+        Binds.FEDERAL,
+        ("LPPDDHP art. 26 fr. III", "LPPDDHP art. 27"),
+        3 * H,
+        10 * 24 * H,
+    ),
+    (Clock.DECISION_COMMUNICATED, Binds.FEDERAL, ("LPPDDHP art. 29 fr. I",), 72 * H, 72 * H),
+    (
+        Clock.IMPLEMENTATION,
+        Binds.AGENCIES,
+        ("LPPDDHP art. 26 fr. II", "LPPDDHP art. 29 fr. II"),
+        9 * H,
+        30 * 24 * H,
+    ),
+    (Clock.ACKNOWLEDGEMENT, Binds.AGENCIES, (), H, 24 * H),
+    (Clock.ANSWER, Binds.AGENCIES, (), 3 * H, 72 * H),
+    (Clock.SHELTER_ANSWER, Binds.AGENCIES, (), 2 * H, 48 * H),
+    (Clock.PROGRESS_REPORT, Binds.AGENCIES, (), 30 * 24 * H, 30 * 24 * H),
+    (Clock.REVIEW, Binds.FEDERAL, (), 180 * 24 * H, 180 * 24 * H),
+]
+
+
+@pytest.mark.parametrize(("clock", "binds", "articles", "urgent", "ordinary"), LEGAL_BASES)
+def test_every_clock_says_its_article_or_that_it_is_policy(
+    clock: Clock,
+    binds: Binds,
+    articles: tuple[str, ...],
+    urgent: timedelta | None,
+    ordinary: timedelta | None,
+) -> None:
+    rule = POLICY.clocks[clock]
+    assert (rule.binds, rule.articles, rule.urgent, rule.ordinary) == (
+        binds,
+        articles,
+        urgent,
+        ordinary,
+    )
+    if articles:
+        assert rule.basis == "; ".join(articles)
+        assert all(POLICY.words(a) for a in articles)
+    else:
+        assert rule.basis.startswith("policy of the Mechanism: ") and len(rule.reason) > 40
+
+
+def test_every_article_named_anywhere_in_the_shipped_policy_is_in_its_table() -> None:
+    cited = {a for rule in POLICY.clocks.values() for a in rule.articles}
+    assert cited | set(POLICY.board.articles) <= set(POLICY.articles)
+    assert POLICY.board.material_before == 5 * 24 * H
+    assert POLICY.board.articles == ("LPPDDHP art. 18", "LPPDDHP art. 8")
+
+
+def test_a_clock_that_runs_in_one_procedure_only_says_so() -> None:
+    assert POLICY.runs(Clock.MEASURES_ISSUED, Urgency.URGENT)
+    assert not POLICY.runs(Clock.MEASURES_ISSUED, Urgency.ORDINARY)
+    with pytest.raises(PolicyError, match="does not run for ordinary"):
+        POLICY.length(Clock.MEASURES_ISSUED, Urgency.ORDINARY)
 
 
 @pytest.mark.parametrize(
@@ -49,9 +115,54 @@ BAD_POLICIES = [
     ("not toml", "clocks = [", "not valid TOML"),
     (
         "no basis",
-        SHIPPED.replace('basis = "Mechanism service level (policy)"', 'basis = ""'),
+        SHIPPED.replace('policy = "the law sets no clock for an agency to acknowledge;', 'pol = "'),
+        "unknown key(s): pol",
+    ),
+    (
+        "empty reason",
+        re.sub(r'policy = "shelters[^\n]*', 'policy = "  "', SHIPPED),
         "needs its legal basis",
     ),
+    (
+        "article not in the table",
+        SHIPPED.replace('articles = ["LPPDDHP art. 26 fr. I"]', 'articles = ["LPPDDHP art. 28"]'),
+        "cites LPPDDHP art. 28, which the [articles] table does not hold",
+    ),
+    (
+        "article named in a reason",
+        SHIPPED.replace("the law sets no interval;", "LPPDDHP art. 33 sets 30 days;"),
+        "names 'art. 33', which the [articles] table does not hold",
+    ),
+    (
+        "article named in a description",
+        SHIPPED.replace("a shelter's answer to a relocation request", "art. 41 answer"),
+        "names 'art. 41'",
+    ),
+    (
+        "old free-text basis",
+        SHIPPED.replace(
+            'binds = "federal"\nurgent = "3h"\n',
+            'basis = "art. 27"\nbinds = "federal"\nurgent = "3h"\n',
+            1,
+        ),
+        '"basis" was replaced',
+    ),
+    (
+        "both articles and policy",
+        SHIPPED.replace(
+            'articles = ["LPPDDHP art. 29 fr. I"]',
+            'articles = ["LPPDDHP art. 29 fr. I"]\npolicy = "also"',
+        ),
+        "either articles or a policy reason",
+    ),
+    (
+        "binds nobody",
+        SHIPPED.replace(
+            'binds = "federal"\nurgent = "3h"\n', 'binds = "states"\nurgent = "3h"\n', 1
+        ),
+        'binds must be "federal" or "agencies"',
+    ),
+    ("no board", SHIPPED.replace("[board]", "[bored]"), "[board] is missing"),
     (
         "bad duration",
         SHIPPED.replace('urgent = "1h"', 'urgent = "soon"'),
