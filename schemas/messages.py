@@ -17,6 +17,7 @@ from schemas.capacity import (
     PlacementOffer,
 )
 from schemas.envelope import Envelope, Family
+from schemas.iachr import IachrMeasureRegistered
 from schemas.requests import (
     BoardSummons,
     ImplementationMeetingNotice,
@@ -82,6 +83,7 @@ Message = Annotated[
     | Reminder
     | BoardSessionScheduled
     | BoardAttendance
+    | IachrMeasureRegistered
     | Checkpoint,
     Field(discriminator="type"),
 ]
