@@ -5,7 +5,14 @@ from __future__ import annotations
 import re
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import BeforeValidator, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+)
 
 from schemas.envelope import Body, CaseRef, Day, Envelope, Family, StateCode
 from schemas.registry import AgencyKind, state_codes
@@ -13,6 +20,10 @@ from schemas.registry import AgencyKind, state_codes
 MC_PATTERN = r"^MC-\d{1,4}-\d{2}$"
 MC_FORMAT = "MC-<number of 1 to 4 digits>-<two-digit year>, e.g. MC-123-24"
 _MC = re.compile(MC_PATTERN)
+# What a request could name before MC numbers had a format of their own (a case reference).
+_RECORDED_BEFORE = re.compile(r"^[A-Z0-9][A-Z0-9/-]{2,39}$")
+RECORDED = "recorded"
+"""Validation context key: the message is read back from the record, not received anew."""
 
 
 def normalise_mc(value: object) -> object:
@@ -25,11 +36,25 @@ def is_mc(value: str) -> bool:
     return _MC.fullmatch(str(normalise_mc(value))) is not None
 
 
+def _mc_number(value: str, info: ValidationInfo) -> str:
+    if _MC.fullmatch(value):
+        return value
+    # A ledger may hold requests that named their MC in a looser form: they stay readable.
+    if info.context and info.context.get(RECORDED) and _RECORDED_BEFORE.fullmatch(value):
+        return value
+    raise ValueError(f"not an IACHR precautionary measure number: write {MC_FORMAT}")
+
+
 McNumber = Annotated[
-    str, BeforeValidator(normalise_mc), StringConstraints(pattern=MC_PATTERN, max_length=12)
+    str,
+    BeforeValidator(normalise_mc),
+    AfterValidator(_mc_number),
+    WithJsonSchema({"type": "string", "pattern": MC_PATTERN, "maxLength": 12}),
 ]
 """An IACHR precautionary measure's number (``MC-123-24``). Its own type, not ``CaseRef``:
-every recorded message's ``subject`` is a ``CaseRef``, which must keep reading as it did."""
+every recorded message's ``subject`` is a ``CaseRef``, which must keep reading as it did; and
+a message read back from the record (``parse_message(..., recorded=True)``) may keep a number
+written in the looser form requests were allowed before."""
 
 
 class IachrMeasureBody(Body):

@@ -3,6 +3,7 @@ ledgers, the agenda's MC lines, and the command line (``send --iachr``, ``iachr`
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from bus.domain.iachr import LinkedMeasure, MeasureDates, date_problem, linked, 
 from bus.domain.ports import Delivery
 from bus.domain.recording import Result, record_batch
 from schemas.iachr import IachrMeasureRegistered, is_mc
+from schemas.messages import parse_message
 from schemas.tracking import Rejected, RejectionReason
 from tests import builders as b
 from tests.cli_processes import invoke, json_lines
@@ -405,3 +407,17 @@ def _record_outbox(home: Path) -> None:
             Outbox(ledger).published(message.id)
     finally:
         ledger.close()
+
+
+def test_a_number_recorded_in_the_looser_form_of_before_stays_readable() -> None:
+    """Requests could name their MC as any case reference; the ledger may hold such bodies."""
+    document = b.patrol_request().model_dump(mode="json", by_alias=True, exclude_none=True)
+    document["data"]["iachr_precautionary_measure"] = "MC-123/2021"
+    raw = json.dumps(document).encode()
+    with pytest.raises(ValidationError, match="write MC-<number"):
+        parse_message(raw)  # a new message must use the format
+    read = parse_message(raw, recorded=True)
+    assert read.data.iachr_precautionary_measure == "MC-123/2021"  # type: ignore[union-attr]
+    document["data"]["iachr_precautionary_measure"] = "not a reference"
+    with pytest.raises(ValidationError):
+        parse_message(json.dumps(document).encode(), recorded=True)
