@@ -36,6 +36,7 @@ FEDERAL_RECORD = frozenset(
         "mech.tracking.board_attendance.v1",
         "mech.tracking.board_session_scheduled.v1",
         "mech.tracking.checkpoint.v1",
+        "mech.tracking.iachr_measure.v1",
     }
 )
 

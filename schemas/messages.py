@@ -17,6 +17,7 @@ from schemas.capacity import (
     PlacementOffer,
 )
 from schemas.envelope import Envelope, Family
+from schemas.iachr import RECORDED, IachrMeasureRegistered
 from schemas.requests import (
     BoardSummons,
     ImplementationMeetingNotice,
@@ -82,6 +83,7 @@ Message = Annotated[
     | Reminder
     | BoardSessionScheduled
     | BoardAttendance
+    | IachrMeasureRegistered
     | Checkpoint,
     Field(discriminator="type"),
 ]
@@ -107,9 +109,10 @@ MESSAGE_TYPES: dict[str, type[Envelope]] = _message_classes()
 """Every message class by its ``type`` string."""
 
 
-def parse_message(raw: bytes | str) -> Message:
-    """Validate one JSON-encoded message; raises ``pydantic.ValidationError``."""
-    return MESSAGE_ADAPTER.validate_json(raw)
+def parse_message(raw: bytes | str, *, recorded: bool = False) -> Message:
+    """Validate one JSON-encoded message; raises ``pydantic.ValidationError``. ``recorded``:
+    read back from the ledger, where what was valid when it was recorded stays readable."""
+    return MESSAGE_ADAPTER.validate_json(raw, context={RECORDED: True} if recorded else None)
 
 
 def family_of(type_name: str) -> Family | None:

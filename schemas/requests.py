@@ -9,7 +9,6 @@ from pydantic import Field, model_validator
 from schemas.common import PersonalDetails
 from schemas.envelope import (
     Body,
-    CaseRef,
     Day,
     Envelope,
     Family,
@@ -19,6 +18,7 @@ from schemas.envelope import (
     StateCode,
     UtcDatetime,
 )
+from schemas.iachr import McNumber
 from schemas.measures import BeneficiaryRole as BeneficiaryRole
 from schemas.measures import MeasureKind as MeasureKind
 from schemas.registry import FEDERAL_KINDS, AgencyKind
@@ -34,7 +34,7 @@ class ProtectionMeasureBody(Body):
     legal_basis: ShortText | None = None
     # Set when these measures also implement an IACHR precautionary measure (its MC number),
     # so one implementation meeting can follow both instruments.
-    iachr_precautionary_measure: CaseRef | None = None
+    iachr_precautionary_measure: McNumber | None = None
     personal: PersonalDetails | None = None
 
 
@@ -44,7 +44,7 @@ class InvestigationBody(Body):
     facts_summary: LongText
     investigation_file: ShortText | None = None
     steps_requested: tuple[ShortText, ...] = ()
-    iachr_precautionary_measure: CaseRef | None = None
+    iachr_precautionary_measure: McNumber | None = None
     personal: PersonalDetails | None = None
 
 
@@ -84,7 +84,7 @@ class ImplementationMeetingBody(Body):
     meeting_at: UtcDatetime
     venue: ShortText
     agenda: tuple[ShortText, ...] = Field(min_length=1)
-    iachr_precautionary_measure: CaseRef | None = None
+    iachr_precautionary_measure: McNumber | None = None
 
 
 class RecallBody(Body):

@@ -44,6 +44,7 @@ class RejectionReason(StrEnum):
     DUPLICATE = "duplicate"
     EXPIRED = "expired"
     NO_CAPACITY = "no_capacity"  # a placement the shelter has no room for
+    INVALID_DATES = "invalid_dates"  # dates in the future, or in an impossible order
     # the bus itself failed to record it, delivery after delivery: kept for federal staff
     UNDELIVERABLE = "undeliverable"
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bus.domain.capacity import ShelterCapacity
+from bus.domain.iachr import MeasureDates
 from bus.domain.ladder import BoardSession, Obligation
 from bus.domain.lifecycle import RequestState
 from bus.domain.ports import (
@@ -46,6 +47,7 @@ class LedgerState:
     sessions: dict[str, BoardSessionRecord] = field(default_factory=dict)
     attendance: list[AttendanceRecord] = field(default_factory=list)
     capacities: dict[str, ShelterCapacity] = field(default_factory=dict)
+    iachr_measures: dict[str, MeasureDates] = field(default_factory=dict)
 
 
 def _fired_key(record: EscalationRecord) -> tuple[str, str, str, str | None, str]:
@@ -107,6 +109,9 @@ class MemoryUnit:
 
     def save_attendance(self, record: AttendanceRecord) -> None:
         self.state.attendance.append(record)
+
+    def save_iachr_measure(self, measure: MeasureDates, message_id: str, at: datetime) -> None:
+        self.state.iachr_measures[measure.measure] = measure
 
     def record_capacity(self, capacity: ShelterCapacity, body_json: str) -> None:
         self.state.capacities[capacity.shelter] = capacity

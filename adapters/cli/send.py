@@ -11,6 +11,7 @@ import typer
 
 from adapters.cli import common
 from adapters.cli.common import console
+from adapters.cli.iachr import IachrOpt, mc_number, warn_if_elsewhere
 from adapters.cli.options import CaseOpt, HomeOpt, LedgerOpt, NatsOpt, ToOpt, UrgentOpt
 from schemas.measures import MeasureKind
 
@@ -53,6 +54,13 @@ def send_request(
     publish_new(cls, fields, home, nats_url)
 
 
+def _linked(iachr: str, states: set[str], home: Path | None, nats_url: str | None) -> str:
+    """The MC number the request names, checked (exit 2) and compared with the ledger."""
+    measure = mc_number(iachr, "--iachr")
+    warn_if_elsewhere(measure, states, home, nats_url)
+    return measure
+
+
 @app.command("protection-measure")
 def send_protection_measure(
     to: ToOpt,
@@ -63,6 +71,7 @@ def send_protection_measure(
     role: Annotated[
         str, typer.Option(help="journalist | defender | relative | organisation")
     ] = "defender",
+    iachr: IachrOpt = None,
     urgent: UrgentOpt = False,
     home: HomeOpt = None,
     nats_url: NatsOpt = None,
@@ -70,12 +79,14 @@ def send_protection_measure(
     """Ask a state government to implement protection measures."""
     from schemas.requests import ProtectionMeasureRequest
 
-    data = {
+    data: dict[str, object] = {
         "measures": measure,
         "beneficiary_role": role,
         "state": state,
         "instructions": instructions,
     }
+    if iachr is not None:
+        data["iachr_precautionary_measure"] = _linked(iachr, {state.upper()}, home, nats_url)
     send_request(ProtectionMeasureRequest, to, case, urgent, data, home, nats_url)
 
 
@@ -86,14 +97,24 @@ def send_investigation(
     aggression: Annotated[str, typer.Option(help="The aggression to investigate.")],
     facts: Annotated[str, typer.Option(help="Summary of the facts (no names).")],
     step: Annotated[list[str] | None, typer.Option(help="Step requested (repeatable).")] = None,
+    iachr: IachrOpt = None,
     urgent: UrgentOpt = False,
     home: HomeOpt = None,
     nats_url: NatsOpt = None,
 ) -> None:
     """Ask a state prosecutor to investigate an aggression."""
+    from schemas.registry import active_registry
     from schemas.requests import InvestigationRequest
 
-    data = {"aggression": aggression, "facts_summary": facts, "steps_requested": step or []}
+    data: dict[str, object] = {
+        "aggression": aggression,
+        "facts_summary": facts,
+        "steps_requested": step or [],
+    }
+    if iachr is not None:
+        registry = active_registry()
+        states = {s for a in to if a in registry and (s := registry[a].state)}
+        data["iachr_precautionary_measure"] = _linked(iachr, states, home, nats_url)
     send_request(InvestigationRequest, to, case, urgent, data, home, nats_url)
 
 

@@ -198,8 +198,15 @@ def agenda(
 ) -> None:
     """One implementation agenda for a case: the Mechanism's and the IACHR's open items."""
     from adapters.readmodel.cases import case_agenda
+    from adapters.readmodel.iachr import LINKED_CLI, case_measures
 
-    items = view.query(lambda session: case_agenda(session, ref, datetime.now(UTC)))
+    now = datetime.now(UTC)
+    items, measures = view.query(
+        lambda session: (case_agenda(session, ref, now), case_measures(session, ref, now))
+    )
+    if measures and not (view.as_json or view.as_csv):  # programs read the items alone
+        title = f"IACHR precautionary measures of {ref} (days counted from SRE's notice)"
+        common.show(measures, LINKED_CLI, False, False, title)
     title = f"Implementation agenda for {ref}"
     view.show(items[view.page.offset :], cols.AGENDA_CLI, title)
 

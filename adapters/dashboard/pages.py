@@ -24,6 +24,7 @@ from adapters.readmodel.commitments import commitments as open_commitments
 from adapters.readmodel.dead_letters import dead_letters as kept_dead_letters
 from adapters.readmodel.escalations import board_agenda
 from adapters.readmodel.feed import BusEvent
+from adapters.readmodel.iachr import LINKED, case_measures
 from adapters.readmodel.placements import placements as placement_lines
 from adapters.readmodel.placements import shelters as shelter_capacity
 from adapters.readmodel.report import month_bounds
@@ -178,6 +179,7 @@ async def case(
     now = datetime.now(UTC)
     events = await _read(request, lambda s: case_timeline(s, ref))
     agenda = await _read(request, lambda s: case_agenda(s, ref, now))
+    measures = await _read(request, lambda s: case_measures(s, ref, now))
     if fmt == "csv":
         if table == "agenda":
             return _csv(agenda, cols.AGENDA, f"agenda-{ref}")
@@ -198,6 +200,8 @@ async def case(
         timeline=cols.TIMELINE,
         agenda=agenda,
         agenda_table=cols.AGENDA,
+        measures=measures,
+        measures_table=LINKED,
         people=people,
         live=True,
     )

@@ -1,7 +1,10 @@
 """What a unit of work records row by row on the ORM, because it is rare: escalations, Board
-sessions and attendance, shelter capacity (the hot path is written behind, in bulk)."""
+sessions and attendance, shelter capacity, IACHR measures (the hot path is written behind, in
+bulk)."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from sqlmodel import Session, select
 
@@ -11,9 +14,11 @@ from adapters.ledger.tables import (
     BoardSessionRow,
     CapacityReportRow,
     EscalationRow,
+    IachrMeasureRow,
     ShelterCapacityRow,
 )
 from bus.domain.capacity import ShelterCapacity
+from bus.domain.iachr import MeasureDates
 from bus.domain.ports import AttendanceRecord, BoardSessionRecord, EscalationRecord
 
 
@@ -64,6 +69,15 @@ class OrmRecords:
         else:  # a correction: the latest word stands
             row.attended = record.attended
             row.recorded_at = record.recorded_at
+
+    def save_iachr_measure(self, measure: MeasureDates, message_id: str, at: datetime) -> None:
+        fields = dict(measure.__dict__, message_id=message_id, updated_at=at)
+        row = self.session.get(IachrMeasureRow, measure.measure)
+        if row is None:
+            self.session.add(IachrMeasureRow(**fields))
+        else:  # corrected dates: the latest message stands
+            for name, value in fields.items():
+                setattr(row, name, value)
 
     def record_capacity(self, capacity: ShelterCapacity, body_json: str) -> None:
         self.session.add(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -319,3 +319,19 @@ class NotificationAttemptRow(SQLModel, table=True):
     status_code: int | None = None
     elapsed_ms: int | None = None
     detail: str | None = Field(default=None, max_length=200)
+
+
+class IachrMeasureRow(SQLModel, table=True):
+    """Each IACHR precautionary measure's current dates: the latest ``iachr_measure`` message
+    for its MC number (the earlier ones stay in ``messages``)."""
+
+    __tablename__ = "iachr_measures"
+
+    measure: str = Field(primary_key=True, max_length=12)  # MC-123-24
+    granted_on: date
+    notified_on: date  # SRE's notice to SEGOB
+    state: str = Field(max_length=3, index=True)
+    beneficiaries: int
+    case_ref: str | None = Field(default=None, max_length=40, index=True)
+    message_id: str = Field(max_length=100)
+    updated_at: datetime = _time(nullable=False)

@@ -73,13 +73,13 @@ def request_as_seen(ledger: SqlLedger, agency: str, request_id: str) -> tuple[En
     if recipient is None or row is None:
         return None
     document = json.loads(row.body)
-    message = parse_message(row.body)
+    message = parse_message(row.body, recorded=True)
     registry = active_registry()
     if redaction.may_know_personal(message, agency, registry):
         personal = ledger.personal(request_id, row.source)
         if personal is not None and isinstance(document.get("data"), dict):
             document["data"][redaction.PERSONAL_FIELD] = personal
-            message = parse_message(json.dumps(document).encode())
+            message = parse_message(json.dumps(document).encode(), recorded=True)
     return redaction.for_recipient(message, agency, registry), recipient.status
 
 

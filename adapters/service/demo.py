@@ -30,6 +30,7 @@ from bus.runtime.agency import AgencyClient
 from bus.runtime.hub import Hub
 from schemas.capacity import PlacementConfirmed
 from schemas.envelope import Envelope
+from schemas.iachr import IachrMeasureRegistered
 from schemas.requests import RelocationBody
 from schemas.tracking import BoardSessionScheduled
 
@@ -68,6 +69,10 @@ class Player:
         await self._schedule_sessions()
         await self._wait_for_capacity()
         async with await self._connect(MECHANISM) as mechanism:
+            for data in self.scenario.iachr_measures:
+                measure = IachrMeasureRegistered(source=MECHANISM, time=self.now, data=data)
+                await mechanism.send(measure)
+                self.console.print(f"registered IACHR measure {measure.data.measure}")
             for spec in self.scenario.requests:
                 message = self._build(spec, await self._recipients(spec))
                 await mechanism.send(message)

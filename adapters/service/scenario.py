@@ -10,8 +10,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from bus.domain.errors import ConfigurationError
 from schemas.envelope import Envelope
+from schemas.iachr import IachrMeasureBody
 from schemas.registry import AgencyKind, active_registry
 from schemas.requests import (
     BoardSummons,
@@ -82,6 +85,8 @@ class Scenario:
     board_sessions: tuple[BoardSessionSpec, ...]
     requests: tuple[RequestSpec, ...]
     expect: Expectations
+    # IACHR precautionary measures the Mechanism registers first (mech.tracking.iachr_measure)
+    iachr_measures: tuple[dict[str, Any], ...] = ()
 
     @classmethod
     def default(cls) -> Scenario:
@@ -113,6 +118,7 @@ class Scenario:
                 board_sessions=tuple(BoardSessionSpec(**b) for b in raw.get("board_session", [])),
                 requests=tuple(_request(r) for r in raw.get("request", [])),
                 expect=_expect(raw.get("expect", {})),
+                iachr_measures=tuple(dict(m) for m in raw.get("iachr_measure", [])),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ScenarioError(f"{origin}: {type(exc).__name__}: {exc}") from exc
@@ -143,6 +149,11 @@ class Scenario:
             session = request.data.get("session_id")
             if request.kind == "board_summons" and session not in sessions:
                 raise ScenarioError(f"{origin}: {request.label}: no board session {session!r}")
+        for measure in self.iachr_measures:
+            try:
+                IachrMeasureBody.model_validate(measure)
+            except ValidationError as exc:
+                raise ScenarioError(f"{origin}: iachr_measure: {exc}") from exc
         missing = set(self.expect.placed) - set(labels)
         if missing:
             raise ScenarioError(f"{origin}: expect.placed names unknown request {missing.pop()}")

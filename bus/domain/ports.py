@@ -15,6 +15,7 @@ from typing import Protocol
 
 from bus.domain.capacity import ShelterCapacity
 from bus.domain.errors import LedgerError, TransportError
+from bus.domain.iachr import MeasureDates
 from bus.domain.ladder import BoardSession, Obligation
 from bus.domain.lifecycle import RequestState
 from schemas.tracking import EscalationLevel
@@ -260,6 +261,10 @@ class LedgerUnit(Protocol):
     def save_board_session(self, record: BoardSessionRecord) -> None: ...
 
     def save_attendance(self, record: AttendanceRecord) -> None: ...
+
+    def save_iachr_measure(self, measure: MeasureDates, message_id: str, at: datetime) -> None:
+        """Make this the MC's current dates (its earlier messages stay in the record)."""
+        ...
 
     def record_capacity(self, capacity: ShelterCapacity, body_json: str) -> None:
         """Keep the report in the history and make it the shelter's current capacity."""

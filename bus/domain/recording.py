@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from bus.domain import bounds, intake, subjects
+from bus.domain import bounds, iachr, intake, subjects
 from bus.domain.capacity import ShelterCapacity
 from bus.domain.lifecycle import Event, TransitionRefused, apply, concerns_requests
 from bus.domain.msgids import receipt_id
@@ -33,6 +33,7 @@ from bus.domain.rejection import kept_subject, rejected_notice
 from bus.domain.rules import Rules
 from schemas.capacity import CapacityUpdate, PlacementConfirmed, PlacementEnded
 from schemas.envelope import Envelope
+from schemas.iachr import IachrMeasureRegistered
 from schemas.messages import parse_message
 from schemas.registry import AgencyRegistry
 from schemas.responses import DeliveryReceipt
@@ -206,6 +207,12 @@ def _record(
     elif isinstance(message, BoardAttendance):
         seen = message.data
         unit.save_attendance(AttendanceRecord(seen.session_id, seen.agency, seen.attended, now))
+    elif isinstance(message, IachrMeasureRegistered):
+        problem = iachr.refusal(message.data, now)
+        if problem is not None:
+            refusal = _refuse(message, RejectionReason.INVALID_DATES, problem)
+            return _dead_letter(unit, delivery, refusal, now)
+        unit.save_iachr_measure(iachr.MeasureDates.of(message.data), message.id, now)
     elif isinstance(message, CapacityUpdate):
         capacity = ShelterCapacity.reported(message.source, message.data, now)
         unit.record_capacity(capacity, message.data.model_dump_json())

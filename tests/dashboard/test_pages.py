@@ -43,7 +43,10 @@ def test_every_page_in_spanish_then_english(demo: tuple[TestClient, Settings]) -
     assert "Solicitudes sin respuesta" in pending and "vencida hace" in pending
     assert "tam.government" in pending  # Tamaulipas never answers in the demo
     assert "<svg" in pages["/scorecard"].text and "acuse a tiempo (%)" in pages["/scorecard"].text
-    assert "Agenda de implementación" in pages["/cases/MPDDHP-2026-0412"].text
+    case = pages["/cases/MPDDHP-2026-0412"].text
+    assert "Agenda de implementación" in case
+    for measure in ("Medidas cautelares de la CIDH", "MC-123-24", "2024-03-01", "2024-03-12"):
+        assert measure in case  # the demo's IACHR measure, beside the Mechanism's items
     assert "Próxima sesión de la Junta de Gobierno" in pages["/board"].text
     assert "Capacidad de las casas refugio" in pages["/shelters"].text
     filtered = client.get("/pending?state=TAM&urgency=urgent").text
