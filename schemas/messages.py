@@ -17,6 +17,12 @@ from schemas.capacity import (
     PlacementOffer,
 )
 from schemas.envelope import Envelope, Family
+from schemas.federal import (
+    BoardDecisionTaken,
+    IncorporationReceived,
+    RiskStudyDelivered,
+    UrgentMeasuresIssued,
+)
 from schemas.requests import (
     BoardSummons,
     ImplementationMeetingNotice,
@@ -82,7 +88,11 @@ Message = Annotated[
     | Reminder
     | BoardSessionScheduled
     | BoardAttendance
-    | Checkpoint,
+    | Checkpoint
+    | IncorporationReceived
+    | UrgentMeasuresIssued
+    | RiskStudyDelivered
+    | BoardDecisionTaken,
     Field(discriminator="type"),
 ]
 """Any v1 message; pydantic picks the model from ``type``."""

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bus.domain.capacity import ShelterCapacity
+from bus.domain.federal import MECHANISM
+from bus.domain.federal_clocks import CaseRequest, FederalObligation
 from bus.domain.ladder import BoardSession, Obligation
 from bus.domain.lifecycle import RequestState
 from bus.domain.ports import (
@@ -46,6 +48,7 @@ class LedgerState:
     sessions: dict[str, BoardSessionRecord] = field(default_factory=dict)
     attendance: list[AttendanceRecord] = field(default_factory=list)
     capacities: dict[str, ShelterCapacity] = field(default_factory=dict)
+    federal: dict[str, FederalObligation] = field(default_factory=dict)
 
 
 def _fired_key(record: EscalationRecord) -> tuple[str, str, str, str | None, str]:
@@ -107,6 +110,19 @@ class MemoryUnit:
 
     def save_attendance(self, record: AttendanceRecord) -> None:
         self.state.attendance.append(record)
+
+    def federal_obligations(self, case_ref: str) -> list[FederalObligation]:
+        return [ob for ob in self.state.federal.values() if ob.case_ref == case_ref]
+
+    def case_requests(self, case_ref: str) -> list[CaseRequest]:
+        return [
+            CaseRequest(s.request_id, s.type, s.urgency, s.sent_at)
+            for s in self.state.requests.values()
+            if s.case_ref == case_ref and s.source == MECHANISM
+        ]
+
+    def save_federal_obligation(self, obligation: FederalObligation) -> None:
+        self.state.federal[obligation.obligation_id] = obligation
 
     def record_capacity(self, capacity: ShelterCapacity, body_json: str) -> None:
         self.state.capacities[capacity.shelter] = capacity

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from bus.domain.capacity import ShelterCapacity
 from bus.domain.errors import LedgerError, TransportError
+from bus.domain.federal_clocks import CaseRequest, FederalObligation
 from bus.domain.ladder import BoardSession, Obligation
 from bus.domain.lifecycle import RequestState
 from schemas.tracking import EscalationLevel
@@ -258,6 +259,18 @@ class LedgerUnit(Protocol):
     def add_escalation(self, record: EscalationRecord) -> None: ...
 
     def save_board_session(self, record: BoardSessionRecord) -> None: ...
+
+    def federal_obligations(self, case_ref: str) -> list[FederalObligation]:
+        """The Mechanism's own obligations on a case (bus.domain.federal_clocks)."""
+        ...
+
+    def case_requests(self, case_ref: str) -> list[CaseRequest]:
+        """The requests the Mechanism sent on a case, this unit's included."""
+        ...
+
+    def save_federal_obligation(self, obligation: FederalObligation) -> None:
+        """Insert or update one, by its ``obligation_id``."""
+        ...
 
     def save_attendance(self, record: AttendanceRecord) -> None: ...
 
