@@ -18,6 +18,7 @@ from adapters.cli import (
     dashboard,
     db,
     dlq,
+    federal,
     outbox,
     placements,
     running,
@@ -47,6 +48,7 @@ app.command()(running.replay)
 app.add_typer(send.app, name="send")
 app.add_typer(contract.schemas_app, name="schemas")
 app.add_typer(board.app, name="board")
+app.add_typer(federal.app, name="federal")
 app.add_typer(db.app, name="db")
 app.add_typer(contract.app, name="contract")
 app.add_typer(dashboard.app, name="dashboard")
