@@ -128,3 +128,11 @@ def test_the_views_of_the_mechanisms_obligations(tmp_path: Path) -> None:
     csv = invoke(["federal", "list", "--csv", "--ledger-url", url], home)
     assert csv.stdout.splitlines()[0].startswith("case,clock,unit")
     assert json.dumps(study, ensure_ascii=False)  # plain values for scripts
+
+    month = f"{start:%Y-%m}"
+    out = tmp_path / "report"
+    written = invoke(["report", "--month", month, "--out", str(out), "--ledger-url", url], home)
+    assert written.exit_code == 0, written.output
+    text = (out / f"report-{month}.md").read_text()
+    assert "## Plazos del propio Mecanismo" in text
+    assert "| Unidad de Recepción de Casos y Reacción Rápida del Mecanismo | 1 | 0 | 1 |" in text

@@ -96,3 +96,28 @@ def federal_scores(
         query = query.where(col(FederalObligationRow.started_at) >= since)
     obligations = [obligation_from_row(row) for row in session.exec(query)]
     return [UnitLine(s, unit_name(s.unit)) for s in unit_scores(obligations, asof)]
+
+
+def _hours(value: float | None) -> str:
+    return "n/d" if value is None else f"{value:.1f}"
+
+
+def report_section(session: Session, *, since: datetime, asof: datetime) -> list[str]:
+    """The monthly report's section on the Mechanism's own clocks (Markdown, in Spanish)."""
+    lines = [
+        "## Plazos del propio Mecanismo",
+        "",
+        "La ley fija plazos a la federación (LPPDDHP arts. 26, 27 y 29 fr. I); el registro la "
+        "mide con el mismo rigor que a los estados. Obligaciones iniciadas en el mes.",
+        "",
+        "| Unidad | Iniciadas | Cumplidas a tiempo | Cumplidas tarde | Abiertas "
+        "| Vencidas abiertas | Mediana horas al cumplimiento |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for line in federal_scores(session, asof=asof, since=since):
+        s = line.score
+        lines.append(
+            f"| {line.name} | {s.started} | {s.on_time} | {s.late} | {s.open} | {s.overdue} "
+            f"| {_hours(s.median_hours_to_meet)} |"
+        )
+    return [*lines, ""]

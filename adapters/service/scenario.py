@@ -12,6 +12,12 @@ from typing import Any
 
 from bus.domain.errors import ConfigurationError
 from schemas.envelope import Envelope
+from schemas.federal import (
+    BoardDecisionTaken,
+    IncorporationReceived,
+    RiskStudyDelivered,
+    UrgentMeasuresIssued,
+)
 from schemas.registry import AgencyKind, active_registry
 from schemas.requests import (
     BoardSummons,
@@ -31,6 +37,13 @@ KINDS: dict[str, type[Envelope]] = {
     "implementation_meeting": ImplementationMeetingNotice,
 }
 MATCHING = "matching"
+# What the Mechanism's own units and Board report on a case, and who reports it.
+FEDERAL_STEPS: dict[str, tuple[type[Envelope], str]] = {
+    "incorporation": (IncorporationReceived, "fed.reception"),
+    "measures_issued": (UrgentMeasuresIssued, "fed.mechanism"),
+    "risk_study": (RiskStudyDelivered, "fed.risk"),
+    "board_decision": (BoardDecisionTaken, "fed.board"),
+}
 
 
 class ScenarioError(ConfigurationError, ValueError):
@@ -63,6 +76,16 @@ class RequestSpec:
 
 
 @dataclass(frozen=True)
+class FederalSpec:
+    """A step of the Mechanism's own (``FEDERAL_STEPS``), played before the requests."""
+
+    step: str
+    case: str
+    urgent: bool = False
+    data: dict[str, Any] = field(default_factory=dict)  # received_at/decided_at: now if absent
+
+
+@dataclass(frozen=True)
 class Expectations:
     acknowledged: tuple[str, ...] = ()
     declined: tuple[str, ...] = ()
@@ -70,6 +93,9 @@ class Expectations:
     fulfilled: tuple[str, ...] = ()  # fulfilled every commitment it made
     partially_fulfilled: tuple[str, ...] = ()
     placed: dict[str, str] = field(default_factory=dict)  # relocation label -> shelter
+    # The Mechanism's own clocks, as "<case>:<clock>": met on time; missed (late or overdue)
+    federal_on_time: tuple[str, ...] = ()
+    federal_missed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -82,6 +108,7 @@ class Scenario:
     board_sessions: tuple[BoardSessionSpec, ...]
     requests: tuple[RequestSpec, ...]
     expect: Expectations
+    federal: tuple[FederalSpec, ...] = ()
 
     @classmethod
     def default(cls) -> Scenario:
@@ -113,6 +140,7 @@ class Scenario:
                 board_sessions=tuple(BoardSessionSpec(**b) for b in raw.get("board_session", [])),
                 requests=tuple(_request(r) for r in raw.get("request", [])),
                 expect=_expect(raw.get("expect", {})),
+                federal=tuple(FederalSpec(**f) for f in raw.get("federal", [])),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ScenarioError(f"{origin}: {type(exc).__name__}: {exc}") from exc
@@ -143,6 +171,10 @@ class Scenario:
             session = request.data.get("session_id")
             if request.kind == "board_summons" and session not in sessions:
                 raise ScenarioError(f"{origin}: {request.label}: no board session {session!r}")
+        for step in self.federal:
+            if step.step not in FEDERAL_STEPS:
+                known = ", ".join(FEDERAL_STEPS)
+                raise ScenarioError(f"{origin}: federal step {step.step!r}: one of {known}")
         missing = set(self.expect.placed) - set(labels)
         if missing:
             raise ScenarioError(f"{origin}: expect.placed names unknown request {missing.pop()}")
@@ -172,4 +204,6 @@ def _expect(raw: dict[str, Any]) -> Expectations:
         fulfilled=tuple(raw.get("fulfilled", ())),
         partially_fulfilled=tuple(raw.get("partially_fulfilled", ())),
         placed=dict(raw.get("placed", {})),
+        federal_on_time=tuple(raw.get("federal_on_time", ())),
+        federal_missed=tuple(raw.get("federal_missed", ())),
     )
