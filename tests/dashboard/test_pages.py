@@ -43,6 +43,9 @@ def test_every_page_in_spanish_then_english(demo: tuple[TestClient, Settings]) -
     assert "Solicitudes sin respuesta" in pending and "vencida hace" in pending
     assert "tam.government" in pending  # Tamaulipas never answers in the demo
     assert "<svg" in pages["/scorecard"].text and "acuse a tiempo (%)" in pages["/scorecard"].text
+    units = pages["/scorecard"].text.split("Plazos del propio Mecanismo, por unidad")[1]
+    assert "Unidad de Recepción de Casos y Reacción Rápida del Mecanismo" in units
+    assert "Cumplidas a tiempo" in units and "Vencidas" not in units.split("<table")[0]
     assert "Agenda de implementación" in pages["/cases/MPDDHP-2026-0412"].text
     assert "Próxima sesión de la Junta de Gobierno" in pages["/board"].text
     assert "Capacidad de las casas refugio" in pages["/shelters"].text
