@@ -111,6 +111,9 @@ class MemoryUnit:
     def save_attendance(self, record: AttendanceRecord) -> None:
         self.state.attendance.append(record)
 
+    def expect_cases(self, case_refs: Iterable[str]) -> None:
+        pass
+
     def federal_obligations(self, case_ref: str) -> list[FederalObligation]:
         return [ob for ob in self.state.federal.values() if ob.case_ref == case_ref]
 

@@ -3,6 +3,7 @@ on the ORM: a few rows a case, read and written together within one transaction.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -33,6 +34,22 @@ class FederalRecords:
                 )
                 cache[case_ref] = {row.obligation_id: row for row in rows}
         return cache[case_ref]
+
+    def expect_cases(self, case_refs: Iterable[str]) -> None:
+        """Read the obligations of every case a batch names in one query (most have none)."""
+        wanted = sorted(set(case_refs) - self._federal.keys())
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            for case_ref in chunk:
+                self._federal[case_ref] = {}
+            with self.session.no_autoflush:
+                rows = self.session.exec(
+                    select(FederalObligationRow).where(
+                        col(FederalObligationRow.case_ref).in_(chunk)
+                    )
+                )
+                for row in rows:
+                    self._federal[row.case_ref][row.obligation_id] = row
 
     def federal_obligations(self, case_ref: str) -> list[FederalObligation]:
         return [obligation_from_row(r) for r in self._federal_rows(case_ref).values()]

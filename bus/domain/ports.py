@@ -260,6 +260,10 @@ class LedgerUnit(Protocol):
 
     def save_board_session(self, record: BoardSessionRecord) -> None: ...
 
+    def expect_cases(self, case_refs: Iterable[str]) -> None:
+        """A hint, like ``expect``: the batch may start or meet obligations on these cases."""
+        ...
+
     def federal_obligations(self, case_ref: str) -> list[FederalObligation]:
         """The Mechanism's own obligations on a case (bus.domain.federal_clocks)."""
         ...

@@ -112,6 +112,7 @@ def record_batch(
             [(m.source, m.id) for m in messages],
             [m.thread for m in messages if concerns_requests(m)],
         )
+        unit.expect_cases(m.subject for m in messages if m.subject and concerns_obligations(m))
         return [
             _record(unit, delivery, _moment(delivery, now), rules, message)
             for delivery, message in zip(deliveries, decoded, strict=True)
