@@ -112,6 +112,8 @@ def concerns_obligations(message: Envelope) -> bool:
 
 
 def meeting_request(message: Envelope) -> bool:
+    """A new request of the Executive Coordination on a case: it may issue the case's urgent
+    measures or communicate a Board decision on it."""
     return (
         message.family is Family.REQUEST
         and message.source == MECHANISM
