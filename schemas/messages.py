@@ -17,6 +17,12 @@ from schemas.capacity import (
     PlacementOffer,
 )
 from schemas.envelope import Envelope, Family
+from schemas.federal import (
+    BoardDecisionTaken,
+    IncorporationReceived,
+    RiskStudyDelivered,
+    UrgentMeasuresIssued,
+)
 from schemas.iachr import RECORDED, IachrMeasureRegistered
 from schemas.requests import (
     BoardSummons,
@@ -84,7 +90,11 @@ Message = Annotated[
     | BoardSessionScheduled
     | BoardAttendance
     | IachrMeasureRegistered
-    | Checkpoint,
+    | Checkpoint
+    | IncorporationReceived
+    | UrgentMeasuresIssued
+    | RiskStudyDelivered
+    | BoardDecisionTaken,
     Field(discriminator="type"),
 ]
 """Any v1 message; pydantic picks the model from ``type``."""

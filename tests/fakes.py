@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bus.domain.capacity import ShelterCapacity
+from bus.domain.federal import MECHANISM
+from bus.domain.federal_clocks import CaseRequest, FederalObligation
 from bus.domain.iachr import MeasureDates
 from bus.domain.ladder import BoardSession, Obligation
 from bus.domain.lifecycle import RequestState
@@ -48,6 +50,7 @@ class LedgerState:
     attendance: list[AttendanceRecord] = field(default_factory=list)
     capacities: dict[str, ShelterCapacity] = field(default_factory=dict)
     iachr_measures: dict[str, MeasureDates] = field(default_factory=dict)
+    federal: dict[str, FederalObligation] = field(default_factory=dict)
 
 
 def _fired_key(record: EscalationRecord) -> tuple[str, str, str, str | None, str]:
@@ -112,6 +115,22 @@ class MemoryUnit:
 
     def save_iachr_measure(self, measure: MeasureDates, message_id: str, at: datetime) -> None:
         self.state.iachr_measures[measure.measure] = measure
+
+    def expect_cases(self, case_refs: Iterable[str]) -> None:
+        pass
+
+    def federal_obligations(self, case_ref: str) -> list[FederalObligation]:
+        return [ob for ob in self.state.federal.values() if ob.case_ref == case_ref]
+
+    def case_requests(self, case_ref: str) -> list[CaseRequest]:
+        return [
+            CaseRequest(s.request_id, s.type, s.urgency, s.sent_at)
+            for s in self.state.requests.values()
+            if s.case_ref == case_ref and s.source == MECHANISM
+        ]
+
+    def save_federal_obligation(self, obligation: FederalObligation) -> None:
+        self.state.federal[obligation.obligation_id] = obligation
 
     def record_capacity(self, capacity: ShelterCapacity, body_json: str) -> None:
         self.state.capacities[capacity.shelter] = capacity

@@ -46,6 +46,8 @@ def test_demo_runs_to_the_end_and_leaves_nothing(
         "relocation placed with shelter.casa-refugio-cdmx",
         "gro.government fulfilled its commitments",
         "ver.government partially fulfilled its commitments",
+        "the Mechanism met MPDDHP-2026-0412:measures_issued on time",
+        "the Mechanism missed MPDDHP-2026-0415:measures_issued (late or overdue)",
     ):
         line = next(line for line in out.splitlines() if claim in line)
         assert "yes" in line, line
@@ -75,7 +77,9 @@ def test_tracking_views_on_the_demo_record(
 
     case = json_lines(["case", "MPDDHP-2026-0412"], home)
     kinds = [e["message"] for e in case]
-    assert kinds[0].startswith("request.") and "response.acknowledgement" in kinds
+    # the Mechanism's clocks start, and its study is delivered at once
+    assert kinds[:2] == ["tracking.incorporation_received", "tracking.risk_study_delivered"]
+    assert kinds[2].startswith("request.") and "response.acknowledgement" in kinds
     assert "response.commitment_made" in kinds and "response.commitment_fulfilled" in kinds
     assert "request.board_summons" in kinds
     shelters = {s["shelter"]: s for s in json_lines(["shelters"], home)}
@@ -109,6 +113,12 @@ def test_tracking_views_on_the_demo_record(
     csv_out = invoke(["scorecard", "--csv", "--sort", "ack_on_time_pct"], home).stdout.splitlines()
     assert csv_out[0].startswith("state,received,ack_on_time_pct")
     assert csv_out[1].startswith("TAM,")  # worst first
+
+    # The Mechanism's own clock that ran out: the defenders' urgent measures, never issued.
+    [missed] = json_lines(["federal", "list"], home)
+    assert (missed["case"], missed["clock"]) == ("MPDDHP-2026-0415", "measures_issued")
+    assert missed["unit"].startswith("Unidad de Recepción") and missed["met"] is None
+    assert datetime.fromisoformat(str(missed["due"])) < datetime.now(UTC)  # overdue
 
     month = datetime.now(UTC).strftime("%Y-%m")
     made = invoke(["report", "--month", month, "--out", str(tmp_path)], home)

@@ -18,6 +18,7 @@ from adapters.cli import (
     dashboard,
     db,
     dlq,
+    federal,
     iachr,
     outbox,
     placements,
@@ -49,6 +50,7 @@ app.add_typer(send.app, name="send")
 app.add_typer(contract.schemas_app, name="schemas")
 app.add_typer(board.app, name="board")
 app.add_typer(iachr.app, name="iachr")
+app.add_typer(federal.app, name="federal")
 app.add_typer(db.app, name="db")
 app.add_typer(contract.app, name="contract")
 app.add_typer(dashboard.app, name="dashboard")

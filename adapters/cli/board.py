@@ -81,3 +81,47 @@ def board_agenda(
     page = view.page
     rows = view.query(lambda session: board_agenda(session, session_id, page.fetch, page.offset))
     view.show(rows, cols.BOARD_CLI, "Governing Board agenda")
+
+
+@app.command("decision")
+def board_decision(
+    case: Annotated[str, typer.Argument(help="Case number, e.g. MPDDHP-2026-0412.")],
+    session: Annotated[str, typer.Option(help="The session that decided, e.g. JG-2026-04.")],
+    agency: Annotated[
+        list[str], typer.Option(help="An agency that implements the decision (repeatable).")
+    ],
+    decision: Annotated[
+        str | None, typer.Option(help="The decision's id (default: <session>-<case>).")
+    ] = None,
+    decided_at: Annotated[
+        str | None, typer.Option(help="When, ISO 8601 with time zone (default: now).")
+    ] = None,
+    home: HomeOpt = None,
+    nats_url: NatsOpt = None,
+) -> None:
+    """A Board decision on a case: the Executive Coordination has 72 hours to communicate it."""
+    from adapters.cli.federal import case_number, moment
+    from schemas.federal import BoardDecisionTaken
+    from schemas.registry import active_registry
+
+    case_number(case)
+    registry = active_registry()
+    unknown = [a for a in agency if a not in registry]
+    if unknown:
+        console.print(
+            f"[red]--agency: {', '.join(unknown)} not in the agency registry "
+            "(ids like gro.government, as schemas/data/agencies.toml lists them)[/]"
+        )
+        raise typer.Exit(2)
+    fields = {
+        "source": "fed.board",
+        "time": datetime.now(UTC),
+        "subject": case,
+        "data": {
+            "decision_id": decision or f"{session}-{case.replace('/', '-')}"[:64],
+            "session_id": session,
+            "decided_at": moment(decided_at, "--decided-at"),
+            "agencies": agency,
+        },
+    }
+    publish_new(BoardDecisionTaken, fields, home, nats_url)

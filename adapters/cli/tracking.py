@@ -188,6 +188,11 @@ def scorecard(
         cols.SCORECARD_CLI,
         f"Joint responsibility by state ({month or 'all time'})",
     )
+    if not (view.as_json or view.as_csv):  # scripts: `mechbus federal scorecard --json`
+        from adapters.readmodel.federal import federal_scores
+
+        units = view.query(lambda session: federal_scores(session, asof=asof, since=since))
+        view.show(units, cols.FEDERAL_SCORES_CLI, "The Mechanism's own clocks by unit")
 
 
 @listing

@@ -23,6 +23,7 @@ from adapters.readmodel.chart import scorecard_svg
 from adapters.readmodel.commitments import commitments as open_commitments
 from adapters.readmodel.dead_letters import dead_letters as kept_dead_letters
 from adapters.readmodel.escalations import board_agenda
+from adapters.readmodel.federal import federal_scores
 from adapters.readmodel.feed import BusEvent
 from adapters.readmodel.iachr import LINKED, case_measures
 from adapters.readmodel.placements import placements as placement_lines
@@ -150,12 +151,15 @@ async def scorecard(
             i18n.gettext("no data"),
         )
     chart = scorecard_svg(scores, title, labels=labels)
+    units = await _read(request, lambda s: federal_scores(s, asof=asof, since=since))
     return render(
         request,
         "scorecard.html",
         user,
         rows=scores,
         table=cols.SCORECARD,
+        units=units,
+        units_table=cols.FEDERAL_SCORES,
         chart=chart,
         month=month or "",
         live=True,

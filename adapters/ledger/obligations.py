@@ -7,14 +7,17 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from adapters.ledger.federal import obligation_from_row
 from adapters.ledger.store import SqlLedger
 from adapters.ledger.tables import (
     BoardSessionRow,
     CommitmentRow,
     EscalationRow,
+    FederalObligationRow,
     RecipientRow,
     RequestRow,
 )
+from bus.domain.federal_clocks import is_federal
 from bus.domain.ladder import BoardSession, Obligation
 from bus.domain.lifecycle import OPEN_COMMITMENT, UNANSWERED, RecipientStatus
 from bus.domain.policy import LADDER, Clock
@@ -38,6 +41,7 @@ class SqlObligations:
                 *self._unacknowledged(session, now),
                 *self._unanswered(session, now),
                 *self._overdue_commitments(session, now),
+                *self._federal_overdue(session, now),
             ]
             fired = self._fired(session, {_key(ob) for ob in found})
         result = []
@@ -105,6 +109,15 @@ class SqlObligations:
             for c, case_ref, urgency in rows
         ]
 
+    def _federal_overdue(self, session: Session, now: datetime) -> list[Obligation]:
+        """The Mechanism's own obligations past their deadline and not met."""
+        rows = session.exec(
+            select(FederalObligationRow)
+            .where(col(FederalObligationRow.met_at).is_(None))
+            .where(col(FederalObligationRow.due_at) <= now)
+        )
+        return [obligation_from_row(row).ladder_view() for row in rows]
+
     def _fired(self, session: Session, keys: set[_Key]) -> dict[_Key, frozenset[EscalationLevel]]:
         if not keys:
             return {}
@@ -128,6 +141,13 @@ class SqlObligations:
 
     def still_owed(self, obligation: Obligation) -> bool:
         with Session(self.ledger.engine) as session:
+            if is_federal(obligation):  # met since, even late: it stops climbing
+                row = session.exec(
+                    select(FederalObligationRow).where(
+                        FederalObligationRow.obligation_id == obligation.request_id
+                    )
+                ).first()
+                return row is not None and row.met_at is None
             if obligation.commitment_id is not None:
                 status = session.exec(
                     select(CommitmentRow.status).where(

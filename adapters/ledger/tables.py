@@ -335,3 +335,26 @@ class IachrMeasureRow(SQLModel, table=True):
     case_ref: str | None = Field(default=None, max_length=40, index=True)
     message_id: str = Field(max_length=100)
     updated_at: datetime = _time(nullable=False)
+
+
+class FederalObligationRow(SQLModel, table=True):
+    """One of the Mechanism's own obligations on a case (bus.domain.federal_clocks): started by
+    what the law says starts its clock, met by what discharges it; met late is kept as such."""
+
+    __tablename__ = "federal_obligations"
+    # "open, most overdue first" (the sweeper, the pending list) is a range scan of this index
+    __table_args__ = (Index("ix_federal_obligations_met_due", "met_at", "due_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    obligation_id: str = Field(max_length=40, unique=True)
+    case_ref: str = Field(max_length=40, index=True)
+    clock: str = Field(max_length=40)
+    owner: str = Field(max_length=64, index=True)
+    # "" rather than NULL when the clock is the case's alone (not one Board decision's)
+    decision_id: str = Field(default="", max_length=64)
+    urgency: str | None = Field(default=None, max_length=20)
+    state: str | None = Field(default=None, max_length=3)
+    started_at: datetime | None = _time(index=True)
+    due_at: datetime | None = _time()
+    met_at: datetime | None = _time()
+    started_by: str | None = Field(default=None, max_length=100)
+    met_by: str | None = Field(default=None, max_length=100)

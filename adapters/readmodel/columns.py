@@ -258,6 +258,13 @@ CODES = {
     "acknowledgement": N_("acknowledgement"),
     "answer": N_("answer"),
     "implementation": N_("implementation"),
+    "measures_issued": N_("urgent measures issued"),
+    "risk_assessment": N_("risk study"),
+    "decision_communicated": N_("Board decision communicated"),
+    "on_time": N_("met on time"),
+    "late": N_("met late"),
+    "open": N_("open"),
+    "overdue": N_("overdue"),
     "OVERDUE": N_("OVERDUE"),
     "True": N_("yes"),
     "False": N_("no"),
@@ -273,3 +280,37 @@ CODES = {
     "operator": N_("operator"),
     "caseworker": N_("caseworker"),
 }
+
+# The Mechanism's own obligations (adapters.readmodel.federal): open ones, and per unit.
+FEDERAL_COLUMNS = table(
+    Col("overdue_hours", N_("Overdue"), lambda r: r.overdue_hours, "overdue", lambda r: r.due_at),
+    Col("case", N_("Case"), lambda r: r.case_ref, "case"),
+    Col("clock", N_("Clock"), lambda r: r.clock, "code"),
+    Col("unit", N_("Unit"), lambda r: r.unit),
+    Col("urgency", N_("Urgency"), lambda r: r.urgency, "code"),
+    Col("basis", N_("Basis"), lambda r: r.basis),
+    Col("decision", N_("Board decision"), lambda r: r.decision_id),
+    Col("started", N_("Started"), lambda r: r.started_at, "time"),
+    Col("due", N_("Due"), lambda r: r.due_at, "time"),
+    Col("met", N_("Met"), lambda r: r.met_at, "time"),
+    Col("standing", N_("Standing"), lambda r: r.standing, "code"),
+)
+FEDERAL_CLI = terminal(
+    FEDERAL_COLUMNS,
+    *("case", "clock", "unit", "urgency", "basis", "started", "due", "met", "overdue_hours"),
+)
+FEDERAL_SCORES = [
+    Col("unit", N_("Unit"), lambda u: u.name),
+    Col("started", N_("Obligations started"), lambda u: u.score.started, "num"),
+    Col("on_time", N_("Met on time"), lambda u: u.score.on_time, "num"),
+    Col("late", N_("Met late"), lambda u: u.score.late, "num"),
+    Col("open", N_("Open"), lambda u: u.score.open, "num"),
+    Col("overdue", N_("Open and overdue"), lambda u: u.score.overdue, "num"),
+    Col(
+        "median_hours_to_meet",
+        N_("Median hours to meet"),
+        lambda u: u.score.median_hours_to_meet,
+        "num",
+    ),
+]
+FEDERAL_SCORES_CLI = terminal(table(*FEDERAL_SCORES), *(c.key for c in FEDERAL_SCORES))

@@ -3,11 +3,20 @@ request, and which of a scenario's expectations the ledger does not show."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from sqlmodel import Session, col, select
 
-from adapters.ledger.tables import CommitmentRow, EscalationRow, RecipientRow, ShelterCapacityRow
+from adapters.ledger.federal import obligation_from_row
+from adapters.ledger.tables import (
+    CommitmentRow,
+    EscalationRow,
+    FederalObligationRow,
+    RecipientRow,
+    ShelterCapacityRow,
+)
+from bus.domain.federal_clocks import Standing
 from schemas.tracking import EscalationLevel
 
 if TYPE_CHECKING:  # the scenario is the demo's; only its expectations are read here
@@ -70,4 +79,24 @@ def unmet_expectations(expect: Expectations, ids: dict[str, str], session: Sessi
             made = [c for c in commitments if c.agency == agency]
             if not made or any(c.status != wanted for c in made):
                 unmet.append(f"{agency} {wanted.replace('_', ' ')} its commitments")
+    return unmet + _federal_unmet(expect, session, datetime.now(UTC))
+
+
+def _federal_unmet(expect: Expectations, session: Session, now: datetime) -> list[str]:
+    """The Mechanism's own clocks the scenario expects met on time, or missed."""
+    rows = session.exec(select(FederalObligationRow))
+    standing = {
+        f"{row.case_ref}:{row.clock}": obligation_from_row(row).standing(now) for row in rows
+    }
+    unmet = [
+        f"the Mechanism met {key} on time"
+        for key in expect.federal_on_time
+        if standing.get(key) is not Standing.ON_TIME
+    ]
+    missed = (Standing.LATE, Standing.OVERDUE)
+    unmet += [
+        f"the Mechanism missed {key} (late or overdue)"
+        for key in expect.federal_missed
+        if standing.get(key) not in missed
+    ]
     return unmet

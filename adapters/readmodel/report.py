@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from adapters.readmodel.chart import scorecard_svg
 from adapters.readmodel.escalations import monthly_report_rungs
+from adapters.readmodel.federal import report_section
 from adapters.readmodel.scorecard import state_scores
 from bus.domain.scorecard import StateScore
 from schemas.registry import state_name
@@ -69,6 +70,7 @@ def write_report(session: Session, month: str, out_dir: Path, now: datetime) -> 
             f"{s.commitments_due}) | {s.open_overdue} | {s.summons_attended}/{s.summons} |"
         )
     lines += ["", f"![Tablero de corresponsabilidad]({chart.name})", ""]
+    lines += report_section(session, since=start, asof=asof)
     lines += ["## Incumplimientos incluidos en este informe", ""]
     if listed:
         lines += ["| Solicitud | Autoridad | Plazo | Vencía |", "|---|---|---|---|"]

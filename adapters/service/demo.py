@@ -20,11 +20,11 @@ from adapters.readmodel.requests import request_lines
 from adapters.readmodel.terminal import escalation_table, requests_table, timeline_table
 from adapters.service import compose
 from adapters.service.embedded import nats_for
-from adapters.service.scenario import KINDS, MATCHING, RequestSpec, Scenario
+from adapters.service.scenario import FEDERAL_STEPS, KINDS, MATCHING, RequestSpec, Scenario
 from adapters.service.stubs import DemoError, stub_agencies
 from adapters.settings import HubRunning, Settings
 from bus.domain.capacity import matching
-from bus.domain.federal import BOARD, MECHANISM
+from bus.domain.federal import BOARD, MECHANISM, RECEPTION, RISK
 from bus.domain.policy import Policy
 from bus.runtime.agency import AgencyClient
 from bus.runtime.hub import Hub
@@ -68,6 +68,7 @@ class Player:
     async def play(self) -> None:
         await self._schedule_sessions()
         await self._wait_for_capacity()
+        await self._federal_steps()
         async with await self._connect(MECHANISM) as mechanism:
             for data in self.scenario.iachr_measures:
                 measure = IachrMeasureRegistered(source=MECHANISM, time=self.now, data=data)
@@ -99,6 +100,25 @@ class Player:
             for session_id, (at, venue) in self.sessions.items():
                 data = {"session_id": session_id, "scheduled_at": at, "venue": venue}
                 await board.send(BoardSessionScheduled(source=BOARD, time=self.now, data=data))
+
+    async def _federal_steps(self) -> None:
+        """What the Mechanism's own units and Board report, each on its own connection."""
+        for spec in self.scenario.federal:
+            cls, source = FEDERAL_STEPS[spec.step]
+            when = {"incorporation": "received_at", "board_decision": "decided_at"}.get(spec.step)
+            data = {**({when: datetime.now(UTC)} if when else {}), **spec.data}
+            message = cls.model_validate(
+                {
+                    "source": source,
+                    "time": datetime.now(UTC),
+                    "subject": spec.case,
+                    "urgency": "urgent" if spec.urgent else "ordinary",
+                    "data": data,
+                }
+            )
+            async with await self._connect(source) as unit:
+                await unit.send(message)
+            self.console.print(f"{source} reported {spec.step} ({spec.case})")
 
     async def _wait_for_capacity(self) -> None:
         expected = {a.id for a in self.scenario.agencies if a.capacity is not None}
@@ -202,6 +222,8 @@ def outcome_table(scenario: Scenario, unmet: list[str]) -> Table:
         + [f"{label} placed with {s}" for label, s in expect.placed.items()]
         + [f"{a} fulfilled its commitments" for a in expect.fulfilled]
         + [f"{a} partially fulfilled its commitments" for a in expect.partially_fulfilled]
+        + [f"the Mechanism met {k} on time" for k in expect.federal_on_time]
+        + [f"the Mechanism missed {k} (late or overdue)" for k in expect.federal_missed]
     )
     for claim in claims:
         table.add_row(claim, "[red]NO[/]" if claim in unmet else "[green]yes[/]")
@@ -239,7 +261,7 @@ async def _play(
             ledger,
             url,
             policy=policy,
-            provision=(*agencies, MECHANISM, BOARD),
+            provision=(*agencies, MECHANISM, BOARD, RECEPTION, RISK),
         )
         async with compose.recording(hub, ledger, policy=policy, sweep_interval=0.2, relay=False):
             console.print(f"[dim]hub recording into {settings.ledger_url}[/]")

@@ -20,7 +20,7 @@ from adapters.natsserver.server import EmbeddedNatsServer, NatsServerError, free
 from adapters.service import compose
 from adapters.settings import Settings
 from bus.domain.errors import ServiceError
-from bus.domain.federal import BOARD, HUB, MECHANISM
+from bus.domain.federal import BOARD, HUB, MECHANISM, RECEPTION, RISK
 from bus.domain.streams import StreamSpec
 
 PREFERRED = ("127.0.0.1", 4222)  # NATS's own port, on loopback, when nobody else has it
@@ -194,7 +194,7 @@ class Supervisor:
         return None
 
 
-FEDERAL_USERS = (HUB, MECHANISM, BOARD)
+FEDERAL_USERS = (HUB, MECHANISM, BOARD, RECEPTION, RISK)
 
 
 def server_config(settings: Settings, agencies: tuple[str, ...]) -> str:

@@ -14,6 +14,12 @@ from pydantic import ValidationError
 
 from bus.domain.errors import ConfigurationError
 from schemas.envelope import Envelope
+from schemas.federal import (
+    BoardDecisionTaken,
+    IncorporationReceived,
+    RiskStudyDelivered,
+    UrgentMeasuresIssued,
+)
 from schemas.iachr import IachrMeasureBody
 from schemas.registry import AgencyKind, active_registry
 from schemas.requests import (
@@ -34,6 +40,13 @@ KINDS: dict[str, type[Envelope]] = {
     "implementation_meeting": ImplementationMeetingNotice,
 }
 MATCHING = "matching"
+# What the Mechanism's own units and Board report on a case, and who reports it.
+FEDERAL_STEPS: dict[str, tuple[type[Envelope], str]] = {
+    "incorporation": (IncorporationReceived, "fed.reception"),
+    "measures_issued": (UrgentMeasuresIssued, "fed.mechanism"),
+    "risk_study": (RiskStudyDelivered, "fed.risk"),
+    "board_decision": (BoardDecisionTaken, "fed.board"),
+}
 
 
 class ScenarioError(ConfigurationError, ValueError):
@@ -66,6 +79,16 @@ class RequestSpec:
 
 
 @dataclass(frozen=True)
+class FederalSpec:
+    """A step of the Mechanism's own (``FEDERAL_STEPS``), played before the requests."""
+
+    step: str
+    case: str
+    urgent: bool = False
+    data: dict[str, Any] = field(default_factory=dict)  # received_at/decided_at: now if absent
+
+
+@dataclass(frozen=True)
 class Expectations:
     acknowledged: tuple[str, ...] = ()
     declined: tuple[str, ...] = ()
@@ -73,6 +96,9 @@ class Expectations:
     fulfilled: tuple[str, ...] = ()  # fulfilled every commitment it made
     partially_fulfilled: tuple[str, ...] = ()
     placed: dict[str, str] = field(default_factory=dict)  # relocation label -> shelter
+    # The Mechanism's own clocks, as "<case>:<clock>": met on time; missed (late or overdue)
+    federal_on_time: tuple[str, ...] = ()
+    federal_missed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -87,6 +113,7 @@ class Scenario:
     expect: Expectations
     # IACHR precautionary measures the Mechanism registers first (mech.tracking.iachr_measure)
     iachr_measures: tuple[dict[str, Any], ...] = ()
+    federal: tuple[FederalSpec, ...] = ()
 
     @classmethod
     def default(cls) -> Scenario:
@@ -119,6 +146,7 @@ class Scenario:
                 requests=tuple(_request(r) for r in raw.get("request", [])),
                 expect=_expect(raw.get("expect", {})),
                 iachr_measures=tuple(dict(m) for m in raw.get("iachr_measure", [])),
+                federal=tuple(FederalSpec(**f) for f in raw.get("federal", [])),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ScenarioError(f"{origin}: {type(exc).__name__}: {exc}") from exc
@@ -154,6 +182,10 @@ class Scenario:
                 IachrMeasureBody.model_validate(measure)
             except ValidationError as exc:
                 raise ScenarioError(f"{origin}: iachr_measure: {exc}") from exc
+        for step in self.federal:
+            if step.step not in FEDERAL_STEPS:
+                known = ", ".join(FEDERAL_STEPS)
+                raise ScenarioError(f"{origin}: federal step {step.step!r}: one of {known}")
         missing = set(self.expect.placed) - set(labels)
         if missing:
             raise ScenarioError(f"{origin}: expect.placed names unknown request {missing.pop()}")
@@ -183,4 +215,6 @@ def _expect(raw: dict[str, Any]) -> Expectations:
         fulfilled=tuple(raw.get("fulfilled", ())),
         partially_fulfilled=tuple(raw.get("partially_fulfilled", ())),
         placed=dict(raw.get("placed", {})),
+        federal_on_time=tuple(raw.get("federal_on_time", ())),
+        federal_missed=tuple(raw.get("federal_missed", ())),
     )

@@ -6,3 +6,6 @@ HUB = "fed.hub"  # records everything, publishes notices, rungs and releases
 MECHANISM = "fed.mechanism"  # sends the requests; answerable for whatever is on an inbox
 BOARD = "fed.board"  # the Governing Board: sessions, agenda, attendance
 BRIDGE = "fed.bridge"  # the HTTP bridge, publishing on behalf of agencies without NATS
+# Units of the Executive Coordination that owe the Mechanism's own clocks (LPPDDHP arts. 26-27)
+RECEPTION = "fed.reception"  # Unidad de Recepción de Casos y Reacción Rápida
+RISK = "fed.risk"  # Unidad de Evaluación de Riesgos

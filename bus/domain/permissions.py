@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bus.domain import subjects
-from bus.domain.federal import BRIDGE, HUB
+from bus.domain.federal import BOARD, BRIDGE, HUB, MECHANISM
 from bus.domain.streams import (
     CAPACITY_BUCKET,
     REPLAY_CONSUMER,
@@ -16,7 +16,7 @@ from bus.domain.streams import (
     dead_letter_stream,
     hub_consumer,
 )
-from schemas.registry import Agency, AgencyKind
+from schemas.registry import Agency
 
 __all__ = ["BRIDGE", "HUB", "Permissions", "for_agency"]
 
@@ -87,7 +87,7 @@ def for_agency(agency: Agency, stream: StreamSpec | None = None) -> Permissions:
             publish=(f"{subjects.PREFIX}.{subjects.Direction.FROM.value}.>",), subscribe=inbox
         )
     own = (subjects.outbox(agency.id), *_consumer(spec.name, agency_consumer(agency.id).durable))
-    if agency.kind in (AgencyKind.FEDERAL, AgencyKind.BOARD):
+    if agency.id in (MECHANISM, BOARD):
         kv = f"KV_{CAPACITY_BUCKET}"
         federal = (
             f"{subjects.PREFIX}.{subjects.Direction.TO.value}.>",  # requests to any agency
@@ -96,4 +96,7 @@ def for_agency(agency: Agency, stream: StreamSpec | None = None) -> Permissions:
             f"$JS.API.STREAM.MSG.GET.{kv}",
         )
         return Permissions(publish=own + federal, subscribe=inbox, publish_deny=_held_by_hub())
+    # Everyone else, the Mechanism's own units included (reception, risk evaluation): they
+    # report on their outbox what they did and read their inbox (the ladder's reminders);
+    # requests to agencies go out from the Executive Coordination alone.
     return Permissions(publish=own, subscribe=inbox)

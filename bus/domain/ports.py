@@ -15,6 +15,7 @@ from typing import Protocol
 
 from bus.domain.capacity import ShelterCapacity
 from bus.domain.errors import LedgerError, TransportError
+from bus.domain.federal_clocks import CaseRequest, FederalObligation
 from bus.domain.iachr import MeasureDates
 from bus.domain.ladder import BoardSession, Obligation
 from bus.domain.lifecycle import RequestState
@@ -259,6 +260,22 @@ class LedgerUnit(Protocol):
     def add_escalation(self, record: EscalationRecord) -> None: ...
 
     def save_board_session(self, record: BoardSessionRecord) -> None: ...
+
+    def expect_cases(self, case_refs: Iterable[str]) -> None:
+        """A hint, like ``expect``: the batch may start or meet obligations on these cases."""
+        ...
+
+    def federal_obligations(self, case_ref: str) -> list[FederalObligation]:
+        """The Mechanism's own obligations on a case (bus.domain.federal_clocks)."""
+        ...
+
+    def case_requests(self, case_ref: str) -> list[CaseRequest]:
+        """The requests the Mechanism sent on a case, this unit's included."""
+        ...
+
+    def save_federal_obligation(self, obligation: FederalObligation) -> None:
+        """Insert or update one, by its ``obligation_id``."""
+        ...
 
     def save_attendance(self, record: AttendanceRecord) -> None: ...
 

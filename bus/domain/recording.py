@@ -13,9 +13,11 @@ from enum import StrEnum
 
 from bus.domain import bounds, iachr, intake, subjects
 from bus.domain.capacity import ShelterCapacity
+from bus.domain.federal_clocks import changes, concerns_obligations, meeting_request
 from bus.domain.lifecycle import Event, TransitionRefused, apply, concerns_requests
 from bus.domain.msgids import receipt_id
 from bus.domain.placement import Release, releases
+from bus.domain.policy import Policy
 from bus.domain.ports import (
     AttendanceRecord,
     BoardSessionRecord,
@@ -111,6 +113,7 @@ def record_batch(
             [(m.source, m.id) for m in messages],
             [m.thread for m in messages if concerns_requests(m)],
         )
+        unit.expect_cases(m.subject for m in messages if m.subject and concerns_obligations(m))
         return [
             _record(unit, delivery, _moment(delivery, now), rules, message)
             for delivery, message in zip(deliveries, decoded, strict=True)
@@ -239,6 +242,8 @@ def _record(
             released = releases(message, new_state, rules.registry)
         elif isinstance(message, PlacementEnded):
             capacity = unit.adjust_free_spaces(message.source, message.data.people)
+    if rules.policy is not None and concerns_obligations(message):
+        _record_obligations(unit, message, now, rules.policy)
     unit.add_message(_message_record(message, delivery, now, rules.registry))
     return Outcome(
         Result.RECORDED,
@@ -248,6 +253,20 @@ def _record(
         capacity=capacity,
         releases=released,
     )
+
+
+def _record_obligations(unit: LedgerUnit, message: Envelope, now: datetime, policy: Policy) -> None:
+    """Start or meet the Mechanism's own obligations on the message's case; never refuses."""
+    assert message.subject is not None
+    existing = unit.federal_obligations(message.subject)
+    if meeting_request(message):
+        if not existing:  # most requests are on cases with no federal clock running
+            return
+        requests = []  # a request meets what has started; a start looks back for it
+    else:
+        requests = unit.case_requests(message.subject)
+    for obligation in changes(message, now, policy, existing, requests):
+        unit.save_federal_obligation(obligation)
 
 
 def _copy_kind(

@@ -47,6 +47,10 @@ def test_every_page_in_spanish_then_english(demo: tuple[TestClient, Settings]) -
     assert "Agenda de implementación" in case
     for measure in ("Medidas cautelares de la CIDH", "MC-123-24", "2024-03-01", "2024-03-12"):
         assert measure in case  # the demo's IACHR measure, beside the Mechanism's items
+    units = pages["/scorecard"].text.split("Plazos del propio Mecanismo, por unidad")[1]
+    assert "Unidad de Recepción de Casos y Reacción Rápida del Mecanismo" in units
+    assert "Cumplidas a tiempo" in units and "Vencidas" not in units.split("<table")[0]
+    assert "Agenda de implementación" in pages["/cases/MPDDHP-2026-0412"].text
     assert "Próxima sesión de la Junta de Gobierno" in pages["/board"].text
     assert "Capacidad de las casas refugio" in pages["/shelters"].text
     filtered = client.get("/pending?state=TAM&urgency=urgent").text

@@ -1,0 +1,212 @@
+"""``mechbus federal``: the Mechanism's own obligations: say what its units did on a case (the
+request for incorporation received, urgent measures issued, the risk study delivered), and
+list what they owe and how they kept their clocks."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from adapters.cli.common import Listing, console, listing
+from adapters.cli.options import HomeOpt, NatsOpt, PolicyOpt
+from adapters.cli.send import publish_new
+from adapters.readmodel import columns as cols
+from schemas.measures import MeasureKind
+
+if TYPE_CHECKING:
+    from schemas.envelope import Envelope
+
+app = typer.Typer(
+    help="The Mechanism's own obligations (LPPDDHP arts. 26, 27, 29): report them, list them.",
+    no_args_is_help=True,
+)
+
+CASE = re.compile(r"^[A-Z0-9][A-Z0-9/-]{2,39}$")  # schemas.envelope.CaseRef
+CaseArg = Annotated[str, typer.Argument(help="Case number, e.g. MPDDHP-2026-0412.")]
+AtOpt = Annotated[str | None, typer.Option(help="When, ISO 8601 with time zone (default: now).")]
+
+
+def case_number(value: str) -> str:
+    """The case number, or exit 2 saying what one looks like."""
+    if not CASE.match(value):
+        console.print(
+            f"[red]{value!r} is not a case number: capital letters, digits, '-' or '/', 3 to 40 "
+            "characters, e.g. MPDDHP-2026-0412[/]"
+        )
+        raise typer.Exit(2)
+    return value
+
+
+def federal_unit(value: str, *, kinds: tuple[str, ...] = ("federal",)) -> str:
+    """A unit of the Mechanism from the registry, or exit 2 listing them."""
+    from schemas.registry import active_registry
+
+    units = sorted(a.id for a in active_registry() if a.kind.value in kinds)
+    if value not in units:
+        console.print(
+            f"[red]{value!r} is not a unit of the Mechanism: one of {', '.join(units)}[/]"
+        )
+        raise typer.Exit(2)
+    return value
+
+
+def moment(value: str | None, option: str) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        console.print(f"[red]{option}: {value!r} is not an ISO 8601 date and time[/]")
+        raise typer.Exit(2) from None
+    if parsed.tzinfo is None:
+        console.print(f"[red]{option}: give a time zone, e.g. 2026-04-15T10:00-06:00[/]")
+        raise typer.Exit(2)
+    return parsed
+
+
+def send_on_case(
+    cls: type[Envelope],
+    case: str,
+    unit: str,
+    data: dict[str, object],
+    home: HomeOpt,
+    nats_url: NatsOpt,
+    urgent: bool = False,
+) -> None:
+    fields = {
+        "source": federal_unit(unit, kinds=("federal", "board")),
+        "time": datetime.now(UTC),
+        "subject": case_number(case),
+        "urgency": "urgent" if urgent else "ordinary",
+        "data": data,
+    }
+    publish_new(cls, fields, home, nats_url)
+
+
+@app.command("incorporation")
+def incorporation(
+    case: CaseArg,
+    state: Annotated[str, typer.Option(help="State code of the person at risk, e.g. GRO.")],
+    urgent: Annotated[
+        bool,
+        typer.Option(
+            "--urgent/--ordinary",
+            help="Extraordinary procedure (urgent: 3 h to issue measures) or ordinary.",
+        ),
+    ] = False,
+    received_at: Annotated[
+        str | None, typer.Option(help="When the Mechanism received it (default: now).")
+    ] = None,
+    unit: Annotated[str, typer.Option(help="The unit reporting it.")] = "fed.reception",
+    home: HomeOpt = None,
+    nats_url: NatsOpt = None,
+) -> None:
+    """A request for incorporation received: starts the Mechanism's clocks on the case."""
+    from schemas.federal import IncorporationReceived
+    from schemas.registry import state_codes
+
+    if state not in state_codes():
+        console.print(f"[red]--state: {state!r} is not a state code such as GRO, OAX or CMX[/]")
+        raise typer.Exit(2)
+    data: dict[str, object] = {
+        "state": state,
+        "received_at": moment(received_at, "--received-at"),
+    }
+    send_on_case(IncorporationReceived, case, unit, data, home, nats_url, urgent)
+
+
+@app.command("measures-issued")
+def measures_issued(
+    case: CaseArg,
+    measure: Annotated[list[MeasureKind], typer.Option(help="Measure kind issued (repeatable).")],
+    unit: Annotated[str, typer.Option(help="The unit reporting it.")] = "fed.mechanism",
+    home: HomeOpt = None,
+    nats_url: NatsOpt = None,
+) -> None:
+    """The urgent protection measures were issued (art. 26 fr. I)."""
+    from schemas.federal import UrgentMeasuresIssued
+
+    data: dict[str, object] = {"measures": [m.value for m in measure]}
+    send_on_case(UrgentMeasuresIssued, case, unit, data, home, nats_url, urgent=True)
+
+
+@app.command("risk-study")
+def risk_study(
+    case: CaseArg,
+    study: Annotated[str, typer.Option(help="The study's reference, e.g. EER-2026-0412.")],
+    unit: Annotated[str, typer.Option(help="The unit reporting it.")] = "fed.risk",
+    home: HomeOpt = None,
+    nats_url: NatsOpt = None,
+) -> None:
+    """The risk study was delivered (art. 26 fr. III; art. 27)."""
+    from schemas.federal import RiskStudyDelivered
+
+    send_on_case(RiskStudyDelivered, case, unit, {"study_id": study}, home, nats_url)
+
+
+@app.command("list")
+@listing
+def federal_list(
+    unit: Annotated[str | None, typer.Option(help="Only this unit, e.g. fed.reception.")] = None,
+    everything: Annotated[
+        bool, typer.Option("--met", help="Include those already met (on time or late).")
+    ] = False,
+    policy: PolicyOpt = None,
+    *,
+    view: Listing,
+) -> None:
+    """The Mechanism's open obligations, most overdue first, with their clock and basis."""
+    from adapters.cli import common
+    from adapters.readmodel.federal import federal_lines
+
+    if unit is not None:
+        federal_unit(unit, kinds=("federal", "board"))
+    rules, now, page = common.policy(policy), datetime.now(UTC), view.page
+    rows = view.query(
+        lambda session: federal_lines(
+            session,
+            now,
+            rules,
+            unit=unit,
+            everything=everything,
+            limit=page.fetch,
+            offset=page.offset,
+        )
+    )
+    view.show(
+        rows,
+        cols.FEDERAL_CLI,
+        "The Mechanism's own obligations, most overdue first",
+        "overdue_hours < 0: still within the deadline",
+    )
+
+
+@app.command("scorecard")
+@listing
+def federal_scorecard(
+    month: Annotated[str | None, typer.Option(help="YYYY-MM; default: all time.")] = None,
+    *,
+    view: Listing,
+) -> None:
+    """Per unit of the Mechanism: obligations started, met on time, late, open, overdue."""
+    from adapters.cli import common
+    from adapters.readmodel.federal import federal_scores
+    from adapters.readmodel.report import month_bounds
+
+    now = datetime.now(UTC)
+    since, asof = None, now
+    if month:
+        try:
+            since, end = month_bounds(month)
+        except ValueError as exc:
+            raise common.fail(exc) from None
+        asof = min(end, now)
+    scores = view.query(lambda session: federal_scores(session, asof=asof, since=since))
+    view.show(
+        scores[view.page.offset :],
+        cols.FEDERAL_SCORES_CLI,
+        f"The Mechanism's own clocks by unit ({month or 'all time'})",
+    )
