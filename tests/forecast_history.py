@@ -15,15 +15,16 @@ from tests import builders as b
 
 WEEKS = 6
 NOW = b.T0 + timedelta(weeks=WEEKS)
-START = NOW - timedelta(weeks=WEEKS)
 # New cases each week; Guerrero acknowledges within the hour, Tamaulipas never answers.
 INTAKE = (2, 1, 3, 0, 1, 1)
 CLOSED_IN_WEEK = {3: 1}  # one case of the first week recalled in the fourth
 RULES = Rules(b.REGISTRY, Policy.load())
 
 
-def fill(ledger: Ledger) -> None:
-    """Record the history: each case one request to gro.government and one to tam.government."""
+def fill(ledger: Ledger, now: datetime = NOW) -> None:
+    """Record the history ending at ``now``: each case one request to gro.government and one to
+    tam.government."""
+    start = now - timedelta(weeks=WEEKS)
     seq = 0
 
     def record(message: Any, at: datetime) -> None:
@@ -37,7 +38,7 @@ def fill(ledger: Ledger) -> None:
     for week, count in enumerate(INTAKE):
         for i in range(count):
             number += 1
-            at = START + timedelta(weeks=week, hours=i + (0 if week == 0 and i == 0 else 1))
+            at = start + timedelta(weeks=week, hours=i + (0 if week == 0 and i == 0 else 1))
             case = f"MPDDHP-2026-{number:04d}"
             for agency in ("gro.government", "tam.government"):
                 request = b.patrol_request(agency, at=at, subject=case)
@@ -49,6 +50,6 @@ def fill(ledger: Ledger) -> None:
                     )
                 if week == 0:
                     first.append(request.id)
-    closing = START + timedelta(weeks=3, hours=2)
+    closing = start + timedelta(weeks=3, hours=2)
     for request_id, agency in zip(first[:2], ("gro.government", "tam.government"), strict=True):
         record(b.recall(request_id, agency, closing), closing)

@@ -18,6 +18,7 @@ from adapters.cli import (
     dashboard,
     db,
     dlq,
+    forecast,
     outbox,
     placements,
     running,
@@ -39,6 +40,7 @@ app.command()(tracking.case)
 app.command()(tracking.scorecard)
 app.command()(tracking.agenda)
 app.command()(tracking.report)
+app.command()(forecast.forecast)
 app.command()(running.sweep)
 app.command("shelters")(tracking.shelters)
 app.command()(placements.relocate)
