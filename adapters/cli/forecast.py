@@ -69,8 +69,14 @@ def forecast(
     history = common.query(chosen, lambda s: forecast_history(s, now=now, weeks=weeks))
     try:
         result = project(history, staff)
-    except ForecastRefused as exc:
-        raise common.fail(exc, 1) from None
+    except ForecastRefused:
+        from adapters.dashboard.i18n import gettext, speaking
+        from adapters.readmodel.forecast_tables import TOO_SHORT
+        from bus.domain.forecast import MIN_WEEKS
+
+        with speaking("es"):
+            console.print(f"[red]{gettext(TOO_SHORT) % {'low': MIN_WEEKS}}[/]")
+        raise typer.Exit(1) from None
     source = "--officers" if officers is not None else "MECHBUS_OFFICERS"
     if as_json:
         from adapters.readmodel.forecast_tables import as_json as document

@@ -51,6 +51,8 @@ async def projection(
         "configured": configured,
         "min_weeks": MIN_WEEKS,
         "max_weeks": MAX_WEEKS,
+        "t": t,
+        "tr": i18n.gettext,  # the tables' labels, translated as they are (no formatting)
     }
     problems = []
     if staff is None:
@@ -93,8 +95,6 @@ async def projection(
         problems=[],
         result=result,
         chart=chart,
-        t=t,
-        tr=i18n.gettext,  # the tables' labels, translated as they are (no formatting)
         states=t.state_lines(result),
         **context,
     )

@@ -39,6 +39,9 @@ OFFICERS_LINE = N_(
 HORIZON_TITLE = N_("In %(months)s months (to %(until)s), 80 %% interval")
 STATES_TITLE = N_("Open requests per state: median [10 %, 90 %]")
 SILENCE_TITLE = N_("States whose silence weighs most (in 12 months, against the median state)")
+TOO_SHORT = N_(
+    "The ledger's history is too short to project: at least %(low)s complete weeks are needed."
+)
 FIGURE = N_("Figure")
 STATE = N_("State")
 UNANSWERED = N_("Unanswered (%)")
