@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal, not_, or_
+from sqlalchemy import and_, case, func, literal, not_, null, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -32,46 +32,51 @@ WEEK = timedelta(weeks=1)
 
 def forecast_history(session: Session, *, now: datetime, weeks: int) -> History:
     """Up to ``weeks`` complete weeks ending at ``now``."""
-    cases = _cases(session)
-    first = session.exec(select(func.min(cases.c.opened))).one()
+    q = RequestRow
+    case_requests = (col(q.case_ref).is_not(None), q.type != BOARD_SUMMONS)
+    first = session.exec(select(func.min(q.sent_at)).where(*case_requests)).one()
     available = int((now - first) / WEEK) if first is not None else 0
     count = max(0, min(weeks, available))
     start = now - count * WEEK
     bounds = [start + k * WEEK for k in range(count + 1)]
-    closed = case((cases.c.still_open == 0, cases.c.closed), else_=None)
-    new = _weekly(session, cases.c.opened, bounds, cases)
-    ended = _weekly(session, closed, bounds, cases)
-    open_at_start = session.exec(
-        select(func.count()).where(
-            cases.c.opened < start, not_(and_(cases.c.still_open == 0, cases.c.closed < start))
-        )
-    ).one()
-    week_facts, open_now = [], int(open_at_start)
+    new: dict[int, int] = {}
+    ended: dict[int, int] = {}
+    open_at_start = 0
+    for opened, closed, n in _case_weeks(session, bounds):
+        if opened is not None:
+            new[opened] = new.get(opened, 0) + n
+        if closed is not None:
+            ended[closed] = ended.get(closed, 0) + n
+        if opened is None and closed is None:
+            open_at_start += n
+        if opened is None and closed is not None:
+            open_at_start += n  # opened before the first week, closed within it
+    week_facts, open_now = [], open_at_start
     for k in range(count):
         open_now += new.get(k, 0) - ended.get(k, 0)
         week_facts.append(WeekFacts(bounds[k], new.get(k, 0), ended.get(k, 0), open_now))
     in_history = session.exec(
-        select(func.count(func.distinct(RequestRow.case_ref))).where(
-            col(RequestRow.sent_at) >= start,
-            col(RequestRow.case_ref).is_not(None),
-            RequestRow.type != BOARD_SUMMONS,
-        )
+        select(func.count(func.distinct(q.case_ref))).where(col(q.sent_at) >= start, *case_requests)
     ).one()
     return History(
         asof=now,
-        open_at_start=int(open_at_start),
+        open_at_start=open_at_start,
         weeks=tuple(week_facts),
         states=_states(session, now, start),
         cases_in_history=int(in_history or 0),
     )
 
 
-def _cases(session: Session) -> Any:
-    """One row per case: its first request, its last closing, how many requests are open."""
+def _case_weeks(
+    session: Session, bounds: list[datetime]
+) -> list[tuple[int | None, int | None, int]]:
+    """How many cases opened and closed in each pair of weeks (0 = the first), in one grouped
+    query: the week each case opened in (None: before the first; such a case closed before it
+    is left out) and the week it closed in (None: open at the end, or before the first week).
+    """
     q = RequestRow
-    return (
+    cases = (
         select(
-            q.case_ref,
             func.min(q.sent_at).label("opened"),
             func.max(q.closed_at).label("closed"),
             func.sum(case((col(q.closed_at).is_(None), 1), else_=0)).label("still_open"),
@@ -80,22 +85,34 @@ def _cases(session: Session) -> Any:
         .group_by(q.case_ref)
         .subquery()
     )
-
-
-def _weekly(session: Session, when: Any, bounds: list[datetime], cases: Any) -> dict[int, int]:
-    """How many cases' ``when`` falls in each week (0 = the first), in one grouped query."""
-    if len(bounds) < 2:
-        return {}
-    week = case(*((when < b, literal(k)) for k, b in enumerate(bounds[1:])), else_=None)
-    # PostgreSQL groups by a column, not by a repeated expression with its own parameters
+    closed = case((cases.c.still_open == 0, cases.c.closed), else_=None)
+    start, end = bounds[0], bounds[-1]
     inner = (
-        select(week.label("week"))
-        .select_from(cases)
-        .where(when >= bounds[0], when < bounds[-1])
+        select(
+            _week(cases.c.opened, bounds).label("opened"),
+            _week(closed, bounds).label("closed"),
+        )
+        .where(cases.c.opened < end)
+        .where(or_(closed.is_(None), closed >= start))  # closed before the history: no part
         .subquery()
     )
-    rows = session.exec(select(inner.c.week, func.count()).group_by(inner.c.week)).all()
-    return {int(k): int(n) for k, n in rows if k is not None}
+    # PostgreSQL groups by columns, not by a repeated expression with its own parameters
+    rows = session.exec(
+        select(inner.c.opened, inner.c.closed, func.count()).group_by(
+            inner.c.opened, inner.c.closed
+        )
+    ).all()
+    return [
+        (None if o is None else int(o), None if c is None else int(c), int(n)) for o, c, n in rows
+    ]
+
+
+def _week(when: Any, bounds: list[datetime]) -> Any:
+    """The week ``when`` falls in (0 = the first); None before the first week or from now."""
+    if len(bounds) < 2:
+        return null()
+    weeks = [(when < bound, literal(k)) for k, bound in enumerate(bounds[1:])]
+    return case((when < bounds[0], null()), *weeks, else_=null())
 
 
 def _states(session: Session, now: datetime, start: datetime) -> tuple[StateFacts, ...]:
