@@ -116,6 +116,8 @@ def test_the_page_shows_the_chart_and_the_tables(home: Path) -> None:
     settings = load_settings(home=home)
     add_accounts(settings)
     with TestClient(create_app(settings, poll_interval=3600)) as client:
+        stranger = client.get("/forecast?officers=2", headers={"Accept": "text/html"})
+        assert stranger.url.path == "/login"  # staff only
         login(client, "vera")
         asked = client.get("/forecast")
         assert asked.status_code == 200 and "MECHBUS_OFFICERS" in asked.text  # no staff count
