@@ -11,12 +11,11 @@ import typer
 
 from adapters.cli import common
 from adapters.cli.common import console
-from adapters.cli.options import CsvOpt, HomeOpt, JsonOpt, LedgerOpt
+from adapters.cli.options import HomeOpt, LedgerOpt
+from bus.domain.forecast import DEFAULT_WEEKS, MAX_WEEKS, MIN_WEEKS
 
 if TYPE_CHECKING:
     from bus.domain.forecast import Forecast
-
-MAX_WEEKS = 520  # ten years of history is more than any projection needs
 
 OfficersOpt = Annotated[
     int | None,
@@ -27,22 +26,28 @@ OfficersOpt = Annotated[
         "is needed).",
     ),
 ]
+JsonDocOpt = Annotated[
+    bool, typer.Option("--json", help="One JSON document instead of the tables.")
+]
+FlatCsvOpt = Annotated[
+    bool, typer.Option("--csv", help="CSV, one figure of one horizon a line, instead.")
+]
 WeeksOpt = Annotated[
     int,
     typer.Option(
         "--weeks-of-history",
-        min=4,
+        min=MIN_WEEKS,
         max=MAX_WEEKS,
-        help="Complete weeks of the ledger to project from (4 to 520).",
+        help=f"Complete weeks of the ledger to project from ({MIN_WEEKS} to {MAX_WEEKS}).",
     ),
 ]
 
 
 def forecast(
     officers: OfficersOpt = None,
-    weeks: WeeksOpt = 26,
-    as_json: JsonOpt = False,
-    as_csv: CsvOpt = False,
+    weeks: WeeksOpt = DEFAULT_WEEKS,
+    as_json: JsonDocOpt = False,
+    as_csv: FlatCsvOpt = False,
     home: HomeOpt = None,
     ledger_url: LedgerOpt = None,
 ) -> None:
@@ -72,7 +77,6 @@ def forecast(
     except ForecastRefused:
         from adapters.dashboard.i18n import gettext, speaking
         from adapters.readmodel.forecast_tables import TOO_SHORT
-        from bus.domain.forecast import MIN_WEEKS
 
         with speaking("es"):
             console.print(f"[red]{gettext(TOO_SHORT) % {'low': MIN_WEEKS}}[/]")

@@ -17,12 +17,17 @@ from adapters.dashboard.web import dash, lang_of, render, viewer
 from adapters.readmodel import forecast_tables as t
 from adapters.readmodel.forecast import forecast_history
 from adapters.readmodel.forecast_chart import forecast_svg
-from bus.domain.forecast import MIN_WEEKS, ForecastRefused, History, forecast
+from bus.domain.forecast import (
+    DEFAULT_WEEKS,
+    MAX_WEEKS,
+    MIN_WEEKS,
+    ForecastRefused,
+    History,
+    forecast,
+)
 
 router = APIRouter()
 Viewer = Annotated[User, Depends(viewer)]
-DEFAULT_WEEKS = 26
-MAX_WEEKS = 520
 NumberQ = Annotated[str | None, Query(max_length=9)]
 
 

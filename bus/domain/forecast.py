@@ -34,6 +34,8 @@ from statistics import median
 from bus.domain.errors import RefusalError
 
 MIN_WEEKS = 4
+DEFAULT_WEEKS = 26  # half a year of history, unless asked otherwise
+MAX_WEEKS = 520  # ten years is more than any projection needs
 HORIZONS = ((3, 13), (6, 26), (12, 52))  # (months, weeks)
 LEVEL = 0.8  # the interval's coverage
 DRAWS = 1000
