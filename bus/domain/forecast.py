@@ -109,9 +109,10 @@ class History:
 
     @property
     def case_weeks(self) -> int:
-        """The case-weeks at risk of closing: the cases open at the start of each week."""
+        """The case-weeks at risk of closing: each week, the cases open at its start and the
+        new ones (a case may close in the week it opened), so closures never exceed them."""
         starts = [self.open_at_start, *(w.open_at_end for w in self.weeks[:-1])]
-        return sum(starts)
+        return sum(starts) + self.new_cases
 
 
 @dataclass(frozen=True)
