@@ -28,6 +28,7 @@ SMTP_PASSWORD = "MECHBUS_SMTP_PASSWORD"
 DASHBOARD_SECRET = "MECHBUS_DASHBOARD_SECRET"
 AGENCIES = "MECHBUS_AGENCIES"  # a deployment's own agency registry (TOML)
 POLICY = "MECHBUS_POLICY"  # a deployment's own deadline policy (TOML)
+OFFICERS = "MECHBUS_OFFICERS"  # the Mechanism's staff count, for the caseload projection
 
 # nats-server reads the key as a config value: a leading letter keeps it a string.
 _STORE_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_-]{31,}")
@@ -61,6 +62,12 @@ def retention_days(environ: Mapping[str, str] = os.environ) -> float:
     if math.isfinite(value) and value >= 0:
         return value
     raise SettingsError(f"{RETENTION_DAYS} must be a number of days, 0 for forever; got {raw!r}")
+
+
+def officers(environ: Mapping[str, str] = os.environ) -> int | None:
+    """The staff count the caseload projection divides by; None when unset."""
+    raw = environ.get(OFFICERS, "").strip()
+    return _whole(environ, OFFICERS, 0, low=1) if raw else None
 
 
 def pool_options(environ: Mapping[str, str] = os.environ) -> PoolOptions:

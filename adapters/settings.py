@@ -26,6 +26,7 @@ class Settings:
     pool: PoolOptions = field(default_factory=PoolOptions)  # PostgreSQL only
     listen: str | None = None  # HOST:PORT of the embedded server; None: the one in the home
     retention_days: float = 0.0  # how long the stream keeps messages; 0: forever
+    officers: int | None = None  # the staff count of the caseload projection; None: not set
     # Secrets given in the environment instead of the home's key files; kept out of the repr.
     store_key: str | None = field(default=None, repr=False)
     ledger_key: str | None = field(default=None, repr=False)  # base64
@@ -111,6 +112,7 @@ def load_settings(
         pool=environment.pool_options(),
         listen=environment.text(environment.LISTEN),
         retention_days=environment.retention_days(),
+        officers=environment.officers(),
         store_key=environment.store_key(),
         ledger_key=environment.text(environment.LEDGER_KEY),
         smtp_password=environment.given(environment.SMTP_PASSWORD),

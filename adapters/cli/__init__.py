@@ -19,6 +19,7 @@ from adapters.cli import (
     db,
     dlq,
     federal,
+    forecast,
     iachr,
     outbox,
     placements,
@@ -41,6 +42,7 @@ app.command()(tracking.case)
 app.command()(tracking.scorecard)
 app.command()(tracking.agenda)
 app.command()(tracking.report)
+app.command()(forecast.forecast)
 app.command()(running.sweep)
 app.command("shelters")(tracking.shelters)
 app.command()(placements.relocate)

@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.middleware.sessions import SessionMiddleware
 
-from adapters.dashboard import commands, i18n, login, pages
+from adapters.dashboard import commands, i18n, login, pages, projection
 from adapters.dashboard.auth import Accounts
 from adapters.dashboard.live import LedgerFeed
 from adapters.dashboard.web import CsrfFailed, Dashboard, Forbidden, LoginRequired, dash, render
@@ -112,6 +112,7 @@ def create_app(
 
     app.include_router(login.router)
     app.include_router(pages.router)
+    app.include_router(projection.router)
     app.include_router(commands.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     return app
