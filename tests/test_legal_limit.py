@@ -3,11 +3,17 @@ domain, recorded on both ledgers, and the date the sweeper chases a commitment a
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import csv
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlmodel import select
+from typer.testing import CliRunner
 
+from adapters.cli import app
 from adapters.ledger.obligations import SqlObligations
 from adapters.ledger.tables import CommitmentRow, RequestRow
 from bus.domain.legal_limit import chased_at, chased_from, legal_limit
@@ -17,6 +23,7 @@ from bus.domain.recording import Result, record_batch
 from bus.domain.rules import Rules
 from schemas.requests import RequestUpdate
 from tests import builders as b
+from tests.ledgers import upgraded_ledger
 from tests.test_recording import Stream
 
 POLICY = Policy.load()
@@ -185,3 +192,59 @@ def test_the_sweeper_finds_a_commitment_overdue_at_its_chased_date(
     [owed] = source.open_obligations(reminded_from)
     assert owed.due_at == reminded_from
     assert owed.commitment_id == "C1"
+
+
+def test_mechbus_commitments_flags_the_commitment_beyond_the_limit(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    ledger = upgraded_ledger(url)
+    try:
+        now = datetime.now(UTC)
+        stream = Stream()
+        request = b.patrol_request(at=now)
+        messages = [
+            request,
+            b.acknowledgement(request.id, at=now),
+            b.acceptance(request.id, at=now),
+            b.commitment(request.id, "C-LATE", due=now + 14 * D, at=now),
+            b.commitment(request.id, "C-IN-TIME", due=now + 4 * H, at=now),
+        ]
+        record_batch(ledger, [stream.deliver(m) for m in messages], now, RULES)
+    finally:
+        ledger.close()
+    runner = CliRunner(env={"COLUMNS": "300"})
+
+    def show(*args: str) -> str:
+        result = runner.invoke(app, ["commitments", *args, "--ledger-url", url])
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    rows = {r["commitment"]: r for r in map(json.loads, show("--json").splitlines())}
+    assert rows["C-LATE"]["flag"] == "beyond the legal limit"
+    assert rows["C-IN-TIME"]["flag"] is None
+    assert rows["C-LATE"]["legal_limit"] == rows["C-IN-TIME"]["legal_limit"] is not None
+    assert datetime.fromisoformat(rows["C-LATE"]["legal_limit"]) == now + 9 * H
+    with_csv = list(csv.DictReader(io.StringIO(show("--csv"))))
+    assert {r["commitment"]: r["flag"] for r in with_csv} == {
+        "C-LATE": "beyond the legal limit",
+        "C-IN-TIME": "",
+    }
+    table = _cells(show())
+    flag = table["header"].index("flag")
+    assert table["C-LATE"][flag] == "beyond the legal limit"
+    assert table["C-IN-TIME"][flag] == "-"
+
+
+def _cells(table: str) -> dict[str, list[str]]:
+    """The table's rows by commitment id (and its header), each cell's wrapped lines joined."""
+    rows: list[list[str]] = []
+    for line in table.splitlines():
+        if line[:1] not in "│┃" or not line:
+            rows.append([])  # a rule: the next line starts a new row
+            continue
+        cells = [c.strip() for c in line[1:-1].replace("┃", "│").split("│")]
+        if rows and rows[-1] and not cells[0]:  # the wrapped continuation of a row
+            rows[-1] = [f"{a} {b}".strip() for a, b in zip(rows[-1], cells, strict=True)]
+        else:
+            rows.append(cells)
+    found = [r for r in rows if r]
+    return {"header": found[0], **{r[3]: r for r in found[1:]}}

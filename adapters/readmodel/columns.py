@@ -104,7 +104,8 @@ COMMITMENTS_COLUMNS = table(
 _COMMITMENT_KEYS = ("due", "legal_limit", "flag", "status")
 COMMITMENTS = pick(
     COMMITMENTS_COLUMNS,
-    *("overdue_hours", "case", "agency", "action", *_COMMITMENT_KEYS, "commitment", "request"),
+    *("overdue_hours", "case", "agency", "action", "due", "status", "commitment"),
+    *("legal_limit", "flag", "request"),
 )
 COMMITMENTS_CLI = terminal(
     COMMITMENTS_COLUMNS,
@@ -136,7 +137,7 @@ TIMELINE_COLUMNS = table(
     Col("flag", N_("Flag"), lambda e: e.flag, "code"),
     Col("request", N_("Request"), lambda e: e.request_id, "request"),
 )
-TIMELINE = pick(TIMELINE_COLUMNS, "recorded", "from", "to", "message", "detail", "flag", "request")
+TIMELINE = pick(TIMELINE_COLUMNS, "recorded", "from", "to", "message", "detail", "request", "flag")
 TIMELINE_CLI = terminal(
     TIMELINE_COLUMNS,
     *("recorded", "from", "to", "message", "request", "detail", "flag"),

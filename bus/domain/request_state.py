@@ -86,8 +86,10 @@ class Commitment:
         return self.legal_limit is not None and self.due > self.legal_limit
 
     def overdue(self, now: datetime) -> bool:
-        """Past due and still open: a breach, computed from the clock, never stored."""
-        return self.status in OPEN_COMMITMENT and now > self.due
+        """Past due (or past its legal limit, when that is earlier) and still open: a breach,
+        computed from the clock, never stored."""
+        held_to = self.due if self.legal_limit is None else min(self.due, self.legal_limit)
+        return self.status in OPEN_COMMITMENT and now > held_to
 
 
 @dataclass(frozen=True)
