@@ -69,6 +69,7 @@ class Expectations:
     escalated: tuple[str, ...] = ()  # climbed the whole ladder
     fulfilled: tuple[str, ...] = ()  # fulfilled every commitment it made
     partially_fulfilled: tuple[str, ...] = ()
+    beyond_legal_limit: tuple[str, ...] = ()  # committed later than the law allows: flagged
     placed: dict[str, str] = field(default_factory=dict)  # relocation label -> shelter
 
 
@@ -171,5 +172,6 @@ def _expect(raw: dict[str, Any]) -> Expectations:
         escalated=tuple(raw.get("escalated", ())),
         fulfilled=tuple(raw.get("fulfilled", ())),
         partially_fulfilled=tuple(raw.get("partially_fulfilled", ())),
+        beyond_legal_limit=tuple(raw.get("beyond_legal_limit", ())),
         placed=dict(raw.get("placed", {})),
     )
