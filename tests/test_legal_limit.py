@@ -10,11 +10,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import inspect, text
 from sqlmodel import select
 from typer.testing import CliRunner
 
 from adapters.cli import app
+from adapters.ledger.migrate import upgrade
 from adapters.ledger.obligations import SqlObligations
+from adapters.ledger.store import make_engine
 from adapters.ledger.tables import CommitmentRow, RequestRow
 from bus.domain.legal_limit import chased_at, chased_from, legal_limit
 from bus.domain.lifecycle import apply
@@ -248,3 +251,27 @@ def _cells(table: str) -> dict[str, list[str]]:
             rows.append(cells)
     found = [r for r in rows if r]
     return {"header": found[0], **{r[3]: r for r in found[1:]}}
+
+
+def test_migration_0010_adds_a_nullable_limit_and_keeps_earlier_rows(ledger_url: str) -> None:
+    engine = make_engine(ledger_url)
+    try:
+        upgrade(engine, "0005")
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO requests (request_id, type, source, urgency, sent_at)"
+                    " VALUES ('R-OLD', 'mech.request.protection_measure.v1', 'fed.mechanism',"
+                    " 'urgent', :at)"
+                ),
+                {"at": b.T0},
+            )
+        assert upgrade(engine) == "0010"
+        for table in ("requests", "commitments"):
+            [column] = [c for c in inspect(engine).get_columns(table) if c["name"] == "legal_limit"]
+            assert column["nullable"] is True
+        with engine.connect() as connection:
+            kept = connection.execute(text("SELECT legal_limit FROM requests")).all()
+        assert [tuple(k) for k in kept] == [(None,)]  # recorded before the limit: none claimed
+    finally:
+        engine.dispose()

@@ -42,6 +42,7 @@ def commitments(
     now: datetime,
     *,
     overdue_only: bool,
+    beyond_limit_too: bool = False,
     agency: str | None = None,
     state: str | None = None,
     limit: int | None = 200,
@@ -56,7 +57,10 @@ def commitments(
         .offset(offset)
     )
     if overdue_only:
-        query = query.where((col(CommitmentRow.due) < now) | (col(CommitmentRow.legal_limit) < now))
+        late = (col(CommitmentRow.due) < now) | (col(CommitmentRow.legal_limit) < now)
+        if beyond_limit_too:  # promised later than the law allows: a finding before it is due
+            late = late | (col(CommitmentRow.legal_limit) < col(CommitmentRow.due))
+        query = query.where(late)
     if agency:
         query = query.where(CommitmentRow.agency == agency)
     if state:
