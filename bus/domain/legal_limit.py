@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bus.domain.policy import Clock, Policy
+from bus.domain.request_state import RequestState
 from schemas.envelope import Envelope, Urgency
 from schemas.requests import ProtectionMeasureRequest
 
@@ -62,3 +63,16 @@ def chased_from(
     a commitment made late in (or after) that clock still climbs the ladder in steps.
     """
     return made_at if not beyond(due, limit) else min(made_at, opened_at)
+
+
+def notice(state: RequestState | None, commitment_id: str) -> str | None:
+    """What to tell the agency whose commitment ``commitment_id`` on ``state`` is promised
+    later than the law allows (it is recorded all the same); None when it is within."""
+    made = state.commitment(commitment_id) if state is not None else None
+    if made is None or made.legal_limit is None or not made.beyond_legal_limit:
+        return None
+    return (
+        f"{BEYOND_THE_LEGAL_LIMIT}: commitment {commitment_id} is due {made.due.isoformat()}, "
+        f"later than the legal limit {made.legal_limit.isoformat()}; it is recorded and "
+        "flagged, and the escalation ladder chases it at the limit"
+    )
