@@ -18,6 +18,7 @@ from typing import Any
 from agency_stubs.profiles import Decision, Fulfilment, Profile, profile
 from bus.runtime.agency import AgencyClient, IncomingRequest
 from schemas.capacity import OfferReleased, PlacementConfirmed
+from schemas.envelope import Envelope
 from schemas.registry import AgencyKind, active_registry
 from schemas.requests import RelocationRequest
 
@@ -112,8 +113,9 @@ class StubAgency:
         await request.accept()
         if message.type not in COMMITTING or self.profile.fulfilment is None:
             return
-        due = datetime.now(UTC) + timedelta(days=7)
-        await request.commit("C1", "Implementar lo solicitado", due)
+        await request.commit("C1", "Implementar lo solicitado", self._due(message))
+        if self.profile.fulfilment is Fulfilment.OPEN:
+            return
         await self._wait()
         if self.profile.fulfilment is Fulfilment.FULL:
             await client.fulfil(message, "C1", [f"OF-{self.agency.upper()}-{self.handled:04d}"])
@@ -124,3 +126,11 @@ class StubAgency:
                 [f"OF-{self.agency.upper()}-{self.handled:04d}"],
                 "Sólo se cubrió parte del periodo por falta de personal.",
             )
+
+    def _due(self, message: Envelope) -> datetime:
+        """The date it commits to: what the request asks, unless its profile takes longer."""
+        now = datetime.now(UTC)
+        if self.profile.commits_days is not None:
+            return now + timedelta(days=self.profile.commits_days)
+        asked = getattr(message.data, "implement_by", None)
+        return asked if asked is not None and asked > now else now + timedelta(days=7)

@@ -31,6 +31,9 @@ class ProtectionMeasureBody(Body):
     municipality: ShortText | None = None
     instructions: LongText
     implement_by: UtcDatetime | None = None
+    # When the Board decided these measures: the ordinary legal limit on implementing them
+    # runs from it (LPPDDHP art. 29 fr. II); absent, from the request's ``time``.
+    decided_at: UtcDatetime | None = None
     legal_basis: ShortText | None = None
     # Set when these measures also implement an IACHR precautionary measure (its MC number),
     # so one implementation meeting can follow both instruments.

@@ -150,6 +150,8 @@ async def test_answers_go_through_the_hub_into_the_ledger(
                 },
             )
             assert committed.status_code == 202, committed.text
+            # years for urgent measures: accepted, and told it is beyond the legal limit
+            assert committed.json()["notice"].startswith("beyond the legal limit: ")
             await hub.wait_until(lambda: recorded(ledger, committed.json()["message_id"]))
             [open_commitment] = (await http.get("/v1/commitments")).json()
             assert open_commitment["commitment_id"] == "patrol-1"

@@ -48,6 +48,7 @@ def test_demo_runs_to_the_end_and_leaves_nothing(
         "ver.government partially fulfilled its commitments",
         "the Mechanism met MPDDHP-2026-0412:measures_issued on time",
         "the Mechanism missed MPDDHP-2026-0415:measures_issued (late or overdue)",
+        "mic.government committed beyond the legal limit (flagged)",
     ):
         line = next(line for line in out.splitlines() if claim in line)
         assert "yes" in line, line
@@ -71,9 +72,14 @@ def test_tracking_views_on_the_demo_record(
     assert json_lines(["pending", "--state", "VER"], home) == []
     assert len(json_lines(["pending", "--urgency", "urgent", "--kind", "information"], home)) == 1
 
-    # Commitments made were fulfilled, fully or in part (the slow prosecutor's may be open).
-    assert {c["agency"] for c in json_lines(["commitments"], home)} <= {"gro.prosecutor"}
-    assert json_lines(["commitments", "--overdue"], home) == []
+    # Commitments made were fulfilled, fully or in part (the slow prosecutor's may be open),
+    # but for Michoacán's: two weeks for an urgent escort, flagged and chased at the 9 h limit.
+    open_ones = {c["agency"]: c for c in json_lines(["commitments"], home)}
+    assert set(open_ones) - {"gro.prosecutor"} == {"mic.government"}
+    late = open_ones["mic.government"]
+    assert late["flag"] == "beyond the legal limit" and late["legal_limit"] < late["due"]
+    overdue = json_lines(["commitments", "--overdue"], home)
+    assert {c["agency"] for c in overdue} <= {"mic.government"}  # once its limit has passed
 
     case = json_lines(["case", "MPDDHP-2026-0412"], home)
     kinds = [e["message"] for e in case]
@@ -123,7 +129,11 @@ def test_tracking_views_on_the_demo_record(
     month = datetime.now(UTC).strftime("%Y-%m")
     made = invoke(["report", "--month", month, "--out", str(tmp_path)], home)
     assert made.exit_code == 0, made.output
-    assert "tam.government" in (tmp_path / f"report-{month}.md").read_text()
+    report = (tmp_path / f"report-{month}.md").read_text()
+    assert "tam.government" in report
+    beyond = report[report.index("## Compromisos fuera del plazo legal") :]
+    assert "Secretaría General de Gobierno del Estado de Michoacán" in beyond  # by name
+    assert "(fuera del plazo legal)" in beyond and "Guerrero" not in beyond
     assert (tmp_path / f"scorecard-{month}.svg").read_text().startswith("<svg")
 
 

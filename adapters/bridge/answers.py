@@ -16,10 +16,11 @@ from adapters.bridge.problems import FieldProblem, ProblemError, schema_violatio
 from adapters.bridge.publisher import Publisher, Unavailable
 from adapters.ledger.store import SqlLedger
 from adapters.readmodel import agency as agency_view
-from bus.domain import intake, subjects
+from bus.domain import intake, legal_limit, subjects
 from bus.domain.lifecycle import TransitionRefused, apply, concerns_requests
 from schemas.envelope import Envelope
 from schemas.registry import active_registry
+from schemas.responses import CommitmentMade
 from schemas.tracking import RejectionReason
 
 log = logging.getLogger("mechbus.bridge")
@@ -47,6 +48,11 @@ class Published(BaseModel):
     recorded: bool = Field(
         description="the hub recorded it before this answer; false: published, and the hub "
         "had not recorded it yet (a refusal would then come as a rejected notice)"
+    )
+    notice: str | None = Field(
+        default=None,
+        description='accepted, but worth knowing: "beyond the legal limit: ..." for a '
+        "commitment due later than the law allows (flagged, and chased at the limit)",
     )
 
 
@@ -84,13 +90,23 @@ def refused(refusal: Refusal) -> ProblemError:
 def judge(ledger: SqlLedger, message: Envelope, now: datetime) -> Refusal | None:
     """Run the lifecycle on the recorded state, as the hub will (``now`` stands for the hub's
     receive time, a moment later)."""
+    return _judged(ledger, message, now)[0]
+
+
+def _judged(
+    ledger: SqlLedger, message: Envelope, now: datetime
+) -> tuple[Refusal | None, str | None]:
+    """The refusal the hub will make, if any, else what the agency should know (a commitment
+    beyond the legal limit, recorded all the same)."""
     if not concerns_requests(message):
-        return None
-    _, events = apply(agency_view.request_state(ledger, message.thread), message, now)
+        return None, None
+    state, events = apply(agency_view.request_state(ledger, message.thread), message, now)
     for event in events:
         if isinstance(event, TransitionRefused):
-            return Refusal(event.reason, event.detail, event.content_fault)
-    return None
+            return Refusal(event.reason, event.detail, event.content_fault), None
+    if isinstance(message, CommitmentMade):
+        return None, legal_limit.notice(state, message.data.commitment_id)
+    return None, None
 
 
 def refusal_of(ledger: SqlLedger, message: Envelope) -> Refusal | None:
@@ -126,20 +142,21 @@ async def deliver(
 ) -> Published:
     subject = checked_subject(message)
 
-    def answer(*, duplicate: bool, recorded: bool) -> Published:
+    def answer(*, duplicate: bool, recorded: bool, notice: str | None = None) -> Published:
         return Published(
             message_id=message.id,
             type=message.type,
             nats_subject=subject,
             duplicate=duplicate,
             recorded=recorded,
+            notice=notice,
         )
 
     # A message already in the record (a receipt, whose id is fixed) is not sent again: the
     # hub would take the same id with other bytes (a later time) for a reused id.
     if await asyncio.to_thread(agency_view.recorded, ledger, message):
         return answer(duplicate=True, recorded=True)
-    verdict = await asyncio.to_thread(judge, ledger, message, now)
+    verdict, notice = await asyncio.to_thread(_judged, ledger, message, now)
     if verdict is not None:
         # Never published, so no dead letter keeps it: the log does (ids and the code only).
         log.info(
@@ -163,4 +180,4 @@ async def deliver(
     outcome = await settle(ledger, message, wait)
     if isinstance(outcome, Refusal):
         raise refused(outcome)
-    return answer(duplicate=False, recorded=outcome)
+    return answer(duplicate=False, recorded=outcome, notice=notice)

@@ -116,7 +116,12 @@ async def commitments(
     rows = await _read(
         request,
         lambda s: open_commitments(
-            s, now, overdue_only=True, agency=agency or None, state=state or None
+            s,
+            now,
+            overdue_only=True,
+            beyond_limit_too=True,
+            agency=agency or None,
+            state=state or None,
         ),
     )
     if fmt == "csv":

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 
+from sqlalchemy import case
 from sqlmodel import Session, col, select
 
 from adapters.ledger.federal import obligation_from_row
@@ -19,6 +20,7 @@ from adapters.ledger.tables import (
 )
 from bus.domain.federal_clocks import is_federal
 from bus.domain.ladder import BoardSession, Obligation
+from bus.domain.legal_limit import chased_at, chased_from
 from bus.domain.lifecycle import OPEN_COMMITMENT, UNANSWERED, RecipientStatus
 from bus.domain.policy import LADDER, Clock
 from bus.domain.rules import answer_clock
@@ -89,24 +91,30 @@ class SqlObligations:
         ]
 
     def _overdue_commitments(self, session: Session, now: datetime) -> list[Obligation]:
+        # Chased at the earlier of the promised date and the legal limit (bus.domain.legal_limit)
+        # (a NULL limit compares as unknown, so the promised date stands)
+        chased = case(
+            (col(CommitmentRow.legal_limit) < col(CommitmentRow.due), CommitmentRow.legal_limit),
+            else_=CommitmentRow.due,
+        )
         rows = session.exec(
-            select(CommitmentRow, RequestRow.case_ref, RequestRow.urgency)
+            select(CommitmentRow, RequestRow.case_ref, RequestRow.urgency, RequestRow.sent_at)
             .join(RequestRow, col(RequestRow.request_id) == col(CommitmentRow.request_id))
             .where(col(CommitmentRow.status).in_([s.value for s in OPEN_COMMITMENT]))
-            .where(col(CommitmentRow.due) <= now)
+            .where(chased <= now)
         )
         return [
             Obligation(
                 c.request_id,
                 c.agency,
                 Clock.IMPLEMENTATION,
-                c.made_at,
-                c.due,
+                chased_from(c.made_at, c.due, c.legal_limit, opened_at),
+                chased_at(c.due, c.legal_limit),
                 Urgency(urgency),
                 case_ref,
                 c.commitment_id,
             )
-            for c, case_ref, urgency in rows
+            for c, case_ref, urgency, opened_at in rows
         ]
 
     def _federal_overdue(self, session: Session, now: datetime) -> list[Obligation]:

@@ -34,6 +34,7 @@ def request_row(state: RequestState) -> dict[str, Any]:
         "closed_at": state.closed_at,
         "iachr_precautionary_measure": state.iachr_precautionary_measure,
         "board_session_id": state.board_session_id,
+        "legal_limit": state.legal_limit,
     }
 
 
@@ -80,6 +81,7 @@ def commitment_row(request_id: str, commitment: Commitment) -> dict[str, Any]:
         "status": str(commitment.status),
         "last_progress_at": commitment.last_progress_at,
         "ended_at": commitment.ended_at,
+        "legal_limit": commitment.legal_limit,
     }
 
 
@@ -96,6 +98,7 @@ def request_state(row: RequestRow, recipients: Any, commitments: Any) -> Request
         closed_at=row.closed_at,
         iachr_precautionary_measure=row.iachr_precautionary_measure,
         board_session_id=row.board_session_id,
+        legal_limit=row.legal_limit,
         recipients=tuple(
             Recipient(
                 agency=r.agency,
@@ -120,6 +123,7 @@ def request_state(row: RequestRow, recipients: Any, commitments: Any) -> Request
                 status=CommitmentStatus(c.status),
                 last_progress_at=c.last_progress_at,
                 ended_at=c.ended_at,
+                legal_limit=c.legal_limit,
             )
             for c in commitments
         ),

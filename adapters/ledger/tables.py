@@ -92,6 +92,8 @@ class RequestRow(SQLModel, table=True):
     closed_at: datetime | None = _time()
     iachr_precautionary_measure: str | None = Field(default=None, max_length=40, index=True)
     board_session_id: str | None = Field(default=None, max_length=64)
+    # protection measures: the legal limit on any commitment to implement them (0008)
+    legal_limit: datetime | None = _time()
 
 
 class RecipientRow(SQLModel, table=True):
@@ -150,6 +152,9 @@ class CommitmentRow(SQLModel, table=True):
     status: str = Field(max_length=30)
     last_progress_at: datetime | None = _time()
     ended_at: datetime | None = _time()
+    # the latest moment the law allows (bus.domain.legal_limit): the views flag a later due
+    # date and the sweeper chases the commitment at the earlier of the two (0008)
+    legal_limit: datetime | None = _time()
 
 
 class MessageCopyRow(SQLModel, table=True):

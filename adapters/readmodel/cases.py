@@ -14,6 +14,7 @@ from adapters.ledger.tables import CommitmentRow, MessageRow, RecipientRow, Requ
 from bus.domain import subjects
 from bus.domain.agenda import AgendaItem, OpenItem, agenda
 from bus.domain.federal import HUB
+from bus.domain.legal_limit import BEYOND_THE_LEGAL_LIMIT, beyond
 from bus.domain.lifecycle import OPEN_COMMITMENT, UNANSWERED, RecipientStatus
 
 
@@ -26,6 +27,7 @@ class CaseEvent:
     message: str
     request_id: str
     detail: str
+    flag: str | None = None  # "beyond the legal limit" on a commitment promised too late
 
 
 def case_timeline(
@@ -40,7 +42,9 @@ def case_timeline(
         .offset(offset)
     )
     events = []
-    for m in session.exec(query):
+    messages = list(session.exec(query))
+    late = _beyond_the_limit(session, [m for m in messages if m.type == _COMMITMENT_MADE])
+    for m in messages:
         route = subjects.parse(m.nats_subject)
         to = route.agency if route and route.direction is subjects.Direction.TO else HUB
         events.append(
@@ -52,9 +56,30 @@ def case_timeline(
                 m.type.removeprefix("mech.").removesuffix(".v1"),
                 m.thread_id,
                 _detail(m.body),
+                BEYOND_THE_LEGAL_LIMIT if (m.thread_id, m.message_id) in late else None,
             )
         )
     return events
+
+
+_COMMITMENT_MADE = "mech.response.commitment_made.v1"
+
+
+def _beyond_the_limit(session: Session, made: list[MessageRow]) -> set[tuple[str, str]]:
+    """(request, message id) of the commitment messages promised later than the law allows."""
+    if not made:
+        return set()
+    promised = {(m.thread_id, json.loads(m.body)["data"]["commitment_id"]): m for m in made}
+    rows = session.exec(
+        select(CommitmentRow).where(
+            col(CommitmentRow.request_id).in_(sorted({m.thread_id for m in made}))
+        )
+    )
+    return {
+        (c.request_id, promised[c.request_id, c.commitment_id].message_id)
+        for c in rows
+        if (c.request_id, c.commitment_id) in promised and beyond(c.due, c.legal_limit)
+    }
 
 
 _DETAIL_FIELDS = (
@@ -123,6 +148,7 @@ def case_agenda(session: Session, case_ref: str, now: datetime) -> list[AgendaIt
                     c.due,
                     c.commitment_id,
                     c.status,
+                    c.legal_limit,
                 )
             )
     owing = [s.value for s in UNANSWERED] + [RecipientStatus.ACKNOWLEDGED.value]

@@ -90,22 +90,26 @@ PENDING_CLI = terminal(
 )
 
 COMMITMENTS_COLUMNS = table(
-    Col("overdue_hours", N_("Overdue"), lambda r: r.overdue_hours, "overdue", lambda r: r.due),
+    Col("overdue_hours", N_("Overdue"), lambda r: r.overdue_hours, "overdue", lambda r: r.chased),
     Col("request", N_("Request"), lambda r: r.request_id, "request"),
     Col("case", N_("Case"), lambda r: r.case_ref, "case"),
     Col("agency", N_("Agency"), lambda r: r.agency),
     Col("commitment", N_("Commitment"), lambda r: r.commitment_id),
     Col("action", N_("Committed action"), lambda r: r.action),
     Col("due", N_("Due"), lambda r: r.due, "time"),
+    Col("legal_limit", N_("Legal limit"), lambda r: r.legal_limit, "time"),
+    Col("flag", N_("Flag"), lambda r: r.flag, "code"),
     Col("status", N_("Status"), lambda r: r.status, "code"),
 )
+_COMMITMENT_KEYS = ("due", "legal_limit", "flag", "status")
 COMMITMENTS = pick(
     COMMITMENTS_COLUMNS,
-    *("overdue_hours", "case", "agency", "action", "due", "status", "commitment", "request"),
+    *("overdue_hours", "case", "agency", "action", "due", "status", "commitment"),
+    *("legal_limit", "flag", "request"),
 )
 COMMITMENTS_CLI = terminal(
     COMMITMENTS_COLUMNS,
-    *("request", "case", "agency", "commitment", "action", "due", "status", "overdue_hours"),
+    *("request", "case", "agency", "commitment", "action", *_COMMITMENT_KEYS, "overdue_hours"),
 )
 
 SCORECARD = [
@@ -130,12 +134,13 @@ TIMELINE_COLUMNS = table(
     Col("to", N_("To"), lambda e: e.to),
     Col("message", N_("Message"), lambda e: e.message, "code"),
     Col("detail", N_("Detail"), lambda e: e.detail),
+    Col("flag", N_("Flag"), lambda e: e.flag, "code"),
     Col("request", N_("Request"), lambda e: e.request_id, "request"),
 )
-TIMELINE = pick(TIMELINE_COLUMNS, "recorded", "from", "to", "message", "detail", "request")
+TIMELINE = pick(TIMELINE_COLUMNS, "recorded", "from", "to", "message", "detail", "request", "flag")
 TIMELINE_CLI = terminal(
     TIMELINE_COLUMNS,
-    *("recorded", "from", "to", "message", "request", "detail"),
+    *("recorded", "from", "to", "message", "request", "detail", "flag"),
     request=lambda e: e.request_id[-8:],  # the terminal's table is narrow
 )
 
@@ -144,6 +149,8 @@ AGENDA = [
     Col("agency", N_("Agency"), lambda a: a.agency),
     Col("what", N_("What is owed"), lambda a: a.what),
     Col("due", N_("Due"), lambda a: a.due, "time"),
+    Col("legal_limit", N_("Legal limit"), lambda a: a.legal_limit, "time"),
+    Col("flag", N_("Flag"), lambda a: a.flag, "code"),
     Col("overdue", N_("Overdue"), lambda a: "OVERDUE" if a.overdue else "", "code"),
     Col("status", N_("Status"), lambda a: a.status, "code"),
     Col("request", N_("Request"), lambda a: a.request_id, "request"),
@@ -266,6 +273,7 @@ CODES = {
     "open": N_("open"),
     "overdue": N_("overdue"),
     "OVERDUE": N_("OVERDUE"),
+    "beyond the legal limit": N_("beyond the legal limit"),
     "True": N_("yes"),
     "False": N_("no"),
     "escalated": N_("escalated"),

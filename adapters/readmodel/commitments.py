@@ -1,4 +1,5 @@
-"""The commitments agencies made and have not kept yet, most due first."""
+"""The commitments agencies made and have not kept yet, most due first; those promised later
+than the law allows are flagged, and counted overdue from the legal limit."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from adapters.ledger.tables import CommitmentRow, RequestRow
+from bus.domain.legal_limit import BEYOND_THE_LEGAL_LIMIT, beyond, chased_at
 from bus.domain.lifecycle import OPEN_COMMITMENT
 from schemas.registry import active_registry
 
@@ -21,7 +23,18 @@ class CommitmentLine:
     action: str
     due: datetime
     status: str
-    overdue_hours: float
+    overdue_hours: float  # past the earlier of ``due`` and ``legal_limit``
+    legal_limit: datetime | None = None
+
+    @property
+    def flag(self) -> str | None:
+        """ "beyond the legal limit" when the agency promised later than the law allows."""
+        return BEYOND_THE_LEGAL_LIMIT if beyond(self.due, self.legal_limit) else None
+
+    @property
+    def chased(self) -> datetime:
+        """When the ladder holds it due (bus.domain.legal_limit)."""
+        return chased_at(self.due, self.legal_limit)
 
 
 def commitments(
@@ -29,6 +42,7 @@ def commitments(
     now: datetime,
     *,
     overdue_only: bool,
+    beyond_limit_too: bool = False,
     agency: str | None = None,
     state: str | None = None,
     limit: int | None = 200,
@@ -43,7 +57,10 @@ def commitments(
         .offset(offset)
     )
     if overdue_only:
-        query = query.where(col(CommitmentRow.due) < now)
+        late = (col(CommitmentRow.due) < now) | (col(CommitmentRow.legal_limit) < now)
+        if beyond_limit_too:  # promised later than the law allows: a finding before it is due
+            late = late | (col(CommitmentRow.legal_limit) < col(CommitmentRow.due))
+        query = query.where(late)
     if agency:
         query = query.where(CommitmentRow.agency == agency)
     if state:
@@ -58,7 +75,34 @@ def commitments(
             c.action,
             c.due,
             c.status,
-            round((now - c.due).total_seconds() / 3600, 2),
+            round((now - chased_at(c.due, c.legal_limit)).total_seconds() / 3600, 2),
+            c.legal_limit,
+        )
+        for c, case_ref in session.exec(query)
+    ]
+
+
+def made_beyond_the_limit(session: Session, start: datetime, end: datetime) -> list[CommitmentLine]:
+    """The commitments made in [start, end) with a due date later than the law allows, open
+    or not (the monthly report lists them: the promise itself is the finding)."""
+    query = (
+        select(CommitmentRow, RequestRow.case_ref)
+        .join(RequestRow, col(RequestRow.request_id) == col(CommitmentRow.request_id))
+        .where(col(CommitmentRow.made_at) >= start, col(CommitmentRow.made_at) < end)
+        .where(col(CommitmentRow.legal_limit) < col(CommitmentRow.due))
+        .order_by(col(CommitmentRow.made_at), col(CommitmentRow.id))
+    )
+    return [
+        CommitmentLine(
+            c.request_id,
+            case_ref,
+            c.agency,
+            c.commitment_id,
+            c.action,
+            c.due,
+            c.status,
+            0.0,
+            c.legal_limit,
         )
         for c, case_ref in session.exec(query)
     ]

@@ -17,6 +17,7 @@ from adapters.ledger.tables import (
     ShelterCapacityRow,
 )
 from bus.domain.federal_clocks import Standing
+from bus.domain.legal_limit import beyond
 from schemas.tracking import EscalationLevel
 
 if TYPE_CHECKING:  # the scenario is the demo's; only its expectations are read here
@@ -79,6 +80,9 @@ def unmet_expectations(expect: Expectations, ids: dict[str, str], session: Sessi
             made = [c for c in commitments if c.agency == agency]
             if not made or any(c.status != wanted for c in made):
                 unmet.append(f"{agency} {wanted.replace('_', ' ')} its commitments")
+    for agency in expect.beyond_legal_limit:
+        if not any(c.agency == agency and beyond(c.due, c.legal_limit) for c in commitments):
+            unmet.append(f"{agency} committed beyond the legal limit (flagged)")
     return unmet + _federal_unmet(expect, session, datetime.now(UTC))
 
 

@@ -25,7 +25,7 @@ from adapters.service.stubs import DemoError, stub_agencies
 from adapters.settings import HubRunning, Settings
 from bus.domain.capacity import matching
 from bus.domain.federal import BOARD, MECHANISM, RECEPTION, RISK
-from bus.domain.policy import Policy
+from bus.domain.policy import Policy, parse_duration
 from bus.runtime.agency import AgencyClient
 from bus.runtime.hub import Hub
 from schemas.capacity import PlacementConfirmed
@@ -143,6 +143,11 @@ class Player:
         data: dict[str, object] = dict(spec.data)
         if data.get("earliest") == "today":
             data["earliest"] = self.now.date()
+        asked = data.get("implement_by")
+        if isinstance(asked, str) and asked.startswith("in "):
+            # "in 8h": policy time from now, on the demo's compressed clock like every deadline
+            later = parse_duration(asked.removeprefix("in ")) / self.scenario.compression
+            data["implement_by"] = datetime.now(UTC) + later
         if spec.kind == "board_summons":
             at, venue = self.sessions[str(data["session_id"])]
             data.setdefault("session_at", at)
@@ -224,6 +229,7 @@ def outcome_table(scenario: Scenario, unmet: list[str]) -> Table:
         + [f"{a} partially fulfilled its commitments" for a in expect.partially_fulfilled]
         + [f"the Mechanism met {k} on time" for k in expect.federal_on_time]
         + [f"the Mechanism missed {k} (late or overdue)" for k in expect.federal_missed]
+        + [f"{a} committed beyond the legal limit (flagged)" for a in expect.beyond_legal_limit]
     )
     for claim in claims:
         table.add_row(claim, "[red]NO[/]" if claim in unmet else "[green]yes[/]")

@@ -95,6 +95,7 @@ class Expectations:
     escalated: tuple[str, ...] = ()  # climbed the whole ladder
     fulfilled: tuple[str, ...] = ()  # fulfilled every commitment it made
     partially_fulfilled: tuple[str, ...] = ()
+    beyond_legal_limit: tuple[str, ...] = ()  # committed later than the law allows: flagged
     placed: dict[str, str] = field(default_factory=dict)  # relocation label -> shelter
     # The Mechanism's own clocks, as "<case>:<clock>": met on time; missed (late or overdue)
     federal_on_time: tuple[str, ...] = ()
@@ -214,6 +215,7 @@ def _expect(raw: dict[str, Any]) -> Expectations:
         escalated=tuple(raw.get("escalated", ())),
         fulfilled=tuple(raw.get("fulfilled", ())),
         partially_fulfilled=tuple(raw.get("partially_fulfilled", ())),
+        beyond_legal_limit=tuple(raw.get("beyond_legal_limit", ())),
         placed=dict(raw.get("placed", {})),
         federal_on_time=tuple(raw.get("federal_on_time", ())),
         federal_missed=tuple(raw.get("federal_missed", ())),

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from bus.domain.legal_limit import BEYOND_THE_LEGAL_LIMIT, beyond, chased_at
+
 MECHANISM = "Mecanismo"
 
 
@@ -26,6 +28,12 @@ class OpenItem:
     due: datetime | None
     commitment_id: str | None = None
     status: str = "committed"
+    legal_limit: datetime | None = None  # a commitment on protection measures
+
+    @property
+    def chased(self) -> datetime | None:
+        """When it is held due: a commitment at the earlier of its date and the legal limit."""
+        return None if self.due is None else chased_at(self.due, self.legal_limit)
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,8 @@ class AgendaItem:
     status: str
     request_id: str
     commitment_id: str | None
+    legal_limit: datetime | None = None
+    flag: str | None = None  # "beyond the legal limit": promised later than the law allows
 
 
 def linked_measures(case_ref: str, items: list[OpenItem]) -> set[str]:
@@ -77,12 +87,19 @@ def agenda(case_ref: str, items: list[OpenItem], now: datetime) -> list[AgendaIt
                 agency=item.agency,
                 what=item.what,
                 due=item.due,
-                overdue=item.due is not None and item.due < now,
+                overdue=item.chased is not None and item.chased < now,
                 status=item.status,
                 request_id=item.request_id,
                 commitment_id=item.commitment_id,
+                legal_limit=item.legal_limit,
+                flag=_flag(item),
             )
         )
     far = datetime.max.replace(tzinfo=now.tzinfo)
     merged.sort(key=lambda a: (not a.overdue, a.due or far, a.agency))
     return merged
+
+
+def _flag(item: OpenItem) -> str | None:
+    late = item.due is not None and beyond(item.due, item.legal_limit)
+    return BEYOND_THE_LEGAL_LIMIT if late else None

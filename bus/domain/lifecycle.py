@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
+from bus.domain.legal_limit import legal_limit
 from bus.domain.policy import Clock
 from bus.domain.request_state import (
     DECIDABLE,
@@ -132,6 +133,7 @@ def _open(
         updated_at=now,
         iachr_precautionary_measure=getattr(message.data, "iachr_precautionary_measure", None),
         board_session_id=getattr(message.data, "session_id", None),
+        legal_limit=legal_limit(message, now, rules.policy if rules else None),
     )
     return opened, [RequestOpened(message.id)]
 

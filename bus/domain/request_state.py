@@ -77,10 +77,19 @@ class Commitment:
     status: CommitmentStatus = CommitmentStatus.COMMITTED
     last_progress_at: datetime | None = None
     ended_at: datetime | None = None
+    # The latest moment the law allows (bus.domain.legal_limit); None when no law limits it
+    legal_limit: datetime | None = None
+
+    @property
+    def beyond_legal_limit(self) -> bool:
+        """Promised later than the law allows: recorded, flagged, and chased at the limit."""
+        return self.legal_limit is not None and self.due > self.legal_limit
 
     def overdue(self, now: datetime) -> bool:
-        """Past due and still open: a breach, computed from the clock, never stored."""
-        return self.status in OPEN_COMMITMENT and now > self.due
+        """Past due (or past its legal limit, when that is earlier) and still open: a breach,
+        computed from the clock, never stored."""
+        held_to = self.due if self.legal_limit is None else min(self.due, self.legal_limit)
+        return self.status in OPEN_COMMITMENT and now > held_to
 
 
 @dataclass(frozen=True)
@@ -98,6 +107,9 @@ class RequestState:
     closed_at: datetime | None = None
     iachr_precautionary_measure: str | None = None  # the IACHR MC these measures also serve
     board_session_id: str | None = None  # for a Board summons: the session it summons to
+    # Protection measures: the legal limit on any commitment to implement them, set when the
+    # request opens under the policy then in force (bus.domain.legal_limit)
+    legal_limit: datetime | None = None
 
     def recipient(self, agency: str) -> Recipient | None:
         return next((r for r in self.recipients if r.agency == agency), None)

@@ -166,7 +166,16 @@ def _commit(state: RequestState, message: Envelope, now: datetime) -> Step:
         )
     if state.commitment(body.commitment_id) is not None:
         raise illegal(f"commitment {body.commitment_id} already exists on this request")
-    commitment = Commitment(body.commitment_id, message.source, body.action, body.due, now)
+    # Every commitment on the request, a recommitment too, is held to the request's one limit:
+    # the law counts from the measures, not from the promise.
+    commitment = Commitment(
+        body.commitment_id,
+        message.source,
+        body.action,
+        body.due,
+        now,
+        legal_limit=state.legal_limit,
+    )
     changed = replace(state, commitments=(*state.commitments, commitment), updated_at=now)
     return changed, [CommitmentChanged(message.source, body.commitment_id, commitment.status)]
 

@@ -42,7 +42,19 @@ class OpenCommitment(BaseModel):
     action: str
     due: datetime
     status: str
-    overdue_hours: float = Field(description="negative: not due yet")
+    overdue_hours: float = Field(
+        description="negative: not due yet; counted from the legal limit when that is earlier"
+    )
+    legal_limit: datetime | None = Field(
+        default=None,
+        description="the latest moment the law allows the measures to be implemented by "
+        "(protection measures only)",
+    )
+    flag: str | None = Field(
+        default=None,
+        description='"beyond the legal limit" when due is later than legal_limit: recorded, '
+        "and chased at the limit",
+    )
 
 
 class RequestView(BaseModel):
