@@ -42,6 +42,7 @@ from schemas.responses import (
 from schemas.tracking import (
     AcknowledgementOverdue,
     BoardAttendance,
+    BoardConsent,
     BoardSessionScheduled,
     Checkpoint,
     CommitmentOverdue,
@@ -82,6 +83,7 @@ Message = Annotated[
     | Reminder
     | BoardSessionScheduled
     | BoardAttendance
+    | BoardConsent
     | Checkpoint,
     Field(discriminator="type"),
 ]

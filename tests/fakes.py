@@ -15,12 +15,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bus.domain.board import BoardSession, Consent
 from bus.domain.capacity import ShelterCapacity
-from bus.domain.ladder import BoardSession, Obligation
+from bus.domain.ladder import Obligation
 from bus.domain.lifecycle import RequestState
 from bus.domain.ports import (
     AttendanceRecord,
     BoardSessionRecord,
+    ConsentRecord,
     CopyRecord,
     DeadLetterRecord,
     EscalationRecord,
@@ -45,6 +47,7 @@ class LedgerState:
     escalations: list[EscalationRecord] = field(default_factory=list)
     sessions: dict[str, BoardSessionRecord] = field(default_factory=dict)
     attendance: list[AttendanceRecord] = field(default_factory=list)
+    consents: list[ConsentRecord] = field(default_factory=list)
     capacities: dict[str, ShelterCapacity] = field(default_factory=dict)
 
 
@@ -107,6 +110,16 @@ class MemoryUnit:
 
     def save_attendance(self, record: AttendanceRecord) -> None:
         self.state.attendance.append(record)
+
+    def save_consent(self, record: ConsentRecord) -> None:
+        self.state.consents.append(record)
+
+    def consent(self, case_ref: str) -> Consent | None:
+        found = [c for c in self.state.consents if c.case_ref == case_ref]
+        if not found:
+            return None
+        latest = found[-1]
+        return Consent(latest.case_ref, latest.given, frozenset(latest.agencies))
 
     def record_capacity(self, capacity: ShelterCapacity, body_json: str) -> None:
         self.state.capacities[capacity.shelter] = capacity
@@ -249,5 +262,8 @@ class FixedObligations:
     def fired(self, obligation: Obligation) -> frozenset[EscalationLevel]:
         return frozenset(self.fired_levels.get(obligation.request_id, set()))
 
-    def next_board_session(self, now: datetime) -> BoardSession | None:
-        return None
+    def upcoming_board_sessions(self, now: datetime) -> list[BoardSession]:
+        return []
+
+    def board_consents(self, case_refs: Iterable[str]) -> dict[str, Consent]:
+        return {}

@@ -68,6 +68,44 @@ def board_attendance(
     publish_new(BoardAttendance, fields, home, nats_url)
 
 
+RECORDING_UNIT = "Unidad de Recepción de Casos y Reacción Rápida"
+
+
+@app.command("consent")
+def board_consent(
+    case: Annotated[str, typer.Argument(help="The case number, e.g. MPDDHP-2026-0412.")],
+    given: Annotated[
+        bool, typer.Option("--given/--withdrawn", help="Consent given, or withdrawn.")
+    ],
+    agency: Annotated[
+        list[str] | None,
+        typer.Option(help="A state authority it covers (repeatable; default: all of them)."),
+    ] = None,
+    recorded_by: Annotated[
+        str, typer.Option(help="The official role recording it (never a person's name).")
+    ] = RECORDING_UNIT,
+    home: HomeOpt = None,
+    nats_url: NatsOpt = None,
+) -> None:
+    """Record the beneficiary's consent to invite state authorities to a Board session about
+    their case (LPPDDHP art. 8): without it the Board's agenda invites no one."""
+    from schemas.registry import active_registry
+    from schemas.tracking import BoardConsent
+
+    registry = active_registry()
+    for one in agency or []:
+        if one not in registry or registry[one].state is None:
+            console.print(f"[red]--agency: {one!r} is not a state authority in the registry[/]")
+            raise typer.Exit(2)
+    fields = {
+        "source": "fed.mechanism",
+        "time": datetime.now(UTC),
+        "subject": case,
+        "data": {"given": given, "agencies": agency or [], "recorded_by": recorded_by},
+    }
+    publish_new(BoardConsent, fields, home, nats_url)
+
+
 @app.command("agenda")
 @listing
 def board_agenda(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from adapters.ledger.consents import consents_for
 from adapters.ledger.store import SqlLedger
 from adapters.ledger.tables import (
     BoardSessionRow,
@@ -15,7 +17,8 @@ from adapters.ledger.tables import (
     RecipientRow,
     RequestRow,
 )
-from bus.domain.ladder import BoardSession, Obligation
+from bus.domain.board import BoardSession, Consent
+from bus.domain.ladder import Obligation
 from bus.domain.lifecycle import OPEN_COMMITMENT, UNANSWERED, RecipientStatus
 from bus.domain.policy import LADDER, Clock
 from bus.domain.rules import answer_clock
@@ -147,13 +150,21 @@ class SqlObligations:
         return status == RecipientStatus.ACKNOWLEDGED.value
 
     def next_board_session(self, now: datetime) -> BoardSession | None:
+        upcoming = self.upcoming_board_sessions(now)
+        return upcoming[0] if upcoming else None
+
+    def upcoming_board_sessions(self, now: datetime) -> list[BoardSession]:
         with Session(self.ledger.engine) as session:
-            row = session.exec(
+            rows = session.exec(
                 select(BoardSessionRow)
                 .where(col(BoardSessionRow.scheduled_at) > now)
                 .order_by(col(BoardSessionRow.scheduled_at))
-            ).first()
-        return BoardSession(row.session_id, row.scheduled_at) if row else None
+            )
+            return [BoardSession(row.session_id, row.scheduled_at) for row in rows]
+
+    def board_consents(self, case_refs: Iterable[str]) -> dict[str, Consent]:
+        with Session(self.ledger.engine) as session:
+            return consents_for(session, case_refs)
 
 
 def _key(ob: Obligation) -> _Key:

@@ -1,10 +1,11 @@
 """What a unit of work records row by row on the ORM, because it is rare: escalations, Board
-sessions and attendance, shelter capacity (the hot path is written behind, in bulk)."""
+sessions, attendance and consent, shelter capacity (the hot path is written behind, in bulk)."""
 
 from __future__ import annotations
 
 from sqlmodel import Session, select
 
+from adapters.ledger.consents import consent_row, consents_for
 from adapters.ledger.rows import capacity_from_row, capacity_row_fields
 from adapters.ledger.tables import (
     AttendanceRow,
@@ -13,8 +14,14 @@ from adapters.ledger.tables import (
     EscalationRow,
     ShelterCapacityRow,
 )
+from bus.domain.board import Consent
 from bus.domain.capacity import ShelterCapacity
-from bus.domain.ports import AttendanceRecord, BoardSessionRecord, EscalationRecord
+from bus.domain.ports import (
+    AttendanceRecord,
+    BoardSessionRecord,
+    ConsentRecord,
+    EscalationRecord,
+)
 
 
 class OrmRecords:
@@ -64,6 +71,13 @@ class OrmRecords:
         else:  # a correction: the latest word stands
             row.attended = record.attended
             row.recorded_at = record.recorded_at
+
+    def save_consent(self, record: ConsentRecord) -> None:
+        self.session.add(consent_row(record))
+        self.session.flush()  # a summons later in this batch must find it
+
+    def consent(self, case_ref: str) -> Consent | None:
+        return consents_for(self.session, [case_ref]).get(case_ref)
 
     def record_capacity(self, capacity: ShelterCapacity, body_json: str) -> None:
         self.session.add(
