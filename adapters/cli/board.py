@@ -109,13 +109,22 @@ def board_consent(
 @app.command("agenda")
 @listing
 def board_agenda(
-    session_id: Annotated[str | None, typer.Argument(help="Session id (default: all).")] = None,
+    session_id: Annotated[
+        str | None, typer.Argument(help="Session id (default: every item on an agenda).")
+    ] = None,
     *,
+    session: Annotated[str | None, typer.Option("--session", help="Session id.")] = None,
     view: Listing,
 ) -> None:
-    """Cases the ladder placed on the Board's agenda, with the authority to summon."""
-    from adapters.readmodel.escalations import board_agenda
+    """What the ladder placed on the Board's agenda: the case, the state, the institution,
+    the official invited (only with the beneficiary's consent), what is owed and for how long,
+    and the items carried over from a session that passed with them unresolved."""
+    from adapters import environment
+    from adapters.readmodel.board import agenda
 
+    chosen = session or session_id
+    cutoff = environment.policy().board_cutoff()
+    now = datetime.now(UTC)
     page = view.page
-    rows = view.query(lambda session: board_agenda(session, session_id, page.fetch, page.offset))
+    rows = view.query(lambda s: agenda(s, now, cutoff, chosen, page.fetch, page.offset))
     view.show(rows, cols.BOARD_CLI, "Governing Board agenda")

@@ -138,16 +138,14 @@ class SqlObligations:
                         CommitmentRow.commitment_id == obligation.commitment_id,
                     )
                 ).first()
-                return status in {s.value for s in OPEN_COMMITMENT}
+                return owed(obligation.clock.value, True, status)
             status = session.exec(
                 select(RecipientRow.status).where(
                     RecipientRow.request_id == obligation.request_id,
                     RecipientRow.agency == obligation.agency,
                 )
             ).first()
-        if obligation.clock is Clock.ACKNOWLEDGEMENT:
-            return status in {s.value for s in UNANSWERED}
-        return status == RecipientStatus.ACKNOWLEDGED.value
+        return owed(obligation.clock.value, False, status)
 
     def next_board_session(self, now: datetime) -> BoardSession | None:
         upcoming = self.upcoming_board_sessions(now)
@@ -165,6 +163,16 @@ class SqlObligations:
     def board_consents(self, case_refs: Iterable[str]) -> dict[str, Consent]:
         with Session(self.ledger.engine) as session:
             return consents_for(session, case_refs)
+
+
+def owed(clock: str, commitment: bool, status: str | None) -> bool:
+    """Whether an obligation on ``clock`` is still owed, given the status of the commitment
+    (``commitment``) or of the recipient's answer it is about."""
+    if commitment:
+        return status in {s.value for s in OPEN_COMMITMENT}
+    if clock == Clock.ACKNOWLEDGEMENT.value:
+        return status in {s.value for s in UNANSWERED}
+    return status == RecipientStatus.ACKNOWLEDGED.value
 
 
 def _key(ob: Obligation) -> _Key:
