@@ -20,7 +20,7 @@ from adapters.readmodel.requests import request_lines
 from adapters.readmodel.terminal import escalation_table, requests_table, timeline_table
 from adapters.service import compose
 from adapters.service.embedded import nats_for
-from adapters.service.scenario import KINDS, MATCHING, RequestSpec, Scenario
+from adapters.service.scenario import KINDS, MATCHING, ConsentSpec, RequestSpec, Scenario
 from adapters.service.stubs import DemoError, stub_agencies
 from adapters.settings import HubRunning, Settings
 from bus.domain.capacity import matching
@@ -31,7 +31,7 @@ from bus.runtime.hub import Hub
 from schemas.capacity import PlacementConfirmed
 from schemas.envelope import Envelope
 from schemas.requests import RelocationBody
-from schemas.tracking import BoardSessionScheduled
+from schemas.tracking import BoardConsent, BoardSessionScheduled
 
 __all__ = ["DemoError", "DemoResult", "Player", "outcome_table", "run_demo"]
 
@@ -68,6 +68,9 @@ class Player:
         await self._schedule_sessions()
         await self._wait_for_capacity()
         async with await self._connect(MECHANISM) as mechanism:
+            for consent in self.scenario.consents:
+                await mechanism.send(self._consent(consent))
+                self.console.print(f"consent to invite authorities recorded ({consent.case})")
             for spec in self.scenario.requests:
                 message = self._build(spec, await self._recipients(spec))
                 await mechanism.send(message)
@@ -94,6 +97,10 @@ class Player:
             for session_id, (at, venue) in self.sessions.items():
                 data = {"session_id": session_id, "scheduled_at": at, "venue": venue}
                 await board.send(BoardSessionScheduled(source=BOARD, time=self.now, data=data))
+
+    def _consent(self, spec: ConsentSpec) -> BoardConsent:
+        data = {"given": spec.given, "agencies": spec.agencies, "recorded_by": spec.recorded_by}
+        return BoardConsent(source=MECHANISM, time=datetime.now(UTC), subject=spec.case, data=data)
 
     async def _wait_for_capacity(self) -> None:
         expected = {a.id for a in self.scenario.agencies if a.capacity is not None}
