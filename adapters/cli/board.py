@@ -127,4 +127,5 @@ def board_agenda(
     now = datetime.now(UTC)
     page = view.page
     rows = view.query(lambda s: agenda(s, now, cutoff, chosen, page.fetch, page.offset))
-    view.show(rows, cols.BOARD_CLI, "Governing Board agenda")
+    table = cols.BOARD_DATA if view.as_json or view.as_csv else cols.BOARD_CLI
+    view.show(rows, table, "Governing Board agenda")

@@ -211,11 +211,19 @@ BOARD = pick(
     *("session", "case", "state", "institution", "invited", "consent", "owes"),
     *("overdue_hours", "carried_from", "placed", "request"),
 )
+# The terminal's table is narrow (120 columns off a terminal): a state institution's name
+# names its state, and with the registry holding no head's title the official invited is the
+# institution itself, so the table leaves out those two columns (--json and --csv have them).
 BOARD_CLI = terminal(
     BOARD_COLUMNS,
-    *("session", "case", "state", "institution", "invited", "consent", "owes"),
-    *("overdue_hours", "carried_from", "request"),
+    *("session", "case", "institution", "consent", "owes", "overdue_hours", "carried_from"),
     session=lambda a: a.session_id or "(not yet scheduled)",
+    consent=lambda a: "yes" if a.consent else "no",
+)
+BOARD_DATA = terminal(  # --json and --csv
+    BOARD_COLUMNS,
+    *("session", "case", "state", "institution", "invited", "consent", "owes"),
+    *("overdue_hours", "carried_from", "due", "placed", "request"),
 )
 
 DEAD_LETTERS_COLUMNS = table(
