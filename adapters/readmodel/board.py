@@ -18,7 +18,7 @@ from adapters.ledger.tables import (
     RecipientRow,
     RequestRow,
 )
-from bus.domain.board import BoardSession, consented, placement_now
+from bus.domain.board import BoardSession, Placement, consented, placement_now
 from schemas.registry import active_registry, state_name
 
 
@@ -48,7 +48,8 @@ def agenda(
     limit: int | None = None,
     offset: int = 0,
 ) -> list[AgendaLine]:
-    """The agenda of ``session_id`` (None: every item still on an agenda), oldest first.
+    """The agenda of ``session_id`` (None: every item still on an agenda), oldest first:
+    the items placed on it, and those carried over to it while it is the next session.
 
     ``cutoff``: how long before a session its material is due (the policy's ``[board]``);
     an item placed with no session reaches the first one it was in time for.
@@ -95,7 +96,10 @@ def agenda(
         else:
             status = answers.get((e.request_id, e.agency))
         still = owed(e.clock, bool(e.commitment_key), status)
-        where = placement_now(e.board_session_id, e.fired_at, still, sessions, cutoff, now)
+        if session_id is not None and e.board_session_id == session_id:
+            where: Placement | None = Placement(session_id)  # its own items, even once past
+        else:
+            where = placement_now(e.board_session_id, e.fired_at, still, sessions, cutoff, now)
         if where is None or (session_id is not None and where.session_id != session_id):
             continue
         case = cases.get(e.request_id)
