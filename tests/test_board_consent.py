@@ -16,6 +16,7 @@ from adapters.ledger.tables import BoardConsentRow, DeadLetterRow, MessageRow
 from adapters.natsserver.credentials import CredentialStore
 from adapters.natsserver.server import EmbeddedNatsServer
 from adapters.readmodel.board import agenda
+from adapters.service.scenario import Scenario, ScenarioError
 from bus.domain.board import BoardPlan, BoardSession, Consent
 from bus.domain.ladder import Obligation, fire_now, rung_message
 from bus.domain.policy import Clock, Policy
@@ -128,6 +129,15 @@ def test_the_agenda_carries_unresolved_items_over_and_drops_them_once_met(
         assert agenda(s, b.T0 + 13 * DAY, CUTOFF) == []
         [history] = agenda(s, b.T0 + 13 * DAY, CUTOFF, "JG-2026-03")  # still its own session's
         assert history.overdue_hours is None
+
+
+def test_a_scenario_summons_without_consent_is_refused_when_read() -> None:
+    shipped = Scenario.default()
+    assert [c.case for c in shipped.consents] == [CASE]  # the demo records it first
+    text = (Path(__file__).parents[1] / "adapters/service/scenarios/default.toml").read_text()
+    without = text.replace("[[board_consent]]", "[[not_a_consent]]")
+    with pytest.raises(ScenarioError, match="no \\[\\[board_consent\\]\\] for case"):
+        Scenario.parse(without, origin="without.toml")
 
 
 # -- on a secured bus, with the Mechanism's own credentials ----------------------------------
