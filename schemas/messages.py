@@ -49,6 +49,7 @@ from schemas.responses import (
 from schemas.tracking import (
     AcknowledgementOverdue,
     BoardAttendance,
+    BoardConsent,
     BoardSessionScheduled,
     Checkpoint,
     CommitmentOverdue,
@@ -90,6 +91,7 @@ Message = Annotated[
     | BoardSessionScheduled
     | BoardAttendance
     | IachrMeasureRegistered
+    | BoardConsent
     | Checkpoint
     | IncorporationReceived
     | UrgentMeasuresIssued

@@ -140,8 +140,18 @@ class InformationRequest(_Request):
 
 
 class BoardSummons(_Request):
+    """An invitation of authorities to a Board session about one case: it needs the case
+    number, because a state authority is invited only with the beneficiary's recorded consent
+    (mech.tracking.board_consent.v1), which the hub looks up by it."""
+
     type: Literal["mech.request.board_summons.v1"] = "mech.request.board_summons.v1"
     data: BoardSummonsBody
+
+    @model_validator(mode="after")
+    def _names_case(self) -> BoardSummons:
+        if self.subject is None:
+            raise ValueError("a Board summons needs subject: the case number it is about")
+        return self
 
 
 class RelocationRequest(_Request):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from schemas.envelope import (
     AgencyId,
@@ -45,6 +45,8 @@ class RejectionReason(StrEnum):
     EXPIRED = "expired"
     NO_CAPACITY = "no_capacity"  # a placement the shelter has no room for
     INVALID_DATES = "invalid_dates"  # dates in the future, or in an impossible order
+    # a Board summons of a state authority without the beneficiary's recorded consent
+    NO_CONSENT = "no_consent"
     # the bus itself failed to record it, delivery after delivery: kept for federal staff
     UNDELIVERABLE = "undeliverable"
 
@@ -90,6 +92,16 @@ class BoardSessionBody(Body):
     session_id: SessionId
     scheduled_at: UtcDatetime
     venue: ShortText
+
+
+class BoardConsentBody(Body):
+    """The beneficiary's consent (or its withdrawal) to invite state authorities to a Board
+    session about their case. Names no one: the case is the envelope's subject."""
+
+    given: bool  # False: withdrawn
+    # the authorities the consent covers; empty: every state authority
+    agencies: tuple[AgencyId, ...] = Field(default=(), max_length=50)
+    recorded_by: ShortText  # the official role that recorded it, never a person's name
 
 
 class AttendanceBody(Body):
@@ -171,6 +183,21 @@ class BoardAttendance(_FromBoard):
 
     type: Literal["mech.tracking.board_attendance.v1"] = "mech.tracking.board_attendance.v1"
     data: AttendanceBody
+
+
+class BoardConsent(Envelope):
+    """The Mechanism records the beneficiary's consent to invite authorities to the Board."""
+
+    family: ClassVar[Family] = Family.TRACKING
+    senders: ClassVar[frozenset[AgencyKind]] = frozenset({AgencyKind.FEDERAL})
+    type: Literal["mech.tracking.board_consent.v1"] = "mech.tracking.board_consent.v1"
+    data: BoardConsentBody
+
+    @model_validator(mode="after")
+    def _names_case(self) -> BoardConsent:
+        if self.subject is None:
+            raise ValueError("a Board consent needs subject: the case number it is about")
+        return self
 
 
 ESCALATION_MESSAGES = (AcknowledgementOverdue, CommitmentOverdue, Escalated)

@@ -193,3 +193,42 @@ SHELTER_CAPACITY: dict[str, Any] = {
     "security_level": "restricted_access",
     "services": ["atención psicológica", "asesoría jurídica"],
 }
+
+
+def board_consent(
+    case: str = "MPDDHP-2026-0412",
+    *,
+    given: bool = True,
+    agencies: tuple[str, ...] = (),
+    at: datetime = T0,
+) -> Any:
+    """The beneficiary's consent to invite authorities to the Board, recorded by the Mechanism."""
+    from schemas.tracking import BoardConsent
+
+    return BoardConsent(
+        source="fed.mechanism",
+        time=at,
+        subject=case,
+        data={"given": given, "agencies": agencies, "recorded_by": "Unidad de Recepción de Casos"},
+    )
+
+
+def board_summons(
+    to: str = "gro.commission", *, case: str = "MPDDHP-2026-0412", at: datetime = T0
+) -> Any:
+    """An invitation of ``to`` to session JG-2026-12 about ``case``."""
+    from schemas.requests import BoardSummons
+
+    return BoardSummons(
+        source="fed.mechanism",
+        time=at,
+        subject=case,
+        recipients=(to,),
+        data={
+            "session_id": "JG-2026-12",
+            "session_at": at + timedelta(days=10),
+            "venue": "Secretaría de Gobernación, CDMX",
+            "agenda_item": "Seguimiento de las medidas del caso",
+            "authority_summoned": "Presidencia de la Comisión",
+        },
+    )

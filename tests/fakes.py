@@ -15,15 +15,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bus.domain.board import BoardSession, Consent
 from bus.domain.capacity import ShelterCapacity
 from bus.domain.federal import MECHANISM
 from bus.domain.federal_clocks import CaseRequest, FederalObligation
 from bus.domain.iachr import MeasureDates
-from bus.domain.ladder import BoardSession, Obligation
+from bus.domain.ladder import Obligation
 from bus.domain.lifecycle import RequestState
 from bus.domain.ports import (
     AttendanceRecord,
     BoardSessionRecord,
+    ConsentRecord,
     CopyRecord,
     DeadLetterRecord,
     EscalationRecord,
@@ -48,6 +50,7 @@ class LedgerState:
     escalations: list[EscalationRecord] = field(default_factory=list)
     sessions: dict[str, BoardSessionRecord] = field(default_factory=dict)
     attendance: list[AttendanceRecord] = field(default_factory=list)
+    consents: list[ConsentRecord] = field(default_factory=list)
     capacities: dict[str, ShelterCapacity] = field(default_factory=dict)
     iachr_measures: dict[str, MeasureDates] = field(default_factory=dict)
     federal: dict[str, FederalObligation] = field(default_factory=dict)
@@ -131,6 +134,16 @@ class MemoryUnit:
 
     def save_federal_obligation(self, obligation: FederalObligation) -> None:
         self.state.federal[obligation.obligation_id] = obligation
+
+    def save_consent(self, record: ConsentRecord) -> None:
+        self.state.consents.append(record)
+
+    def consent(self, case_ref: str) -> Consent | None:
+        found = [c for c in self.state.consents if c.case_ref == case_ref]
+        if not found:
+            return None
+        latest = found[-1]
+        return Consent(latest.case_ref, latest.given, frozenset(latest.agencies))
 
     def record_capacity(self, capacity: ShelterCapacity, body_json: str) -> None:
         self.state.capacities[capacity.shelter] = capacity
@@ -273,5 +286,8 @@ class FixedObligations:
     def fired(self, obligation: Obligation) -> frozenset[EscalationLevel]:
         return frozenset(self.fired_levels.get(obligation.request_id, set()))
 
-    def next_board_session(self, now: datetime) -> BoardSession | None:
-        return None
+    def upcoming_board_sessions(self, now: datetime) -> list[BoardSession]:
+        return []
+
+    def board_consents(self, case_refs: Iterable[str]) -> dict[str, Consent]:
+        return {}

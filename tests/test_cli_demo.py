@@ -58,6 +58,9 @@ def test_demo_runs_to_the_end_and_leaves_nothing(
     wait_until_gone(str(home))
 
 
+TAMAULIPAS = "Secretaría General de Gobierno del Estado de Tamaulipas"
+
+
 def test_tracking_views_on_the_demo_record(
     demo_home: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path
 ) -> None:
@@ -83,9 +86,13 @@ def test_tracking_views_on_the_demo_record(
 
     case = json_lines(["case", "MPDDHP-2026-0412"], home)
     kinds = [e["message"] for e in case]
-    # the Mechanism's clocks start, and its study is delivered at once
-    assert kinds[:2] == ["tracking.incorporation_received", "tracking.risk_study_delivered"]
-    assert kinds[2].startswith("request.") and "response.acknowledgement" in kinds
+    # the Mechanism's clocks start and its study is delivered; the journalist's consent to invite
+    # the commission to the Board is recorded before any request
+    first = kinds.index(next(k for k in kinds if k.startswith("request.")))
+    assert {"tracking.incorporation_received", "tracking.risk_study_delivered"} <= set(
+        kinds[:first]
+    )
+    assert "tracking.board_consent" in kinds[:first] and "response.acknowledgement" in kinds
     assert "response.commitment_made" in kinds and "response.commitment_fulfilled" in kinds
     assert "request.board_summons" in kinds
     shelters = {s["shelter"]: s for s in json_lines(["shelters"], home)}
@@ -115,6 +122,20 @@ def test_tracking_views_on_the_demo_record(
     agenda = json_lines(["agenda", "MPDDHP-2026-0412"], home)
     assert all(a["agency"] == "gro.prosecutor" for a in agenda), agenda
     assert len(json_lines(["agenda", "MPDDHP-2026-0401"], home)) == 1  # Tamaulipas owes
+
+    # Tamaulipas on the Board's agenda; its case gave no consent, so nobody is invited
+    [item] = json_lines(["board", "agenda", "--session", "JG-2026-12"], home)
+    assert {k: item[k] for k in ("session", "case", "state", "institution", "invited")} == {
+        "session": "JG-2026-12",
+        "case": "MPDDHP-2026-0401",
+        "state": "Tamaulipas",
+        "institution": TAMAULIPAS,
+        "invited": None,
+    }
+    assert item["consent"] is False and item["owes"] == "acknowledgement"
+    assert item["overdue_hours"] >= 0 and item["carried_from"] is None  # seconds, compressed
+    table = invoke(["board", "agenda"], home).stdout
+    assert "MPDDHP-2026-0401" in table and "Tamaulipas" in table and "carried_from" in table
 
     csv_out = invoke(["scorecard", "--csv", "--sort", "ack_on_time_pct"], home).stdout.splitlines()
     assert csv_out[0].startswith("state,received,ack_on_time_pct")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import builders as b
 from tests.cli_processes import (
     SEND_PATROL,
     invoke,
@@ -107,9 +108,22 @@ def test_send_while_nats_is_away_is_kept_and_relayed(tmp_path: Path) -> None:
 
 
 def test_up_sweeps_and_the_board_agenda_fills(
-    running_hub: tuple[Path, subprocess.Popen[str]],
+    running_hub: tuple[Path, subprocess.Popen[str]], tmp_path: Path
 ) -> None:
     home, _ = running_hub
+    summons = tmp_path / "summons.json"
+    summons.write_bytes(b.board_summons("tam.government", case="MPDDHP-2026-0401").to_json())
+    refused = run(["send", "file", str(summons)], home)  # no consent recorded yet
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "no recorded consent" in refused.stdout and "tam.government" in refused.stdout
+    assert json_lines(["outbox", "list"], home) == []  # nothing kept to send later either
+    not_state = run(
+        ["board", "consent", "MPDDHP-2026-0401", "--given", "--agency", "fed.board"], home
+    )
+    assert not_state.returncode == 2 and "not a state authority" in not_state.stdout
+    consent = ["board", "consent", "MPDDHP-2026-0401", "--given", "--agency", "tam.government"]
+    given = run(consent, home)
+    assert given.returncode == 0, given.stdout + given.stderr
     scheduled = run(
         [
             "board",
@@ -141,7 +155,19 @@ def test_up_sweeps_and_the_board_agenda_fills(
     deadline = time.monotonic() + 60
     while not (items := json_lines(["board", "agenda", "JG-2026-04"], home)):
         assert time.monotonic() < deadline, "the ladder never reached the Board's agenda"
-    assert items[0]["authority_to_summon"] == "tam.government"
+    # the consent came before the request in the stream: the authority is invited
+    assert {k: items[0][k] for k in ("case", "state", "invited", "consent", "owes")} == {
+        "case": "MPDDHP-2026-0401",
+        "state": "Tamaulipas",
+        "invited": "Secretaría General de Gobierno del Estado de Tamaulipas",
+        "consent": True,
+        "owes": "acknowledgement",
+    }
+    assert items[0]["overdue_hours"] >= 0 and items[0]["carried_from"] is None
+    table = run(["board", "agenda", "--session", "JG-2026-04"], home).stdout
+    assert "MPDDHP-2026-0401" in table and "yes" in table and "carried_from" in table
+    sent_now = run(["send", "file", str(summons)], home)  # with consent it goes out
+    assert sent_now.returncode == 0 and "published" in sent_now.stdout, sent_now.stdout
     swept = run(["sweep"], home)  # one pass as the hub's user, beside the one `up` runs
     assert swept.returncode == 0 and "escalation messages" in swept.stdout, swept.stdout
     attended = run(["board", "attendance", "JG-2026-04", "tam.government", "--absent"], home)

@@ -79,11 +79,13 @@ async def test_unanswered_request_climbs_every_rung_once(
                 time=b.T0,
                 data={
                     "session_id": "JG-2026-03",
-                    "scheduled_at": b.T0 + 72 * H,
+                    # its material is due 5 days before: the Board rung (2 h) is in time
+                    "scheduled_at": b.T0 + 8 * 24 * H,
                     "venue": "Secretaría de Gobernación, CDMX",
                 },
             )
         )
+        await mechanism.send(b.board_consent("MPDDHP-2026-0401"))
         silent = b.patrol_request(to="tam.government", subject="MPDDHP-2026-0401")
         answered = b.patrol_request(to="gro.government")
         await mechanism.send(silent)
@@ -91,7 +93,7 @@ async def test_unanswered_request_climbs_every_rung_once(
         incoming = await anext(guerrero.requests())
         await incoming.acknowledge("Subsecretaría de Derechos Humanos")
         await incoming.accept()
-        await hub.wait_until(lambda: ledger.count(MessageRow) == 6)  # + receipt, ack, accept
+        await hub.wait_until(lambda: ledger.count(MessageRow) == 7)  # + receipt, ack, accept
 
         def fired(n: int) -> bool:
             return len(levels(ledger)) == n

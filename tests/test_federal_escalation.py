@@ -46,7 +46,11 @@ async def test_urgent_measures_not_issued_climb_every_rung_once_then_stop(
             BoardSessionScheduled(
                 source="fed.board",
                 time=b.T0,
-                data={"session_id": "JG-2026-03", "scheduled_at": b.T0 + 72 * H, "venue": "CDMX"},
+                data={
+                    "session_id": "JG-2026-03",
+                    "scheduled_at": b.T0 + 8 * 24 * H,
+                    "venue": "CDMX",
+                },
             )
         )
         await reception.send(incorporation(urgent=True))

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from adapters import environment
+from bus.domain.board import BoardPlan, Consent
 from bus.domain.ladder import BoardSession, Obligation, escalation_id, rung_message, rungs_due
 from bus.domain.policy import Binds, Clock, Policy, PolicyError, parse_duration
 from schemas.envelope import Urgency
@@ -229,7 +230,12 @@ def unanswered(fired: frozenset[L] = frozenset(), agency: str = "tam.government"
     )
 
 
-SESSION = BoardSession("JG-2026-03", SENT + 48 * H)
+SESSION = BoardSession("JG-2026-03", SENT + 240 * H)  # its material is due 120 h after SENT
+CONSENTED = BoardPlan(
+    (SESSION,),
+    POLICY.board_cutoff(),
+    {"MPDDHP-2026-0401": Consent("MPDDHP-2026-0401", given=True)},
+)
 
 # (name, hours after sending, rungs already fired, rungs expected now)
 LADDER_TABLE = [
@@ -252,13 +258,13 @@ LADDER_TABLE = [
 
 @pytest.mark.parametrize(("name", "hours", "fired", "expected"), LADDER_TABLE, ids=lambda v: v)
 def test_ladder(name: str, hours: float, fired: frozenset[L], expected: list[L]) -> None:
-    rungs = rungs_due(unanswered(fired), POLICY, SENT + hours * H, active_registry(), SESSION)
+    rungs = rungs_due(unanswered(fired), POLICY, SENT + hours * H, active_registry(), CONSENTED)
     assert [r.level for r in rungs] == expected
 
 
 def test_who_is_told_at_each_rung() -> None:
     rungs = rungs_due(
-        unanswered(agency="tam.prosecutor"), POLICY, SENT + 100 * H, active_registry(), SESSION
+        unanswered(agency="tam.prosecutor"), POLICY, SENT + 100 * H, active_registry(), CONSENTED
     )
     told = {r.level: (r.to_agency, r.board_session_id, r.authority_to_summon) for r in rungs}
     assert told == {

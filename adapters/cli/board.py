@@ -68,19 +68,67 @@ def board_attendance(
     publish_new(BoardAttendance, fields, home, nats_url)
 
 
+RECORDING_UNIT = "Unidad de Recepción de Casos y Reacción Rápida"
+
+
+@app.command("consent")
+def board_consent(
+    case: Annotated[str, typer.Argument(help="The case number, e.g. MPDDHP-2026-0412.")],
+    given: Annotated[
+        bool, typer.Option("--given/--withdrawn", help="Consent given, or withdrawn.")
+    ],
+    agency: Annotated[
+        list[str] | None,
+        typer.Option(help="A state authority it covers (repeatable; default: all of them)."),
+    ] = None,
+    recorded_by: Annotated[
+        str, typer.Option(help="The official role recording it (never a person's name).")
+    ] = RECORDING_UNIT,
+    home: HomeOpt = None,
+    nats_url: NatsOpt = None,
+) -> None:
+    """Record the beneficiary's consent to invite state authorities to a Board session about
+    their case (LPPDDHP art. 8): without it the Board's agenda invites no one."""
+    from schemas.registry import active_registry
+    from schemas.tracking import BoardConsent
+
+    registry = active_registry()
+    for one in agency or []:
+        if one not in registry or registry[one].state is None:
+            console.print(f"[red]--agency: {one!r} is not a state authority in the registry[/]")
+            raise typer.Exit(2)
+    fields = {
+        "source": "fed.mechanism",
+        "time": datetime.now(UTC),
+        "subject": case,
+        "data": {"given": given, "agencies": agency or [], "recorded_by": recorded_by},
+    }
+    publish_new(BoardConsent, fields, home, nats_url)
+
+
 @app.command("agenda")
 @listing
 def board_agenda(
-    session_id: Annotated[str | None, typer.Argument(help="Session id (default: all).")] = None,
+    session_id: Annotated[
+        str | None, typer.Argument(help="Session id (default: every item on an agenda).")
+    ] = None,
     *,
+    session: Annotated[str | None, typer.Option("--session", help="Session id.")] = None,
     view: Listing,
 ) -> None:
-    """Cases the ladder placed on the Board's agenda, with the authority to summon."""
-    from adapters.readmodel.escalations import board_agenda
+    """What the ladder placed on the Board's agenda: the case, the state, the institution,
+    the official invited (only with the beneficiary's consent), what is owed and for how long,
+    and the items carried over from a session that passed with them unresolved."""
+    from adapters import environment
+    from adapters.readmodel.board import agenda
 
+    chosen = session or session_id
+    cutoff = environment.policy().board_cutoff()
+    now = datetime.now(UTC)
     page = view.page
-    rows = view.query(lambda session: board_agenda(session, session_id, page.fetch, page.offset))
-    view.show(rows, cols.BOARD_CLI, "Governing Board agenda")
+    rows = view.query(lambda s: agenda(s, now, cutoff, chosen, page.fetch, page.offset))
+    table = cols.BOARD_DATA if view.as_json or view.as_csv else cols.BOARD_CLI
+    view.show(rows, table, "Governing Board agenda")
 
 
 @app.command("decision")

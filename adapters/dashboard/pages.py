@@ -12,17 +12,19 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from sqlmodel import Session
 
+from adapters import environment
 from adapters.dashboard import i18n
 from adapters.dashboard.auth import User
 from adapters.dashboard.live import sse
 from adapters.dashboard.web import dash, lang_of, render, viewer
 from adapters.ledger.obligations import SqlObligations
 from adapters.readmodel import columns as cols
+from adapters.readmodel.board import agenda as board_lines
+from adapters.readmodel.board import scheduled_at
 from adapters.readmodel.cases import case_agenda, case_timeline
 from adapters.readmodel.chart import scorecard_svg
 from adapters.readmodel.commitments import commitments as open_commitments
 from adapters.readmodel.dead_letters import dead_letters as kept_dead_letters
-from adapters.readmodel.escalations import board_agenda
 from adapters.readmodel.federal import federal_scores
 from adapters.readmodel.feed import BusEvent
 from adapters.readmodel.iachr import LINKED, case_measures
@@ -253,21 +255,34 @@ async def shelters(
 
 @router.get("/board")
 async def board(
-    request: Request, user: Viewer, fmt: Annotated[str | None, Query(alias="format")] = None
+    request: Request,
+    user: Viewer,
+    fmt: Annotated[str | None, Query(alias="format")] = None,
+    session_id: Annotated[str | None, Query(alias="session", max_length=64)] = None,
 ) -> Response:
+    """One session's agenda (default: the next session's), with the items carried over."""
     now = datetime.now(UTC)
-    session = await run_in_threadpool(SqlObligations(dash(request).ledger).next_board_session, now)
-    rows = await _read(request, lambda s: board_agenda(s, session.session_id if session else None))
-    if session is not None:  # cases placed before the session was scheduled belong on it too
-        rows += [
-            e
-            for e in await _read(request, lambda s: board_agenda(s, None))
-            if e.board_session_id is None
-        ]
+    if session_id is None:
+        found = await run_in_threadpool(
+            SqlObligations(dash(request).ledger).next_board_session, now
+        )
+        session_id = found.session_id if found else None
+    policy = environment.policy()
+    cutoff = policy.board_cutoff()
+    rows = await _read(request, lambda s: board_lines(s, now, cutoff, session_id))
     if fmt == "csv":
         return _csv(rows, cols.BOARD, "junta-de-gobierno")
+    at = await _read(request, lambda s: scheduled_at(s, session_id))
     return render(
-        request, "board.html", user, session=session, rows=rows, table=cols.BOARD, live=True
+        request,
+        "board.html",
+        user,
+        session_id=session_id,
+        session_at=at,
+        material_days=policy.board.material_before.days,
+        rows=rows,
+        table=cols.BOARD,
+        live=True,
     )
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import case
 from sqlmodel import Session, col, select
 
+from adapters.ledger.consents import consents_for
 from adapters.ledger.federal import obligation_from_row
 from adapters.ledger.store import SqlLedger
 from adapters.ledger.tables import (
@@ -18,8 +20,9 @@ from adapters.ledger.tables import (
     RecipientRow,
     RequestRow,
 )
+from bus.domain.board import BoardSession, Consent
 from bus.domain.federal_clocks import is_federal
-from bus.domain.ladder import BoardSession, Obligation
+from bus.domain.ladder import Obligation
 from bus.domain.legal_limit import chased_at, chased_from
 from bus.domain.lifecycle import OPEN_COMMITMENT, UNANSWERED, RecipientStatus
 from bus.domain.policy import LADDER, Clock
@@ -163,25 +166,41 @@ class SqlObligations:
                         CommitmentRow.commitment_id == obligation.commitment_id,
                     )
                 ).first()
-                return status in {s.value for s in OPEN_COMMITMENT}
+                return owed(obligation.clock.value, True, status)
             status = session.exec(
                 select(RecipientRow.status).where(
                     RecipientRow.request_id == obligation.request_id,
                     RecipientRow.agency == obligation.agency,
                 )
             ).first()
-        if obligation.clock is Clock.ACKNOWLEDGEMENT:
-            return status in {s.value for s in UNANSWERED}
-        return status == RecipientStatus.ACKNOWLEDGED.value
+        return owed(obligation.clock.value, False, status)
 
     def next_board_session(self, now: datetime) -> BoardSession | None:
+        upcoming = self.upcoming_board_sessions(now)
+        return upcoming[0] if upcoming else None
+
+    def upcoming_board_sessions(self, now: datetime) -> list[BoardSession]:
         with Session(self.ledger.engine) as session:
-            row = session.exec(
+            rows = session.exec(
                 select(BoardSessionRow)
                 .where(col(BoardSessionRow.scheduled_at) > now)
                 .order_by(col(BoardSessionRow.scheduled_at))
-            ).first()
-        return BoardSession(row.session_id, row.scheduled_at) if row else None
+            )
+            return [BoardSession(row.session_id, row.scheduled_at) for row in rows]
+
+    def board_consents(self, case_refs: Iterable[str]) -> dict[str, Consent]:
+        with Session(self.ledger.engine) as session:
+            return consents_for(session, case_refs)
+
+
+def owed(clock: str, commitment: bool, status: str | None) -> bool:
+    """Whether an obligation on ``clock`` is still owed, given the status of the commitment
+    (``commitment``) or of the recipient's answer it is about."""
+    if commitment:
+        return status in {s.value for s in OPEN_COMMITMENT}
+    if clock == Clock.ACKNOWLEDGEMENT.value:
+        return status in {s.value for s in UNANSWERED}
+    return status == RecipientStatus.ACKNOWLEDGED.value
 
 
 def _key(ob: Obligation) -> _Key:

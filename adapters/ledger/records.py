@@ -1,6 +1,6 @@
 """What a unit of work records row by row on the ORM, because it is rare: escalations, Board
-sessions and attendance, shelter capacity, IACHR measures (the hot path is written behind, in
-bulk)."""
+sessions, attendance and consent, shelter capacity, IACHR measures (the hot path is written
+behind, in bulk)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
+from adapters.ledger.consents import consent_row, consents_for
 from adapters.ledger.rows import capacity_from_row, capacity_row_fields
 from adapters.ledger.tables import (
     AttendanceRow,
@@ -17,9 +18,15 @@ from adapters.ledger.tables import (
     IachrMeasureRow,
     ShelterCapacityRow,
 )
+from bus.domain.board import Consent
 from bus.domain.capacity import ShelterCapacity
 from bus.domain.iachr import MeasureDates
-from bus.domain.ports import AttendanceRecord, BoardSessionRecord, EscalationRecord
+from bus.domain.ports import (
+    AttendanceRecord,
+    BoardSessionRecord,
+    ConsentRecord,
+    EscalationRecord,
+)
 
 
 class OrmRecords:
@@ -78,6 +85,13 @@ class OrmRecords:
         else:  # corrected dates: the latest message stands
             for name, value in fields.items():
                 setattr(row, name, value)
+
+    def save_consent(self, record: ConsentRecord) -> None:
+        self.session.add(consent_row(record))
+        self.session.flush()  # a summons later in this batch must find it
+
+    def consent(self, case_ref: str) -> Consent | None:
+        return consents_for(self.session, [case_ref]).get(case_ref)
 
     def record_capacity(self, capacity: ShelterCapacity, body_json: str) -> None:
         self.session.add(

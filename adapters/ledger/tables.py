@@ -232,6 +232,22 @@ class AttendanceRow(SQLModel, table=True):
     recorded_at: datetime = _time(nullable=False)
 
 
+class BoardConsentRow(SQLModel, table=True):
+    """Each time the beneficiary gave or withdrew consent to invite authorities to the Board
+    about their case; the latest row of a case is in force. No names: the case number only."""
+
+    __tablename__ = "board_consents"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_ref: str = Field(max_length=40, index=True)
+    given: bool
+    # agency ids separated by spaces; empty: every state authority
+    agencies: str = Field(sa_column=Column(Text, nullable=False))
+    recorded_by: str = Field(max_length=200)
+    message_id: str = Field(max_length=100)
+    recorded_at: datetime = _time(nullable=False)
+
+
 class ShelterCapacityRow(SQLModel, table=True):
     """Each shelter's current capacity; ``free_spaces`` moves with placements."""
 

@@ -1,4 +1,5 @@
-"""The escalation rungs that fired: a request's, the Board's agenda, a month's report."""
+"""The escalation rungs that fired: a request's, a month's report (the Board's agenda is
+adapters.readmodel.board)."""
 
 from __future__ import annotations
 
@@ -42,16 +43,6 @@ def escalation_lines(session: Session, request_ids: Iterable[str]) -> list[Escal
         )
         for e in session.exec(query)
     ]
-
-
-def board_agenda(
-    session: Session, session_id: str | None, limit: int | None = None, offset: int = 0
-) -> list[EscalationRow]:
-    query = select(EscalationRow).where(EscalationRow.level == "board_agenda")
-    if session_id is not None:
-        query = query.where(EscalationRow.board_session_id == session_id)
-    query = query.order_by(col(EscalationRow.fired_at), col(EscalationRow.id))
-    return list(session.exec(query.limit(limit).offset(offset)))
 
 
 def monthly_report_rungs(session: Session, start: datetime, end: datetime) -> list[EscalationRow]:

@@ -13,6 +13,8 @@ from nats.aio.client import Client
 from nats.errors import Error as NatsError
 from sqlmodel import Session
 
+from adapters import environment
+from adapters.ledger.consents import consents_for
 from adapters.ledger.obligations import SqlObligations
 from adapters.ledger.outbox import Outbox
 from adapters.ledger.store import SqlLedger
@@ -22,6 +24,7 @@ from adapters.readmodel.placements import PlacementLine
 from adapters.service import compose
 from adapters.settings import Settings
 from bus.domain import subjects
+from bus.domain.board import BoardPlan, no_consent_detail, uninvitable
 from bus.domain.capacity import ShelterCapacity
 from bus.domain.errors import RefusalError, TransportError
 from bus.domain.federal import HUB
@@ -34,7 +37,7 @@ from bus.runtime.jetstream import PublishError
 from schemas.capacity import PlacementConfirmed
 from schemas.envelope import Envelope
 from schemas.registry import active_registry
-from schemas.requests import RelocationBody
+from schemas.requests import BoardSummons, RelocationBody
 from schemas.tracking import EscalationLevel
 
 
@@ -55,6 +58,25 @@ class NoServer(TransportError, RuntimeError):
 
 class SendRefused(RefusalError, RuntimeError):
     """The bus refused the message to its sender (permissions, login): it is not kept."""
+
+
+class NoConsent(RefusalError, ValueError):
+    """A Board summons invites a state authority without the beneficiary's recorded consent
+    (the hub would refuse it ``no_consent``): nothing is sent or kept."""
+
+    code = "no_consent"
+
+
+def check_consent(ledger: SqlLedger, message: Envelope) -> None:
+    """Refuse now a Board summons the hub would refuse for want of consent."""
+    if not isinstance(message, BoardSummons):
+        return
+    case = message.subject
+    with ledger.session() as session:
+        consent = consents_for(session, [case]).get(case) if case is not None else None
+    missing = uninvitable(case, message.recipients, consent, active_registry())
+    if missing:
+        raise NoConsent(no_consent_detail(case, missing))
 
 
 @dataclass(frozen=True)
@@ -85,6 +107,8 @@ async def publish(settings: Settings, message: Envelope) -> Sent:
     ledger = compose.open_ledger(settings) if federal else None
     outbox = Outbox(ledger) if ledger is not None else None
     try:
+        if ledger is not None:
+            await asyncio.to_thread(check_consent, ledger, message)
         if outbox is not None:
             await asyncio.to_thread(outbox.put, message)
         url = settings.running_nats_url()
@@ -262,6 +286,15 @@ def next_level(
     return None
 
 
+def _board_plan(sweep: SqlObligations, obligation: Obligation, now: datetime) -> BoardPlan:
+    cases = [obligation.case_ref] if obligation.case_ref is not None else []
+    return BoardPlan(
+        tuple(sweep.upcoming_board_sessions(now)),
+        environment.policy().board_cutoff(),
+        sweep.board_consents(cases),
+    )
+
+
 async def fire_rung_now(
     settings: Settings, request_id: str, agency: str, *, escalate: bool, now: datetime
 ) -> Envelope:
@@ -281,10 +314,10 @@ async def fire_rung_now(
         level = next_level(obligation, fired, escalate=escalate)
         if level is None:
             raise NotOwed(f"every rung for {agency} on {request_id} has fired already")
-        session = await asyncio.to_thread(sweep.next_board_session, now)
+        board = await asyncio.to_thread(_board_plan, sweep, obligation, now)
     finally:
         ledger.close()
-    message = rung_message(fire_now(obligation, level, now, session, active_registry()))
+    message = rung_message(fire_now(obligation, level, now, board, active_registry()))
     nc = await connect_as_hub(settings, url, "mechbus-dashboard")
     try:
         await jetstream.publish(

@@ -20,7 +20,14 @@ from adapters.readmodel.requests import request_lines
 from adapters.readmodel.terminal import escalation_table, requests_table, timeline_table
 from adapters.service import compose
 from adapters.service.embedded import nats_for
-from adapters.service.scenario import FEDERAL_STEPS, KINDS, MATCHING, RequestSpec, Scenario
+from adapters.service.scenario import (
+    FEDERAL_STEPS,
+    KINDS,
+    MATCHING,
+    ConsentSpec,
+    RequestSpec,
+    Scenario,
+)
 from adapters.service.stubs import DemoError, stub_agencies
 from adapters.settings import HubRunning, Settings
 from bus.domain.capacity import matching
@@ -32,7 +39,7 @@ from schemas.capacity import PlacementConfirmed
 from schemas.envelope import Envelope
 from schemas.iachr import IachrMeasureRegistered
 from schemas.requests import RelocationBody
-from schemas.tracking import BoardSessionScheduled
+from schemas.tracking import BoardConsent, BoardSessionScheduled
 
 __all__ = ["DemoError", "DemoResult", "Player", "outcome_table", "run_demo"]
 
@@ -74,6 +81,9 @@ class Player:
                 measure = IachrMeasureRegistered(source=MECHANISM, time=self.now, data=data)
                 await mechanism.send(measure)
                 self.console.print(f"registered IACHR measure {measure.data.measure}")
+            for consent in self.scenario.consents:
+                await mechanism.send(self._consent(consent))
+                self.console.print(f"consent to invite authorities recorded ({consent.case})")
             for spec in self.scenario.requests:
                 message = self._build(spec, await self._recipients(spec))
                 await mechanism.send(message)
@@ -119,6 +129,10 @@ class Player:
             async with await self._connect(source) as unit:
                 await unit.send(message)
             self.console.print(f"{source} reported {spec.step} ({spec.case})")
+
+    def _consent(self, spec: ConsentSpec) -> BoardConsent:
+        data = {"given": spec.given, "agencies": spec.agencies, "recorded_by": spec.recorded_by}
+        return BoardConsent(source=MECHANISM, time=datetime.now(UTC), subject=spec.case, data=data)
 
     async def _wait_for_capacity(self) -> None:
         expected = {a.id for a in self.scenario.agencies if a.capacity is not None}

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from bus.domain.board import Consent, uninvitable
 from bus.domain.errors import ConfigurationError
 from schemas.envelope import Envelope
 from schemas.federal import (
@@ -68,6 +69,17 @@ class BoardSessionSpec:
 
 
 @dataclass(frozen=True)
+class ConsentSpec:
+    """The beneficiary's consent to invite authorities to the Board, recorded before the
+    requests are sent."""
+
+    case: str
+    given: bool = True
+    agencies: tuple[str, ...] = ()  # empty: every state authority
+    recorded_by: str = "Unidad de Recepción de Casos y Reacción Rápida"
+
+
+@dataclass(frozen=True)
 class RequestSpec:
     label: str
     kind: str
@@ -110,6 +122,7 @@ class Scenario:
     compression: float
     agencies: tuple[AgencySpec, ...]
     board_sessions: tuple[BoardSessionSpec, ...]
+    consents: tuple[ConsentSpec, ...]
     requests: tuple[RequestSpec, ...]
     expect: Expectations
     # IACHR precautionary measures the Mechanism registers first (mech.tracking.iachr_measure)
@@ -144,6 +157,7 @@ class Scenario:
                 compression=float(raw.get("compression", 3600.0)),
                 agencies=tuple(AgencySpec(**a) for a in raw.get("agency", [])),
                 board_sessions=tuple(BoardSessionSpec(**b) for b in raw.get("board_session", [])),
+                consents=tuple(_consent(c) for c in raw.get("board_consent", [])),
                 requests=tuple(_request(r) for r in raw.get("request", [])),
                 expect=_expect(raw.get("expect", {})),
                 iachr_measures=tuple(dict(m) for m in raw.get("iachr_measure", [])),
@@ -178,6 +192,8 @@ class Scenario:
             session = request.data.get("session_id")
             if request.kind == "board_summons" and session not in sessions:
                 raise ScenarioError(f"{origin}: {request.label}: no board session {session!r}")
+            if request.kind == "board_summons":
+                self._check_consent(origin, request)
         for measure in self.iachr_measures:
             try:
                 IachrMeasureBody.model_validate(measure)
@@ -190,6 +206,18 @@ class Scenario:
         missing = set(self.expect.placed) - set(labels)
         if missing:
             raise ScenarioError(f"{origin}: expect.placed names unknown request {missing.pop()}")
+
+    def _check_consent(self, origin: str, request: RequestSpec) -> None:
+        """A summons of a state authority needs the beneficiary's consent (the hub refuses it
+        otherwise): say so when the file is read, not when the demo runs."""
+        latest = {c.case: Consent(c.case, c.given, frozenset(c.agencies)) for c in self.consents}
+        to = request.to if isinstance(request.to, tuple) else ()
+        missing = uninvitable(request.case, to, latest.get(request.case), active_registry())
+        if missing:
+            raise ScenarioError(
+                f"{origin}: {request.label}: no [[board_consent]] for case {request.case} "
+                f"covers {', '.join(missing)}"
+            )
 
     def agency(self, agency_id: str) -> AgencySpec | None:
         return next((a for a in self.agencies if a.id == agency_id), None)
@@ -205,6 +233,15 @@ def _request(raw: dict[str, Any]) -> RequestSpec:
         urgent=bool(raw.get("urgent", False)),
         data=dict(raw.get("data", {})),
         personal=tuple(raw.get("personal", ())),
+    )
+
+
+def _consent(raw: dict[str, Any]) -> ConsentSpec:
+    return ConsentSpec(
+        case=str(raw["case"]),
+        given=bool(raw.get("given", True)),
+        agencies=tuple(raw.get("agencies", ())),
+        **({"recorded_by": str(raw["recorded_by"])} if "recorded_by" in raw else {}),
     )
 
 

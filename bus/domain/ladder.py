@@ -14,6 +14,8 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bus.domain.board import NO_CONSENT_NOTE, BoardPlan
+from bus.domain.board import BoardSession as BoardSession
 from bus.domain.federal import BOARD, HUB, MECHANISM
 from bus.domain.policy import LADDER, Clock, Policy
 from schemas.envelope import Envelope, Urgency
@@ -48,12 +50,6 @@ class Obligation:
 
 
 @dataclass(frozen=True)
-class BoardSession:
-    session_id: str
-    scheduled_at: datetime
-
-
-@dataclass(frozen=True)
 class Rung:
     obligation: Obligation
     level: EscalationLevel
@@ -61,6 +57,7 @@ class Rung:
     to_agency: str
     board_session_id: str | None = None
     authority_to_summon: str | None = None
+    note: str | None = None
 
 
 def rungs_due(
@@ -68,9 +65,12 @@ def rungs_due(
     policy: Policy,
     now: datetime,
     registry: AgencyRegistry,
-    next_session: BoardSession | None = None,
+    board: BoardPlan | None = None,
 ) -> list[Rung]:
     """The rungs whose time has come and that have not fired yet, lowest first.
+
+    ``board``: the upcoming sessions and the recorded consents; the Board rung reaches the
+    first session whose material cut-off has not passed at ``now`` (when it is sent).
 
     After a clock jump forward several rungs come due at once and all are returned, in order;
     after a jump back nothing un-fires.
@@ -82,7 +82,7 @@ def rungs_due(
         at = obligation.rung_at(level, policy)
         if at > now:
             break
-        due.append(_rung(obligation, level, at, registry, next_session))
+        due.append(_rung(obligation, level, at, now, registry, board))
     return due
 
 
@@ -90,29 +90,40 @@ def fire_now(
     obligation: Obligation,
     level: EscalationLevel,
     now: datetime,
-    next_session: BoardSession | None,
+    board: BoardPlan | None,
     registry: AgencyRegistry,
 ) -> Rung:
     """The rung ``level`` fired at ``now`` by a person rather than at its scheduled time (staff
     may remind or escalate early); it names the same recipient and has the same fixed id."""
-    return _rung(obligation, level, now, registry, next_session)
+    return _rung(obligation, level, now, now, registry, board)
 
 
 def _rung(
     obligation: Obligation,
     level: EscalationLevel,
     at: datetime,
+    now: datetime,
     registry: AgencyRegistry,
-    next_session: BoardSession | None,
+    board: BoardPlan | None,
 ) -> Rung:
     if level is EscalationLevel.REMINDER:
         return Rung(obligation, level, at, obligation.agency)
     if level is EscalationLevel.AUTHORITY_NOTICE:
         return Rung(obligation, level, at, highest_authority(obligation.agency, registry))
     if level is EscalationLevel.BOARD_AGENDA:
-        session = next_session.session_id if next_session else None
-        return Rung(obligation, level, at, BOARD, session, obligation.agency)
+        return _board_rung(obligation, at, now, board or BoardPlan())
     return Rung(obligation, level, at, MECHANISM)
+
+
+def _board_rung(obligation: Obligation, at: datetime, now: datetime, board: BoardPlan) -> Rung:
+    """On the agenda of the first session it is in time for (none: the secretariat still
+    learns of it); the authority is invited only with the beneficiary's consent."""
+    session = board.session_for(now)
+    session_id = session.session_id if session else None
+    level = EscalationLevel.BOARD_AGENDA
+    if board.may_invite(obligation.case_ref, obligation.agency):
+        return Rung(obligation, level, at, BOARD, session_id, obligation.agency)
+    return Rung(obligation, level, at, BOARD, session_id, None, NO_CONSENT_NOTE)
 
 
 def highest_authority(agency: str, registry: AgencyRegistry) -> str:
@@ -150,6 +161,7 @@ def rung_message(rung: Rung) -> Envelope:
         to_agency=rung.to_agency,
         board_session_id=rung.board_session_id,
         authority_to_summon=rung.authority_to_summon,
+        note=rung.note,
     )
     cls: type[Envelope]
     if rung.level is not EscalationLevel.REMINDER:

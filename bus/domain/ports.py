@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from bus.domain.board import BoardSession, Consent
 from bus.domain.capacity import ShelterCapacity
 from bus.domain.errors import LedgerError, TransportError
 from bus.domain.federal_clocks import CaseRequest, FederalObligation
 from bus.domain.iachr import MeasureDates
-from bus.domain.ladder import BoardSession, Obligation
+from bus.domain.ladder import Obligation
 from bus.domain.lifecycle import RequestState
 from schemas.tracking import EscalationLevel
 
@@ -200,6 +201,19 @@ class BoardSessionRecord:
 
 
 @dataclass(frozen=True)
+class ConsentRecord:
+    """The beneficiary's consent to invite authorities to the Board, as a case's history keeps
+    it (the latest record is in force)."""
+
+    case_ref: str
+    given: bool
+    agencies: tuple[str, ...]  # empty: every state authority
+    recorded_by: str  # an official role
+    message_id: str
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
 class AttendanceRecord:
     session_id: str
     agency: str
@@ -281,6 +295,11 @@ class LedgerUnit(Protocol):
 
     def save_iachr_measure(self, measure: MeasureDates, message_id: str, at: datetime) -> None:
         """Make this the MC's current dates (its earlier messages stay in the record)."""
+
+    def save_consent(self, record: ConsentRecord) -> None: ...
+
+    def consent(self, case_ref: str) -> Consent | None:
+        """The consent in force for the case (its latest record), with this unit's own."""
         ...
 
     def record_capacity(self, capacity: ShelterCapacity, body_json: str) -> None:
@@ -317,4 +336,10 @@ class SweepSource(Protocol):
 
     def fired(self, obligation: Obligation) -> frozenset[EscalationLevel]: ...
 
-    def next_board_session(self, now: datetime) -> BoardSession | None: ...
+    def upcoming_board_sessions(self, now: datetime) -> list[BoardSession]:
+        """The sessions scheduled after ``now``, soonest first."""
+        ...
+
+    def board_consents(self, case_refs: Iterable[str]) -> dict[str, Consent]:
+        """The consent in force for each of these cases that has one."""
+        ...

@@ -12,6 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from bus.domain import bounds, iachr, intake, subjects
+from bus.domain.board import no_consent_detail, uninvitable
 from bus.domain.capacity import ShelterCapacity
 from bus.domain.federal_clocks import changes, concerns_obligations, meeting_request
 from bus.domain.lifecycle import Event, TransitionRefused, apply, concerns_requests
@@ -21,6 +22,7 @@ from bus.domain.policy import Policy
 from bus.domain.ports import (
     AttendanceRecord,
     BoardSessionRecord,
+    ConsentRecord,
     CopyRecord,
     DeadLetterRecord,
     Delivery,
@@ -38,10 +40,12 @@ from schemas.envelope import Envelope
 from schemas.iachr import IachrMeasureRegistered
 from schemas.messages import parse_message
 from schemas.registry import AgencyRegistry
+from schemas.requests import BoardSummons
 from schemas.responses import DeliveryReceipt
 from schemas.tracking import (
     ESCALATION_MESSAGES,
     BoardAttendance,
+    BoardConsent,
     BoardSessionScheduled,
     EscalationBody,
     RejectionReason,
@@ -216,6 +220,8 @@ def _record(
             refusal = _refuse(message, RejectionReason.INVALID_DATES, problem)
             return _dead_letter(unit, delivery, refusal, now)
         unit.save_iachr_measure(iachr.MeasureDates.of(message.data), message.id, now)
+    elif isinstance(message, BoardConsent):
+        unit.save_consent(_consent(message, now))
     elif isinstance(message, CapacityUpdate):
         capacity = ShelterCapacity.reported(message.source, message.data, now)
         unit.record_capacity(capacity, message.data.model_dump_json())
@@ -224,6 +230,10 @@ def _record(
             unplaceable = _unplaceable(unit, delivery, message, rules.registry)
             if unplaceable is not None:
                 return _dead_letter(unit, delivery, unplaceable, now)
+        if isinstance(message, BoardSummons):
+            unconsented = _unconsented(unit, message, rules.registry)
+            if unconsented is not None:
+                return _dead_letter(unit, delivery, unconsented, now)
         state = unit.load_request(message.thread)
         new_state, outcome_events = apply(state, message, now, rules)
         for event in outcome_events:
@@ -329,6 +339,32 @@ def _no_room(unit: LedgerUnit, message: PlacementConfirmed) -> str | None:
     if current.free_spaces < people:
         return f"{shelter} has {current.free_spaces} free spaces; this placement needs {people}"
     return None
+
+
+def _unconsented(
+    unit: LedgerUnit, message: BoardSummons, registry: AgencyRegistry
+) -> intake.Refusal | None:
+    """A state authority is invited to the Board only with the beneficiary's consent, as
+    recorded before the summons in stream order (LPPDDHP art. 8)."""
+    case = message.subject
+    consent = unit.consent(case) if case is not None else None
+    missing = uninvitable(case, message.recipients, consent, registry)
+    if not missing:
+        return None
+    return _refuse(message, RejectionReason.NO_CONSENT, no_consent_detail(case, missing))
+
+
+def _consent(message: BoardConsent, now: datetime) -> ConsentRecord:
+    assert message.subject is not None  # the schema requires the case number
+    body = message.data
+    return ConsentRecord(
+        case_ref=message.subject,
+        given=body.given,
+        agencies=body.agencies,
+        recorded_by=body.recorded_by,
+        message_id=message.id,
+        recorded_at=now,
+    )
 
 
 def _escalation(message: Envelope, now: datetime) -> EscalationRecord:

@@ -14,8 +14,9 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from bus.domain.board import BoardPlan
 from bus.domain.clock import utc_now
-from bus.domain.ladder import rung_message, rungs_due
+from bus.domain.ladder import Obligation, rung_message, rungs_due
 from bus.domain.msgids import CopyIds
 from bus.domain.policy import Policy
 from bus.domain.ports import Publisher, SweepSource
@@ -53,10 +54,10 @@ class Sweeper:
         """One pass over everything overdue; returns the rung messages it published."""
         now = self.clock()
         obligations = await asyncio.to_thread(self.source.open_obligations, now)
-        session = await asyncio.to_thread(self.source.next_board_session, now)
+        board = await asyncio.to_thread(self._board, now, obligations)
         published: list[Envelope] = []
         for obligation in obligations:
-            rungs = rungs_due(obligation, self.policy, now, self.registry, session)
+            rungs = rungs_due(obligation, self.policy, now, self.registry, board)
             if not rungs or not await asyncio.to_thread(self.source.still_owed, obligation):
                 continue
             fired = await asyncio.to_thread(self.source.fired, obligation)
@@ -75,6 +76,15 @@ class Sweeper:
                 )
         self.sent += len(published)
         return published
+
+    def _board(self, now: datetime, obligations: list[Obligation]) -> BoardPlan:
+        """The upcoming sessions and the consents of the cases owed something."""
+        cases = {ob.case_ref for ob in obligations if ob.case_ref is not None}
+        return BoardPlan(
+            tuple(self.source.upcoming_board_sessions(now)),
+            self.policy.board_cutoff(),
+            self.source.board_consents(cases),
+        )
 
     def start(self) -> None:
         self._stop.clear()

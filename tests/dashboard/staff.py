@@ -19,7 +19,7 @@ CSVS = [
     ("/scorecard?format=csv", "state,received,ack_on_time_pct,median_hours_to_ack"),
     ("/shelters?format=csv", "shelter,region,free,total,in_24h,in_72h"),
     ("/shelters?format=csv&table=placements", "case,people,from_state,shelter,status"),
-    ("/board?format=csv", "session,authority_to_summon,clock,due,placed,request"),
+    ("/board?format=csv", "session,case,state,institution,invited,consent,owes"),
     ("/dead-letters?format=csv", "id,received,sender,reason,subject,detail"),
     ("/cases/MPDDHP-2026-0412?format=csv", "recorded,from,to,message,detail,request"),
     ("/cases/MPDDHP-2026-0412?format=csv&table=agenda", "instruments,agency,what,due"),

@@ -51,7 +51,13 @@ def test_every_page_in_spanish_then_english(demo: tuple[TestClient, Settings]) -
     assert "Unidad de Recepción de Casos y Reacción Rápida del Mecanismo" in units
     assert "Cumplidas a tiempo" in units and "Vencidas" not in units.split("<table")[0]
     assert "Agenda de implementación" in pages["/cases/MPDDHP-2026-0412"].text
-    assert "Próxima sesión de la Junta de Gobierno" in pages["/board"].text
+    board = pages["/board"].text
+    assert "Próxima sesión de la Junta de Gobierno" in board and "Sesión JG-2026-12" in board
+    for label in ("Institución", "Autoridad invitada", "Consentimiento", "Pendiente de la sesión"):
+        assert label in board
+    # Tamaulipas on the agenda, with no consent for its case: nobody invited
+    assert "Secretaría General de Gobierno del Estado de Tamaulipas" in board
+    assert "MPDDHP-2026-0401" in board
     assert "Capacidad de las casas refugio" in pages["/shelters"].text
     filtered = client.get("/pending?state=TAM&urgency=urgent").text
     assert "tam.government" in filtered and "gro.government" not in filtered.split("<table")[1]
