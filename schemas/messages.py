@@ -46,6 +46,7 @@ from schemas.tracking import (
     Checkpoint,
     CommitmentOverdue,
     Escalated,
+    PresumedAggressor,
     Rejected,
     Reminder,
 )
@@ -82,7 +83,8 @@ Message = Annotated[
     | Reminder
     | BoardSessionScheduled
     | BoardAttendance
-    | Checkpoint,
+    | Checkpoint
+    | PresumedAggressor,
     Field(discriminator="type"),
 ]
 """Any v1 message; pydantic picks the model from ``type``."""

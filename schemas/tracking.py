@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from schemas.envelope import (
     AgencyId,
@@ -44,6 +44,8 @@ class RejectionReason(StrEnum):
     DUPLICATE = "duplicate"
     EXPIRED = "expired"
     NO_CAPACITY = "no_capacity"  # a placement the shelter has no room for
+    # addressed to an agency named presumed aggressor on the message's case
+    PRESUMED_AGGRESSOR = "presumed_aggressor"
     # the bus itself failed to record it, delivery after delivery: kept for federal staff
     UNDELIVERABLE = "undeliverable"
 
@@ -96,6 +98,22 @@ class AttendanceBody(Body):
     agency: AgencyId
     attended: bool
     note: LongText | None = None
+
+
+class AggressorAction(StrEnum):
+    SET = "set"
+    LIFTED = "lifted"
+
+
+class PresumedAggressorBody(Body):
+    """An agency named (or no longer named) presumed aggressor on the case in ``subject``.
+
+    It names the agency and the official role that decided it, never a person.
+    """
+
+    agency: AgencyId
+    action: AggressorAction
+    official_role: ShortText
 
 
 class _FromHub(Envelope):
@@ -170,6 +188,25 @@ class BoardAttendance(_FromBoard):
 
     type: Literal["mech.tracking.board_attendance.v1"] = "mech.tracking.board_attendance.v1"
     data: AttendanceBody
+
+
+class PresumedAggressor(Envelope):
+    """The Mechanism names an agency presumed aggressor on a case, or lifts it. It has no
+    recipients: it travels on the Mechanism's own outbox, which no agency reads, so the agency
+    is never told; from then on nothing of the case reaches it."""
+
+    family: ClassVar[Family] = Family.TRACKING
+    senders: ClassVar[frozenset[AgencyKind]] = frozenset({AgencyKind.FEDERAL})
+    type: Literal["mech.tracking.presumed_aggressor.v1"] = "mech.tracking.presumed_aggressor.v1"
+    data: PresumedAggressorBody
+
+    @model_validator(mode="after")
+    def _on_a_case(self) -> PresumedAggressor:
+        if self.subject is None:
+            raise ValueError("a presumed aggressor is named on a case: subject is the case")
+        if self.recipients:
+            raise ValueError("a presumed aggressor notice has no recipients")
+        return self
 
 
 ESCALATION_MESSAGES = (AcknowledgementOverdue, CommitmentOverdue, Escalated)

@@ -89,13 +89,17 @@ def refuse(exc: ValidationError) -> typer.Exit:
 
 @contextlib.contextmanager
 def publishing() -> Iterator[None]:
-    """A publish's failures as the user reads them: no server (exit 2), refused (exit 1)."""
+    """A publish's failures as the user reads them: no server or a recipient named presumed
+    aggressor on the case (exit 2), refused by the bus (exit 1)."""
     from adapters.service import actions
 
     try:
         yield
     except actions.NoServer as exc:
         console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    except actions.ToPresumedAggressor as exc:
+        console.print(f"[red]not published: {exc}[/]")
         raise typer.Exit(2) from None
     except actions.SendRefused as exc:
         console.print(f"[red]not published: {exc}[/]")

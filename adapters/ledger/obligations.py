@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from adapters.ledger.aggressors import named
 from adapters.ledger.store import SqlLedger
 from adapters.ledger.tables import (
     BoardSessionRow,
@@ -40,6 +41,7 @@ class SqlObligations:
                 *self._overdue_commitments(session, now),
             ]
             fired = self._fired(session, {_key(ob) for ob in found})
+            flagged = named(session, {ob.case_ref for ob in found if ob.case_ref})
         result = []
         for ob in found:
             levels = fired.get(_key(ob), frozenset())
@@ -55,6 +57,7 @@ class SqlObligations:
                         ob.case_ref,
                         ob.commitment_id,
                         levels,
+                        flagged.get(ob.case_ref or "", frozenset()),
                     )
                 )
         return result

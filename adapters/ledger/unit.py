@@ -20,6 +20,7 @@ from sqlalchemy import insert
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
+from adapters.ledger.aggressors import AggressorRecords
 from adapters.ledger.records import OrmRecords
 from adapters.ledger.rows import (
     commitment_row,
@@ -34,6 +35,7 @@ from adapters.ledger.tables import (
     DeadLetterRow,
     MessageCopyRow,
     MessageRow,
+    PresumedAggressorRow,
     RecipientRow,
     RequestRow,
 )
@@ -43,7 +45,7 @@ from bus.domain.personal import split as split_personal
 from bus.domain.ports import CopyRecord, DeadLetterRecord, Handled, MessageRecord, StoredMessage
 
 
-class SqlUnit(OrmRecords):
+class SqlUnit(OrmRecords, AggressorRecords):
     """One ledger transaction; ``SqlLedger.unit`` calls ``write`` before it commits."""
 
     def __init__(self, session: Session, sealer: Sealer) -> None:
@@ -66,6 +68,7 @@ class SqlUnit(OrmRecords):
         self._not_stored: set[tuple[str, str]] = set()
         self._fired: set[tuple[str, str, str, str, str]] = set()
         self._last_hash: str | None = None  # the chain's head within this transaction
+        self._named: dict[tuple[str, str], PresumedAggressorRow] = {}  # see AggressorRecords
 
     def expect(
         self,

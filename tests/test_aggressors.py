@@ -1,0 +1,212 @@
+"""Presumed aggressors: who may receive what given a case's flags (tables), and the hub's
+record of naming and lifting, and of what it refuses, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlmodel import select
+
+from adapters.ledger.aggressors import barred_recipients, named_on
+from adapters.ledger.tables import DeadLetterRow, PresumedAggressorRow
+from bus.domain import aggressors
+from bus.domain.federal import BOARD, MECHANISM
+from bus.domain.ladder import Obligation, rungs_due
+from bus.domain.policy import Clock, Policy
+from bus.domain.recording import Result, record_batch
+from schemas.tracking import AggressorAction, EscalationLevel, PresumedAggressor, RejectionReason
+from tests import builders as b
+from tests.fakes import MemoryLedger
+from tests.test_recording import NOW, Stream
+
+CASE = "MPDDHP-2026-0412"
+ROLE = "Titular de la Coordinación Ejecutiva Nacional"
+
+
+def flag(agency: str, *, lift: bool = False, case: str = CASE, **fields: Any) -> PresumedAggressor:
+    action = AggressorAction.LIFTED if lift else AggressorAction.SET
+    return PresumedAggressor.model_validate(
+        {
+            "source": "fed.mechanism",
+            "time": b.T0,
+            "subject": case,
+            "data": {"agency": agency, "action": action, "official_role": ROLE},
+            **fields,
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("recipients", "flagged", "barred"),
+    [
+        (("gro.government",), frozenset(), ()),
+        (("gro.government",), frozenset({"gro.prosecutor"}), ()),
+        (("gro.government", "gro.prosecutor"), frozenset({"gro.prosecutor"}), ("gro.prosecutor",)),
+        (
+            ("gro.prosecutor", "gro.commission", "gro.government"),
+            frozenset({"gro.government", "gro.prosecutor"}),
+            ("gro.prosecutor", "gro.government"),
+        ),
+    ],
+)
+def test_which_recipients_are_barred(
+    recipients: tuple[str, ...], flagged: frozenset[str], barred: tuple[str, ...]
+) -> None:
+    assert aggressors.barred(recipients, flagged) == barred
+    for agency in recipients:
+        assert aggressors.may_receive(agency, flagged) is (agency not in barred)
+
+
+@pytest.mark.parametrize(
+    ("to", "flagged", "sent_to"),
+    [
+        ("gro.government", frozenset(), "gro.government"),
+        ("gro.government", frozenset({"gro.prosecutor"}), "gro.government"),
+        ("gro.government", frozenset({"gro.government"}), MECHANISM),
+        (BOARD, frozenset({"gro.government"}), BOARD),
+    ],
+)
+def test_hub_messages_go_to_the_mechanism_instead(
+    to: str, flagged: frozenset[str], sent_to: str
+) -> None:
+    assert aggressors.redirect(to, flagged) == sent_to
+
+
+@pytest.mark.parametrize(
+    ("message", "checked"),
+    [
+        (b.patrol_request(), True),  # the Mechanism's request
+        (b.recall("request-0001"), True),  # a follow-up
+        (b.acknowledgement("request-0001"), False),  # an agency's answer: no recipients
+        (flag("gro.government"), False),  # no recipients: on the Mechanism's outbox
+    ],
+)
+def test_which_messages_are_checked(message: Any, checked: bool) -> None:
+    assert aggressors.checked(message, b.REGISTRY) is checked
+
+
+@pytest.mark.parametrize(
+    ("action", "flagged", "agency", "refused"),
+    [
+        (AggressorAction.SET, frozenset(), "gro.government", None),
+        (AggressorAction.SET, frozenset({"gro.government"}), "gro.government", "already named"),
+        (AggressorAction.LIFTED, frozenset({"gro.government"}), "gro.government", None),
+        (AggressorAction.LIFTED, frozenset(), "gro.government", "nothing to lift"),
+        (AggressorAction.SET, frozenset(), "fed.board", "federal agency"),
+    ],
+)
+def test_naming_and_lifting(
+    action: AggressorAction, flagged: frozenset[str], agency: str, refused: str | None
+) -> None:
+    message = flag(agency, lift=action is AggressorAction.LIFTED)
+    why = aggressors.change_refused(message, flagged, b.REGISTRY)
+    assert (why is None) if refused is None else (why is not None and refused in why)
+
+
+def test_a_presumed_aggressor_notice_names_a_case_and_nobody() -> None:
+    with pytest.raises(ValueError, match="subject is the case"):
+        flag("gro.government", case=None)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="no recipients"):
+        flag("gro.government", recipients=("gro.government",))
+
+
+def test_the_authority_notice_goes_to_the_mechanism_when_the_authority_is_flagged() -> None:
+    policy = Policy.load()
+    due = b.T0 + timedelta(hours=4)
+    obligation = Obligation(
+        "req-1", "gro.prosecutor", Clock.ACKNOWLEDGEMENT, b.T0, due, case_ref=CASE
+    )
+    later = b.T0 + timedelta(days=30)
+
+    def targets(flags: frozenset[str]) -> dict[EscalationLevel, str]:
+        ob = Obligation(**{**obligation.__dict__, "presumed_aggressors": flags})
+        return {r.level: r.to_agency for r in rungs_due(ob, policy, later, b.REGISTRY)}
+
+    assert targets(frozenset())[EscalationLevel.AUTHORITY_NOTICE] == "gro.government"
+    flagged = targets(frozenset({"gro.government"}))
+    assert flagged[EscalationLevel.AUTHORITY_NOTICE] == MECHANISM
+    assert flagged[EscalationLevel.REMINDER] == "gro.prosecutor"
+    assert flagged[EscalationLevel.BOARD_AGENDA] == BOARD
+    # the agency that owes the answer may itself be flagged since: its reminder goes home
+    assert targets(frozenset({"gro.prosecutor"}))[EscalationLevel.REMINDER] == MECHANISM
+
+
+def test_the_hub_refuses_a_request_to_a_flagged_agency_in_memory() -> None:
+    ledger, stream = MemoryLedger(), Stream()
+    request = b.patrol_request(recipients=("gro.government", "gro.prosecutor"))
+    outcomes = record_batch(
+        ledger,  # type: ignore[arg-type]
+        [stream.deliver(flag("gro.prosecutor")), *_copies(stream, request)],
+        NOW,
+        b.RULES,
+    )
+    assert [o.result for o in outcomes] == [Result.RECORDED, *[Result.DEAD_LETTER] * 2]
+    assert {o.reason for o in outcomes[1:]} == {RejectionReason.PRESUMED_AGGRESSOR}
+    assert outcomes[1].notice is not None and outcomes[1].notice.recipients == (MECHANISM,)
+    assert "gro.prosecutor" in ledger.state.dead_letters[0].detail
+    assert ledger.state.requests == {}  # nothing of it recorded as sent
+
+
+def _copies(stream: Stream, message: Any) -> list[Any]:
+    from bus.domain import subjects
+
+    return [
+        stream.deliver(message, subject)
+        for subject, _ in subjects.published_routes(message, b.REGISTRY)
+    ]
+
+
+def test_flag_and_lift_are_recorded_with_who_and_when(ledger: Any) -> None:
+    stream = Stream()
+    named, lifted = flag("gro.government"), flag("gro.government", lift=True)
+    later = NOW + timedelta(hours=2)
+    record_batch(ledger, [stream.deliver(named)], NOW, b.RULES)
+    with ledger.session() as session:
+        assert named_on(session, CASE) == frozenset({"gro.government"})
+        assert named_on(session, "MPDDHP-2026-0001") == frozenset()
+    [outcome] = record_batch(ledger, [stream.deliver(lifted)], later, b.RULES)
+    assert outcome.result is Result.RECORDED
+    with ledger.session() as session:
+        [row] = session.exec(select(PresumedAggressorRow)).all()
+        assert named_on(session, CASE) == frozenset()
+    assert (row.case_ref, row.agency, row.set_by, row.set_by_role) == (
+        CASE,
+        "gro.government",
+        "fed.mechanism",
+        ROLE,
+    )
+    assert (row.set_at, row.set_message_id) == (NOW, named.id)
+    assert (row.lifted_at, row.lifted_by_role, row.lifted_message_id) == (later, ROLE, lifted.id)
+
+
+def test_lifting_what_is_not_named_is_a_dead_letter(ledger: Any) -> None:
+    stream = Stream()
+    batch = [stream.deliver(flag("gro.government", lift=True)), stream.deliver(flag("fed.board"))]
+    outcomes = record_batch(ledger, batch, NOW, b.RULES)
+    assert [o.reason for o in outcomes] == [
+        RejectionReason.ILLEGAL_TRANSITION,
+        RejectionReason.ILLEGAL_TRANSITION,
+    ]
+
+
+def test_a_follow_up_to_a_flagged_agency_is_refused_and_the_sending_path_sees_it(
+    ledger: Any,
+) -> None:
+    stream = Stream()
+    request = b.patrol_request()
+    record_batch(ledger, [stream.deliver(request)], NOW, b.RULES)
+    # named after the request: the recall (no subject: its case is its request's) is refused
+    recall = b.recall(request.id)
+    outcomes = record_batch(
+        ledger, [stream.deliver(flag("gro.government")), stream.deliver(recall)], NOW, b.RULES
+    )
+    assert [o.result for o in outcomes] == [Result.RECORDED, Result.DEAD_LETTER]
+    assert outcomes[1].reason is RejectionReason.PRESUMED_AGGRESSOR
+    with ledger.session() as session:
+        assert barred_recipients(session, recall, b.REGISTRY) == (CASE, ("gro.government",))
+        other = b.investigation_request()
+        assert barred_recipients(session, other, b.REGISTRY) == (CASE, ())
+        [dead] = session.exec(select(DeadLetterRow)).all()
+    assert dead.reason == "presumed_aggressor"
