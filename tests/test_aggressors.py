@@ -3,6 +3,7 @@ record of naming and lifting, and of what it refuses, on SQLite and PostgreSQL."
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -210,3 +211,40 @@ def test_a_follow_up_to_a_flagged_agency_is_refused_and_the_sending_path_sees_it
         assert barred_recipients(session, other, b.REGISTRY) == (CASE, ())
         [dead] = session.exec(select(DeadLetterRow)).all()
     assert dead.reason == "presumed_aggressor"
+
+
+PERSON = {"full_name": "Periodista P. Ejemplo", "address": "Domicilio 1"}
+
+
+async def test_the_bridge_shows_a_flagged_agency_what_it_had_without_the_details(
+    ledger: Any, tmp_path: Any
+) -> None:
+    from adapters.bridge.app import create_app
+    from adapters.bridge.store import BridgeStore
+    from tests.test_bridge import Recorder, client_for
+
+    stream = Stream()
+    data = {**b.patrol_request().data.model_dump(), "personal": PERSON}
+    before = b.patrol_request(data=data)
+    other_case = b.patrol_request(subject="MPDDHP-2026-0388", data=data)
+    record_batch(ledger, [stream.deliver(before), stream.deliver(other_case)], NOW, b.RULES)
+    # recorded after the flag's time (the hub refuses any such request; a clock set back
+    # between the two is the only way to have one): not shown
+    dated_later = b.patrol_request(at=NOW)
+    record_batch(ledger, [stream.deliver(dated_later)], NOW + timedelta(hours=2), b.RULES)
+    store = BridgeStore(tmp_path / "creds")
+    app = create_app(ledger, store, Recorder())
+    async with client_for(app, store.issue_token("gro.government")) as http:
+        shown = (await http.get(f"/v1/requests/{before.id}")).json()
+        assert shown["request"]["data"]["personal"]["full_name"] == PERSON["full_name"]
+        record_batch(ledger, [stream.deliver(flag("gro.government"))], NOW, b.RULES)
+
+        listed = [row["request_id"] for row in (await http.get("/v1/requests")).json()]
+        assert set(listed) == {before.id, other_case.id}  # what it owes from before
+        shown = (await http.get(f"/v1/requests/{before.id}")).json()
+        assert not shown["request"]["data"].get("personal")
+        assert PERSON["full_name"] not in json.dumps(shown)
+        assert (await http.get(f"/v1/requests/{dated_later.id}")).status_code == 404
+        # another case: unchanged
+        shown = (await http.get(f"/v1/requests/{other_case.id}")).json()
+        assert shown["request"]["data"]["personal"]["full_name"] == PERSON["full_name"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from datetime import datetime
 
 from sqlmodel import Session, col, select
 
@@ -38,6 +39,17 @@ def named_on(session: Session, case_ref: str | None) -> frozenset[str]:
     if case_ref is None:
         return frozenset()
     return named(session, [case_ref]).get(case_ref, frozenset())
+
+
+def cases_naming(session: Session, agency: str) -> dict[str, datetime]:
+    """The cases on which ``agency`` is named presumed aggressor now, with when it was named."""
+    rows = session.exec(
+        select(PresumedAggressorRow.case_ref, PresumedAggressorRow.set_at).where(
+            PresumedAggressorRow.agency == agency,
+            col(PresumedAggressorRow.lifted_at).is_(None),
+        )
+    ).all()
+    return dict(rows)
 
 
 def barred_recipients(
