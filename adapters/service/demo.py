@@ -20,7 +20,7 @@ from adapters.readmodel.requests import request_lines
 from adapters.readmodel.terminal import escalation_table, requests_table, timeline_table
 from adapters.service import compose
 from adapters.service.embedded import nats_for
-from adapters.service.scenario import KINDS, MATCHING, RequestSpec, Scenario
+from adapters.service.scenario import KINDS, MATCHING, AggressorSpec, RequestSpec, Scenario
 from adapters.service.stubs import DemoError, stub_agencies
 from adapters.settings import HubRunning, Settings
 from bus.domain.capacity import matching
@@ -31,7 +31,7 @@ from bus.runtime.hub import Hub
 from schemas.capacity import PlacementConfirmed
 from schemas.envelope import Envelope
 from schemas.requests import RelocationBody
-from schemas.tracking import BoardSessionScheduled
+from schemas.tracking import AggressorAction, BoardSessionScheduled, PresumedAggressor
 
 __all__ = ["DemoError", "DemoResult", "Player", "outcome_table", "run_demo"]
 
@@ -68,6 +68,9 @@ class Player:
         await self._schedule_sessions()
         await self._wait_for_capacity()
         async with await self._connect(MECHANISM) as mechanism:
+            for named in self.scenario.presumed_aggressors:
+                await mechanism.send(self._presumed_aggressor(named))
+                self.console.print(f"named {named.agency} presumed aggressor on {named.case}")
             for spec in self.scenario.requests:
                 message = self._build(spec, await self._recipients(spec))
                 await mechanism.send(message)
@@ -77,6 +80,12 @@ class Player:
             for spec in self.scenario.requests:
                 if spec.kind == "relocation":
                     await self._place(mechanism, spec)
+
+    def _presumed_aggressor(self, named: AggressorSpec) -> PresumedAggressor:
+        data = {"agency": named.agency, "action": AggressorAction.SET, "official_role": named.role}
+        return PresumedAggressor.model_validate(
+            {"source": MECHANISM, "time": self.now, "subject": named.case, "data": data}
+        )
 
     async def _connect(self, agency: str) -> AgencyClient:
         return await AgencyClient.connect(

@@ -63,6 +63,15 @@ class RequestSpec:
 
 
 @dataclass(frozen=True)
+class AggressorSpec:
+    """An agency the Mechanism names presumed aggressor on a case before the requests go."""
+
+    case: str
+    agency: str
+    role: str  # the official role that decided it
+
+
+@dataclass(frozen=True)
 class Expectations:
     acknowledged: tuple[str, ...] = ()
     declined: tuple[str, ...] = ()
@@ -82,6 +91,7 @@ class Scenario:
     board_sessions: tuple[BoardSessionSpec, ...]
     requests: tuple[RequestSpec, ...]
     expect: Expectations
+    presumed_aggressors: tuple[AggressorSpec, ...] = ()
 
     @classmethod
     def default(cls) -> Scenario:
@@ -113,6 +123,9 @@ class Scenario:
                 board_sessions=tuple(BoardSessionSpec(**b) for b in raw.get("board_session", [])),
                 requests=tuple(_request(r) for r in raw.get("request", [])),
                 expect=_expect(raw.get("expect", {})),
+                presumed_aggressors=tuple(
+                    AggressorSpec(**a) for a in raw.get("presumed_aggressor", [])
+                ),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ScenarioError(f"{origin}: {type(exc).__name__}: {exc}") from exc
@@ -143,9 +156,24 @@ class Scenario:
             session = request.data.get("session_id")
             if request.kind == "board_summons" and session not in sessions:
                 raise ScenarioError(f"{origin}: {request.label}: no board session {session!r}")
+        self._check_aggressors(origin)
         missing = set(self.expect.placed) - set(labels)
         if missing:
             raise ScenarioError(f"{origin}: expect.placed names unknown request {missing.pop()}")
+
+    def _check_aggressors(self, origin: str) -> None:
+        registry = active_registry()
+        for named in self.presumed_aggressors:
+            if named.agency not in registry or registry[named.agency].is_federal:
+                raise ScenarioError(
+                    f"{origin}: presumed aggressor {named.agency!r} is not a state agency"
+                )
+            for request in self.requests:
+                if request.case == named.case and named.agency in request.to:
+                    raise ScenarioError(
+                        f"{origin}: {request.label}: {named.agency} is named presumed aggressor "
+                        f"on case {named.case} and may receive nothing of it"
+                    )
 
     def agency(self, agency_id: str) -> AgencySpec | None:
         return next((a for a in self.agencies if a.id == agency_id), None)
