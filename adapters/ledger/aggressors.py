@@ -59,11 +59,16 @@ def barred_recipients(
     the hub would judge it (bus.domain.recording): the sending path refuses these first."""
     if not aggressors.checked(message, registry):
         return None, ()
-    case = message.subject
-    if case is None and message.correlation_id is not None:
-        request = session.get(RequestRow, message.correlation_id)
-        case = request.case_ref if request is not None else None
+    case = case_of(session, message)
     return case, aggressors.barred(message.recipients, named_on(session, case))
+
+
+def case_of(session: Session, message: Envelope) -> str | None:
+    """The case a message is about: its subject, else its request's (a follow-up, a rung)."""
+    if message.subject is not None or message.correlation_id is None:
+        return message.subject
+    request = session.get(RequestRow, message.correlation_id)
+    return request.case_ref if request is not None else None
 
 
 class AggressorRecords:
