@@ -248,3 +248,35 @@ async def test_the_bridge_shows_a_flagged_agency_what_it_had_without_the_details
         # another case: unchanged
         shown = (await http.get(f"/v1/requests/{other_case.id}")).json()
         assert shown["request"]["data"]["personal"]["full_name"] == PERSON["full_name"]
+
+
+def test_relocate_does_not_ask_a_shelter_named_on_the_case(tmp_path: Any) -> None:
+    from datetime import UTC, date, datetime
+
+    from adapters.settings import load_settings
+    from schemas.capacity import CapacityUpdate
+    from tests.cli_processes import invoke
+    from tests.ledgers import home_ledger
+
+    home, case, now = tmp_path / "home", "MPDDHP-2026-0415", datetime.now(UTC)
+    ledger = home_ledger(load_settings(home=home))
+    try:
+        stream = Stream()
+        reports = [
+            CapacityUpdate(source=shelter, time=now, data=b.SHELTER_CAPACITY)
+            for shelter in ("shelter.casa-refugio-cdmx", "shelter.albergue-oaxaca")
+        ]
+        named = flag("shelter.casa-refugio-cdmx", case=case)
+        record_batch(ledger, [stream.deliver(m) for m in (*reports, named)], now, b.RULES)
+    finally:
+        ledger.close()
+    ask = ["relocate", "--case", case, "--people", "2", "--origin-state", "GRO"]
+    ask += ["--earliest", date.today().isoformat(), "--days", "30"]
+    asked = invoke(ask, home)
+    said = " ".join(asked.stdout.split())
+    assert asked.exit_code == 0, said
+    assert "shelter.casa-refugio-cdmx not asked: presumed aggressor on case" in said
+    assert "asking shelter.albergue-oaxaca" in said
+    # named explicitly, it is refused before anything is kept or sent
+    only = invoke([*ask, "--shelter", "shelter.casa-refugio-cdmx"], home)
+    assert only.exit_code == 2 and "presumed aggressor" in " ".join(only.stdout.split())
