@@ -280,3 +280,24 @@ def test_relocate_does_not_ask_a_shelter_named_on_the_case(tmp_path: Any) -> Non
     # named explicitly, it is refused before anything is kept or sent
     only = invoke([*ask, "--shelter", "shelter.casa-refugio-cdmx"], home)
     assert only.exit_code == 2 and "presumed aggressor" in " ".join(only.stdout.split())
+
+
+def test_naming_and_lifting_count_from_their_place_in_the_batch(ledger: Any) -> None:
+    stream = Stream()
+    first, second = b.patrol_request(), b.patrol_request()
+    batch = [
+        stream.deliver(flag("gro.government")),
+        stream.deliver(first),
+        stream.deliver(flag("gro.government", lift=True)),
+        stream.deliver(second),
+    ]
+    outcomes = record_batch(ledger, batch, NOW, b.RULES)
+    assert [o.result for o in outcomes] == [
+        Result.RECORDED,
+        Result.DEAD_LETTER,
+        Result.RECORDED,
+        Result.RECORDED,
+    ]
+    with ledger.session() as session:
+        assert named_on(session, CASE) == frozenset()
+        assert len(session.exec(select(PresumedAggressorRow)).all()) == 1

@@ -73,15 +73,19 @@ def case_of(session: Session, message: Envelope) -> str | None:
 
 class AggressorRecords:
     """The ``bus.domain.ports.LedgerUnit`` methods for presumed aggressors; ``SqlUnit`` has
-    them. Rows named in this unit are kept by (case, agency) until it commits, so a lifting
-    later in the same batch finds its row, and a lookup sees both."""
+    them. Rows named or lifted in this unit are kept by (case, agency) until it commits, so a
+    lifting later in the same batch finds its row, and a lookup sees both."""
 
     session: Session
     _named: dict[tuple[str, str], PresumedAggressorRow]
+    _named_in_db: dict[str, frozenset[str]]  # by case, as the database had it
 
     def presumed_aggressors(self, case_ref: str) -> frozenset[str]:
-        with self.session.no_autoflush:
-            flagged = set(named_on(self.session, case_ref))
+        # Asked for every federal message of a batch: the database once per case and unit.
+        if case_ref not in self._named_in_db:
+            with self.session.no_autoflush:
+                self._named_in_db[case_ref] = named_on(self.session, case_ref)
+        flagged = set(self._named_in_db[case_ref])
         for (case, agency), row in self._named.items():
             if case == case_ref:
                 (flagged.discard if row.lifted_at else flagged.add)(agency)

@@ -69,6 +69,7 @@ class SqlUnit(OrmRecords, AggressorRecords):
         self._fired: set[tuple[str, str, str, str, str]] = set()
         self._last_hash: str | None = None  # the chain's head within this transaction
         self._named: dict[tuple[str, str], PresumedAggressorRow] = {}  # see AggressorRecords
+        self._named_in_db: dict[str, frozenset[str]] = {}
 
     def expect(
         self,
