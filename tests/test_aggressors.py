@@ -301,3 +301,17 @@ def test_naming_and_lifting_count_from_their_place_in_the_batch(ledger: Any) -> 
     with ledger.session() as session:
         assert named_on(session, CASE) == frozenset()
         assert len(session.exec(select(PresumedAggressorRow)).all()) == 1
+
+
+async def test_the_outbox_relay_drops_what_was_kept_before_the_naming(ledger: Any) -> None:
+    from adapters.ledger.outbox import Outbox
+    from tests.fakes import MemoryBus
+
+    outbox, bus = Outbox(ledger), MemoryBus()
+    kept, other = b.patrol_request(), b.investigation_request()
+    outbox.put(kept)  # NATS was away
+    outbox.put(other)
+    record_batch(ledger, [Stream().deliver(flag("gro.government"))], NOW, b.RULES)
+    assert await outbox.relay(bus) == 1  # the prosecutor's request only
+    assert outbox.waiting() == []
+    assert bus.subjects() == ["mech.v1.to.gro.prosecutor.investigation"]
