@@ -54,6 +54,7 @@ from schemas.tracking import (
     Checkpoint,
     CommitmentOverdue,
     Escalated,
+    PresumedAggressor,
     Rejected,
     Reminder,
 )
@@ -96,7 +97,8 @@ Message = Annotated[
     | IncorporationReceived
     | UrgentMeasuresIssued
     | RiskStudyDelivered
-    | BoardDecisionTaken,
+    | BoardDecisionTaken
+    | PresumedAggressor,
     Field(discriminator="type"),
 ]
 """Any v1 message; pydantic picks the model from ``type``."""

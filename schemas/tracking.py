@@ -47,6 +47,8 @@ class RejectionReason(StrEnum):
     INVALID_DATES = "invalid_dates"  # dates in the future, or in an impossible order
     # a Board summons of a state authority without the beneficiary's recorded consent
     NO_CONSENT = "no_consent"
+    # addressed to an agency named presumed aggressor on the message's case
+    PRESUMED_AGGRESSOR = "presumed_aggressor"
     # the bus itself failed to record it, delivery after delivery: kept for federal staff
     UNDELIVERABLE = "undeliverable"
 
@@ -109,6 +111,22 @@ class AttendanceBody(Body):
     agency: AgencyId
     attended: bool
     note: LongText | None = None
+
+
+class AggressorAction(StrEnum):
+    SET = "set"
+    LIFTED = "lifted"
+
+
+class PresumedAggressorBody(Body):
+    """An agency named (or no longer named) presumed aggressor on the case in ``subject``.
+
+    It names the agency and the official role that decided it, never a person.
+    """
+
+    agency: AgencyId
+    action: AggressorAction
+    official_role: ShortText
 
 
 class _FromHub(Envelope):
@@ -197,6 +215,25 @@ class BoardConsent(Envelope):
     def _names_case(self) -> BoardConsent:
         if self.subject is None:
             raise ValueError("a Board consent needs subject: the case number it is about")
+        return self
+
+
+class PresumedAggressor(Envelope):
+    """The Mechanism names an agency presumed aggressor on a case, or lifts it. It has no
+    recipients: it travels on the Mechanism's own outbox, which no agency reads, so the agency
+    is never told; from then on nothing of the case reaches it."""
+
+    family: ClassVar[Family] = Family.TRACKING
+    senders: ClassVar[frozenset[AgencyKind]] = frozenset({AgencyKind.FEDERAL})
+    type: Literal["mech.tracking.presumed_aggressor.v1"] = "mech.tracking.presumed_aggressor.v1"
+    data: PresumedAggressorBody
+
+    @model_validator(mode="after")
+    def _on_a_case(self) -> PresumedAggressor:
+        if self.subject is None:
+            raise ValueError("a presumed aggressor is named on a case: subject is the case")
+        if self.recipients:
+            raise ValueError("a presumed aggressor notice has no recipients")
         return self
 
 

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bus.domain.aggressors import AggressorChange
 from bus.domain.board import BoardSession, Consent
 from bus.domain.capacity import ShelterCapacity
 from bus.domain.federal import MECHANISM
@@ -37,7 +38,7 @@ from bus.domain.ports import (
     PublishError,
     StoredMessage,
 )
-from schemas.tracking import EscalationLevel
+from schemas.tracking import AggressorAction, EscalationLevel
 
 
 @dataclass
@@ -54,6 +55,7 @@ class LedgerState:
     capacities: dict[str, ShelterCapacity] = field(default_factory=dict)
     iachr_measures: dict[str, MeasureDates] = field(default_factory=dict)
     federal: dict[str, FederalObligation] = field(default_factory=dict)
+    aggressors: list[AggressorChange] = field(default_factory=list)
 
 
 def _fired_key(record: EscalationRecord) -> tuple[str, str, str, str | None, str]:
@@ -156,6 +158,17 @@ class MemoryUnit:
         free = max(0, min(now.total_spaces, now.free_spaces + delta))
         self.state.capacities[shelter] = adjusted = dataclasses.replace(now, free_spaces=free)
         return adjusted
+
+    def presumed_aggressors(self, case_ref: str) -> frozenset[str]:
+        flagged: set[str] = set()
+        for change in self.state.aggressors:
+            if change.case_ref == case_ref:
+                named = change.action is AggressorAction.SET
+                (flagged.add if named else flagged.discard)(change.agency)
+        return frozenset(flagged)
+
+    def record_aggressor(self, change: AggressorChange) -> None:
+        self.state.aggressors.append(change)
 
 
 class MemoryLedger:

@@ -104,6 +104,7 @@ def test_tracking_views_on_the_demo_record(
     ]
     silent_case = json_lines(["case", "MPDDHP-2026-0401"], home)
     assert [e["message"] for e in silent_case] == [
+        "tracking.presumed_aggressor",  # its prosecutor, named before anything is sent
         "request.information",
         "response.delivery_receipt",  # the silent agency's client receipts; nobody answers
         "tracking.acknowledgement_overdue",

@@ -237,3 +237,55 @@ async def test_a_webhook_registered_later_is_served(
     finally:
         await dispatcher.stop()
         await watching
+
+
+@pytest.mark.integration
+async def test_nothing_of_a_case_is_posted_to_an_agency_named_presumed_aggressor_on_it(
+    nats_server: EmbeddedNatsServer,
+    hub: Hub,
+    ledger: SqlLedger,
+    tmp_path: Path,
+    endpoint: tuple[Endpoint, ssl.SSLContext],
+) -> None:
+    from schemas.tracking import PresumedAggressor
+
+    server, trust = endpoint
+    store = BridgeStore(tmp_path / "creds")
+    store.set_webhook("gro.commission", server.url)
+    named = PresumedAggressor.model_validate(
+        {
+            "source": "fed.mechanism",
+            "time": b.T0,
+            "subject": "MPDDHP-2026-0412",
+            "data": {"agency": "gro.commission", "action": "set", "official_role": "Titular"},
+        }
+    )
+    # a raw publish past the Mechanism's sending path: the hub refuses it, but the copy is on
+    # the commission's inbox; then a request of another case, which is posted
+    raw = b.patrol_request(to="gro.commission")
+    later = b.patrol_request(to="gro.commission", subject="MPDDHP-2026-0388")
+    dispatcher = WebhookDispatcher(
+        nats_server.url, store, ledger, verify=trust, timeout=2.0, base_delay=0.2
+    )
+    async with await AgencyClient.connect(nats_server.url, "fed.mechanism") as mechanism:
+        await mechanism.send(named)
+        await hub.wait_until(lambda: recorded(ledger, named.id))
+        await mechanism.send(raw)
+        await mechanism.send(later)
+    await dispatcher.start()
+    try:
+        await until(lambda: len(attempts(ledger, later.id)) == 1)
+    finally:
+        await dispatcher.stop()
+    assert attempts(ledger, raw.id) == [(1, "withheld", True, None)]
+    assert server.of(raw.id) == [] and len(server.of(later.id)) == 1
+
+
+def recorded(ledger: SqlLedger, message_id: str) -> bool:
+    from adapters.ledger.tables import MessageRow
+
+    with ledger.session() as s:
+        return (
+            s.exec(select(MessageRow).where(MessageRow.message_id == message_id)).first()
+            is not None
+        )

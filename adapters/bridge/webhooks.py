@@ -43,6 +43,7 @@ from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 
 from adapters.bridge.store import BridgeStore, Webhook
+from adapters.ledger.aggressors import case_of, named_on
 from adapters.ledger.notifications import Attempt, record_attempt
 from adapters.ledger.store import SqlLedger
 from bus.domain import redaction, subjects
@@ -238,8 +239,25 @@ class WebhookDispatcher:
             log.error("undecodable message in %s inbox; not posted", webhook.agency)
             await msg.ack()
             return
-        message = redaction.for_recipient(message, webhook.agency, active_registry())
         attempt = msg.metadata.num_delivered
+        if await asyncio.to_thread(self._withheld, message, webhook.agency):
+            # On its inbox only through a raw publish the hub refused: never hand it over.
+            log.warning(
+                "%s withheld from %s: presumed aggressor on its case", message.id, webhook.agency
+            )
+            withheld = Attempt(
+                "webhook",
+                webhook.agency,
+                message.id,
+                attempt,
+                "withheld",
+                True,
+                detail="presumed aggressor on its case",
+            )
+            await self._record(withheld)
+            await msg.term()
+            return
+        message = redaction.for_recipient(message, webhook.agency, active_registry())
         body = message.to_json()
         stamp = int(self.clock().timestamp())
         headers = {
@@ -294,6 +312,11 @@ class WebhookDispatcher:
             await msg.term()
         else:
             await msg.nak(delay=backoff(attempt, self.base_delay))
+
+    def _withheld(self, message: Envelope, agency: str) -> bool:
+        """Whether ``agency`` is named presumed aggressor on the case of ``message``."""
+        with self.ledger.session() as session:
+            return agency in named_on(session, case_of(session, message))
 
     async def _record(self, attempt: Attempt) -> None:
         try:

@@ -10,6 +10,7 @@ import typer
 
 from adapters.cli import (
     agency,
+    aggressors,
     board,
     bridge,
     common,
@@ -39,6 +40,7 @@ app.command()(tracking.requests)
 app.command()(tracking.pending)
 app.command("commitments")(tracking.commitments)
 app.command()(tracking.case)
+app.command()(aggressors.aggressor)
 app.command()(tracking.scorecard)
 app.command()(tracking.agenda)
 app.command()(tracking.report)

@@ -89,8 +89,8 @@ def refuse(exc: ValidationError) -> typer.Exit:
 
 @contextlib.contextmanager
 def publishing() -> Iterator[None]:
-    """A publish's failures as the user reads them: no server or no consent for a Board
-    summons (exit 2), refused by the bus (exit 1)."""
+    """A publish's failures as the user reads them: no server, no consent for a Board summons or
+    a recipient named presumed aggressor on the case (exit 2), refused by the bus (exit 1)."""
     from adapters.service import actions
 
     try:
@@ -98,7 +98,8 @@ def publishing() -> Iterator[None]:
     except actions.NoServer as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from None
-    except actions.NoConsent as exc:  # refused before anything is sent: change and resend
+    # refused before anything is sent: change and resend
+    except (actions.NoConsent, actions.ToPresumedAggressor) as exc:
         console.print(f"[red]not published: {exc}[/]")
         raise typer.Exit(2) from None
     except actions.SendRefused as exc:

@@ -50,6 +50,7 @@ def relocate(
     """Ask the shelters that can take them for a placement (no names are sent)."""
     from pydantic import ValidationError
 
+    from adapters.ledger.aggressors import named_on
     from adapters.readmodel.placements import shelters
     from bus.domain.capacity import matching, mismatch
     from schemas.requests import RelocationBody, RelocationRequest
@@ -86,6 +87,10 @@ def relocate(
             why = mismatch(c, body, now, max_age)
             if why:
                 console.print(f"[dim]{c.shelter} not asked: {why}[/]")
+        named = common.query(settings, lambda session: named_on(session, case))
+        for barred in [c for c in chosen if c in named]:
+            console.print(f"[dim]{barred} not asked: presumed aggressor on case {case}[/]")
+        chosen = [c for c in chosen if c not in named]
     if not chosen:
         console.print("[red]no shelter can take this relocation now[/]")
         raise typer.Exit(1)

@@ -17,6 +17,7 @@ from adapters.dashboard.auth import User
 from adapters.dashboard.i18n import N_
 from adapters.dashboard.web import checked_form, dash, flash, lang_of, operator, safe_back
 from adapters.service import actions
+from schemas.registry import active_registry
 
 router = APIRouter(prefix="/actions")
 log = logging.getLogger("mechbus.dashboard")
@@ -123,6 +124,10 @@ async def confirm_placement(request: Request, user: Operator, form: Form) -> Res
     except ValidationError:
         _say(request, N_("The details are not valid: one full name per line."), "error")
         return RedirectResponse(back, status_code=303)
+    except actions.ToPresumedAggressor:
+        message = N_("Not sent: %(shelter)s is named presumed aggressor on this case.")
+        _say(request, message, "error", shelter=_agency_name(shelter))
+        return RedirectResponse(back, status_code=303)
     except (actions.NoServer, actions.SendRefused) as exc:
         log.warning("placement confirmation by %s refused: %s", user.name, type(exc).__name__)
         _say(request, N_("Not sent: the bus refused the confirmation."), "error")
@@ -130,6 +135,11 @@ async def confirm_placement(request: Request, user: Operator, form: Form) -> Res
     log.info("%s confirmed %s at %s: %s", user.name, request_id, shelter, _verdict(placed))
     _say_placed(request, placed, shelter)
     return RedirectResponse(back, status_code=303)
+
+
+def _agency_name(agency: str) -> str:
+    record = active_registry().get(agency)
+    return record.name if record is not None else agency
 
 
 def _verdict(placed: actions.Placed) -> str:

@@ -19,6 +19,7 @@ from adapters.dashboard.live import sse
 from adapters.dashboard.web import dash, lang_of, render, viewer
 from adapters.ledger.obligations import SqlObligations
 from adapters.readmodel import columns as cols
+from adapters.readmodel.aggressors import case_aggressors, flagged_pairs
 from adapters.readmodel.board import agenda as board_lines
 from adapters.readmodel.board import scheduled_at
 from adapters.readmodel.cases import case_agenda, case_timeline
@@ -90,6 +91,7 @@ async def pending(
     rows = await _read(request, lambda s: pending_lines(s, now, filters, 200))
     if fmt == "csv":
         return _csv(rows, cols.PENDING, "pendientes")
+    marked = await _read(request, lambda s: flagged_pairs(s, {r.case_ref for r in rows}))
     registry = active_registry()
     return render(
         request,
@@ -102,6 +104,7 @@ async def pending(
         agencies=sorted(a.id for a in registry if not a.is_federal),
         kinds=KINDS,
         overdue=sum(1 for r in rows if r.due_at < now),
+        marked=marked,
         live=True,
     )
 
@@ -191,6 +194,7 @@ async def case(
     events = await _read(request, lambda s: case_timeline(s, ref))
     agenda = await _read(request, lambda s: case_agenda(s, ref, now))
     measures = await _read(request, lambda s: case_measures(s, ref, now))
+    aggressors = await _read(request, lambda s: case_aggressors(s, ref))
     if fmt == "csv":
         if table == "agenda":
             return _csv(agenda, cols.AGENDA, f"agenda-{ref}")
@@ -213,6 +217,7 @@ async def case(
         agenda_table=cols.AGENDA,
         measures=measures,
         measures_table=LINKED,
+        aggressors=aggressors,
         people=people,
         live=True,
     )

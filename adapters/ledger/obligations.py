@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import case
 from sqlmodel import Session, col, select
 
+from adapters.ledger.aggressors import named
 from adapters.ledger.consents import consents_for
 from adapters.ledger.federal import obligation_from_row
 from adapters.ledger.store import SqlLedger
@@ -49,6 +50,7 @@ class SqlObligations:
                 *self._federal_overdue(session, now),
             ]
             fired = self._fired(session, {_key(ob) for ob in found})
+            flagged = named(session, {ob.case_ref for ob in found if ob.case_ref})
         result = []
         for ob in found:
             levels = fired.get(_key(ob), frozenset())
@@ -64,6 +66,7 @@ class SqlObligations:
                         ob.case_ref,
                         ob.commitment_id,
                         levels,
+                        flagged.get(ob.case_ref or "", frozenset()),
                     )
                 )
         return result

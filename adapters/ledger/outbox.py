@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from adapters.ledger.aggressors import barred_recipients
 from adapters.ledger.store import SqlLedger
 from adapters.ledger.tables import OutboxRow
 from bus.domain.msgids import CopyIds
@@ -29,6 +30,7 @@ from bus.runtime import publishing
 from bus.runtime.undeliverable import error_summary
 from schemas.envelope import Envelope
 from schemas.messages import parse_message
+from schemas.registry import active_registry
 
 log = logging.getLogger("mechbus.outbox")
 
@@ -91,6 +93,11 @@ class Outbox:
                 session.delete(row)
                 session.commit()
 
+    def _barred(self, message: Envelope) -> tuple[str, ...]:
+        """The recipients named presumed aggressor on the message's case, as of now."""
+        with Session(self._ledger.engine) as session:
+            return barred_recipients(session, message, active_registry())[1]
+
     def published(self, message_id: str) -> None:
         self._update(message_id, published_at=self._clock())
 
@@ -121,6 +128,12 @@ class Outbox:
         (NATS is still away) so order is kept. Returns how many were published."""
         sent = 0
         for message in await asyncio.to_thread(self._next, limit):
+            barred = await asyncio.to_thread(self._barred, message)
+            if barred:
+                # named presumed aggressor on the case since it was kept: it goes to nobody
+                await asyncio.to_thread(self.discard, message.id)
+                log.warning("outbox relay: %s discarded: %s", message.id, ", ".join(barred))
+                continue
             try:
                 # the deployment's copy ids: a copy whose PubAck was lost collapses
                 await publishing.publish_message(publisher, message, copy_ids=copy_ids)

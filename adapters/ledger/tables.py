@@ -379,3 +379,24 @@ class FederalObligationRow(SQLModel, table=True):
     met_at: datetime | None = _time()
     started_by: str | None = Field(default=None, max_length=100)
     met_by: str | None = Field(default=None, max_length=100)
+
+
+class PresumedAggressorRow(SQLModel, table=True):
+    """An agency named presumed aggressor on a case: who named it (the sender and the official
+    role), when, and when and by whom it was lifted. A lifted row stays; naming the agency
+    again adds a row, so the record keeps every decision."""
+
+    __tablename__ = "presumed_aggressors"
+    __table_args__ = (Index("ix_presumed_aggressors_case_agency", "case_ref", "agency"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_ref: str = Field(max_length=40)
+    agency: str = Field(max_length=64, index=True)
+    set_by: str = Field(max_length=64)
+    set_by_role: str = Field(max_length=200)
+    set_at: datetime = _time(nullable=False)
+    set_message_id: str = Field(max_length=100, unique=True)
+    lifted_by: str | None = Field(default=None, max_length=64)
+    lifted_by_role: str | None = Field(default=None, max_length=200)
+    lifted_at: datetime | None = _time()
+    lifted_message_id: str | None = Field(default=None, max_length=100, unique=True)

@@ -20,6 +20,7 @@ from sqlalchemy import insert
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
+from adapters.ledger.aggressors import AggressorRecords
 from adapters.ledger.federal import FederalRecords
 from adapters.ledger.records import OrmRecords
 from adapters.ledger.rows import (
@@ -36,6 +37,7 @@ from adapters.ledger.tables import (
     FederalObligationRow,
     MessageCopyRow,
     MessageRow,
+    PresumedAggressorRow,
     RecipientRow,
     RequestRow,
 )
@@ -45,7 +47,7 @@ from bus.domain.personal import split as split_personal
 from bus.domain.ports import CopyRecord, DeadLetterRecord, Handled, MessageRecord, StoredMessage
 
 
-class SqlUnit(OrmRecords, FederalRecords):
+class SqlUnit(OrmRecords, FederalRecords, AggressorRecords):
     """One ledger transaction; ``SqlLedger.unit`` calls ``write`` before it commits."""
 
     def __init__(self, session: Session, sealer: Sealer) -> None:
@@ -69,6 +71,8 @@ class SqlUnit(OrmRecords, FederalRecords):
         self._fired: set[tuple[str, str, str, str, str]] = set()
         self._last_hash: str | None = None  # the chain's head within this transaction
         self._federal: dict[str, dict[str, FederalObligationRow]] = {}
+        self._named: dict[tuple[str, str], PresumedAggressorRow] = {}  # see AggressorRecords
+        self._named_in_db: dict[str, frozenset[str]] = {}
 
     def expect(
         self,

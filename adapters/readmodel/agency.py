@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlmodel import col, select
 
+from adapters.ledger.aggressors import cases_naming
 from adapters.ledger.store import SqlLedger
 from adapters.ledger.tables import (
     DeadLetterRow,
@@ -39,7 +40,12 @@ def pending_for(
     """What ``agency`` still owes, most overdue first: ``limit`` lines after ``offset``."""
     with ledger.session() as session:
         lines = pending(session, now, Filters(agency=agency), limit, offset)
-    return [line for line in lines if line.agency == agency]
+        named = cases_naming(session, agency)
+    return [
+        line
+        for line in lines
+        if line.agency == agency and not _after_flag(named, line.case_ref, line.sent_at)
+    ]
 
 
 def commitments_of(
@@ -58,8 +64,15 @@ def commitments_of(
 
 def request_as_seen(ledger: SqlLedger, agency: str, request_id: str) -> tuple[Envelope, str] | None:
     """The request as ``agency`` may see it and where its answer stands; None alike for a
-    request that does not exist and one addressed to someone else."""
+    request that does not exist and one addressed to someone else.
+
+    On a case naming ``agency`` presumed aggressor, a request sent after it was named is not
+    shown (the hub refuses any, so none should exist), and one it received before is shown
+    without the people's details, whatever its kind would otherwise let it know: it holds
+    what it was sent, and may still owe an answer, but the bus no longer hands it any
+    personal detail of the case."""
     with ledger.session() as session:
+        named = cases_naming(session, agency)
         recipient = session.exec(
             select(RecipientRow).where(
                 RecipientRow.request_id == request_id, RecipientRow.agency == agency
@@ -72,15 +85,23 @@ def request_as_seen(ledger: SqlLedger, agency: str, request_id: str) -> tuple[En
         )
     if recipient is None or row is None:
         return None
+    if _after_flag(named, row.case_ref, row.recorded_at):
+        return None
     document = json.loads(row.body)
     message = parse_message(row.body, recorded=True)
     registry = active_registry()
-    if redaction.may_know_personal(message, agency, registry):
+    flagged = row.case_ref in named
+    if not flagged and redaction.may_know_personal(message, agency, registry):
         personal = ledger.personal(request_id, row.source)
         if personal is not None and isinstance(document.get("data"), dict):
             document["data"][redaction.PERSONAL_FIELD] = personal
             message = parse_message(json.dumps(document).encode(), recorded=True)
     return redaction.for_recipient(message, agency, registry), recipient.status
+
+
+def _after_flag(named: dict[str, datetime], case_ref: str | None, at: datetime) -> bool:
+    """Whether a message of ``case_ref`` was recorded after the agency was named on it."""
+    return case_ref is not None and case_ref in named and at > named[case_ref]
 
 
 def closed_at(ledger: SqlLedger, request_id: str) -> datetime | None:

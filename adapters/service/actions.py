@@ -14,6 +14,7 @@ from nats.errors import Error as NatsError
 from sqlmodel import Session
 
 from adapters import environment
+from adapters.ledger.aggressors import barred_recipients
 from adapters.ledger.consents import consents_for
 from adapters.ledger.obligations import SqlObligations
 from adapters.ledger.outbox import Outbox
@@ -23,7 +24,7 @@ from adapters.readmodel.dead_letters import recorded_or_refused
 from adapters.readmodel.placements import PlacementLine
 from adapters.service import compose
 from adapters.settings import Settings
-from bus.domain import subjects
+from bus.domain import aggressors, subjects
 from bus.domain.board import BoardPlan, no_consent_detail, uninvitable
 from bus.domain.capacity import ShelterCapacity
 from bus.domain.errors import RefusalError, TransportError
@@ -79,6 +80,27 @@ def check_consent(ledger: SqlLedger, message: Envelope) -> None:
         raise NoConsent(no_consent_detail(case, missing))
 
 
+class ToPresumedAggressor(RefusalError, ValueError):
+    """The message is addressed to an agency named presumed aggressor on its case: nothing
+    is published, to it or to anyone else (``agencies`` says which recipients to remove)."""
+
+    code = "presumed_aggressor"
+
+    def __init__(self, detail: str, case_ref: str, agencies: tuple[str, ...]) -> None:
+        super().__init__(detail, extra={"case_ref": case_ref, "agencies": list(agencies)})
+        self.case_ref = case_ref
+        self.agencies = agencies
+
+
+def refuse_presumed_aggressors(ledger: SqlLedger, message: Envelope) -> None:
+    """Raise ``ToPresumedAggressor`` when ``message`` names a flagged recipient of its case."""
+    registry = active_registry()
+    with ledger.session() as session:
+        case, barred = barred_recipients(session, message, registry)
+    if case is not None and barred:
+        raise ToPresumedAggressor(aggressors.refusal(case, barred, registry), case, barred)
+
+
 @dataclass(frozen=True)
 class Sent:
     """What became of a message: published (with its PubAcks) or kept in the outbox."""
@@ -109,6 +131,7 @@ async def publish(settings: Settings, message: Envelope) -> Sent:
     try:
         if ledger is not None:
             await asyncio.to_thread(check_consent, ledger, message)
+            await asyncio.to_thread(refuse_presumed_aggressors, ledger, message)
         if outbox is not None:
             await asyncio.to_thread(outbox.put, message)
         url = settings.running_nats_url()

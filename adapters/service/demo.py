@@ -24,6 +24,7 @@ from adapters.service.scenario import (
     FEDERAL_STEPS,
     KINDS,
     MATCHING,
+    AggressorSpec,
     ConsentSpec,
     RequestSpec,
     Scenario,
@@ -39,7 +40,12 @@ from schemas.capacity import PlacementConfirmed
 from schemas.envelope import Envelope
 from schemas.iachr import IachrMeasureRegistered
 from schemas.requests import RelocationBody
-from schemas.tracking import BoardConsent, BoardSessionScheduled
+from schemas.tracking import (
+    AggressorAction,
+    BoardConsent,
+    BoardSessionScheduled,
+    PresumedAggressor,
+)
 
 __all__ = ["DemoError", "DemoResult", "Player", "outcome_table", "run_demo"]
 
@@ -84,6 +90,9 @@ class Player:
             for consent in self.scenario.consents:
                 await mechanism.send(self._consent(consent))
                 self.console.print(f"consent to invite authorities recorded ({consent.case})")
+            for named in self.scenario.presumed_aggressors:
+                await mechanism.send(self._presumed_aggressor(named))
+                self.console.print(f"named {named.agency} presumed aggressor on {named.case}")
             for spec in self.scenario.requests:
                 message = self._build(spec, await self._recipients(spec))
                 await mechanism.send(message)
@@ -93,6 +102,12 @@ class Player:
             for spec in self.scenario.requests:
                 if spec.kind == "relocation":
                     await self._place(mechanism, spec)
+
+    def _presumed_aggressor(self, named: AggressorSpec) -> PresumedAggressor:
+        data = {"agency": named.agency, "action": AggressorAction.SET, "official_role": named.role}
+        return PresumedAggressor.model_validate(
+            {"source": MECHANISM, "time": self.now, "subject": named.case, "data": data}
+        )
 
     async def _connect(self, agency: str) -> AgencyClient:
         return await AgencyClient.connect(

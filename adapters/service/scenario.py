@@ -101,6 +101,15 @@ class FederalSpec:
 
 
 @dataclass(frozen=True)
+class AggressorSpec:
+    """An agency the Mechanism names presumed aggressor on a case before the requests go."""
+
+    case: str
+    agency: str
+    role: str  # the official role that decided it
+
+
+@dataclass(frozen=True)
 class Expectations:
     acknowledged: tuple[str, ...] = ()
     declined: tuple[str, ...] = ()
@@ -128,6 +137,7 @@ class Scenario:
     # IACHR precautionary measures the Mechanism registers first (mech.tracking.iachr_measure)
     iachr_measures: tuple[dict[str, Any], ...] = ()
     federal: tuple[FederalSpec, ...] = ()
+    presumed_aggressors: tuple[AggressorSpec, ...] = ()
 
     @classmethod
     def default(cls) -> Scenario:
@@ -162,6 +172,9 @@ class Scenario:
                 expect=_expect(raw.get("expect", {})),
                 iachr_measures=tuple(dict(m) for m in raw.get("iachr_measure", [])),
                 federal=tuple(FederalSpec(**f) for f in raw.get("federal", [])),
+                presumed_aggressors=tuple(
+                    AggressorSpec(**a) for a in raw.get("presumed_aggressor", [])
+                ),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ScenarioError(f"{origin}: {type(exc).__name__}: {exc}") from exc
@@ -203,6 +216,8 @@ class Scenario:
             if step.step not in FEDERAL_STEPS:
                 known = ", ".join(FEDERAL_STEPS)
                 raise ScenarioError(f"{origin}: federal step {step.step!r}: one of {known}")
+
+        self._check_aggressors(origin)
         missing = set(self.expect.placed) - set(labels)
         if missing:
             raise ScenarioError(f"{origin}: expect.placed names unknown request {missing.pop()}")
@@ -218,6 +233,20 @@ class Scenario:
                 f"{origin}: {request.label}: no [[board_consent]] for case {request.case} "
                 f"covers {', '.join(missing)}"
             )
+
+    def _check_aggressors(self, origin: str) -> None:
+        registry = active_registry()
+        for named in self.presumed_aggressors:
+            if named.agency not in registry or registry[named.agency].is_federal:
+                raise ScenarioError(
+                    f"{origin}: presumed aggressor {named.agency!r} is not a state agency"
+                )
+            for request in self.requests:
+                if request.case == named.case and named.agency in request.to:
+                    raise ScenarioError(
+                        f"{origin}: {request.label}: {named.agency} is named presumed aggressor "
+                        f"on case {named.case} and may receive nothing of it"
+                    )
 
     def agency(self, agency_id: str) -> AgencySpec | None:
         return next((a for a in self.agencies if a.id == agency_id), None)

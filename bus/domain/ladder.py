@@ -11,9 +11,10 @@ so sending it twice (after a crash, a restart, a clock jump) is the same message
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from bus.domain import aggressors
 from bus.domain.board import NO_CONSENT_NOTE, BoardPlan
 from bus.domain.board import BoardSession as BoardSession
 from bus.domain.federal import BOARD, HUB, MECHANISM
@@ -40,6 +41,8 @@ class Obligation:
     case_ref: str | None = None
     commitment_id: str | None = None
     fired: frozenset[EscalationLevel] = field(default=frozenset())
+    # agencies named presumed aggressor on the case: no rung goes to them (see ``_rung``)
+    presumed_aggressors: frozenset[str] = field(default=frozenset())
 
     @property
     def period(self) -> timedelta:
@@ -99,6 +102,21 @@ def fire_now(
 
 
 def _rung(
+    obligation: Obligation,
+    level: EscalationLevel,
+    at: datetime,
+    now: datetime,
+    registry: AgencyRegistry,
+    board: BoardPlan | None,
+) -> Rung:
+    """The rung as the ladder names it, sent to the Mechanism instead of an agency named
+    presumed aggressor on the case (the agency itself, or its state's authority)."""
+    rung = _named_rung(obligation, level, at, now, registry, board)
+    to_agency = aggressors.redirect(rung.to_agency, obligation.presumed_aggressors)
+    return rung if to_agency == rung.to_agency else replace(rung, to_agency=to_agency)
+
+
+def _named_rung(
     obligation: Obligation,
     level: EscalationLevel,
     at: datetime,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from bus.domain import redaction, subjects
+from bus.domain import aggressors, redaction, subjects
 from bus.domain.lifecycle import RecipientStatus, RequestState
 from schemas.capacity import OfferReleased, OfferReleasedBody, PlacementConfirmed
 from schemas.registry import AgencyRegistry
@@ -34,18 +34,25 @@ class Release:
 
 
 def releases(
-    confirmation: PlacementConfirmed, state: RequestState, registry: AgencyRegistry
+    confirmation: PlacementConfirmed,
+    state: RequestState,
+    registry: AgencyRegistry,
+    flagged: frozenset[str] = frozenset(),
 ) -> tuple[Release, ...]:
     """The shelter's copy of ``confirmation`` and a release for every other offer still open
-    in ``state`` (the request as recorded with the placement)."""
+    in ``state`` (the request as recorded with the placement). Nothing goes to a shelter in
+    ``flagged`` (named presumed aggressor on the case; the hub refuses a confirmation to one)."""
     copies = [
         Release(subject, copy_key, _copy_for(confirmation, subject, registry))
         for subject, copy_key in subjects.released_routes(confirmation, registry)
+        if aggressors.may_receive(_addressee(subject), flagged)
     ]
     others = [
         offer_released(confirmation, r.agency)
         for r in state.recipients
-        if r.status is RecipientStatus.OFFERED and r.agency != confirmation.data.shelter
+        if r.status is RecipientStatus.OFFERED
+        and r.agency != confirmation.data.shelter
+        and aggressors.may_receive(r.agency, flagged)
     ]
     freed = [
         Release(subject, copy_key, message.to_json())
@@ -68,6 +75,12 @@ def offer_released(confirmation: PlacementConfirmed, shelter: str) -> OfferRelea
         causation_id=confirmation.id,
         data=OfferReleasedBody(reason=RELEASE_REASON),
     )
+
+
+def _addressee(subject: str) -> str:
+    route = subjects.parse(subject)
+    assert route is not None
+    return route.agency
 
 
 def _copy_for(confirmation: PlacementConfirmed, subject: str, registry: AgencyRegistry) -> bytes:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from bus.domain.aggressors import AggressorChange
 from bus.domain.board import BoardSession, Consent
 from bus.domain.capacity import ShelterCapacity
 from bus.domain.errors import LedgerError, TransportError
@@ -310,6 +311,14 @@ class LedgerUnit(Protocol):
 
     def adjust_free_spaces(self, shelter: str, delta: int) -> ShelterCapacity:
         """Placements take spaces and departures give them back (never beyond the total)."""
+        ...
+
+    def presumed_aggressors(self, case_ref: str) -> frozenset[str]:
+        """The agencies named presumed aggressor on the case and not lifted, as of this unit."""
+        ...
+
+    def record_aggressor(self, change: AggressorChange) -> None:
+        """Name a presumed aggressor (a new row) or lift the one named (its row is closed)."""
         ...
 
 

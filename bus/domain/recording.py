@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from bus.domain import bounds, iachr, intake, subjects
+from bus.domain import aggressors, bounds, iachr, intake, subjects
 from bus.domain.board import no_consent_detail, uninvitable
 from bus.domain.capacity import ShelterCapacity
 from bus.domain.federal_clocks import changes, concerns_obligations, meeting_request
@@ -48,6 +48,7 @@ from schemas.tracking import (
     BoardConsent,
     BoardSessionScheduled,
     EscalationBody,
+    PresumedAggressor,
     RejectionReason,
 )
 
@@ -193,10 +194,18 @@ def _record(
     if message.expires is not None and message.expires <= now:
         detail = f"message {message.id} expired at {message.expires.isoformat()}"
         return _dead_letter(unit, delivery, _refuse(message, RejectionReason.EXPIRED, detail), now)
+    barred = _to_presumed_aggressor(unit, message, rules.registry)
+    if barred is not None:
+        return _dead_letter(unit, delivery, barred, now)
     events: list[Event] = []
     capacity: ShelterCapacity | None = None
     released: tuple[Release, ...] = ()
-    if isinstance(message, ESCALATION_MESSAGES):
+    if isinstance(message, PresumedAggressor):
+        refused = _aggressor_refused(unit, message, rules.registry)
+        if refused is not None:
+            return _dead_letter(unit, delivery, refused, now)
+        unit.record_aggressor(aggressors.change_of(message, now))
+    elif isinstance(message, ESCALATION_MESSAGES):
         escalation = _escalation(message, now)
         if unit.escalation_fired(escalation):
             detail = (
@@ -249,7 +258,8 @@ def _record(
         if isinstance(message, PlacementConfirmed):
             capacity = unit.adjust_free_spaces(message.data.shelter, -message.data.people)
             assert new_state is not None
-            released = releases(message, new_state, rules.registry)
+            flagged = _flagged(unit, message)
+            released = releases(message, new_state, rules.registry, flagged)
         elif isinstance(message, PlacementEnded):
             capacity = unit.adjust_free_spaces(message.source, message.data.people)
     if rules.policy is not None and concerns_obligations(message):
@@ -312,7 +322,51 @@ def _released_again(
     if stored is None or stored.stream_seq != delivery.stream_seq:
         return ()  # refused, or a copy: nothing of it was released
     state = unit.load_request(decoded.thread)
-    return releases(decoded, state, registry) if state is not None else ()
+    return releases(decoded, state, registry, _flagged(unit, decoded)) if state else ()
+
+
+def _case_of(unit: LedgerUnit, message: Envelope) -> str | None:
+    """The case a message is about: its own subject, else its request's (a follow-up)."""
+    if message.subject is not None:
+        return message.subject
+    state = unit.load_request(message.thread) if message.correlation_id else None
+    return state.case_ref if state is not None else None
+
+
+def _flagged(unit: LedgerUnit, message: Envelope) -> frozenset[str]:
+    case = _case_of(unit, message)
+    return unit.presumed_aggressors(case) if case is not None else frozenset()
+
+
+def _to_presumed_aggressor(
+    unit: LedgerUnit, message: Envelope, registry: AgencyRegistry
+) -> intake.Refusal | None:
+    """A federal message addressed to an agency named presumed aggressor on its case. The
+    Mechanism's sending path refuses it before publishing; one that reaches the hub anyway
+    (a raw publish) is refused here, every copy of it: the flagged agency's own copy was
+    already published by its sender, and the hub cannot take it back."""
+    if not aggressors.checked(message, registry):
+        return None
+    case = _case_of(unit, message)
+    if case is None:
+        return None
+    refused = aggressors.barred(message.recipients, unit.presumed_aggressors(case))
+    if not refused:
+        return None
+    detail = aggressors.refusal(case, refused, registry)
+    return _refuse(message, RejectionReason.PRESUMED_AGGRESSOR, detail)
+
+
+def _aggressor_refused(
+    unit: LedgerUnit, message: PresumedAggressor, registry: AgencyRegistry
+) -> intake.Refusal | None:
+    if message.data.agency not in registry:
+        detail = f"{message.data.agency} is not in the agency registry"
+        return _refuse(message, RejectionReason.UNKNOWN_AGENCY, detail)
+    assert message.subject is not None
+    flagged = unit.presumed_aggressors(message.subject)
+    why = aggressors.change_refused(message, flagged, registry)
+    return _refuse(message, RejectionReason.ILLEGAL_TRANSITION, why) if why else None
 
 
 def _unplaceable(

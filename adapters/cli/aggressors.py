@@ -1,0 +1,60 @@
+"""``mechbus aggressor``: name an agency presumed aggressor on a case, or lift it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+
+from adapters.cli import common
+from adapters.cli.common import console
+from adapters.cli.options import HomeOpt, NatsOpt
+
+
+def aggressor(
+    case: Annotated[str, typer.Argument(help="Case reference, e.g. MPDDHP-2026-0412.")],
+    agency: Annotated[str, typer.Argument(help="The agency's id, e.g. gro.police.")],
+    role: Annotated[
+        str, typer.Option("--role", help="The official role that decided it (no names).")
+    ],
+    lift: Annotated[bool, typer.Option("--lift", help="Lift the flag instead.")] = False,
+    home: HomeOpt = None,
+    nats_url: NatsOpt = None,
+) -> None:
+    """Name AGENCY presumed aggressor on CASE: from then on nothing of the case is sent to it
+    (the Mechanism's sends are refused, the hub refuses and redirects). The agency is not
+    told. --lift ends it."""
+    from pydantic import ValidationError
+
+    from adapters.ledger.aggressors import named_on
+    from schemas.registry import active_registry
+    from schemas.tracking import AggressorAction, PresumedAggressor
+
+    record = active_registry().get(agency)
+    if record is None or record.is_federal:
+        what = "is not in the agency registry" if record is None else "is a federal agency"
+        console.print(f"[red]{agency} {what}: name a state or local agency[/]")
+        raise typer.Exit(2)
+    chosen = common.settings(home, nats_url)
+    named = agency in common.query(chosen, lambda session: named_on(session, case))
+    if named != lift:
+        state = "already named" if named else "not named"
+        console.print(f"[red]{agency} is {state} presumed aggressor on case {case}[/]")
+        raise typer.Exit(2)
+    try:
+        message = PresumedAggressor.model_validate(
+            {
+                "source": "fed.mechanism",
+                "time": datetime.now(UTC),
+                "subject": case,
+                "data": {
+                    "agency": agency,
+                    "action": AggressorAction.LIFTED if lift else AggressorAction.SET,
+                    "official_role": role,
+                },
+            }
+        )
+    except ValidationError as exc:
+        raise common.refuse(exc) from None
+    common.publish(chosen, message)
