@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from adapters.cli.common import Listing, console, listing
+from adapters.cli.common import Listing, aware_time, console, listing
 from adapters.cli.options import (
     HomeOpt,
     NatsOpt,
@@ -16,18 +16,6 @@ from adapters.cli.send import publish_new
 from adapters.readmodel import columns as cols
 
 app = typer.Typer(help="The Governing Board: sessions, agenda, attendance.", no_args_is_help=True)
-
-
-def _aware(value: str, option: str) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        console.print(f"[red]{option}: {value!r} is not an ISO 8601 date and time[/]")
-        raise typer.Exit(2) from None
-    if parsed.tzinfo is None:
-        console.print(f"[red]{option}: give a time zone, e.g. 2026-04-15T10:00-06:00[/]")
-        raise typer.Exit(2)
-    return parsed
 
 
 @app.command("schedule")
@@ -44,7 +32,7 @@ def board_schedule(
     fields = {
         "source": "fed.board",
         "time": datetime.now(UTC),
-        "data": {"session_id": session_id, "scheduled_at": _aware(at, "--at"), "venue": venue},
+        "data": {"session_id": session_id, "scheduled_at": aware_time(at, "--at"), "venue": venue},
     }
     publish_new(BoardSessionScheduled, fields, home, nats_url)
 
@@ -148,7 +136,7 @@ def board_decision(
     nats_url: NatsOpt = None,
 ) -> None:
     """A Board decision on a case: the Executive Coordination has 72 hours to communicate it."""
-    from adapters.cli.federal import case_number, moment
+    from adapters.cli.federal import case_number
     from schemas.federal import BoardDecisionTaken
     from schemas.registry import active_registry
 
@@ -168,7 +156,7 @@ def board_decision(
         "data": {
             "decision_id": decision or f"{session}-{case.replace('/', '-')}"[:64],
             "session_id": session,
-            "decided_at": moment(decided_at, "--decided-at"),
+            "decided_at": aware_time(decided_at, "--decided-at"),
             "agencies": agency,
         },
     }

@@ -10,6 +10,7 @@ import functools
 import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -159,6 +160,35 @@ def show(
     rows, cut = shown.cut(rows) if shown else (rows, False)
     more = shown.more(len(rows)) if shown and cut else None
     emit(rows, columns, fmt, console, title=title, caption=caption, more=more)
+
+
+def aware_time(value: str | None, option: str) -> datetime:
+    """An ISO 8601 time with its time zone from ``option`` (now when not given); exit 2 else."""
+    if value is None:
+        return datetime.now(UTC)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        console.print(f"[red]{option}: {value!r} is not an ISO 8601 date and time[/]")
+        raise typer.Exit(2) from None
+    if parsed.tzinfo is None:
+        console.print(f"[red]{option}: give a time zone, e.g. 2026-04-15T10:00-06:00[/]")
+        raise typer.Exit(2)
+    return parsed
+
+
+def month_window(month: str | None) -> tuple[datetime | None, datetime]:
+    """``(since, asof)`` for a scorecard: the month given (YYYY-MM, up to now), else all time."""
+    from adapters.readmodel.report import month_bounds
+
+    now = datetime.now(UTC)
+    if not month:
+        return None, now
+    try:
+        since, end = month_bounds(month)
+    except ValueError as exc:
+        raise fail(exc) from None
+    return since, min(end, now)
 
 
 def fail(exc: Exception, code: int = 2) -> typer.Exit:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from adapters.cli.common import Listing, console, listing
+from adapters.cli.common import Listing, aware_time, console, listing
 from adapters.cli.options import HomeOpt, NatsOpt, PolicyOpt
 from adapters.cli.send import publish_new
 from adapters.readmodel import columns as cols
@@ -51,20 +51,6 @@ def federal_unit(value: str, *, kinds: tuple[str, ...] = ("federal",)) -> str:
         )
         raise typer.Exit(2)
     return value
-
-
-def moment(value: str | None, option: str) -> datetime:
-    if value is None:
-        return datetime.now(UTC)
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        console.print(f"[red]{option}: {value!r} is not an ISO 8601 date and time[/]")
-        raise typer.Exit(2) from None
-    if parsed.tzinfo is None:
-        console.print(f"[red]{option}: give a time zone, e.g. 2026-04-15T10:00-06:00[/]")
-        raise typer.Exit(2)
-    return parsed
 
 
 def send_on_case(
@@ -113,7 +99,7 @@ def incorporation(
         raise typer.Exit(2)
     data: dict[str, object] = {
         "state": state,
-        "received_at": moment(received_at, "--received-at"),
+        "received_at": aware_time(received_at, "--received-at"),
     }
     send_on_case(IncorporationReceived, case, unit, data, home, nats_url, urgent)
 
@@ -194,16 +180,8 @@ def federal_scorecard(
     """Per unit of the Mechanism: obligations started, met on time, late, open, overdue."""
     from adapters.cli import common
     from adapters.readmodel.federal import federal_scores
-    from adapters.readmodel.report import month_bounds
 
-    now = datetime.now(UTC)
-    since, asof = None, now
-    if month:
-        try:
-            since, end = month_bounds(month)
-        except ValueError as exc:
-            raise common.fail(exc) from None
-        asof = min(end, now)
+    since, asof = common.month_window(month)
     scores = view.query(lambda session: federal_scores(session, asof=asof, since=since))
     view.show(
         scores[view.page.offset :],

@@ -163,17 +163,9 @@ def scorecard(
     if sort not in names:
         console.print(f"[red]--sort must be one of: {', '.join(names)}[/]")
         raise typer.Exit(2)
-    from adapters.readmodel.report import month_bounds
     from adapters.readmodel.scorecard import state_scores
 
-    now = datetime.now(UTC)
-    since, asof = None, now
-    if month:
-        try:
-            since, end = month_bounds(month)
-        except ValueError as exc:
-            raise common.fail(exc) from None
-        asof = min(end, now)
+    since, asof = common.month_window(month)
     scores = view.query(lambda session: state_scores(session, asof=asof, since=since))
     # Worst first: lowest percentages, most hours, most overdue; states alphabetically.
     key = SORT_KEYS[sort]

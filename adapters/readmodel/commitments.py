@@ -67,17 +67,7 @@ def commitments(
         agencies = [a.id for a in active_registry().of_state(state.upper())]
         query = query.where(col(CommitmentRow.agency).in_(agencies))
     return [
-        CommitmentLine(
-            c.request_id,
-            case_ref,
-            c.agency,
-            c.commitment_id,
-            c.action,
-            c.due,
-            c.status,
-            round((now - chased_at(c.due, c.legal_limit)).total_seconds() / 3600, 2),
-            c.legal_limit,
-        )
+        _line(c, case_ref, round((now - chased_at(c.due, c.legal_limit)).total_seconds() / 3600, 2))
         for c, case_ref in session.exec(query)
     ]
 
@@ -92,17 +82,18 @@ def made_beyond_the_limit(session: Session, start: datetime, end: datetime) -> l
         .where(col(CommitmentRow.legal_limit) < col(CommitmentRow.due))
         .order_by(col(CommitmentRow.made_at), col(CommitmentRow.id))
     )
-    return [
-        CommitmentLine(
-            c.request_id,
-            case_ref,
-            c.agency,
-            c.commitment_id,
-            c.action,
-            c.due,
-            c.status,
-            0.0,
-            c.legal_limit,
-        )
-        for c, case_ref in session.exec(query)
-    ]
+    return [_line(c, case_ref, 0.0) for c, case_ref in session.exec(query)]
+
+
+def _line(c: CommitmentRow, case_ref: str | None, overdue_hours: float) -> CommitmentLine:
+    return CommitmentLine(
+        c.request_id,
+        case_ref,
+        c.agency,
+        c.commitment_id,
+        c.action,
+        c.due,
+        c.status,
+        overdue_hours,
+        c.legal_limit,
+    )
