@@ -3,10 +3,12 @@ invitation, carry-over of unresolved items."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bus.domain.aggressors import NOT_INVITED_NOTE
 from bus.domain.board import (
     NO_CONSENT_NOTE,
     BoardPlan,
@@ -113,6 +115,19 @@ def test_the_board_rung_fires_with_no_session_when_none_is_in_time() -> None:
         "fed.board",
         None,
         "tam.government",
+    )
+
+
+def test_a_presumed_aggressor_is_never_invited_even_with_consent() -> None:
+    board = BoardPlan(SESSIONS, CUTOFF, {CASE: Consent(CASE, True)})
+    now = DEC.scheduled_at - 6 * DAY
+    named = replace(unanswered(), presumed_aggressors=frozenset({"tam.government"}))
+    rung = fire_now(named, EscalationLevel.BOARD_AGENDA, now, board, active_registry())
+    assert (rung.to_agency, rung.board_session_id, rung.authority_to_summon, rung.note) == (
+        "fed.board",
+        "JG-2026-12",
+        None,
+        NOT_INVITED_NOTE,
     )
 
 

@@ -31,6 +31,10 @@ class AggressorChange:
     message_id: str
 
 
+# The Board's agenda still takes the item; the agency is not invited to the session.
+NOT_INVITED_NOTE = "presunta agresora en el caso: no se invita a la autoridad"
+
+
 def barred(recipients: Iterable[str], flagged: frozenset[str]) -> tuple[str, ...]:
     """The recipients named presumed aggressor on the case, in the order given."""
     return tuple(r for r in recipients if r in flagged)

@@ -135,10 +135,13 @@ def _named_rung(
 
 def _board_rung(obligation: Obligation, at: datetime, now: datetime, board: BoardPlan) -> Rung:
     """On the agenda of the first session it is in time for (none: the secretariat still
-    learns of it); the authority is invited only with the beneficiary's consent."""
+    learns of it); the authority is invited only with the beneficiary's consent, and never when
+    it is named presumed aggressor on the case."""
     session = board.session_for(now)
     session_id = session.session_id if session else None
     level = EscalationLevel.BOARD_AGENDA
+    if not aggressors.may_receive(obligation.agency, obligation.presumed_aggressors):
+        return Rung(obligation, level, at, BOARD, session_id, None, aggressors.NOT_INVITED_NOTE)
     if board.may_invite(obligation.case_ref, obligation.agency):
         return Rung(obligation, level, at, BOARD, session_id, obligation.agency)
     return Rung(obligation, level, at, BOARD, session_id, None, NO_CONSENT_NOTE)
