@@ -87,6 +87,11 @@ class UnitLine:
     name: str
 
 
+def obligation_ids(session: Session) -> list[str]:
+    """Every federal obligation's id: the ladder's rungs name the obligation by it."""
+    return list(session.exec(select(FederalObligationRow.obligation_id)).all())
+
+
 def federal_scores(
     session: Session, *, asof: datetime, since: datetime | None = None
 ) -> list[UnitLine]:

@@ -15,6 +15,7 @@ from adapters.ledger.store import SqlLedger
 from adapters.readmodel import demo_outcome
 from adapters.readmodel.cases import timeline
 from adapters.readmodel.escalations import escalation_lines
+from adapters.readmodel.federal import obligation_ids
 from adapters.readmodel.placements import shelters
 from adapters.readmodel.requests import request_lines
 from adapters.readmodel.terminal import escalation_table, requests_table, timeline_table
@@ -314,7 +315,7 @@ async def _play(
     with ledger.session() as session:
         console.print(timeline_table(timeline(session, ids)))
         lines = request_lines(session, request_ids=ids)
-        rungs = escalation_lines(session, ids)
+        rungs = escalation_lines(session, [*ids, *obligation_ids(session)])
     console.print(requests_table(lines, title="Requests and their answers"))
     console.print(escalation_table(rungs, title="Escalations (compressed clock)"))
     console.print(outcome_table(scenario, unmet))
