@@ -33,6 +33,11 @@ class Refusal:
     message_id: str | None = None
     errors: tuple[tuple[str, str], ...] = field(default=())
 
+    @classmethod
+    def of(cls, message: Envelope, reason: RejectionReason, detail: str) -> Refusal:
+        """A decoded message refused for ``reason``: its sender is told."""
+        return cls(reason, detail, message.source, message.id)
+
 
 def sender_of(subject: str, registry: AgencyRegistry) -> str | None:
     """The agency accountable for a subject: its outbox's owner, or the Mechanism for inboxes

@@ -1,4 +1,5 @@
-"""What the hub releases once it has recorded an accepted placement. Pure.
+"""What the hub releases once it has recorded an accepted placement, and when it cannot take a
+confirmation up. Pure.
 
 The Mechanism hands its placement confirmation, with the people's details, to the hub alone
 (``subjects.RELEASED_BY_HUB``). Only after the ledger holds the placement does the hub publish
@@ -13,10 +14,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from bus.domain import aggressors, redaction, subjects
+from bus.domain import aggressors, intake, redaction, subjects
 from bus.domain.lifecycle import RecipientStatus, RequestState
+from bus.domain.ports import Delivery, LedgerUnit
 from schemas.capacity import OfferReleased, OfferReleasedBody, PlacementConfirmed
 from schemas.registry import AgencyRegistry
+from schemas.tracking import RejectionReason
 
 RELEASE_REASON = "La reubicación se confirmó con otra casa refugio."
 
@@ -88,3 +91,29 @@ def _copy_for(confirmation: PlacementConfirmed, subject: str, registry: AgencyRe
     assert route is not None
     # Need-to-know stays decided in one place: the confirmed shelter may see the details.
     return redaction.for_recipient(confirmation, route.agency, registry).to_json()
+
+
+def unplaceable(
+    unit: LedgerUnit, delivery: Delivery, message: PlacementConfirmed, registry: AgencyRegistry
+) -> intake.Refusal | None:
+    """Why the hub cannot take this confirmation up before the lifecycle even looks at it."""
+    [(handed_over, _)] = subjects.published_routes(message, registry)
+    if delivery.subject != handed_over:
+        # Only the hub publishes on a shelter's inbox, and only copies of a confirmation it
+        # recorded (recording takes those as copies); one first seen there was never accepted.
+        detail = f"{message.type} goes to the hub on {handed_over}"
+        return intake.Refusal.of(message, RejectionReason.WRONG_SUBJECT, detail)
+    shortfall = no_room(unit, message)
+    return intake.Refusal.of(message, RejectionReason.NO_CAPACITY, shortfall) if shortfall else None
+
+
+def no_room(unit: LedgerUnit, message: PlacementConfirmed) -> str | None:
+    """Checked in stream order inside the ledger transaction: of two confirmations racing for
+    a shelter's last space, the first recorded takes it and the second is refused here."""
+    shelter, people = message.data.shelter, message.data.people
+    current = unit.capacity(shelter)
+    if current is None:
+        return f"{shelter} has published no capacity"
+    if current.free_spaces < people:
+        return f"{shelter} has {current.free_spaces} free spaces; this placement needs {people}"
+    return None

@@ -11,18 +11,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from bus.domain import aggressors, bounds, iachr, intake, subjects
-from bus.domain.board import no_consent_detail, uninvitable
+from bus.domain import aggressors, bounds, case_records, iachr, intake, subjects
 from bus.domain.capacity import ShelterCapacity
-from bus.domain.federal_clocks import changes, concerns_obligations, meeting_request
+from bus.domain.federal_clocks import concerns_obligations
 from bus.domain.lifecycle import Event, TransitionRefused, apply, concerns_requests
 from bus.domain.msgids import receipt_id
-from bus.domain.placement import Release, releases
-from bus.domain.policy import Policy
+from bus.domain.placement import Release, releases, unplaceable
 from bus.domain.ports import (
     AttendanceRecord,
     BoardSessionRecord,
-    ConsentRecord,
     CopyRecord,
     DeadLetterRecord,
     Delivery,
@@ -189,19 +186,21 @@ def _record(
             f"sequence {stored.stream_seq}) for a different message; a new message needs a "
             "new id"
         )
-        refusal = _refuse(message, RejectionReason.DUPLICATE, detail)
+        refusal = intake.Refusal.of(message, RejectionReason.DUPLICATE, detail)
         return _dead_letter(unit, delivery, refusal, now)
     if message.expires is not None and message.expires <= now:
         detail = f"message {message.id} expired at {message.expires.isoformat()}"
-        return _dead_letter(unit, delivery, _refuse(message, RejectionReason.EXPIRED, detail), now)
-    barred = _to_presumed_aggressor(unit, message, rules.registry)
+        return _dead_letter(
+            unit, delivery, intake.Refusal.of(message, RejectionReason.EXPIRED, detail), now
+        )
+    barred = case_records.to_presumed_aggressor(unit, message, rules.registry)
     if barred is not None:
         return _dead_letter(unit, delivery, barred, now)
     events: list[Event] = []
     capacity: ShelterCapacity | None = None
     released: tuple[Release, ...] = ()
     if isinstance(message, PresumedAggressor):
-        refused = _aggressor_refused(unit, message, rules.registry)
+        refused = case_records.aggressor_refused(unit, message, rules.registry)
         if refused is not None:
             return _dead_letter(unit, delivery, refused, now)
         unit.record_aggressor(aggressors.change_of(message, now))
@@ -212,7 +211,7 @@ def _record(
                 f"{escalation.level} for {escalation.agency} on request "
                 f"{escalation.request_id} has already fired"
             )
-            refusal = _refuse(message, RejectionReason.DUPLICATE, detail)
+            refusal = intake.Refusal.of(message, RejectionReason.DUPLICATE, detail)
             return _dead_letter(unit, delivery, refusal, now)
         unit.add_escalation(escalation)
     elif isinstance(message, BoardSessionScheduled):
@@ -226,21 +225,21 @@ def _record(
     elif isinstance(message, IachrMeasureRegistered):
         problem = iachr.refusal(message.data, now)
         if problem is not None:
-            refusal = _refuse(message, RejectionReason.INVALID_DATES, problem)
+            refusal = intake.Refusal.of(message, RejectionReason.INVALID_DATES, problem)
             return _dead_letter(unit, delivery, refusal, now)
         unit.save_iachr_measure(iachr.MeasureDates.of(message.data), message.id, now)
     elif isinstance(message, BoardConsent):
-        unit.save_consent(_consent(message, now))
+        unit.save_consent(case_records.consent_record(message, now))
     elif isinstance(message, CapacityUpdate):
         capacity = ShelterCapacity.reported(message.source, message.data, now)
         unit.record_capacity(capacity, message.data.model_dump_json())
     elif concerns_requests(message):
         if isinstance(message, PlacementConfirmed):
-            unplaceable = _unplaceable(unit, delivery, message, rules.registry)
-            if unplaceable is not None:
-                return _dead_letter(unit, delivery, unplaceable, now)
+            refused = unplaceable(unit, delivery, message, rules.registry)
+            if refused is not None:
+                return _dead_letter(unit, delivery, refused, now)
         if isinstance(message, BoardSummons):
-            unconsented = _unconsented(unit, message, rules.registry)
+            unconsented = case_records.unconsented(unit, message, rules.registry)
             if unconsented is not None:
                 return _dead_letter(unit, delivery, unconsented, now)
         state = unit.load_request(message.thread)
@@ -250,7 +249,7 @@ def _record(
                 unknown = event.reason is RejectionReason.UNKNOWN_REQUEST
                 if unknown and delivery.may_wait:
                     return Outcome(Result.DEFERRED, delivery.stream_seq, message.id)
-                refusal = _refuse(message, event.reason, event.detail)
+                refusal = intake.Refusal.of(message, event.reason, event.detail)
                 return _dead_letter(unit, delivery, refusal, now)
             events.append(event)
         if new_state is not None:
@@ -258,12 +257,12 @@ def _record(
         if isinstance(message, PlacementConfirmed):
             capacity = unit.adjust_free_spaces(message.data.shelter, -message.data.people)
             assert new_state is not None
-            flagged = _flagged(unit, message)
+            flagged = case_records.flagged(unit, message)
             released = releases(message, new_state, rules.registry, flagged)
         elif isinstance(message, PlacementEnded):
             capacity = unit.adjust_free_spaces(message.source, message.data.people)
     if rules.policy is not None and concerns_obligations(message):
-        _record_obligations(unit, message, now, rules.policy)
+        case_records.record_obligations(unit, message, now, rules.policy)
     unit.add_message(_message_record(message, delivery, now, rules.registry))
     return Outcome(
         Result.RECORDED,
@@ -273,20 +272,6 @@ def _record(
         capacity=capacity,
         releases=released,
     )
-
-
-def _record_obligations(unit: LedgerUnit, message: Envelope, now: datetime, policy: Policy) -> None:
-    """Start or meet the Mechanism's own obligations on the message's case; never refuses."""
-    assert message.subject is not None
-    existing = unit.federal_obligations(message.subject)
-    if meeting_request(message):
-        if not existing:  # most requests are on cases with no federal clock running
-            return
-        requests = []  # a request meets what has started; a start looks back for it
-    else:
-        requests = unit.case_requests(message.subject)
-    for obligation in changes(message, now, policy, existing, requests):
-        unit.save_federal_obligation(obligation)
 
 
 def _copy_kind(
@@ -322,103 +307,7 @@ def _released_again(
     if stored is None or stored.stream_seq != delivery.stream_seq:
         return ()  # refused, or a copy: nothing of it was released
     state = unit.load_request(decoded.thread)
-    return releases(decoded, state, registry, _flagged(unit, decoded)) if state else ()
-
-
-def _case_of(unit: LedgerUnit, message: Envelope) -> str | None:
-    """The case a message is about: its own subject, else its request's (a follow-up)."""
-    if message.subject is not None:
-        return message.subject
-    state = unit.load_request(message.thread) if message.correlation_id else None
-    return state.case_ref if state is not None else None
-
-
-def _flagged(unit: LedgerUnit, message: Envelope) -> frozenset[str]:
-    case = _case_of(unit, message)
-    return unit.presumed_aggressors(case) if case is not None else frozenset()
-
-
-def _to_presumed_aggressor(
-    unit: LedgerUnit, message: Envelope, registry: AgencyRegistry
-) -> intake.Refusal | None:
-    """A federal message addressed to an agency named presumed aggressor on its case. The
-    Mechanism's sending path refuses it before publishing; one that reaches the hub anyway
-    (a raw publish) is refused here, every copy of it: the flagged agency's own copy was
-    already published by its sender, and the hub cannot take it back."""
-    if not aggressors.checked(message, registry):
-        return None
-    case = _case_of(unit, message)
-    if case is None:
-        return None
-    refused = aggressors.barred(message.recipients, unit.presumed_aggressors(case))
-    if not refused:
-        return None
-    detail = aggressors.refusal(case, refused, registry)
-    return _refuse(message, RejectionReason.PRESUMED_AGGRESSOR, detail)
-
-
-def _aggressor_refused(
-    unit: LedgerUnit, message: PresumedAggressor, registry: AgencyRegistry
-) -> intake.Refusal | None:
-    if message.data.agency not in registry:
-        detail = f"{message.data.agency} is not in the agency registry"
-        return _refuse(message, RejectionReason.UNKNOWN_AGENCY, detail)
-    assert message.subject is not None
-    flagged = unit.presumed_aggressors(message.subject)
-    why = aggressors.change_refused(message, flagged, registry)
-    return _refuse(message, RejectionReason.ILLEGAL_TRANSITION, why) if why else None
-
-
-def _unplaceable(
-    unit: LedgerUnit, delivery: Delivery, message: PlacementConfirmed, registry: AgencyRegistry
-) -> intake.Refusal | None:
-    """Why the hub cannot take this confirmation up before the lifecycle even looks at it."""
-    [(handed_over, _)] = subjects.published_routes(message, registry)
-    if delivery.subject != handed_over:
-        # Only the hub publishes on a shelter's inbox, and only copies of a confirmation it
-        # recorded (those are copies above); one first seen there was never accepted.
-        detail = f"{message.type} goes to the hub on {handed_over}"
-        return _refuse(message, RejectionReason.WRONG_SUBJECT, detail)
-    shortfall = _no_room(unit, message)
-    return _refuse(message, RejectionReason.NO_CAPACITY, shortfall) if shortfall else None
-
-
-def _no_room(unit: LedgerUnit, message: PlacementConfirmed) -> str | None:
-    """Checked in stream order inside the ledger transaction: of two confirmations racing for
-    a shelter's last space, the first recorded takes it and the second is refused here."""
-    shelter, people = message.data.shelter, message.data.people
-    current = unit.capacity(shelter)
-    if current is None:
-        return f"{shelter} has published no capacity"
-    if current.free_spaces < people:
-        return f"{shelter} has {current.free_spaces} free spaces; this placement needs {people}"
-    return None
-
-
-def _unconsented(
-    unit: LedgerUnit, message: BoardSummons, registry: AgencyRegistry
-) -> intake.Refusal | None:
-    """A state authority is invited to the Board only with the beneficiary's consent, as
-    recorded before the summons in stream order (LPPDDHP art. 8)."""
-    case = message.subject
-    consent = unit.consent(case) if case is not None else None
-    missing = uninvitable(case, message.recipients, consent, registry)
-    if not missing:
-        return None
-    return _refuse(message, RejectionReason.NO_CONSENT, no_consent_detail(case, missing))
-
-
-def _consent(message: BoardConsent, now: datetime) -> ConsentRecord:
-    assert message.subject is not None  # the schema requires the case number
-    body = message.data
-    return ConsentRecord(
-        case_ref=message.subject,
-        given=body.given,
-        agencies=body.agencies,
-        recorded_by=body.recorded_by,
-        message_id=message.id,
-        recorded_at=now,
-    )
+    return releases(decoded, state, registry, case_records.flagged(unit, decoded)) if state else ()
 
 
 def _escalation(message: Envelope, now: datetime) -> EscalationRecord:
@@ -437,10 +326,6 @@ def _escalation(message: Envelope, now: datetime) -> EscalationRecord:
         board_session_id=body.board_session_id,
         authority_to_summon=body.authority_to_summon,
     )
-
-
-def _refuse(message: Envelope, reason: RejectionReason, detail: str) -> intake.Refusal:
-    return intake.Refusal(reason, detail, message.source, message.id)
 
 
 def _message_record(
