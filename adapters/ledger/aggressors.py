@@ -80,8 +80,19 @@ class AggressorRecords:
     _named: dict[tuple[str, str], PresumedAggressorRow]
     _named_in_db: dict[str, frozenset[str]]  # by case, as the database had it
 
+    def expect_named(self, case_refs: Iterable[str]) -> None:
+        """Read who is named on a batch's cases in one query per 500 cases, not one per case."""
+        wanted = sorted(set(case_refs) - self._named_in_db.keys())
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            with self.session.no_autoflush:
+                found = named(self.session, chunk)
+            for case_ref in chunk:
+                self._named_in_db[case_ref] = found.get(case_ref, frozenset())
+
     def presumed_aggressors(self, case_ref: str) -> frozenset[str]:
-        # Asked for every federal message of a batch: the database once per case and unit.
+        # Asked for every federal message of a batch: the database once per case and unit
+        # (at once for the whole batch after ``expect_named``).
         if case_ref not in self._named_in_db:
             with self.session.no_autoflush:
                 self._named_in_db[case_ref] = named_on(self.session, case_ref)

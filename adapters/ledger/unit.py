@@ -97,6 +97,13 @@ class SqlUnit(OrmRecords, FederalRecords, AggressorRecords):
             if rids:
                 self._expect_requests(rids)
 
+    def expect_cases(self, case_refs: Iterable[str]) -> None:
+        """Look up together the cases a batch names: their federal obligations and the
+        agencies named presumed aggressor on them (most cases have neither)."""
+        cases = set(case_refs)
+        FederalRecords.expect_cases(self, cases)
+        self.expect_named(cases)
+
     def _expect_deliveries(self, seqs: list[int]) -> None:
         recorded = self.session.exec(
             select(MessageRow.stream_seq).where(col(MessageRow.stream_seq).in_(seqs))

@@ -277,7 +277,8 @@ class LedgerUnit(Protocol):
     def save_board_session(self, record: BoardSessionRecord) -> None: ...
 
     def expect_cases(self, case_refs: Iterable[str]) -> None:
-        """A hint, like ``expect``: the batch may start or meet obligations on these cases."""
+        """A hint, like ``expect``: the batch may start or meet obligations on these cases, or
+        address agencies that may be named presumed aggressor on them."""
         ...
 
     def federal_obligations(self, case_ref: str) -> list[FederalObligation]:

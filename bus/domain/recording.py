@@ -115,7 +115,11 @@ def record_batch(
             [(m.source, m.id) for m in messages],
             [m.thread for m in messages if concerns_requests(m)],
         )
-        unit.expect_cases(m.subject for m in messages if m.subject and concerns_obligations(m))
+        unit.expect_cases(
+            m.subject
+            for m in messages
+            if m.subject and (concerns_obligations(m) or aggressors.checked(m, rules.registry))
+        )
         return [
             _record(unit, delivery, _moment(delivery, now), rules, message)
             for delivery, message in zip(deliveries, decoded, strict=True)
