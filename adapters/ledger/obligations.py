@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import case
@@ -55,20 +56,8 @@ class SqlObligations:
         for ob in found:
             levels = fired.get(_key(ob), frozenset())
             if len(levels) < len(LADDER):
-                result.append(
-                    Obligation(
-                        ob.request_id,
-                        ob.agency,
-                        ob.clock,
-                        ob.started_at,
-                        ob.due_at,
-                        ob.urgency,
-                        ob.case_ref,
-                        ob.commitment_id,
-                        levels,
-                        flagged.get(ob.case_ref or "", frozenset()),
-                    )
-                )
+                named_on_case = flagged.get(ob.case_ref or "", frozenset())
+                result.append(replace(ob, fired=levels, presumed_aggressors=named_on_case))
         return result
 
     def _unacknowledged(self, session: Session, now: datetime) -> list[Obligation]:
