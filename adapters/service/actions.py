@@ -68,13 +68,19 @@ class NoConsent(RefusalError, ValueError):
     code = "no_consent"
 
 
-def check_consent(ledger: SqlLedger, message: Envelope) -> None:
-    """Refuse now a Board summons the hub would refuse for want of consent."""
+def refuse_before_sending(ledger: SqlLedger, message: Envelope) -> None:
+    """Refuse now, in one read of the ledger, what the hub would refuse for its case: a Board
+    summons without consent, a message to an agency named presumed aggressor."""
+    with ledger.session() as session:
+        _check_consent(session, message)
+        _refuse_presumed_aggressors(session, message)
+
+
+def _check_consent(session: Session, message: Envelope) -> None:
     if not isinstance(message, BoardSummons):
         return
     case = message.subject
-    with ledger.session() as session:
-        consent = consents_for(session, [case]).get(case) if case is not None else None
+    consent = consents_for(session, [case]).get(case) if case is not None else None
     missing = uninvitable(case, message.recipients, consent, active_registry())
     if missing:
         raise NoConsent(no_consent_detail(case, missing))
@@ -92,11 +98,10 @@ class ToPresumedAggressor(RefusalError, ValueError):
         self.agencies = agencies
 
 
-def refuse_presumed_aggressors(ledger: SqlLedger, message: Envelope) -> None:
+def _refuse_presumed_aggressors(session: Session, message: Envelope) -> None:
     """Raise ``ToPresumedAggressor`` when ``message`` names a flagged recipient of its case."""
     registry = active_registry()
-    with ledger.session() as session:
-        case, barred = barred_recipients(session, message, registry)
+    case, barred = barred_recipients(session, message, registry)
     if case is not None and barred:
         raise ToPresumedAggressor(aggressors.refusal(case, barred, registry), case, barred)
 
@@ -130,8 +135,7 @@ async def publish(settings: Settings, message: Envelope) -> Sent:
     outbox = Outbox(ledger) if ledger is not None else None
     try:
         if ledger is not None:
-            await asyncio.to_thread(check_consent, ledger, message)
-            await asyncio.to_thread(refuse_presumed_aggressors, ledger, message)
+            await asyncio.to_thread(refuse_before_sending, ledger, message)
         if outbox is not None:
             await asyncio.to_thread(outbox.put, message)
         url = settings.running_nats_url()
