@@ -202,3 +202,28 @@ async def test_a_raw_summons_without_consent_is_refused_and_its_sender_told(
     with ledger.session() as s:
         [kept] = s.exec(select(DeadLetterRow)).all()
     assert (kept.reason, kept.message_id) == ("no_consent", unconsented.id)
+
+
+def test_an_agenda_asked_for_a_session_never_scheduled_is_an_error_not_an_empty_table(
+    tmp_path: Path,
+) -> None:
+    from adapters.settings import load_settings
+    from tests.cli_processes import invoke
+    from tests.ledgers import home_ledger
+
+    home = tmp_path / "home"
+    assert invoke(["db", "upgrade"], home).exit_code == 0
+    ledger = home_ledger(load_settings(home=home))
+    try:
+        stream = Stream()
+        data = {"session_id": "JG-2026-12", "scheduled_at": b.T0 + 8 * DAY, "venue": "CDMX"}
+        scheduled = BoardSessionScheduled(source="fed.board", time=b.T0, data=data)
+        [outcome] = record_batch(ledger, [stream.deliver(scheduled)], b.T0, b.RULES)
+        assert outcome.result is Result.RECORDED
+    finally:
+        ledger.close()
+    unknown = invoke(["board", "agenda", "--session", "JG-2099-01"], home)
+    assert unknown.exit_code == 2, unknown.output
+    said = " ".join(unknown.output.split())
+    assert "no Board session 'JG-2099-01' is scheduled; scheduled: JG-2026-12" in said
+    assert invoke(["board", "agenda", "--session", "JG-2026-12", "--json"], home).exit_code == 0

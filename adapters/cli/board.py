@@ -108,12 +108,18 @@ def board_agenda(
     the official invited (only with the beneficiary's consent), what is owed and for how long,
     and the items carried over from a session that passed with them unresolved."""
     from adapters import environment
-    from adapters.readmodel.board import agenda
+    from adapters.readmodel.board import agenda, session_ids
 
     chosen = session or session_id
     cutoff = environment.policy().board_cutoff()
     now = datetime.now(UTC)
     page = view.page
+    if chosen is not None:
+        known = view.query(session_ids)
+        if chosen not in known:
+            listed = ", ".join(known) or "none yet (`mechbus board schedule`)"
+            console.print(f"[red]no Board session {chosen!r} is scheduled; scheduled: {listed}[/]")
+            raise typer.Exit(2)
     rows = view.query(lambda s: agenda(s, now, cutoff, chosen, page.fetch, page.offset))
     table = cols.BOARD_DATA if view.as_json or view.as_csv else cols.BOARD_CLI
     view.show(rows, table, "Governing Board agenda")

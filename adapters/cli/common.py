@@ -177,6 +177,18 @@ def aware_time(value: str | None, option: str) -> datetime:
     return parsed
 
 
+def state_code(value: str, option: str, *, any_case: bool = False) -> str:
+    """``value`` (upper-cased with ``any_case``) if it is one of the 32 state codes; exit 2
+    saying what is valid otherwise."""
+    from schemas.registry import state_codes
+
+    code = value.upper() if any_case else value
+    if code not in state_codes():
+        console.print(f"[red]{option}: {value!r} is not a state code such as GRO, OAX or CMX[/]")
+        raise typer.Exit(2)
+    return code
+
+
 def month_window(month: str | None) -> tuple[datetime | None, datetime]:
     """``(since, asof)`` for a scorecard: the month given (YYYY-MM, up to now), else all time."""
     from adapters.readmodel.report import month_bounds

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from adapters.cli.common import Listing, aware_time, console, listing
+from adapters.cli.common import Listing, aware_time, console, listing, state_code
 from adapters.cli.options import HomeOpt, NatsOpt, PolicyOpt
 from adapters.cli.send import publish_new
 from adapters.readmodel import columns as cols
@@ -92,13 +92,9 @@ def incorporation(
 ) -> None:
     """A request for incorporation received: starts the Mechanism's clocks on the case."""
     from schemas.federal import IncorporationReceived
-    from schemas.registry import state_codes
 
-    if state not in state_codes():
-        console.print(f"[red]--state: {state!r} is not a state code such as GRO, OAX or CMX[/]")
-        raise typer.Exit(2)
     data: dict[str, object] = {
-        "state": state,
+        "state": state_code(state, "--state"),
         "received_at": aware_time(received_at, "--received-at"),
     }
     send_on_case(IncorporationReceived, case, unit, data, home, nats_url, urgent)

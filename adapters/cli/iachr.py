@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from adapters.cli import common
-from adapters.cli.common import Listing, console, listing
+from adapters.cli.common import Listing, console, listing, state_code
 from adapters.cli.options import HomeOpt, NatsOpt
 
 app = typer.Typer(
@@ -105,7 +105,7 @@ def iachr_register(
         "measure": number,
         "granted_on": granted_on,
         "notified_on": notified_on,
-        "state": state.upper(),
+        "state": state_code(state, "--state", any_case=True),
         "beneficiaries": beneficiaries,
         "case_ref": case,
     }
@@ -124,9 +124,6 @@ def iachr_list(
     from adapters.readmodel.iachr import MEASURES_CLI, iachr_measures
 
     page = view.page
-    rows = view.query(
-        lambda session: iachr_measures(
-            session, state.upper() if state else None, page.fetch, page.offset
-        )
-    )
+    only = state_code(state, "--state", any_case=True) if state else None
+    rows = view.query(lambda session: iachr_measures(session, only, page.fetch, page.offset))
     view.show(rows, MEASURES_CLI, "IACHR precautionary measures")

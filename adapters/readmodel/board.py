@@ -128,6 +128,12 @@ def agenda(
     return lines[offset:end]
 
 
+def session_ids(session: Session) -> list[str]:
+    """Every session the Board has scheduled, earliest first."""
+    query = select(BoardSessionRow.session_id).order_by(col(BoardSessionRow.scheduled_at))
+    return list(session.exec(query).all())
+
+
 def scheduled_at(session: Session, session_id: str | None) -> datetime | None:
     """When the session ``session_id`` is scheduled, if it is."""
     if session_id is None:
