@@ -29,6 +29,8 @@ DASHBOARD_SECRET = "MECHBUS_DASHBOARD_SECRET"
 AGENCIES = "MECHBUS_AGENCIES"  # a deployment's own agency registry (TOML)
 POLICY = "MECHBUS_POLICY"  # a deployment's own deadline policy (TOML)
 OFFICERS = "MECHBUS_OFFICERS"  # the Mechanism's staff count, for the caseload projection
+LANG = "MECHBUS_LANG"  # the command line's language: es (the default) or en
+LANGUAGES = ("es", "en")
 
 # nats-server reads the key as a config value: a leading letter keeps it a string.
 _STORE_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_-]{31,}")
@@ -62,6 +64,19 @@ def retention_days(environ: Mapping[str, str] = os.environ) -> float:
     if math.isfinite(value) and value >= 0:
         return value
     raise SettingsError(f"{RETENTION_DAYS} must be a number of days, 0 for forever; got {raw!r}")
+
+
+def language(given: str | None = None, environ: Mapping[str, str] = os.environ) -> str:
+    """The command line's language: ``--lang`` when given, else ``MECHBUS_LANG``, else es."""
+    origin, raw = ("--lang", given) if given else (LANG, text(LANG, environ))
+    if raw is None:
+        return LANGUAGES[0]
+    value = raw.strip().lower()
+    if value in LANGUAGES:
+        return value
+    raise SettingsError(
+        f"{origin}: {raw!r} is not a language of mechbus; choose es (español) or en (English)"
+    )
 
 
 def officers(environ: Mapping[str, str] = os.environ) -> int | None:

@@ -204,9 +204,7 @@ async def test_a_slow_endpoint_times_out_without_blocking_the_next_delivery(
         # (30 s), so the deadline covers one redelivery and the attempt number is not fixed
         await until(lambda: delivered(attempts(ledger, fast.id)), timeout=45.0)
         assert not server.release.is_set(), "the fast delivery waited for the slow endpoint"
-        assert [a[1] for a in attempts(ledger, fast.id)] == ["delivered"], attempts(
-            ledger, fast.id
-        )
+        assert [a[1] for a in attempts(ledger, fast.id)] == ["delivered"], attempts(ledger, fast.id)
         assert attempts(ledger, slow.id) in ([], [(1, "failed", False, None)])
         # the slow attempt times out, is retried after its backoff, and then goes through
         await until(lambda: attempts(ledger, slow.id)[:1] == [(1, "failed", False, None)])

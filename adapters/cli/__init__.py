@@ -33,6 +33,21 @@ app = typer.Typer(
     help="mechbus: the coordination bus of the Protection Mechanism.", no_args_is_help=True
 )
 
+
+@app.callback()
+def _language(
+    lang: str | None = typer.Option(
+        None,
+        "--lang",
+        metavar="es|en",
+        help="Language of the output: es (the default) or en; also MECHBUS_LANG.",
+    ),
+) -> None:
+    from adapters import environment, i18n
+
+    i18n.use(environment.language(lang))
+
+
 # Typer lists the commands in the order they are added, then the groups: kept as users know it.
 app.command()(running.demo)
 app.command()(running.up)

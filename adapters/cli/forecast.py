@@ -75,7 +75,7 @@ def forecast(
     try:
         result = project(history, staff)
     except ForecastRefused:
-        from adapters.dashboard.i18n import gettext, speaking
+        from adapters.i18n import gettext, speaking
         from adapters.readmodel.forecast_tables import TOO_SHORT
 
         with speaking("es"):
@@ -97,8 +97,8 @@ def forecast(
 def _tables(result: Forecast, source: str) -> None:
     from rich.table import Table
 
-    from adapters.dashboard.i18n import gettext as _
-    from adapters.dashboard.i18n import speaking
+    from adapters.i18n import gettext as _
+    from adapters.i18n import speaking
     from adapters.readmodel import forecast_tables as t
 
     with speaking("es"):

@@ -13,7 +13,8 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.middleware.sessions import SessionMiddleware
 
-from adapters.dashboard import commands, i18n, login, pages, projection
+from adapters import i18n
+from adapters.dashboard import commands, login, pages, projection
 from adapters.dashboard.auth import Accounts
 from adapters.dashboard.live import LedgerFeed
 from adapters.dashboard.web import CsrfFailed, Dashboard, Forbidden, LoginRequired, dash, render

@@ -12,10 +12,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from adapters.dashboard import i18n
+from adapters import i18n
 from adapters.dashboard.auth import User
-from adapters.dashboard.i18n import N_
 from adapters.dashboard.web import checked_form, dash, flash, lang_of, operator, safe_back
+from adapters.i18n import N_
 from adapters.service import actions
 from schemas.registry import active_registry
 

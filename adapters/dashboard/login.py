@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
-from adapters.dashboard import csrf, i18n
+from adapters import i18n
+from adapters.dashboard import csrf
 from adapters.dashboard.web import checked_form, dash, render, safe_back
 
 router = APIRouter()

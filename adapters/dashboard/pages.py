@@ -12,8 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from sqlmodel import Session
 
-from adapters import environment
-from adapters.dashboard import i18n
+from adapters import environment, i18n
 from adapters.dashboard.auth import User
 from adapters.dashboard.live import sse
 from adapters.dashboard.web import dash, lang_of, render, viewer

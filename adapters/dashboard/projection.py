@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from adapters.dashboard import i18n
+from adapters import i18n
 from adapters.dashboard.auth import User
 from adapters.dashboard.web import dash, lang_of, render, viewer
 from adapters.readmodel import forecast_tables as t

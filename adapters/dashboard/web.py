@@ -9,7 +9,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment
 
-from adapters.dashboard import csrf, i18n
+from adapters import i18n
+from adapters.dashboard import csrf
 from adapters.dashboard.auth import Accounts, Role, User
 from adapters.dashboard.live import LedgerFeed
 from adapters.ledger.store import SqlLedger

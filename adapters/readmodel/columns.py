@@ -52,7 +52,7 @@ def terminal(columns: Columns, *keys: str, **shown: Callable[[Any], object]) -> 
 
 
 def csv_text(rows: Sequence[object], cols: Sequence[Col]) -> str:
-    from adapters.dashboard.i18n import local_iso  # Babel: only the dashboard needs it
+    from adapters.i18n import local_iso  # Babel: only the dashboard needs it
 
     def plain(col: Col) -> Callable[[Any], object]:
         def value(row: Any) -> object:

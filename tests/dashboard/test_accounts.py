@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from adapters.cli import app as cli_app
 from adapters.dashboard.app import create_app
 from adapters.dashboard.auth import Accounts
-from adapters.dashboard.i18n import LOCALE_DIR
+from adapters.i18n import LOCALE_DIR
 from adapters.readmodel import columns
 from adapters.settings import load_settings
 from tests.dashboard.staff import PASSWORD, login

@@ -1,4 +1,8 @@
-"""Languages (Babel catalogues, Spanish by default), times in Mexico City, plain durations."""
+"""Languages (Babel catalogues, Spanish by default), times in Mexico City, plain durations.
+
+One catalogue for the dashboard and the command line: message ids are English, ``es`` is the
+Spanish catalogue (``locale/``). The dashboard renders each request in its session's language;
+the command line speaks the language of ``--lang`` or ``MECHBUS_LANG`` (``use``)."""
 
 from __future__ import annotations
 
@@ -10,7 +14,6 @@ from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime, format_timedelta
 from babel.support import NullTranslations, Translations
 
 LOCALE_DIR = Path(__file__).with_name("locale")
@@ -36,6 +39,17 @@ def pick(lang: str | None) -> str:
     return lang if lang in LANGUAGES else DEFAULT
 
 
+def use(lang: str) -> None:
+    """Speak ``lang`` from here on in this context (the command line, once per run)."""
+    if lang not in LANGUAGES:
+        raise ValueError(f"unknown language {lang!r}: choose one of {', '.join(LANGUAGES)}")
+    _current.set(lang)
+
+
+def current() -> str:
+    return _current.get()
+
+
 @contextmanager
 def speaking(lang: str) -> Iterator[NullTranslations]:
     """Render in ``lang``: templates' gettext reads it from this context variable, so two
@@ -51,6 +65,9 @@ def gettext(message: str) -> str:
     return translations(_current.get()).gettext(message)
 
 
+_ = gettext  # the usual name in the modules that speak to people
+
+
 def ngettext(singular: str, plural: str, n: int) -> str:
     return translations(_current.get()).ngettext(singular, plural, n)
 
@@ -59,6 +76,8 @@ def local_time(value: datetime | None, lang: str | None = None) -> str:
     """A time as staff read it: Mexico City, in the page's language (e.g. 3 dic 2026, 10:15)."""
     if value is None:
         return "—"
+    from babel.dates import format_datetime  # loaded only where a time is shown
+
     return format_datetime(value, "medium", tzinfo=ZONE, locale=pick(lang or _current.get()))
 
 
@@ -74,6 +93,8 @@ def hours_since(due: datetime) -> float:
 
 def duration(hours: float, lang: str | None = None) -> str:
     """A length of time in words ("3 horas", "2 días"), rounded as people say it."""
+    from babel.dates import format_timedelta
+
     return format_timedelta(
         timedelta(hours=abs(hours)), threshold=1.5, locale=pick(lang or _current.get())
     )
