@@ -367,3 +367,21 @@ class PresumedAggressorRow(SQLModel, table=True):
     lifted_by_role: str | None = Field(default=None, max_length=200)
     lifted_at: datetime | None = _time()
     lifted_message_id: str | None = Field(default=None, max_length=100, unique=True)
+
+
+class PersonalAccessRow(SQLModel, table=True):
+    """Each time a person's details were sought or shown: who (the account or the operator),
+    in which role, what they did (a search by name, a case opened with its people, a case file
+    printed with them), on which cases and how many matches. Never what was searched for: the
+    name a caseworker typed is personal data itself."""
+
+    __tablename__ = "personal_access"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _time(nullable=False, index=True)
+    actor: str = Field(max_length=100, index=True)
+    role: str = Field(max_length=40)
+    channel: str = Field(max_length=20)  # cli, dashboard
+    action: str = Field(max_length=40)  # person_search, case_personal, case_file_personal
+    case_refs: str = Field(default="", max_length=2000)  # space-separated, the cases touched
+    matches: int = 0
