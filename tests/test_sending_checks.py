@@ -6,6 +6,7 @@ request that passes is kept in the outbox, as `mechbus send` does while NATS is 
 
 from __future__ import annotations
 
+import shlex
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -188,3 +189,39 @@ def test_implement_by_beyond_the_legal_limit_or_past_is_refused(home: Path) -> N
     assert forced.exit_code == 0, forced.output
     [message] = outbox_messages(home)
     assert message.data.override_reason == REASON
+
+
+README = Path(__file__).parents[1] / "README.md"
+
+
+def readme_examples() -> list[tuple[list[str], int]]:
+    """The commands of the README's "Sending a request" block, each with the exit its comment
+    promises (2 when it says so, else 0)."""
+    text = README.read_text(encoding="utf-8")
+    block = text.split("### Sending a request", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    commands = block.replace("\\\n", " ").splitlines()
+    examples = []
+    for line in commands:
+        args = shlex.split(line, comments=True)
+        assert args[0] == "mechbus", line
+        examples.append((args[1:], 2 if "# exit 2" in line else 0))
+    return examples
+
+
+def test_the_readme_examples_do_what_they_say(home: Path) -> None:
+    examples = readme_examples()
+    assert len(examples) == 5 and [code for _, code in examples].count(2) == 1
+    for args, code in examples:
+        if "--implement-by" in args:  # the README's day, moved to within the 30 days from now
+            at = args.index("--implement-by") + 1
+            args[at] = (datetime.now(ZONE) + timedelta(days=14)).date().isoformat()
+        if "--force" in args:  # the record holds the case in Guerrero by now: it needs forcing
+            unforced = args[: args.index("--force")]
+            refused = invoke(unforced, home)
+            assert refused.exit_code == 2 and "está registrado en Guerrero" in said(refused)
+        done = invoke(args, home)
+        assert done.exit_code == code, (args, done.output)
+        record_outbox(home)
+    details = [event["detail"] for event in json_lines(["case", CASE], home)]
+    assert len(details) == 4
+    assert "es competente la Fiscalía de Veracruz" in details[-1]
