@@ -107,6 +107,8 @@ class RecallBody(Body):
 class UpdateBody(Body):
     changes: LongText
     implement_by: UtcDatetime | None = None
+    # Why the Mechanism asks for an implement_by beyond the request's legal limit (only then).
+    override_reason: ShortText | None = None
 
 
 class _Request(Envelope):

@@ -34,9 +34,10 @@ def outbox_messages(home: Path) -> list[Any]:
         ledger.close()
 
 
-def record_outbox(home: Path) -> None:
+def record_outbox(home: Path, rules: Any = None) -> None:
     """Record what waits in the outbox of ``home`` as the hub would, in order, and mark it
-    published: the ledger then holds it as if `mechbus up` had relayed it."""
+    published: the ledger then holds it as if `mechbus up` had relayed it. ``rules``: the
+    hub's (default: the shipped registry without deadlines)."""
     from datetime import UTC, datetime
 
     from adapters.ledger.outbox import Outbox
@@ -53,7 +54,7 @@ def record_outbox(home: Path) -> None:
             Delivery(subjects.routes(m, b.REGISTRY)[0][0], m.to_json(), seq)
             for seq, m in enumerate(messages, _last_seq(ledger) + 1)
         ]
-        outcomes = record_batch(ledger, batch, datetime.now(UTC), b.RULES)
+        outcomes = record_batch(ledger, batch, datetime.now(UTC), rules or b.RULES)
         assert all(o.result is Result.RECORDED for o in outcomes), outcomes
         for message in messages:
             Outbox(ledger).published(message.id)

@@ -225,3 +225,29 @@ def test_the_readme_examples_do_what_they_say(home: Path) -> None:
     details = [event["detail"] for event in json_lines(["case", CASE], home)]
     assert len(details) == 4
     assert "es competente la Fiscalía de Veracruz" in details[-1]
+
+
+def test_an_update_moves_the_date_only_within_the_request_s_legal_limit(home: Path) -> None:
+    from bus.domain.policy import Policy
+    from bus.domain.rules import Rules
+    from tests import builders as b
+
+    assert invoke(PATROL, home).exit_code == 0  # ordinary: 30 days from now
+    [request] = outbox_messages(home)
+    record_outbox(home, Rules(b.REGISTRY, Policy.load()))
+    update = ["send", "update", request.id, "--changes", "Se amplía el plazo de implementación."]
+    in_40_days = (datetime.now(ZONE) + timedelta(days=40)).date().isoformat()
+    beyond = invoke([*update, "--implement-by", in_40_days], home)
+    assert beyond.exit_code == 2, beyond.output
+    assert "es posterior al plazo legal" in said(beyond) and "--force" in said(beyond)
+    yesterday = (datetime.now(ZONE) - timedelta(days=1)).date().isoformat()
+    past = invoke([*update, "--implement-by", yesterday], home)
+    assert past.exit_code == 2 and "ya pasó" in said(past)
+    assert outbox_messages(home) == []
+    in_10_days = (datetime.now(ZONE) + timedelta(days=10)).date().isoformat()
+    assert invoke([*update, "--implement-by", in_10_days], home).exit_code == 0
+    forced = invoke([*update, "--implement-by", in_40_days, "--force", "--reason", REASON], home)
+    assert forced.exit_code == 0, forced.output
+    within, anyway = outbox_messages(home)
+    assert within.data.implement_by.astimezone(ZONE).date().isoformat() == in_10_days
+    assert within.data.override_reason is None and anyway.data.override_reason == REASON

@@ -34,6 +34,14 @@ ReasonOpt = Annotated[
         "--reason", help="Why it is sent anyway (with --force); recorded with the request."
     ),
 ]
+ImplementByOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--implement-by",
+        help="By when the agency must implement: a day (2026-12-15, the end of that day in "
+        "Mexico City) or a time with its zone; no later than the legal limit.",
+    ),
+]
 MunicipalityOpt = Annotated[
     str | None, typer.Option(help='Municipality, e.g. "Chilpancingo de los Bravo".')
 ]
@@ -171,14 +179,7 @@ def send_protection_measure(
         str, typer.Option(help="journalist | defender | relative | organisation")
     ] = "defender",
     municipality: MunicipalityOpt = None,
-    implement_by_: Annotated[
-        str | None,
-        typer.Option(
-            "--implement-by",
-            help="By when the agency must implement: a day (2026-12-15, the end of that day "
-            "in Mexico City) or a time with its zone; no later than the legal limit.",
-        ),
-    ] = None,
+    implement_by_: ImplementByOpt = None,
     iachr: IachrOpt = None,
     urgent: UrgentOpt = False,
     force: ForceOpt = False,
@@ -295,6 +296,8 @@ def _follow_up(
     home: Path | None,
     nats_url: str | None,
     ledger_url: str | None,
+    *,
+    forceable: bool = False,
 ) -> None:
     """A recall or update of an earlier request, to every recipient still concerned."""
     from pydantic import ValidationError
@@ -323,7 +326,7 @@ def _follow_up(
         message = cls.model_validate(fields)
     except ValidationError as exc:
         raise common.refuse(exc) from None
-    common.publish(settings, message)
+    common.publish(settings, message, forceable=forceable)
 
 
 @app.command("recall")
@@ -344,14 +347,24 @@ def send_recall(
 def send_update(
     request_id: Annotated[str, typer.Argument(help="The request to update.")],
     changes: Annotated[str, typer.Option(help="What changed.")],
+    implement_by_: ImplementByOpt = None,
+    force: ForceOpt = False,
+    reason: ReasonOpt = None,
     home: HomeOpt = None,
     nats_url: NatsOpt = None,
     ledger_url: LedgerOpt = None,
 ) -> None:
-    """Tell the recipients of a request what changed in it."""
+    """Tell the recipients of a request what changed in it (a protection measure's new date
+    to implement by, too: no later than its legal limit)."""
     from schemas.requests import RequestUpdate
 
-    _follow_up(RequestUpdate, request_id, {"changes": changes}, home, nats_url, ledger_url)
+    override = override_reason(force, reason)
+    data: dict[str, object] = {"changes": changes}
+    if (by := implement_by(implement_by_)) is not None:
+        data["implement_by"] = by
+    if override is not None:
+        data["override_reason"] = override
+    _follow_up(RequestUpdate, request_id, data, home, nats_url, ledger_url, forceable=True)
 
 
 @app.command("file")

@@ -226,3 +226,9 @@ def case_states(session: Session, case_ref: str | None) -> frozenset[str]:
     )
     found.update(state for state in incorporated if state)
     return frozenset(found)
+
+
+def recorded_legal_limit(session: Session, request_id: str | None) -> datetime | None:
+    """The legal limit the ledger recorded for a request (protection measures only)."""
+    request = session.get(RequestRow, request_id) if request_id is not None else None
+    return request.legal_limit if request is not None else None

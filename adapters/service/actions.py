@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from nats.aio.client import Client
@@ -20,7 +21,7 @@ from adapters.ledger.obligations import SqlObligations
 from adapters.ledger.outbox import Outbox
 from adapters.ledger.store import SqlLedger
 from adapters.readmodel import placements
-from adapters.readmodel.cases import case_states
+from adapters.readmodel.cases import case_states, recorded_legal_limit
 from adapters.readmodel.dead_letters import recorded_or_refused
 from adapters.readmodel.placements import PlacementLine
 from adapters.service import compose
@@ -32,7 +33,7 @@ from bus.domain.capacity import ShelterCapacity
 from bus.domain.errors import RefusalError, TransportError
 from bus.domain.federal import HUB
 from bus.domain.ladder import Obligation, fire_now, rung_message
-from bus.domain.legal_limit import implement_by_problem
+from bus.domain.legal_limit import date_problem, implement_by_problem
 from bus.domain.policy import LADDER, Clock
 from bus.domain.streams import StreamSpec
 from bus.runtime import jetstream
@@ -41,7 +42,12 @@ from bus.runtime.jetstream import PublishError
 from schemas.capacity import PlacementConfirmed
 from schemas.envelope import Envelope
 from schemas.registry import active_registry
-from schemas.requests import BoardSummons, ProtectionMeasureRequest, RelocationBody
+from schemas.requests import (
+    BoardSummons,
+    ProtectionMeasureRequest,
+    RelocationBody,
+    RequestUpdate,
+)
 from schemas.tracking import EscalationLevel
 
 
@@ -77,19 +83,26 @@ def refuse_before_sending(
     """Refuse now, in one read of the ledger, what the hub would refuse for its case (a Board
     summons without consent, a message to an agency named presumed aggressor), and a request
     addressed against the rules (an agency of the wrong kind, or of another state than its
-    case) or asking for a date that has passed or is beyond the legal limit. An override
-    reason in the request lets the addressing and the legal limit pass; nothing else."""
-    _check_implement_by(message, now or datetime.now(UTC))
+    case) or asking for a date to implement by that has passed or is beyond the legal limit
+    (of a new protection measure, or of the request an update is about). An override reason
+    in the message lets the addressing and the legal limit pass; nothing else."""
+    now = now or datetime.now(UTC)
     with ledger.session() as session:
+        _check_implement_by(session, message, now)
         _check_consent(session, message)
         _refuse_presumed_aggressors(session, message)
         _check_addressing(session, message)
 
 
-def _check_implement_by(message: Envelope, now: datetime) -> None:
-    if not isinstance(message, ProtectionMeasureRequest) or message.data.implement_by is None:
+def _check_implement_by(session: Session, message: Envelope, now: datetime) -> None:
+    if isinstance(message, ProtectionMeasureRequest) and message.data.implement_by is not None:
+        problem = implement_by_problem(message, now, environment.policy())
+    elif isinstance(message, RequestUpdate) and message.data.implement_by is not None:
+        request = message.correlation_id
+        limit = partial(recorded_legal_limit, session, request)
+        problem = date_problem(message.data.implement_by, now, limit)
+    else:
         return  # no date to judge: the deployment's policy is not even read
-    problem = implement_by_problem(message, now, environment.policy())
     if problem is None:
         return
     refused = ImplementByRefused(problem)

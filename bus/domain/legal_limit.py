@@ -10,6 +10,7 @@ flagged, and chased at the limit rather than at the date it promised.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -102,10 +103,17 @@ def implement_by_problem(
     """
     if not isinstance(message, ProtectionMeasureRequest) or message.data.implement_by is None:
         return None
-    due = message.data.implement_by
+    return date_problem(message.data.implement_by, now, lambda: legal_limit(message, now, policy))
+
+
+def date_problem(
+    due: datetime, now: datetime, limit: Callable[[], datetime | None]
+) -> ImplementByProblem | None:
+    """Why ``due`` cannot be asked for ``now`` under the legal limit ``limit()`` (looked up only
+    for a date in the future): it has passed, or it is later than the limit."""
     if due <= now:
         return ImplementByProblem(DateProblem.PAST, due, None)
-    limit = legal_limit(message, now, policy)
-    if beyond(due, limit):
-        return ImplementByProblem(DateProblem.BEYOND, due, limit)
+    latest = limit()
+    if beyond(due, latest):
+        return ImplementByProblem(DateProblem.BEYOND, due, latest)
     return None
