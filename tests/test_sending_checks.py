@@ -7,6 +7,7 @@ request that passes is kept in the outbox, as `mechbus send` does while NATS is 
 from __future__ import annotations
 
 import shlex
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 
 from adapters.i18n import ZONE
-from tests.cli_processes import SEND_PATROL, invoke, json_lines
+from tests.cli_processes import SEND_PATROL, invoke, json_lines, run, running_up
 from tests.ledgers import outbox_messages, record_outbox
 
 CASE = "MPDDHP-2026-0412"
@@ -251,3 +252,24 @@ def test_an_update_moves_the_date_only_within_the_request_s_legal_limit(home: Pa
     within, anyway = outbox_messages(home)
     assert within.data.implement_by.astimezone(ZONE).date().isoformat() == in_10_days
     assert within.data.override_reason is None and anyway.data.override_reason == REASON
+
+
+@pytest.mark.e2e
+def test_on_a_running_bus_the_forced_request_is_recorded_with_its_reason(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with running_up(home):
+        first = run([*PATROL, "--urgent"], home)
+        assert first.returncode == 0 and "published" in first.stdout, first.stdout + first.stderr
+        deadline = time.monotonic() + 30
+        while len(json_lines(["case", CASE], home)) < 1:
+            assert time.monotonic() < deadline, "the measure was not recorded"
+        ask = [*INVESTIGATE, "--to", "ver.prosecutor"]
+        refused = run(ask, home)  # the hub recorded the case in Guerrero
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        assert "está registrado en Guerrero" in " ".join(refused.stdout.split())
+        forced = run([*ask, "--force", "--reason", REASON], home)
+        assert forced.returncode == 0 and "published" in forced.stdout, forced.stdout
+        while len(events := json_lines(["case", CASE], home)) < 2:
+            assert time.monotonic() < deadline, "the forced request was not recorded"
+    assert events[1]["to"] == "ver.prosecutor"
+    assert f"override_reason: {REASON}" in events[1]["detail"]
