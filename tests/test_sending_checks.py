@@ -273,3 +273,26 @@ def test_on_a_running_bus_the_forced_request_is_recorded_with_its_reason(tmp_pat
             assert time.monotonic() < deadline, "the forced request was not recorded"
     assert events[1]["to"] == "ver.prosecutor"
     assert f"override_reason: {REASON}" in events[1]["detail"]
+
+
+def test_a_relocation_goes_to_shelters_only(home: Path) -> None:
+    relocate = [
+        "relocate",
+        "--case",
+        CASE,
+        "--people",
+        "2",
+        "--origin-state",
+        "GRO",
+        "--earliest",
+        (datetime.now(ZONE) + timedelta(days=3)).date().isoformat(),
+        "--days",
+        "90",
+    ]
+    refused = invoke([*relocate, "--shelter", "gro.government"], home)
+    assert refused.exit_code == 2, refused.output
+    assert "Una solicitud de reubicación se dirige a una casa refugio" in said(refused)
+    assert "--force" not in said(refused)  # relocate has no --force: nothing to suggest
+    assert outbox_messages(home) == []
+    sent = invoke([*relocate, "--shelter", "shelter.casa-norte"], home)  # Nuevo León: exempt
+    assert sent.exit_code == 0, sent.output
