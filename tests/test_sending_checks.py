@@ -296,3 +296,12 @@ def test_a_relocation_goes_to_shelters_only(home: Path) -> None:
     assert outbox_messages(home) == []
     sent = invoke([*relocate, "--shelter", "shelter.casa-norte"], home)  # Nuevo León: exempt
     assert sent.exit_code == 0, sent.output
+
+
+def test_the_state_of_a_measure_is_a_state_code(home: Path) -> None:
+    at = PATROL.index("GRO")
+    refused = invoke([*PATROL[:at], "XXX", *PATROL[at + 1 :]], home)
+    assert refused.exit_code == 2 and "'XXX' is not a state code such as GRO" in said(refused)
+    assert invoke([*PATROL[:at], "gro", *PATROL[at + 1 :]], home).exit_code == 0
+    [sent] = outbox_messages(home)
+    assert sent.data.state == "GRO"

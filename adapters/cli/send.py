@@ -191,6 +191,7 @@ def send_protection_measure(
     from schemas.requests import ProtectionMeasureRequest
 
     override = override_reason(force, reason)
+    state = common.state_code(state, "--state", any_case=True)
     data: dict[str, object] = {
         "measures": measure,
         "beneficiary_role": role,

@@ -86,12 +86,22 @@ def institution(agency: Agency, *, with_state: bool = True) -> str:
     after the institution's when asked and when the agency has one."""
     parts = [agency.name]
     if with_state and agency.state is not None:
-        parts.append(state_name(agency.state))
+        parts.append(_state(agency.state))
     return f"{agency.id} ({', '.join(parts)})"
 
 
+def _state(code: str | None) -> str:
+    """A state's name; a code no state has (a deployment's own registry) as it is."""
+    if code is None:
+        return "—"
+    try:
+        return state_name(code)
+    except KeyError:
+        return code
+
+
 def _states(codes: Iterable[str]) -> str:
-    return ", ".join(state_name(code) for code in codes)
+    return ", ".join(_state(code) for code in codes)
 
 
 def _valid(agencies: tuple[Agency, ...]) -> str:
@@ -113,7 +123,7 @@ def _problem(message_type: str, problem: Misaddressed, case: str | None) -> str:
         return _("{rule}. Recipient given: {agency}, {kind}.").format(**values)
     values = {
         "agency": institution(given, with_state=False),
-        "state": state_name(given.state) if given.state else "—",
+        "state": _state(given.state),
         "expected": _states(problem.states),
         "case": case or "",
     }
