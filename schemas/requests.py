@@ -24,7 +24,15 @@ from schemas.measures import MeasureKind as MeasureKind
 from schemas.registry import FEDERAL_KINDS, AgencyKind
 
 
-class ProtectionMeasureBody(Body):
+class _OpeningBody(Body):
+    """What every request that opens a thread may carry besides its own fields."""
+
+    # Why the Mechanism sent it although the addressing rules expected another kind or state
+    # of recipient, or it asks for a date beyond the legal limit (set only then; no names).
+    override_reason: ShortText | None = None
+
+
+class ProtectionMeasureBody(_OpeningBody):
     measures: tuple[MeasureKind, ...] = Field(min_length=1)
     beneficiary_role: BeneficiaryRole
     state: StateCode
@@ -41,9 +49,11 @@ class ProtectionMeasureBody(Body):
     personal: PersonalDetails | None = None
 
 
-class InvestigationBody(Body):
+class InvestigationBody(_OpeningBody):
     aggression: ShortText
     occurred_on: Day | None = None
+    # where the aggression happened, so the prosecutor knows which of its offices acts
+    municipality: ShortText | None = None
     facts_summary: LongText
     investigation_file: ShortText | None = None
     steps_requested: tuple[ShortText, ...] = ()
@@ -51,12 +61,12 @@ class InvestigationBody(Body):
     personal: PersonalDetails | None = None
 
 
-class InformationBody(Body):
+class InformationBody(_OpeningBody):
     question: LongText
     answer_by: UtcDatetime | None = None
 
 
-class BoardSummonsBody(Body):
+class BoardSummonsBody(_OpeningBody):
     session_id: SessionId
     session_at: UtcDatetime
     venue: ShortText
@@ -64,7 +74,7 @@ class BoardSummonsBody(Body):
     authority_summoned: ShortText
 
 
-class RelocationBody(Body):
+class RelocationBody(_OpeningBody):
     people: int = Field(ge=1, le=50)
     adults: int = Field(ge=0, le=50)
     children: int = Field(ge=0, le=50)
@@ -83,7 +93,7 @@ class RelocationBody(Body):
         return self
 
 
-class ImplementationMeetingBody(Body):
+class ImplementationMeetingBody(_OpeningBody):
     meeting_at: UtcDatetime
     venue: ShortText
     agenda: tuple[ShortText, ...] = Field(min_length=1)
@@ -97,6 +107,8 @@ class RecallBody(Body):
 class UpdateBody(Body):
     changes: LongText
     implement_by: UtcDatetime | None = None
+    # Why the Mechanism asks for an implement_by beyond the request's legal limit (only then).
+    override_reason: ShortText | None = None
 
 
 class _Request(Envelope):

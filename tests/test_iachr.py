@@ -25,7 +25,7 @@ from schemas.tracking import Rejected, RejectionReason
 from tests import builders as b
 from tests.cli_processes import invoke, json_lines
 from tests.fakes import MemoryLedger
-from tests.ledgers import home_ledger
+from tests.ledgers import outbox_messages, record_outbox
 
 NOW = b.T0 + timedelta(minutes=1)
 TODAY = NOW.date()
@@ -292,14 +292,14 @@ def test_send_with_a_bad_mc_number_is_refused_saying_the_format(home: Path, bad:
 
 def test_send_linked_to_a_measure_of_another_state_warns_and_sends(home: Path) -> None:
     assert invoke([*REGISTER, "--state", "OAX"], home).exit_code == 0  # kept in the outbox
-    _record_outbox(home)
+    record_outbox(home)
     sent = invoke([*PATROL, "--iachr", "mc-123-24"], home)
     assert sent.exit_code == 0, sent.output
     assert "warning: MC-123-24 is registered in OAX" in _said(sent)
     unknown = invoke([*INVESTIGATE, "--iachr", "MC-9-25"], home)
     assert unknown.exit_code == 0 and "sin registrar" in _said(unknown)
     assert "warning" not in _said(unknown)
-    linked_to = [m.data.iachr_precautionary_measure for m in _outbox_messages(home)]
+    linked_to = [m.data.iachr_precautionary_measure for m in outbox_messages(home)]
     assert linked_to == ["MC-123-24", "MC-9-25"]
 
 
@@ -357,7 +357,7 @@ def test_register_list_and_the_agenda_with_both_dates(home: Path) -> None:
     registered = invoke([*REGISTER, "--state", "GRO", "--case", "MPDDHP-2026-0412"], home)
     assert registered.exit_code == 0, registered.output
     assert invoke([*PATROL, "--iachr", "MC-123-24"], home).exit_code == 0
-    _record_outbox(home)
+    record_outbox(home)
     [row] = json_lines(["iachr", "list"], home)
     assert row == {
         "measure": "MC-123-24",
@@ -379,34 +379,6 @@ def test_register_list_and_the_agenda_with_both_dates(home: Path) -> None:
 
 # The hub is not running in these tests: what `send` kept in the outbox is recorded as the hub
 # would record it from the stream.
-
-
-def _outbox_messages(home: Path) -> list[Any]:
-    from adapters.ledger.outbox import Outbox
-    from adapters.settings import load_settings
-
-    ledger = home_ledger(load_settings(home=home))
-    try:
-        return Outbox(ledger)._next(100)
-    finally:
-        ledger.close()
-
-
-def _record_outbox(home: Path) -> None:
-    from adapters.ledger.outbox import Outbox
-    from adapters.settings import load_settings
-
-    messages = _outbox_messages(home)
-    ledger = home_ledger(load_settings(home=home))
-    try:
-        stream = Stream()
-        batch = [stream.deliver(m) for m in messages]
-        outcomes = record_batch(ledger, batch, datetime.now(UTC), b.RULES)
-        assert all(o.result is Result.RECORDED for o in outcomes), outcomes
-        for message in messages:
-            Outbox(ledger).published(message.id)
-    finally:
-        ledger.close()
 
 
 def test_a_number_recorded_in_the_looser_form_of_before_stays_readable() -> None:

@@ -89,13 +89,23 @@ def refuse(exc: ValidationError) -> typer.Exit:
 
 
 @contextlib.contextmanager
-def publishing() -> Iterator[None]:
+def publishing(forceable: bool = False) -> Iterator[None]:
     """A publish's failures as the user reads them: no server, no consent for a Board summons or
-    a recipient named presumed aggressor on the case (exit 2), refused by the bus (exit 1)."""
+    a recipient named presumed aggressor on the case, a request addressed against the rules or
+    beyond the legal limit (exit 2; ``forceable``: say how to send that anyway), refused by the
+    bus (exit 1)."""
+    from adapters.i18n import _
     from adapters.service import actions
+    from adapters.service.addressing import ImplementByRefused, MisaddressedRequest
 
     try:
         yield
+    except (MisaddressedRequest, ImplementByRefused) as exc:
+        console.print(_("Not sent: {why}").format(why=exc), style="red", markup=False)
+        if forceable and getattr(exc, "overridable", True):
+            hint = _('To send it anyway: --force --reason "WHY" (recorded with the request).')
+            console.print(hint, markup=False)
+        raise typer.Exit(2) from None
     except actions.NoServer as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from None
@@ -108,11 +118,11 @@ def publishing() -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
-def publish(chosen: Settings, message: Envelope) -> None:
+def publish(chosen: Settings, message: Envelope, *, forceable: bool = False) -> None:
     """Publish ``message`` (a federal one through the outbox: ``actions.publish``)."""
     from adapters.service import actions
 
-    with publishing():
+    with publishing(forceable):
         sent = asyncio.run(actions.publish(chosen, message))
     if sent.kept_because is not None:
         console.print(

@@ -20,18 +20,50 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Publish one request to an agency.", no_args_is_help=True)
 
+ForceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Send although the recipient's kind or state, or --implement-by, breaks the "
+        "rules; needs --reason.",
+    ),
+]
+ReasonOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--reason", help="Why it is sent anyway (with --force); recorded with the request."
+    ),
+]
+ImplementByOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--implement-by",
+        help="By when the agency must implement: a day (2026-12-15, the end of that day in "
+        "Mexico City) or a time with its zone; no later than the legal limit.",
+    ),
+]
+MunicipalityOpt = Annotated[
+    str | None, typer.Option(help='Municipality, e.g. "Chilpancingo de los Bravo".')
+]
+
 
 def publish_new(
-    cls: type[Envelope], fields: dict[str, object], home: Path | None, nats_url: str | None
+    cls: type[Envelope],
+    fields: dict[str, object],
+    home: Path | None,
+    nats_url: str | None,
+    *,
+    forceable: bool = False,
 ) -> None:
-    """Validate a message the Mechanism starts and publish it (nothing is sent if invalid)."""
+    """Validate a message the Mechanism starts and publish it (nothing is sent if invalid);
+    ``forceable``: the command takes --force, so a refusal says how to send it anyway."""
     from pydantic import ValidationError
 
     try:
         message = cls.model_validate(fields)
     except ValidationError as exc:
         raise common.refuse(exc) from None
-    common.publish(common.settings(home, nats_url), message)
+    common.publish(common.settings(home, nats_url), message, forceable=forceable)
 
 
 def send_request(
@@ -42,16 +74,91 @@ def send_request(
     data: Mapping[str, object],
     home: Path | None,
     nats_url: str | None,
+    *,
+    override: str | None = None,
+    forceable: bool = False,
 ) -> None:
+    """Publish a request of ``cls``; ``override``: the reason staff gave to send it against
+    the addressing rules or the legal limit (recorded in its ``data.override_reason``)."""
+    body = dict(data)
+    if override is not None:
+        body["override_reason"] = override
     fields = {
         "source": "fed.mechanism",
         "time": datetime.now(UTC),
         "subject": case,
         "recipients": tuple(to),
         "urgency": "urgent" if urgent else "ordinary",
-        "data": data,
+        "data": body,
     }
-    publish_new(cls, fields, home, nats_url)
+    publish_new(cls, fields, home, nats_url, forceable=forceable)
+
+
+def override_reason(force: bool, reason: str | None) -> str | None:
+    """The reason to record with --force, or None without it; exit 2 when one comes without
+    the other, or the reason is blank."""
+    from adapters.i18n import _
+
+    given = reason.strip() if reason is not None else None
+    if force and not given:
+        console.print(
+            _('--force needs --reason "WHY": the reason is recorded with the request.'),
+            style="red",
+            markup=False,
+        )
+        raise typer.Exit(2)
+    if given is not None and not force:
+        console.print(
+            _("--reason goes with --force: give both, or neither."),
+            style="red",
+            markup=False,
+        )
+        raise typer.Exit(2)
+    return given
+
+
+def municipality_of(value: str | None) -> str | None:
+    """The municipality given, trimmed; exit 2 when it is blank."""
+    from adapters.i18n import _
+
+    if value is None:
+        return None
+    if not value.strip():
+        console.print(
+            _('--municipality: give the municipality\'s name, e.g. "Chilpancingo de los Bravo".'),
+            style="red",
+            markup=False,
+        )
+        raise typer.Exit(2)
+    return value.strip()
+
+
+def implement_by(value: str | None) -> datetime | None:
+    """--implement-by as a moment: a day (YYYY-MM-DD: the end of that day in Mexico City) or
+    a date and time with its time zone; exit 2 otherwise."""
+    from datetime import date, time
+
+    from adapters.i18n import ZONE, _
+
+    if value is None:
+        return None
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        pass
+    else:
+        return datetime.combine(day, time(23, 59), ZONE)
+    if "T" not in value and " " not in value:
+        console.print(
+            _(
+                "--implement-by: {value!r} is not a date (2026-12-15) or a date and time with "
+                "its time zone (2026-12-15T18:00-06:00)."
+            ).format(value=value),
+            style="red",
+            markup=False,
+        )
+        raise typer.Exit(2)
+    return common.aware_time(value, "--implement-by")
 
 
 def _linked(iachr: str, states: set[str], home: Path | None, nats_url: str | None) -> str:
@@ -71,23 +178,43 @@ def send_protection_measure(
     role: Annotated[
         str, typer.Option(help="journalist | defender | relative | organisation")
     ] = "defender",
+    municipality: MunicipalityOpt = None,
+    implement_by_: ImplementByOpt = None,
     iachr: IachrOpt = None,
     urgent: UrgentOpt = False,
+    force: ForceOpt = False,
+    reason: ReasonOpt = None,
     home: HomeOpt = None,
     nats_url: NatsOpt = None,
 ) -> None:
     """Ask a state government to implement protection measures."""
     from schemas.requests import ProtectionMeasureRequest
 
+    override = override_reason(force, reason)
+    state = common.state_code(state, "--state", any_case=True)
     data: dict[str, object] = {
         "measures": measure,
         "beneficiary_role": role,
         "state": state,
         "instructions": instructions,
     }
+    if (where := municipality_of(municipality)) is not None:
+        data["municipality"] = where
+    if (by := implement_by(implement_by_)) is not None:
+        data["implement_by"] = by
     if iachr is not None:
         data["iachr_precautionary_measure"] = _linked(iachr, {state.upper()}, home, nats_url)
-    send_request(ProtectionMeasureRequest, to, case, urgent, data, home, nats_url)
+    send_request(
+        ProtectionMeasureRequest,
+        to,
+        case,
+        urgent,
+        data,
+        home,
+        nats_url,
+        override=override,
+        forceable=True,
+    )
 
 
 @app.command("investigation")
@@ -97,8 +224,11 @@ def send_investigation(
     aggression: Annotated[str, typer.Option(help="The aggression to investigate.")],
     facts: Annotated[str, typer.Option(help="Summary of the facts (no names).")],
     step: Annotated[list[str] | None, typer.Option(help="Step requested (repeatable).")] = None,
+    municipality: MunicipalityOpt = None,
     iachr: IachrOpt = None,
     urgent: UrgentOpt = False,
+    force: ForceOpt = False,
+    reason: ReasonOpt = None,
     home: HomeOpt = None,
     nats_url: NatsOpt = None,
 ) -> None:
@@ -106,16 +236,29 @@ def send_investigation(
     from schemas.registry import active_registry
     from schemas.requests import InvestigationRequest
 
+    override = override_reason(force, reason)
     data: dict[str, object] = {
         "aggression": aggression,
         "facts_summary": facts,
         "steps_requested": step or [],
     }
+    if (where := municipality_of(municipality)) is not None:
+        data["municipality"] = where
     if iachr is not None:
         registry = active_registry()
         states = {s for a in to if a in registry and (s := registry[a].state)}
         data["iachr_precautionary_measure"] = _linked(iachr, states, home, nats_url)
-    send_request(InvestigationRequest, to, case, urgent, data, home, nats_url)
+    send_request(
+        InvestigationRequest,
+        to,
+        case,
+        urgent,
+        data,
+        home,
+        nats_url,
+        override=override,
+        forceable=True,
+    )
 
 
 @app.command("information")
@@ -124,14 +267,27 @@ def send_information(
     case: CaseOpt,
     question: Annotated[str, typer.Option(help="What the Mechanism needs to know.")],
     urgent: UrgentOpt = False,
+    force: ForceOpt = False,
+    reason: ReasonOpt = None,
     home: HomeOpt = None,
     nats_url: NatsOpt = None,
 ) -> None:
     """Ask an agency for information."""
     from schemas.requests import InformationRequest
 
+    override = override_reason(force, reason)
     data = {"question": question}
-    send_request(InformationRequest, to, case, urgent, data, home, nats_url)
+    send_request(
+        InformationRequest,
+        to,
+        case,
+        urgent,
+        data,
+        home,
+        nats_url,
+        override=override,
+        forceable=True,
+    )
 
 
 def _follow_up(
@@ -141,6 +297,8 @@ def _follow_up(
     home: Path | None,
     nats_url: str | None,
     ledger_url: str | None,
+    *,
+    forceable: bool = False,
 ) -> None:
     """A recall or update of an earlier request, to every recipient still concerned."""
     from pydantic import ValidationError
@@ -169,7 +327,7 @@ def _follow_up(
         message = cls.model_validate(fields)
     except ValidationError as exc:
         raise common.refuse(exc) from None
-    common.publish(settings, message)
+    common.publish(settings, message, forceable=forceable)
 
 
 @app.command("recall")
@@ -190,14 +348,24 @@ def send_recall(
 def send_update(
     request_id: Annotated[str, typer.Argument(help="The request to update.")],
     changes: Annotated[str, typer.Option(help="What changed.")],
+    implement_by_: ImplementByOpt = None,
+    force: ForceOpt = False,
+    reason: ReasonOpt = None,
     home: HomeOpt = None,
     nats_url: NatsOpt = None,
     ledger_url: LedgerOpt = None,
 ) -> None:
-    """Tell the recipients of a request what changed in it."""
+    """Tell the recipients of a request what changed in it (a protection measure's new date
+    to implement by, too: no later than its legal limit)."""
     from schemas.requests import RequestUpdate
 
-    _follow_up(RequestUpdate, request_id, {"changes": changes}, home, nats_url, ledger_url)
+    override = override_reason(force, reason)
+    data: dict[str, object] = {"changes": changes}
+    if (by := implement_by(implement_by_)) is not None:
+        data["implement_by"] = by
+    if override is not None:
+        data["override_reason"] = override
+    _follow_up(RequestUpdate, request_id, data, home, nats_url, ledger_url, forceable=True)
 
 
 @app.command("file")

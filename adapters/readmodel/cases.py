@@ -10,8 +10,14 @@ from datetime import datetime
 
 from sqlmodel import Session, col, or_, select
 
-from adapters.ledger.tables import CommitmentRow, MessageRow, RecipientRow, RequestRow
-from bus.domain import subjects
+from adapters.ledger.tables import (
+    CommitmentRow,
+    FederalObligationRow,
+    MessageRow,
+    RecipientRow,
+    RequestRow,
+)
+from bus.domain import addressing, subjects
 from bus.domain.agenda import AgendaItem, OpenItem, agenda
 from bus.domain.federal import HUB
 from bus.domain.legal_limit import BEYOND_THE_LEGAL_LIMIT, beyond
@@ -83,6 +89,7 @@ def _beyond_the_limit(session: Session, made: list[MessageRow]) -> set[tuple[str
 
 
 _DETAIL_FIELDS = (
+    "override_reason",  # first: a request sent against the addressing rules says why
     "official_role",
     "reason_code",
     "action",
@@ -196,3 +203,32 @@ def timeline(session: Session, thread_ids: Iterable[str]) -> list[TimelineLine]:
         TimelineLine(m.stream_seq, m.recorded_at, m.source, m.type, m.thread_id)
         for m in session.exec(query)
     ]
+
+
+def case_states(session: Session, case_ref: str | None) -> frozenset[str]:
+    """The states the ledger records the case in: those its requests name (a protection
+    measure's state, the state a relocation leaves) and the state of its incorporation."""
+    if case_ref is None:
+        return frozenset()
+    found: set[str] = set()
+    requests = session.exec(
+        select(MessageRow.type, MessageRow.body).where(
+            MessageRow.case_ref == case_ref,
+            col(MessageRow.type).in_(sorted(addressing.STATE_FIELDS)),
+        )
+    )
+    for message_type, body in requests:
+        state = addressing.declared_state(message_type, json.loads(body).get("data", {}))
+        if state:
+            found.add(state)
+    incorporated = session.exec(
+        select(FederalObligationRow.state).where(FederalObligationRow.case_ref == case_ref)
+    )
+    found.update(state for state in incorporated if state)
+    return frozenset(found)
+
+
+def recorded_legal_limit(session: Session, request_id: str | None) -> datetime | None:
+    """The legal limit the ledger recorded for a request (protection measures only)."""
+    request = session.get(RequestRow, request_id) if request_id is not None else None
+    return request.legal_limit if request is not None else None

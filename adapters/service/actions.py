@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from nats.aio.client import Client
@@ -20,16 +21,19 @@ from adapters.ledger.obligations import SqlObligations
 from adapters.ledger.outbox import Outbox
 from adapters.ledger.store import SqlLedger
 from adapters.readmodel import placements
+from adapters.readmodel.cases import case_states, recorded_legal_limit
 from adapters.readmodel.dead_letters import recorded_or_refused
 from adapters.readmodel.placements import PlacementLine
 from adapters.service import compose
+from adapters.service.addressing import ImplementByRefused, MisaddressedRequest
 from adapters.settings import Settings
-from bus.domain import aggressors, subjects
+from bus.domain import addressing, aggressors, subjects
 from bus.domain.board import BoardPlan, no_consent_detail, uninvitable
 from bus.domain.capacity import ShelterCapacity
 from bus.domain.errors import RefusalError, TransportError
 from bus.domain.federal import HUB
 from bus.domain.ladder import Obligation, fire_now, rung_message
+from bus.domain.legal_limit import date_problem, implement_by_problem
 from bus.domain.policy import LADDER, Clock
 from bus.domain.streams import StreamSpec
 from bus.runtime import jetstream
@@ -38,7 +42,12 @@ from bus.runtime.jetstream import PublishError
 from schemas.capacity import PlacementConfirmed
 from schemas.envelope import Envelope
 from schemas.registry import active_registry
-from schemas.requests import BoardSummons, RelocationBody
+from schemas.requests import (
+    BoardSummons,
+    ProtectionMeasureRequest,
+    RelocationBody,
+    RequestUpdate,
+)
 from schemas.tracking import EscalationLevel
 
 
@@ -68,12 +77,46 @@ class NoConsent(RefusalError, ValueError):
     code = "no_consent"
 
 
-def refuse_before_sending(ledger: SqlLedger, message: Envelope) -> None:
-    """Refuse now, in one read of the ledger, what the hub would refuse for its case: a Board
-    summons without consent, a message to an agency named presumed aggressor."""
+def refuse_before_sending(
+    ledger: SqlLedger, message: Envelope, now: datetime | None = None
+) -> None:
+    """Refuse now, in one read of the ledger, what the hub would refuse for its case (a Board
+    summons without consent, a message to an agency named presumed aggressor), and a request
+    addressed against the rules (an agency of the wrong kind, or of another state than its
+    case) or asking for a date to implement by that has passed or is beyond the legal limit
+    (of a new protection measure, or of the request an update is about). An override reason
+    in the message lets the addressing and the legal limit pass; nothing else."""
+    now = now or datetime.now(UTC)
     with ledger.session() as session:
+        _check_implement_by(session, message, now)
         _check_consent(session, message)
         _refuse_presumed_aggressors(session, message)
+        _check_addressing(session, message)
+
+
+def _check_implement_by(session: Session, message: Envelope, now: datetime) -> None:
+    if isinstance(message, ProtectionMeasureRequest) and message.data.implement_by is not None:
+        problem = implement_by_problem(message, now, environment.policy())
+    elif isinstance(message, RequestUpdate) and message.data.implement_by is not None:
+        request = message.correlation_id
+        limit = partial(recorded_legal_limit, session, request)
+        problem = date_problem(message.data.implement_by, now, limit)
+    else:
+        return  # no date to judge: the deployment's policy is not even read
+    if problem is None:
+        return
+    refused = ImplementByRefused(problem)
+    if not refused.overridable or addressing.override_reason(message) is None:
+        raise refused
+
+
+def _check_addressing(session: Session, message: Envelope) -> None:
+    if not addressing.checked(message) or addressing.override_reason(message) is not None:
+        return
+    states = case_states(session, message.subject)
+    problems = addressing.misaddressed(message, states, active_registry())
+    if problems:
+        raise MisaddressedRequest(message.type, problems, message.subject)
 
 
 def _check_consent(session: Session, message: Envelope) -> None:

@@ -5,7 +5,8 @@ Every exception mechbus raises on purpose derives from ``MechbusError`` through 
     MechbusError
     ├── RefusalError         a message or an action refused: the sender must change it
     │     (bus.domain.lifecycle's transition refusal, bus.domain.bounds.OutOfBounds;
-    │      adapters: SendRefused, Unplaceable, NotOwed, ProblemError, BodyTooLarge,
+    │      adapters: SendRefused, Unplaceable, NotOwed, MisaddressedRequest,
+    │      ImplementByRefused, ProblemError, BodyTooLarge,
     │      BridgeStoreError, AccountError)
     ├── AccessError          who is asking may not (dashboard: LoginRequired, Forbidden,
     │                        CsrfFailed)

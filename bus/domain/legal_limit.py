@@ -10,7 +10,10 @@ flagged, and chased at the limit rather than at the date it promised.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from bus.domain.policy import Clock, Policy
 from bus.domain.request_state import RequestState
@@ -76,3 +79,41 @@ def notice(state: RequestState | None, commitment_id: str) -> str | None:
         f"later than the legal limit {made.legal_limit.isoformat()}; it is recorded and "
         "flagged, and the escalation ladder chases it at the limit"
     )
+
+
+class DateProblem(StrEnum):
+    PAST = "past"  # the date to implement by has passed already
+    BEYOND = "beyond"  # later than the law allows
+
+
+@dataclass(frozen=True)
+class ImplementByProblem:
+    """What is wrong with the date a protection measure asks to be implemented by."""
+
+    problem: DateProblem
+    implement_by: datetime
+    limit: datetime | None
+
+
+def implement_by_problem(
+    message: Envelope, now: datetime, policy: Policy | None
+) -> ImplementByProblem | None:
+    """Why the ``implement_by`` of a protection measure sent ``now`` cannot be asked for: a
+    moment that has passed, or one later than the legal limit; None when it can (or is absent).
+    """
+    if not isinstance(message, ProtectionMeasureRequest) or message.data.implement_by is None:
+        return None
+    return date_problem(message.data.implement_by, now, lambda: legal_limit(message, now, policy))
+
+
+def date_problem(
+    due: datetime, now: datetime, limit: Callable[[], datetime | None]
+) -> ImplementByProblem | None:
+    """Why ``due`` cannot be asked for ``now`` under the legal limit ``limit()`` (looked up only
+    for a date in the future): it has passed, or it is later than the limit."""
+    if due <= now:
+        return ImplementByProblem(DateProblem.PAST, due, None)
+    latest = limit()
+    if beyond(due, latest):
+        return ImplementByProblem(DateProblem.BEYOND, due, latest)
+    return None
