@@ -26,6 +26,7 @@ from adapters.ledger.tables import DeadLetterRow, MessageRow
 from adapters.readmodel import columns as cols
 from adapters.settings import Settings, load_settings
 from bus.domain import subjects
+from bus.domain.federal_clocks import Standing
 from bus.domain.policy import Clock, Policy
 from bus.domain.ports import Delivery
 from bus.domain.recording import record_batch
@@ -461,6 +462,7 @@ def test_every_code_a_page_can_show_has_a_spanish_name() -> None:
         *DeclineReason,
         *MeasureKind,
         *AggressorAction,
+        *Standing,
     ]
     codes += [kind.removeprefix("mech.").removesuffix(".v1") for kind in MESSAGE_TYPES]
     missing = [c for c in codes if c not in cols.CODES]
