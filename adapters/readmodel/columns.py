@@ -449,6 +449,7 @@ CODES.update(
         "set": N_("named"),
         "lifted": N_("lifted"),
         MECHANISM: N_("Mechanism"),
+        "CIDH": N_("IACHR"),  # an IACHR precautionary measure's instrument: "CIDH MC-123-24"
         "acknowledge the request": N_("acknowledge the request"),
         "answer the request": N_("answer the request"),
     }

@@ -159,6 +159,7 @@ SPANISH = [
     "consentimiento",
     "plazo",
     "mecanismo",
+    "cidh",
     "estado",
     "horas",
     "segundos",
