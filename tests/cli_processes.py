@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -80,6 +81,27 @@ def launch(args: list[str], home: Path) -> subprocess.Popen[str]:
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    """Stop ``proc`` as Ctrl-C would, killing it only if it does not end within 30 s."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+
+
+def dashboard_url(proc: subprocess.Popen[str]) -> str:
+    """Read ``mechbus dashboard --port 0``'s output until it says where it serves."""
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        found = re.search(r"dashboard on (http://\S+/)", line)
+        if found:
+            return found.group(1)
+    pytest.fail("mechbus dashboard did not start")
 
 
 @contextlib.contextmanager

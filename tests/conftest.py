@@ -101,6 +101,25 @@ def figures(request: pytest.FixtureRequest) -> Callable[[str], None]:
     return note
 
 
+ARTIFACTS = Path(__file__).parents[1] / "test-artifacts"  # ignored by git
+SCREENSHOTS = pytest.StashKey[list[Path]]()
+
+
+@pytest.fixture
+def screenshot(request: pytest.FixtureRequest) -> Callable[[str], Path]:
+    """Where to save a browser test's screenshot ``name``.png (under test-artifacts/, made
+    when needed); its path is printed at the end of the run, so CI's log says where to look."""
+    taken = request.config.stash.setdefault(SCREENSHOTS, [])
+
+    def path(name: str) -> Path:
+        ARTIFACTS.mkdir(exist_ok=True)
+        shot = ARTIFACTS / f"{name}.png"
+        taken.append(shot)
+        return shot
+
+    return path
+
+
 SERVER_FIXTURES = frozenset({"nats_server", "pg_url", "demo_copy"})  # demo_copy: mechbus demo
 
 
@@ -129,3 +148,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.section("figures measured by the fault tests")
         for line in lines:
             terminalreporter.write_line(line)
+    shots = [shot for shot in config.stash.get(SCREENSHOTS, []) if shot.exists()]
+    if shots:
+        terminalreporter.section("screenshots taken by the browser tests")
+        for shot in shots:
+            terminalreporter.write_line(str(shot))

@@ -1,21 +1,28 @@
 """The dashboard in a real browser (Debian's Chromium driven by Playwright): log in, watch an
 overdue request arrive live while the agency stays silent, switch to English, download CSV.
-Screenshots of the main pages are saved under test-artifacts/."""
+Screenshots of the main pages are saved under test-artifacts/ and listed at the end of the run."""
 
 from __future__ import annotations
 
 import re
-import signal
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.cli_processes import MECHBUS, SEND_PATROL, env_of, launch, run, wait_until_gone
+from tests.browser import CHROMIUM, launch_chromium
+from tests.cli_processes import (
+    MECHBUS,
+    SEND_PATROL,
+    dashboard_url,
+    env_of,
+    launch,
+    run,
+    stop,
+    wait_until_gone,
+)
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).parents[1] / "test-artifacts"
 PASSWORD = "contraseña de prueba larga"
 CASE = "MPDDHP-2026-0999"
 
@@ -24,16 +31,6 @@ pytestmark = [
     pytest.mark.e2e,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium"),
 ]
-
-
-def _stop(proc: subprocess.Popen[str]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
 
 
 @pytest.fixture
@@ -70,35 +67,26 @@ def bus_and_dashboard(tmp_path: Path) -> Iterator[tuple[Path, str]]:
         )
         web = launch(["dashboard", "--port", "0"], home)
         procs.append(web)
-        assert web.stdout is not None
-        for line in web.stdout:
-            found = re.search(r"dashboard on (http://\S+/)", line)
-            if found:
-                url = found.group(1)
-                break
-        else:
-            pytest.fail("mechbus dashboard did not start")
-        yield home, url
+        yield home, dashboard_url(web)
     finally:
         for proc in reversed(procs):
-            _stop(proc)
+            stop(proc)
         wait_until_gone(str(home))
 
 
-def test_live_overdue_request_english_and_csv(bus_and_dashboard: tuple[Path, str]) -> None:
+def test_live_overdue_request_english_and_csv(
+    bus_and_dashboard: tuple[Path, str], screenshot: Callable[[str], Path]
+) -> None:
     home, url = bus_and_dashboard
     expect = playwright_api.expect
-    ARTIFACTS.mkdir(exist_ok=True)
     with playwright_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox", "--disable-gpu"]
-        )
+        browser = launch_chromium(pw)
         try:
             context = browser.new_context(accept_downloads=True, locale="es-MX")
             page = context.new_page()
             page.goto(url + "login")
             expect(page.get_by_role("heading", name="Iniciar sesión")).to_be_visible()
-            page.screenshot(path=ARTIFACTS / "login.png")
+            page.screenshot(path=screenshot("login"))
             page.get_by_label("Nombre").fill("ana")
             page.get_by_label("Contraseña").fill(PASSWORD)
             page.get_by_role("button", name="Iniciar sesión").click()
@@ -124,7 +112,7 @@ def test_live_overdue_request_english_and_csv(bus_and_dashboard: tuple[Path, str
             row = page.locator("#live-region tbody tr", has_text=CASE)
             expect(row).to_contain_text("vencida hace", timeout=30_000)
             expect(row).to_contain_text("gro.government")
-            page.screenshot(path=ARTIFACTS / "pending.png", full_page=True)
+            page.screenshot(path=screenshot("pending"), full_page=True)
 
             for path, name in (
                 ("commitments", "commitments"),
@@ -136,14 +124,14 @@ def test_live_overdue_request_english_and_csv(bus_and_dashboard: tuple[Path, str
             ):
                 page.goto(url + path)
                 expect(page.locator("h1")).to_be_visible()
-                page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
+                page.screenshot(path=screenshot(name), full_page=True)
 
             page.goto(url + "pending")
             page.get_by_role("button", name="English").click()
             expect(page.get_by_role("heading", name="Unanswered requests")).to_be_visible()
             expect(page.locator("html")).to_have_attribute("lang", "en")
             expect(page.locator("#live-region tbody tr", has_text=CASE)).to_contain_text("overdue")
-            page.screenshot(path=ARTIFACTS / "pending-en.png", full_page=True)
+            page.screenshot(path=screenshot("pending-en"), full_page=True)
 
             with page.expect_download() as download:
                 page.get_by_role("link", name="Download CSV").click()
@@ -158,6 +146,6 @@ def test_live_overdue_request_english_and_csv(bus_and_dashboard: tuple[Path, str
             mobile.context.add_cookies(context.cookies())
             mobile.goto(url + "pending")
             expect(mobile.locator("#live-region tbody tr", has_text=CASE)).to_be_visible()
-            mobile.screenshot(path=ARTIFACTS / "pending-phone.png", full_page=True)
+            mobile.screenshot(path=screenshot("pending-phone"), full_page=True)
         finally:
             browser.close()

@@ -34,6 +34,8 @@ class CaseEvent:
     request_id: str
     detail: str
     flag: str | None = None  # "beyond the legal limit" on a commitment promised too late
+    # the detail's fields one by one (name, values), for a page that names them in its language
+    fields: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 def case_timeline(
@@ -61,8 +63,9 @@ def case_timeline(
                 to,
                 m.type.removeprefix("mech.").removesuffix(".v1"),
                 m.thread_id,
-                _detail(m.body),
+                _detail(fields := _fields(m.body)),
                 BEYOND_THE_LEGAL_LIMIT if (m.thread_id, m.message_id) in late else None,
+                fields,
             )
         )
     return events
@@ -105,16 +108,25 @@ _DETAIL_FIELDS = (
 )
 
 
-def _detail(body: bytes) -> str:
-    """A one-line summary from fields that carry no personal data (never ``personal``)."""
+Fields = tuple[tuple[str, tuple[str, ...]], ...]
+
+
+def _fields(body: bytes) -> Fields:
+    """The fields that carry no personal data (never ``personal``), each with its values."""
     data = json.loads(body).get("data", {})
-    parts = []
+    found = []
     for name in _DETAIL_FIELDS:
         value = data.get(name)
         if value:
-            text = ", ".join(value) if isinstance(value, list) else str(value)
-            parts.append(f"{name}: {text}")
-    return "; ".join(parts)[:160]
+            found.append(
+                (name, tuple(map(str, value)) if isinstance(value, list) else (str(value),))
+            )
+    return tuple(found)
+
+
+def _detail(fields: Fields) -> str:
+    """A one-line summary (the command line, CSV files): ``name: value, value; ...``."""
+    return "; ".join(f"{name}: {', '.join(values)}" for name, values in fields)[:160]
 
 
 def case_agenda(session: Session, case_ref: str, now: datetime) -> list[AgendaItem]:

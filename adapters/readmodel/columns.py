@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from adapters.output import Column, write_csv
+from bus.domain.agenda import MECHANISM
 
 
 def N_(message: str) -> str:
@@ -24,7 +25,7 @@ class Col:
     key: str  # CSV header
     label: str  # msgid of the page's header
     get: Callable[[Any], object]
-    kind: str = "text"  # text | code | time | overdue | pct | num | request | case
+    kind: str = "text"  # text | code | codes | fields | time | overdue | pct | num | request | case
     # what the page shows, when not the CSV's value (overdue: the due time, counted to now,
     # because the CSV's hours are rounded to 0.01 and a just-missed deadline must show late)
     shown: Callable[[Any], object] | None = None
@@ -133,7 +134,7 @@ TIMELINE_COLUMNS = table(
     Col("from", N_("From"), lambda e: e.source),
     Col("to", N_("To"), lambda e: e.to),
     Col("message", N_("Message"), lambda e: e.message, "code"),
-    Col("detail", N_("Detail"), lambda e: e.detail),
+    Col("detail", N_("Detail"), lambda e: e.detail, "fields", lambda e: _named_fields(e.fields)),
     Col("flag", N_("Flag"), lambda e: e.flag, "code"),
     Col("request", N_("Request"), lambda e: e.request_id, "request"),
 )
@@ -145,9 +146,15 @@ TIMELINE_CLI = terminal(
 )
 
 AGENDA = [
-    Col("instruments", N_("Instruments"), lambda a: " + ".join(a.instruments)),
+    Col(
+        "instruments",
+        N_("Instruments"),
+        lambda a: " + ".join(a.instruments),
+        "codes",
+        lambda a: a.instruments,
+    ),
     Col("agency", N_("Agency"), lambda a: a.agency),
-    Col("what", N_("What is owed"), lambda a: a.what),
+    Col("what", N_("What is owed"), lambda a: a.what, "code"),
     Col("due", N_("Due"), lambda a: a.due, "time"),
     Col("legal_limit", N_("Legal limit"), lambda a: a.legal_limit, "time"),
     Col("flag", N_("Flag"), lambda a: a.flag, "code"),
@@ -263,6 +270,42 @@ def _attended(score: Any) -> str:
     return f"{score.summons_attended}/{score.summons}"
 
 
+# The names of the fields a timeline's detail quotes from a message (readmodel.cases).
+DETAIL_FIELDS = {
+    "official_role": N_("official role"),
+    "reason_code": N_("reason"),
+    "action": N_("action"),
+    "due": N_("due"),
+    "level": N_("rung"),
+    "to_agency": N_("addressed to"),
+    "summary": N_("summary"),
+    "measures": N_("measures"),
+    "aggression": N_("aggression"),
+    "question": N_("question"),
+    "reason": N_("reason"),
+    "shortfall": N_("what was not done"),
+}
+
+
+def _named_fields(
+    fields: Sequence[tuple[str, Sequence[str]]],
+) -> list[tuple[str, list[object]]] | None:
+    """The page's detail: each field's label (a msgid) and its values, a due date as a time;
+    None when the message has none (the page shows a dash)."""
+    named = [
+        (DETAIL_FIELDS.get(name, name), [_time_or_text(v) if name == "due" else v for v in values])
+        for name, values in fields
+    ]
+    return named or None
+
+
+def _time_or_text(value: str) -> object:
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return value
+
+
 # Codes shown translated on the page (CSV files keep the codes).
 CODES = {
     "protection_measure": N_("protection measure"),
@@ -314,6 +357,104 @@ CODES = {
     "caseworker": N_("caseworker"),
 }
 
+# More codes a page shows: each message of a case's timeline (its family and type), the
+# statuses and clocks not above, the ladder's rungs, why the bus refused input or an agency
+# declined, the measures a request names, the instruments of an implementation agenda and
+# what is owed on it.
+CODES.update(
+    {
+        "request.protection_measure": N_("protection measures request"),
+        "request.investigation": N_("investigation request"),
+        "request.information": N_("information request"),
+        "request.relocation": N_("relocation request"),
+        "request.board_summons": N_("Board summons"),
+        "request.implementation_meeting": N_("implementation meeting"),
+        "request.recall": N_("request withdrawn by the Mechanism"),
+        "request.update": N_("request updated"),
+        "response.delivery_receipt": N_("delivery receipt"),
+        "response.acknowledgement": N_("acknowledgement"),
+        "response.accepted": N_("request accepted"),
+        "response.declined": N_("request declined"),
+        "response.provisional": N_("provisional answer"),
+        "response.commitment_made": N_("commitment made"),
+        "response.progress_report": N_("progress report"),
+        "response.commitment_fulfilled": N_("commitment fulfilled"),
+        "response.commitment_partially_fulfilled": N_("commitment partially fulfilled"),
+        "response.commitment_withdrawn": N_("commitment withdrawn"),
+        "capacity.capacity_update": N_("capacity report"),
+        "capacity.placement_offer": N_("placement offer"),
+        "capacity.placement_confirmed": N_("placement confirmed"),
+        "capacity.offer_released": N_("offer released"),
+        "capacity.placement_arrived": N_("arrival at the shelter"),
+        "capacity.placement_ended": N_("stay at the shelter ended"),
+        "tracking.acknowledgement_overdue": N_("reminder: acknowledgement overdue"),
+        "tracking.commitment_overdue": N_("reminder: commitment overdue"),
+        "tracking.escalated": N_("escalated"),
+        "tracking.reminder": N_("reminder"),
+        "tracking.rejected": N_("refused by the bus"),
+        "tracking.checkpoint": N_("checkpoint"),
+        "tracking.board_session_scheduled": N_("Board session scheduled"),
+        "tracking.board_attendance": N_("Board attendance"),
+        "tracking.board_consent": N_("consent to a Board invitation"),
+        "tracking.board_decision_taken": N_("Board decision taken"),
+        "tracking.iachr_measure": N_("IACHR precautionary measure"),
+        "tracking.incorporation_received": N_("request for incorporation received"),
+        "tracking.urgent_measures_issued": N_("urgent measures issued"),
+        "tracking.presumed_aggressor": N_("presumed aggressor named or lifted"),
+        "tracking.risk_study_delivered": N_("risk study delivered"),
+        "fulfilled": N_("fulfilled"),
+        "partially_fulfilled": N_("partially fulfilled"),
+        "withdrawn": N_("withdrawn"),
+        "not_started": N_("met before it started"),
+        "shelter_answer": N_("shelter's answer"),
+        "progress_report": N_("progress report"),
+        "review": N_("review of the measures"),
+        "reminder": N_("reminder"),
+        "authority_notice": N_("notice to the head of the authority"),
+        "board_agenda": N_("placed on the Board agenda"),
+        "monthly_report": N_("named in the monthly report"),
+        "malformed": N_("unreadable (not a JSON object)"),
+        "oversize": N_("too large"),
+        "schema": N_("does not follow the contract"),
+        "unknown_type": N_("unknown message type"),
+        "unknown_agency": N_("unknown agency"),
+        "spoofed_source": N_("sender posing as another agency"),
+        "wrong_subject": N_("published on the wrong subject"),
+        "illegal_transition": N_("not allowed at this point of the request"),
+        "unknown_request": N_("unknown request"),
+        "not_addressed": N_("the sender was not asked"),
+        "duplicate": N_("duplicate"),
+        "expired": N_("expired"),
+        "no_capacity": N_("no room at the shelter"),
+        "invalid_dates": N_("impossible dates"),
+        "no_consent": N_("no consent recorded"),
+        "presumed_aggressor": N_("addressed to a presumed aggressor"),
+        "undeliverable": N_("the bus could not record it"),
+        "not_competent": N_("not competent"),
+        "insufficient_resources": N_("insufficient resources"),
+        "insufficient_information": N_("insufficient information"),
+        "already_attended": N_("already attended"),
+        "beneficiary_refused": N_("the beneficiary refused"),
+        "other": N_("other"),
+        "perimeter_patrol": N_("perimeter patrols"),
+        "bodyguard": N_("bodyguard"),
+        "escort": N_("escort on journeys"),
+        "cameras": N_("cameras"),
+        "locks": N_("locks"),
+        "lighting": N_("lighting"),
+        "panic_button": N_("panic button"),
+        "satellite_phone": N_("satellite phone"),
+        "emergency_phone_line": N_("emergency phone line"),
+        "relocation_support": N_("relocation support"),
+        "set": N_("named"),
+        "lifted": N_("lifted"),
+        MECHANISM: N_("Mechanism"),
+        "CIDH": N_("IACHR"),  # an IACHR precautionary measure's instrument: "CIDH MC-123-24"
+        "acknowledge the request": N_("acknowledge the request"),
+        "answer the request": N_("answer the request"),
+    }
+)
+
 # The Mechanism's own obligations (adapters.readmodel.federal): open ones, and per unit.
 FEDERAL_COLUMNS = table(
     Col("overdue_hours", N_("Overdue"), lambda r: r.overdue_hours, "overdue", lambda r: r.due_at),
@@ -337,7 +478,7 @@ FEDERAL_SCORES = [
     Col("started", N_("Obligations started"), lambda u: u.score.started, "num"),
     Col("on_time", N_("Met on time"), lambda u: u.score.on_time, "num"),
     Col("late", N_("Met late"), lambda u: u.score.late, "num"),
-    Col("open", N_("Open"), lambda u: u.score.open, "num"),
+    Col("open", N_("Still open"), lambda u: u.score.open, "num"),
     Col("overdue", N_("Open and overdue"), lambda u: u.score.overdue, "num"),
     Col(
         "median_hours_to_meet",
