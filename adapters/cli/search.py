@@ -91,7 +91,7 @@ def _nothing(view: Listing, said: str) -> None:
 def _person_search(name: str, view: Listing) -> None:
     from adapters.i18n import _
     from adapters.ledger.people import tokens_for
-    from adapters.readmodel.search import SEARCH_CLI, person_hits, person_lines
+    from adapters.readmodel.search import SEARCH_CLI, person_hits, person_lines, places
     from adapters.service import compose
     from bus.domain.personal import name_at
 
@@ -100,21 +100,23 @@ def _person_search(name: str, view: Listing) -> None:
         whole, words = tokens_for(ledger.sealer, name)
         if whole is None:
             raise common.fail(ValueError(_("--person needs a name with letters in it.")))
+        page = view.page
         with ledger.session() as session:
-            found = person_lines(session, person_hits(session, whole, words))
+            hits = person_hits(session, whole, words)
+            found = person_lines(session, hits, page.fetch, page.offset)
         # The record comes first: if it cannot be written, nothing is shown.
-        record(ledger, "person_search", [line.case_ref for line, _hit in found], len(found))
-        shown, _cut = view.page.of(found)
+        cases, matches = places(hits)
+        record(ledger, "person_search", list(cases), matches)
         names = {
             hit: name_at(ledger.personal(hit.message_id, hit.source), hit.person)
-            for _line, hit in shown
+            for _line, hit in found
         }
     finally:
         ledger.close()
     if not found:
         _nothing(view, _("Nobody of that name appears in the ledger."))
         return
-    rows = [line for line, _hit in found[view.page.offset :]]
+    rows = [line for line, _hit in found]
     people = {id(line): names.get(hit, "") for line, hit in found}
     columns = [*SEARCH_CLI, ("person", lambda r: people.get(id(r), ""))]
     view.show(rows, columns, _("Where the person searched for appears"))

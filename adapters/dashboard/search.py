@@ -16,7 +16,7 @@ from adapters.dashboard.web import checked_form, current_user, dash, render, vie
 from adapters.ledger.access_log import PersonalAccess, record_access
 from adapters.ledger.people import tokens_for
 from adapters.readmodel import columns as cols
-from adapters.readmodel.search import SEARCH, person_hits, person_lines, search
+from adapters.readmodel.search import SEARCH, person_hits, person_lines, places, search
 from bus.domain.personal import name_at
 
 router = APIRouter()
@@ -68,14 +68,11 @@ async def _person_search(request: Request, user: User, name: str) -> list[Any]:
 
         whole, words = tokens_for(ledger.sealer, name)
         with ledger.session() as session:
-            found = person_lines(session, person_hits(session, whole, words))
+            hits = person_hits(session, whole, words)
+            found = person_lines(session, hits, SHOWN)
+        cases, matches = places(hits)
         access = PersonalAccess(
-            user.name,
-            user.role.value,
-            "dashboard",
-            "person_search",
-            tuple(line.case_ref for line, _hit in found if line.case_ref),
-            len(found),
+            user.name, user.role.value, "dashboard", "person_search", cases, matches
         )
         record_access(ledger, access, datetime.now(UTC))
         return [

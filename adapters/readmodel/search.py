@@ -8,8 +8,9 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, func, or_
+from sqlalchemy import and_
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
@@ -22,7 +23,7 @@ from adapters.ledger.tables import (
 )
 from adapters.readmodel.columns import N_, Col, table, terminal
 from bus.domain.personal import fold
-from schemas.registry import active_registry, state_name
+from schemas.registry import AgencyRegistry, active_registry, state_name
 
 
 @dataclass(frozen=True)
@@ -105,13 +106,30 @@ def _like(words: Iterable[str]) -> list[str]:
 
 def institutions(words: list[str]) -> dict[str, str]:
     """The agencies whose name, id or state holds every word: id -> name."""
-    found: dict[str, str] = {}
-    for agency in active_registry():
-        state = f"{agency.state} {state_name(agency.state)}" if agency.state else ""
-        haystack = fold(f"{agency.name} {agency.id} {state}")
-        if all(w in haystack for w in words):
-            found[agency.id] = agency.name
-    return found
+    return {
+        agency_id: name
+        for agency_id, name, haystack in _institutions(active_registry())
+        if all(w in haystack for w in words)
+    }
+
+
+_folded: list[tuple[AgencyRegistry, list[tuple[str, str, str]]]] = []
+
+
+def _institutions(registry: AgencyRegistry) -> list[tuple[str, str, str]]:
+    """Each agency's id, name and what a search reads of it, folded once per registry (held,
+    so that a registry replaced in the process is folded anew)."""
+    if not _folded or _folded[0][0] is not registry:
+        agencies = [
+            (
+                a.id,
+                a.name,
+                fold(f"{a.name} {a.id} {a.state or ''} {state_name(a.state) if a.state else ''}"),
+            )
+            for a in registry
+        ]
+        _folded[:] = [(registry, agencies)]
+    return _folded[0][1]
 
 
 def search(
@@ -119,33 +137,72 @@ def search(
 ) -> list[SearchLine]:
     """The recipients' lines of the requests ``text`` finds, newest first: every recipient
     of a request whose case number holds ``text`` or whose messages hold each of its words,
-    and the lines addressed to an institution named by it."""
+    and the lines addressed to an institution named by it.
+
+    Three queries, each on its own index or one scan, merged here: one query with the three
+    conditions OR'ed walks every request by date (0.6 s at 50,000 requests)."""
     query = fold(text).strip()
     words = query.split()
     if not words:
         return []
+    wanted = None if limit is None else offset + limit
+    lines = _requests_of_cases(session, query, wanted)
+    lines += _requests_saying(session, words, wanted)
     agencies = institutions(words)
-    patterns = _like(words)
-    by_text = select(RequestTextRow.request_id).where(
-        and_(*(col(RequestTextRow.text).like(p, escape="\\") for p in patterns))
+    if agencies:
+        lines += _lines(
+            session, col(RecipientRow.agency).in_(list(agencies)), "institution", wanted
+        )
+    first: dict[tuple[str, str], tuple[SearchLine, int]] = {}
+    for line, position in lines:  # a line found twice keeps its first reason: case, text
+        first.setdefault((line.request_id, line.agency), (line, position))
+    merged = sorted(
+        first.values(),
+        key=lambda found: (-found[0].sent_at.timestamp(), found[0].request_id, found[1]),
     )
-    by_case = func.lower(col(RequestRow.case_ref)).like(_like([query])[0], escape="\\")
-    in_text = col(RequestRow.request_id).in_(by_text)
-    to_agency = col(RecipientRow.agency).in_(list(agencies))
+    return [line for line, _ in merged[offset:wanted]]
+
+
+def _requests_of_cases(
+    session: Session, query: str, wanted: int | None
+) -> list[tuple[SearchLine, int]]:
+    """The requests of every case whose number holds ``query`` (a scan of the case index)."""
+    if " " in query:
+        return []
+    pattern = _like([query])[0]
+    refs = col(RequestRow.case_ref)
+    # SQLite's LIKE ignores ASCII case and then reads the index alone; PostgreSQL's does not.
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    matching = refs.like(pattern, escape="\\") if sqlite else refs.ilike(pattern, escape="\\")
+    cases = session.exec(select(RequestRow.case_ref).where(matching).distinct()).all()
+    if not cases:
+        return []
+    return _lines(session, col(RequestRow.case_ref).in_(list(cases)), "case", wanted)
+
+
+def _requests_saying(
+    session: Session, words: list[str], wanted: int | None
+) -> list[tuple[SearchLine, int]]:
+    """The requests one of whose messages holds every word (one scan of their folded text)."""
+    said = select(RequestTextRow.request_id).where(
+        and_(*(col(RequestTextRow.text).like(p, escape="\\") for p in _like(words)))
+    )
+    return _lines(session, col(RequestRow.request_id).in_(said), "text", wanted)
+
+
+def _lines(
+    session: Session, where: Any, found_by: str, wanted: int | None
+) -> list[tuple[SearchLine, int]]:
     rows = session.exec(
-        select(RequestRow, RecipientRow, by_case, in_text)
+        select(RequestRow, RecipientRow)
         .join(RecipientRow, col(RecipientRow.request_id) == col(RequestRow.request_id))
-        .where(or_(by_case, in_text, to_agency) if agencies else or_(by_case, in_text))
+        .where(where)
         .order_by(
             col(RequestRow.sent_at).desc(), col(RequestRow.request_id), col(RecipientRow.position)
         )
-        .limit(limit)
-        .offset(offset)
+        .limit(wanted)
     ).all()
-    return [
-        _line(req, rec, "case" if case else "text" if said else "institution")
-        for req, rec, case, said in rows
-    ]
+    return [(_line(req, rec, found_by), rec.position) for req, rec in rows]
 
 
 def _line(req: RequestRow, rec: RecipientRow, found_by: str) -> SearchLine:
@@ -189,12 +246,15 @@ def person_hits(session: Session, whole: str | None, words: list[str]) -> list[P
     ]
 
 
-def person_lines(session: Session, hits: list[PersonHit]) -> list[tuple[SearchLine, PersonHit]]:
+def person_lines(
+    session: Session, hits: list[PersonHit], limit: int | None = 200, offset: int = 0
+) -> list[tuple[SearchLine, PersonHit]]:
     """Each request a person appears in, one line per recipient, newest first, with the
     message that names them; a message outside any request (a consent, a case record) is
     one line of its own."""
     if not hits:
         return []
+    wanted = None if limit is None else offset + limit
     first: dict[str, PersonHit] = {}
     for hit in hits:
         first.setdefault(hit.request_id, hit)
@@ -202,10 +262,19 @@ def person_lines(session: Session, hits: list[PersonHit]) -> list[tuple[SearchLi
         select(RequestRow, RecipientRow)
         .join(RecipientRow, col(RecipientRow.request_id) == col(RequestRow.request_id))
         .where(col(RequestRow.request_id).in_(list(first)))
-        .order_by(col(RequestRow.request_id), col(RecipientRow.position))
+        .order_by(
+            col(RequestRow.sent_at).desc(), col(RequestRow.request_id), col(RecipientRow.position)
+        )
+        .limit(wanted)
     ).all()
     lines = [(_line(req, rec, "person"), first[req.request_id]) for req, rec in found]
     outside = set(first) - {req.request_id for req, _ in found}
+    if outside:  # few: consents and case records name people outside any request
+        outside -= set(
+            session.exec(
+                select(RequestRow.request_id).where(col(RequestRow.request_id).in_(outside))
+            ).all()
+        )
     if outside:
         messages = session.exec(
             select(
@@ -228,7 +297,15 @@ def person_lines(session: Session, hits: list[PersonHit]) -> list[tuple[SearchLi
                 "person",
             )
             lines.append((line, hit))
-    return sorted(lines, key=lambda pair: pair[0].sent_at, reverse=True)
+    lines.sort(key=lambda pair: pair[0].sent_at, reverse=True)  # stable: a request's order
+    return lines[offset:wanted]
+
+
+def places(hits: list[PersonHit]) -> tuple[tuple[str, ...], int]:
+    """What the access log keeps of a person search: the cases it found and how many
+    requests (or other messages) name the person; never who."""
+    cases = tuple(sorted({hit.case_ref for hit in hits if hit.case_ref}))
+    return cases, len({(hit.source, hit.request_id) for hit in hits})
 
 
 def _name_of(agency_id: str) -> str:
