@@ -264,3 +264,17 @@ async def test_the_hub_indexes_the_people_of_what_it_records(
     ]
     assert any("rondines perimetrales" in text for text in texts)
     assert not any("perez" in text or "ana " in text for text in texts)
+
+
+def test_the_same_searches_on_either_database(ledger: SqlLedger) -> None:
+    """SQLite's LIKE ignores case by itself; PostgreSQL is asked with ILIKE."""
+    from adapters.readmodel.search import search
+
+    _record(ledger, _messages())
+    with ledger.session() as session:
+        assert {line.case_ref for line in search(session, "mpddhp-2026-04")} == {"MPDDHP-2026-0412"}
+        [line] = search(session, "Fiscalía GUERRERO")
+        assert (line.agency, line.found_by) == ("gro.prosecutor", "institution")
+        assert {line.case_ref for line in search(session, "psicologica")} == {"MPDDHP-2025-0077"}
+        assert search(session, "100%_") == []  # wildcards are searched for, not obeyed
+        assert [line.found_by for line in search(session, "mpddhp", limit=1, offset=1)] == ["case"]
