@@ -278,3 +278,13 @@ def test_the_same_searches_on_either_database(ledger: SqlLedger) -> None:
         assert {line.case_ref for line in search(session, "psicologica")} == {"MPDDHP-2025-0077"}
         assert search(session, "100%_") == []  # wildcards are searched for, not obeyed
         assert [line.found_by for line in search(session, "mpddhp", limit=1, offset=1)] == ["case"]
+
+
+def test_reindex_waits_for_no_hub(home: Path) -> None:
+    ledger = home_ledger(load_settings(home=home))
+    try:
+        with ledger.hub_lease():  # as `mechbus up` holds it
+            refused = invoke(["db", "reindex-people"], home)
+    finally:
+        ledger.close()
+    assert refused.exit_code == 1 and "mechbus up" in refused.stdout

@@ -178,12 +178,17 @@ def reindex_people(home: HomeOpt = None, ledger_url: LedgerOpt = None) -> None:
     from adapters.i18n import _
     from adapters.ledger.people import reindex
     from adapters.service import compose
+    from adapters.settings import HubRunning
 
     ledger = compose.open_ledger(common.settings(home, ledger_url=ledger_url))
     try:
-        with ledger.session() as session:
+        # A hub recording meanwhile would index its new messages twice: one or the other.
+        with compose.lease(ledger), ledger.session() as session:
             done = reindex(session, ledger.sealer)
             session.commit()
+    except HubRunning as exc:
+        console.print(_("Stop the hub first (`mechbus up`): %(why)s") % {"why": exc}, markup=False)
+        raise typer.Exit(1) from None
     finally:
         ledger.close()
     console.print(
