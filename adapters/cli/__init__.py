@@ -25,6 +25,7 @@ from adapters.cli import (
     outbox,
     placements,
     running,
+    search,
     send,
     tracking,
 )
@@ -64,6 +65,7 @@ app.command()(running.sweep)
 app.command("shelters")(tracking.shelters)
 app.command()(placements.relocate)
 app.command()(running.replay)
+app.command()(search.search)
 
 app.add_typer(send.app, name="send")
 app.add_typer(contract.schemas_app, name="schemas")
@@ -79,6 +81,8 @@ app.add_typer(creds.app, name="creds")
 app.add_typer(bridge.app, name="bridge")
 bridge.register(creds.app)  # mechbus creds token|webhook|email
 app.add_typer(running.audit_app, name="audit")
+running.audit_app.command("access")(search.audit_access)
+db.app.command("reindex-people")(search.reindex_people)
 app.add_typer(outbox.app, name="outbox")
 app.add_typer(dlq.app, name="dlq")
 

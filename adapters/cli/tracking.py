@@ -125,11 +125,15 @@ def case(
     try:
         with ledger.session() as session:
             rows = case_timeline(session, ref, page.fetch, page.offset)
-        details = (
-            {(e.source, e.message_id): ledger.personal(e.message_id, e.source) for e in rows}
-            if personal
-            else {}
-        )
+        details: dict[tuple[str, str], Any] = {}
+        if personal:
+            from adapters.cli.search import record
+
+            details = {
+                (e.source, e.message_id): ledger.personal(e.message_id, e.source) for e in rows
+            }
+            # recorded before anything is shown: no record, no details
+            record(ledger, "case_personal", [ref], sum(1 for d in details.values() if d))
     finally:
         ledger.close()
     columns = list(cols.TIMELINE_CLI)

@@ -14,7 +14,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.middleware.sessions import SessionMiddleware
 
 from adapters import i18n
-from adapters.dashboard import commands, login, pages, projection
+from adapters.dashboard import commands, login, pages, projection, search
 from adapters.dashboard.auth import Accounts
 from adapters.dashboard.live import LedgerFeed
 from adapters.dashboard.web import CsrfFailed, Dashboard, Forbidden, LoginRequired, dash, render
@@ -113,6 +113,7 @@ def create_app(
 
     app.include_router(login.router)
     app.include_router(pages.router)
+    app.include_router(search.router)
     app.include_router(projection.router)
     app.include_router(commands.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

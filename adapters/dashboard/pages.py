@@ -16,6 +16,7 @@ from adapters import environment, i18n
 from adapters.dashboard.auth import User
 from adapters.dashboard.live import sse
 from adapters.dashboard.web import dash, lang_of, render, viewer
+from adapters.ledger.access_log import PersonalAccess, record_access
 from adapters.ledger.obligations import SqlObligations
 from adapters.readmodel import columns as cols
 from adapters.readmodel.aggressors import case_aggressors, flagged_pairs
@@ -205,6 +206,11 @@ async def case(
             found = await run_in_threadpool(ledger.personal, event.message_id, event.source)
             if found:
                 people[event.message_id] = _names(found)
+        if people:  # recorded before the page is rendered: no record, no details
+            access = PersonalAccess(
+                user.name, user.role.value, "dashboard", "case_personal", (ref,), len(people)
+            )
+            await run_in_threadpool(record_access, ledger, access, now)
     return render(
         request,
         "case.html",

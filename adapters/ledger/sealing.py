@@ -4,17 +4,25 @@ The key lives in the home's ``creds/ledger.key`` (0600, created on first use) or
 environment (base64; see adapters.environment). Each sealed value is nonce || ciphertext, bound
 to its row by the associated data (the message id), so a sealed value moved to another row fails
 to open.
+
+The same key, through HKDF with a label of its own, keys the blind index of people's names
+(``blind``): the ledger can say which messages name a person without holding the name, and
+without the deployment key nobody can test a guess against it.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import logging
 import os
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from bus.domain.errors import LedgerError
 
@@ -25,11 +33,18 @@ class SealError(LedgerError, ValueError):
     """A sealed value could not be opened: wrong key, or the value was altered or moved."""
 
 
+PERSON_INDEX_LABEL = b"mechbus person-index v1"
+
+
 class Sealer:
     def __init__(self, key: bytes) -> None:
         if len(key) != 32:
             raise ValueError("the ledger key must be 32 bytes (AES-256)")
         self._aead = AESGCM(key)
+        # A key of its own, never stored: knowing an index entry reveals nothing of the sealing.
+        self._index_key = HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=None, info=PERSON_INDEX_LABEL
+        ).derive(key)
 
     @classmethod
     def ephemeral(cls) -> Sealer:
@@ -56,3 +71,7 @@ class Sealer:
             return self._aead.decrypt(sealed[:12], sealed[12:], context.encode())
         except InvalidTag:
             raise SealError(f"sealed value for {context} does not open with this key") from None
+
+    def blind(self, value: str) -> str:
+        """HMAC-SHA256 of ``value`` under the person-index key, in hex."""
+        return hmac.new(self._index_key, value.encode(), hashlib.sha256).hexdigest()

@@ -385,3 +385,38 @@ class PersonalAccessRow(SQLModel, table=True):
     action: str = Field(max_length=40)  # person_search, case_personal, case_file_personal
     case_refs: str = Field(default="", max_length=2000)  # space-separated, the cases touched
     matches: int = 0
+
+
+class PersonIndexRow(SQLModel, table=True):
+    """The blind index of people named in recorded messages: for each person, a keyed hash
+    (``Sealer.blind``) of the whole name and one of each name word, never the name. A search
+    hashes what was typed the same way and looks the hashes up here (0012)."""
+
+    __tablename__ = "person_index"
+    __table_args__ = (
+        UniqueConstraint("source", "message_id", "person", "token", name="uq_person_index_entry"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    token: str = Field(max_length=64, index=True)  # hex HMAC-SHA256
+    kind: str = Field(max_length=4)  # name (the whole name) or word (one word of it)
+    person: int = 0  # which person of the message (its details may list several)
+    source: str = Field(max_length=64)
+    message_id: str = Field(max_length=100)
+    request_id: str = Field(max_length=100)  # the message's thread
+    case_ref: str | None = Field(default=None, max_length=40)
+
+
+class RequestTextRow(SQLModel, table=True):
+    """What a caseworker may search for in each message of a request's thread: its text values
+    (measures, instructions, facts, steps, committed actions), case folded and without accents,
+    never personal details (0012)."""
+
+    __tablename__ = "request_text"
+    __table_args__ = (UniqueConstraint("source", "message_id", name="uq_request_text_message"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: str = Field(max_length=100, index=True)
+    source: str = Field(max_length=64)
+    message_id: str = Field(max_length=100)
+    text: str = Field(sa_column=Column(Text, nullable=False))

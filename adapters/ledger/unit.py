@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 
 from adapters.ledger.aggressors import AggressorRecords
 from adapters.ledger.federal import FederalRecords
+from adapters.ledger.people import Indexed, person_entries, text_entries
 from adapters.ledger.records import OrmRecords
 from adapters.ledger.rows import (
     commitment_row,
@@ -37,9 +38,11 @@ from adapters.ledger.tables import (
     FederalObligationRow,
     MessageCopyRow,
     MessageRow,
+    PersonIndexRow,
     PresumedAggressorRow,
     RecipientRow,
     RequestRow,
+    RequestTextRow,
 )
 from bus.domain.chain import GENESIS, link_hash
 from bus.domain.lifecycle import RequestState
@@ -64,6 +67,9 @@ class SqlUnit(OrmRecords, FederalRecords, AggressorRecords):
         self._messages: list[dict[str, Any]] = []
         self._dead_letters: list[dict[str, Any]] = []
         self._copies: list[dict[str, Any]] = []
+        # what staff search by, written with the messages (adapters.ledger.people)
+        self._people: list[dict[str, Any]] = []
+        self._texts: list[dict[str, Any]] = []
         self._handled: dict[int, Handled | None] = {}  # by stream sequence, known this unit
         # (source, message id) pairs stored, as far as known
         self._stored: dict[tuple[str, str], StoredMessage] = {}
@@ -232,6 +238,11 @@ class SqlUnit(OrmRecords, FederalRecords, AggressorRecords):
         # Personal details leave the body and are kept sealed; the chain covers what is stored.
         body, personal = split_personal(record.body)
         sealed = self.sealer.seal(personal, record.message_id) if personal else None
+        indexed = Indexed(
+            record.source, record.message_id, record.thread_id, record.case_ref, record.family
+        )
+        self._people += person_entries(self.sealer, indexed, personal)
+        self._texts += text_entries(indexed, body)
         row_hash = link_hash(
             self._last_hash,
             record.message_id,
@@ -293,6 +304,8 @@ class SqlUnit(OrmRecords, FederalRecords, AggressorRecords):
                 (MessageRow, self._messages),
                 (MessageCopyRow, self._copies),
                 (DeadLetterRow, self._dead_letters),
+                (PersonIndexRow, self._people),
+                (RequestTextRow, self._texts),
             ]
         )
 

@@ -8,6 +8,8 @@ that field, and the field itself sealed with the deployment's key.
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from typing import Any
 
 PERSONAL_FIELD = "personal"
@@ -40,3 +42,80 @@ def join(body: bytes, personal: bytes | None) -> dict[str, Any]:
     if personal is not None:
         document.setdefault("data", {})[PERSONAL_FIELD] = json.loads(personal)
     return document
+
+
+def fold(text: str) -> str:
+    """``text`` as searches compare it: case folded, accents stripped ("Fiscalía" -> "fiscalia")."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+_APOSTROPHES = re.compile("['\u2019`\u00b4]")
+_NOT_A_LETTER = re.compile(r"[^\w]+|[\d_]+")
+MIN_WORD = 3  # a name word shorter than this (de, la, y) finds too many people to be a key
+
+
+def name_words(name: str) -> list[str]:
+    """The words of a person's name, folded, punctuation gone, sorted: "Pérez López, Ana" and
+    "Ana Pérez López" give the same words."""
+    joined = _APOSTROPHES.sub("", fold(name))  # O'Neil, D'Angelo: one word
+    return sorted(_NOT_A_LETTER.sub(" ", joined).split())
+
+
+def name_key(name: str) -> str:
+    """The whole name as one key, the same whatever the order, accents or punctuation."""
+    return " ".join(name_words(name))
+
+
+def search_words(name: str) -> list[str]:
+    """The words of ``name`` long enough to be looked up on their own (each once)."""
+    return sorted({w for w in name_words(name) if len(w) >= MIN_WORD})
+
+
+def full_names(personal: bytes | None) -> list[str]:
+    """The ``full_name`` of each person in a message's personal details (one or several), in
+    the order the message lists them."""
+    if not personal:
+        return []
+    found = json.loads(personal)
+    people = found if isinstance(found, list) else [found]
+    return [str(p["full_name"]) for p in people if isinstance(p, dict) and p.get("full_name")]
+
+
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+def searchable_text(body: bytes) -> str:
+    """The words of a message's data a caseworker may search for, folded: every text value
+    (measures asked, instructions, facts, steps, committed actions, reasons) but dates. Only for
+    a body whose personal details were taken out (``split``)."""
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return ""
+    data = document.get("data") if isinstance(document, dict) else None
+    texts: list[str] = []
+
+    def walk(value: Any, key: str) -> None:
+        if key == PERSONAL_FIELD:
+            return
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, k)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v, key)
+        elif isinstance(value, str) and not _DAY.match(value):
+            texts.append(value.replace("_", " "))
+
+    walk(data, "")
+    return fold(" ".join(texts))
+
+
+def name_at(personal: Any, person: int) -> str:
+    """The full name of person number ``person`` in opened personal details (one or a list),
+    and no other's; "" when there is none."""
+    people = personal if isinstance(personal, list) else [personal]
+    if 0 <= person < len(people) and isinstance(people[person], dict):
+        return str(people[person].get("full_name", ""))
+    return ""
