@@ -124,8 +124,11 @@ def test_tracking_views_on_the_demo_record(
     assert all(a["agency"] == "gro.prosecutor" for a in agenda), agenda
     assert len(json_lines(["agenda", "MPDDHP-2026-0401"], home)) == 1  # Tamaulipas owes
 
-    # Tamaulipas on the Board's agenda; its case gave no consent, so nobody is invited
-    [item] = json_lines(["board", "agenda", "--session", "JG-2026-12"], home)
+    # Tamaulipas on the Board's agenda; its case gave no consent, so nobody is invited. On a
+    # slow run the Mechanism's own late obligation may have climbed there too, under its case.
+    items = json_lines(["board", "agenda", "--session", "JG-2026-12"], home)
+    [item] = [i for i in items if i["institution"] == TAMAULIPAS]
+    assert all(i["case"] for i in items), items
     assert {k: item[k] for k in ("session", "case", "state", "institution", "invited")} == {
         "session": "JG-2026-12",
         "case": "MPDDHP-2026-0401",

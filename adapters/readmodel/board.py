@@ -15,6 +15,7 @@ from adapters.ledger.tables import (
     BoardSessionRow,
     CommitmentRow,
     EscalationRow,
+    FederalObligationRow,
     RecipientRow,
     RequestRow,
 )
@@ -74,6 +75,16 @@ def agenda(
             )
         ).all()
     )
+    # the Mechanism's own obligations climb the same ladder under their own ids
+    federal = {
+        o.obligation_id: o
+        for o in session.exec(
+            select(FederalObligationRow).where(
+                col(FederalObligationRow.obligation_id).in_(request_ids)
+            )
+        )
+    }
+    cases.update({key: o.case_ref for key, o in federal.items()})
     answers = {
         (r.request_id, r.agency): r.status
         for r in session.exec(
@@ -95,7 +106,10 @@ def agenda(
             status = commitment.status if commitment else None
         else:
             status = answers.get((e.request_id, e.agency))
-        still = owed(e.clock, bool(e.commitment_key), status)
+        if e.request_id in federal:
+            still = federal[e.request_id].met_at is None
+        else:
+            still = owed(e.clock, bool(e.commitment_key), status)
         if session_id is not None and e.board_session_id == session_id:
             where: Placement | None = Placement(session_id)  # its own items, even once past
         else:
