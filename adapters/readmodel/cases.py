@@ -4,13 +4,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session, col, or_, select
 
 from adapters.ledger.tables import CommitmentRow, MessageRow, RecipientRow, RequestRow
+from adapters.readmodel import narration
 from bus.domain import subjects
 from bus.domain.agenda import AgendaItem, OpenItem, agenda
 from bus.domain.federal import HUB
@@ -24,10 +26,21 @@ class CaseEvent:
     recorded_at: datetime
     source: str
     to: str
-    message: str
+    message: str  # the kind, e.g. "tracking.escalated"
     request_id: str
-    detail: str
     flag: str | None = None  # "beyond the legal limit" on a commitment promised too late
+    # the message's fields that carry no personal data (``_FACTS``), which the detail tells
+    facts: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def phrase(self) -> str:
+        """The kind in words, in the language being spoken."""
+        return narration.kind_phrase(self.message)
+
+    @property
+    def detail(self) -> str:
+        """What the message says, as a sentence naming the institutions."""
+        return narration.detail(self.message, self.facts)
 
 
 def case_timeline(
@@ -55,8 +68,8 @@ def case_timeline(
                 to,
                 m.type.removeprefix("mech.").removesuffix(".v1"),
                 m.thread_id,
-                _detail(m.body),
                 BEYOND_THE_LEGAL_LIMIT if (m.thread_id, m.message_id) in late else None,
+                _facts(m.body),
             )
         )
     return events
@@ -82,32 +95,34 @@ def _beyond_the_limit(session: Session, made: list[MessageRow]) -> set[tuple[str
     }
 
 
-_DETAIL_FIELDS = (
+# The fields a timeline's detail may tell: none carries personal data (``personal`` never).
+_FACTS = (
     "official_role",
     "reason_code",
     "action",
     "due",
     "level",
+    "agency",
     "to_agency",
+    "clock",
+    "board_session_id",
+    "session_id",
+    "attended",
+    "given",
+    "agencies",
     "summary",
     "measures",
     "aggression",
     "question",
     "reason",
     "shortfall",
+    "what",
 )
 
 
-def _detail(body: bytes) -> str:
-    """A one-line summary from fields that carry no personal data (never ``personal``)."""
+def _facts(body: bytes) -> dict[str, Any]:
     data = json.loads(body).get("data", {})
-    parts = []
-    for name in _DETAIL_FIELDS:
-        value = data.get(name)
-        if value:
-            text = ", ".join(value) if isinstance(value, list) else str(value)
-            parts.append(f"{name}: {text}")
-    return "; ".join(parts)[:160]
+    return {name: data[name] for name in _FACTS if name in data}
 
 
 def case_agenda(session: Session, case_ref: str, now: datetime) -> list[AgendaItem]:

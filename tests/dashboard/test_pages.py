@@ -156,5 +156,8 @@ def test_a_new_acknowledgement_arrives_as_a_server_sent_event(tmp_path: Path) ->
         assert not reader.is_alive()
     ledger.close()
     assert "event: bus" in body[0]
-    assert '"type": "acknowledgement"' in body[0] and "acuse de recibo de gro.government" in body[0]
+    assert (
+        '"type": "acknowledgement"' in body[0]
+        and "acuse de recibo de Secretaría General de Gobierno del Estado de Guerrero" in body[0]
+    )
     assert "MPDDHP-2026-0412" in body[0]
