@@ -34,6 +34,7 @@ from bus.runtime.agency import AgencyClient
 from bus.runtime.hub import Hub
 from schemas.capacity import CapacityBody, CapacityUpdate, PlacementOffer
 from schemas.envelope import Envelope
+from schemas.registry import active_registry
 from schemas.requests import RelocationRequest
 from tests import builders as b
 from tests.dashboard.staff import add_accounts, login
@@ -105,9 +106,11 @@ def test_actions_without_a_bus_say_so(demo: tuple[TestClient, Settings]) -> None
     token = login(client, "omar")
     pending = list(csv.DictReader(io.StringIO(client.get("/pending?format=csv").text)))
     late = next(r for r in pending if datetime.fromisoformat(r["due"]) < datetime.now(UTC))
+    # the CSV names the institution; the page's form sends its id
+    agency = next(a.id for a in active_registry() if a.name == late["agency"])
     response = client.post(
         "/actions/remind",
-        data={"csrf_token": token, "request_id": late["request"], "agency": late["agency"]},
+        data={"csrf_token": token, "request_id": late["request"], "agency": agency},
     )
     assert response.url.path == "/pending"
     assert "error: No se envió: no se puede contactar al bus" in redirected_notice(response)
