@@ -16,6 +16,30 @@ from rich.table import Table
 Column = tuple[str, Callable[[Any], object]]
 
 
+class Named(str):
+    """An identifier shown by its name: people read the name (tables, CSV files, pages);
+    programs (JSON) get the identifier under the column's key and the name beside it."""
+
+    id: str
+
+    def __new__(cls, ident: str, name: str) -> Named:
+        named = super().__new__(cls, name)
+        named.id = ident
+        return named
+
+
+def _record(row: object, columns: Sequence[Column]) -> dict[str, object]:
+    record: dict[str, object] = {}
+    for name, get in columns:
+        value = get(row)
+        if isinstance(value, Named):
+            record[name] = value.id
+            record[f"{name}_name"] = str(value)
+        else:
+            record[name] = _plain(value)
+    return record
+
+
 class Format(StrEnum):
     TABLE = "table"
     JSON = "json"
@@ -80,7 +104,7 @@ def emit(
         print(more, file=sys.stderr)
     if fmt is Format.JSON:
         for row in rows:
-            print(json.dumps({name: _plain(get(row)) for name, get in columns}, ensure_ascii=False))
+            print(json.dumps(_record(row, columns), ensure_ascii=False))
         return
     if fmt is Format.CSV:
         write_csv(rows, columns, sys.stdout)

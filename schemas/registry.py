@@ -54,7 +54,10 @@ class Agency(BaseModel):
 
     id: str = Field(pattern=AGENCY_ID_PATTERN, max_length=64)
     kind: AgencyKind
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200)  # the official name staff read
+    # how an official addresses its head, by office ("Titular de la Fiscalía General del Estado
+    # de Guerrero"); a deployment's own registry may leave it out
+    head: str | None = Field(default=None, min_length=1, max_length=200)
     state: str | None = None
     region: str | None = None
 
@@ -68,6 +71,12 @@ class Agency(BaseModel):
     @property
     def is_federal(self) -> bool:
         return self.kind in FEDERAL_KINDS
+
+    @property
+    def addressee(self) -> str:
+        """Whom a letter or an invitation is addressed to: the head's title, else the
+        institution."""
+        return self.head or self.name
 
 
 class RegistryError(ContractError):

@@ -116,7 +116,7 @@ def test_the_agenda_carries_unresolved_items_over_and_drops_them_once_met(
         [line] = agenda(s, b.T0 + 5 * DAY, CUTOFF, "JG-2026-03")  # before its session
         assert line.carried_from is None and line.consent and line.owed == "acknowledgement"
         assert line.institution == "Secretaría General de Gobierno del Estado de Guerrero"
-        assert line.invited == line.institution and line.state == "Guerrero"
+        assert line.invited == "Titular de la " + line.institution and line.state == "Guerrero"
         assert line.overdue_hours == round((5 * DAY - timedelta(hours=1)).total_seconds() / 3600, 2)
         after = b.T0 + 11 * DAY  # December's session passed with it unresolved
         [carried] = agenda(s, after, CUTOFF, "JG-2026-04")

@@ -127,13 +127,15 @@ def test_tracking_views_on_the_demo_record(
     # Tamaulipas on the Board's agenda; its case gave no consent, so nobody is invited. On a
     # slow run the Mechanism's own late obligation may have climbed there too, under its case.
     items = json_lines(["board", "agenda", "--session", "JG-2026-12"], home)
-    [item] = [i for i in items if i["institution"] == TAMAULIPAS]
+    [item] = [i for i in items if i["institution"] == "tam.government"]
     assert all(i["case"] for i in items), items
-    assert {k: item[k] for k in ("session", "case", "state", "institution", "invited")} == {
+    keys = ("session", "case", "state", "institution", "institution_name", "invited")
+    assert {k: item[k] for k in keys} == {
         "session": "JG-2026-12",
         "case": "MPDDHP-2026-0401",
         "state": "Tamaulipas",
-        "institution": TAMAULIPAS,
+        "institution": "tam.government",  # programs get the id, and the name beside it
+        "institution_name": TAMAULIPAS,
         "invited": None,
     }
     assert item["consent"] is False and item["owes"] == "acknowledgement"
@@ -155,9 +157,9 @@ def test_tracking_views_on_the_demo_record(
     made = invoke(["report", "--month", month, "--out", str(tmp_path)], home)
     assert made.exit_code == 0, made.output
     report = (tmp_path / f"report-{month}.md").read_text()
-    assert "tam.government" in report
+    assert TAMAULIPAS in report and "tam.government" not in report  # by name
     beyond = report[report.index("## Compromisos fuera del plazo legal") :]
-    assert "Secretaría General de Gobierno del Estado de Michoacán" in beyond  # by name
+    assert "Secretaría de Gobierno del Estado de Michoacán" in beyond
     assert "(fuera del plazo legal)" in beyond and "Guerrero" not in beyond
     assert (tmp_path / f"scorecard-{month}.svg").read_text().startswith("<svg")
 

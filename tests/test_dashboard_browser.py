@@ -111,7 +111,7 @@ def test_live_overdue_request_english_and_csv(
             expect(live).to_contain_text("recordatorio: acuse vencido", timeout=60_000)
             row = page.locator("#live-region tbody tr", has_text=CASE)
             expect(row).to_contain_text("vencida hace", timeout=30_000)
-            expect(row).to_contain_text("gro.government")
+            expect(row).to_contain_text("Secretaría General de Gobierno del Estado de Guerrero")
             page.screenshot(path=screenshot("pending"), full_page=True)
 
             for path, name in (
@@ -137,7 +137,7 @@ def test_live_overdue_request_english_and_csv(
                 page.get_by_role("link", name="Download CSV").click()
             text = Path(download.value.path()).read_text(encoding="utf-8")
             assert text.startswith("overdue_hours,case,kind,urgency,agency,state,status,owes")
-            assert CASE in text and "gro.government" in text
+            assert CASE in text and "Secretaría General de Gobierno del Estado de Guerrero" in text
 
             phone = browser.new_context(
                 viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True

@@ -109,6 +109,30 @@ def test_registry_has_every_state_from_pycountry() -> None:
     assert any(a.kind is AgencyKind.SHELTER for a in registry)
 
 
+def test_every_institution_has_its_official_name_and_its_head() -> None:
+    """Staff read names, never ids; the Board invites an institution's head by its title."""
+    registry = AgencyRegistry.load()
+    for agency in registry:
+        assert agency.name and agency.name != agency.id and "." not in agency.name.split()[0]
+        if agency.kind is not AgencyKind.SYSTEM:
+            assert agency.head and agency.head.startswith("Titular de la "), agency.id
+            assert agency.addressee == agency.head
+    guerrero = registry["gro.prosecutor"]
+    assert guerrero.addressee == "Titular de la Fiscalía General del Estado de Guerrero"
+    assert registry["pue.government"].name == "Secretaría de Gobernación del Estado de Puebla"
+
+
+def test_a_deployments_registry_may_leave_out_the_head(tmp_path: Path) -> None:
+    own = tmp_path / "agencies.toml"
+    own.write_text(
+        '[[agency]]\nid = "gro.government"\nkind = "government"\n'
+        'name = "Secretaría General de Gobierno del Estado de Guerrero"\nstate = "GRO"\n',
+        encoding="utf-8",
+    )
+    [agency] = AgencyRegistry.load(own)
+    assert agency.head is None and agency.addressee == agency.name
+
+
 def test_registry_file_errors_are_clear(tmp_path: Path) -> None:
     bad = tmp_path / "agencies.toml"
     bad.write_text(

@@ -27,6 +27,7 @@ from adapters.bridge.store import BridgeStore
 from adapters.ledger.notifications import Attempt, record_attempt
 from adapters.ledger.store import SqlLedger
 from adapters.readmodel.agency import RungLine, rungs_to_mail
+from adapters.readmodel.names import addressee, institution
 from bus.domain.clock import utc_now
 
 log = logging.getLogger("mechbus.notices")
@@ -68,9 +69,11 @@ def compose(notice: Notice, sender: str, link_base: str) -> EmailMessage:
     mail["Message-ID"] = f"<{notice.message_id}.{notice.to_agency}@mechbus>"
     link = f"{link_base.rstrip('/')}/v1/requests/{notice.request_id}" if link_base else None
     lines = [
+        f"Para / To: {addressee(notice.to_agency)}",
         f"Expediente / Case reference: {notice.case_ref or '-'}",
         f"Solicitud / Request id: {notice.request_id}",
-        f"Autoridad que debe responder / Agency that owes the answer: {notice.owing_agency}",
+        f"Autoridad que debe responder / Agency that owes the answer: "
+        f"{institution(notice.owing_agency)}",
         f"Plazo / Deadline: {notice.clock}, {notice.due_at:%Y-%m-%d %H:%M} UTC",
         f"Paso / Rung: {notice.level}",
     ]

@@ -16,8 +16,8 @@ from adapters import i18n
 from adapters.dashboard.auth import User
 from adapters.dashboard.web import checked_form, dash, flash, lang_of, operator, safe_back
 from adapters.i18n import N_
+from adapters.readmodel.names import institution
 from adapters.service import actions
-from schemas.registry import active_registry
 
 router = APIRouter(prefix="/actions")
 log = logging.getLogger("mechbus.dashboard")
@@ -45,7 +45,7 @@ async def _rung(request: Request, user: User, form: dict[str, str], *, escalate:
                 "every step has been sent already."
             ),
             "error",
-            agency=agency,
+            agency=institution(agency),
         )
         return RedirectResponse(back, status_code=303)
     except (actions.NoServer, OSError) as exc:
@@ -58,7 +58,7 @@ async def _rung(request: Request, user: User, form: dict[str, str], *, escalate:
         request,
         N_("Sent: %(level)s for %(agency)s (message %(id)s)."),
         level=_level(request, level),
-        agency=agency,
+        agency=institution(agency),
         id=message.id[-8:],
     )
     return RedirectResponse(back, status_code=303)
@@ -119,14 +119,15 @@ async def confirm_placement(request: Request, user: Operator, form: Form) -> Res
             dash(request).settings, relocation, shelter, personal, CONFIRM_WAIT
         )
     except actions.Unplaceable as exc:
-        _say(request, _UNPLACEABLE[exc.code], "error", **exc.values)
+        named = {k: institution(v) if k == "shelter" else v for k, v in exc.values.items()}
+        _say(request, _UNPLACEABLE[exc.code], "error", **named)
         return RedirectResponse(back, status_code=303)
     except ValidationError:
         _say(request, N_("The details are not valid: one full name per line."), "error")
         return RedirectResponse(back, status_code=303)
     except actions.ToPresumedAggressor:
         message = N_("Not sent: %(shelter)s is named presumed aggressor on this case.")
-        _say(request, message, "error", shelter=_agency_name(shelter))
+        _say(request, message, "error", shelter=institution(shelter))
         return RedirectResponse(back, status_code=303)
     except (actions.NoServer, actions.SendRefused) as exc:
         log.warning("placement confirmation by %s refused: %s", user.name, type(exc).__name__)
@@ -135,11 +136,6 @@ async def confirm_placement(request: Request, user: Operator, form: Form) -> Res
     log.info("%s confirmed %s at %s: %s", user.name, request_id, shelter, _verdict(placed))
     _say_placed(request, placed, shelter)
     return RedirectResponse(back, status_code=303)
-
-
-def _agency_name(agency: str) -> str:
-    record = active_registry().get(agency)
-    return record.name if record is not None else agency
 
 
 def _verdict(placed: actions.Placed) -> str:
@@ -151,7 +147,7 @@ def _say_placed(request: Request, placed: actions.Placed, shelter: str) -> None:
         _say(
             request,
             N_("Placement confirmed with %(shelter)s; other offers released."),
-            shelter=shelter,
+            shelter=institution(shelter),
         )
     elif placed.refused is not None:
         reason = placed.refused.split(":", 1)[0]  # the reason code; the detail is for the log

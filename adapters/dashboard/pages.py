@@ -18,6 +18,7 @@ from adapters.dashboard.live import sse
 from adapters.dashboard.web import dash, lang_of, render, viewer
 from adapters.ledger.access_log import PersonalAccess, record_access
 from adapters.ledger.obligations import SqlObligations
+from adapters.output import Named
 from adapters.readmodel import columns as cols
 from adapters.readmodel.aggressors import case_aggressors, flagged_pairs
 from adapters.readmodel.board import agenda as board_lines
@@ -29,6 +30,7 @@ from adapters.readmodel.dead_letters import dead_letters as kept_dead_letters
 from adapters.readmodel.federal import federal_scores
 from adapters.readmodel.feed import BusEvent
 from adapters.readmodel.iachr import LINKED, case_measures
+from adapters.readmodel.names import institution
 from adapters.readmodel.placements import placements as placement_lines
 from adapters.readmodel.placements import shelters as shelter_capacity
 from adapters.readmodel.report import month_bounds
@@ -53,10 +55,15 @@ async def _read(request: Request, read: Callable[[Session], T]) -> T:
     return await run_in_threadpool(run)
 
 
-def _csv(rows: Sequence[object], table: Sequence[cols.Col], name: str) -> Response:
+def _csv(
+    request: Request, rows: Sequence[object], table: Sequence[cols.Col], name: str
+) -> Response:
+    """The table as a CSV file, its sentences in the page's language."""
     stamp = datetime.now(i18n.ZONE).strftime("%Y%m%d-%H%M")
+    with i18n.speaking(lang_of(request)):
+        text = cols.csv_text(rows, table)
     return Response(
-        cols.csv_text(rows, table),
+        text,
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}-{stamp}.csv"'},
     )
@@ -90,7 +97,7 @@ async def pending(
     filters = _filters(state, agency, kind, urgency)
     rows = await _read(request, lambda s: pending_lines(s, now, filters, 200))
     if fmt == "csv":
-        return _csv(rows, cols.PENDING, "pendientes")
+        return _csv(request, rows, cols.PENDING, "pendientes")
     marked = await _read(request, lambda s: flagged_pairs(s, {r.case_ref for r in rows}))
     registry = active_registry()
     return render(
@@ -101,12 +108,16 @@ async def pending(
         table=cols.PENDING,
         filters=filters,
         states=[(code, state_name(code)) for code in sorted(state_codes())],
-        agencies=sorted(a.id for a in registry if not a.is_federal),
+        agencies=sorted(((a.id, a.name) for a in registry if not a.is_federal), key=_by_name),
         kinds=KINDS,
         overdue=sum(1 for r in rows if r.due_at < now),
         marked=marked,
         live=True,
     )
+
+
+def _by_name(agency: tuple[str, str]) -> str:
+    return agency[1]
 
 
 @router.get("/commitments")
@@ -130,7 +141,7 @@ async def commitments(
         ),
     )
     if fmt == "csv":
-        return _csv(rows, cols.COMMITMENTS, "compromisos-vencidos")
+        return _csv(request, rows, cols.COMMITMENTS, "compromisos-vencidos")
     return render(request, "commitments.html", user, rows=rows, table=cols.COMMITMENTS, live=True)
 
 
@@ -152,7 +163,7 @@ async def scorecard(
     scores = await _read(request, lambda s: state_scores(s, asof=asof, since=since))
     scores.sort(key=lambda s: (-s.open_overdue, s.state))  # worst first, as the CLI's default
     if fmt == "csv":
-        return _csv(scores, cols.SCORECARD, "corresponsabilidad")
+        return _csv(request, scores, cols.SCORECARD, "corresponsabilidad")
     with i18n.speaking(lang_of(request)):
         title = i18n.gettext("Joint responsibility by state")
         labels = (
@@ -197,8 +208,8 @@ async def case(
     aggressors = await _read(request, lambda s: case_aggressors(s, ref))
     if fmt == "csv":
         if table == "agenda":
-            return _csv(agenda, cols.AGENDA, f"agenda-{ref}")
-        return _csv(events, cols.TIMELINE, f"caso-{ref}")
+            return _csv(request, agenda, cols.AGENDA, f"agenda-{ref}")
+        return _csv(request, events, cols.TIMELINE, f"caso-{ref}")
     people: dict[str, str] = {}
     if user.sees_personal:  # opened from the sealed store for this page only; never logged
         ledger = dash(request).ledger
@@ -244,12 +255,12 @@ async def shelters(
     placements = await _read(request, placement_lines)
     if fmt == "csv":
         if table == "placements":
-            return _csv(placements, cols.PLACEMENTS, "reubicaciones")
-        return _csv(capacity, cols.SHELTERS, "casas-refugio")
-    offers: dict[str, list[str]] = {}
+            return _csv(request, placements, cols.PLACEMENTS, "reubicaciones")
+        return _csv(request, capacity, cols.SHELTERS, "casas-refugio")
+    offers: dict[str, list[Named]] = {}
     for line in placements:
         if line.status == "offered":
-            offers.setdefault(line.request_id, []).append(line.shelter)
+            offers.setdefault(line.request_id, []).append(institution(line.shelter))
     return render(
         request,
         "shelters.html",
@@ -281,7 +292,7 @@ async def board(
     cutoff = policy.board_cutoff()
     rows = await _read(request, lambda s: board_lines(s, now, cutoff, session_id))
     if fmt == "csv":
-        return _csv(rows, cols.BOARD, "junta-de-gobierno")
+        return _csv(request, rows, cols.BOARD, "junta-de-gobierno")
     at = await _read(request, lambda s: scheduled_at(s, session_id))
     return render(
         request,
@@ -308,7 +319,7 @@ async def dead_letters(
         request, lambda s: kept_dead_letters(s, reason=reason or None, sender=sender or None)
     )
     if fmt == "csv":
-        return _csv(rows, cols.DEAD_LETTERS, "mensajes-rechazados")
+        return _csv(request, rows, cols.DEAD_LETTERS, "mensajes-rechazados")
     return render(request, "dead_letters.html", user, rows=rows, table=cols.DEAD_LETTERS)
 
 
@@ -318,7 +329,7 @@ def _label(event: BusEvent, lang: str) -> str:
         case = event.case_ref or "—"
         return i18n.gettext("%(what)s from %(source)s, case %(case)s") % {
             "what": what,
-            "source": event.source,
+            "source": institution(event.source),
             "case": case,
         }
 

@@ -42,7 +42,7 @@ async def search_page(
     q = q.strip()
     rows = await _read(request, lambda s: search(s, q, SHOWN + 1)) if q else []
     if fmt == "csv":
-        return _csv(rows[:SHOWN], SEARCH, "busqueda")
+        return _csv(request, rows[:SHOWN], SEARCH, "busqueda")
     return render(
         request,
         "search.html",

@@ -29,7 +29,7 @@ class AgendaLine:
     case_ref: str | None
     state: str | None  # the state's name
     institution: str  # the agency that owes, by its registry name
-    invited: str | None  # the authority invited (its institution), only with consent
+    invited: str | None  # its head, by title ("Titular de la ..."), only with consent
     consent: bool
     owed: str  # "acknowledgement", "answer", or the committed action
     due_at: datetime
@@ -119,14 +119,13 @@ def agenda(
         case = cases.get(e.request_id)
         agency = registry.get(e.agency)
         allowed = case is not None and consented(consents.get(case), e.agency)
-        institution = agency.name if agency else e.agency
         lines.append(
             AgendaLine(
                 session_id=where.session_id,
                 case_ref=case,
                 state=state_name(agency.state) if agency and agency.state else None,
-                institution=institution,
-                invited=institution if allowed else None,
+                institution=agency.name if agency else e.agency,
+                invited=(agency.addressee if agency else e.agency) if allowed else None,
                 consent=allowed,
                 owed=commitment.action if commitment else e.clock,
                 due_at=e.due_at,

@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session, col, or_, select
 
@@ -17,6 +18,7 @@ from adapters.ledger.tables import (
     RecipientRow,
     RequestRow,
 )
+from adapters.readmodel import narration
 from bus.domain import addressing, subjects
 from bus.domain.agenda import AgendaItem, OpenItem, agenda
 from bus.domain.federal import HUB
@@ -30,12 +32,21 @@ class CaseEvent:
     recorded_at: datetime
     source: str
     to: str
-    message: str
+    message: str  # the kind, e.g. "tracking.escalated"
     request_id: str
-    detail: str
     flag: str | None = None  # "beyond the legal limit" on a commitment promised too late
-    # the detail's fields one by one (name, values), for a page that names them in its language
-    fields: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # the message's fields that carry no personal data (``_FACTS``), which the detail tells
+    facts: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def phrase(self) -> str:
+        """The kind in words, in the language being spoken."""
+        return narration.kind_phrase(self.message)
+
+    @property
+    def detail(self) -> str:
+        """What the message says, as a sentence naming the institutions."""
+        return narration.detail(self.message, self.facts)
 
 
 def case_timeline(
@@ -63,9 +74,8 @@ def case_timeline(
                 to,
                 m.type.removeprefix("mech.").removesuffix(".v1"),
                 m.thread_id,
-                _detail(fields := _fields(m.body)),
                 BEYOND_THE_LEGAL_LIMIT if (m.thread_id, m.message_id) in late else None,
-                fields,
+                _facts(m.body),
             )
         )
     return events
@@ -91,42 +101,35 @@ def _beyond_the_limit(session: Session, made: list[MessageRow]) -> set[tuple[str
     }
 
 
-_DETAIL_FIELDS = (
+# The fields a timeline's detail may tell: none carries personal data (``personal`` never).
+_FACTS = (
     "override_reason",  # first: a request sent against the addressing rules says why
     "official_role",
     "reason_code",
     "action",
     "due",
     "level",
+    "agency",
     "to_agency",
+    "clock",
+    "board_session_id",
+    "session_id",
+    "attended",
+    "given",
+    "agencies",
     "summary",
     "measures",
     "aggression",
     "question",
     "reason",
     "shortfall",
+    "what",
 )
 
 
-Fields = tuple[tuple[str, tuple[str, ...]], ...]
-
-
-def _fields(body: bytes) -> Fields:
-    """The fields that carry no personal data (never ``personal``), each with its values."""
+def _facts(body: bytes) -> dict[str, Any]:
     data = json.loads(body).get("data", {})
-    found = []
-    for name in _DETAIL_FIELDS:
-        value = data.get(name)
-        if value:
-            found.append(
-                (name, tuple(map(str, value)) if isinstance(value, list) else (str(value),))
-            )
-    return tuple(found)
-
-
-def _detail(fields: Fields) -> str:
-    """A one-line summary (the command line, CSV files): ``name: value, value; ...``."""
-    return "; ".join(f"{name}: {', '.join(values)}" for name, values in fields)[:160]
+    return {name: data[name] for name in _FACTS if name in data}
 
 
 def case_agenda(session: Session, case_ref: str, now: datetime) -> list[AgendaItem]:

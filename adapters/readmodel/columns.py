@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from adapters.output import Column, write_csv
+from adapters.output import Column, Named, write_csv
+from adapters.readmodel.names import institution, institution_or_none
 from bus.domain.agenda import MECHANISM
 
 
@@ -73,7 +74,7 @@ PENDING_COLUMNS = table(
     Col("case", N_("Case"), lambda r: r.case_ref, "case"),
     Col("kind", N_("Kind"), lambda r: r.kind, "code"),
     Col("urgency", N_("Urgency"), lambda r: r.urgency, "code"),
-    Col("agency", N_("Agency"), lambda r: r.agency),
+    Col("agency", N_("Agency"), lambda r: institution(r.agency)),
     Col("state", N_("State"), lambda r: r.state),
     Col("status", N_("Status"), lambda r: r.status, "code"),
     Col("owes", N_("Owes"), lambda r: r.owed, "code"),
@@ -94,7 +95,7 @@ COMMITMENTS_COLUMNS = table(
     Col("overdue_hours", N_("Overdue"), lambda r: r.overdue_hours, "overdue", lambda r: r.chased),
     Col("request", N_("Request"), lambda r: r.request_id, "request"),
     Col("case", N_("Case"), lambda r: r.case_ref, "case"),
-    Col("agency", N_("Agency"), lambda r: r.agency),
+    Col("agency", N_("Agency"), lambda r: institution(r.agency)),
     Col("commitment", N_("Commitment"), lambda r: r.commitment_id),
     Col("action", N_("Committed action"), lambda r: r.action),
     Col("due", N_("Due"), lambda r: r.due, "time"),
@@ -131,10 +132,10 @@ SCORECARD_CLI = terminal(table(*SCORECARD), *(c.key for c in SCORECARD))
 
 TIMELINE_COLUMNS = table(
     Col("recorded", N_("Recorded"), lambda e: e.recorded_at, "time"),
-    Col("from", N_("From"), lambda e: e.source),
-    Col("to", N_("To"), lambda e: e.to),
-    Col("message", N_("Message"), lambda e: e.message, "code"),
-    Col("detail", N_("Detail"), lambda e: e.detail, "fields", lambda e: _named_fields(e.fields)),
+    Col("from", N_("From"), lambda e: institution(e.source)),
+    Col("to", N_("To"), lambda e: institution(e.to)),
+    Col("message", N_("Message"), lambda e: Named(e.message, e.phrase)),
+    Col("detail", N_("Detail"), lambda e: e.detail),
     Col("flag", N_("Flag"), lambda e: e.flag, "code"),
     Col("request", N_("Request"), lambda e: e.request_id, "request"),
 )
@@ -153,7 +154,7 @@ AGENDA = [
         "codes",
         lambda a: a.instruments,
     ),
-    Col("agency", N_("Agency"), lambda a: a.agency),
+    Col("agency", N_("Agency"), lambda a: institution(a.agency)),
     Col("what", N_("What is owed"), lambda a: a.what, "code"),
     Col("due", N_("Due"), lambda a: a.due, "time"),
     Col("legal_limit", N_("Legal limit"), lambda a: a.legal_limit, "time"),
@@ -165,7 +166,7 @@ AGENDA = [
 AGENDA_CLI = terminal(table(*AGENDA), *(c.key for c in AGENDA))
 
 SHELTERS_COLUMNS = table(
-    Col("shelter", N_("Shelter"), lambda c: c.shelter),
+    Col("shelter", N_("Shelter"), lambda c: institution(c.shelter)),
     Col("region", N_("Region"), lambda c: c.region),
     Col("free", N_("Free now"), lambda c: c.free_spaces, "num"),
     Col("total", N_("Total"), lambda c: c.total_spaces, "num"),
@@ -191,7 +192,7 @@ PLACEMENTS_COLUMNS = table(
     Col("case", N_("Case"), lambda p: p.case_ref, "case"),
     Col("people", N_("People"), lambda p: p.people, "num"),
     Col("from_state", N_("From state"), lambda p: p.origin_state),
-    Col("shelter", N_("Shelter"), lambda p: p.shelter),
+    Col("shelter", N_("Shelter"), lambda p: institution(p.shelter)),
     Col("status", N_("Status"), lambda p: p.status, "code"),
     Col("sent", N_("Sent"), lambda p: p.sent_at, "time"),
     Col("answered", N_("Answered"), lambda p: p.answered_at, "time"),
@@ -204,7 +205,7 @@ BOARD_COLUMNS = table(
     Col("session", N_("Session"), lambda a: a.session_id),
     Col("case", N_("Case"), lambda a: a.case_ref, "case"),
     Col("state", N_("State"), lambda a: a.state),
-    Col("institution", N_("Institution"), lambda a: a.institution),
+    Col("institution", N_("Institution"), lambda a: institution(a.agency)),
     Col("invited", N_("Official invited"), lambda a: a.invited),
     Col("consent", N_("Consent"), lambda a: a.consent, "code"),
     Col("owes", N_("Owes"), lambda a: a.owed, "code"),
@@ -226,8 +227,8 @@ BOARD = pick(
     *("overdue_hours", "carried_from", "placed", "request"),
 )
 # The terminal's table is narrow (120 columns off a terminal): a state institution's name
-# names its state, and with the registry holding no head's title the official invited is the
-# institution itself, so the table leaves out those two columns (--json and --csv have them).
+# names its state, and the official invited is its head ("Titular de la" and the institution),
+# so the table leaves out those two columns (--json and --csv have them).
 BOARD_CLI = terminal(
     BOARD_COLUMNS,
     *("session", "case", "institution", "consent", "owes", "overdue_hours", "carried_from"),
@@ -243,7 +244,7 @@ BOARD_DATA = terminal(  # --json and --csv
 DEAD_LETTERS_COLUMNS = table(
     Col("id", N_("Number"), lambda d: d.id, "num"),
     Col("received", N_("Received"), lambda d: d.received_at, "time"),
-    Col("sender", N_("Sender"), lambda d: d.sender),
+    Col("sender", N_("Sender"), lambda d: institution_or_none(d.sender)),
     Col("reason", N_("Reason"), lambda d: d.reason, "code"),
     Col("subject", N_("Subject"), lambda d: d.nats_subject),
     Col("message", N_("Message"), lambda d: d.message_id),
@@ -259,7 +260,7 @@ DEAD_LETTERS_CLI = terminal(
 OUTBOX_CLI: list[Column] = [
     ("message", lambda w: w.message_id),
     ("type", lambda w: w.type),
-    ("source", lambda w: w.source),
+    ("source", lambda w: institution(w.source)),
     ("kept", lambda w: w.created_at),
     ("attempts", lambda w: w.attempts),
     ("last error", lambda w: w.last_error),
@@ -268,42 +269,6 @@ OUTBOX_CLI: list[Column] = [
 
 def _attended(score: Any) -> str:
     return f"{score.summons_attended}/{score.summons}"
-
-
-# The names of the fields a timeline's detail quotes from a message (readmodel.cases).
-DETAIL_FIELDS = {
-    "official_role": N_("official role"),
-    "reason_code": N_("reason"),
-    "action": N_("action"),
-    "due": N_("due"),
-    "level": N_("rung"),
-    "to_agency": N_("addressed to"),
-    "summary": N_("summary"),
-    "measures": N_("measures"),
-    "aggression": N_("aggression"),
-    "question": N_("question"),
-    "reason": N_("reason"),
-    "shortfall": N_("what was not done"),
-}
-
-
-def _named_fields(
-    fields: Sequence[tuple[str, Sequence[str]]],
-) -> list[tuple[str, list[object]]] | None:
-    """The page's detail: each field's label (a msgid) and its values, a due date as a time;
-    None when the message has none (the page shows a dash)."""
-    named = [
-        (DETAIL_FIELDS.get(name, name), [_time_or_text(v) if name == "due" else v for v in values])
-        for name, values in fields
-    ]
-    return named or None
-
-
-def _time_or_text(value: str) -> object:
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        return value
 
 
 # Codes shown translated on the page (CSV files keep the codes).

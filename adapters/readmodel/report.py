@@ -12,9 +12,10 @@ from adapters.readmodel.chart import scorecard_svg
 from adapters.readmodel.commitments import made_beyond_the_limit
 from adapters.readmodel.escalations import monthly_report_rungs
 from adapters.readmodel.federal import report_section
+from adapters.readmodel.names import institution
 from adapters.readmodel.scorecard import state_scores
 from bus.domain.scorecard import StateScore
-from schemas.registry import active_registry, state_name
+from schemas.registry import state_name
 
 
 def month_bounds(month: str) -> tuple[datetime, datetime]:
@@ -76,7 +77,8 @@ def write_report(session: Session, month: str, out_dir: Path, now: datetime) -> 
     if listed:
         lines += ["| Solicitud | Autoridad | Plazo | Vencía |", "|---|---|---|---|"]
         for e in listed:
-            lines.append(f"| {e.request_id} | {e.agency} | {e.clock} | {e.due_at:%Y-%m-%d %H:%M} |")
+            owing = institution(e.agency)
+            lines.append(f"| {e.request_id} | {owing} | {e.clock} | {e.due_at:%Y-%m-%d %H:%M} |")
     else:
         lines.append("Ningún incumplimiento llegó a este escalón en el mes.")
     lines += ["", "## Compromisos fuera del plazo legal", ""]
@@ -92,16 +94,14 @@ def _beyond_the_limit(session: Session, start: datetime, end: datetime) -> list[
     late = made_beyond_the_limit(session, start, end)
     if not late:
         return ["Ningún compromiso del mes fue más allá del plazo legal."]
-    registry = active_registry()
     lines = [
         "| Solicitud | Autoridad | Comprometido para | Plazo legal | Estado |",
         "|---|---|---|---|---|",
     ]
     for c in late:
-        found = registry.get(c.agency)
         assert c.legal_limit is not None
         lines.append(
-            f"| {c.request_id} | {found.name if found else c.agency} | {c.due:%Y-%m-%d %H:%M} "
+            f"| {c.request_id} | {institution(c.agency)} | {c.due:%Y-%m-%d %H:%M} "
             f"| {c.legal_limit:%Y-%m-%d %H:%M} | {c.status} (fuera del plazo legal) |"
         )
     return lines

@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from adapters.ledger.tables import MessageRow, RecipientRow, RequestRow
+from adapters.readmodel.names import institution
 from bus.domain.lifecycle import UNANSWERED, RecipientStatus
 
 
@@ -32,7 +33,11 @@ class RequestLine:
     closed_at: datetime | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in asdict(self).items()}
+        """Programs get the recipient's id and, beside it, its institution's name."""
+        found = {
+            k: v.isoformat() if isinstance(v, datetime) else v for k, v in asdict(self).items()
+        }
+        return found | {"recipient_name": str(institution(self.recipient))}
 
 
 def request_lines(

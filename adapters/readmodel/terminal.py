@@ -8,6 +8,7 @@ from rich.table import Table
 
 from adapters.readmodel.cases import TimelineLine
 from adapters.readmodel.escalations import EscalationLine
+from adapters.readmodel.names import institution
 from adapters.readmodel.requests import RequestLine
 
 _STATUS_STYLE = {
@@ -43,7 +44,7 @@ def requests_table(lines: list[RequestLine], title: str = "Requests") -> Table:
             line.request_id[-6:],
             kind,
             line.case_ref or "-",
-            line.recipient,
+            institution(line.recipient),
             f"[{style}]{line.status}[/]" if style else line.status,
             _clock(line.sent_at),
             _after(line.delivered_at, line.sent_at),
@@ -61,7 +62,7 @@ def timeline_table(lines: list[TimelineLine], title: str = "What crossed the bus
         table.add_row(
             str(line.stream_seq),
             line.recorded_at.strftime("%H:%M:%S.%f")[:-3],
-            line.source,
+            institution(line.source),
             line.type.removeprefix("mech.").removesuffix(".v1"),
             line.thread_id[-6:],
         )
@@ -75,9 +76,9 @@ def escalation_table(lines: list[EscalationLine], title: str = "Escalations") ->
     for line in lines:
         table.add_row(
             line.level.replace("_", " "),
-            line.agency,
+            institution(line.agency),
             line.clock,
-            line.to_agency,
+            institution(line.to_agency),
             _after(line.fired_at, line.due_at),
             line.board_session_id or "-",
         )

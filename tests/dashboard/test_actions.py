@@ -34,6 +34,7 @@ from bus.runtime.agency import AgencyClient
 from bus.runtime.hub import Hub
 from schemas.capacity import CapacityBody, CapacityUpdate, PlacementOffer
 from schemas.envelope import Envelope
+from schemas.registry import active_registry
 from schemas.requests import RelocationRequest
 from tests import builders as b
 from tests.dashboard.staff import add_accounts, login
@@ -105,9 +106,11 @@ def test_actions_without_a_bus_say_so(demo: tuple[TestClient, Settings]) -> None
     token = login(client, "omar")
     pending = list(csv.DictReader(io.StringIO(client.get("/pending?format=csv").text)))
     late = next(r for r in pending if datetime.fromisoformat(r["due"]) < datetime.now(UTC))
+    # the CSV names the institution; the page's form sends its id
+    agency = next(a.id for a in active_registry() if a.name == late["agency"])
     response = client.post(
         "/actions/remind",
-        data={"csrf_token": token, "request_id": late["request"], "agency": late["agency"]},
+        data={"csrf_token": token, "request_id": late["request"], "agency": agency},
     )
     assert response.url.path == "/pending"
     assert "error: No se envió: no se puede contactar al bus" in redirected_notice(response)
@@ -167,7 +170,8 @@ def test_actions_are_published_on_the_bus(
     record(settings, [silent], silent.time)  # urgent: its acknowledgement was due an hour ago
     target = {"request_id": silent.id, "agency": "gro.government"}
     reminded = client.post("/actions/remind", data={"csrf_token": token, **target})
-    assert redirected_notice(reminded).startswith("ok: Enviado: recordatorio para gro.government")
+    guerrero = "Secretaría General de Gobierno del Estado de Guerrero"  # named, never the id
+    assert redirected_notice(reminded).startswith(f"ok: Enviado: recordatorio para {guerrero}")
     escalated = client.post("/actions/escalate", data={"csrf_token": token, **target})
     assert redirected_notice(escalated).startswith("ok: Enviado: aviso a la Secretaría")
 
@@ -286,10 +290,12 @@ def test_confirming_a_placement_from_the_dashboard(
                 assert never_offered.startswith("error: Esa casa refugio no tiene una oferta")
                 no_room = confirm(NORTE)
                 assert no_room == (
-                    "error: No se confirmó: shelter.casa-norte tiene 1 lugares libres para 2 "
+                    "error: No se confirmó: Casa de acogida (ejemplo), Nuevo León tiene 1 "
+                    "lugares libres para 2 "
                     "personas."
                 )
-                assert confirm(OAXACA).startswith(f"ok: Ubicación confirmada con {OAXACA}")
+                oaxaca = "Albergue para personas defensoras (ejemplo), Oaxaca"
+                assert confirm(OAXACA).startswith(f"ok: Ubicación confirmada con {oaxaca}")
                 assert (
                     recipient_statuses(ledger, request.id)[OAXACA] == "placed"
                 )  # recorded already

@@ -30,7 +30,7 @@ def test_the_case_page_shows_who_is_named_by_whom_and_when(
     login(client, "vera")
     page = client.get(f"/cases/{CASE}").text
     assert "Presuntas agresoras" in page
-    assert "Fiscalía General del Estado de Tamaulipas" in page
+    assert "Fiscalía General de Justicia del Estado de Tamaulipas" in page
     assert "señalada por Titular de la Coordinación Ejecutiva Nacional" in page
     assert "tam.prosecutor" not in page.split("Presuntas agresoras")[1].split("</ul>")[0]
     assert "Presuntas agresoras" not in client.get("/cases/MPDDHP-2026-0412").text

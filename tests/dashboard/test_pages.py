@@ -41,7 +41,8 @@ def test_every_page_in_spanish_then_english(demo: tuple[TestClient, Settings]) -
         assert "script-src 'self'" in response.headers["content-security-policy"]
     pending = pages["/pending"].text
     assert "Solicitudes sin respuesta" in pending and "vencida hace" in pending
-    assert "tam.government" in pending  # Tamaulipas never answers in the demo
+    # Tamaulipas never answers in the demo
+    assert "Secretaría General de Gobierno del Estado de Tamaulipas" in pending.split("<table")[1]
     assert "<svg" in pages["/scorecard"].text and "acuse a tiempo (%)" in pages["/scorecard"].text
     case = pages["/cases/MPDDHP-2026-0412"].text
     assert "Agenda de implementación" in case
@@ -60,7 +61,8 @@ def test_every_page_in_spanish_then_english(demo: tuple[TestClient, Settings]) -
     assert "MPDDHP-2026-0401" in board
     assert "Capacidad de las casas refugio" in pages["/shelters"].text
     filtered = client.get("/pending?state=TAM&urgency=urgent").text
-    assert "tam.government" in filtered and "gro.government" not in filtered.split("<table")[1]
+    listed = filtered.split("<table")[1]
+    assert "Estado de Tamaulipas" in listed and "Estado de Guerrero" not in listed
     switched = client.post("/lang", data={"lang": "en", "csrf_token": token, "back": "/scorecard"})
     assert switched.url.path == "/scorecard"
     assert '<html lang="en">' in switched.text and "acknowledged on time (%)" in switched.text
@@ -156,5 +158,8 @@ def test_a_new_acknowledgement_arrives_as_a_server_sent_event(tmp_path: Path) ->
         assert not reader.is_alive()
     ledger.close()
     assert "event: bus" in body[0]
-    assert '"type": "acknowledgement"' in body[0] and "acuse de recibo de gro.government" in body[0]
+    assert (
+        '"type": "acknowledgement"' in body[0]
+        and "acuse de recibo de Secretaría General de Gobierno del Estado de Guerrero" in body[0]
+    )
     assert "MPDDHP-2026-0412" in body[0]
