@@ -63,6 +63,10 @@ OVERDUE = {
     "shelter_answer": N_("shelter's answer overdue"),
     "progress_report": N_("progress report overdue"),
     "review": N_("review overdue"),
+    # the Mechanism's own clocks (bus.domain.federal_clocks)
+    "measures_issued": N_("urgent measures not issued in time"),
+    "risk_assessment": N_("risk study overdue"),
+    "decision_communicated": N_("Board decision not communicated in time"),
 }
 
 DECLINE_REASONS = {

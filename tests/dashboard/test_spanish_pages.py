@@ -447,7 +447,7 @@ def test_every_code_in_the_csv_files_has_a_spanish_name(traffic: Settings) -> No
                             )
                         if wrong:
                             untranslated.setdefault(path, set()).add(value)
-    assert seen > 100  # statuses, kinds, reasons, messages, flags: the files are not empty
+    assert seen > 50  # statuses, kinds, reasons, flags: the files are not empty
     assert untranslated == {}
 
 
