@@ -34,6 +34,7 @@ from adapters.readmodel.report import month_bounds
 from adapters.readmodel.requests import Filters
 from adapters.readmodel.requests import pending as pending_lines
 from adapters.readmodel.scorecard import state_scores
+from bus.domain.scorecard import Section
 from schemas.registry import active_registry, state_codes, state_name
 
 router = APIRouter()
@@ -151,7 +152,8 @@ async def scorecard(
     scores = await _read(request, lambda s: state_scores(s, asof=asof, since=since))
     scores.sort(key=lambda s: (-s.open_overdue, s.state))  # worst first, as the CLI's default
     if fmt == "csv":
-        return _csv(scores, cols.SCORECARD, "corresponsabilidad")
+        return _csv(scores, cols.SCORECARD_DATA, "corresponsabilidad")
+    sections = {section: [s for s in scores if s.section is section] for section in Section}
     with i18n.speaking(lang_of(request)):
         title = i18n.gettext("Joint responsibility by state")
         labels = (
@@ -159,14 +161,17 @@ async def scorecard(
             i18n.gettext("commitments kept on time (%)"),
             i18n.gettext("no data"),
         )
-    chart = scorecard_svg(scores, title, labels=labels)
+    chart = scorecard_svg(sections[Section.STATE], title, labels=labels)
     units = await _read(request, lambda s: federal_scores(s, asof=asof, since=since))
     return render(
         request,
         "scorecard.html",
         user,
-        rows=scores,
+        rows=sections[Section.STATE],
         table=cols.SCORECARD,
+        shelters=sections[Section.SHELTER],
+        federal=sections[Section.FEDERAL],
+        agencies_table=cols.SCORECARD_AGENCIES,
         units=units,
         units_table=cols.FEDERAL_SCORES,
         chart=chart,

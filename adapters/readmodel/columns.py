@@ -127,6 +127,22 @@ SCORECARD = [
     Col("summons_attended", N_("Board summons attended"), lambda s: _attended(s)),
 ]
 SCORECARD_CLI = terminal(table(*SCORECARD), *(c.key for c in SCORECARD))
+# Shelters and federal units are scored on rows of their own (bus.domain.scorecard.Section):
+# the page and the terminal show them in tables of their own, named by agency; the CSV and
+# JSON files carry every row with its section.
+SCORECARD_COLUMNS = table(
+    *SCORECARD,
+    Col("section", N_("Section"), lambda s: s.section.value, "code"),
+    Col("agency", N_("Agency"), lambda s: s.agency, "text", lambda s: _registered_name(s.agency)),
+)
+SCORECARD_DATA = pick(SCORECARD_COLUMNS, *(c.key for c in SCORECARD), "section", "agency")
+SCORECARD_AGENCIES = pick(SCORECARD_COLUMNS, "agency", *(c.key for c in SCORECARD))
+SCORECARD_DATA_CLI = terminal(SCORECARD_COLUMNS, *(c.key for c in SCORECARD_DATA))
+SCORECARD_AGENCIES_CLI = terminal(
+    SCORECARD_COLUMNS,
+    *(c.key for c in SCORECARD_AGENCIES),
+    agency=lambda s: _registered_name(s.agency),
+)
 
 TIMELINE_COLUMNS = table(
     Col("recorded", N_("Recorded"), lambda e: e.recorded_at, "time"),
@@ -257,6 +273,13 @@ OUTBOX_CLI: list[Column] = [
     ("attempts", lambda w: w.attempts),
     ("last error", lambda w: w.last_error),
 ]
+
+
+def _registered_name(agency: str | None) -> str:
+    from schemas.registry import active_registry
+
+    found = active_registry().get(agency or "")
+    return found.name if found is not None else agency or ""
 
 
 def _attended(score: Any) -> str:
