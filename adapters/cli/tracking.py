@@ -66,12 +66,16 @@ def pending(
     *,
     view: Listing,
 ) -> None:
-    """Requests nobody has acknowledged or answered, most overdue first."""
+    """Requests nobody has acknowledged or answered, most overdue first, with how far up the
+    escalation ladder each went (the last step sent, when) and the next step with its time."""
     from adapters.readmodel.requests import Filters, pending
 
     now, page = datetime.now(UTC), view.page
     filters = Filters(state, agency, kind, urgency)
-    rows = view.query(lambda session: pending(session, now, filters, page.fetch, page.offset))
+    ladder = common.policy(None)  # MECHBUS_POLICY's, as the sweeper climbs it
+    rows = view.query(
+        lambda session: pending(session, now, filters, page.fetch, page.offset, policy=ladder)
+    )
     view.show(
         rows,
         cols.PENDING_CLI,
@@ -263,12 +267,22 @@ def shelters(
     *,
     view: Listing,
 ) -> None:
-    """Each shelter's current capacity (stale reports marked as such)."""
-    from adapters.readmodel.placements import shelters
+    """Each shelter's current capacity (stale reports marked as such; a shelter that never
+    reported is listed as such)."""
+    from adapters.i18n import gettext as _
+    from adapters.readmodel.placements import shelter_roster
 
     now, max_age = datetime.now(UTC), timedelta(hours=max_age_hours)
     page = view.page
-    rows = view.query(lambda session: shelters(session, page.fetch, page.offset))
+    rows = view.query(lambda session: shelter_roster(session, page.fetch, page.offset))
     columns = [*cols.SHELTERS_CLI, ("stale", lambda c: "STALE" if c.stale(now, max_age) else "")]
+    if not (view.as_json or view.as_csv):  # people read the words; scripts keep the code
+        no_report = _("no report")
+        columns = [
+            ("report", lambda c: no_report if c.reported_at is None else "")
+            if key == "report"
+            else (key, get)
+            for key, get in columns
+        ]
     caption = f"stale: reported more than {max_age_hours:g} h ago"
     view.show(rows, columns, "Shelter capacity", caption)

@@ -29,7 +29,7 @@ from adapters.readmodel.federal import federal_scores
 from adapters.readmodel.feed import BusEvent
 from adapters.readmodel.iachr import LINKED, case_measures
 from adapters.readmodel.placements import placements as placement_lines
-from adapters.readmodel.placements import shelters as shelter_capacity
+from adapters.readmodel.placements import shelter_roster
 from adapters.readmodel.report import month_bounds
 from adapters.readmodel.requests import Filters
 from adapters.readmodel.requests import pending as pending_lines
@@ -88,7 +88,8 @@ async def pending(
 ) -> Response:
     now = datetime.now(UTC)
     filters = _filters(state, agency, kind, urgency)
-    rows = await _read(request, lambda s: pending_lines(s, now, filters, 200))
+    ladder = environment.policy()
+    rows = await _read(request, lambda s: pending_lines(s, now, filters, 200, policy=ladder))
     if fmt == "csv":
         return _csv(rows, cols.PENDING, "pendientes")
     marked = await _read(request, lambda s: flagged_pairs(s, {r.case_ref for r in rows}))
@@ -239,7 +240,7 @@ async def shelters(
     fmt: Annotated[str | None, Query(alias="format")] = None,
     table: str = "capacity",
 ) -> Response:
-    capacity = await _read(request, shelter_capacity)
+    capacity = await _read(request, shelter_roster)
     placements = await _read(request, placement_lines)
     if fmt == "csv":
         if table == "placements":
