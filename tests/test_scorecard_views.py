@@ -56,9 +56,12 @@ def test_the_chart_puts_the_worst_state_first_and_draws_a_zero() -> None:
 
 @pytest.fixture
 def home(tmp_path: Path) -> Settings:
+    return filled(load_settings(home=tmp_path / "home", ledger_url=None, nats_url=None))
+
+
+def filled(settings: Settings) -> Settings:
     """Guerrero fulfils two commitments weeks before they are due; a shelter in Mexico City
     never answers a relocation; Mexico City's government acknowledges on time."""
-    settings = load_settings(home=tmp_path / "home", ledger_url=None, nats_url=None)
     home_ledger(settings).close()
     now = datetime.now(UTC)
     sent = now - timedelta(days=10)
@@ -86,8 +89,9 @@ def home(tmp_path: Path) -> Settings:
 
 
 def test_the_database_and_the_reference_agree_on_sections_and_early_fulfilment(
-    home: Settings,
+    ledger_url: str, tmp_path: Path
 ) -> None:
+    home = filled(load_settings(home=tmp_path / "home", ledger_url=ledger_url, nats_url=None))
     ledger = home_ledger(home)
     now = datetime.now(UTC)
     try:

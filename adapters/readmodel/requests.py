@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -153,7 +154,7 @@ def pending(
     top = ordered[offset:reach]
     case_refs = _case_refs(session, {r.request_id for _, _, r in top})
     fired = _fired(session, {r.request_id for _, _, r in top})
-    ladder = policy or Policy.load()
+    ladder = policy or _shipped_policy()
     registry = active_registry()
     lines = []
     for due, owed, r in top:
@@ -188,6 +189,11 @@ def pending(
             )
         )
     return lines
+
+
+@cache
+def _shipped_policy() -> Policy:
+    return Policy.load()
 
 
 _Fired = dict[tuple[str, str, str], dict[EscalationLevel, datetime]]
