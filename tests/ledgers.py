@@ -4,12 +4,24 @@ ledger says so here."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func
+from sqlmodel import select
+
 from adapters.ledger.store import SqlLedger
+from adapters.ledger.tables import MessageRow
 from adapters.service import compose
 from adapters.settings import Settings
+from bus.domain import subjects
+from bus.domain.policy import Policy
+from bus.domain.ports import Delivery
+from bus.domain.recording import record_batch
+from bus.domain.rules import Rules
+from schemas.envelope import Envelope
+from tests import builders as b
 
 
 def upgraded_ledger(url: str, **options: Any) -> SqlLedger:
@@ -38,34 +50,36 @@ def record_outbox(home: Path, rules: Any = None) -> None:
     """Record what waits in the outbox of ``home`` as the hub would, in order, and mark it
     published: the ledger then holds it as if `mechbus up` had relayed it. ``rules``: the
     hub's (default: the shipped registry without deadlines)."""
-    from datetime import UTC, datetime
-
     from adapters.ledger.outbox import Outbox
     from adapters.settings import load_settings
-    from bus.domain import subjects
-    from bus.domain.ports import Delivery
-    from bus.domain.recording import Result, record_batch
-    from tests import builders as b
 
+    settings = load_settings(home=home)
     messages = outbox_messages(home)
-    ledger = home_ledger(load_settings(home=home))
+    record(settings, messages, rules=rules or b.RULES)
+    ledger = home_ledger(settings)
     try:
-        batch = [
-            Delivery(subjects.routes(m, b.REGISTRY)[0][0], m.to_json(), seq)
-            for seq, m in enumerate(messages, _last_seq(ledger) + 1)
-        ]
-        outcomes = record_batch(ledger, batch, datetime.now(UTC), rules or b.RULES)
-        assert all(o.result is Result.RECORDED for o in outcomes), outcomes
         for message in messages:
             Outbox(ledger).published(message.id)
     finally:
         ledger.close()
 
 
-def _last_seq(ledger: SqlLedger) -> int:
-    from sqlmodel import func, select
-
-    from adapters.ledger.tables import MessageRow
-
-    with ledger.session() as session:
-        return session.exec(select(func.max(MessageRow.stream_seq))).one() or 0
+def record(
+    settings: Settings, messages: list[Envelope], at: datetime | None = None, rules: Any = None
+) -> None:
+    """Record messages as the hub would (stored ``at``, under ``rules``: by default the shipped
+    registry and policy), at stream sequences after the ledger's last."""
+    ledger = home_ledger(settings)
+    try:
+        with ledger.session() as session:  # the next stream sequences after the ledger's last
+            last = session.exec(select(func.max(MessageRow.stream_seq))).one() or 0
+        deliveries = [
+            Delivery(subjects.routes(m, b.REGISTRY)[0][0], m.to_json(), last + 1 + i)
+            for i, m in enumerate(messages)
+        ]
+        outcomes = record_batch(
+            ledger, deliveries, at or datetime.now(UTC), rules or Rules(b.REGISTRY, Policy.load())
+        )
+        assert all(o.result.value == "recorded" for o in outcomes), outcomes
+    finally:
+        ledger.close()

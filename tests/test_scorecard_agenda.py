@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from bus.domain.agenda import OpenItem, agenda
 from bus.domain.scorecard import (
     CommitmentFacts,
     RecipientFacts,
+    Section,
     StateScore,
     SummonsFacts,
+    kept_on_time,
     scorecard,
+    settled_at,
 )
+from tests.builders import REGISTRY
 
 
 def t(day: int, hour: int = 0, month: int = 3) -> datetime:
@@ -56,7 +62,9 @@ SUMMONS = [
 
 
 def test_scorecard_for_a_scripted_month() -> None:
-    scores = scorecard(RECIPIENTS, COMMITMENTS, SUMMONS, asof=t(1, month=4), since=t(1))
+    scores = scorecard(
+        RECIPIENTS, COMMITMENTS, SUMMONS, asof=t(1, month=4), since=t(1), registry=REGISTRY
+    )
     assert scores == [
         StateScore(
             state="GRO",
@@ -79,11 +87,82 @@ def test_scorecard_for_a_scripted_month() -> None:
 
 
 def test_scorecard_as_of_an_earlier_moment_ignores_later_answers() -> None:
-    [gro, _] = scorecard(RECIPIENTS, COMMITMENTS, SUMMONS, asof=t(5, 14), since=t(1))
+    [gro, _] = scorecard(
+        RECIPIENTS, COMMITMENTS, SUMMONS, asof=t(5, 14), since=t(1), registry=REGISTRY
+    )
     # On 5 March at 14:00 the urgent request was due at 11:00 and not yet acknowledged.
     assert gro.requests_received == 2 and gro.acknowledgements_due == 2
     assert gro.acknowledged_on_time == 1
     assert gro.open_overdue == 2  # the urgent one, and February's
+
+
+# (commitment, as of, since) -> (counted in the period, kept on time): fulfilment is compared
+# with the commitment's own due date, and an early fulfilment counts as soon as it happens.
+KEPT = [
+    # fulfilled two days early, due next month: kept, and counted this month
+    (CommitmentFacts("GRO", "gro.government", t(10, month=4), t(2), t(20), t(20)), True, True),
+    # fulfilled at the very hour it was due: kept
+    (CommitmentFacts("GRO", "gro.government", t(20), t(2), t(20), t(20)), True, True),
+    # fulfilled a day late: counted when it came due, not kept
+    (CommitmentFacts("GRO", "gro.government", t(20), t(2), t(21), t(21)), True, False),
+    # still open, due in April: not settled yet
+    (CommitmentFacts("GRO", "gro.government", t(10, month=4), t(2)), False, False),
+    # still open and past due: counted, not kept
+    (CommitmentFacts("GRO", "gro.government", t(25), t(2)), True, False),
+    # withdrawn early: settled then, not kept
+    (CommitmentFacts("GRO", "gro.government", t(10, month=4), t(2), None, t(15)), True, False),
+    # fulfilled early in February: February's, not March's
+    (
+        CommitmentFacts(
+            "GRO", "gro.government", t(5), t(2, month=2), t(20, month=2), t(20, month=2)
+        ),
+        False,
+        True,
+    ),
+]
+
+
+@pytest.mark.parametrize(("commitment", "counted", "kept"), KEPT)
+def test_a_commitment_fulfilled_by_its_due_date_is_kept_on_time(
+    commitment: CommitmentFacts, counted: bool, kept: bool
+) -> None:
+    assert kept_on_time(commitment) is kept
+    [score] = scorecard([], [commitment], [], asof=t(31, 23), since=t(1), registry=REGISTRY)
+    assert score.commitments_due == int(counted)
+    assert score.commitments_kept_on_time == int(counted and kept)
+    assert score.kept_on_time_pct == (None if not counted else 100.0 if kept else 0.0)
+
+
+def test_two_commitments_fulfilled_early_show_as_kept_before_their_due_dates() -> None:
+    early = [
+        CommitmentFacts("GRO", "gro.government", t(20, month=4), t(2), t(10), t(10)),
+        CommitmentFacts("GRO", "gro.prosecutor", t(30, month=4), t(3), t(12), t(12)),
+    ]
+    assert [settled_at(c) for c in early] == [t(10), t(12)]
+    # on 11 March one is kept, on 15 March both; never "no data" once fulfilled
+    for asof, kept in ((t(11), 1), (t(15), 2)):
+        [gro] = scorecard([], early, [], asof=asof, since=t(1), registry=REGISTRY)
+        assert (gro.commitments_kept_on_time, gro.commitments_due) == (kept, kept)
+        assert gro.kept_on_time_pct == 100.0
+
+
+def test_shelters_and_federal_units_have_sections_of_their_own() -> None:
+    recipients = [
+        RecipientFacts("CMX", "cmx.government", t(2), t(3), t(2, 5)),
+        RecipientFacts("CMX", "shelter.casa-refugio-cdmx", t(2), t(3), None),
+        RecipientFacts("OAX", "shelter.albergue-oaxaca", t(4), t(5), t(4, 2)),
+        RecipientFacts("", "fed.risk", t(6), t(7), t(6, 1)),
+    ]
+    scores = scorecard(recipients, [], [], asof=t(10), since=t(1), registry=REGISTRY)
+    assert [(s.section, s.state, s.agency, s.requests_received) for s in scores] == [
+        (Section.STATE, "CMX", None, 1),  # the government alone: the shelter is not the state
+        (Section.SHELTER, "OAX", "shelter.albergue-oaxaca", 1),
+        (Section.SHELTER, "CMX", "shelter.casa-refugio-cdmx", 1),
+        (Section.FEDERAL, "", "fed.risk", 1),
+    ]
+    cmx = scores[0]
+    assert cmx.acknowledged_on_time_pct == 100.0 and cmx.open_overdue == 0
+    assert scores[2].open_overdue == 1  # the shelter's own overdue answer, not Mexico City's
 
 
 def test_agenda_merges_mechanism_and_iachr_measures() -> None:

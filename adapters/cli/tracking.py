@@ -66,12 +66,16 @@ def pending(
     *,
     view: Listing,
 ) -> None:
-    """Requests nobody has acknowledged or answered, most overdue first."""
+    """Requests nobody has acknowledged or answered, most overdue first, with how far up the
+    escalation ladder each went (the last step sent, when) and the next step with its time."""
     from adapters.readmodel.requests import Filters, pending
 
     now, page = datetime.now(UTC), view.page
     filters = Filters(state, agency, kind, urgency)
-    rows = view.query(lambda session: pending(session, now, filters, page.fetch, page.offset))
+    ladder = common.policy(None)  # MECHBUS_POLICY's, as the sweeper climbs it
+    rows = view.query(
+        lambda session: pending(session, now, filters, page.fetch, page.offset, policy=ladder)
+    )
     view.show(
         rows,
         cols.PENDING_CLI,
@@ -153,38 +157,65 @@ SORT_KEYS = {c.key: c.get for c in cols.SCORECARD} | {
 }
 
 
+SECTIONS = ("state", "shelter", "federal")  # bus.domain.scorecard.Section
+
+
 @listing
 def scorecard(
     month: Annotated[str | None, typer.Option(help="YYYY-MM; default: all time.")] = None,
     sort: Annotated[
         str, typer.Option(help="Column to sort by (worst first for figures).")
     ] = "open_overdue",
+    section: Annotated[
+        str | None,
+        typer.Option(help="Only one section: state, shelter or federal; default: all three."),
+    ] = None,
     *,
     view: Listing,
 ) -> None:
-    """Joint responsibility per state: how each state answers the Mechanism."""
+    """Joint responsibility: each state's authorities, then each shelter and each federal unit."""
+    from adapters.i18n import gettext as _
+
     names = list(SORT_KEYS)
     if sort not in names:
         console.print(f"[red]--sort must be one of: {', '.join(names)}[/]")
         raise typer.Exit(2)
+    if section is not None and section not in SECTIONS:
+        message = _("--section must be one of: %(valid)s") % {"valid": ", ".join(SECTIONS)}
+        raise common.fail(ValueError(message))
     from adapters.readmodel.scorecard import state_scores
 
     since, asof = common.month_window(month)
     scores = view.query(lambda session: state_scores(session, asof=asof, since=since))
     # Worst first: lowest percentages, most hours, most overdue; states alphabetically.
     key = SORT_KEYS[sort]
-    known = sorted(
-        (x for x in scores if key(x) is not None),
-        key=key,
-        reverse=sort in ("received", "median_hours_to_ack", "open_overdue"),
-    )
-    scores = known + [x for x in scores if key(x) is None]
-    view.show(
-        scores[view.page.offset :],
-        cols.SCORECARD_CLI,
-        f"Joint responsibility by state ({month or 'all time'})",
-    )
-    if not (view.as_json or view.as_csv):  # scripts: `mechbus federal scorecard --json`
+
+    def worst_first(rows: list[Any]) -> list[Any]:
+        known = sorted(
+            (x for x in rows if key(x) is not None),
+            key=key,
+            reverse=sort in ("received", "median_hours_to_ack", "open_overdue"),
+        )
+        return known + [x for x in rows if key(x) is None]
+
+    chosen = [section] if section else list(SECTIONS)
+    parts = {s: worst_first([x for x in scores if x.section.value == s]) for s in chosen}
+    if view.as_json or view.as_csv:  # one file, every row naming its section
+        rows = [x for s in chosen for x in parts[s]]
+        view.show(rows[view.page.offset :], cols.SCORECARD_DATA_CLI, "")
+        return
+    titles = {
+        "state": _("Joint responsibility by state (%(period)s)"),
+        "shelter": _("Shelters (%(period)s)"),
+        "federal": _("Federal units as recipients (%(period)s)"),
+    }
+    period = month or _("all time")
+    for name in chosen:
+        if name != "state" and not parts[name]:
+            continue  # a section nobody is in is left out; the states' table always shows
+        columns = cols.SCORECARD_CLI if name == "state" else cols.SCORECARD_AGENCIES_CLI
+        view.show(parts[name][view.page.offset :], columns, titles[name] % {"period": period})
+    if section is None:
         from adapters.readmodel.federal import federal_scores
 
         units = view.query(lambda session: federal_scores(session, asof=asof, since=since))
@@ -240,12 +271,22 @@ def shelters(
     *,
     view: Listing,
 ) -> None:
-    """Each shelter's current capacity (stale reports marked as such)."""
-    from adapters.readmodel.placements import shelters
+    """Each shelter's current capacity (stale reports marked as such; a shelter that never
+    reported is listed as such)."""
+    from adapters.i18n import gettext as _
+    from adapters.readmodel.placements import shelter_roster
 
     now, max_age = datetime.now(UTC), timedelta(hours=max_age_hours)
     page = view.page
-    rows = view.query(lambda session: shelters(session, page.fetch, page.offset))
+    rows = view.query(lambda session: shelter_roster(session, page.fetch, page.offset))
     columns = [*cols.SHELTERS_CLI, ("stale", lambda c: "STALE" if c.stale(now, max_age) else "")]
+    if not (view.as_json or view.as_csv):  # people read the words; scripts keep the code
+        no_report = _("no report")
+        columns = [
+            ("report", lambda c: no_report if c.reported_at is None else "")
+            if key == "report"
+            else (key, get)
+            for key, get in columns
+        ]
     caption = f"stale: reported more than {max_age_hours:g} h ago"
     view.show(rows, columns, "Shelter capacity", caption)

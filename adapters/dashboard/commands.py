@@ -37,16 +37,8 @@ async def _rung(request: Request, user: User, form: dict[str, str], *, escalate:
         message = await actions.fire_rung_now(
             dash(request).settings, request_id, agency, escalate=escalate, now=datetime.now(UTC)
         )
-    except actions.NotOwed:
-        _say(
-            request,
-            N_(
-                "Nothing to send: %(agency)s has answered, is not overdue yet, or "
-                "every step has been sent already."
-            ),
-            "error",
-            agency=institution(agency),
-        )
+    except actions.NotOwed as exc:
+        _say(request, _NOTHING_TO_SEND[exc.code], "error", agency=institution(agency))
         return RedirectResponse(back, status_code=303)
     except (actions.NoServer, OSError) as exc:
         log.warning("action by %s not sent: %s", user.name, type(exc).__name__)
@@ -63,6 +55,18 @@ async def _rung(request: Request, user: User, form: dict[str, str], *, escalate:
     )
     return RedirectResponse(back, status_code=303)
 
+
+# Why pressing the button sent nothing (adapters.service.actions.NotOwed.code).
+_NOTHING_TO_SEND = {
+    "not_overdue": N_(
+        "Nothing to send: %(agency)s has answered or is not overdue yet; a reminder goes only "
+        "after the deadline."
+    ),
+    "reminder_sent": N_(
+        "Nothing to send: %(agency)s was reminded already; escalate to send the next step."
+    ),
+    "ladder_done": N_("Nothing to send: every step of the ladder has been sent to %(agency)s."),
+}
 
 _LEVELS = {
     "reminder": N_("reminder"),

@@ -32,11 +32,12 @@ from adapters.readmodel.feed import BusEvent
 from adapters.readmodel.iachr import LINKED, case_measures
 from adapters.readmodel.names import institution
 from adapters.readmodel.placements import placements as placement_lines
-from adapters.readmodel.placements import shelters as shelter_capacity
+from adapters.readmodel.placements import shelter_roster
 from adapters.readmodel.report import month_bounds
 from adapters.readmodel.requests import Filters
 from adapters.readmodel.requests import pending as pending_lines
 from adapters.readmodel.scorecard import state_scores
+from bus.domain.scorecard import Section
 from schemas.registry import active_registry, state_codes, state_name
 
 router = APIRouter()
@@ -95,7 +96,8 @@ async def pending(
 ) -> Response:
     now = datetime.now(UTC)
     filters = _filters(state, agency, kind, urgency)
-    rows = await _read(request, lambda s: pending_lines(s, now, filters, 200))
+    ladder = environment.policy()
+    rows = await _read(request, lambda s: pending_lines(s, now, filters, 200, policy=ladder))
     if fmt == "csv":
         return _csv(request, rows, cols.PENDING, "pendientes")
     marked = await _read(request, lambda s: flagged_pairs(s, {r.case_ref for r in rows}))
@@ -163,7 +165,8 @@ async def scorecard(
     scores = await _read(request, lambda s: state_scores(s, asof=asof, since=since))
     scores.sort(key=lambda s: (-s.open_overdue, s.state))  # worst first, as the CLI's default
     if fmt == "csv":
-        return _csv(request, scores, cols.SCORECARD, "corresponsabilidad")
+        return _csv(request, scores, cols.SCORECARD_DATA, "corresponsabilidad")
+    sections = {section: [s for s in scores if s.section is section] for section in Section}
     with i18n.speaking(lang_of(request)):
         title = i18n.gettext("Joint responsibility by state")
         labels = (
@@ -171,14 +174,17 @@ async def scorecard(
             i18n.gettext("commitments kept on time (%)"),
             i18n.gettext("no data"),
         )
-    chart = scorecard_svg(scores, title, labels=labels)
+    chart = scorecard_svg(sections[Section.STATE], title, labels=labels)
     units = await _read(request, lambda s: federal_scores(s, asof=asof, since=since))
     return render(
         request,
         "scorecard.html",
         user,
-        rows=scores,
+        rows=sections[Section.STATE],
         table=cols.SCORECARD,
+        shelters=sections[Section.SHELTER],
+        federal=sections[Section.FEDERAL],
+        agencies_table=cols.SCORECARD_AGENCIES,
         units=units,
         units_table=cols.FEDERAL_SCORES,
         chart=chart,
@@ -251,7 +257,7 @@ async def shelters(
     fmt: Annotated[str | None, Query(alias="format")] = None,
     table: str = "capacity",
 ) -> Response:
-    capacity = await _read(request, shelter_capacity)
+    capacity = await _read(request, shelter_roster)
     placements = await _read(request, placement_lines)
     if fmt == "csv":
         if table == "placements":

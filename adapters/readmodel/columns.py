@@ -80,15 +80,22 @@ PENDING_COLUMNS = table(
     Col("owes", N_("Owes"), lambda r: r.owed, "code"),
     Col("sent", N_("Sent"), lambda r: r.sent_at, "time"),
     Col("due", N_("Due"), lambda r: r.due_at, "time"),
+    # how far up the escalation ladder it went, and the next rung with its time
+    Col("last_rung", N_("Last step sent"), lambda r: r.last_rung, "code"),
+    Col("last_rung_at", N_("Sent on"), lambda r: r.last_rung_at, "time"),
+    Col("next_rung", N_("Next step"), lambda r: r.next_rung, "code"),
+    Col("next_rung_at", N_("Next step due"), lambda r: r.next_rung_at, "time"),
 )
+_RUNG_KEYS = ("last_rung", "last_rung_at", "next_rung", "next_rung_at")
 PENDING = pick(
     PENDING_COLUMNS,
     *("overdue_hours", "case", "kind", "urgency", "agency", "state", "status", "owes"),
-    *("sent", "due", "request"),
+    *("sent", "due", "request", *_RUNG_KEYS),
 )
 PENDING_CLI = terminal(
     PENDING_COLUMNS,
     *("request", "case", "kind", "urgency", "agency", "status", "owes", "due", "overdue_hours"),
+    *_RUNG_KEYS,
 )
 
 COMMITMENTS_COLUMNS = table(
@@ -129,6 +136,22 @@ SCORECARD = [
     Col("summons_attended", N_("Board summons attended"), lambda s: _attended(s)),
 ]
 SCORECARD_CLI = terminal(table(*SCORECARD), *(c.key for c in SCORECARD))
+# Shelters and federal units are scored on rows of their own (bus.domain.scorecard.Section):
+# the page and the terminal show them in tables of their own, named by agency; the CSV and
+# JSON files carry every row with its section.
+SCORECARD_COLUMNS = table(
+    *SCORECARD,
+    Col("section", N_("Section"), lambda s: s.section.value, "code"),
+    Col("agency", N_("Agency"), lambda s: s.agency, "text", lambda s: _registered_name(s.agency)),
+)
+SCORECARD_DATA = pick(SCORECARD_COLUMNS, *(c.key for c in SCORECARD), "section", "agency")
+SCORECARD_AGENCIES = pick(SCORECARD_COLUMNS, "agency", *(c.key for c in SCORECARD))
+SCORECARD_DATA_CLI = terminal(SCORECARD_COLUMNS, *(c.key for c in SCORECARD_DATA))
+SCORECARD_AGENCIES_CLI = terminal(
+    SCORECARD_COLUMNS,
+    *(c.key for c in SCORECARD_AGENCIES),
+    agency=lambda s: _registered_name(s.agency),
+)
 
 TIMELINE_COLUMNS = table(
     Col("recorded", N_("Recorded"), lambda e: e.recorded_at, "time"),
@@ -179,12 +202,16 @@ SHELTERS_COLUMNS = table(
     Col("security", "Security", lambda c: c.security_level, "code"),
     Col("max_stay_days", "Longest stay (days)", lambda c: c.max_stay_days, "num"),
     Col("reported", N_("Reported"), lambda c: c.reported_at, "time"),
+    # "no_report" for a shelter that never reported its capacity (listed, not left out)
+    Col("report", N_("Report"), lambda c: "no_report" if c.reported_at is None else None, "code"),
 )
 _SHELTER_KEYS = ("shelter", "region", "free", "total", "in_24h", "in_72h", "families", "children")
-SHELTERS = pick(SHELTERS_COLUMNS, *_SHELTER_KEYS, "accessible", "reported")
+SHELTERS = pick(SHELTERS_COLUMNS, *_SHELTER_KEYS, "accessible", "reported", "report")
 # the command line adds whether each report is stale, which depends on when it is asked
 SHELTERS_CLI = terminal(
-    SHELTERS_COLUMNS, *_SHELTER_KEYS, "accessible", "security", "max_stay_days", "reported"
+    SHELTERS_COLUMNS,
+    *_SHELTER_KEYS,
+    *("accessible", "security", "max_stay_days", "reported", "report"),
 )
 
 PLACEMENTS_COLUMNS = table(
@@ -267,6 +294,13 @@ OUTBOX_CLI: list[Column] = [
 ]
 
 
+def _registered_name(agency: str | None) -> str:
+    from schemas.registry import active_registry
+
+    found = active_registry().get(agency or "")
+    return found.name if found is not None else agency or ""
+
+
 def _attended(score: Any) -> str:
     return f"{score.summons_attended}/{score.summons}"
 
@@ -310,6 +344,12 @@ CODES = {
     "True": N_("yes"),
     "False": N_("no"),
     "escalated": N_("escalated"),
+    "no_report": N_("no report"),
+    # the rungs of the escalation ladder
+    "reminder": N_("reminder"),
+    "authority_notice": N_("notice to the state's Secretary of Government"),
+    "board_agenda": N_("placement on the Board's agenda"),
+    "monthly_report": N_("inclusion in the monthly report"),
     "acknowledgement_overdue": N_("reminder: acknowledgement overdue"),
     "commitment_overdue": N_("reminder: commitment overdue"),
     "commitment_made": N_("commitment made"),

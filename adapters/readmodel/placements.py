@@ -12,6 +12,7 @@ from adapters.ledger.tables import MessageRow, RecipientRow, RequestRow, Shelter
 from adapters.readmodel.requests import request_message
 from bus.domain.capacity import ShelterCapacity
 from schemas.messages import parse_message
+from schemas.registry import AgencyKind, active_registry
 from schemas.requests import RelocationBody
 
 
@@ -19,6 +20,41 @@ def shelters(session: Session, limit: int | None = None, offset: int = 0) -> lis
     query = select(ShelterCapacityRow).order_by(col(ShelterCapacityRow.shelter))
     rows = session.exec(query.limit(limit).offset(offset))
     return [capacity_from_row(row) for row in rows]
+
+
+@dataclass(frozen=True)
+class Unreported:
+    """A shelter of the registry that has never reported its capacity: listed in the views
+    as such (``report``), never asked for a placement (``shelters`` leaves it out)."""
+
+    shelter: str
+    region: str | None
+    free_spaces: int | None = None
+    total_spaces: int | None = None
+    spaces_24h: int | None = None
+    spaces_72h: int | None = None
+    accepts_families: bool | None = None
+    accepts_children: bool | None = None
+    accessible: bool | None = None
+    security_level: str | None = None
+    max_stay_days: int | None = None
+    reported_at: datetime | None = None
+
+    def stale(self, now: datetime, max_age: object = None) -> bool:
+        return False  # nothing to be stale: the view says "no report" instead
+
+
+def shelter_roster(
+    session: Session, limit: int | None = None, offset: int = 0
+) -> list[ShelterCapacity | Unreported]:
+    """Every shelter of the registry, with its last capacity report or ``Unreported``, and any
+    shelter that reported while no longer registered; by shelter id."""
+    reported: dict[str, ShelterCapacity | Unreported] = {c.shelter: c for c in shelters(session)}
+    for agency in active_registry():
+        if agency.kind is AgencyKind.SHELTER and agency.id not in reported:
+            reported[agency.id] = Unreported(agency.id, agency.region)
+    roster = [reported[shelter] for shelter in sorted(reported)]
+    return roster[offset : None if limit is None else offset + limit]
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from adapters.readmodel.escalations import monthly_report_rungs
 from adapters.readmodel.federal import report_section
 from adapters.readmodel.names import institution
 from adapters.readmodel.scorecard import state_scores
-from bus.domain.scorecard import StateScore
-from schemas.registry import state_name
+from bus.domain.scorecard import Section, StateScore
+from schemas.registry import active_registry, state_name
 
 
 def month_bounds(month: str) -> tuple[datetime, datetime]:
@@ -49,7 +49,8 @@ def write_report(session: Session, month: str, out_dir: Path, now: datetime) -> 
     scores = state_scores(session, asof=asof, since=start)
     out_dir.mkdir(parents=True, exist_ok=True)
     chart = out_dir / f"scorecard-{month}.svg"
-    chart.write_text(scorecard_svg(scores, f"Corresponsabilidad por estado, {month}"), "utf-8")
+    states = [s for s in scores if s.section is Section.STATE]
+    chart.write_text(scorecard_svg(states, f"Corresponsabilidad por estado, {month}"), "utf-8")
     listed = monthly_report_rungs(session, start, end)
     lines = [
         f"# Informe mensual de corresponsabilidad: {month}",
@@ -59,19 +60,24 @@ def write_report(session: Session, month: str, out_dir: Path, now: datetime) -> 
         "",
         "## Tablero por estado",
         "",
-        "| Estado | Solicitudes recibidas | Acuse a tiempo | Mediana horas al acuse "
-        "| Compromisos cumplidos a tiempo | Vencidos abiertos | Citatorios a la Junta atendidos |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "Gobiernos, fiscalías y comisiones de derechos humanos de cada estado; las casas "
+        "refugio y las unidades federales, en secciones propias.",
+        "",
+        *_score_table("Estado", [(f"{s.state} {state_name(s.state)}", s) for s in states]),
     ]
-    for s in sorted(scores, key=lambda s: (-(s.open_overdue), s.state)):
-        lines.append(
-            f"| {s.state} {state_name(s.state)} | {s.requests_received} "
-            f"| {_fmt(s.acknowledged_on_time_pct, ' %')} ({s.acknowledged_on_time}/"
-            f"{s.acknowledgements_due}) | {_fmt(s.median_hours_to_acknowledge)} "
-            f"| {_fmt(s.kept_on_time_pct, ' %')} ({s.commitments_kept_on_time}/"
-            f"{s.commitments_due}) | {s.open_overdue} | {s.summons_attended}/{s.summons} |"
-        )
     lines += ["", f"![Tablero de corresponsabilidad]({chart.name})", ""]
+    registry = active_registry()
+    for section, heading, nothing in SECTIONS:
+        rows = [s for s in scores if s.section is section]
+        lines += [f"## {heading}", ""]
+        if not rows:
+            lines += [nothing, ""]
+            continue
+        named = []
+        for s in rows:
+            found = registry.get(s.agency or "")
+            named.append((found.name if found else s.agency or "", s))
+        lines += [*_score_table("Institución", named), ""]
     lines += report_section(session, since=start, asof=asof)
     lines += ["## Incumplimientos incluidos en este informe", ""]
     if listed:
@@ -86,6 +92,34 @@ def write_report(session: Session, month: str, out_dir: Path, now: datetime) -> 
     markdown = out_dir / f"report-{month}.md"
     markdown.write_text("\n".join(lines) + "\n", "utf-8")
     return Report(markdown, chart, scores)
+
+
+SECTIONS = (
+    (Section.SHELTER, "Casas refugio", "Ninguna casa refugio recibió solicitudes en el periodo."),
+    (
+        Section.FEDERAL,
+        "Unidades federales como destinatarias",
+        "Ninguna unidad federal recibió solicitudes en el periodo.",
+    ),
+)
+
+
+def _score_table(first: str, rows: list[tuple[str, StateScore]]) -> list[str]:
+    """One scorecard table, most open overdue first; ``first`` heads the column of names."""
+    lines = [
+        f"| {first} | Solicitudes recibidas | Acuse a tiempo | Mediana horas al acuse "
+        "| Compromisos cumplidos a tiempo | Vencidos abiertos | Citatorios a la Junta atendidos |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, s in sorted(rows, key=lambda item: (-item[1].open_overdue, item[0])):
+        lines.append(
+            f"| {name} | {s.requests_received} "
+            f"| {_fmt(s.acknowledged_on_time_pct, ' %')} ({s.acknowledged_on_time}/"
+            f"{s.acknowledgements_due}) | {_fmt(s.median_hours_to_acknowledge)} "
+            f"| {_fmt(s.kept_on_time_pct, ' %')} ({s.commitments_kept_on_time}/"
+            f"{s.commitments_due}) | {s.open_overdue} | {s.summons_attended}/{s.summons} |"
+        )
+    return lines
 
 
 def _beyond_the_limit(session: Session, start: datetime, end: datetime) -> list[str]:

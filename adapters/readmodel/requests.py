@@ -6,14 +6,21 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from adapters.ledger.tables import MessageRow, RecipientRow, RequestRow
+from adapters.ledger.tables import EscalationRow, MessageRow, RecipientRow, RequestRow
 from adapters.readmodel.names import institution
+from bus.domain.ladder import Obligation, Standing, staff_rung, standing
 from bus.domain.lifecycle import UNANSWERED, RecipientStatus
+from bus.domain.policy import Clock, Policy
+from bus.domain.rules import answer_clock
+from schemas.envelope import Urgency
+from schemas.registry import active_registry
+from schemas.tracking import EscalationLevel
 
 
 @dataclass(frozen=True)
@@ -90,6 +97,14 @@ class PendingLine:
     sent_at: datetime
     due_at: datetime
     overdue_hours: float  # negative: still within the deadline
+    # how far up the escalation ladder it went, and what comes next (bus.domain.ladder)
+    last_rung: str | None = None
+    last_rung_at: datetime | None = None
+    next_rung: str | None = None
+    next_rung_at: datetime | None = None
+    # whether a person's "remind now" / "escalate now" would send anything at the time read
+    may_remind: bool = False
+    may_escalate: bool = False
 
 
 @dataclass(frozen=True)
@@ -112,9 +127,16 @@ class Filters:
 
 
 def pending(
-    session: Session, now: datetime, filters: Filters, limit: int | None = 100, offset: int = 0
+    session: Session,
+    now: datetime,
+    filters: Filters,
+    limit: int | None = 100,
+    offset: int = 0,
+    *,
+    policy: Policy | None = None,
 ) -> list[PendingLine]:
-    """Requests still owed an acknowledgement or an answer, most overdue first.
+    """Requests still owed an acknowledgement or an answer, most overdue first, each with
+    where it stands on the escalation ladder of ``policy`` (the shipped one by default).
 
     One index range scan per status on (status, due), each stopping after ``limit`` rows,
     merged here: the cost depends on ``offset + limit``, not on how many requests the record
@@ -136,22 +158,65 @@ def pending(
     ordered = sorted(rows, key=lambda item: (item[0] is None, item[0] or now, item[2].id or 0))
     top = ordered[offset:reach]
     case_refs = _case_refs(session, {r.request_id for _, _, r in top})
-    return [
-        PendingLine(
-            request_id=r.request_id,
-            case_ref=case_refs.get(r.request_id),
-            kind=r.kind,
-            urgency=r.urgency,
-            agency=r.agency,
-            state=r.state,
-            status=r.status,
-            owed=owed,
-            sent_at=r.sent_at or now,
-            due_at=due or now,
-            overdue_hours=round(((now - due).total_seconds() if due else 0.0) / 3600, 2),
+    fired = _fired(session, {r.request_id for _, _, r in top})
+    ladder = policy or _shipped_policy()
+    registry = active_registry()
+    lines = []
+    for due, owed, r in top:
+        clock = (
+            Clock.ACKNOWLEDGEMENT if owed == "acknowledgement" else answer_clock(r.agency, registry)
         )
-        for due, owed, r in top
-    ]
+        sent, due_at = r.sent_at or now, due or now
+        obligation = Obligation(r.request_id, r.agency, clock, sent, due_at, Urgency(r.urgency))
+        fired_at = fired.get((r.request_id, r.agency, clock.value), {})
+        where = standing(obligation, fired_at, ladder) if due else Standing()
+        lines.append(
+            PendingLine(
+                request_id=r.request_id,
+                case_ref=case_refs.get(r.request_id),
+                kind=r.kind,
+                urgency=r.urgency,
+                agency=r.agency,
+                state=r.state,
+                status=r.status,
+                owed=owed,
+                sent_at=sent,
+                due_at=due_at,
+                overdue_hours=round(((now - due).total_seconds() if due else 0.0) / 3600, 2),
+                last_rung=where.last.value if where.last else None,
+                last_rung_at=where.last_at,
+                next_rung=where.next.value if where.next else None,
+                next_rung_at=where.next_at,
+                may_remind=due is not None
+                and staff_rung(obligation, fired_at, now, escalate=False) is not None,
+                may_escalate=due is not None
+                and staff_rung(obligation, fired_at, now, escalate=True) is not None,
+            )
+        )
+    return lines
+
+
+@cache
+def _shipped_policy() -> Policy:
+    return Policy.load()
+
+
+_Fired = dict[tuple[str, str, str], dict[EscalationLevel, datetime]]
+
+
+def _fired(session: Session, request_ids: set[str]) -> _Fired:
+    """When each rung fired, per (request, agency, clock), for the requests' own clocks (a
+    commitment's rungs belong to the commitment, not to the answer)."""
+    found: _Fired = {}
+    if not request_ids:
+        return found
+    query = select(EscalationRow).where(
+        col(EscalationRow.request_id).in_(sorted(request_ids)), EscalationRow.commitment_key == ""
+    )
+    for row in session.exec(query):
+        key = (row.request_id, row.agency, row.clock)
+        found.setdefault(key, {})[EscalationLevel(row.level)] = row.fired_at
+    return found
 
 
 def _case_refs(session: Session, request_ids: set[str]) -> dict[str, str | None]:

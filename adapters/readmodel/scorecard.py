@@ -15,23 +15,42 @@ from adapters.ledger.tables import AttendanceRow, CommitmentRow, RecipientRow, R
 from bus.domain.lifecycle import UNANSWERED, RecipientStatus
 from bus.domain.scorecard import (
     CommitmentFacts,
+    Group,
     RecipientFacts,
+    Section,
     StateScore,
     SummonsFacts,
+    order,
     scorecard,
+    section_of,
 )
-from schemas.registry import active_registry
+from schemas.registry import AgencyRegistry, active_registry
+
+
+def _group(registry: AgencyRegistry, agency: str) -> Group:
+    """The scorecard row an agency's figures go to (its state as the registry says)."""
+    section = section_of(agency, registry)
+    return (section, _state(registry, agency), None if section is Section.STATE else agency)
+
+
+def _state(registry: AgencyRegistry, agency: str) -> str:
+    record = registry.get(agency)
+    return record.state or "" if record is not None else ""
 
 
 def state_scores(
     session: Session, *, asof: datetime, since: datetime | None = None
 ) -> list[StateScore]:
     """``bus.domain.scorecard.scorecard`` computed by the database: the same definitions (the tests
-    check both give the same figures), aggregated in SQL so it stays fast on a large record."""
+    check both give the same figures), aggregated in SQL so it stays fast on a large record,
+    by state and agency, then gathered into the scorecard's rows (``Section``)."""
+    registry = active_registry()
     r = RecipientRow
     acked = and_(col(r.acknowledged_at).is_not(None), col(r.acknowledged_at) <= asof)
-    recalled = and_(col(r.status) == RecipientStatus.CANCELLED.value, col(r.decided_at) <= asof)
-    decided = and_(col(r.status) != RecipientStatus.CANCELLED.value, col(r.decided_at) <= asof)
+    # NOT NULL said outright: "not decided" must be true, not unknown, for an open answer
+    answered = and_(col(r.decided_at).is_not(None), col(r.decided_at) <= asof)
+    recalled = and_(col(r.status) == RecipientStatus.CANCELLED.value, answered)
+    decided = and_(col(r.status) != RecipientStatus.CANCELLED.value, answered)
     in_period = col(r.sent_at) <= asof
     if since is not None:
         in_period = and_(in_period, col(r.sent_at) >= since)
@@ -41,7 +60,7 @@ def state_scores(
 
     received = session.exec(
         select(
-            r.state,
+            r.agency,
             func.count(),
             count(or_(acked, and_(col(r.ack_due_at) <= asof, not_(recalled)))),
             count(
@@ -51,8 +70,8 @@ def state_scores(
                 )
             ),
         )
-        .where(in_period, col(r.state).is_not(None), r.kind != "board_summons")
-        .group_by(r.state)
+        .where(in_period, r.kind != "board_summons")
+        .group_by(r.agency)
     ).all()
     # Open overdue looks at every request ever sent, but only three small slices can be owed
     # at ``asof``: those still owed now, and those answered after ``asof``. Each slice is an
@@ -64,9 +83,9 @@ def state_scores(
         select(r.id).where(col(r.decided_at) > asof),
     ).subquery()
     overdue = session.exec(
-        select(r.state, func.count())
+        select(r.agency, func.count())
         .where(col(r.id).in_(select(candidates.c.id)))
-        .where(col(r.sent_at) <= asof, col(r.state).is_not(None), r.kind != "board_summons")
+        .where(col(r.sent_at) <= asof, r.kind != "board_summons")
         .where(not_(recalled))
         .where(
             or_(
@@ -74,73 +93,81 @@ def state_scores(
                 and_(acked, not_(decided), col(r.answer_due_at) < asof),
             )
         )
-        .group_by(r.state)
+        .group_by(r.agency)
     ).all()
-    seconds: dict[str, list[float]] = defaultdict(list)
-    for state, value in session.exec(
-        select(r.state, r.seconds_to_acknowledge).where(
-            in_period, acked, col(r.state).is_not(None), r.kind != "board_summons"
+    seconds: dict[Group, list[float]] = defaultdict(list)
+    for agency, value in session.exec(
+        select(r.agency, r.seconds_to_acknowledge).where(
+            in_period, acked, r.kind != "board_summons"
         )
     ):
         if value is not None:
-            seconds[state or ""].append(value)
-    figures: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for state, n, due, on_time in received:
-        figures[state or ""].update(received=n, due=int(due or 0), on_time=int(on_time or 0))
-    for state, n in overdue:
-        figures[state or ""]["overdue"] += n
-    _commitment_figures(session, asof, since, figures)
-    summons = _summons(session)
-    for s in summons:
+            seconds[_group(registry, agency)].append(value)
+    figures: dict[Group, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for agency, n, due, on_time in received:
+        f = figures[_group(registry, agency)]
+        f["received"] += n
+        f["due"] += int(due or 0)
+        f["on_time"] += int(on_time or 0)
+    for agency, n in overdue:
+        figures[_group(registry, agency)]["overdue"] += n
+    _commitment_figures(session, asof, since, figures, registry)
+    for s in _summons(session):
         if s.sent_at <= asof and (since is None or s.sent_at >= since):
-            figures[s.state]["summons"] += 1
-            figures[s.state]["attended"] += int(bool(s.attended))
+            f = figures[_group(registry, s.agency)]
+            f["summons"] += 1
+            f["attended"] += int(bool(s.attended))
     return [
         StateScore(
-            state=state,
+            state=key[1],
             requests_received=f["received"],
             acknowledged_on_time=f["on_time"],
             acknowledgements_due=f["due"],
             median_hours_to_acknowledge=(
-                round(median(seconds[state]) / 3600, 2) if seconds[state] else None
+                round(median(seconds[key]) / 3600, 2) if seconds[key] else None
             ),
             commitments_due=f["c_due"],
             commitments_kept_on_time=f["c_kept"],
             open_overdue=f["overdue"],
             summons=f["summons"],
             summons_attended=f["attended"],
+            section=key[0],
+            agency=key[2],
         )
-        for state, f in sorted(figures.items())
+        for key, f in sorted(figures.items(), key=lambda item: order(item[0]))
     ]
 
 
 def _commitment_figures(
-    session: Session, asof: datetime, since: datetime | None, figures: dict[str, dict[str, int]]
+    session: Session,
+    asof: datetime,
+    since: datetime | None,
+    figures: dict[Group, dict[str, int]],
+    registry: AgencyRegistry,
 ) -> None:
     c = CommitmentRow
-    came_due = col(c.due) <= asof
+    # bus.domain.scorecard.settled_at: the day it ended if that was by its due date
+    ended_early = and_(col(c.ended_at).is_not(None), col(c.ended_at) <= col(c.due))
+    settled_at = case((ended_early, c.ended_at), else_=c.due)
+    settled = settled_at <= asof
     if since is not None:
-        came_due = and_(came_due, col(c.due) >= since)
-    kept = and_(came_due, col(c.status) == "fulfilled", col(c.ended_at) <= col(c.due))
+        settled = and_(settled, settled_at >= since)
+    kept = and_(settled, col(c.status) == "fulfilled", col(c.ended_at) <= col(c.due))
     open_late = and_(
         col(c.due) < asof,
         col(c.made_at) <= asof,
         or_(col(c.ended_at).is_(None), col(c.ended_at) > asof),
     )
-    registry = active_registry()
     rows = session.exec(
         select(
             c.agency,
-            func.sum(case((came_due, 1), else_=0)),
+            func.sum(case((settled, 1), else_=0)),
             func.sum(case((kept, 1), else_=0)),
             func.sum(case((open_late, 1), else_=0)),
         ).group_by(c.agency)
     )
     for agency_id, due, kept_n, late in rows:
-        agency = registry.get(agency_id)
-        if agency is None or agency.state is None:
-            continue
-        f = figures[agency.state]
+        f = figures[_group(registry, agency_id)]
         f["c_due"] += int(due or 0)
         f["c_kept"] += int(kept_n or 0)
         f["overdue"] += int(late or 0)
@@ -153,7 +180,7 @@ def state_scores_from_facts(
     registry = active_registry()
     recipients = [
         RecipientFacts(
-            state=r.state or "",
+            state=_state(registry, r.agency),
             agency=r.agency,
             sent_at=r.sent_at or asof,
             ack_due=r.ack_due_at,
@@ -162,17 +189,14 @@ def state_scores_from_facts(
             decided_at=r.decided_at if r.status != RecipientStatus.CANCELLED.value else None,
             recalled_at=r.decided_at if r.status == RecipientStatus.CANCELLED.value else None,
         )
-        for r in session.exec(select(RecipientRow).where(col(RecipientRow.state).is_not(None)))
+        for r in session.exec(select(RecipientRow))
         if r.kind != "board_summons"
     ]
     commitments_facts = []
     for c in session.exec(select(CommitmentRow)):
-        agency = registry.get(c.agency)
-        if agency is None or agency.state is None:
-            continue
         commitments_facts.append(
             CommitmentFacts(
-                state=agency.state,
+                state=_state(registry, c.agency),
                 agency=c.agency,
                 due=c.due,
                 made_at=c.made_at,
@@ -180,10 +204,18 @@ def state_scores_from_facts(
                 ended_at=c.ended_at,
             )
         )
-    return scorecard(recipients, commitments_facts, _summons(session), asof=asof, since=since)
+    return scorecard(
+        recipients,
+        commitments_facts,
+        _summons(session),
+        asof=asof,
+        registry=registry,
+        since=since,
+    )
 
 
 def _summons(session: Session) -> list[SummonsFacts]:
+    registry = active_registry()
     attendance = {(a.session_id, a.agency): a.attended for a in session.exec(select(AttendanceRow))}
     query = (
         select(RecipientRow, RequestRow.board_session_id)
@@ -192,11 +224,10 @@ def _summons(session: Session) -> list[SummonsFacts]:
     )
     return [
         SummonsFacts(
-            r.state or "",
+            _state(registry, r.agency),
             r.agency,
             r.sent_at or r.acknowledged_at or datetime.min,
             attendance.get((session_id or "", r.agency)),
         )
         for r, session_id in session.exec(query)
-        if r.state
     ]

@@ -12,7 +12,7 @@ from typing import Any
 
 from nats.aio.client import Client
 from nats.errors import Error as NatsError
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from adapters import environment
 from adapters.ledger.aggressors import barred_recipients
@@ -20,6 +20,7 @@ from adapters.ledger.consents import consents_for
 from adapters.ledger.obligations import SqlObligations
 from adapters.ledger.outbox import Outbox
 from adapters.ledger.store import SqlLedger
+from adapters.ledger.tables import EscalationRow
 from adapters.readmodel import placements
 from adapters.readmodel.cases import case_states, recorded_legal_limit
 from adapters.readmodel.dead_letters import recorded_or_refused
@@ -32,7 +33,7 @@ from bus.domain.board import BoardPlan, no_consent_detail, uninvitable
 from bus.domain.capacity import ShelterCapacity
 from bus.domain.errors import RefusalError, TransportError
 from bus.domain.federal import HUB
-from bus.domain.ladder import Obligation, fire_now, rung_message
+from bus.domain.ladder import Obligation, fire_now, rung_message, staff_rung
 from bus.domain.legal_limit import date_problem, implement_by_problem
 from bus.domain.policy import LADDER, Clock
 from bus.domain.streams import StreamSpec
@@ -325,8 +326,13 @@ def _recorded_or_refused(ledger: SqlLedger, message: PlacementConfirmed) -> Plac
 
 
 class NotOwed(RefusalError, LookupError):
-    """Nothing overdue is owed by that agency on that request (answered meanwhile, or never
-    past its deadline), or every rung the action could fire has fired already."""
+    """Pressing the button would send nothing. ``code`` says why, for a caller that words it in
+    its own language: ``not_overdue`` (answered meanwhile, or not past its deadline yet),
+    ``reminder_sent`` (the reminder went already; escalating may still send the next rung),
+    ``ladder_done`` (every rung above the reminder has been sent)."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail, code=code)
 
 
 def find_obligation(
@@ -343,19 +349,6 @@ def find_obligation(
     return found[0] if found else None
 
 
-def next_level(
-    obligation: Obligation, fired: frozenset[EscalationLevel], *, escalate: bool
-) -> EscalationLevel | None:
-    """The rung a staff action fires: the reminder, or (escalating) the lowest rung above it
-    that has not fired yet. A rung fires once (its id is fixed), so a second reminder is none."""
-    if not escalate:
-        return None if EscalationLevel.REMINDER in fired else EscalationLevel.REMINDER
-    for level in LADDER:
-        if level is not EscalationLevel.REMINDER and level not in fired:
-            return level
-    return None
-
-
 def _board_plan(sweep: SqlObligations, obligation: Obligation, now: datetime) -> BoardPlan:
     cases = [obligation.case_ref] if obligation.case_ref is not None else []
     return BoardPlan(
@@ -365,28 +358,50 @@ def _board_plan(sweep: SqlObligations, obligation: Obligation, now: datetime) ->
     )
 
 
+def _climbed(ledger: SqlLedger, request_id: str, agency: str) -> bool:
+    """Whether every rung has fired for ``agency``'s acknowledgement or answer on the request
+    (the sweeper no longer lists such an obligation among the open ones)."""
+    with ledger.session() as session:
+        rows = session.exec(
+            select(EscalationRow.clock, EscalationRow.level).where(
+                EscalationRow.request_id == request_id,
+                EscalationRow.agency == agency,
+                EscalationRow.commitment_key == "",
+            )
+        )
+        levels: dict[str, set[str]] = {}
+        for clock, level in rows:
+            levels.setdefault(clock, set()).add(level)
+    return any(len(found) >= len(LADDER) for found in levels.values())
+
+
 async def fire_rung_now(
     settings: Settings, request_id: str, agency: str, *, escalate: bool, now: datetime
 ) -> Envelope:
     """Send the reminder (or the next escalation) for an overdue obligation now, instead of at
     its scheduled time: the same rung message the sweeper would send, with the same fixed id,
-    so if the sweeper sends it too one of them is absorbed as a duplicate."""
-    url = settings.running_nats_url()
-    if url is None:
-        raise NoServer("no NATS server: start one with `mechbus up`")
+    so if the sweeper sends it too one of them is absorbed as a duplicate. Whether there is
+    anything to send is asked of the ledger first: a refusal does not wait on the bus."""
     ledger = compose.open_ledger(settings)
     try:
         sweep = SqlObligations(ledger)
         obligation = await asyncio.to_thread(find_obligation, ledger, request_id, agency, now)
+        if obligation is None and await asyncio.to_thread(_climbed, ledger, request_id, agency):
+            raise NotOwed("ladder_done", f"every rung for {agency} on {request_id} has fired")
         if obligation is None or not await asyncio.to_thread(sweep.still_owed, obligation):
-            raise NotOwed(f"{agency} owes nothing overdue on {request_id}")
+            raise NotOwed("not_overdue", f"{agency} owes nothing overdue on {request_id}")
         fired = await asyncio.to_thread(sweep.fired, obligation)
-        level = next_level(obligation, fired, escalate=escalate)
+        level = staff_rung(obligation, fired, now, escalate=escalate)
+        if level is None and not escalate:
+            raise NotOwed("reminder_sent", f"{agency} was reminded of {request_id} already")
         if level is None:
-            raise NotOwed(f"every rung for {agency} on {request_id} has fired already")
+            raise NotOwed("ladder_done", f"every rung for {agency} on {request_id} has fired")
         board = await asyncio.to_thread(_board_plan, sweep, obligation, now)
     finally:
         ledger.close()
+    url = settings.running_nats_url()
+    if url is None:
+        raise NoServer("no NATS server: start one with `mechbus up`")
     message = rung_message(fire_now(obligation, level, now, board, active_registry()))
     nc = await connect_as_hub(settings, url, "mechbus-dashboard")
     try:

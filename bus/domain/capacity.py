@@ -3,6 +3,7 @@ shelters can take a relocation. Pure."""
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -84,7 +85,23 @@ def mismatch(
         return f"stays of at most {capacity.max_stay_days} days"
     if need.preferred_regions and capacity.region not in need.preferred_regions:
         return f"region {capacity.region} not among those preferred"
+    lacking = missing_services(capacity, need)
+    if lacking:
+        return f"does not offer {', '.join(lacking)}"
     return None
+
+
+def missing_services(capacity: ShelterCapacity, need: RelocationBody) -> list[str]:
+    """The needs the shelter's last report does not list among its services (a shelter that
+    offers only food is not asked for psychological care). Both are free text typed by
+    people, so they are compared without case, accents or extra spaces."""
+    offered = {_plain(service) for service in capacity.services}
+    return [n for n in need.needs if _plain(n) not in offered]
+
+
+def _plain(text: str) -> str:
+    letters = unicodedata.normalize("NFKD", text.casefold())
+    return " ".join("".join(c for c in letters if not unicodedata.combining(c)).split())
 
 
 def matching(

@@ -11,6 +11,7 @@ so sending it twice (after a crash, a restart, a clock jump) is the same message
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -87,6 +88,52 @@ def rungs_due(
             break
         due.append(_rung(obligation, level, at, now, registry, board))
     return due
+
+
+@dataclass(frozen=True)
+class Standing:
+    """How far up the ladder an obligation went (the highest rung fired, and when) and the
+    rung that comes next, at its scheduled time (None: every rung has fired)."""
+
+    last: EscalationLevel | None = None
+    last_at: datetime | None = None
+    next: EscalationLevel | None = None
+    next_at: datetime | None = None
+
+
+def standing(
+    obligation: Obligation, fired_at: Mapping[EscalationLevel, datetime], policy: Policy
+) -> Standing:
+    """Where ``obligation`` stands, given when each of its rungs fired. The next rung is the
+    lowest not fired yet, as the sweeper would send it (staff may have escalated early)."""
+    fired = [level for level in LADDER if level in fired_at]
+    last = fired[-1] if fired else None
+    upcoming = next((level for level in LADDER if level not in fired_at), None)
+    return Standing(
+        last,
+        fired_at[last] if last is not None else None,
+        upcoming,
+        obligation.rung_at(upcoming, policy) if upcoming is not None else None,
+    )
+
+
+def staff_rung(
+    obligation: Obligation,
+    fired: Collection[EscalationLevel],
+    now: datetime,
+    *,
+    escalate: bool,
+) -> EscalationLevel | None:
+    """The rung a person's action would send now, or None when pressing it would send
+    nothing: before the deadline nothing is owed yet; a reminder goes once (its id is fixed);
+    escalating sends the lowest rung above the reminder not sent yet, early if need be."""
+    if now < obligation.due_at:
+        return None
+    if not escalate:
+        return None if EscalationLevel.REMINDER in fired else EscalationLevel.REMINDER
+    return next(
+        (lv for lv in LADDER if lv is not EscalationLevel.REMINDER and lv not in fired), None
+    )
 
 
 def fire_now(

@@ -15,19 +15,12 @@ from typing import Any
 import nats
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func
-from sqlmodel import select
 
 from adapters.dashboard import commands
 from adapters.dashboard.app import create_app
-from adapters.ledger.tables import MessageRow, OutboxRow
+from adapters.ledger.tables import OutboxRow
 from adapters.natsserver.server import EmbeddedNatsServer
 from adapters.settings import Settings, load_settings
-from bus.domain import subjects
-from bus.domain.policy import Policy
-from bus.domain.ports import Delivery
-from bus.domain.recording import record_batch
-from bus.domain.rules import Rules
 from bus.domain.streams import StreamSpec
 from bus.runtime import jetstream
 from bus.runtime.agency import AgencyClient
@@ -39,26 +32,7 @@ from schemas.requests import RelocationRequest
 from tests import builders as b
 from tests.dashboard.staff import add_accounts, login
 from tests.ledger_reads import recipient_statuses
-from tests.ledgers import home_ledger
-
-
-def record(settings: Settings, messages: list[Envelope], at: datetime | None = None) -> None:
-    """Record messages as the hub would (stored ``at``), at stream sequences after the
-    ledger's last."""
-    ledger = home_ledger(settings)
-    try:
-        with ledger.session() as session:
-            last = session.exec(select(func.max(MessageRow.stream_seq))).one() or 0
-        deliveries = [
-            Delivery(subjects.routes(m, b.REGISTRY)[0][0], m.to_json(), last + 1 + i)
-            for i, m in enumerate(messages)
-        ]
-        outcomes = record_batch(
-            ledger, deliveries, at or datetime.now(UTC), Rules(b.REGISTRY, Policy.load())
-        )
-        assert all(o.result.value == "recorded" for o in outcomes), outcomes
-    finally:
-        ledger.close()
+from tests.ledgers import home_ledger, record
 
 
 def offered_relocation(settings: Settings) -> RelocationRequest:
@@ -102,12 +76,16 @@ def redirected_notice(response: object) -> str:
 
 @pytest.mark.e2e
 def test_actions_without_a_bus_say_so(demo: tuple[TestClient, Settings]) -> None:
-    client, _ = demo
+    client, settings = demo
     token = login(client, "omar")
+    # every overdue request of the demo has had its reminder: one that has not, an hour late
+    silent = b.patrol_request(to="gro.government", at=datetime.now(UTC) - timedelta(hours=2))
+    record(settings, [silent], silent.time)
     pending = list(csv.DictReader(io.StringIO(client.get("/pending?format=csv").text)))
-    late = next(r for r in pending if datetime.fromisoformat(r["due"]) < datetime.now(UTC))
-    # the CSV names the institution; the page's form sends its id
-    agency = next(a.id for a in active_registry() if a.name == late["agency"])
+    [late] = [r for r in pending if r["request"] == silent.id]
+    assert late["next_rung"] == "reminder"
+    agency = "gro.government"  # the CSV names the institution; the page's form sends its id
+    assert late["agency"] == active_registry().get(agency).name
     response = client.post(
         "/actions/remind",
         data={"csrf_token": token, "request_id": late["request"], "agency": agency},
