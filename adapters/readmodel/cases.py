@@ -196,3 +196,16 @@ def timeline(session: Session, thread_ids: Iterable[str]) -> list[TimelineLine]:
         TimelineLine(m.stream_seq, m.recorded_at, m.source, m.type, m.thread_id)
         for m in session.exec(query)
     ]
+
+
+def case_states(session: Session, case_ref: str) -> list[str]:
+    """The states whose agencies the case's requests went to (codes, sorted): the heading of
+    its printed file."""
+    query = (
+        select(RecipientRow.state)
+        .join(RequestRow, col(RequestRow.request_id) == col(RecipientRow.request_id))
+        .where(RequestRow.case_ref == case_ref)
+        .where(col(RecipientRow.state).is_not(None))
+        .distinct()
+    )
+    return sorted(s for s in session.exec(query) if s)
