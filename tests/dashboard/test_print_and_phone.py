@@ -6,16 +6,13 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
-import signal
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.cli_processes import launch, wait_until_gone
+from tests.cli_processes import running_dashboard
 from tests.dashboard.staff import PASSWORD
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -30,29 +27,10 @@ pytestmark = [
 
 
 @pytest.fixture
-def dashboard(demo_copy: Path, tmp_path: Path) -> Iterator[str]:
+def dashboard(demo_home: Path) -> Iterator[str]:
     """``mechbus dashboard`` on a free port over a copy of the demo's home; its URL."""
-    home = tmp_path / "home"
-    shutil.copytree(demo_copy, home)
-    (home / "nats.url").unlink(missing_ok=True)
-    web = launch(["dashboard", "--port", "0"], home)
-    try:
-        assert web.stdout is not None
-        for line in web.stdout:
-            found = re.search(r"dashboard on (http://\S+/)", line)
-            if found:
-                yield found.group(1)
-                break
-        else:
-            pytest.fail("mechbus dashboard did not start")
-    finally:
-        web.send_signal(signal.SIGINT)
-        try:
-            web.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            web.kill()
-            web.communicate()
-        wait_until_gone(str(home))
+    with running_dashboard(demo_home) as url:
+        yield url
 
 
 @pytest.fixture
