@@ -120,6 +120,12 @@ def case(
             help="Write the case file to print and sign (HTML, no personal data) to this file.",
         ),
     ] = None,
+    pdf: Annotated[
+        Path | None,
+        typer.Option(
+            "--pdf", help="The same case file as a PDF with numbered pages (needs Chromium)."
+        ),
+    ] = None,
     *,
     view: Listing,
 ) -> None:
@@ -127,8 +133,8 @@ def case(
     from adapters.readmodel.cases import case_timeline
     from adapters.service import compose
 
-    if print_to is not None:
-        _print_case_file(view, ref, print_to)
+    if print_to is not None or pdf is not None:
+        _print_case_file(view, ref, print_to, pdf)
         return
 
     page = view.page
@@ -149,10 +155,15 @@ def case(
     view.show(rows, columns, f"Case {ref}")
 
 
-def _print_case_file(view: Listing, ref: str, path: Path) -> None:
+def _print_case_file(view: Listing, ref: str, path: Path | None, pdf: Path | None) -> None:
     from adapters import i18n
     from adapters.dashboard.app import templates
-    from adapters.dashboard.casefile import read_case_file, render_case_file
+    from adapters.dashboard.casefile import (
+        NoPdfPrinter,
+        print_pdf,
+        read_case_file,
+        render_case_file,
+    )
     from adapters.i18n import _
 
     now = datetime.now(UTC)
@@ -162,8 +173,15 @@ def _print_case_file(view: Listing, ref: str, path: Path) -> None:
         console.print(f"[red]{message}[/]")
         raise typer.Exit(2)
     html = render_case_file(templates(), case_file, i18n.current(), standalone=True)
-    path.write_text(html, encoding="utf-8")
-    console.print(_("Case file written to %s") % path)
+    if path is not None:
+        path.write_text(html, encoding="utf-8")
+        console.print(_("Case file written to %s") % path)
+    if pdf is not None:
+        try:
+            print_pdf(html, pdf.resolve())
+        except NoPdfPrinter as exc:
+            raise common.fail(exc, 1) from None
+        console.print(_("Case file written to %s") % pdf)
 
 
 def _names(personal: Any) -> str:

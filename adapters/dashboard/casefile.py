@@ -4,8 +4,13 @@ first."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import tempfile
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -22,6 +27,7 @@ from adapters.ledger.store import SqlLedger
 from adapters.readmodel import columns as cols
 from adapters.readmodel.cases import CaseEvent, case_agenda, case_states, case_timeline
 from bus.domain.agenda import AgendaItem
+from bus.domain.errors import ServiceError
 from schemas.registry import state_name
 
 router = APIRouter()
@@ -97,6 +103,36 @@ def render_case_file(
             agenda_table=cols.AGENDA,
             inline_css=css,
             may_ask_personal=may_ask_personal,
+        )
+
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+
+
+class NoPdfPrinter(ServiceError):
+    """No Chromium on this machine to print the case file to PDF, or it failed."""
+
+
+def print_pdf(html: str, target: Path, timeout: float = 60.0) -> None:
+    """``html`` printed to ``target`` by headless Chromium, which applies the file's own
+    ``@page`` rules (numbered pages); raises NoPdfPrinter when none is installed or it fails."""
+    browser = next((found for name in BROWSERS if (found := shutil.which(name))), None)
+    if browser is None:
+        raise NoPdfPrinter(
+            i18n.gettext("No Chromium to print a PDF with: install it, or use --print FILE.html")
+        )
+    with tempfile.TemporaryDirectory() as work:
+        page = Path(work) / "case-file.html"
+        page.write_text(html, encoding="utf-8")
+        args = [browser, "--headless", "--disable-gpu", f"--user-data-dir={work}/profile"]
+        if os.geteuid() == 0:  # Chromium refuses to run as root inside its sandbox
+            args.append("--no-sandbox")
+        args += ["--no-pdf-header-footer", f"--print-to-pdf={target}", page.as_uri()]
+        done = subprocess.run(args, capture_output=True, timeout=timeout, check=False)
+    if done.returncode != 0 or not target.exists():
+        raise NoPdfPrinter(
+            i18n.gettext("Chromium could not print the PDF (exit %(code)d)")
+            % {"code": done.returncode}
         )
 
 

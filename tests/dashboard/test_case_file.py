@@ -4,6 +4,8 @@ shown; the same file written by ``mechbus case REF --print``."""
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -99,10 +101,25 @@ def test_mechbus_case_print_writes_the_file(demo: tuple[TestClient, Settings]) -
     assert "Expediente guardado en" in done.output
     html = target.read_text(encoding="utf-8")
     assert f"Expediente {RELOCATED}" in html and "Firma" in html
-    assert "<style>" in html and "counter(pages)" in html  # stands alone, pages numbered
+    assert "<style>" in html  # stands alone, its pages numbered
+    assert 'content: "Página " counter(page) " de " counter(pages)' in html
     assert "<nav" not in html and "<script" not in html
     assert all(name not in html for name in NAMES)
 
     missing = invoke(["case", "MPDDHP-1999-0001", "--print", str(target)], settings.home)
     assert missing.exit_code == 2
     assert "Ningún mensaje tiene el número de expediente MPDDHP-1999-0001" in missing.output
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Chromium to print a PDF")
+def test_mechbus_case_pdf_numbers_its_pages(demo: tuple[TestClient, Settings]) -> None:
+    pypdf = pytest.importorskip("pypdf")
+    _, settings = demo
+    target = settings.home / "expediente.pdf"
+    done = invoke(["case", CASE, "--pdf", str(target)], settings.home)
+    assert done.exit_code == 0, done.output
+    pages = [p.extract_text() for p in pypdf.PdfReader(target).pages]
+    assert f"Expediente {CASE}" in pages[0]
+    for number, text in enumerate(pages, 1):
+        assert f"Página {number} de {len(pages)}" in text
+    assert "Firma" in pages[-1] and "Cargo" in pages[-1]
