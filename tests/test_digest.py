@@ -7,16 +7,18 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from datetime import time as hour
 from email.message import Message
 from pathlib import Path
 
 import pytest
 from sqlmodel import select
 
+from adapters import i18n
 from adapters.bridge.notices import SmtpSettings
 from adapters.ledger.store import SqlLedger
 from adapters.ledger.tables import EscalationRow, NotificationAttemptRow
-from adapters.service.digest import DigestSettings, day_id, send_digest
+from adapters.service.digest import DailyDigest, DigestSettings, day_id, send_digest
 from adapters.settings import load_settings
 from bus.domain.policy import Policy
 from bus.domain.recording import record_batch
@@ -119,6 +121,26 @@ async def test_the_digest_goes_out_once_a_day_without_personal_data(
     with ledger.session() as s:
         rows = s.exec(select(NotificationAttemptRow)).all()
     assert [(r.channel, r.message_id, r.outcome) for r in rows] == [("digest", day_id(now), "sent")]
+
+
+async def test_the_daily_task_sends_at_its_hour_once_across_a_restart(
+    ledger: SqlLedger, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp
+    day = datetime(2026, 12, 1, tzinfo=i18n.ZONE)
+    seed(ledger, (day + timedelta(hours=6)).astimezone(UTC))
+    chosen = DigestSettings(
+        ("coordinacion@segob.example.mx",), SmtpSettings("127.0.0.1", port, "m@segob.mx"), hour(7)
+    )
+    task = DailyDigest(ledger, chosen, CUTOFF)
+    assert not await task.look(day + timedelta(hours=6, minutes=59))  # before 07:00: nothing
+    assert inbox.mails == []
+    assert await task.look(day + timedelta(hours=7, minutes=1))
+    restarted = DailyDigest(ledger, chosen, CUTOFF)  # `up` restarted the same morning
+    assert not await restarted.look(day + timedelta(hours=9))
+    assert len(inbox.mails) == 1
+    assert await restarted.look(day + timedelta(days=1, hours=7))  # the next day's
+    assert len(inbox.mails) == 2
 
 
 def test_mechbus_digest_sends_once_and_says_so(tmp_path: Path, smtp: tuple[Inbox, int]) -> None:

@@ -195,17 +195,20 @@ class DailyDigest:
         self.interval = interval
         self.clock = clock
 
-    def due(self, now: datetime) -> bool:
-        return now.astimezone(i18n.ZONE).time() >= self.settings.at
+    async def look(self, now: datetime) -> bool:
+        """One look at ``now``: today's digest sent if its hour has come and it has not gone
+        out yet (the ledger remembers across restarts); True when it was sent now."""
+        if now.astimezone(i18n.ZONE).time() < self.settings.at:
+            return False
+        return await send_digest(self.ledger, self.settings, now, self.cutoff)
 
     async def run(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
             now = self.clock()
-            if self.due(now):
-                try:
-                    if await send_digest(self.ledger, self.settings, now, self.cutoff):
-                        log.info("daily digest %s sent", day_id(now))
-                except Exception as exc:  # retried at the next look; the loop goes on
-                    log.error("daily digest: %s", type(exc).__name__)
+            try:
+                if await self.look(now):
+                    log.info("daily digest %s sent", day_id(now))
+            except Exception as exc:  # retried at the next look; the loop goes on
+                log.error("daily digest: %s", type(exc).__name__)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), self.interval)
