@@ -28,7 +28,7 @@ from adapters.readmodel import columns as cols
 from adapters.readmodel.cases import CaseEvent, case_agenda, case_states, case_timeline
 from bus.domain.agenda import AgendaItem
 from bus.domain.errors import ServiceError
-from schemas.registry import state_name
+from schemas.registry import active_registry, state_name
 
 router = APIRouter()
 Viewer = Annotated[User, Depends(viewer)]
@@ -54,6 +54,24 @@ def read_case_file(session: Session, ref: str, now: datetime) -> CaseFile:
         case_timeline(session, ref),
         case_agenda(session, ref, now),
         now,
+    )
+
+
+def _institution(agency: str) -> str:
+    """An agency by its registry name, as a signed document names it."""
+    found = active_registry().get(agency)
+    return found.name if found else agency
+
+
+def by_institution(case_file: CaseFile) -> CaseFile:
+    """The same file with each agency id replaced by its institution's name."""
+    return replace(
+        case_file,
+        events=[
+            replace(e, source=_institution(e.source), to=_institution(e.to))
+            for e in case_file.events
+        ],
+        agenda=[replace(a, agency=_institution(a.agency)) for a in case_file.agenda],
     )
 
 
@@ -92,7 +110,7 @@ def render_case_file(
         local = case_file.generated_at.astimezone(i18n.ZONE)
         return templates.get_template("case_file.html").render(
             lang=lang,
-            file=case_file,
+            file=by_institution(case_file),
             generated=i18n.gettext("%(time)s, Mexico City time (%(zone)s, UTC%(offset)s)")
             % {
                 "time": i18n.local_time(local),

@@ -45,6 +45,7 @@ def test_the_case_file_in_spanish_and_english(demo: tuple[TestClient, Settings])
         "Mecanismo para la Protección de Personas Defensoras de Derechos Humanos y Periodistas",
         f"Expediente {CASE}",
         "Guerrero",  # the state
+        "Secretaría General de Gobierno del Estado de Guerrero",  # agencies by institution
         "hora de la Ciudad de México (CST, UTC-06:00)",  # generated at, with its zone
         "Agenda de implementación",
         "Cronología",
