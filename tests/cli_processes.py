@@ -184,3 +184,27 @@ def filled_ledger(path: Path) -> str:
         Outbox(ledger).put(b.patrol_request(at=now))
     ledger.close()
     return url
+
+
+@contextlib.contextmanager
+def running_dashboard(home: Path) -> Iterator[str]:
+    """``mechbus dashboard`` on a free port over ``home``, once it serves: its URL; stopped
+    with Ctrl-C, leaving nothing behind."""
+    web = launch(["dashboard", "--port", "0"], home)
+    try:
+        assert web.stdout is not None
+        for line in web.stdout:
+            found = re.search(r"dashboard on (http://\S+/)", line)
+            if found:
+                yield found.group(1)
+                break
+        else:
+            pytest.fail("mechbus dashboard did not start")
+    finally:
+        web.send_signal(signal.SIGINT)
+        try:
+            web.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            web.kill()
+            web.communicate()
+        wait_until_gone(str(home))

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes
-from email.message import Message
 from pathlib import Path
-from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlmodel import select
 
 from adapters.bridge.notices import EmailNotifier, SmtpSettings
@@ -19,34 +14,17 @@ from adapters.bridge.store import BridgeStore
 from adapters.ledger.store import SqlLedger, sqlite_url
 from adapters.ledger.tables import EscalationRow, NotificationAttemptRow, RequestRow
 from tests.ledgers import upgraded_ledger
+from tests.mailbox import Inbox, free_port, local_smtp
 
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.mails: list[tuple[list[str], Message]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.mails.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content)))
-        return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield inbox, controller.port
-    controller.stop()
+    with local_smtp() as server:
+        yield server
 
 
 @pytest.fixture

@@ -52,6 +52,23 @@ class SmtpSettings:
     timeout: float = 10.0
 
 
+SEND_ERRORS = (aiosmtplib.SMTPException, OSError)  # a refusal or an unreachable server
+
+
+async def send_mail(smtp: SmtpSettings, mail: EmailMessage) -> None:
+    """Hand ``mail`` to the SMTP server (STARTTLS when offered); raises one of SEND_ERRORS."""
+    await aiosmtplib.send(
+        mail,
+        hostname=smtp.host,
+        port=smtp.port,
+        username=smtp.username,
+        password=smtp.password,
+        start_tls=smtp.start_tls,
+        use_tls=smtp.use_tls,
+        timeout=smtp.timeout,
+    )
+
+
 @dataclass(frozen=True)
 class Notice(RungLine):
     """A rung, and the address of the agency it is addressed to."""
@@ -127,17 +144,8 @@ class EmailNotifier:
         for notice, attempt in await asyncio.to_thread(self.due):
             mail = compose(notice, self.smtp.sender, self.link_base)
             try:
-                await aiosmtplib.send(
-                    mail,
-                    hostname=self.smtp.host,
-                    port=self.smtp.port,
-                    username=self.smtp.username,
-                    password=self.smtp.password,
-                    start_tls=self.smtp.start_tls,
-                    use_tls=self.smtp.use_tls,
-                    timeout=self.smtp.timeout,
-                )
-            except (aiosmtplib.SMTPException, OSError) as exc:
+                await send_mail(self.smtp, mail)
+            except SEND_ERRORS as exc:
                 final = attempt >= self.max_attempts
                 outcome = "gave_up" if final else "failed"
                 detail = f"{type(exc).__name__}: {exc}"[:200]

@@ -18,6 +18,7 @@ from adapters.cli import (
     creds,
     dashboard,
     db,
+    digest,
     dlq,
     federal,
     forecast,
@@ -62,6 +63,7 @@ app.command()(tracking.agenda)
 app.command()(tracking.report)
 app.command()(forecast.forecast)
 app.command()(running.sweep)
+app.command()(digest.digest)
 app.command("shelters")(tracking.shelters)
 app.command()(placements.relocate)
 app.command()(running.replay)

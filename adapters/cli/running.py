@@ -13,6 +13,7 @@ import typer
 
 from adapters.cli import common
 from adapters.cli.common import console
+from adapters.cli.digest import SmtpFromOpt, SmtpHostOpt, SmtpPortOpt, SmtpUserOpt
 from adapters.cli.options import HomeOpt, LedgerOpt, NatsOpt, PolicyOpt
 
 if TYPE_CHECKING:
@@ -85,20 +86,39 @@ def up(
             help="Days the stream keeps each message (or $MECHBUS_RETENTION_DAYS); 0: forever.",
         ),
     ] = None,
+    digest_to: Annotated[
+        str | None,
+        typer.Option(help="Mail the daily digest to these addresses (comma-separated)."),
+    ] = None,
+    digest_at: Annotated[
+        str, typer.Option(help="When to mail the digest, HH:MM Mexico City time.")
+    ] = "07:00",
+    smtp_host: SmtpHostOpt = "localhost",
+    smtp_port: SmtpPortOpt = 587,
+    smtp_from: SmtpFromOpt = "mechbus@localhost",
+    smtp_user: SmtpUserOpt = None,
 ) -> None:
     """Run the hub and the deadline sweeper (and the embedded nats-server unless --nats-url)
-    until Ctrl-C or SIGTERM."""
+    until Ctrl-C or SIGTERM; with --digest-to, mail the daily digest too."""
+    from adapters.cli.digest import digest_settings, hour, recipients
     from adapters.service.running import Up, UpError
     from adapters.settings import HubRunning
 
     settings = common.settings(home, nats_url, ledger_url)
+    daily = None
+    if digest_to:
+        at = hour(digest_at, "--digest-at")
+        to = recipients(digest_to, "--digest-to")
+        daily = digest_settings(settings, to, smtp_host, smtp_port, smtp_from, smtp_user, at)
     if listen is not None:
         settings = dataclasses.replace(settings, listen=listen)
     if retention_days is not None:
         settings = dataclasses.replace(settings, retention_days=retention_days)
     rules = common.policy(policy)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    runner = Up(settings, console, rules, sweep_interval=sweep_interval, cluster=cluster)
+    runner = Up(
+        settings, console, rules, sweep_interval=sweep_interval, cluster=cluster, digest=daily
+    )
     try:
         asyncio.run(runner.run())
     except (HubRunning, UpError) as exc:

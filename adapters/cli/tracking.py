@@ -117,12 +117,29 @@ def case(
     personal: Annotated[
         bool, typer.Option("--personal", help="Also show the people's details (federal staff).")
     ] = False,
+    print_to: Annotated[
+        Path | None,
+        typer.Option(
+            "--print",
+            help="Write the case file to print and sign (HTML, no personal data) to this file.",
+        ),
+    ] = None,
+    pdf: Annotated[
+        Path | None,
+        typer.Option(
+            "--pdf", help="The same case file as a PDF with numbered pages (needs Chromium)."
+        ),
+    ] = None,
     *,
     view: Listing,
 ) -> None:
     """One case's timeline across all agencies."""
     from adapters.readmodel.cases import case_timeline
     from adapters.service import compose
+
+    if print_to is not None or pdf is not None:
+        _print_case_file(view, ref, print_to, pdf)
+        return
 
     page = view.page
     ledger = compose.open_ledger(view.settings())
@@ -144,6 +161,35 @@ def case(
     if personal:  # opened from the sealed store, for this view only; never logged
         columns.append(("personal", lambda r: _names(details.get((r.source, r.message_id)))))
     view.show(rows, columns, f"Case {ref}")
+
+
+def _print_case_file(view: Listing, ref: str, path: Path | None, pdf: Path | None) -> None:
+    from adapters import i18n
+    from adapters.dashboard.app import templates
+    from adapters.dashboard.casefile import (
+        NoPdfPrinter,
+        print_pdf,
+        read_case_file,
+        render_case_file,
+    )
+    from adapters.i18n import _
+
+    now = datetime.now(UTC)
+    case_file = view.query(lambda session: read_case_file(session, ref, now))
+    if not case_file.events:
+        message = _("No message has the case reference %s.") % ref
+        console.print(f"[red]{message}[/]")
+        raise typer.Exit(2)
+    html = render_case_file(templates(), case_file, i18n.current(), standalone=True)
+    if path is not None:
+        path.write_text(html, encoding="utf-8")
+        console.print(_("Case file written to %s") % path)
+    if pdf is not None:
+        try:
+            print_pdf(html, pdf.resolve())
+        except NoPdfPrinter as exc:
+            raise common.fail(exc, 1) from None
+        console.print(_("Case file written to %s") % pdf)
 
 
 def _names(personal: Any) -> str:

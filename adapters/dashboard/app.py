@@ -14,7 +14,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.middleware.sessions import SessionMiddleware
 
 from adapters import i18n
-from adapters.dashboard import commands, login, pages, projection, search
+from adapters.dashboard import casefile, commands, login, pages, projection, search
 from adapters.dashboard.auth import Accounts
 from adapters.dashboard.live import LedgerFeed
 from adapters.dashboard.web import CsrfFailed, Dashboard, Forbidden, LoginRequired, dash, render
@@ -112,6 +112,7 @@ def create_app(
         return render(request, "refused.html", user, status_code=403, why="csrf")
 
     app.include_router(login.router)
+    app.include_router(casefile.router)  # before pages: /cases/{ref}/print is its own
     app.include_router(pages.router)
     app.include_router(search.router)
     app.include_router(projection.router)

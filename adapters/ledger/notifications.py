@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from adapters.ledger.store import SqlLedger
 from adapters.ledger.tables import NotificationAttemptRow
@@ -15,7 +15,7 @@ from adapters.ledger.tables import NotificationAttemptRow
 
 @dataclass(frozen=True)
 class Attempt:
-    channel: str  # webhook, email
+    channel: str  # webhook, email, digest
     agency: str
     message_id: str
     attempt: int
@@ -44,3 +44,14 @@ def record_attempt(ledger: SqlLedger, attempt: Attempt, at: datetime) -> None:
             )
         )
         session.commit()
+
+
+def was_sent(ledger: SqlLedger, channel: str, message_id: str) -> bool:
+    """Whether ``message_id`` already went out on ``channel`` (an attempt recorded as sent)."""
+    with Session(ledger.engine) as session:
+        query = select(NotificationAttemptRow.id).where(
+            NotificationAttemptRow.channel == channel,
+            NotificationAttemptRow.message_id == message_id,
+            NotificationAttemptRow.outcome == "sent",
+        )
+        return session.exec(query.limit(1)).first() is not None

@@ -247,3 +247,16 @@ def recorded_legal_limit(session: Session, request_id: str | None) -> datetime |
     """The legal limit the ledger recorded for a request (protection measures only)."""
     request = session.get(RequestRow, request_id) if request_id is not None else None
     return request.legal_limit if request is not None else None
+
+
+def recipient_states(session: Session, case_ref: str) -> list[str]:
+    """The states whose agencies the case's requests went to (codes, sorted): the heading of
+    its printed file."""
+    query = (
+        select(RecipientRow.state)
+        .join(RequestRow, col(RequestRow.request_id) == col(RecipientRow.request_id))
+        .where(RequestRow.case_ref == case_ref)
+        .where(col(RecipientRow.state).is_not(None))
+        .distinct()
+    )
+    return sorted(s for s in session.exec(query) if s)

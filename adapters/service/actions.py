@@ -49,7 +49,6 @@ from schemas.requests import (
     RelocationBody,
     RequestUpdate,
 )
-from schemas.tracking import EscalationLevel
 
 
 async def connect_as_hub(settings: Settings, url: str, name: str) -> Client:

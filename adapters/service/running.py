@@ -11,6 +11,7 @@ import os
 import signal
 import time
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
@@ -34,6 +35,9 @@ from bus.domain.streams import StreamSpec, agency_consumer
 from bus.runtime import jetstream
 from bus.runtime.hub import Hub
 
+if TYPE_CHECKING:
+    from adapters.service.digest import DigestSettings
+
 __all__ = ["DAY", "Up", "UpError", "apply_to_running_up"]
 
 WATCH_INTERVAL = 0.25  # seconds between looks at the embedded server's process
@@ -52,8 +56,10 @@ class Up:
         *,
         sweep_interval: float,
         cluster: bool,
+        digest: DigestSettings | None = None,
     ) -> None:
         self.settings = settings
+        self.digest = digest  # mailed daily where the sweeper runs, here
         self.console = console
         self.policy = policy
         self.sweep_interval = sweep_interval
@@ -125,12 +131,30 @@ class Up:
             relay=True,
             stopping=self._quietly,
         ):
+            daily = self._daily_digest(ledger)
             try:
                 failure = await self._announce_and_watch(hub, lock, url, bus, provisioned)
             finally:
                 self.settings.url_file.unlink(missing_ok=True)
+                if daily is not None:
+                    daily[0].set()
+                    await daily[1]
         if failure:
             raise UpError(failure)
+
+    def _daily_digest(self, ledger: SqlLedger) -> tuple[asyncio.Event, asyncio.Task[None]] | None:
+        """The daily digest's task, when recipients are set: (its stop flag, the task)."""
+        if self.digest is None:
+            return None
+        from adapters.service.digest import DailyDigest
+
+        stop = asyncio.Event()
+        schedule = DailyDigest(ledger, self.digest, self.policy.board_cutoff())
+        self.console.print(
+            f"daily digest to {', '.join(self.digest.recipients)} at "
+            f"{self.digest.at:%H:%M} Mexico City time"
+        )
+        return stop, asyncio.create_task(schedule.run(stop))
 
     async def _announce_and_watch(
         self, hub: Hub, lock: HeldLock, url: str, bus: EmbeddedBus | None, provisioned: set[str]

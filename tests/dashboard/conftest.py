@@ -27,11 +27,17 @@ def demo_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def demo(demo_copy: Path, tmp_path: Path) -> Iterator[tuple[TestClient, Settings]]:
-    """A test client, logged in as nobody, on a copy of the demo's ledger and with no bus."""
+def demo_home(demo_copy: Path, tmp_path: Path) -> Path:
+    """A copy of the demo's home, with no bus."""
     home = tmp_path / "home"
     shutil.copytree(demo_copy, home)
-    settings = load_settings(home=home, ledger_url=None, nats_url=None)
     (home / "nats.url").unlink(missing_ok=True)
+    return home
+
+
+@pytest.fixture
+def demo(demo_home: Path) -> Iterator[tuple[TestClient, Settings]]:
+    """A test client, logged in as nobody, on a copy of the demo's ledger and with no bus."""
+    settings = load_settings(home=demo_home, ledger_url=None, nats_url=None)
     with TestClient(create_app(settings, poll_interval=3600)) as client:
         yield client, settings

@@ -26,7 +26,6 @@ from bus.runtime import jetstream
 from bus.runtime.agency import AgencyClient
 from bus.runtime.hub import Hub
 from schemas.capacity import CapacityBody, CapacityUpdate, PlacementOffer
-from schemas.envelope import Envelope
 from schemas.registry import active_registry
 from schemas.requests import RelocationRequest
 from tests import builders as b
