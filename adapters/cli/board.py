@@ -146,7 +146,7 @@ def board_decision(
     from schemas.federal import BoardDecisionTaken
     from schemas.registry import active_registry
 
-    case_number(case)
+    case = case_number(case)
     registry = active_registry()
     unknown = [a for a in agency if a not in registry]
     if unknown:
