@@ -27,11 +27,10 @@ OAXACA = "01KD9HJKMNCCCCCCCCCCCC0004"
 GUERRERO_GOVERNMENT = "Secretaría General de Gobierno del Estado de Guerrero"
 
 
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    """A home whose ledger holds two urgent patrols for Guerrero's government (the twins), an
-    ordinary investigation for Guerrero's prosecutor, and an ordinary request to Oaxaca."""
-    home = tmp_path / "home"
+def four_requests(home: Path) -> Path:
+    """``home`` with a ledger holding two urgent patrols for Guerrero's government (the
+    twins), an ordinary investigation for Guerrero's prosecutor, and an ordinary request to
+    Oaxaca."""
     ledger = home_ledger(load_settings(home=home))
     messages = [
         b.patrol_request(id=TWIN_A),
@@ -47,6 +46,11 @@ def home(tmp_path: Path) -> Path:
     finally:
         ledger.close()
     return home
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return four_requests(tmp_path / "home")
 
 
 def _said(result: Any) -> str:
