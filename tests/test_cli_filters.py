@@ -219,6 +219,8 @@ READING_VIEWS = [
     ["outbox", "list"],
     ["report", "--month", "2026-01"],
     ["forecast", "--officers", "3"],
+    ["dashboard", "user", "list"],
+    ["dashboard", "user", "logins"],
 ]
 
 
@@ -247,3 +249,21 @@ def test_the_csv_of_requests_holds_the_same_rows_as_its_json(home: Path) -> None
     rows = json_lines(["requests"], home)
     assert len(lines) == len(rows)
     assert json.dumps(header.split(",")) == json.dumps(list(rows[0]))
+
+
+def test_the_dashboards_account_lists_take_json_and_csv_too(home: Path) -> None:
+    from tests.dashboard.staff import add_accounts
+
+    add_accounts(load_settings(home=home))
+    accounts = json_lines(["dashboard", "user", "list"], home)
+    assert {(a["name"], a["role"], a["state"]) for a in accounts} == {
+        ("vera", "viewer", "enabled"),
+        ("omar", "operator", "enabled"),
+        ("cata", "caseworker", "enabled"),
+    }
+    listed = invoke(["dashboard", "user", "list", "--csv"], home)
+    assert listed.stdout.splitlines()[0] == "name,role,state,created"
+    assert len(listed.stdout.splitlines()) == 4
+    logins = invoke(["dashboard", "user", "logins", "--csv"], home)
+    assert logins.exit_code == 0 and logins.stdout.splitlines() == ["at,name,outcome,reason,client"]
+    assert invoke(["dashboard", "user", "list", "--json", "--csv"], home).exit_code == 2
