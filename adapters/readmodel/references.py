@@ -1,6 +1,6 @@
 """What staff type to name things, checked: a state (code or name, any case, with or without
 accents), an agency (its registry id, with the closest ones for a near miss), an urgency or a
-request kind (in English or Spanish), a case number (any case), and a request or message id
+request kind (in English or Spanish), a case number (any case), and a request id
 (whole, or at least six characters of its start or of its end, as the tables show it).
 
 An unknown value raises ``UnknownReference``, whose message says what is valid in the current
@@ -241,41 +241,26 @@ class Match:
         return f"{self.id} ({self.case_ref or '—'}; {names})"
 
 
-@dataclass(frozen=True)
-class _Said:
-    """How each refusal is worded for one kind of id (whole sentences, for translation)."""
-
-    too_short: str
-    unknown: str
-    ambiguous: str
-
-
-_REQUEST = _Said(
-    N_("%(value)r is too short for a request's id: give at least %(n)d characters of it"),
-    N_("no request %(value)s in the ledger"),
-    N_("%(value)s names more than one request: %(shown)s. Give more characters of it"),
-)
-_MESSAGE = _Said(
-    N_("%(value)r is too short for a message's id: give at least %(n)d characters of it"),
-    N_("no message %(value)s in the ledger"),
-    N_("%(value)s names more than one message: %(shown)s. Give more characters of it"),
-)
-
-
-def _fragment(value: str, said: _Said) -> str:
+def _fragment(value: str) -> str:
     fragment = value.strip().upper()
     if len(fragment) < SHORTEST_ID:
-        raise UnknownReference(_(said.too_short) % {"value": value, "n": SHORTEST_ID})
+        raise UnknownReference(
+            _("%(value)r is too short for a request's id: give at least %(n)d characters of it")
+            % {"value": value, "n": SHORTEST_ID}
+        )
     return fragment
 
 
-def _one(value: str, matches: list[Match], said: _Said) -> str:
+def _one(value: str, matches: list[Match]) -> str:
     if len(matches) == 1:
         return matches[0].id
     if not matches:
-        raise UnknownReference(_(said.unknown) % {"value": value})
+        raise UnknownReference(_("no request %(value)s in the ledger") % {"value": value})
     shown = "; ".join(m.described() for m in matches[:_MATCHES_SHOWN])
-    raise Ambiguous(_(said.ambiguous) % {"value": value, "shown": shown})
+    raise Ambiguous(
+        _("%(value)s names more than one request: %(shown)s. Give more characters of it")
+        % {"value": value, "shown": shown}
+    )
 
 
 def _id_like(column: str, fragment: str) -> ColumnElement[bool]:
@@ -288,7 +273,7 @@ def request_id(session: Session, value: str) -> str:
     end (any case)."""
     if session.get(RequestRow, value.strip()) is not None:
         return value.strip()
-    fragment = _fragment(value, _REQUEST)
+    fragment = _fragment(value)
     found = session.exec(
         select(RequestRow.request_id, RequestRow.case_ref)
         .where(_id_like(RequestRow.request_id, fragment))
@@ -305,25 +290,4 @@ def request_id(session: Session, value: str) -> str:
         ):
             recipients[rid].append(one)
     matches = [Match(rid, case, tuple(recipients[rid])) for rid, case in found]
-    return _one(value, matches, _REQUEST)
-
-
-def message_id(session: Session, value: str) -> str:
-    """The whole id of a recorded message, given as ``request_id`` takes a request's."""
-    whole = value.strip()
-    held = select(MessageRow.message_id).where(MessageRow.message_id == whole).limit(1)
-    if session.exec(held).first() is not None:
-        return whole
-    fragment = _fragment(value, _MESSAGE)
-    found = session.exec(
-        select(MessageRow.message_id, MessageRow.case_ref, MessageRow.source)
-        .where(_id_like(MessageRow.message_id, fragment))
-        .order_by(col(MessageRow.message_id))
-        .limit(_MATCHES_SHOWN + 1)
-    ).all()
-    by_id: dict[str, Match] = {}
-    for mid, case, source in found:  # ids are scoped by sender: one id, several senders
-        known = by_id.get(mid)
-        senders = (*known.agencies, source) if known else (source,)
-        by_id[mid] = Match(mid, case, senders)
-    return _one(value, list(by_id.values()), _MESSAGE)
+    return _one(value, matches)
