@@ -178,8 +178,13 @@ async def scorecard(
     if month:
         try:
             since, end = month_bounds(month)
-        except ValueError:
-            since, end = None, now
+        except ValueError:  # e.g. 2026-13: said, not shown as all time
+            with i18n.speaking(lang_of(request)):
+                problem = UnknownReference(
+                    i18n.gettext("%(value)r is not a month: write YYYY-MM, e.g. 2026-03")
+                    % {"value": month}
+                )
+            return _refused(request, user, problem, "/scorecard")
         asof = min(end, now)
     scores = await _read(request, lambda s: state_scores(s, asof=asof, since=since))
     scores.sort(key=lambda s: (-s.open_overdue, s.state))  # worst first, as the CLI's default

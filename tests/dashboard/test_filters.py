@@ -135,3 +135,10 @@ def test_an_action_takes_six_characters_of_the_request(home: Path) -> None:
         assert "más de una solicitud" in remind(TWIN_A[:10])
         found = remind(TWIN_A[-6:])  # the request is found: only the bus is missing
         assert "No se envió: no se puede contactar al bus" in found
+
+
+def test_a_month_that_is_not_one_is_said_not_shown_as_all_time(client: TestClient) -> None:
+    response = client.get("/scorecard?month=2026-13", headers=HTML)
+    assert response.status_code == 400
+    assert "'2026-13' no es un mes: escriba AAAA-MM, p. ej. 2026-03" in _text(response)
+    assert client.get("/scorecard?month=2026-03", headers=HTML).status_code == 200
