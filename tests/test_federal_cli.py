@@ -25,7 +25,7 @@ NOWHERE = ["--nats-url", "nats://127.0.0.1:9"]
     ("args", "words"),
     [
         (["federal", "incorporation", "case 12", "--state", "GRO"], "is not a case number"),
-        (["federal", "incorporation", "MPDDHP-1", "--state", "XXX"], "not a state code"),
+        (["federal", "incorporation", "MPDDHP-1", "--state", "XXX"], "not a state of Mexico"),
         (
             ["federal", "incorporation", "MPDDHP-1", "--state", "GRO", "--unit", "fed.nobody"],
             "is not a unit of the Mechanism: one of fed.board, fed.mechanism, fed.reception",
@@ -34,7 +34,7 @@ NOWHERE = ["--nats-url", "nats://127.0.0.1:9"]
             ["federal", "incorporation", "MPDDHP-1", "--state", "GRO", "--received-at", "ayer"],
             "not an ISO 8601",
         ),
-        (["federal", "risk-study", "mpddhp-1", "--study", "EER-1"], "is not a case number"),
+        (["federal", "risk-study", "mpddhp 1", "--study", "EER-1"], "is not a case number"),
         (
             ["federal", "measures-issued", "MPDDHP-1", "--measure", "moat"],
             "'moat' is not one of",
@@ -54,7 +54,7 @@ def test_bad_input_is_refused_with_what_is_valid(
     tmp_path: Path, args: list[str], words: str
 ) -> None:
     sends = args[1] != "list"
-    result = invoke([*args, *(NOWHERE if sends else [])], tmp_path / "home")
+    result = invoke(["--lang", "en", *args, *(NOWHERE if sends else [])], tmp_path / "home")
     assert result.exit_code == 2, result.output
     assert words in " ".join(result.output.split())
     assert not (tmp_path / "home" / "ledger.db").exists()  # nothing was kept to send

@@ -395,11 +395,14 @@ def test_a_number_recorded_in_the_looser_form_of_before_stays_readable() -> None
         parse_message(json.dumps(document).encode(), recorded=True)
 
 
-def test_a_state_that_is_not_a_code_is_refused_not_an_empty_list(home: Path) -> None:
-    listed = invoke(["iachr", "list", "--state", "Guerrero"], home)
+def test_a_state_that_is_not_one_is_refused_not_an_empty_list(home: Path) -> None:
+    listed = invoke(["--lang", "en", "iachr", "list", "--state", "Gotham"], home)
     assert listed.exit_code == 2, listed.output
-    assert "'Guerrero' is not a state code such as GRO" in _said(listed)
-    assert invoke(["iachr", "list", "--state", "gro", "--json"], home).exit_code == 0
-    registered = invoke([*REGISTER, "--state", "XYZ"], home)
-    assert registered.exit_code == 2 and "'XYZ' is not a state code" in _said(registered)
+    assert "'Gotham' is not a state of Mexico" in _said(listed)
+    assert "GRO (Guerrero)" in _said(listed)
+    for state in ("gro", "Guerrero"):  # its code in any case, or its name
+        assert invoke(["iachr", "list", "--state", state, "--json"], home).exit_code == 0
+    registered = invoke(["--lang", "en", *REGISTER, "--state", "XYZ"], home)
+    assert registered.exit_code == 2, registered.output
+    assert "'XYZ' is not a state of Mexico" in _said(registered)
     assert json_lines(["outbox", "list"], home) == []

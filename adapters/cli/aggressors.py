@@ -28,9 +28,12 @@ def aggressor(
     from pydantic import ValidationError
 
     from adapters.ledger.aggressors import named_on
+    from adapters.readmodel import references as refs
     from schemas.registry import active_registry
     from schemas.tracking import AggressorAction, PresumedAggressor
 
+    case = common.resolved("CASE", case, refs.case_number) or case
+    agency = common.resolved("AGENCY", agency, refs.agency) or agency
     record = active_registry().get(agency)
     if record is None or record.is_federal:
         what = "is not in the agency registry" if record is None else "is a federal agency"

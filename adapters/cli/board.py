@@ -46,8 +46,11 @@ def board_attendance(
     nats_url: NatsOpt = None,
 ) -> None:
     """Record whether a summoned authority attended (counts on the scorecard)."""
+    from adapters.cli.common import resolved
+    from adapters.readmodel.references import agency as known_agency
     from schemas.tracking import BoardAttendance
 
+    agency = resolved("AGENCY", agency, known_agency) or agency
     fields = {
         "source": "fed.board",
         "time": datetime.now(UTC),
@@ -77,11 +80,16 @@ def board_consent(
 ) -> None:
     """Record the beneficiary's consent to invite state authorities to a Board session about
     their case (LPPDDHP art. 8): without it the Board's agenda invites no one."""
+    from adapters.cli.common import resolved
+    from adapters.cli.federal import case_number
+    from adapters.readmodel.references import agency as known_agency
     from schemas.registry import active_registry
     from schemas.tracking import BoardConsent
 
+    case = case_number(case)
+    agency = [resolved("--agency", one, known_agency) or one for one in agency or []]
     registry = active_registry()
-    for one in agency or []:
+    for one in agency:
         if one not in registry or registry[one].state is None:
             console.print(f"[red]--agency: {one!r} is not a state authority in the registry[/]")
             raise typer.Exit(2)
@@ -146,7 +154,7 @@ def board_decision(
     from schemas.federal import BoardDecisionTaken
     from schemas.registry import active_registry
 
-    case_number(case)
+    case = case_number(case)
     registry = active_registry()
     unknown = [a for a in agency if a not in registry]
     if unknown:

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from pydantic import ValidationError
     from sqlmodel import Session
 
+    from adapters.ledger.store import SqlLedger
     from adapters.settings import Settings
     from bus.domain.policy import Policy
     from schemas.envelope import Envelope
@@ -139,16 +140,39 @@ def page(limit: int, offset: int, every: bool) -> Page:
     return Page(None if every else limit, offset)
 
 
-def query(chosen: Settings, read: Callable[[Session], T]) -> T:
-    """Run one read against the ledger and close it."""
+@contextlib.contextmanager
+def reading(chosen: Settings) -> Iterator[SqlLedger]:
+    """The home's ledger for a read, closed after; exit 1 saying where it looked when there is
+    none (a read never creates one)."""
     from adapters.service import compose
 
-    ledger = compose.open_ledger(chosen)
     try:
-        with ledger.session() as session:
-            return read(session)
+        ledger = compose.open_ledger(chosen)
+    except compose.NoLedger as exc:
+        raise fail(exc, 1) from None
+    try:
+        yield ledger
     finally:
         ledger.close()
+
+
+def query(chosen: Settings, read: Callable[[Session], T]) -> T:
+    """Run one read against the ledger and close it."""
+    with reading(chosen) as ledger, ledger.session() as session, checked():
+        return read(session)
+
+
+@contextlib.contextmanager
+def checked(option: str | None = None) -> Iterator[None]:
+    """What staff typed, resolved inside the block (``adapters.readmodel.references``): a
+    value that names nothing exits 2 with what is valid, prefixed by ``option``."""
+    from adapters.readmodel.references import UnknownReference
+
+    try:
+        yield
+    except UnknownReference as exc:
+        console.print(f"{option}: {exc}" if option else str(exc), style="red", markup=False)
+        raise typer.Exit(2) from None
 
 
 def show(
@@ -187,16 +211,23 @@ def aware_time(value: str | None, option: str) -> datetime:
     return parsed
 
 
-def state_code(value: str, option: str, *, any_case: bool = False) -> str:
-    """``value`` (upper-cased with ``any_case``) if it is one of the 32 state codes; exit 2
-    saying what is valid otherwise."""
-    from schemas.registry import state_codes
+def resolved(option: str, value: str | None, resolve: Callable[[str], str]) -> str | None:
+    """``value`` as ``resolve`` (from ``adapters.readmodel.references``) reads it, or None when
+    not given; exit 2 naming ``option`` and what is valid when it names nothing."""
+    if value is None:
+        return None
+    with checked(option):
+        return resolve(value)
 
-    code = value.upper() if any_case else value
-    if code not in state_codes():
-        console.print(f"[red]{option}: {value!r} is not a state code such as GRO, OAX or CMX[/]")
-        raise typer.Exit(2)
-    return code
+
+def state_code(value: str, option: str) -> str:
+    """The code of the state ``value`` names (its code or its name, any case, with or without
+    accents); exit 2 listing the states with their codes otherwise."""
+    from adapters.readmodel.references import state
+
+    found = resolved(option, value, state)
+    assert found is not None
+    return found
 
 
 def month_window(month: str | None) -> tuple[datetime | None, datetime]:

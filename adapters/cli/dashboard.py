@@ -11,7 +11,7 @@ import typer
 
 from adapters.cli import common
 from adapters.cli.common import console
-from adapters.cli.options import HomeOpt, LedgerOpt
+from adapters.cli.options import CsvOpt, HomeOpt, JsonOpt, LedgerOpt
 from adapters.cli.serving import (
     HostOpt,
     PortOpt,
@@ -21,6 +21,7 @@ from adapters.cli.serving import (
     check_tls_pair,
 )
 from adapters.dashboard.roles import Role
+from adapters.output import Column
 from adapters.paging import Page
 
 app = typer.Typer(
@@ -131,19 +132,39 @@ def user_disable(
     console.print(f"account {name} disabled")
 
 
+USER_COLUMNS: list[Column] = [
+    ("name", lambda u: u.name),
+    ("role", lambda u: u.role),
+    ("state", lambda u: "disabled" if u.disabled else "enabled"),
+    ("created", lambda u: u.created_at),
+]
+LOGIN_COLUMNS: list[Column] = [
+    ("at", lambda row: row.at),
+    ("name", lambda row: row.name),
+    ("outcome", lambda row: "ok" if row.success else "REFUSED"),
+    ("reason", lambda row: row.reason),
+    ("client", lambda row: row.client),
+]
+
+
 @user_app.command("list")
-def user_list(home: HomeOpt = None, ledger_url: LedgerOpt = None) -> None:
+def user_list(
+    home: HomeOpt = None,
+    ledger_url: LedgerOpt = None,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
     """Every account, its role and whether it is enabled."""
     from adapters.dashboard.auth import Accounts
-    from adapters.service import compose
 
-    ledger = compose.open_ledger(common.settings(home, ledger_url=ledger_url))
-    try:
-        for row in Accounts(ledger).users():
-            state = "disabled" if row.disabled else "enabled"
-            typer.echo(f"{row.name}\t{row.role}\t{state}\t{row.created_at:%Y-%m-%d}")
-    finally:
-        ledger.close()
+    with common.reading(common.settings(home, ledger_url=ledger_url)) as ledger:
+        rows = Accounts(ledger).users()
+    if as_json or as_csv:
+        common.show(rows, USER_COLUMNS, as_json, as_csv, "Dashboard accounts")
+        return
+    for row in rows:
+        state = "disabled" if row.disabled else "enabled"
+        typer.echo(f"{row.name}\t{row.role}\t{state}\t{row.created_at:%Y-%m-%d}")
 
 
 @user_app.command("logins")
@@ -153,23 +174,25 @@ def user_logins(
     every: Annotated[bool, typer.Option("--all", help="Every attempt, however many.")] = False,
     home: HomeOpt = None,
     ledger_url: LedgerOpt = None,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
 ) -> None:
     """The login audit trail: every attempt, successful or not, newest first, a page at a
     time (said on stderr when more follow)."""
     from adapters.dashboard.auth import Accounts
-    from adapters.service import compose
 
     page = Page(None if every else limit, offset)
-    ledger = compose.open_ledger(common.settings(home, ledger_url=ledger_url))
-    try:
-        rows, cut = page.cut(Accounts(ledger).logins(page.fetch, page.offset))
-        for row in rows:
-            outcome = "ok" if row.success else "REFUSED"
-            typer.echo(
-                f"{row.at:%Y-%m-%d %H:%M:%S} UTC\t{row.name}\t{outcome}\t{row.reason}\t"
-                f"{row.client or '-'}"
-            )
-        if cut:
-            typer.echo(page.more(len(rows)), err=True)
-    finally:
-        ledger.close()
+    with common.reading(common.settings(home, ledger_url=ledger_url)) as ledger:
+        fetched = Accounts(ledger).logins(page.fetch, page.offset)
+    if as_json or as_csv:
+        common.show(fetched, LOGIN_COLUMNS, as_json, as_csv, "Dashboard logins", shown=page)
+        return
+    rows, cut = page.cut(fetched)
+    for row in rows:
+        outcome = "ok" if row.success else "REFUSED"
+        typer.echo(
+            f"{row.at:%Y-%m-%d %H:%M:%S} UTC\t{row.name}\t{outcome}\t{row.reason}\t"
+            f"{row.client or '-'}"
+        )
+    if cut:
+        typer.echo(page.more(len(rows)), err=True)

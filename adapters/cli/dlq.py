@@ -35,9 +35,12 @@ def dlq_list(
     view: Listing,
 ) -> None:
     """Dead letters, newest first (their bodies stay sealed)."""
+    from adapters.readmodel import references as refs
     from adapters.readmodel.dead_letters import dead_letters
 
     page = view.page
+    reason = common.resolved("--reason", reason, refs.refusal_reason)
+    sender = common.resolved("--sender", sender, refs.agency)
     rows = view.query(
         lambda session: dead_letters(
             session, reason=reason, sender=sender, limit=page.fetch, offset=page.offset
@@ -48,18 +51,14 @@ def dlq_list(
 
 def _dead_letter(settings: Settings, dead_id: int) -> tuple[DeadLetterRow, bytes]:
     from adapters.readmodel.dead_letters import dead_letter
-    from adapters.service import compose
 
-    ledger = compose.open_ledger(settings)
-    try:
+    with common.reading(settings) as ledger:
         with ledger.session() as session:
             row = dead_letter(session, dead_id)
         if row is None:
             console.print(f"[red]no dead letter {dead_id}[/]")
             raise typer.Exit(2)
         return row, ledger.dead_letter_body(row)
-    finally:
-        ledger.close()
 
 
 @app.command("show")

@@ -4,7 +4,6 @@ list what they owe and how they kept their clocks."""
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -24,20 +23,19 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-CASE = re.compile(r"^[A-Z0-9][A-Z0-9/-]{2,39}$")  # schemas.envelope.CaseRef
 CaseArg = Annotated[str, typer.Argument(help="Case number, e.g. MPDDHP-2026-0412.")]
 AtOpt = Annotated[str | None, typer.Option(help="When, ISO 8601 with time zone (default: now).")]
 
 
 def case_number(value: str) -> str:
-    """The case number, or exit 2 saying what one looks like."""
-    if not CASE.match(value):
-        console.print(
-            f"[red]{value!r} is not a case number: capital letters, digits, '-' or '/', 3 to 40 "
-            "characters, e.g. MPDDHP-2026-0412[/]"
-        )
-        raise typer.Exit(2)
-    return value
+    """The case number in its canonical form (upper case), or exit 2 saying what one looks
+    like."""
+    from adapters.cli.common import resolved
+    from adapters.readmodel.references import case_number as canonical
+
+    found = resolved("CASE", value, canonical)
+    assert found is not None
+    return found
 
 
 def federal_unit(value: str, *, kinds: tuple[str, ...] = ("federal",)) -> str:

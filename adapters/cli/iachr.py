@@ -105,7 +105,7 @@ def iachr_register(
         "measure": number,
         "granted_on": granted_on,
         "notified_on": notified_on,
-        "state": state_code(state, "--state", any_case=True),
+        "state": state_code(state, "--state"),
         "beneficiaries": beneficiaries,
         "case_ref": case,
     }
@@ -124,6 +124,6 @@ def iachr_list(
     from adapters.readmodel.iachr import MEASURES_CLI, iachr_measures
 
     page = view.page
-    only = state_code(state, "--state", any_case=True) if state else None
+    only = state_code(state, "--state") if state else None
     rows = view.query(lambda session: iachr_measures(session, only, page.fetch, page.offset))
     view.show(rows, MEASURES_CLI, "IACHR precautionary measures")

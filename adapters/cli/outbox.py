@@ -32,14 +32,10 @@ def outbox_list(
 ) -> None:
     """Messages kept in the outbox and not published yet, oldest first."""
     from adapters.ledger.outbox import Outbox
-    from adapters.service import compose
 
     page = view.page
-    ledger = compose.open_ledger(view.settings())
-    try:
+    with common.reading(view.settings()) as ledger:
         rows = Outbox(ledger).waiting(page.fetch, page.offset)
-    finally:
-        ledger.close()
     view.show(rows, cols.OUTBOX_CLI, "Outbox (not yet published)")
 
 

@@ -51,10 +51,14 @@ def relocate(
     from pydantic import ValidationError
 
     from adapters.ledger.aggressors import named_on
+    from adapters.readmodel import references as refs
     from adapters.readmodel.placements import shelters
     from bus.domain.capacity import matching, mismatch
     from schemas.requests import RelocationBody, RelocationRequest
 
+    case = common.resolved("--case", case, refs.case_number) or case
+    origin_state = common.resolved("--origin-state", origin_state, refs.state) or origin_state
+    shelter = [common.resolved("--shelter", one, refs.agency) or one for one in shelter or []]
     try:
         earliest_day = date.fromisoformat(earliest)
     except ValueError:
@@ -65,7 +69,7 @@ def relocate(
         "adults": people - children,
         "children": children,
         "needs": need or [],
-        "origin_state": origin_state.upper(),
+        "origin_state": origin_state,
         "earliest": earliest_day,
         "expected_days": days,
         "accessibility_required": accessible,
@@ -117,7 +121,9 @@ def placements_list(
 
 @app.command("confirm")
 def placements_confirm(
-    request_id: Annotated[str, typer.Argument(help="The relocation request.")],
+    request_id: Annotated[
+        str, typer.Argument(help="The relocation request (its id, or 6 characters of it).")
+    ],
     shelter: Annotated[str, typer.Option(help="The shelter whose offer is taken.")],
     details: Annotated[
         Path | None,
@@ -134,11 +140,16 @@ def placements_confirm(
     and releases the other offers. Exit 0 placed, 1 refused, 3 not recorded yet."""
     from pydantic import ValidationError
 
+    from adapters.readmodel.references import request_id as whole_id
     from adapters.service import actions
 
     settings = common.settings(home, nats_url, ledger_url)
-    relocation = common.query(
-        settings, lambda session: actions.load_relocation(session, request_id)
+    request_id, relocation = common.query(
+        settings,
+        lambda session: (
+            found := whole_id(session, request_id),  # or six characters of its start or end
+            actions.load_relocation(session, found),
+        ),
     )
     if relocation is None:
         console.print(f"[red]no relocation {request_id} in the ledger[/]")

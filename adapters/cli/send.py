@@ -16,6 +16,8 @@ from adapters.cli.options import CaseOpt, HomeOpt, LedgerOpt, NatsOpt, ToOpt, Ur
 from schemas.measures import MeasureKind
 
 if TYPE_CHECKING:
+    from sqlmodel import Session
+
     from schemas.envelope import Envelope
 
 app = typer.Typer(help="Publish one request to an agency.", no_args_is_help=True)
@@ -86,7 +88,7 @@ def send_request(
     fields = {
         "source": "fed.mechanism",
         "time": datetime.now(UTC),
-        "subject": case,
+        "subject": case.strip().upper(),  # case numbers are upper case, however typed
         "recipients": tuple(to),
         "urgency": "urgent" if urgent else "ordinary",
         "data": body,
@@ -191,7 +193,7 @@ def send_protection_measure(
     from schemas.requests import ProtectionMeasureRequest
 
     override = override_reason(force, reason)
-    state = common.state_code(state, "--state", any_case=True)
+    state = common.state_code(state, "--state")
     data: dict[str, object] = {
         "measures": measure,
         "beneficiary_role": role,
@@ -303,13 +305,16 @@ def _follow_up(
     """A recall or update of an earlier request, to every recipient still concerned."""
     from pydantic import ValidationError
 
-    from adapters.readmodel.requests import request_lines
+    from adapters.readmodel.references import request_id as whole_id
+    from adapters.readmodel.requests import RequestLine, request_lines
 
     settings = common.settings(home, nats_url, ledger_url)
-    lines = common.query(settings, lambda session: request_lines(session, request_ids=[request_id]))
-    if not lines:
-        console.print(f"[red]no request {request_id} in the ledger[/]")
-        raise typer.Exit(2)
+
+    def read(session: Session) -> tuple[str, list[RequestLine]]:
+        found = whole_id(session, request_id)  # or six characters of its start or end
+        return found, request_lines(session, request_ids=[found])
+
+    request_id, lines = common.query(settings, read)
     concerned = [line.recipient for line in lines if line.status not in ("declined", "cancelled")]
     if not concerned:
         console.print(f"[red]request {request_id} has no recipient left to tell[/]")
@@ -332,7 +337,9 @@ def _follow_up(
 
 @app.command("recall")
 def send_recall(
-    request_id: Annotated[str, typer.Argument(help="The request to recall.")],
+    request_id: Annotated[
+        str, typer.Argument(help="The request to recall (its id, or 6 characters of it).")
+    ],
     reason: Annotated[str, typer.Option(help="Why it is recalled.")],
     home: HomeOpt = None,
     nats_url: NatsOpt = None,
@@ -346,7 +353,9 @@ def send_recall(
 
 @app.command("update")
 def send_update(
-    request_id: Annotated[str, typer.Argument(help="The request to update.")],
+    request_id: Annotated[
+        str, typer.Argument(help="The request to update (its id, or 6 characters of it).")
+    ],
     changes: Annotated[str, typer.Option(help="What changed.")],
     implement_by_: ImplementByOpt = None,
     force: ForceOpt = False,

@@ -3,75 +3,79 @@ timeline and agenda, the scorecard, shelters' capacity and the monthly report.""
 
 from __future__ import annotations
 
-import json
-import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from adapters.cli import common
 from adapters.cli.common import Listing, console, listing
 from adapters.cli.options import (
-    AllOpt,
     HomeOpt,
-    JsonOpt,
     LedgerOpt,
-    LimitOpt,
     MaxAgeOpt,
-    OffsetOpt,
 )
-from adapters.paging import PAGE_ROWS
 from adapters.readmodel import columns as cols
 
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
-def requests(
-    home: HomeOpt = None,
-    ledger_url: LedgerOpt = None,
-    limit: LimitOpt = PAGE_ROWS,
-    offset: OffsetOpt = 0,
-    every: AllOpt = False,
-    as_json: JsonOpt = False,
-) -> None:
+
+@listing
+def requests(*, view: Listing) -> None:
     """List the ledger's requests, newest first, one row per recipient."""
-    from adapters.readmodel.requests import request_lines
+    from adapters.readmodel.requests import RequestLine, request_lines
     from adapters.readmodel.terminal import requests_table
 
-    page = common.page(limit, offset, every)
-    fetched = common.query(
-        common.settings(home, ledger_url=ledger_url),
-        lambda session: request_lines(session, limit=page.fetch, offset=page.offset),
+    page = view.page
+    fetched = view.query(
+        lambda session: request_lines(session, limit=page.fetch, offset=page.offset)
     )
-    lines, cut = page.cut(fetched)
-    more = page.more(len(lines)) if cut else None
-    if as_json:
-        if more:
-            print(more, file=sys.stderr)
-        for line in lines:
-            print(json.dumps(line.as_json(), ensure_ascii=False))
+    if view.as_json or view.as_csv:  # every field, as RequestLine.as_json names it
+        fields = [(name, _field(name)) for name in RequestLine.__dataclass_fields__]
+        view.show(fetched, fields, "Requests")
         return
+    lines, cut = page.cut(fetched)
     table = requests_table(lines)
-    if more:
-        table.caption = f"{table.caption}; {more}"
+    if cut:
+        table.caption = f"{table.caption}; {page.more(len(lines))}"
     console.print(table)
+
+
+def _field(name: str) -> Callable[[Any], object]:
+    return lambda line: getattr(line, name)
 
 
 @listing
 def pending(
-    state: Annotated[str | None, typer.Option(help="State code, e.g. GRO.")] = None,
+    state: Annotated[
+        str | None, typer.Option(help="State: its code or its name, e.g. GRO or Guerrero.")
+    ] = None,
     agency: Annotated[str | None, typer.Option(help="Agency id, e.g. gro.government.")] = None,
-    kind: Annotated[str | None, typer.Option(help="Request kind, e.g. protection_measure.")] = None,
-    urgency: Annotated[str | None, typer.Option(help="urgent or ordinary.")] = None,
+    kind: Annotated[
+        str | None,
+        typer.Option(help="Request kind, e.g. protection_measure or 'medida de protección'."),
+    ] = None,
+    urgency: Annotated[
+        str | None, typer.Option(help="urgent or ordinary (urgente, ordinaria).")
+    ] = None,
     *,
     view: Listing,
 ) -> None:
     """Requests nobody has acknowledged or answered, most overdue first, with how far up the
     escalation ladder each went (the last step sent, when) and the next step with its time."""
+    from adapters.readmodel import references as refs
     from adapters.readmodel.requests import Filters, pending
 
     now, page = datetime.now(UTC), view.page
-    filters = Filters(state, agency, kind, urgency)
+    filters = Filters(
+        common.resolved("--state", state, refs.state),
+        common.resolved("--agency", agency, refs.agency),
+        common.resolved("--kind", kind, refs.kind),
+        common.resolved("--urgency", urgency, refs.urgency),
+    )
     ladder = common.policy(None)  # MECHBUS_POLICY's, as the sweeper climbs it
     rows = view.query(
         lambda session: pending(session, now, filters, page.fetch, page.offset, policy=ladder)
@@ -88,14 +92,17 @@ def pending(
 def commitments(
     overdue: Annotated[bool, typer.Option("--overdue", help="Only those past due.")] = False,
     agency: Annotated[str | None, typer.Option(help="Agency id.")] = None,
-    state: Annotated[str | None, typer.Option(help="State code.")] = None,
+    state: Annotated[str | None, typer.Option(help="State: its code or its name.")] = None,
     *,
     view: Listing,
 ) -> None:
     """Open commitments (actions agencies committed to), earliest due first."""
+    from adapters.readmodel import references as refs
     from adapters.readmodel.commitments import commitments
 
     page = view.page
+    agency = common.resolved("--agency", agency, refs.agency)
+    state = common.resolved("--state", state, refs.state)
     rows = view.query(
         lambda session: commitments(
             session,
@@ -135,16 +142,17 @@ def case(
 ) -> None:
     """One case's timeline across all agencies."""
     from adapters.readmodel.cases import case_timeline
-    from adapters.service import compose
+    from adapters.readmodel.references import case_of
 
+    ref = _case_ref(ref)
     if print_to is not None or pdf is not None:
         _print_case_file(view, ref, print_to, pdf)
         return
 
     page = view.page
-    ledger = compose.open_ledger(view.settings())
-    try:
-        with ledger.session() as session:
+    with common.reading(view.settings()) as ledger:
+        with ledger.session() as session, common.checked():
+            ref = case_of(session, ref)
             rows = case_timeline(session, ref, page.fetch, page.offset)
         details: dict[tuple[str, str], Any] = {}
         if personal:
@@ -155,8 +163,6 @@ def case(
             }
             # recorded before anything is shown: no record, no details
             record(ledger, "case_personal", [ref], sum(1 for d in details.values() if d))
-    finally:
-        ledger.close()
     columns = list(cols.TIMELINE_CLI)
     if personal:  # opened from the sealed store, for this view only; never logged
         columns.append(("personal", lambda r: _names(details.get((r.source, r.message_id)))))
@@ -190,6 +196,16 @@ def _print_case_file(view: Listing, ref: str, path: Path | None, pdf: Path | Non
         except NoPdfPrinter as exc:
             raise common.fail(exc, 1) from None
         console.print(_("Case file written to %s") % pdf)
+
+
+def _case_ref(value: str) -> str:
+    """The case number in its canonical form (exit 2 when it cannot be one), checked before
+    the ledger is opened."""
+    from adapters.readmodel.references import case_number
+
+    found = common.resolved("CASE", value, case_number)
+    assert found is not None
+    return found
 
 
 def _names(personal: Any) -> str:
@@ -277,11 +293,15 @@ def agenda(
     """One implementation agenda for a case: the Mechanism's and the IACHR's open items."""
     from adapters.readmodel.cases import case_agenda
     from adapters.readmodel.iachr import LINKED_CLI, case_measures
+    from adapters.readmodel.references import case_of
 
-    now = datetime.now(UTC)
-    items, measures = view.query(
-        lambda session: (case_agenda(session, ref, now), case_measures(session, ref, now))
-    )
+    now, ref = datetime.now(UTC), _case_ref(ref)
+
+    def read(session: Session) -> tuple[str, list[Any], list[Any]]:
+        case = case_of(session, ref)  # or a request's id, for its case
+        return case, case_agenda(session, case, now), case_measures(session, case, now)
+
+    ref, items, measures = view.query(read)
     if measures and not (view.as_json or view.as_csv):  # programs read the items alone
         title = f"IACHR precautionary measures of {ref} (days counted from SRE's notice)"
         common.show(measures, LINKED_CLI, False, False, title)

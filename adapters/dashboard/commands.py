@@ -16,6 +16,7 @@ from adapters import i18n
 from adapters.dashboard.auth import User
 from adapters.dashboard.web import checked_form, dash, flash, lang_of, operator, safe_back
 from adapters.i18n import N_
+from adapters.readmodel import references
 from adapters.readmodel.names import institution
 from adapters.service import actions
 
@@ -30,9 +31,26 @@ def _say(request: Request, message: str, tone: str = "ok", **values: Any) -> Non
         flash(request, i18n.gettext(message) % values, tone)
 
 
+async def _whole_id(request: Request, typed: str) -> str:
+    """The request's whole id from the form (whole, or 6 characters of its start or end);
+    ``UnknownReference`` in the page's language otherwise."""
+    lang = lang_of(request)
+
+    def find() -> str:
+        with i18n.speaking(lang), dash(request).ledger.session() as session:
+            return references.request_id(session, typed)
+
+    return await run_in_threadpool(find)
+
+
 async def _rung(request: Request, user: User, form: dict[str, str], *, escalate: bool) -> Response:
-    request_id, agency = form.get("request_id", ""), form.get("agency", "")
+    agency = form.get("agency", "")
     back = safe_back(form.get("back"))
+    try:
+        request_id = await _whole_id(request, form.get("request_id", ""))
+    except references.UnknownReference as problem:
+        flash(request, str(problem), "error")
+        return RedirectResponse(back, status_code=303)
     try:
         message = await actions.fire_rung_now(
             dash(request).settings, request_id, agency, escalate=escalate, now=datetime.now(UTC)
@@ -109,6 +127,12 @@ async def confirm_placement(request: Request, user: Operator, form: Form) -> Res
     # a caseworker sends them later. They travel in the POST body, never in a URL or a log.
     names = form.get("names", "") if user.sees_personal else ""
     personal = [{"full_name": n.strip()} for n in names.splitlines() if n.strip()]
+
+    try:
+        request_id = await _whole_id(request, request_id)
+    except references.UnknownReference as problem:
+        flash(request, str(problem), "error")
+        return RedirectResponse(back, status_code=303)
 
     def load() -> actions.Relocation | None:
         with dash(request).ledger.session() as session:

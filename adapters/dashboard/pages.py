@@ -20,6 +20,7 @@ from adapters.ledger.access_log import PersonalAccess, record_access
 from adapters.ledger.obligations import SqlObligations
 from adapters.output import Named
 from adapters.readmodel import columns as cols
+from adapters.readmodel import references as refs
 from adapters.readmodel.aggressors import case_aggressors, flagged_pairs
 from adapters.readmodel.board import agenda as board_lines
 from adapters.readmodel.board import scheduled_at
@@ -33,6 +34,7 @@ from adapters.readmodel.iachr import LINKED, case_measures
 from adapters.readmodel.names import institution
 from adapters.readmodel.placements import placements as placement_lines
 from adapters.readmodel.placements import shelter_roster
+from adapters.readmodel.references import UnknownReference
 from adapters.readmodel.report import month_bounds
 from adapters.readmodel.requests import Filters
 from adapters.readmodel.requests import pending as pending_lines
@@ -43,7 +45,7 @@ from schemas.registry import active_registry, state_codes, state_name
 router = APIRouter()
 Viewer = Annotated[User, Depends(viewer)]
 T = TypeVar("T")
-KINDS = ("protection_measure", "investigation", "information", "relocation", "board_summons")
+KINDS = refs.KINDS
 
 
 async def _read(request: Request, read: Callable[[Session], T]) -> T:
@@ -54,6 +56,29 @@ async def _read(request: Request, read: Callable[[Session], T]) -> T:
             return read(session)
 
     return await run_in_threadpool(run)
+
+
+async def _resolve(request: Request, read: Callable[[Session], T]) -> T:
+    """A read that resolves what the page was asked for (``references``): an unknown value
+    raises ``UnknownReference`` worded in the page's language."""
+    lang = lang_of(request)
+
+    def run() -> T:
+        with i18n.speaking(lang), dash(request).ledger.session() as session:
+            return read(session)
+
+    return await run_in_threadpool(run)
+
+
+def _checked(request: Request, resolve: Callable[[], T]) -> T:
+    """``resolve()`` in the page's language (its ``UnknownReference`` is said in it)."""
+    with i18n.speaking(lang_of(request)):
+        return resolve()
+
+
+def _refused(request: Request, user: User, problem: UnknownReference, back: str) -> Response:
+    """A value that names nothing: said on the page with what is valid, never an empty table."""
+    return render(request, "bad_request.html", user, 400, problem=str(problem), back=back)
 
 
 def _csv(
@@ -78,7 +103,7 @@ async def home(user: Viewer) -> Response:
 def _filters(
     state: str | None, agency: str | None, kind: str | None, urgency: str | None
 ) -> Filters:
-    return Filters(state or None, agency or None, kind or None, urgency or None)
+    return Filters.checked(state or None, agency or None, kind or None, urgency or None)
 
 
 FilterQ = Annotated[str | None, Query(max_length=64)]
@@ -95,7 +120,10 @@ async def pending(
     fmt: Annotated[str | None, Query(alias="format")] = None,
 ) -> Response:
     now = datetime.now(UTC)
-    filters = _filters(state, agency, kind, urgency)
+    try:
+        filters = _checked(request, lambda: _filters(state, agency, kind, urgency))
+    except UnknownReference as problem:
+        return _refused(request, user, problem, "/pending")
     ladder = environment.policy()
     rows = await _read(request, lambda s: pending_lines(s, now, filters, 200, policy=ladder))
     if fmt == "csv":
@@ -131,15 +159,20 @@ async def commitments(
     fmt: Annotated[str | None, Query(alias="format")] = None,
 ) -> Response:
     now = datetime.now(UTC)
+    try:
+        agency, state = _checked(
+            request,
+            lambda: (
+                refs.agency(agency) if agency else None,
+                refs.state(state) if state else None,
+            ),
+        )
+    except UnknownReference as problem:
+        return _refused(request, user, problem, "/commitments")
     rows = await _read(
         request,
         lambda s: open_commitments(
-            s,
-            now,
-            overdue_only=True,
-            beyond_limit_too=True,
-            agency=agency or None,
-            state=state or None,
+            s, now, overdue_only=True, beyond_limit_too=True, agency=agency, state=state
         ),
     )
     if fmt == "csv":
@@ -159,8 +192,13 @@ async def scorecard(
     if month:
         try:
             since, end = month_bounds(month)
-        except ValueError:
-            since, end = None, now
+        except ValueError:  # e.g. 2026-13: said, not shown as all time
+            with i18n.speaking(lang_of(request)):
+                problem = UnknownReference(
+                    i18n.gettext("%(value)r is not a month: write YYYY-MM, e.g. 2026-03")
+                    % {"value": month}
+                )
+            return _refused(request, user, problem, "/scorecard")
         asof = min(end, now)
     scores = await _read(request, lambda s: state_scores(s, asof=asof, since=since))
     scores.sort(key=lambda s: (-s.open_overdue, s.state))  # worst first, as the CLI's default
@@ -194,9 +232,17 @@ async def scorecard(
 
 
 @router.get("/case")
-async def find_case(user: Viewer, ref: Annotated[str, Query(max_length=40)] = "") -> Response:
-    ref = ref.strip()
-    return RedirectResponse(f"/cases/{ref}" if ref else "/pending", status_code=303)
+async def find_case(
+    request: Request, user: Viewer, ref: Annotated[str, Query(max_length=40)] = ""
+) -> Response:
+    """A case by its number (any case), or by a request's id or part of it."""
+    if not ref.strip():
+        return RedirectResponse("/pending", status_code=303)
+    try:
+        found = await _resolve(request, lambda s: refs.case_of(s, ref))
+    except UnknownReference as problem:
+        return _refused(request, user, problem, "/pending")
+    return RedirectResponse(f"/cases/{found}", status_code=303)
 
 
 @router.get("/cases/{ref}")
@@ -207,6 +253,13 @@ async def case(
     fmt: Annotated[str | None, Query(alias="format")] = None,
     table: str = "timeline",
 ) -> Response:
+    try:
+        found = await _resolve(request, lambda s: refs.case_of(s, ref))
+    except UnknownReference as problem:
+        return _refused(request, user, problem, "/pending")
+    if found != ref:  # lower case, or a request's id: the case's own address
+        query = f"?{request.url.query}" if request.url.query else ""
+        return RedirectResponse(f"/cases/{found}{query}", status_code=303)
     now = datetime.now(UTC)
     events = await _read(request, lambda s: case_timeline(s, ref))
     agenda = await _read(request, lambda s: case_agenda(s, ref, now))
@@ -321,9 +374,17 @@ async def dead_letters(
     sender: FilterQ = None,
     fmt: Annotated[str | None, Query(alias="format")] = None,
 ) -> Response:
-    rows = await _read(
-        request, lambda s: kept_dead_letters(s, reason=reason or None, sender=sender or None)
-    )
+    try:
+        reason, sender = _checked(
+            request,
+            lambda: (
+                refs.refusal_reason(reason) if reason else None,
+                refs.agency(sender) if sender else None,
+            ),
+        )
+    except UnknownReference as problem:
+        return _refused(request, user, problem, "/dead-letters")
+    rows = await _read(request, lambda s: kept_dead_letters(s, reason=reason, sender=sender))
     if fmt == "csv":
         return _csv(request, rows, cols.DEAD_LETTERS, "mensajes-rechazados")
     return render(request, "dead_letters.html", user, rows=rows, table=cols.DEAD_LETTERS)

@@ -114,6 +114,26 @@ class Filters:
     kind: str | None = None
     urgency: str | None = None
 
+    @classmethod
+    def checked(
+        cls,
+        state: str | None = None,
+        agency: str | None = None,
+        kind: str | None = None,
+        urgency: str | None = None,
+    ) -> Filters:
+        """The filters as staff typed them, each resolved to what the ledger holds (a state's
+        name to its code, ``urgente`` to ``urgent`` ...); ``references.UnknownReference``
+        for a value that names nothing."""
+        from adapters.readmodel import references as refs
+
+        return cls(
+            refs.state(state) if state else None,
+            refs.agency(agency) if agency else None,
+            refs.kind(kind) if kind else None,
+            refs.urgency(urgency) if urgency else None,
+        )
+
     def apply(self, query: SelectOfScalar[RecipientRow]) -> SelectOfScalar[RecipientRow]:
         if self.state:
             query = query.where(RecipientRow.state == self.state.upper())

@@ -19,6 +19,7 @@ from adapters.environment import SettingsError
 from adapters.ledger.sealing import Sealer
 from adapters.ledger.store import HubLease, LeaseHeld, SqlLedger
 from adapters.settings import HubRunning, Settings
+from bus.domain.errors import LedgerError
 from bus.domain.federal import HUB
 from bus.domain.msgids import CopyIds
 from bus.domain.policy import Policy
@@ -98,12 +99,42 @@ def measurement_ledger(url: str) -> SqlLedger:
     return SqlLedger(url, sealer=Sealer(os.urandom(32)), migrate=True)
 
 
+class NoLedger(LedgerError):
+    """A view was asked of a ledger that does not exist; the message says where it looked."""
+
+
 def open_ledger(settings: Settings, *, migrate: bool = False) -> SqlLedger:
     """The home's ledger with its sealing key. Only a process that owns the ledger passes
-    ``migrate``; any other open of a missing or older schema raises ``LedgerNotReady``."""
+    ``migrate``; any other open of a missing or older schema raises ``LedgerNotReady``, and of
+    a SQLite file that does not exist ``NoLedger``: opening it would create an empty file (and
+    a sealing key) that a later ``mechbus up`` takes for a ledger."""
+    if not migrate:
+        missing = _missing_sqlite_file(settings.ledger_url)
+        if missing is not None:
+            from adapters.i18n import _
+
+            raise NoLedger(
+                _(
+                    "there is no ledger at %(path)s: `mechbus up` creates it (or `mechbus db "
+                    "upgrade`, with the same --home or --ledger-url); nothing was created"
+                )
+                % {"path": missing}
+            )
     return SqlLedger(
         settings.ledger_url, sealer=sealer(settings), pool=settings.pool, migrate=migrate
     )
+
+
+def _missing_sqlite_file(url: str) -> Path | None:
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    if parsed.database.startswith("file:"):  # a URI filename: SQLite's own options decide
+        return None
+    path = Path(parsed.database)
+    return None if path.exists() else path
 
 
 @contextlib.contextmanager

@@ -95,7 +95,8 @@ def test_actions_without_a_bus_say_so(demo: tuple[TestClient, Settings]) -> None
         "/actions/confirm-placement",
         data={"csrf_token": token, "request_id": "nothing", "shelter": "shelter.x"},
     )
-    assert "Esa casa refugio no tiene una oferta abierta" in redirected_notice(response)
+    # no such request: said as such, before any shelter is looked at
+    assert "error: no hay ninguna solicitud nothing en el registro" in redirected_notice(response)
 
 
 def tam_request(client: TestClient) -> str:
