@@ -21,7 +21,9 @@ from adapters.cli.serving import (
     check_tls_pair,
 )
 from adapters.dashboard.roles import Role
+from adapters.i18n import _
 from adapters.paging import Page
+from adapters.readmodel.columns import code_word
 
 app = typer.Typer(
     help="The federal staff dashboard (web): serve it, manage its accounts.",
@@ -72,7 +74,8 @@ def serve(
     ledger = compose.open_ledger(settings)
     try:
         if not Accounts(ledger).users():
-            console.print("[yellow]no accounts yet: `mechbus dashboard user add NAME --role`[/]")
+            said = _("no accounts yet: `mechbus dashboard user add NAME --role`")
+            console.print(f"[yellow]{said}[/]")
     finally:
         ledger.close()
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: uvicorn has stopped cleanly
@@ -98,7 +101,7 @@ def user_add(
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
-        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+        password = typer.prompt(_("Password"), hide_input=True, confirmation_prompt=True)
     ledger = compose.open_ledger(common.settings(home, ledger_url=ledger_url))
     try:
         Accounts(ledger).add(name, role, password)
@@ -107,7 +110,8 @@ def user_add(
         raise typer.Exit(2) from None
     finally:
         ledger.close()
-    console.print(f"account {name} created ({role.value})")
+    said = _("account {name} created ({role})")
+    console.print(said.format(name=name, role=code_word(role.value)))
 
 
 @user_app.command("disable")
@@ -126,9 +130,10 @@ def user_disable(
     finally:
         ledger.close()
     if not found:
-        console.print(f"[red]no account named {name}[/]")
+        said = _("no account named {name}").format(name=name)
+        console.print(f"[red]{said}[/]")
         raise typer.Exit(2)
-    console.print(f"account {name} disabled")
+    console.print(_("account {name} disabled").format(name=name))
 
 
 @user_app.command("list")
@@ -140,8 +145,9 @@ def user_list(home: HomeOpt = None, ledger_url: LedgerOpt = None) -> None:
     ledger = compose.open_ledger(common.settings(home, ledger_url=ledger_url))
     try:
         for row in Accounts(ledger).users():
-            state = "disabled" if row.disabled else "enabled"
-            typer.echo(f"{row.name}\t{row.role}\t{state}\t{row.created_at:%Y-%m-%d}")
+            state = _("disabled") if row.disabled else _("enabled")
+            role = code_word(row.role)
+            typer.echo(f"{row.name}\t{role}\t{state}\t{row.created_at:%Y-%m-%d}")
     finally:
         ledger.close()
 
@@ -164,7 +170,7 @@ def user_logins(
     try:
         rows, cut = page.cut(Accounts(ledger).logins(page.fetch, page.offset))
         for row in rows:
-            outcome = "ok" if row.success else "REFUSED"
+            outcome = _("ok") if row.success else _("REFUSED")
             typer.echo(
                 f"{row.at:%Y-%m-%d %H:%M:%S} UTC\t{row.name}\t{outcome}\t{row.reason}\t"
                 f"{row.client or '-'}"

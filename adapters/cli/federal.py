@@ -13,6 +13,7 @@ import typer
 from adapters.cli.common import Listing, aware_time, console, listing, state_code
 from adapters.cli.options import HomeOpt, NatsOpt, PolicyOpt
 from adapters.cli.send import publish_new
+from adapters.i18n import _
 from adapters.readmodel import columns as cols
 from schemas.measures import MeasureKind
 
@@ -32,10 +33,11 @@ AtOpt = Annotated[str | None, typer.Option(help="When, ISO 8601 with time zone (
 def case_number(value: str) -> str:
     """The case number, or exit 2 saying what one looks like."""
     if not CASE.match(value):
-        console.print(
-            f"[red]{value!r} is not a case number: capital letters, digits, '-' or '/', 3 to 40 "
-            "characters, e.g. MPDDHP-2026-0412[/]"
+        said = _(
+            "{value!r} is not a case number: capital letters, digits, '-' or '/', 3 to 40 "
+            "characters, e.g. MPDDHP-2026-0412"
         )
+        console.print(f"[red]{said.format(value=value)}[/]")
         raise typer.Exit(2)
     return value
 
@@ -46,9 +48,8 @@ def federal_unit(value: str, *, kinds: tuple[str, ...] = ("federal",)) -> str:
 
     units = sorted(a.id for a in active_registry() if a.kind.value in kinds)
     if value not in units:
-        console.print(
-            f"[red]{value!r} is not a unit of the Mechanism: one of {', '.join(units)}[/]"
-        )
+        said = _("{value!r} is not a unit of the Mechanism: one of {units}")
+        console.print(f"[red]{said.format(value=value, units=', '.join(units))}[/]")
         raise typer.Exit(2)
     return value
 
@@ -161,8 +162,8 @@ def federal_list(
     view.show(
         rows,
         cols.FEDERAL_CLI,
-        "The Mechanism's own obligations, most overdue first",
-        "overdue_hours < 0: still within the deadline",
+        _("The Mechanism's own obligations, most overdue first"),
+        _("Overdue below zero: still within the deadline"),
     )
 
 
@@ -182,5 +183,5 @@ def federal_scorecard(
     view.show(
         scores[view.page.offset :],
         cols.FEDERAL_SCORES_CLI,
-        f"The Mechanism's own clocks by unit ({month or 'all time'})",
+        _("The Mechanism's own clocks by unit ({period})").format(period=month or _("all time")),
     )

@@ -14,6 +14,7 @@ from adapters.cli.options import (
     LedgerOpt,
     NatsOpt,
 )
+from adapters.i18n import _
 from adapters.readmodel import columns as cols
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ def outbox_list(
         rows = Outbox(ledger).waiting(page.fetch, page.offset)
     finally:
         ledger.close()
-    view.show(rows, cols.OUTBOX_CLI, "Outbox (not yet published)")
+    view.show(rows, cols.OUTBOX_CLI, _("Outbox (not yet published)"))
 
 
 @app.command("relay")
@@ -74,6 +75,7 @@ def outbox_relay(
         left = len(outbox.waiting())
     finally:
         ledger.close()
-    console.print(f"published {sent} from the outbox; {left} still waiting")
+    said = _("published {sent} from the outbox; {left} still waiting")
+    console.print(said.format(sent=sent, left=left))
     if left:
         raise typer.Exit(1)

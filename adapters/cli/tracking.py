@@ -22,6 +22,8 @@ from adapters.cli.options import (
     MaxAgeOpt,
     OffsetOpt,
 )
+from adapters.i18n import N_, _
+from adapters.output import Column
 from adapters.paging import PAGE_ROWS
 from adapters.readmodel import columns as cols
 
@@ -75,8 +77,8 @@ def pending(
     view.show(
         rows,
         cols.PENDING_CLI,
-        "Unanswered requests, most overdue first",
-        "overdue_hours < 0: still within the deadline",
+        _("Unanswered requests, most overdue first"),
+        _("Overdue below zero: still within the deadline"),
     )
 
 
@@ -103,7 +105,7 @@ def commitments(
             offset=page.offset,
         ),
     )
-    title = "Overdue commitments" if overdue else "Open commitments"
+    title = _("Overdue commitments") if overdue else _("Open commitments")
     view.show(rows, cols.COMMITMENTS_CLI, title)
 
 
@@ -134,8 +136,11 @@ def case(
         ledger.close()
     columns = list(cols.TIMELINE_CLI)
     if personal:  # opened from the sealed store, for this view only; never logged
-        columns.append(("personal", lambda r: _names(details.get((r.source, r.message_id)))))
-    view.show(rows, columns, f"Case {ref}")
+        names = Column(
+            "personal", lambda r: _names(details.get((r.source, r.message_id))), N_("People")
+        )
+        columns.append(names)
+    view.show(rows, columns, _("Case {ref}").format(ref=ref))
 
 
 def _names(personal: Any) -> str:
@@ -161,7 +166,8 @@ def scorecard(
     """Joint responsibility per state: how each state answers the Mechanism."""
     names = list(SORT_KEYS)
     if sort not in names:
-        console.print(f"[red]--sort must be one of: {', '.join(names)}[/]")
+        said = _("--sort must be one of: {names}").format(names=", ".join(names))
+        console.print(f"[red]{said}[/]")
         raise typer.Exit(2)
     from adapters.readmodel.scorecard import state_scores
 
@@ -178,13 +184,13 @@ def scorecard(
     view.show(
         scores[view.page.offset :],
         cols.SCORECARD_CLI,
-        f"Joint responsibility by state ({month or 'all time'})",
+        _("Joint responsibility by state ({period})").format(period=month or _("all time")),
     )
     if not (view.as_json or view.as_csv):  # scripts: `mechbus federal scorecard --json`
         from adapters.readmodel.federal import federal_scores
 
         units = view.query(lambda session: federal_scores(session, asof=asof, since=since))
-        view.show(units, cols.FEDERAL_SCORES_CLI, "The Mechanism's own clocks by unit")
+        view.show(units, cols.FEDERAL_SCORES_CLI, _("The Mechanism's own clocks by unit"))
 
 
 @listing
@@ -202,9 +208,11 @@ def agenda(
         lambda session: (case_agenda(session, ref, now), case_measures(session, ref, now))
     )
     if measures and not (view.as_json or view.as_csv):  # programs read the items alone
-        title = f"IACHR precautionary measures of {ref} (days counted from SRE's notice)"
+        title = _(
+            "IACHR precautionary measures of {ref} (days counted from the SRE's notice)"
+        ).format(ref=ref)
         common.show(measures, LINKED_CLI, False, False, title)
-    title = f"Implementation agenda for {ref}"
+    title = _("Implementation agenda for {ref}").format(ref=ref)
     view.show(items[view.page.offset :], cols.AGENDA_CLI, title)
 
 
@@ -227,7 +235,9 @@ def report(
         )
     except ValueError as exc:
         raise common.fail(exc) from None
-    console.print(f"wrote {written.markdown} and {written.chart}")
+    console.print(
+        _("wrote {markdown} and {chart}").format(markdown=written.markdown, chart=written.chart)
+    )
 
 
 @listing
@@ -242,6 +252,9 @@ def shelters(
     now, max_age = datetime.now(UTC), timedelta(hours=max_age_hours)
     page = view.page
     rows = view.query(lambda session: shelters(session, page.fetch, page.offset))
-    columns = [*cols.SHELTERS_CLI, ("stale", lambda c: "STALE" if c.stale(now, max_age) else "")]
-    caption = f"stale: reported more than {max_age_hours:g} h ago"
-    view.show(rows, columns, "Shelter capacity", caption)
+    stale = Column(
+        "stale", lambda c: "STALE" if c.stale(now, max_age) else "", N_("Stale"), cols.code_word
+    )
+    columns = [*cols.SHELTERS_CLI, stale]
+    caption = _("stale: reported more than {hours:g} h ago").format(hours=max_age_hours)
+    view.show(rows, columns, _("Shelter capacity"), caption)

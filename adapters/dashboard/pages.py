@@ -52,10 +52,15 @@ async def _read(request: Request, read: Callable[[Session], T]) -> T:
     return await run_in_threadpool(run)
 
 
-def _csv(rows: Sequence[object], table: Sequence[cols.Col], name: str) -> Response:
+def _csv(
+    rows: Sequence[object], table: Sequence[cols.Col], name: str, request: Request | None = None
+) -> Response:
+    """The table as a CSV file in the page's language (headers and codes in words)."""
     stamp = datetime.now(i18n.ZONE).strftime("%Y%m%d-%H%M")
+    with i18n.speaking(lang_of(request) if request is not None else i18n.DEFAULT):
+        text = cols.csv_text(rows, table)
     return Response(
-        cols.csv_text(rows, table),
+        text,
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}-{stamp}.csv"'},
     )
@@ -89,7 +94,7 @@ async def pending(
     filters = _filters(state, agency, kind, urgency)
     rows = await _read(request, lambda s: pending_lines(s, now, filters, 200))
     if fmt == "csv":
-        return _csv(rows, cols.PENDING, "pendientes")
+        return _csv(rows, cols.PENDING, "pendientes", request)
     marked = await _read(request, lambda s: flagged_pairs(s, {r.case_ref for r in rows}))
     registry = active_registry()
     return render(
@@ -129,7 +134,7 @@ async def commitments(
         ),
     )
     if fmt == "csv":
-        return _csv(rows, cols.COMMITMENTS, "compromisos-vencidos")
+        return _csv(rows, cols.COMMITMENTS, "compromisos-vencidos", request)
     return render(request, "commitments.html", user, rows=rows, table=cols.COMMITMENTS, live=True)
 
 
@@ -151,7 +156,7 @@ async def scorecard(
     scores = await _read(request, lambda s: state_scores(s, asof=asof, since=since))
     scores.sort(key=lambda s: (-s.open_overdue, s.state))  # worst first, as the CLI's default
     if fmt == "csv":
-        return _csv(scores, cols.SCORECARD, "corresponsabilidad")
+        return _csv(scores, cols.SCORECARD, "corresponsabilidad", request)
     with i18n.speaking(lang_of(request)):
         title = i18n.gettext("Joint responsibility by state")
         labels = (
@@ -196,8 +201,8 @@ async def case(
     aggressors = await _read(request, lambda s: case_aggressors(s, ref))
     if fmt == "csv":
         if table == "agenda":
-            return _csv(agenda, cols.AGENDA, f"agenda-{ref}")
-        return _csv(events, cols.TIMELINE, f"caso-{ref}")
+            return _csv(agenda, cols.AGENDA, f"agenda-{ref}", request)
+        return _csv(events, cols.TIMELINE, f"caso-{ref}", request)
     people: dict[str, str] = {}
     if user.sees_personal:  # opened from the sealed store for this page only; never logged
         ledger = dash(request).ledger
@@ -238,8 +243,8 @@ async def shelters(
     placements = await _read(request, placement_lines)
     if fmt == "csv":
         if table == "placements":
-            return _csv(placements, cols.PLACEMENTS, "reubicaciones")
-        return _csv(capacity, cols.SHELTERS, "casas-refugio")
+            return _csv(placements, cols.PLACEMENTS, "reubicaciones", request)
+        return _csv(capacity, cols.SHELTERS, "casas-refugio", request)
     offers: dict[str, list[str]] = {}
     for line in placements:
         if line.status == "offered":
@@ -275,7 +280,7 @@ async def board(
     cutoff = policy.board_cutoff()
     rows = await _read(request, lambda s: board_lines(s, now, cutoff, session_id))
     if fmt == "csv":
-        return _csv(rows, cols.BOARD, "junta-de-gobierno")
+        return _csv(rows, cols.BOARD, "junta-de-gobierno", request)
     at = await _read(request, lambda s: scheduled_at(s, session_id))
     return render(
         request,
@@ -302,7 +307,7 @@ async def dead_letters(
         request, lambda s: kept_dead_letters(s, reason=reason or None, sender=sender or None)
     )
     if fmt == "csv":
-        return _csv(rows, cols.DEAD_LETTERS, "mensajes-rechazados")
+        return _csv(rows, cols.DEAD_LETTERS, "mensajes-rechazados", request)
     return render(request, "dead_letters.html", user, rows=rows, table=cols.DEAD_LETTERS)
 
 
