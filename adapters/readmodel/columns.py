@@ -21,7 +21,7 @@ class Col:
     key: str  # CSV header
     label: str  # msgid of the page's header
     get: Callable[[Any], object]
-    kind: str = "text"  # text | code | time | overdue | pct | num | request | case
+    kind: str = "text"  # text | code | detail | time | overdue | pct | num | request | case
     # what the page shows, when not the CSV's value (overdue: the due time, counted to now,
     # because the CSV's hours are rounded to 0.01 and a just-missed deadline must show late)
     shown: Callable[[Any], object] | None = None
@@ -53,8 +53,41 @@ def code_word(value: object) -> object:
     return gettext(found) if found is not None else value
 
 
+# The fields a timeline's detail names (adapters.readmodel.cases), in words.
+DETAIL_FIELDS = {
+    "official_role": N_("official role"),
+    "reason_code": N_("reason"),
+    "action": N_("action"),
+    "due": N_("due"),
+    "level": N_("level"),
+    "to_agency": N_("told"),
+    "summary": N_("summary"),
+    "measures": N_("measures"),
+    "aggression": N_("aggression"),
+    "question": N_("question"),
+    "reason": N_("reason"),
+    "shortfall": N_("shortfall"),
+}
+
+
+def detail_words(value: object) -> object:
+    """A timeline's detail ("measures: perimeter_patrol; due: ...") with its fields' names and
+    codes in words; a part that names no known field (free text) is left as it is."""
+    parts = []
+    for part in str(value).split("; "):
+        name, found, text = part.partition(": ")
+        if found and name in DETAIL_FIELDS:
+            words = ", ".join(str(code_word(v)) for v in text.split(", "))
+            part = f"{gettext(DETAIL_FIELDS[name])}: {words}"
+        parts.append(part)
+    return "; ".join(parts)
+
+
+_WORDS = {"code": code_word, "detail": detail_words}
+
+
 def _column(col: Col, get: Callable[[Any], object]) -> Column:
-    return Column(col.key, get, col.label, code_word if col.kind == "code" else None)
+    return Column(col.key, get, col.label, _WORDS.get(col.kind))
 
 
 def terminal(columns: Columns, *keys: str, **shown: Callable[[Any], object]) -> list[Column]:
@@ -146,7 +179,7 @@ TIMELINE_COLUMNS = table(
     Col("from", N_("From"), lambda e: e.source),
     Col("to", N_("To"), lambda e: e.to),
     Col("message", N_("Message"), lambda e: e.message, "code"),
-    Col("detail", N_("Detail"), lambda e: e.detail),
+    Col("detail", N_("Detail"), lambda e: e.detail, "detail"),
     Col("flag", N_("Flag"), lambda e: e.flag, "code"),
     Col("request", N_("Request"), lambda e: e.request_id, "request"),
 )
@@ -458,7 +491,7 @@ FEDERAL_SCORES = [
     Col("started", N_("Obligations started"), lambda u: u.score.started, "num"),
     Col("on_time", N_("Met on time"), lambda u: u.score.on_time, "num"),
     Col("late", N_("Met late"), lambda u: u.score.late, "num"),
-    Col("open", N_("Open"), lambda u: u.score.open, "num"),
+    Col("open", N_("Still open"), lambda u: u.score.open, "num"),
     Col("overdue", N_("Open and overdue"), lambda u: u.score.overdue, "num"),
     Col(
         "median_hours_to_meet",
