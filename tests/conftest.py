@@ -39,6 +39,13 @@ def _default_language_again() -> Iterator[None]:
     i18n.use(i18n.DEFAULT)
 
 
+@pytest.fixture
+def english_cli(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``mechbus`` in English (``MECHBUS_LANG``), run as a process or through Typer's runner,
+    for the tests that read its words about something else than the language."""
+    monkeypatch.setenv("MECHBUS_LANG", "en")
+
+
 @pytest.fixture(scope="session")
 def pg_unreachable() -> str | None:
     return _pg_unreachable()

@@ -53,7 +53,7 @@ def deployment(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     assert bridge.stdout is not None
     url = ""
     for line in bridge.stdout:
-        found = re.search(r"bridge on (http://\S+)/v1", line)
+        found = re.search(r"bridge (?:on|en) (http://\S+)/v1", line)
         if found:
             url = found.group(1)
             break

@@ -26,7 +26,8 @@ from tests.cli_processes import (
     wait_until_gone,
 )
 
-pytestmark = pytest.mark.e2e  # mechbus runs as its own process
+# mechbus runs as its own process; the checks read its English words
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("english_cli")]
 
 
 @pytest.fixture

@@ -72,7 +72,7 @@ def bus_and_dashboard(tmp_path: Path) -> Iterator[tuple[Path, str]]:
         procs.append(web)
         assert web.stdout is not None
         for line in web.stdout:
-            found = re.search(r"dashboard on (http://\S+/)", line)
+            found = re.search(r"dashboard (?:on|en) (http://\S+/)", line)
             if found:
                 url = found.group(1)
                 break
