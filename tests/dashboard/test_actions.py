@@ -104,10 +104,10 @@ def test_actions_without_a_bus_say_so(demo: tuple[TestClient, Settings]) -> None
     client, _ = demo
     token = login(client, "omar")
     pending = list(csv.DictReader(io.StringIO(client.get("/pending?format=csv").text)))
-    late = next(r for r in pending if datetime.fromisoformat(r["due"]) < datetime.now(UTC))
+    late = next(r for r in pending if datetime.fromisoformat(r["Vence"]) < datetime.now(UTC))
     response = client.post(
         "/actions/remind",
-        data={"csrf_token": token, "request_id": late["request"], "agency": late["agency"]},
+        data={"csrf_token": token, "request_id": late["Solicitud"], "agency": late["Autoridad"]},
     )
     assert response.url.path == "/pending"
     assert "error: No se envió: no se puede contactar al bus" in redirected_notice(response)
@@ -120,7 +120,7 @@ def test_actions_without_a_bus_say_so(demo: tuple[TestClient, Settings]) -> None
 
 def tam_request(client: TestClient) -> str:
     rows = csv.DictReader(io.StringIO(client.get("/pending?format=csv&agency=tam.government").text))
-    return next(r["request"] for r in rows)
+    return next(r["Solicitud"] for r in rows)  # the Spanish CSV's header
 
 
 async def _stream_messages(url: str) -> list[bytes]:
