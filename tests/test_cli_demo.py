@@ -137,7 +137,7 @@ def test_tracking_views_on_the_demo_record(
     assert item["consent"] is False and item["owes"] == "acknowledgement"
     assert item["overdue_hours"] >= 0 and item["carried_from"] is None  # seconds, compressed
     table = invoke(["--lang", "en", "board", "agenda"], home).stdout
-    assert "MPDDHP-2026-0401" in table and "Tamaulipas" in table and "Carried over" in table
+    assert "MPDDHP-2026-0401" in table and "Tamaulipas" in table and "Carried" in table
 
     csv_out = invoke(["scorecard", "--csv", "--sort", "ack_on_time_pct"], home).stdout.splitlines()
     assert csv_out[0].startswith("Estado,Solicitudes recibidas,Acuse a tiempo")  # Spanish
