@@ -93,5 +93,5 @@ def test_an_agency_answers_over_http(deployment: tuple[Path, str]) -> None:
         assert run(["creds", "token", "revoke", "gro.government"], home).returncode == 0
         assert http.get("/v1/requests").status_code == 401
     listed_tokens = run(["creds", "token", "list"], home).stdout
-    assert "gro.government" in listed_tokens and "revoked" in listed_tokens
+    assert "gro.government" in listed_tokens and "revocado" in listed_tokens  # Spanish by default
     assert token not in (home / "creds" / "bridge.json").read_text()
