@@ -1,4 +1,5 @@
-"""Rendering rows for people (Rich tables) and for programs (JSON lines, CSV)."""
+"""Rendering rows for people (Rich tables, CSV files: headers and codes in the current language)
+and for programs (JSON lines: keys and codes as they are)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,36 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 from rich.console import Console
 from rich.table import Table
 
-Column = tuple[str, Callable[[Any], object]]
+from adapters.i18n import gettext
+
+
+class Column(NamedTuple):
+    """One column: ``key`` names it in JSON; people read ``label`` (a msgid, translated when
+    shown; the key when empty) over it, and ``word`` of each value when the values are codes."""
+
+    key: str
+    get: Callable[[Any], object]
+    label: str = ""
+    word: Callable[[object], object] | None = None
+
+    def header(self) -> str:
+        return gettext(self.label) if self.label else self.key
+
+    def shown(self, row: Any) -> object:
+        value = self.get(row)
+        return self.word(value) if self.word is not None and value is not None else value
+
+
+AnyColumn = Column | tuple[str, Callable[[Any], object]]
+
+
+def _columns(columns: Sequence[AnyColumn]) -> list[Column]:
+    return [c if isinstance(c, Column) else Column(*c) for c in columns]
 
 
 class Named(str):
@@ -30,7 +55,7 @@ class Named(str):
 
 def _record(row: object, columns: Sequence[Column]) -> dict[str, object]:
     record: dict[str, object] = {}
-    for name, get in columns:
+    for name, get, *_ in columns:
         value = get(row)
         if isinstance(value, Named):
             record[name] = value.id
@@ -56,7 +81,7 @@ def make_console(**options: Any) -> Console:
 
 def choose(as_json: bool, as_csv: bool) -> Format:
     if as_json and as_csv:
-        raise ValueError("choose one of --json and --csv")
+        raise ValueError(gettext("choose one of --json and --csv"))
     return Format.JSON if as_json else Format.CSV if as_csv else Format.TABLE
 
 
@@ -80,17 +105,19 @@ def _cell(value: object) -> str:
     return str(value)
 
 
-def write_csv(rows: Sequence[object], columns: Sequence[Column], stream: TextIO) -> None:
-    """A header of column names, then one line per row (the CLI's --csv and the dashboard's)."""
+def write_csv(rows: Sequence[object], columns: Sequence[AnyColumn], stream: TextIO) -> None:
+    """A header of the columns' labels, then one line per row, codes in words (the CLI's
+    --csv and the dashboard's): a file people open in a spreadsheet, in their language."""
+    chosen = _columns(columns)
     writer = csv.writer(stream)
-    writer.writerow([name for name, _ in columns])
+    writer.writerow([c.header() for c in chosen])
     for row in rows:
-        writer.writerow([_plain(get(row)) for _, get in columns])
+        writer.writerow([_plain(c.shown(row)) for c in chosen])
 
 
 def emit(
     rows: Sequence[object],
-    columns: Sequence[Column],
+    columns: Sequence[AnyColumn],
     fmt: Format,
     console: Console,
     *,
@@ -98,13 +125,15 @@ def emit(
     caption: str | None = None,
     more: str | None = None,
 ) -> None:
-    """``more``: the rows were cut, and how to see the rest. It goes to stderr for JSON and
+    """``columns``: 2-tuples (key, getter) are shown under their key, as they are.
+    ``more``: the rows were cut, and how to see the rest. It goes to stderr for JSON and
     CSV, so that what a program parses holds rows only, and under the table otherwise."""
     if more is not None and fmt is not Format.TABLE:
         print(more, file=sys.stderr)
-    if fmt is Format.JSON:
+    chosen = _columns(columns)
+    if fmt is Format.JSON:  # programs: the keys and the codes, whatever the language
         for row in rows:
-            print(json.dumps(_record(row, columns), ensure_ascii=False))
+            print(json.dumps(_record(row, chosen), ensure_ascii=False))
         return
     if fmt is Format.CSV:
         write_csv(rows, columns, sys.stdout)
@@ -112,8 +141,8 @@ def emit(
     if more is not None:
         caption = f"{caption}; {more}" if caption else more
     table = Table(title=title, caption=caption, header_style="bold")
-    for name, _ in columns:
-        table.add_column(name)
+    for c in chosen:
+        table.add_column(c.header())
     for row in rows:
-        table.add_row(*(_cell(get(row)) for _, get in columns))
+        table.add_row(*(_cell(c.shown(row)) for c in chosen))
     console.print(table)

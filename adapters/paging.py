@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+from adapters.i18n import gettext
+
 T = TypeVar("T")
 
 PAGE_ROWS = 200
@@ -36,7 +38,7 @@ class Page:
     def more(self, shown: int) -> str:
         """What to tell the reader when the list was cut after ``shown`` rows."""
         first, last = self.offset + 1, self.offset + shown
-        return (
-            f"rows {first}-{last} shown and more follow: "
-            f"--offset {last} for the next page, or --all"
+        said = gettext(
+            "rows {first}-{last} shown and more follow: --offset {last} for the next page, or --all"
         )
+        return said.format(first=first, last=last)

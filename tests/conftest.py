@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
+from adapters import i18n
 from adapters.ledger.store import SqlLedger, sqlite_url
 from adapters.natsserver.server import EmbeddedNatsServer
 from bus.runtime.hub import Hub
@@ -28,6 +29,21 @@ def _pg_unreachable() -> str | None:
     except Exception as exc:  # any failure to connect means: skip, saying why
         return f"no PostgreSQL reachable at {PG_URL}: {type(exc).__name__}: {exc}"
     return None
+
+
+@pytest.fixture(autouse=True)
+def _default_language_again() -> Iterator[None]:
+    """``mechbus --lang en`` run in this process (Typer's runner) sets the language of the
+    context it runs in: every test starts in the default one."""
+    yield
+    i18n.use(i18n.DEFAULT)
+
+
+@pytest.fixture
+def english_cli(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``mechbus`` in English (``MECHBUS_LANG``), run as a process or through Typer's runner,
+    for the tests that read its words about something else than the language."""
+    monkeypatch.setenv("MECHBUS_LANG", "en")
 
 
 @pytest.fixture(scope="session")

@@ -110,6 +110,7 @@ async def until(home: Path, query: Any, what: str) -> Any:
     return found
 
 
+@pytest.mark.usefixtures("english_cli")  # the refusal's words below
 async def test_a_flagged_agency_receives_nothing_of_the_case(home: Path) -> None:
     flagged, other = await Inbox.connect(home, FLAGGED), await Inbox.connect(home, OTHER)
     try:

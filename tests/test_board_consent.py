@@ -225,5 +225,5 @@ def test_an_agenda_asked_for_a_session_never_scheduled_is_an_error_not_an_empty_
     unknown = invoke(["board", "agenda", "--session", "JG-2099-01"], home)
     assert unknown.exit_code == 2, unknown.output
     said = " ".join(unknown.output.split())
-    assert "no Board session 'JG-2099-01' is scheduled; scheduled: JG-2026-12" in said
+    assert "no hay sesión de la Junta 'JG-2099-01' programada; programadas: JG-2026-12" in said
     assert invoke(["board", "agenda", "--session", "JG-2026-12", "--json"], home).exit_code == 0

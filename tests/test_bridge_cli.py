@@ -53,7 +53,7 @@ def deployment(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     assert bridge.stdout is not None
     url = ""
     for line in bridge.stdout:
-        found = re.search(r"bridge on (http://\S+)/v1", line)
+        found = re.search(r"bridge (?:on|en) (http://\S+)/v1", line)
         if found:
             url = found.group(1)
             break
@@ -93,5 +93,5 @@ def test_an_agency_answers_over_http(deployment: tuple[Path, str]) -> None:
         assert run(["creds", "token", "revoke", "gro.government"], home).returncode == 0
         assert http.get("/v1/requests").status_code == 401
     listed_tokens = run(["creds", "token", "list"], home).stdout
-    assert "gro.government" in listed_tokens and "revoked" in listed_tokens
+    assert "gro.government" in listed_tokens and "revocado" in listed_tokens  # Spanish by default
     assert token not in (home / "creds" / "bridge.json").read_text()

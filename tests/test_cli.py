@@ -48,7 +48,7 @@ def test_schemas_export(tmp_path: Path) -> None:
     ],
 )
 def test_view_arguments_are_checked(tmp_path: Path, args: list[str], words: str) -> None:
-    result = invoke(args, tmp_path)
+    result = invoke(["--lang", "en", *args], tmp_path)
     assert result.exit_code == 2 and words in result.stdout
 
 
@@ -80,6 +80,7 @@ def test_send_refuses_bad_input_before_publishing(tmp_path: Path) -> None:
 def test_bad_board_and_policy_input(tmp_path: Path) -> None:
     naive = invoke(
         [
+            *("--lang", "en"),
             "board",
             "schedule",
             "JG-1",
@@ -95,7 +96,7 @@ def test_bad_board_and_policy_input(tmp_path: Path) -> None:
     assert naive.exit_code == 2 and "give a time zone" in naive.stdout
     bad = tmp_path / "policy.toml"
     bad.write_text("[clocks.acknowledgement]\nurgent = 'soon'\n")
-    refused = invoke(["up", "--policy", str(bad)], tmp_path / "home")
+    refused = invoke(["--lang", "en", "up", "--policy", str(bad)], tmp_path / "home")
     assert refused.exit_code == 2 and "bad deadline policy" in refused.stdout
 
 
@@ -138,7 +139,7 @@ def test_messages_for_scripts_are_never_wrapped(tmp_path: Path, columns: str | N
         timeout=60,
     )
     assert refused.returncode == 2
-    [line] = [line for line in refused.stdout.splitlines() if "bad deadline policy" in line]
+    [line] = [line for line in refused.stdout.splitlines() if "política de plazos" in line]
     assert str(policy) in line  # one line, the path whole
     runner = CliRunner(env={"COLUMNS": columns} if columns else None)
     again = runner.invoke(app, ["up", "--policy", str(policy), "--home", str(tmp_path / "h")])
@@ -171,7 +172,7 @@ def test_every_list_view_pages_and_says_when_it_is_cut(
     runner = CliRunner()
 
     def show(*args: str) -> tuple[list[dict[str, Any]], str]:
-        result = runner.invoke(app, [*view, *args, "--json", "--ledger-url", url])
+        result = runner.invoke(app, ["--lang", "en", *view, *args, "--json", "--ledger-url", url])
         assert result.exit_code == 0, result.output
         rows = [json.loads(line) for line in result.stdout.splitlines()]
         for row in rows:  # computed from the clock at each call
@@ -189,7 +190,7 @@ def test_every_list_view_pages_and_says_when_it_is_cut(
     rest, note = show("--limit", str(total), "--offset", "1")
     assert rest == everything[1:] and note == ""
     table = runner.invoke(app, [*view, "--limit", "1", "--ledger-url", url])
-    assert "more follow: --offset 1" in table.stdout  # under the table
+    assert "y hay más: --offset 1" in table.stdout  # under the table, in Spanish by default
 
 
 def test_a_cut_csv_stays_parseable(tmp_path: Path) -> None:
@@ -197,5 +198,5 @@ def test_a_cut_csv_stays_parseable(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["dlq", "list", "--csv", "--limit", "3", "--ledger-url", url])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("id,received,sender") and len(lines) == 4
-    assert "more follow" in result.stderr
+    assert lines[0].startswith("Número,Recibido,Remitente") and len(lines) == 4
+    assert "y hay más" in result.stderr

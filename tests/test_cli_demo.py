@@ -22,7 +22,7 @@ def demo_home(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> tuple[Path, subprocess.CompletedProcess[str]]:
     home = tmp_path_factory.mktemp("demo") / "home"
-    return home, run(["demo"], home)
+    return home, run(["--lang", "en", "demo"], home)  # the words the checks below read
 
 
 def test_demo_runs_to_the_end_and_leaves_nothing(
@@ -31,9 +31,10 @@ def test_demo_runs_to_the_end_and_leaves_nothing(
     home, result = demo_home
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    assert "response.acknowledgement" in out and "response.delivery_receipt" in out
+    assert "acknowledgement of receipt" in out and "delivery receipt" in out  # in words
     assert "compressed clock" in out
-    for rung in ("reminder", "authority notice", "board agenda", "monthly report"):
+    # the rungs in words (a long one wraps in its cell: one word of it)
+    for rung in ("reminder", "superior", "Governing", "monthly report"):
         assert rung in out
     assert "JG-2026-12" in out
     # the scenario's outcome: who acknowledged, who escalated, where the people were placed
@@ -141,11 +142,11 @@ def test_tracking_views_on_the_demo_record(
     }
     assert item["consent"] is False and item["owes"] == "acknowledgement"
     assert item["overdue_hours"] >= 0 and item["carried_from"] is None  # seconds, compressed
-    table = invoke(["board", "agenda"], home).stdout
-    assert "MPDDHP-2026-0401" in table and "Tamaulipas" in table and "carried_from" in table
+    table = invoke(["--lang", "en", "board", "agenda"], home).stdout
+    assert "MPDDHP-2026-0401" in table and "Tamaulipas" in table and "Carried" in table
 
     csv_out = invoke(["scorecard", "--csv", "--sort", "ack_on_time_pct"], home).stdout.splitlines()
-    assert csv_out[0].startswith("state,received,ack_on_time_pct")
+    assert csv_out[0].startswith("Estado,Solicitudes recibidas,Acuse a tiempo")  # Spanish
     assert csv_out[1].startswith("TAM,")  # worst first
 
     # The Mechanism's own clock that ran out: the defenders' urgent measures, never issued.
@@ -186,7 +187,7 @@ def test_demo_on_an_existing_server(tmp_path: Path) -> None:
     from adapters.natsserver.server import EmbeddedNatsServer
 
     with EmbeddedNatsServer(tmp_path / "their-nats") as server:
-        result = run(["demo", "--nats-url", server.url], tmp_path / "home")
+        result = run(["--lang", "en", "demo", "--nats-url", server.url], tmp_path / "home")
         assert result.returncode == 0, result.stdout + result.stderr
         assert "embedded nats-server" not in result.stdout
         assert result.stdout.count("accepted") >= 4
@@ -235,13 +236,15 @@ def test_audit_verify_names_the_first_broken_link(
     import sqlite3
 
     home, _ = demo_home
-    intact = invoke(["audit", "verify"], home)
+    intact = invoke(["--lang", "en", "audit", "verify"], home)
     assert intact.exit_code == 0 and "rows verified, chain intact" in intact.stdout
     copy = tmp_path / "ledger.db"
     shutil.copy(home / "ledger.db", copy)
     with sqlite3.connect(copy) as db:  # an insider makes Tamaulipas look like it answered
         db.execute("UPDATE messages SET source = 'tam.government' WHERE seq = 7")
-    broken = invoke(["audit", "verify", "--ledger-url", f"sqlite:///{copy}"], tmp_path)
+    broken = invoke(
+        ["--lang", "en", "audit", "verify", "--ledger-url", f"sqlite:///{copy}"], tmp_path
+    )
     assert broken.exit_code == 1
     said = " ".join(broken.stdout.split())  # Rich wraps long lines
     assert "BROKEN at ledger row 7" in said and "6 rows before it verified" in said

@@ -136,7 +136,7 @@ def test_live_overdue_request_english_and_csv(
             with page.expect_download() as download:
                 page.get_by_role("link", name="Download CSV").click()
             text = Path(download.value.path()).read_text(encoding="utf-8")
-            assert text.startswith("overdue_hours,case,kind,urgency,agency,state,status,owes")
+            assert text.startswith("Overdue,Case,Kind,Urgency,Agency,State,Status,Owes")  # en
             assert CASE in text and "Secretaría General de Gobierno del Estado de Guerrero" in text
 
             phone = browser.new_context(

@@ -50,6 +50,7 @@ NOWHERE = ["--nats-url", "nats://127.0.0.1:9"]
         ),
     ],
 )
+@pytest.mark.usefixtures("english_cli")  # the words above
 def test_bad_input_is_refused_with_what_is_valid(
     tmp_path: Path, args: list[str], words: str
 ) -> None:
@@ -75,7 +76,7 @@ def test_the_messages_wait_in_the_outbox_without_a_server(tmp_path: Path) -> Non
     for args in sent:
         result = invoke(args, home)
         assert result.exit_code == 0, result.output
-        assert "kept in the outbox" in result.output
+        assert "queda en la bandeja de salida" in " ".join(result.output.split())
     kept = json_lines(["outbox", "list"], home)
     assert [row["type"] for row in kept] == [
         "mech.tracking.incorporation_received.v1",
@@ -124,9 +125,10 @@ def test_the_views_of_the_mechanisms_obligations(tmp_path: Path) -> None:
 
     table = invoke(["scorecard", "--ledger-url", url], home)
     assert table.exit_code == 0, table.output
-    assert "own clocks by unit" in table.output and "Unidad de Recepción" in table.output
+    assert "Plazos del propio Mecanismo, por unidad" in table.output
+    assert "Recepción" in table.output  # the unit's name, wrapped in its cell
     csv = invoke(["federal", "list", "--csv", "--ledger-url", url], home)
-    assert csv.stdout.splitlines()[0].startswith("case,clock,unit")
+    assert csv.stdout.splitlines()[0].startswith("Expediente,Plazo,Unidad")  # in Spanish
     assert json.dumps(study, ensure_ascii=False)  # plain values for scripts
 
     month = f"{start:%Y-%m}"

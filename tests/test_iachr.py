@@ -286,7 +286,7 @@ def test_send_with_a_bad_mc_number_is_refused_saying_the_format(home: Path, bad:
     for command in (PATROL, INVESTIGATE):
         refused = invoke([*command, "--iachr", bad], home)
         assert refused.exit_code == 2, refused.output
-        assert "is not an MC number" in _said(refused) and "MC-123-24" in _said(refused)
+        assert "no es un número de MC" in _said(refused) and "MC-123-24" in _said(refused)
     assert json_lines(["outbox", "list"], home) == []  # nothing was sent
 
 
@@ -295,10 +295,10 @@ def test_send_linked_to_a_measure_of_another_state_warns_and_sends(home: Path) -
     record_outbox(home)
     sent = invoke([*PATROL, "--iachr", "mc-123-24"], home)
     assert sent.exit_code == 0, sent.output
-    assert "warning: MC-123-24 is registered in OAX" in _said(sent)
+    assert "aviso: MC-123-24 is registered in OAX" in _said(sent)  # the warning: bus.domain
     unknown = invoke([*INVESTIGATE, "--iachr", "MC-9-25"], home)
     assert unknown.exit_code == 0 and "sin registrar" in _said(unknown)
-    assert "warning" not in _said(unknown)
+    assert "aviso" not in _said(unknown)
     linked_to = [m.data.iachr_precautionary_measure for m in outbox_messages(home)]
     assert linked_to == ["MC-123-24", "MC-9-25"]
 
@@ -349,7 +349,7 @@ def test_register_refuses_dates_in_the_wrong_order(home: Path) -> None:
         ],
         home,
     )
-    assert bad.exit_code == 2 and "is not an MC number" in _said(bad)
+    assert bad.exit_code == 2 and "no es un número de MC" in _said(bad)
     assert json_lines(["outbox", "list"], home) == []
 
 
@@ -367,11 +367,13 @@ def test_register_list_and_the_agenda_with_both_dates(home: Path) -> None:
         "beneficiaries": 1,
         "case": "MPDDHP-2026-0412",
     }
-    assert invoke(["iachr", "list", "--csv"], home).output.startswith("measure,granted,notified")
+    listed = invoke(["iachr", "list", "--csv"], home).output  # headers in Spanish
+    assert listed.startswith("Medida cautelar de la CIDH,Otorgada por la CIDH,Notificada")
     agenda = invoke(["agenda", "MPDDHP-2026-0412"], home)
     assert agenda.exit_code == 0, agenda.output
     days = (datetime.now(UTC).date() - date(2024, 3, 12)).days
-    for shown in ("MC-123-24", "2024-03-01", "2024-03-12", str(days), "Mecanismo + CIDH"):
+    # the instruments may wrap in their cell: "Mecanismo +" over "CIDH"
+    for shown in ("MC-123-24", "2024-03-01", "2024-03-12", str(days), "Mecanismo +", "CIDH"):
         assert shown in agenda.output, agenda.output
     [item] = json_lines(["agenda", "MPDDHP-2026-0412"], home)  # the items alone
     assert item["instruments"] == "Mecanismo + CIDH MC-123-24"

@@ -228,30 +228,36 @@ def test_mechbus_commitments_flags_the_commitment_beyond_the_limit(tmp_path: Pat
     assert rows["C-LATE"]["legal_limit"] == rows["C-IN-TIME"]["legal_limit"] is not None
     assert datetime.fromisoformat(rows["C-LATE"]["legal_limit"]) == now + 9 * H
     with_csv = list(csv.DictReader(io.StringIO(show("--csv"))))
-    assert {r["commitment"]: r["flag"] for r in with_csv} == {
-        "C-LATE": "beyond the legal limit",
+    assert {r["Compromiso"]: r["Alerta"] for r in with_csv} == {  # in Spanish, for people
+        "C-LATE": "fuera del plazo legal",
         "C-IN-TIME": "",
     }
     table = _cells(show())
-    flag = table["header"].index("flag")
-    assert table["C-LATE"][flag] == "beyond the legal limit"
+    flag = table["header"].index("Alerta")
+    assert table["C-LATE"][flag] == "fuera del plazo legal"
     assert table["C-IN-TIME"][flag] == "-"
 
 
 def _cells(table: str) -> dict[str, list[str]]:
     """The table's rows by commitment id (and its header), each cell's wrapped lines joined."""
+    header: list[str] = []
     rows: list[list[str]] = []
     for line in table.splitlines():
-        if line[:1] not in "│┃" or not line:
+        if line.startswith("┃"):  # the header: a label may wrap over lines
+            cells = [c.strip() for c in line[1:-1].split("┃")]
+            if header:
+                cells = [f"{a} {b}".strip() for a, b in zip(header, cells, strict=True)]
+            header = cells
+            continue
+        if line[:1] != "│":
             rows.append([])  # a rule: the next line starts a new row
             continue
-        cells = [c.strip() for c in line[1:-1].replace("┃", "│").split("│")]
+        cells = [c.strip() for c in line[1:-1].split("│")]
         if rows and rows[-1] and not cells[0]:  # the wrapped continuation of a row
             rows[-1] = [f"{a} {b}".strip() for a, b in zip(rows[-1], cells, strict=True)]
         else:
             rows.append(cells)
-    found = [r for r in rows if r]
-    return {"header": found[0], **{r[3]: r for r in found[1:]}}
+    return {"header": header, **{r[3]: r for r in rows if r}}
 
 
 def test_migration_0008_adds_a_nullable_limit_and_keeps_earlier_rows(ledger_url: str) -> None:

@@ -230,15 +230,15 @@ def test_mechbus_db_upgrade_and_current(ledger_url: str, tmp_path: Path) -> None
     runner = CliRunner()
     before = runner.invoke(app, ["db", "current", "--url", ledger_url, "--home", str(tmp_path)])
     assert before.exit_code == 0, before.output
-    assert before.output.startswith("none")
+    assert before.output.startswith("ninguna")
 
     done = runner.invoke(app, ["db", "upgrade", "--url", ledger_url, "--home", str(tmp_path)])
     assert done.exit_code == 0, done.output
-    assert f"at revision {head()}" in done.output
+    assert f"en la revisión {head()}" in done.output
 
     now = runner.invoke(app, ["db", "current", "--url", ledger_url, "--home", str(tmp_path)])
     assert now.exit_code == 0, now.output
-    assert now.output.strip() == f"{head()} (head)"
+    assert now.output.strip() == f"{head()} (la más reciente)"
     assert head() == "0012"  # bump with the next revision
 
 

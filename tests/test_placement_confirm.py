@@ -253,7 +253,7 @@ async def test_the_details_arrive_only_once_the_placement_is_recorded(
     assert [p["full_name"] for p in received["data"]["personal"]] == NAMES
     done = await confirming
     assert done.returncode == 0, done.stdout + done.stderr
-    assert f"the hub recorded {received['id']}" in done.stdout
+    assert f"el concentrador registró {received['id']}" in " ".join(done.stdout.split())
     released = await oaxaca.next("offer_released")
     assert released["correlationid"] == request["id"] and "personal" not in released["data"]
     await until_status(home, request["id"], OAXACA, "released")

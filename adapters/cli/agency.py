@@ -12,6 +12,7 @@ import typer
 from adapters.cli import common
 from adapters.cli.common import console
 from adapters.cli.options import HomeOpt, NatsOpt
+from adapters.i18n import _
 
 app = typer.Typer(help="Simulated agencies for trials.", no_args_is_help=True)
 
@@ -35,7 +36,8 @@ def agency_run(
     settings = common.settings(home, nats_url)
     url = common.running_nats(settings)
     if settings.creds_dir.exists() and settings.creds_for(agency) is None:
-        console.print(f"[red]no credentials for {agency}: run `mechbus creds issue {agency}`[/]")
+        said = _("no credentials for {agency}: run `mechbus creds issue {agency}`")
+        console.print(f"[red]{said.format(agency=agency)}[/]")
         raise typer.Exit(2)
     text = capacity.read_text(encoding="utf-8") if capacity is not None else None
     args = stub_command(settings, agency, url, profile, seed, text)

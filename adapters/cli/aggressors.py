@@ -10,6 +10,7 @@ import typer
 from adapters.cli import common
 from adapters.cli.common import console
 from adapters.cli.options import HomeOpt, NatsOpt
+from adapters.i18n import _
 
 
 def aggressor(
@@ -36,14 +37,22 @@ def aggressor(
     agency = common.resolved("AGENCY", agency, refs.agency) or agency
     record = active_registry().get(agency)
     if record is None or record.is_federal:
-        what = "is not in the agency registry" if record is None else "is a federal agency"
-        console.print(f"[red]{agency} {what}: name a state or local agency[/]")
+        said = (
+            _("{agency} is not in the agency registry: name a state or local agency")
+            if record is None
+            else _("{agency} is a federal agency: name a state or local agency")
+        )
+        console.print(f"[red]{said.format(agency=agency)}[/]")
         raise typer.Exit(2)
     chosen = common.settings(home, nats_url)
     named = agency in common.query(chosen, lambda session: named_on(session, case))
     if named != lift:
-        state = "already named" if named else "not named"
-        console.print(f"[red]{agency} is {state} presumed aggressor on case {case}[/]")
+        said = (
+            _("{agency} is already named presumed aggressor on case {case}")
+            if named
+            else _("{agency} is not named presumed aggressor on case {case}")
+        )
+        console.print(f"[red]{said.format(agency=agency, case=case)}[/]")
         raise typer.Exit(2)
     try:
         message = PresumedAggressor.model_validate(

@@ -13,6 +13,7 @@ from adapters.cli.options import (
     NatsOpt,
 )
 from adapters.cli.send import publish_new
+from adapters.i18n import _
 from adapters.readmodel import columns as cols
 
 app = typer.Typer(help="The Governing Board: sessions, agenda, attendance.", no_args_is_help=True)
@@ -91,7 +92,8 @@ def board_consent(
     registry = active_registry()
     for one in agency:
         if one not in registry or registry[one].state is None:
-            console.print(f"[red]--agency: {one!r} is not a state authority in the registry[/]")
+            said = _("--agency: {agency!r} is not a state authority in the registry")
+            console.print(f"[red]{said.format(agency=one)}[/]")
             raise typer.Exit(2)
     fields = {
         "source": "fed.mechanism",
@@ -125,12 +127,13 @@ def board_agenda(
     if chosen is not None:
         known = view.query(session_ids)
         if chosen not in known:
-            listed = ", ".join(known) or "none yet (`mechbus board schedule`)"
-            console.print(f"[red]no Board session {chosen!r} is scheduled; scheduled: {listed}[/]")
+            listed = ", ".join(known) or _("none yet (`mechbus board schedule`)")
+            said = _("no Board session {session!r} is scheduled; scheduled: {listed}")
+            console.print(f"[red]{said.format(session=chosen, listed=listed)}[/]")
             raise typer.Exit(2)
     rows = view.query(lambda s: agenda(s, now, cutoff, chosen, page.fetch, page.offset))
     table = cols.BOARD_DATA if view.as_json or view.as_csv else cols.BOARD_CLI
-    view.show(rows, table, "Governing Board agenda")
+    view.show(rows, table, _("Governing Board agenda"))
 
 
 @app.command("decision")
@@ -158,10 +161,11 @@ def board_decision(
     registry = active_registry()
     unknown = [a for a in agency if a not in registry]
     if unknown:
-        console.print(
-            f"[red]--agency: {', '.join(unknown)} not in the agency registry "
-            "(ids like gro.government, as schemas/data/agencies.toml lists them)[/]"
+        said = _(
+            "--agency: {agencies} not in the agency registry "
+            "(ids like gro.government, as schemas/data/agencies.toml lists them)"
         )
+        console.print(f"[red]{said.format(agencies=', '.join(unknown))}[/]")
         raise typer.Exit(2)
     fields = {
         "source": "fed.board",

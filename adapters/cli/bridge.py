@@ -23,6 +23,7 @@ from adapters.cli.serving import (
     bound_socket,
     check_tls_pair,
 )
+from adapters.i18n import _
 
 OPENAPI_PATH = Path("docs/contract/openapi.json")
 app = typer.Typer(
@@ -95,10 +96,11 @@ def serve(
     settings = common.settings(home, nats_url, ledger_url)
     creds = settings.creds_for(BRIDGE)
     if creds is None and (settings.creds_dir / "users.json").exists():
-        console.print(
-            f"[yellow]{BRIDGE} holds no NATS credentials: `mechbus creds issue {BRIDGE}` "
-            "and restart `mechbus up`, or every post will answer 503[/]"
+        said = _(
+            "{bridge} holds no NATS credentials: `mechbus creds issue {bridge}` and restart "
+            "`mechbus up`, or every post will answer 503"
         )
+        console.print(f"[yellow]{said.format(bridge=BRIDGE)}[/]")
     url = settings.running_nats_url()
     store = BridgeStore(settings.creds_dir)
     ledger = compose.open_ledger(settings)
@@ -170,7 +172,7 @@ def openapi(
     document = openapi_document(create_app(None, None, None))  # type: ignore[arg-type]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(document, encoding="utf-8")
-    console.print(f"wrote {out}")
+    console.print(_("wrote {path}").format(path=out))
 
 
 @token_app.command("issue")
@@ -191,15 +193,17 @@ def token_revoke(agency: AgencyArg, home: HomeOpt = None) -> None:
         _store(home).revoke_token(agency)
     except BridgeStoreError as exc:
         raise common.fail(exc) from None
-    console.print(f"revoked {agency}'s bridge token")
+    console.print(_("revoked {agency}'s bridge token").format(agency=agency))
 
 
 @token_app.command("list")
 def token_list(home: HomeOpt = None) -> None:
     """Agencies holding a token: when issued, and whether revoked."""
     for agency, entry in sorted(_store(home).tokens().items()):
-        state = f"revoked {entry['revoked_at']}" if entry.get("revoked_at") else "active"
-        typer.echo(f"{agency}\tissued {entry['issued_at']}\t{state}")
+        revoked = entry.get("revoked_at")
+        state = _("revoked {at}").format(at=revoked) if revoked else _("active")
+        issued = _("issued {at}").format(at=entry["issued_at"])
+        typer.echo(f"{agency}\t{issued}\t{state}")
 
 
 @webhook_app.command("set")
@@ -223,7 +227,7 @@ def webhook_remove(agency: AgencyArg, home: HomeOpt = None) -> None:
         _store(home).remove_webhook(agency)
     except BridgeStoreError as exc:
         raise common.fail(exc) from None
-    console.print(f"removed {agency}'s webhook")
+    console.print(_("removed {agency}'s webhook").format(agency=agency))
 
 
 @email_app.command("set")
@@ -237,4 +241,4 @@ def email_set(
         _store(home).set_email(agency, address)
     except BridgeStoreError as exc:
         raise common.fail(exc) from None
-    console.print(f"{agency}'s notices go to {address}")
+    console.print(_("{agency}'s notices go to {address}").format(agency=agency, address=address))

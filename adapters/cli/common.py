@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import functools
 import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +25,8 @@ from adapters.cli.options import (
     LimitOpt,
     OffsetOpt,
 )
-from adapters.output import Column, choose, emit, make_console
+from adapters.i18n import _
+from adapters.output import AnyColumn, choose, emit, make_console
 from adapters.paging import PAGE_ROWS, Page
 
 if TYPE_CHECKING:
@@ -58,7 +59,8 @@ def run(coro: object) -> None:
     try:
         asyncio.run(coro)  # type: ignore[arg-type]
     except KeyboardInterrupt:
-        console.print("[yellow]interrupted; everything was stopped[/]")
+        said = _("interrupted; everything was stopped")
+        console.print(f"[yellow]{said}[/]")
         raise typer.Exit(130) from None
 
 
@@ -66,7 +68,8 @@ def running_nats(chosen: Settings) -> str:
     """The URL of the NATS server this home runs (or was given); exit 2 if there is none."""
     url = chosen.running_nats_url()
     if url is None:
-        console.print("[red]no NATS server: start one with `mechbus up` or pass --nats-url[/]")
+        said = _("no NATS server: start one with `mechbus up` or pass --nats-url")
+        console.print(f"[red]{said}[/]")
         raise typer.Exit(2)
     return url
 
@@ -78,7 +81,8 @@ def policy(path: Path | None) -> Policy:
     try:
         return Policy.load(path) if path is not None else environment.policy()
     except PolicyError as exc:
-        console.print(f"[red]bad deadline policy: {exc}[/]")
+        said = _("bad deadline policy: {problem}").format(problem=exc)
+        console.print(f"[red]{said}[/]")
         raise typer.Exit(2) from None
 
 
@@ -112,10 +116,12 @@ def publishing(forceable: bool = False) -> Iterator[None]:
         raise typer.Exit(2) from None
     # refused before anything is sent: change and resend
     except (actions.NoConsent, actions.ToPresumedAggressor) as exc:
-        console.print(f"[red]not published: {exc}[/]")
+        said = _("not published: {reason}").format(reason=exc)
+        console.print(f"[red]{said}[/]")
         raise typer.Exit(2) from None
     except actions.SendRefused as exc:
-        console.print(f"[red]not published: {exc}[/]")
+        said = _("not published: {reason}").format(reason=exc)
+        console.print(f"[red]{said}[/]")
         raise typer.Exit(1) from None
 
 
@@ -126,14 +132,16 @@ def publish(chosen: Settings, message: Envelope, *, forceable: bool = False) -> 
     with publishing(forceable):
         sent = asyncio.run(actions.publish(chosen, message))
     if sent.kept_because is not None:
-        console.print(
-            f"[yellow]{sent.kept_because}: {message.type} {message.id} is kept in the outbox and "
-            "will be published when NATS is back (`mechbus up` relays it; `mechbus outbox list` "
-            "shows it)[/]"
+        said = _(
+            "{why}: {type} {id} is kept in the outbox and will be published when NATS is back "
+            "(`mechbus up` relays it; `mechbus outbox list` shows it)"
         )
+        kept = said.format(why=sent.kept_because, type=message.type, id=message.id)
+        console.print(f"[yellow]{kept}[/]")
     for ack in sent.acks:
-        dup = " (duplicate: already on the bus)" if ack.duplicate else ""
-        console.print(f"published {message.id} as stream seq {ack.seq}{dup}")
+        dup = _(" (duplicate: already on the bus)") if ack.duplicate else ""
+        said = _("published {id} as stream seq {seq}").format(id=message.id, seq=ack.seq)
+        console.print(f"{said}{dup}")
 
 
 def page(limit: int, offset: int, every: bool) -> Page:
@@ -177,7 +185,7 @@ def checked(option: str | None = None) -> Iterator[None]:
 
 def show(
     rows: list[Any],
-    columns: list[Column],
+    columns: Sequence[AnyColumn],
     as_json: bool,
     as_csv: bool,
     title: str,
@@ -203,10 +211,12 @@ def aware_time(value: str | None, option: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        console.print(f"[red]{option}: {value!r} is not an ISO 8601 date and time[/]")
+        said = _("{option}: {value!r} is not an ISO 8601 date and time")
+        console.print(f"[red]{said.format(option=option, value=value)}[/]")
         raise typer.Exit(2) from None
     if parsed.tzinfo is None:
-        console.print(f"[red]{option}: give a time zone, e.g. 2026-04-15T10:00-06:00[/]")
+        said = _("{option}: give a time zone, e.g. 2026-04-15T10:00-06:00")
+        console.print(f"[red]{said.format(option=option)}[/]")
         raise typer.Exit(2)
     return parsed
 
@@ -267,7 +277,7 @@ class Listing:
         return query(self.settings(), read)
 
     def show(
-        self, rows: list[Any], columns: list[Column], title: str, caption: str | None = None
+        self, rows: list[Any], columns: Sequence[AnyColumn], title: str, caption: str | None = None
     ) -> None:
         show(rows, columns, self.as_json, self.as_csv, title, caption, self.page)
 

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from adapters.cli.common import console as main_console
+from adapters.i18n import _
 from adapters.output import make_console
 
 app = typer.Typer(help="The published contract for agencies.", no_args_is_help=True)
@@ -32,9 +33,13 @@ def contract_export(
     from adapters.contract import export
 
     written = export(directory)
+    said = _("wrote {document} and {count} JSON Schemas to {directory}")
     console.print(
-        f"wrote {directory / written[0].name} and {len(written) - 1} JSON Schemas to "
-        f"{written[1].parent}"
+        said.format(
+            document=directory / written[0].name,
+            count=len(written) - 1,
+            directory=written[1].parent,
+        )
     )
 
 
@@ -46,4 +51,5 @@ def schemas_export(
     from schemas.messages import export_json_schemas
 
     written = export_json_schemas(directory)
-    main_console.print(f"wrote {len(written)} JSON Schemas to {directory}")
+    said = _("wrote {count} JSON Schemas to {directory}")
+    main_console.print(said.format(count=len(written), directory=directory))

@@ -10,6 +10,7 @@ import typer
 from adapters.cli import common
 from adapters.cli.common import console
 from adapters.cli.options import HomeOpt
+from adapters.i18n import _
 
 if TYPE_CHECKING:
     from adapters.natsserver.credentials import CredentialStore
@@ -29,7 +30,7 @@ def creds_init(home: HomeOpt = None) -> None:
     """Create the deployment's credential store (and the hub's own key)."""
     store = _store(home)
     store.init()
-    console.print(f"credential store ready in {store.directory}")
+    console.print(_("credential store ready in {directory}").format(directory=store.directory))
 
 
 @app.command("issue")
@@ -51,7 +52,7 @@ def creds_issue(
         path = store.issue(agency)
     except CredentialError as exc:
         raise common.fail(exc) from None
-    console.print(f"wrote {path} (keep it secret)")
+    console.print(_("wrote {path} (keep it secret)").format(path=path))
     _apply_credentials(settings)
 
 
@@ -69,7 +70,7 @@ def creds_revoke(
         CredentialStore(settings.creds_dir).revoke(agency)
     except CredentialError as exc:
         raise common.fail(exc) from None
-    console.print(f"revoked {agency}")
+    console.print(_("revoked {agency}").format(agency=agency))
     _apply_credentials(settings)
 
 
@@ -79,12 +80,13 @@ def _apply_credentials(settings: Settings) -> None:
     try:
         pid = apply_to_running_up(settings)
     except (UpError, OSError) as exc:
-        console.print(f"[red]not yet in effect: {exc}[/]")
+        said = _("not yet in effect: {reason}").format(reason=exc)
+        console.print(f"[red]{said}[/]")
         raise typer.Exit(1) from None
     if pid is None:
-        console.print("no `mechbus up` runs on this home: the next one applies it")
+        console.print(_("no `mechbus up` runs on this home: the next one applies it"))
     else:
-        console.print(f"in effect on the running server (mechbus up, pid {pid})")
+        console.print(_("in effect on the running server (mechbus up, pid {pid})").format(pid=pid))
 
 
 @app.command("tls")
@@ -104,7 +106,8 @@ def creds_tls(
     files = make_development_tls(
         settings.tls_files.ca.parent, tuple(host or ("localhost", "127.0.0.1"))
     )
-    console.print(f"wrote {files.ca}, {files.cert} and {files.key}; restart `mechbus up`")
+    said = _("wrote {ca}, {cert} and {key}; restart `mechbus up`")
+    console.print(said.format(ca=files.ca, cert=files.cert, key=files.key))
 
 
 @app.command("list")

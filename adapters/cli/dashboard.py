@@ -21,8 +21,10 @@ from adapters.cli.serving import (
     check_tls_pair,
 )
 from adapters.dashboard.roles import Role
+from adapters.i18n import N_, _
 from adapters.output import Column
 from adapters.paging import Page
+from adapters.readmodel.columns import code_word
 
 app = typer.Typer(
     help="The federal staff dashboard (web): serve it, manage its accounts.",
@@ -73,7 +75,8 @@ def serve(
     ledger = compose.open_ledger(settings)
     try:
         if not Accounts(ledger).users():
-            console.print("[yellow]no accounts yet: `mechbus dashboard user add NAME --role`[/]")
+            said = _("no accounts yet: `mechbus dashboard user add NAME --role`")
+            console.print(f"[yellow]{said}[/]")
     finally:
         ledger.close()
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: uvicorn has stopped cleanly
@@ -99,7 +102,7 @@ def user_add(
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
-        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+        password = typer.prompt(_("Password"), hide_input=True, confirmation_prompt=True)
     ledger = compose.open_ledger(common.settings(home, ledger_url=ledger_url))
     try:
         Accounts(ledger).add(name, role, password)
@@ -108,7 +111,8 @@ def user_add(
         raise typer.Exit(2) from None
     finally:
         ledger.close()
-    console.print(f"account {name} created ({role.value})")
+    said = _("account {name} created ({role})")
+    console.print(said.format(name=name, role=code_word(role.value)))
 
 
 @user_app.command("disable")
@@ -127,23 +131,29 @@ def user_disable(
     finally:
         ledger.close()
     if not found:
-        console.print(f"[red]no account named {name}[/]")
+        said = _("no account named {name}").format(name=name)
+        console.print(f"[red]{said}[/]")
         raise typer.Exit(2)
-    console.print(f"account {name} disabled")
+    console.print(_("account {name} disabled").format(name=name))
 
 
-USER_COLUMNS: list[Column] = [
-    ("name", lambda u: u.name),
-    ("role", lambda u: u.role),
-    ("state", lambda u: "disabled" if u.disabled else "enabled"),
-    ("created", lambda u: u.created_at),
+def _word(value: object) -> str:
+    return _(str(value))  # enabled, disabled, ok, REFUSED: msgids of their own
+
+
+# --json keeps these keys and codes; tables and CSV files show the labels and the codes in words
+USER_COLUMNS = [
+    Column("name", lambda u: u.name, N_("Account")),
+    Column("role", lambda u: u.role, N_("Role"), code_word),
+    Column("state", lambda u: "disabled" if u.disabled else "enabled", N_("State"), _word),
+    Column("created", lambda u: u.created_at, N_("Created")),
 ]
-LOGIN_COLUMNS: list[Column] = [
-    ("at", lambda row: row.at),
-    ("name", lambda row: row.name),
-    ("outcome", lambda row: "ok" if row.success else "REFUSED"),
-    ("reason", lambda row: row.reason),
-    ("client", lambda row: row.client),
+LOGIN_COLUMNS = [
+    Column("at", lambda row: row.at, N_("When")),
+    Column("name", lambda row: row.name, N_("Account")),
+    Column("outcome", lambda row: "ok" if row.success else "REFUSED", N_("Outcome"), _word),
+    Column("reason", lambda row: row.reason, N_("Reason")),
+    Column("client", lambda row: row.client, N_("Client")),
 ]
 
 
@@ -163,8 +173,9 @@ def user_list(
         common.show(rows, USER_COLUMNS, as_json, as_csv, "Dashboard accounts")
         return
     for row in rows:
-        state = "disabled" if row.disabled else "enabled"
-        typer.echo(f"{row.name}\t{row.role}\t{state}\t{row.created_at:%Y-%m-%d}")
+        state = _("disabled") if row.disabled else _("enabled")
+        role = code_word(row.role)
+        typer.echo(f"{row.name}\t{role}\t{state}\t{row.created_at:%Y-%m-%d}")
 
 
 @user_app.command("logins")
@@ -189,7 +200,7 @@ def user_logins(
         return
     rows, cut = page.cut(fetched)
     for row in rows:
-        outcome = "ok" if row.success else "REFUSED"
+        outcome = _("ok") if row.success else _("REFUSED")
         typer.echo(
             f"{row.at:%Y-%m-%d %H:%M:%S} UTC\t{row.name}\t{outcome}\t{row.reason}\t"
             f"{row.client or '-'}"

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from adapters.cli.options import DbUrlOpt, HomeOpt
+from adapters.i18n import _
 from adapters.output import make_console
 
 if TYPE_CHECKING:
@@ -51,12 +52,18 @@ def db_upgrade(url: DbUrlOpt = None, home: HomeOpt = None) -> None:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(1) from None
     except OperationalError as exc:
-        console.print(f"[red]cannot reach the ledger at {_where(engine)}: {exc.orig}[/]")
+        said = _("cannot reach the ledger at {where}: {reason}")
+        console.print(f"[red]{said.format(where=_where(engine), reason=exc.orig)}[/]")
         raise typer.Exit(1) from None
     finally:
         engine.dispose()
-    change = "already there" if before == after else f"was {before or 'none'}"
-    console.print(f"ledger {_where(engine)} at revision {after} ({change})")
+    change = (
+        _("already there")
+        if before == after
+        else _("was {revision}").format(revision=before or _("none"))
+    )
+    said = _("ledger {where} at revision {revision} ({change})")
+    console.print(said.format(where=_where(engine), revision=after, change=change))
 
 
 @app.command("current")
@@ -70,12 +77,14 @@ def db_current(url: DbUrlOpt = None, home: HomeOpt = None) -> None:
     try:
         found = current(engine)
     except OperationalError as exc:
-        console.print(f"[red]cannot reach the ledger at {_where(engine)}: {exc.orig}[/]")
+        said = _("cannot reach the ledger at {where}: {reason}")
+        console.print(f"[red]{said.format(where=_where(engine), reason=exc.orig)}[/]")
         raise typer.Exit(1) from None
     finally:
         engine.dispose()
     newest = head()
     if found == newest:
-        console.print(f"{found} (head)")
+        console.print(_("{revision} (head)").format(revision=found))
     else:
-        console.print(f"{found or 'none'} (head is {newest}: run `mechbus db upgrade`)")
+        said = _("{revision} (head is {newest}: run `mechbus db upgrade`)")
+        console.print(said.format(revision=found or _("none"), newest=newest))

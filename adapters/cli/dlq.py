@@ -16,7 +16,9 @@ from adapters.cli.options import (
     LedgerOpt,
     NatsOpt,
 )
+from adapters.i18n import _
 from adapters.readmodel import columns as cols
+from adapters.readmodel.columns import code_word
 
 if TYPE_CHECKING:
     from adapters.ledger.tables import DeadLetterRow
@@ -46,7 +48,7 @@ def dlq_list(
             session, reason=reason, sender=sender, limit=page.fetch, offset=page.offset
         ),
     )
-    view.show(rows, cols.DEAD_LETTERS_CLI, "Dead letters")
+    view.show(rows, cols.DEAD_LETTERS_CLI, _("Dead letters"))
 
 
 def _dead_letter(settings: Settings, dead_id: int) -> tuple[DeadLetterRow, bytes]:
@@ -56,7 +58,8 @@ def _dead_letter(settings: Settings, dead_id: int) -> tuple[DeadLetterRow, bytes
         with ledger.session() as session:
             row = dead_letter(session, dead_id)
         if row is None:
-            console.print(f"[red]no dead letter {dead_id}[/]")
+            said = _("no dead letter {number}").format(number=dead_id)
+            console.print(f"[red]{said}[/]")
             raise typer.Exit(2)
         return row, ledger.dead_letter_body(row)
 
@@ -72,11 +75,19 @@ def dlq_show(
 ) -> None:
     """One dead letter: why it was refused, field by field."""
     row, body = _dead_letter(common.settings(home, ledger_url=ledger_url), dead_id)
+    said = _("dead letter {number}: {reason} from {sender} on {subject}")
     console.print(
-        f"dead letter {row.id}: {row.reason} from {row.sender or '?'} on {row.nats_subject}"
+        said.format(
+            number=row.id,
+            reason=code_word(row.reason),
+            sender=row.sender or "?",
+            subject=row.nats_subject,
+        ),
+        markup=False,
     )
-    console.print(f"received {row.received_at:%Y-%m-%d %H:%M:%S} UTC, stream seq {row.stream_seq}")
-    console.print(f"detail: {row.detail}")
+    said = _("received {time} UTC, stream seq {seq}")
+    console.print(said.format(time=f"{row.received_at:%Y-%m-%d %H:%M:%S}", seq=row.stream_seq))
+    console.print(_("detail: {detail}").format(detail=row.detail), markup=False)
     for location, problem in json.loads(row.errors_json):
         console.print(f"  {location}: {problem}")
     if raw:
@@ -114,4 +125,6 @@ def dlq_retry(
         finally:
             await nc.drain()
 
-    console.print(f"dead letter {dead_id} published again as stream seq {asyncio.run(again())}")
+    seq = asyncio.run(again())
+    said = _("dead letter {number} published again as stream seq {seq}")
+    console.print(said.format(number=dead_id, seq=seq))

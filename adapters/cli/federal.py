@@ -12,6 +12,7 @@ import typer
 from adapters.cli.common import Listing, aware_time, console, listing, state_code
 from adapters.cli.options import HomeOpt, NatsOpt, PolicyOpt
 from adapters.cli.send import publish_new
+from adapters.i18n import _
 from adapters.readmodel import columns as cols
 from schemas.measures import MeasureKind
 
@@ -44,9 +45,8 @@ def federal_unit(value: str, *, kinds: tuple[str, ...] = ("federal",)) -> str:
 
     units = sorted(a.id for a in active_registry() if a.kind.value in kinds)
     if value not in units:
-        console.print(
-            f"[red]{value!r} is not a unit of the Mechanism: one of {', '.join(units)}[/]"
-        )
+        said = _("{value!r} is not a unit of the Mechanism: one of {units}")
+        console.print(f"[red]{said.format(value=value, units=', '.join(units))}[/]")
         raise typer.Exit(2)
     return value
 
@@ -159,8 +159,8 @@ def federal_list(
     view.show(
         rows,
         cols.FEDERAL_CLI,
-        "The Mechanism's own obligations, most overdue first",
-        "overdue_hours < 0: still within the deadline",
+        _("The Mechanism's own obligations, most overdue first"),
+        _("Overdue below zero: still within the deadline"),
     )
 
 
@@ -180,5 +180,5 @@ def federal_scorecard(
     view.show(
         scores[view.page.offset :],
         cols.FEDERAL_SCORES_CLI,
-        f"The Mechanism's own clocks by unit ({month or 'all time'})",
+        _("The Mechanism's own clocks by unit ({period})").format(period=month or _("all time")),
     )

@@ -12,6 +12,7 @@ import typer
 from adapters.cli import common
 from adapters.cli.common import console
 from adapters.cli.options import HomeOpt, LedgerOpt
+from adapters.i18n import _
 from bus.domain.forecast import DEFAULT_WEEKS, MAX_WEEKS, MIN_WEEKS
 
 if TYPE_CHECKING:
@@ -61,10 +62,11 @@ def forecast(
     chosen = common.settings(home, ledger_url=ledger_url)
     staff = officers if officers is not None else chosen.officers
     if staff is None:
-        console.print(
-            "[red]¿Cuántas personas funcionarias? Indique --officers N (un número entero de 1 o "
-            "más) o fije MECHBUS_OFFICERS.[/]"
+        said = _(
+            "How many officers? Give --officers N (a whole number, 1 or more) or set "
+            "MECHBUS_OFFICERS."
         )
+        console.print(f"[red]{said}[/]")
         raise typer.Exit(2)
     from adapters.readmodel.forecast import forecast_history
     from bus.domain.forecast import ForecastRefused
@@ -75,11 +77,9 @@ def forecast(
     try:
         result = project(history, staff)
     except ForecastRefused:
-        from adapters.i18n import gettext, speaking
         from adapters.readmodel.forecast_tables import TOO_SHORT
 
-        with speaking("es"):
-            console.print(f"[red]{gettext(TOO_SHORT) % {'low': MIN_WEEKS}}[/]")
+        console.print(f"[red]{_(TOO_SHORT) % {'low': MIN_WEEKS}}[/]")
         raise typer.Exit(1) from None
     source = "--officers" if officers is not None else "MECHBUS_OFFICERS"
     if as_json:
@@ -97,60 +97,57 @@ def forecast(
 def _tables(result: Forecast, source: str) -> None:
     from rich.table import Table
 
-    from adapters.i18n import gettext as _
-    from adapters.i18n import speaking
     from adapters.readmodel import forecast_tables as t
 
-    with speaking("es"):
-        console.print(f"[bold]{_(t.TITLE)}[/]")
-        console.print(_(t.NOT_A_PREDICTION))
-        console.print(
-            _(t.HISTORY_LINE)
-            % {
-                "weeks": result.weeks_of_history,
-                "intake": result.weekly_intake,
-                "closure": 100 * result.weekly_closure_rate,
-                "open": result.open_now,
-            }
-        )
-        console.print(
-            _(t.OFFICERS_LINE)
-            % {"officers": result.officers, "source": source, "now": result.per_officer_now}
-        )
-        for horizon in result.horizons:
-            title = _(t.HORIZON_TITLE) % {
-                "months": horizon.months,
-                "until": horizon.until.date().isoformat(),
-            }
-            table = Table(title=title, title_justify="left")
-            table.add_column(_(t.FIGURE))
-            for header in t.HEADERS:
-                table.add_column(_(header), justify="right")
-            for row in t.horizon_rows(horizon):
-                digits = 1 if row.figure == "per_officer" else 0
-                i = row.interval
-                table.add_row(_(row.label), *(f"{v:.{digits}f}" for v in (i.low, i.mid, i.high)))
-            console.print(table)
-        table = Table(title=_(t.STATES_TITLE), title_justify="left")
-        table.add_column(_(t.STATE))
-        table.add_column(_(t.UNANSWERED), justify="right")
-        for horizon in result.horizons:
-            table.add_column(_(t.MONTHS) % {"months": horizon.months}, justify="right")
-        for line in t.state_lines(result):
-            table.add_row(
-                line.name,
-                f"{line.unanswered_pct:.1f}",
-                *(t.interval_text(i) for i in line.open_requests),
-            )
+    console.print(f"[bold]{_(t.TITLE)}[/]")
+    console.print(_(t.NOT_A_PREDICTION))
+    console.print(
+        _(t.HISTORY_LINE)
+        % {
+            "weeks": result.weeks_of_history,
+            "intake": result.weekly_intake,
+            "closure": 100 * result.weekly_closure_rate,
+            "open": result.open_now,
+        }
+    )
+    console.print(
+        _(t.OFFICERS_LINE)
+        % {"officers": result.officers, "source": source, "now": result.per_officer_now}
+    )
+    for horizon in result.horizons:
+        title = _(t.HORIZON_TITLE) % {
+            "months": horizon.months,
+            "until": horizon.until.date().isoformat(),
+        }
+        table = Table(title=title, title_justify="left")
+        table.add_column(_(t.FIGURE))
+        for header in t.HEADERS:
+            table.add_column(_(header), justify="right")
+        for row in t.horizon_rows(horizon):
+            digits = 1 if row.figure == "per_officer" else 0
+            i = row.interval
+            table.add_row(_(row.label), *(f"{v:.{digits}f}" for v in (i.low, i.mid, i.high)))
         console.print(table)
-        table = Table(title=_(t.SILENCE_TITLE), title_justify="left")
-        for header in (t.STATE, t.UNANSWERED, t.EXPECTED_OPEN, t.ADDS):
-            table.add_column(_(header), justify="left" if header == t.STATE else "right")
-        for s in result.silence:
-            table.add_row(
-                t.name_of(s.state),
-                f"{100 * s.unanswered_share:.1f}",
-                f"{s.expected_open_cases:.0f}",
-                f"{s.per_officer_change:+.2f}",
-            )
-        console.print(table)
+    table = Table(title=_(t.STATES_TITLE), title_justify="left")
+    table.add_column(_(t.STATE))
+    table.add_column(_(t.UNANSWERED), justify="right")
+    for horizon in result.horizons:
+        table.add_column(_(t.MONTHS) % {"months": horizon.months}, justify="right")
+    for line in t.state_lines(result):
+        table.add_row(
+            line.name,
+            f"{line.unanswered_pct:.1f}",
+            *(t.interval_text(i) for i in line.open_requests),
+        )
+    console.print(table)
+    table = Table(title=_(t.SILENCE_TITLE), title_justify="left")
+    for header in (t.STATE, t.UNANSWERED, t.EXPECTED_OPEN, t.ADDS):
+        table.add_column(_(header), justify="left" if header == t.STATE else "right")
+    for s in result.silence:
+        table.add_row(
+            t.name_of(s.state),
+            f"{100 * s.unanswered_share:.1f}",
+            f"{s.expected_open_cases:.0f}",
+            f"{s.per_officer_change:+.2f}",
+        )
+    console.print(table)

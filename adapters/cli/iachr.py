@@ -12,6 +12,7 @@ import typer
 from adapters.cli import common
 from adapters.cli.common import Listing, console, listing, state_code
 from adapters.cli.options import HomeOpt, NatsOpt
+from adapters.i18n import _
 
 app = typer.Typer(
     help="IACHR precautionary measures (MC numbers): their grant and notice dates.",
@@ -32,7 +33,8 @@ def mc_number(value: str, option: str = "MC number") -> str:
     from schemas.iachr import MC_FORMAT, is_mc, normalise_mc
 
     if not is_mc(value):
-        console.print(f"[red]{option}: {value!r} is not an MC number; write {MC_FORMAT}[/]")
+        said = _("{option}: {value!r} is not an MC number; write {format}")
+        console.print(f"[red]{said.format(option=option, value=value, format=MC_FORMAT)}[/]")
         raise typer.Exit(2)
     return str(normalise_mc(value))
 
@@ -42,7 +44,7 @@ def warn_if_elsewhere(
 ) -> None:
     """A line when the MC is registered in another state than the request's (never a refusal),
     or not registered yet. A ledger that cannot be read gives no line: sending does not need it."""
-    from adapters.readmodel.iachr import iachr_measure
+    from adapters.readmodel.iachr import UNREGISTERED, iachr_measure
     from adapters.service import compose
     from bus.domain.errors import LedgerError
     from bus.domain.iachr import state_warning
@@ -57,21 +59,24 @@ def warn_if_elsewhere(
     finally:
         ledger.close()
     if registered is None:
-        console.print(
-            f"[yellow]{measure} is not registered yet: the agenda shows it as "
-            f"'sin registrar' until `mechbus iachr register {measure}`[/]"
+        said = _(
+            "{measure} is not registered yet: the agenda shows it as '{unregistered}' until "
+            "`mechbus iachr register {measure}`"
         )
+        console.print(f"[yellow]{said.format(measure=measure, unregistered=_(UNREGISTERED))}[/]")
     for state in sorted(states):
         warning = state_warning(measure, state, registered)
         if warning:
-            console.print(f"[yellow]warning: {warning}[/]")
+            said = _("warning: {warning}").format(warning=warning)
+            console.print(f"[yellow]{said}[/]")
 
 
 def _day(value: str, option: str) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        console.print(f"[red]{option}: {value!r} is not a date; write YYYY-MM-DD[/]")
+        said = _("{option}: {value!r} is not a date; write YYYY-MM-DD")
+        console.print(f"[red]{said.format(option=option, value=value)}[/]")
         raise typer.Exit(2) from None
 
 
@@ -126,4 +131,4 @@ def iachr_list(
     page = view.page
     only = state_code(state, "--state") if state else None
     rows = view.query(lambda session: iachr_measures(session, only, page.fetch, page.offset))
-    view.show(rows, MEASURES_CLI, "IACHR precautionary measures")
+    view.show(rows, MEASURES_CLI, _("IACHR precautionary measures"))

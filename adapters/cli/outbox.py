@@ -14,6 +14,7 @@ from adapters.cli.options import (
     LedgerOpt,
     NatsOpt,
 )
+from adapters.i18n import _
 from adapters.readmodel import columns as cols
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ def outbox_list(
     page = view.page
     with common.reading(view.settings()) as ledger:
         rows = Outbox(ledger).waiting(page.fetch, page.offset)
-    view.show(rows, cols.OUTBOX_CLI, "Outbox (not yet published)")
+    view.show(rows, cols.OUTBOX_CLI, _("Outbox (not yet published)"))
 
 
 @app.command("relay")
@@ -70,6 +71,7 @@ def outbox_relay(
         left = len(outbox.waiting())
     finally:
         ledger.close()
-    console.print(f"published {sent} from the outbox; {left} still waiting")
+    said = _("published {sent} from the outbox; {left} still waiting")
+    console.print(said.format(sent=sent, left=left))
     if left:
         raise typer.Exit(1)

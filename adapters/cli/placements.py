@@ -22,6 +22,7 @@ from adapters.cli.options import (
     UrgentOpt,
 )
 from adapters.cli.send import send_request
+from adapters.i18n import _
 from adapters.readmodel import columns as cols
 
 if TYPE_CHECKING:
@@ -62,7 +63,8 @@ def relocate(
     try:
         earliest_day = date.fromisoformat(earliest)
     except ValueError:
-        console.print(f"[red]--earliest: {earliest!r} is not a date like 2026-12-01[/]")
+        said = _("--earliest: {value!r} is not a date like 2026-12-01").format(value=earliest)
+        console.print(f"[red]{said}[/]")
         raise typer.Exit(2) from None
     data: dict[str, object] = {
         "people": people,
@@ -90,15 +92,18 @@ def relocate(
         for c in known:
             why = mismatch(c, body, now, max_age)
             if why:
-                console.print(f"[dim]{c.shelter} not asked: {why}[/]")
+                said = _("{shelter} not asked: {why}").format(shelter=c.shelter, why=why)
+                console.print(f"[dim]{said}[/]")
         named = common.query(settings, lambda session: named_on(session, case))
         for barred in [c for c in chosen if c in named]:
-            console.print(f"[dim]{barred} not asked: presumed aggressor on case {case}[/]")
+            said = _("{shelter} not asked: presumed aggressor on case {case}")
+            console.print(f"[dim]{said.format(shelter=barred, case=case)}[/]")
         chosen = [c for c in chosen if c not in named]
     if not chosen:
-        console.print("[red]no shelter can take this relocation now[/]")
+        said = _("no shelter can take this relocation now")
+        console.print(f"[red]{said}[/]")
         raise typer.Exit(1)
-    console.print(f"asking {', '.join(chosen)}")
+    console.print(_("asking {shelters}").format(shelters=", ".join(chosen)))
     send_request(RelocationRequest, chosen, case, urgent, data, home, nats_url)
 
 
@@ -116,7 +121,7 @@ def placements_list(
 
     page = view.page
     rows = view.query(lambda session: placements(session, page.fetch, page.offset))
-    view.show(rows, cols.PLACEMENTS_CLI, "Relocations and placements")
+    view.show(rows, cols.PLACEMENTS_CLI, _("Relocations and placements"))
 
 
 @app.command("confirm")
@@ -152,7 +157,8 @@ def placements_confirm(
         ),
     )
     if relocation is None:
-        console.print(f"[red]no relocation {request_id} in the ledger[/]")
+        said = _("no relocation {id} in the ledger").format(id=request_id)
+        console.print(f"[red]{said}[/]")
         raise typer.Exit(2)
     personal = json.loads(details.read_text(encoding="utf-8")) if details else []
     try:
@@ -161,7 +167,8 @@ def placements_confirm(
                 actions.confirm_placement(settings, relocation, shelter, personal, wait)
             )
     except actions.Unplaceable as exc:
-        console.print(f"[red]not confirmed, nothing was sent: {exc}[/]")
+        said = _("not confirmed, nothing was sent: {reason}").format(reason=exc)
+        console.print(f"[red]{said}[/]")
         raise typer.Exit(1) from None
     except ValidationError as exc:
         raise common.refuse(exc) from None
@@ -170,19 +177,20 @@ def placements_confirm(
 
 def _say_placed(placed: Placed, request_id: str, shelter: str) -> None:
     if placed.recorded:
-        console.print(
-            f"placed: the hub recorded {placed.message.id}; {shelter} receives the details "
-            f"for {request_id} and the other offers are released"
+        said = _(
+            "placed: the hub recorded {message}; {shelter} receives the details for {id} and "
+            "the other offers are released"
         )
+        console.print(said.format(message=placed.message.id, shelter=shelter, id=request_id))
     elif placed.refused is not None:
-        console.print(
-            f"[red]refused by the hub, nothing was sent to {shelter}: {placed.refused}[/]"
-        )
+        said = _("refused by the hub, nothing was sent to {shelter}: {reason}")
+        console.print(f"[red]{said.format(shelter=shelter, reason=placed.refused)}[/]")
         raise typer.Exit(1)
     else:
-        why = placed.kept_because or "the hub has not recorded it in time"
-        console.print(
-            f"[yellow]{placed.message.id} not recorded yet ({why}): "
-            "`mechbus placements` shows when the hub has placed or refused it[/]"
+        why = placed.kept_because or _("the hub has not recorded it in time")
+        said = _(
+            "{message} not recorded yet ({why}): `mechbus placements` shows when the hub has "
+            "placed or refused it"
         )
+        console.print(f"[yellow]{said.format(message=placed.message.id, why=why)}[/]")
         raise typer.Exit(3)

@@ -15,6 +15,7 @@ from adapters.cli import common
 from adapters.cli.common import console
 from adapters.cli.digest import SmtpFromOpt, SmtpHostOpt, SmtpPortOpt, SmtpUserOpt
 from adapters.cli.options import HomeOpt, LedgerOpt, NatsOpt, PolicyOpt
+from adapters.i18n import _
 
 if TYPE_CHECKING:
     from adapters.ledger.replay import ReplayReport
@@ -45,10 +46,12 @@ def demo(
         result: list[DemoResult] = []
         common.run(_collect(run_demo(settings, console, chosen), result))
     except DemoError as exc:
-        console.print(f"[red]demo failed: {exc}[/]")
+        said = _("demo failed: {reason}").format(reason=exc)
+        console.print(f"[red]{said}[/]")
         raise typer.Exit(1) from None
     if result and result[0].unmet:
-        console.print(f"[red]expected but not seen: {'; '.join(result[0].unmet)}[/]")
+        said = _("expected but not seen: {unmet}").format(unmet="; ".join(result[0].unmet))
+        console.print(f"[red]{said}[/]")
         raise typer.Exit(1)
 
 
@@ -123,7 +126,7 @@ def up(
         asyncio.run(runner.run())
     except (HubRunning, UpError) as exc:
         raise common.fail(exc, 1) from None
-    console.print("stopped cleanly")
+    console.print(_("stopped cleanly"))
 
 
 def sweep(
@@ -159,7 +162,8 @@ def sweep(
             await nc.drain()
             ledger.close()
 
-    console.print(f"sent {asyncio.run(once())} escalation messages")
+    sent = asyncio.run(once())
+    console.print(_("sent {count} escalation messages").format(count=sent))
 
 
 @audit_app.command("verify")
@@ -175,13 +179,18 @@ def audit_verify(home: HomeOpt = None, ledger_url: LedgerOpt = None) -> None:
     finally:
         ledger.close()
     if broken is not None:
-        console.print(
-            f"[red]BROKEN at ledger row {broken.seq} (message {broken.message_id}): "
-            f"it {broken.problem}; {checked} rows before it verified[/]"
+        said = _(
+            "BROKEN at ledger row {seq} (message {id}): it {problem}; {checked} rows before it "
+            "verified"
         )
+        said = said.format(
+            seq=broken.seq, id=broken.message_id, problem=broken.problem, checked=checked
+        )
+        console.print(f"[red]{said}[/]")
         raise typer.Exit(1)
-    where = f"; head: row {head[0]}, hash {head[2]}" if head else ""
-    console.print(f"[green]{checked} rows verified, chain intact[/]{where}")
+    where = _("; head: row {row}, hash {hash}").format(row=head[0], hash=head[2]) if head else ""
+    said = _("{checked} rows verified, chain intact").format(checked=checked)
+    console.print(f"[green]{said}[/]{where}")
 
 
 def replay(
@@ -226,14 +235,21 @@ def replay(
     try:
         report = asyncio.run(rebuild(target))
         counts = ", ".join(f"{n} {result}" for result, n in sorted(report.results.items()))
+        said = _("replayed stream seq {first}..{last}: {read} messages ({counts}) into {url}")
         console.print(
-            f"replayed stream seq {report.first_seq}..{report.last_seq}: {report.read} "
-            f"messages ({counts or 'none'}) into {target.engine.url!r}"
+            said.format(
+                first=report.first_seq,
+                last=report.last_seq,
+                read=report.read,
+                counts=counts or _("none"),
+                url=repr(target.engine.url),
+            )
         )
         if compare:
             _compare(compose.open_ledger(settings), target)
     except ReplayError as exc:
-        console.print(f"[red]replay refused: {exc}[/]")
+        said = _("replay refused: {reason}").format(reason=exc)
+        console.print(f"[red]{said}[/]")
         raise typer.Exit(2) from None
     finally:
         target.close()
@@ -248,10 +264,19 @@ def _compare(live: SqlLedger, rebuilt: SqlLedger) -> None:
     finally:
         live.close()
     for d in differences:
-        console.print(
-            f"[red]{d.table}: live {d.live_rows} rows, rebuilt {d.rebuilt_rows}; "
-            f"{d.only_live} only in the live ledger, {d.only_rebuilt} only rebuilt[/]"
+        said = _(
+            "{table}: live {live} rows, rebuilt {rebuilt}; {only_live} only in the live ledger, "
+            "{only_rebuilt} only rebuilt"
         )
+        said = said.format(
+            table=d.table,
+            live=d.live_rows,
+            rebuilt=d.rebuilt_rows,
+            only_live=d.only_live,
+            only_rebuilt=d.only_rebuilt,
+        )
+        console.print(f"[red]{said}[/]")
     if differences:
         raise typer.Exit(1)
-    console.print("[green]the rebuilt ledger equals the live one, table for table[/]")
+    said = _("the rebuilt ledger equals the live one, table for table")
+    console.print(f"[green]{said}[/]")

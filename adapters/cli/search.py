@@ -89,8 +89,9 @@ def _nothing(view: Listing, said: str) -> None:
 
 
 def _person_search(name: str, view: Listing) -> None:
-    from adapters.i18n import _
+    from adapters.i18n import N_, _
     from adapters.ledger.people import tokens_for
+    from adapters.output import Column
     from adapters.readmodel.search import SEARCH_CLI, person_hits, person_lines, places
     from adapters.service import compose
     from bus.domain.personal import name_at
@@ -118,7 +119,8 @@ def _person_search(name: str, view: Listing) -> None:
         return
     rows = [line for line, _hit in found]
     people = {id(line): names.get(hit, "") for line, hit in found}
-    columns = [*SEARCH_CLI, ("person", lambda r: people.get(id(r), ""))]
+    person = Column("person", lambda r: people.get(id(r), ""), N_("Person"))
+    columns = [*SEARCH_CLI, person]
     view.show(rows, columns, _("Where the person searched for appears"))
 
 

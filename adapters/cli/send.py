@@ -13,6 +13,7 @@ from adapters.cli import common
 from adapters.cli.common import console
 from adapters.cli.iachr import IachrOpt, mc_number, warn_if_elsewhere
 from adapters.cli.options import CaseOpt, HomeOpt, LedgerOpt, NatsOpt, ToOpt, UrgentOpt
+from adapters.i18n import _
 from schemas.measures import MeasureKind
 
 if TYPE_CHECKING:
@@ -317,7 +318,8 @@ def _follow_up(
     request_id, lines = common.query(settings, read)
     concerned = [line.recipient for line in lines if line.status not in ("declined", "cancelled")]
     if not concerned:
-        console.print(f"[red]request {request_id} has no recipient left to tell[/]")
+        said = _("request {id} has no recipient left to tell").format(id=request_id)
+        console.print(f"[red]{said}[/]")
         raise typer.Exit(2)
     fields = {
         "source": "fed.mechanism",

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from adapters.cli.common import console
+from adapters.i18n import _
 
 HostOpt = Annotated[str, typer.Option(help="Address to listen on.")]
 PortOpt = Annotated[int, typer.Option(help="Port (0: any free port, printed).")]
@@ -19,7 +20,8 @@ TlsKeyOpt = Annotated[Path | None, typer.Option(help="The certificate's private 
 
 def check_tls_pair(cert: Path | None, key: Path | None) -> None:
     if (cert is None) != (key is None):
-        console.print("[red]give both --tls-cert and --tls-key, or neither[/]")
+        said = _("give both --tls-cert and --tls-key, or neither")
+        console.print(f"[red]{said}[/]")
         raise typer.Exit(2)
 
 
@@ -30,5 +32,6 @@ def bound_socket(host: str, port: int, cert: Path | None, what: str, path: str) 
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     scheme = "https" if cert else "http"
-    console.print(f"{what} on {scheme}://{host}:{sock.getsockname()[1]}{path} ; Ctrl-C stops")
+    url = f"{scheme}://{host}:{sock.getsockname()[1]}{path}"
+    console.print(_("{what} on {url} ; Ctrl-C stops").format(what=what, url=url))
     return sock

@@ -17,6 +17,8 @@ from adapters.cli.options import (
     LedgerOpt,
     MaxAgeOpt,
 )
+from adapters.i18n import N_, _
+from adapters.output import Column
 from adapters.readmodel import columns as cols
 
 if TYPE_CHECKING:
@@ -83,8 +85,8 @@ def pending(
     view.show(
         rows,
         cols.PENDING_CLI,
-        "Unanswered requests, most overdue first",
-        "overdue_hours < 0: still within the deadline",
+        _("Unanswered requests, most overdue first"),
+        _("Overdue below zero: still within the deadline"),
     )
 
 
@@ -114,7 +116,7 @@ def commitments(
             offset=page.offset,
         ),
     )
-    title = "Overdue commitments" if overdue else "Open commitments"
+    title = _("Overdue commitments") if overdue else _("Open commitments")
     view.show(rows, cols.COMMITMENTS_CLI, title)
 
 
@@ -165,8 +167,11 @@ def case(
             record(ledger, "case_personal", [ref], sum(1 for d in details.values() if d))
     columns = list(cols.TIMELINE_CLI)
     if personal:  # opened from the sealed store, for this view only; never logged
-        columns.append(("personal", lambda r: _names(details.get((r.source, r.message_id)))))
-    view.show(rows, columns, f"Case {ref}")
+        names = Column(
+            "personal", lambda r: _names(details.get((r.source, r.message_id))), N_("People")
+        )
+        columns.append(names)
+    view.show(rows, columns, _("Case {ref}").format(ref=ref))
 
 
 def _print_case_file(view: Listing, ref: str, path: Path | None, pdf: Path | None) -> None:
@@ -240,7 +245,8 @@ def scorecard(
 
     names = list(SORT_KEYS)
     if sort not in names:
-        console.print(f"[red]--sort must be one of: {', '.join(names)}[/]")
+        said = _("--sort must be one of: {names}").format(names=", ".join(names))
+        console.print(f"[red]{said}[/]")
         raise typer.Exit(2)
     if section is not None and section not in SECTIONS:
         message = _("--section must be one of: %(valid)s") % {"valid": ", ".join(SECTIONS)}
@@ -281,7 +287,7 @@ def scorecard(
         from adapters.readmodel.federal import federal_scores
 
         units = view.query(lambda session: federal_scores(session, asof=asof, since=since))
-        view.show(units, cols.FEDERAL_SCORES_CLI, "The Mechanism's own clocks by unit")
+        view.show(units, cols.FEDERAL_SCORES_CLI, _("The Mechanism's own clocks by unit"))
 
 
 @listing
@@ -303,9 +309,11 @@ def agenda(
 
     ref, items, measures = view.query(read)
     if measures and not (view.as_json or view.as_csv):  # programs read the items alone
-        title = f"IACHR precautionary measures of {ref} (days counted from SRE's notice)"
+        title = _(
+            "IACHR precautionary measures of {ref} (days counted from the SRE's notice)"
+        ).format(ref=ref)
         common.show(measures, LINKED_CLI, False, False, title)
-    title = f"Implementation agenda for {ref}"
+    title = _("Implementation agenda for {ref}").format(ref=ref)
     view.show(items[view.page.offset :], cols.AGENDA_CLI, title)
 
 
@@ -328,7 +336,9 @@ def report(
         )
     except ValueError as exc:
         raise common.fail(exc) from None
-    console.print(f"wrote {written.markdown} and {written.chart}")
+    console.print(
+        _("wrote {markdown} and {chart}").format(markdown=written.markdown, chart=written.chart)
+    )
 
 
 @listing
@@ -345,14 +355,9 @@ def shelters(
     now, max_age = datetime.now(UTC), timedelta(hours=max_age_hours)
     page = view.page
     rows = view.query(lambda session: shelter_roster(session, page.fetch, page.offset))
-    columns = [*cols.SHELTERS_CLI, ("stale", lambda c: "STALE" if c.stale(now, max_age) else "")]
-    if not (view.as_json or view.as_csv):  # people read the words; scripts keep the code
-        no_report = _("no report")
-        columns = [
-            ("report", lambda c: no_report if c.reported_at is None else "")
-            if key == "report"
-            else (key, get)
-            for key, get in columns
-        ]
-    caption = f"stale: reported more than {max_age_hours:g} h ago"
-    view.show(rows, columns, "Shelter capacity", caption)
+    stale = Column(
+        "stale", lambda c: "STALE" if c.stale(now, max_age) else "", N_("Stale"), cols.code_word
+    )
+    columns = [*cols.SHELTERS_CLI, stale]  # a shelter never reported: "sin reporte" (no_report)
+    caption = _("stale: reported more than {hours:g} h ago").format(hours=max_age_hours)
+    view.show(rows, columns, _("Shelter capacity"), caption)

@@ -1,5 +1,6 @@
-"""Each table's columns, defined once: the key (the header of the CSV files, the command
-line's and the dashboard's alike), the page's label, the getter and how the page shows it.
+"""Each table's columns, defined once: the key (the field of the command line's JSON), the
+label (the header people read on the page, in the terminal and in the CSV files, translated),
+the getter and how the page shows it. Codes are shown in words, through one table (``CODES``).
 The dashboard and the command line each pick the columns they show, in their own order."""
 
 from __future__ import annotations
@@ -10,15 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from adapters.i18n import N_ as N_  # the tables' modules mark their labels with it
+from adapters.i18n import gettext, local_iso
 from adapters.output import Column, Named, write_csv
 from adapters.readmodel.names import institution, institution_or_none
 from bus.domain.agenda import MECHANISM
-
-
-def N_(message: str) -> str:
-    """Marks a label for translation (the dashboard translates it when it shows the page);
-    defined here so that the command line does not load the dashboard's i18n."""
-    return message
 
 
 @dataclass(frozen=True)
@@ -26,7 +23,8 @@ class Col:
     key: str  # CSV header
     label: str  # msgid of the page's header
     get: Callable[[Any], object]
-    kind: str = "text"  # text | code | codes | fields | time | overdue | pct | num | request | case
+    # text | code | codes | detail | fields | time | overdue | pct | num | request | case
+    kind: str = "text"
     # what the page shows, when not the CSV's value (overdue: the due time, counted to now,
     # because the CSV's hours are rounded to 0.01 and a just-missed deadline must show late)
     shown: Callable[[Any], object] | None = None
@@ -47,14 +45,63 @@ def pick(columns: Columns, *keys: str) -> list[Col]:
     return [columns[key] for key in keys]
 
 
+def code_word(value: object) -> object:
+    """A code as people read it, in the current language (``True``: "yes"); anything that is
+    not a code (an action in the agency's own words) as it is."""
+    if isinstance(value, tuple | list):
+        return " + ".join(str(code_word(v)) for v in value)
+    code = str(value)
+    # a message type is shown as its family and name ("mech.request.relocation.v1")
+    found = CODES.get(code) or CODES.get(code.removeprefix("mech.").removesuffix(".v1"))
+    return gettext(found) if found is not None else value
+
+
+# The fields a timeline's detail names (adapters.readmodel.cases), in words.
+DETAIL_FIELDS = {
+    "official_role": N_("official role"),
+    "reason_code": N_("reason"),
+    "action": N_("action"),
+    "due": N_("due"),
+    "level": N_("level"),
+    "to_agency": N_("told"),
+    "summary": N_("summary"),
+    "measures": N_("measures"),
+    "aggression": N_("aggression"),
+    "question": N_("question"),
+    "reason": N_("reason"),
+    "shortfall": N_("shortfall"),
+}
+
+
+def detail_words(value: object) -> object:
+    """A timeline's detail ("measures: perimeter_patrol; due: ...") with its fields' names and
+    codes in words; a part that names no known field (free text) is left as it is."""
+    parts = []
+    for part in str(value).split("; "):
+        name, found, text = part.partition(": ")
+        if found and name in DETAIL_FIELDS:
+            words = ", ".join(str(code_word(v)) for v in text.split(", "))
+            part = f"{gettext(DETAIL_FIELDS[name])}: {words}"
+        parts.append(part)
+    return "; ".join(parts)
+
+
+_WORDS = {"code": code_word, "detail": detail_words}
+
+
+def _column(col: Col, get: Callable[[Any], object]) -> Column:
+    return Column(col.key, get, col.label, _WORDS.get(col.kind))
+
+
 def terminal(columns: Columns, *keys: str, **shown: Callable[[Any], object]) -> list[Column]:
-    """The command line's columns ``keys``, in that order; ``shown``: a key whose terminal
-    value differs from the CSV file's of the dashboard (a shortened id, a word for nothing)."""
-    return [(key, shown.get(key, columns[key].get)) for key in keys]
+    """The command line's columns ``keys``, in that order, under their translated labels;
+    ``shown``: a key whose terminal value differs from the CSV file's of the dashboard (a
+    shortened id, a word for nothing). JSON keeps the keys and the codes."""
+    return [_column(columns[key], shown.get(key, columns[key].get)) for key in keys]
 
 
 def csv_text(rows: Sequence[object], cols: Sequence[Col]) -> str:
-    from adapters.i18n import local_iso  # Babel: only the dashboard needs it
+    """The dashboard's CSV file, in the current language (``i18n.speaking``)."""
 
     def plain(col: Col) -> Callable[[Any], object]:
         def value(row: Any) -> object:
@@ -64,7 +111,7 @@ def csv_text(rows: Sequence[object], cols: Sequence[Col]) -> str:
         return value
 
     out = io.StringIO()
-    write_csv(rows, [(c.key, plain(c)) for c in cols], out)
+    write_csv(rows, [_column(c, plain(c)) for c in cols], out)
     return out.getvalue()
 
 
@@ -198,9 +245,9 @@ SHELTERS_COLUMNS = table(
     Col("families", N_("Families"), lambda c: c.accepts_families, "code"),
     Col("children", N_("Children"), lambda c: c.accepts_children, "code"),
     Col("accessible", N_("Accessible"), lambda c: c.accessible, "code"),
-    # shown on the command line only: no msgid for the page (not marked for translation)
-    Col("security", "Security", lambda c: c.security_level, "code"),
-    Col("max_stay_days", "Longest stay (days)", lambda c: c.max_stay_days, "num"),
+    # shown on the command line only
+    Col("security", N_("Security"), lambda c: c.security_level, "code"),
+    Col("max_stay_days", N_("Longest stay (days)"), lambda c: c.max_stay_days, "num"),
     Col("reported", N_("Reported"), lambda c: c.reported_at, "time"),
     # "no_report" for a shelter that never reported its capacity (listed, not left out)
     Col("report", N_("Report"), lambda c: "no_report" if c.reported_at is None else None, "code"),
@@ -259,8 +306,8 @@ BOARD = pick(
 BOARD_CLI = terminal(
     BOARD_COLUMNS,
     *("session", "case", "institution", "consent", "owes", "overdue_hours", "carried_from"),
-    session=lambda a: a.session_id or "(not yet scheduled)",
-    consent=lambda a: "yes" if a.consent else "no",
+    session=lambda a: a.session_id or gettext("(not yet scheduled)"),
+    consent=lambda a: bool(a.consent),  # a code: "yes" or "no"
 )
 BOARD_DATA = terminal(  # --json and --csv
     BOARD_COLUMNS,
@@ -284,14 +331,17 @@ DEAD_LETTERS_CLI = terminal(
 )
 
 # the outbox is shown on the command line only
-OUTBOX_CLI: list[Column] = [
-    ("message", lambda w: w.message_id),
-    ("type", lambda w: w.type),
-    ("source", lambda w: institution(w.source)),
-    ("kept", lambda w: w.created_at),
-    ("attempts", lambda w: w.attempts),
-    ("last error", lambda w: w.last_error),
-]
+OUTBOX_CLI = terminal(
+    table(
+        Col("message", N_("Message"), lambda w: w.message_id),
+        Col("type", N_("Type"), lambda w: w.type, "code"),
+        Col("source", N_("From"), lambda w: institution(w.source)),
+        Col("kept", N_("Kept"), lambda w: w.created_at, "time"),
+        Col("attempts", N_("Attempts"), lambda w: w.attempts, "num"),
+        Col("last error", N_("Last error"), lambda w: w.last_error),
+    ),
+    *("message", "type", "source", "kept", "attempts", "last error"),
+)
 
 
 def _registered_name(agency: str | None) -> str:
@@ -305,16 +355,23 @@ def _attended(score: Any) -> str:
     return f"{score.summons_attended}/{score.summons}"
 
 
-# Codes shown translated on the page (CSV files keep the codes).
+# Every code a table can show, in words (the page, the terminal and the CSV files; --json keeps
+# the codes): request kinds, urgencies, statuses, clocks, standings, rungs of the ladder,
+# reasons of dead letters, message types ("family.name"), flags, yes and no, roles.
 CODES = {
+    # request kinds (schemas.requests)
     "protection_measure": N_("protection measure"),
     "investigation": N_("investigation"),
     "information": N_("information"),
     "relocation": N_("relocation"),
     "board_summons": N_("Board summons"),
     "implementation_meeting": N_("implementation meeting"),
+    "recall": N_("recall"),
+    "update": N_("update"),
+    # urgencies (schemas.envelope.Urgency)
     "urgent": N_("urgent"),
     "ordinary": N_("ordinary"),
+    # a recipient's status (bus.domain.request_state.RecipientStatus)
     "sent": N_("sent"),
     "delivered": N_("delivered"),
     "acknowledged": N_("acknowledged"),
@@ -327,29 +384,82 @@ CODES = {
     "released": N_("released"),
     "arrived": N_("arrived"),
     "departed": N_("departed"),
+    # a commitment's status (CommitmentStatus)
     "committed": N_("committed"),
     "in_progress": N_("in progress"),
+    "fulfilled": N_("fulfilled"),
+    "partially_fulfilled": N_("partially fulfilled"),
+    "withdrawn": N_("withdrawn"),
+    # clocks (bus.domain.policy.Clock): what is owed
     "acknowledgement": N_("acknowledgement"),
     "answer": N_("answer"),
+    "shelter_answer": N_("shelter's answer"),
     "implementation": N_("implementation"),
+    "progress_report": N_("progress report"),
+    "review": N_("review"),
     "measures_issued": N_("urgent measures issued"),
     "risk_assessment": N_("risk study"),
     "decision_communicated": N_("Board decision communicated"),
+    # what an agenda says is owed when no commitment was made yet (readmodel.cases)
+    "acknowledge the request": N_("acknowledge the request"),
+    "answer the request": N_("answer the request"),
+    # the Mechanism's own obligations (bus.domain.federal_clocks.Standing)
     "on_time": N_("met on time"),
     "late": N_("met late"),
     "open": N_("open"),
     "overdue": N_("overdue"),
+    "not_started": N_("met before its start was recorded"),
+    # rungs of the ladder (schemas.tracking.EscalationLevel)
+    "reminder": N_("reminder"),
+    "authority_notice": N_("notice to the superior authority"),
+    "board_agenda": N_("Governing Board agenda"),
+    "monthly_report": N_("monthly report"),
+    # why the hub refused a message (schemas.tracking.RejectionReason)
+    "malformed": N_("not a JSON object"),
+    "oversize": N_("too large"),
+    "schema": N_("does not match the message schema"),
+    "unknown_type": N_("unknown message type"),
+    "unknown_agency": N_("unknown agency"),
+    "spoofed_source": N_("sender is not the agency of the subject"),
+    "wrong_subject": N_("wrong subject for the message"),
+    "illegal_transition": N_("not allowed in the request's current status"),
+    "unknown_request": N_("unknown request"),
+    "not_addressed": N_("sender is not a recipient of the request"),
+    "duplicate": N_("duplicate"),
+    "expired": N_("expired"),
+    "no_capacity": N_("the shelter has no room"),
+    "invalid_dates": N_("impossible dates"),
+    # why an agency declined (schemas.responses.DeclineReason)
+    "not_competent": N_("not competent"),
+    "insufficient_resources": N_("insufficient resources"),
+    "insufficient_information": N_("insufficient information"),
+    "already_attended": N_("already attended"),
+    "beneficiary_refused": N_("the beneficiary refused"),
+    "other": N_("other"),
+    # a shelter's security (schemas.capacity.SecurityLevel)
+    "basic": N_("basic"),
+    "restricted_access": N_("restricted access"),
+    "high": N_("high"),
+    # measure kinds (schemas.measures.MeasureKind)
+    "perimeter_patrol": N_("perimeter patrol"),
+    "bodyguard": N_("bodyguard"),
+    "escort": N_("escort"),
+    "cameras": N_("cameras"),
+    "locks": N_("locks"),
+    "lighting": N_("lighting"),
+    "panic_button": N_("panic button"),
+    "satellite_phone": N_("satellite phone"),
+    "emergency_phone_line": N_("emergency phone line"),
+    "relocation_support": N_("relocation support"),
+    # flags and marks
     "OVERDUE": N_("OVERDUE"),
+    "STALE": N_("STALE"),
     "beyond the legal limit": N_("beyond the legal limit"),
     "True": N_("yes"),
     "False": N_("no"),
+    # message types, short (the dashboard's live events) and as "family.name" (timelines)
     "escalated": N_("escalated"),
     "no_report": N_("no report"),
-    # the rungs of the escalation ladder
-    "reminder": N_("reminder"),
-    "authority_notice": N_("notice to the state's Secretary of Government"),
-    "board_agenda": N_("placement on the Board's agenda"),
-    "monthly_report": N_("inclusion in the monthly report"),
     "acknowledgement_overdue": N_("reminder: acknowledgement overdue"),
     "commitment_overdue": N_("reminder: commitment overdue"),
     "commitment_made": N_("commitment made"),
@@ -357,6 +467,46 @@ CODES = {
     "placement_offer": N_("placement offer"),
     "placement_confirmed": N_("placement confirmed"),
     "delivery_receipt": N_("delivery receipt"),
+    "request.protection_measure": N_("request: protection measure"),
+    "request.investigation": N_("request: investigation"),
+    "request.information": N_("request: information"),
+    "request.board_summons": N_("request: Board summons"),
+    "request.relocation": N_("request: relocation"),
+    "request.implementation_meeting": N_("request: implementation meeting"),
+    "request.recall": N_("request recalled"),
+    "request.update": N_("request updated"),
+    "response.delivery_receipt": N_("delivery receipt"),
+    "response.acknowledgement": N_("acknowledgement of receipt"),
+    "response.accepted": N_("accepted"),
+    "response.declined": N_("declined"),
+    "response.provisional": N_("provisional answer"),
+    "response.commitment_made": N_("commitment made"),
+    "response.progress_report": N_("progress report"),
+    "response.commitment_fulfilled": N_("commitment fulfilled"),
+    "response.commitment_partially_fulfilled": N_("commitment partially fulfilled"),
+    "response.commitment_withdrawn": N_("commitment withdrawn"),
+    "capacity.capacity_update": N_("shelter capacity report"),
+    "capacity.placement_offer": N_("placement offer"),
+    "capacity.placement_confirmed": N_("placement confirmed"),
+    "capacity.offer_released": N_("placement offer released"),
+    "capacity.placement_arrived": N_("arrival at the shelter"),
+    "capacity.placement_ended": N_("stay at the shelter ended"),
+    "tracking.incorporation_received": N_("request for incorporation received"),
+    "tracking.urgent_measures_issued": N_("urgent measures issued"),
+    "tracking.risk_study_delivered": N_("risk study delivered"),
+    "tracking.board_decision_taken": N_("Board decision taken"),
+    "tracking.iachr_measure": N_("IACHR precautionary measure"),
+    "tracking.rejected": N_("message refused"),
+    "tracking.acknowledgement_overdue": N_("reminder: acknowledgement overdue"),
+    "tracking.commitment_overdue": N_("reminder: commitment overdue"),
+    "tracking.escalated": N_("escalated"),
+    "tracking.reminder": N_("reminder"),
+    "tracking.checkpoint": N_("checkpoint"),
+    "tracking.board_session_scheduled": N_("Board session scheduled"),
+    "tracking.board_attendance": N_("attendance at the Board"),
+    "tracking.board_consent": N_("consent to invite to the Board"),
+    "tracking.presumed_aggressor": N_("presumed aggressor recorded"),
+    # roles of the dashboard's users
     "viewer": N_("viewer"),
     "operator": N_("operator"),
     "caseworker": N_("caseworker"),

@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 from sqlmodel import Session, col, or_, select
 
+from adapters.i18n import gettext
 from adapters.ledger.tables import IachrMeasureRow, RequestRow
 from adapters.readmodel.columns import N_, Col, pick, table, terminal
 from bus.domain.iachr import LinkedMeasure, MeasureDates, linked
@@ -82,9 +83,9 @@ LINKED_COLUMNS = table(
     Col("state", N_("State"), lambda m: m.state),
 )
 LINKED = pick(LINKED_COLUMNS, *LINKED_COLUMNS)
-# The command line says it in Spanish, as the agenda's readers do.
+UNREGISTERED = N_("not registered")  # an MC a request names that nobody registered yet
 LINKED_CLI = terminal(
     LINKED_COLUMNS,
     *LINKED_COLUMNS,
-    granted=lambda m: _iso(m.granted_on) if m.registered else "sin registrar",
+    granted=lambda m: _iso(m.granted_on) if m.registered else gettext(UNREGISTERED),
 )

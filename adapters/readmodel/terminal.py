@@ -1,4 +1,5 @@
-"""Rich tables for the terminal: the requests, what crossed the bus, the escalations."""
+"""Rich tables for the terminal: the requests, what crossed the bus, the escalations, in the
+current language (headers and codes)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ from datetime import datetime
 
 from rich.table import Table
 
+from adapters.i18n import N_, _
 from adapters.readmodel.cases import TimelineLine
+from adapters.readmodel.columns import code_word
 from adapters.readmodel.escalations import EscalationLine
 from adapters.readmodel.names import institution
 from adapters.readmodel.requests import RequestLine
@@ -30,22 +33,34 @@ def _after(value: datetime | None, since: datetime) -> str:
     return f"+{(value - since).total_seconds():.2f}s" if value else "-"
 
 
-def requests_table(lines: list[RequestLine], title: str = "Requests") -> Table:
-    caption = "times in UTC; +s after sending; closed: the request takes nothing more"
-    table = Table(title=title, header_style="bold", caption=caption)
-    for name in ("request", "kind", "case", "to", "status", "sent", "receipt", "ack", "closed"):
-        table.add_column(name, no_wrap=name in ("request", "status", "sent"))
+_REQUEST_HEADERS = (
+    N_("Request"),
+    N_("Kind"),
+    N_("Case"),
+    N_("To"),
+    N_("Status"),
+    N_("Sent"),
+    N_("Receipt"),
+    N_("Acknowledgement"),
+    N_("Closed"),
+)
+
+
+def requests_table(lines: list[RequestLine], title: str | None = None) -> Table:
+    caption = _("times in UTC; +s after sending; closed: the request takes nothing more")
+    table = Table(title=title or _("Requests"), header_style="bold", caption=caption)
+    for i, name in enumerate(_REQUEST_HEADERS):
+        table.add_column(_(name), no_wrap=i in (0, 4, 5))
     for line in lines:
         style = _STATUS_STYLE.get(line.status, "")
-        kind = line.kind.replace("_", " ") + (
-            " [bold red](urgent)[/]" if line.urgency == "urgent" else ""
-        )
+        urgent = f" [bold red]({code_word('urgent')})[/]" if line.urgency == "urgent" else ""
+        status = str(code_word(line.status))
         table.add_row(
             line.request_id[-6:],
-            kind,
+            f"{code_word(line.kind)}{urgent}",
             line.case_ref or "-",
             institution(line.recipient),
-            f"[{style}]{line.status}[/]" if style else line.status,
+            f"[{style}]{status}[/]" if style else status,
             _clock(line.sent_at),
             _after(line.delivered_at, line.sent_at),
             _after(line.acknowledged_at, line.sent_at),
@@ -54,30 +69,41 @@ def requests_table(lines: list[RequestLine], title: str = "Requests") -> Table:
     return table
 
 
-def timeline_table(lines: list[TimelineLine], title: str = "What crossed the bus") -> Table:
-    table = Table(title=title, header_style="bold")
-    for name in ("seq", "recorded", "from", "message", "request"):
-        table.add_column(name)
+def timeline_table(lines: list[TimelineLine], title: str | None = None) -> Table:
+    table = Table(title=title or _("What crossed the bus"), header_style="bold")
+    for name in (N_("Seq."), N_("Recorded"), N_("From"), N_("Message"), N_("Request")):
+        table.add_column(_(name))
     for line in lines:
         table.add_row(
             str(line.stream_seq),
             line.recorded_at.strftime("%H:%M:%S.%f")[:-3],
             institution(line.source),
-            line.type.removeprefix("mech.").removesuffix(".v1"),
+            str(code_word(line.type)),
             line.thread_id[-6:],
         )
     return table
 
 
-def escalation_table(lines: list[EscalationLine], title: str = "Escalations") -> Table:
-    table = Table(title=title, header_style="bold", caption="+s: after the deadline")
-    for name in ("rung", "owed by", "clock", "told", "fired", "board session"):
-        table.add_column(name)
+_ESCALATION_HEADERS = (
+    N_("Rung"),
+    N_("Owed by"),
+    N_("Clock"),
+    N_("Told"),
+    N_("Fired"),
+    N_("Board session"),
+)
+
+
+def escalation_table(lines: list[EscalationLine], title: str | None = None) -> Table:
+    caption = _("+s: after the deadline")
+    table = Table(title=title or _("Escalations"), header_style="bold", caption=caption)
+    for name in _ESCALATION_HEADERS:
+        table.add_column(_(name))
     for line in lines:
         table.add_row(
-            line.level.replace("_", " "),
+            str(code_word(line.level)),
             institution(line.agency),
-            line.clock,
+            str(code_word(line.clock)),
             institution(line.to_agency),
             _after(line.fired_at, line.due_at),
             line.board_session_id or "-",

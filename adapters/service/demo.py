@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from adapters import environment
+from adapters.i18n import _
 from adapters.ledger.store import SqlLedger
 from adapters.readmodel import demo_outcome
 from adapters.readmodel.cases import timeline
@@ -316,7 +317,7 @@ async def _play(
         console.print(timeline_table(timeline(session, ids)))
         lines = request_lines(session, request_ids=ids)
         rungs = escalation_lines(session, [*ids, *obligation_ids(session)])
-    console.print(requests_table(lines, title="Requests and their answers"))
-    console.print(escalation_table(rungs, title="Escalations (compressed clock)"))
+    console.print(requests_table(lines, title=_("Requests and their answers")))
+    console.print(escalation_table(rungs, title=_("Escalations (compressed clock)")))
     console.print(outcome_table(scenario, unmet))
     return DemoResult(player.ids, unmet)

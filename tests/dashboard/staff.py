@@ -13,16 +13,17 @@ from tests.ledgers import home_ledger
 
 PASSWORD = "contraseña de prueba larga"
 PAGES = ["/pending", "/commitments", "/scorecard", "/shelters", "/board", "/dead-letters"]
+# Each CSV download and the start of its header, in the page's language (Spanish by default).
 CSVS = [
-    ("/pending?format=csv", "overdue_hours,case,kind,urgency,agency,state,status,owes"),
-    ("/commitments?format=csv", "overdue_hours,case,agency,action,due,status,commitment"),
-    ("/scorecard?format=csv", "state,received,ack_on_time_pct,median_hours_to_ack"),
-    ("/shelters?format=csv", "shelter,region,free,total,in_24h,in_72h"),
-    ("/shelters?format=csv&table=placements", "case,people,from_state,shelter,status"),
-    ("/board?format=csv", "session,case,state,institution,invited,consent,owes"),
-    ("/dead-letters?format=csv", "id,received,sender,reason,subject,detail"),
-    ("/cases/MPDDHP-2026-0412?format=csv", "recorded,from,to,message,detail,request"),
-    ("/cases/MPDDHP-2026-0412?format=csv&table=agenda", "instruments,agency,what,due"),
+    ("/pending?format=csv", "Vencimiento,Expediente,Tipo,Urgencia,Autoridad,Estado,Situación"),
+    ("/commitments?format=csv", "Vencimiento,Expediente,Autoridad,Acción comprometida,Vence"),
+    ("/scorecard?format=csv", "Estado,Solicitudes recibidas,Acuse a tiempo"),
+    ("/shelters?format=csv", "Casa refugio,Región,Libres ahora,Total,En 24 h,En 72 h"),
+    ("/shelters?format=csv&table=placements", "Expediente,Personas,Estado de origen,Casa refugio"),
+    ("/board?format=csv", "Sesión,Expediente,Estado,Institución,Autoridad invitada"),
+    ("/dead-letters?format=csv", "Número,Recibido,Remitente,Motivo,Asunto,Detalle"),
+    ("/cases/MPDDHP-2026-0412?format=csv", "Registrado,De,Para,Mensaje,Detalle,Solicitud"),
+    ("/cases/MPDDHP-2026-0412?format=csv&table=agenda", "Instrumentos,Autoridad,Lo que se adeuda"),
 ]
 HTML = {"Accept": "text/html"}
 

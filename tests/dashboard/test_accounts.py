@@ -68,7 +68,7 @@ def test_every_string_has_its_spanish_translation_and_the_mo_is_current(tmp_path
 
 
 def test_user_commands(tmp_path: Path) -> None:
-    env = {"MECHBUS_HOME": str(tmp_path)}
+    env = {"MECHBUS_HOME": str(tmp_path), "MECHBUS_LANG": "en"}  # as the words below
     runner = CliRunner()
     assert runner.invoke(cli_app, ["db", "upgrade"], env=env).exit_code == 0  # accounts' tables
     added = runner.invoke(

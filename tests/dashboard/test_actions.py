@@ -81,13 +81,13 @@ def test_actions_without_a_bus_say_so(demo: tuple[TestClient, Settings]) -> None
     silent = b.patrol_request(to="gro.government", at=datetime.now(UTC) - timedelta(hours=2))
     record(settings, [silent], silent.time)
     pending = list(csv.DictReader(io.StringIO(client.get("/pending?format=csv").text)))
-    [late] = [r for r in pending if r["request"] == silent.id]
-    assert late["next_rung"] == "reminder"
+    [late] = [r for r in pending if r["Solicitud"] == silent.id]
+    assert late["Siguiente escalón"] == "recordatorio"
     agency = "gro.government"  # the CSV names the institution; the page's form sends its id
-    assert late["agency"] == active_registry().get(agency).name
+    assert late["Autoridad"] == active_registry().get(agency).name
     response = client.post(
         "/actions/remind",
-        data={"csrf_token": token, "request_id": late["request"], "agency": agency},
+        data={"csrf_token": token, "request_id": late["Solicitud"], "agency": agency},
     )
     assert response.url.path == "/pending"
     assert "error: No se envió: no se puede contactar al bus" in redirected_notice(response)
@@ -101,7 +101,7 @@ def test_actions_without_a_bus_say_so(demo: tuple[TestClient, Settings]) -> None
 
 def tam_request(client: TestClient) -> str:
     rows = csv.DictReader(io.StringIO(client.get("/pending?format=csv&agency=tam.government").text))
-    return next(r["request"] for r in rows)
+    return next(r["Solicitud"] for r in rows)  # the Spanish CSV's header
 
 
 async def _stream_messages(url: str) -> list[bytes]:

@@ -86,7 +86,7 @@ def test_every_table_downloads_as_csv(demo: tuple[TestClient, Settings]) -> None
         rows = list(csv.reader(io.StringIO(response.text)))
         assert len({len(r) for r in rows}) == 1
     pending = list(csv.DictReader(io.StringIO(client.get("/pending?format=csv").text)))
-    assert pending and all(r["due"].endswith("-06:00") for r in pending)  # Mexico City
+    assert pending and all(r["Vence"].endswith("-06:00") for r in pending)  # Mexico City
 
 
 @pytest.mark.e2e
@@ -101,7 +101,7 @@ def test_personal_fields_only_for_caseworkers(demo: tuple[TestClient, Settings])
             io.StringIO(client.get("/shelters?format=csv&table=placements").text)
         )
     ]
-    case = relocated[0]["case"]
+    case = relocated[0]["Expediente"]
     shown = client.get(f"/cases/{case}").text
     assert names in shown
     assert "full_name" not in shown

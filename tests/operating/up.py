@@ -29,6 +29,7 @@ def words(text: str) -> str:
 def environment(home: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MECHBUS_")}
     env["MECHBUS_HOME"] = str(home)
+    env["MECHBUS_LANG"] = "en"  # the operator tests read mechbus's English words
     env.update(extra)
     return env
 
