@@ -98,7 +98,7 @@ def dashboard_url(proc: subprocess.Popen[str]) -> str:
     """Read ``mechbus dashboard --port 0``'s output until it says where it serves."""
     assert proc.stdout is not None
     for line in proc.stdout:
-        found = re.search(r"dashboard on (http://\S+/)", line)
+        found = re.search(r"dashboard (?:on|en) (http://\S+/)", line)  # either language
         if found:
             return found.group(1)
     pytest.fail("mechbus dashboard did not start")
@@ -192,19 +192,7 @@ def running_dashboard(home: Path) -> Iterator[str]:
     with Ctrl-C, leaving nothing behind."""
     web = launch(["dashboard", "--port", "0"], home)
     try:
-        assert web.stdout is not None
-        for line in web.stdout:
-            found = re.search(r"dashboard on (http://\S+/)", line)
-            if found:
-                yield found.group(1)
-                break
-        else:
-            pytest.fail("mechbus dashboard did not start")
+        yield dashboard_url(web)
     finally:
-        web.send_signal(signal.SIGINT)
-        try:
-            web.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            web.kill()
-            web.communicate()
+        stop(web)
         wait_until_gone(str(home))
