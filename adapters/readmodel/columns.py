@@ -189,16 +189,12 @@ SCORECARD_CLI = terminal(table(*SCORECARD), *(c.key for c in SCORECARD))
 SCORECARD_COLUMNS = table(
     *SCORECARD,
     Col("section", N_("Section"), lambda s: s.section.value, "code"),
-    Col("agency", N_("Agency"), lambda s: s.agency, "text", lambda s: _registered_name(s.agency)),
+    Col("agency", N_("Agency"), lambda s: institution_or_none(s.agency)),
 )
 SCORECARD_DATA = pick(SCORECARD_COLUMNS, *(c.key for c in SCORECARD), "section", "agency")
 SCORECARD_AGENCIES = pick(SCORECARD_COLUMNS, "agency", *(c.key for c in SCORECARD))
 SCORECARD_DATA_CLI = terminal(SCORECARD_COLUMNS, *(c.key for c in SCORECARD_DATA))
-SCORECARD_AGENCIES_CLI = terminal(
-    SCORECARD_COLUMNS,
-    *(c.key for c in SCORECARD_AGENCIES),
-    agency=lambda s: _registered_name(s.agency),
-)
+SCORECARD_AGENCIES_CLI = terminal(SCORECARD_COLUMNS, *(c.key for c in SCORECARD_AGENCIES))
 
 TIMELINE_COLUMNS = table(
     Col("recorded", N_("Recorded"), lambda e: e.recorded_at, "time"),
@@ -342,13 +338,6 @@ OUTBOX_CLI = terminal(
     ),
     *("message", "type", "source", "kept", "attempts", "last error"),
 )
-
-
-def _registered_name(agency: str | None) -> str:
-    from schemas.registry import active_registry
-
-    found = active_registry().get(agency or "")
-    return found.name if found is not None else agency or ""
 
 
 def _attended(score: Any) -> str:
@@ -510,6 +499,10 @@ CODES = {
     "viewer": N_("viewer"),
     "operator": N_("operator"),
     "caseworker": N_("caseworker"),
+    # the scorecard's sections (bus.domain.scorecard.Section)
+    "state": N_("state authorities"),
+    "shelter": N_("shelters"),
+    "federal": N_("federal units"),
     # refusals of the bus, a presumed aggressor named or lifted, an agenda's instruments
     "no_consent": N_("no consent recorded"),
     "presumed_aggressor": N_("addressed to a presumed aggressor"),

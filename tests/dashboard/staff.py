@@ -3,11 +3,16 @@ logging in as one of them."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
+from collections.abc import Sequence
 
 from fastapi.testclient import TestClient
 
+from adapters import i18n
 from adapters.dashboard.auth import Accounts, Role
+from adapters.readmodel.columns import Col
 from adapters.settings import Settings
 from tests.ledgers import home_ledger
 
@@ -54,3 +59,13 @@ def login(client: TestClient, name: str, password: str = PASSWORD) -> str:
     response = client.post("/login", data={"name": name, "password": password, "csrf_token": token})
     assert response.status_code == 200 and response.url.path == "/pending", response.text
     return csrf_of(response.text)
+
+
+def csv_rows(text: str, table: Sequence[Col], lang: str = "es") -> list[dict[str, str]]:
+    """A CSV download's rows keyed by the columns' keys (its header holds their labels in the
+    page's language ``lang``); the values as the file has them (codes in words)."""
+    with i18n.speaking(lang):
+        keys = {i18n.gettext(c.label): c.key for c in table}
+    return [
+        {keys.get(k, k): v for k, v in row.items()} for row in csv.DictReader(io.StringIO(text))
+    ]
