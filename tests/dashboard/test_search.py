@@ -47,7 +47,7 @@ def test_the_search_box_finds_cases_words_and_institutions_in_spanish_and_englis
     csv = client.get("/search", params={"q": "0412", "format": "csv"})
     assert (
         csv.text.splitlines()[0]
-        == "case,request,kind,institution,agency,state,status,sent,found_by"
+        == "Expediente,Solicitud,Tipo,Institución,Autoridad,Estado,Situación,Enviada,Encontrada por"
     )
     client.post("/lang", data={"lang": "en", "csrf_token": token, "back": "/search"})
     english = client.get("/search", params={"q": "0412"}).text
