@@ -4,6 +4,7 @@ requests sent with the `mechbus` command, answers posted over HTTP, the verdict 
 from __future__ import annotations
 
 import json
+import re
 import signal
 import time
 from collections.abc import Iterator
@@ -64,9 +65,10 @@ def bridge(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     said = _until(hub, "hub up on")
     assert "hub up on" in said[-1], f"mechbus up did not start: {said}"
     served = launch(["bridge", "--port", "0", "--no-webhooks"], home)
-    said = _until(served, "bridge on ")
-    assert said[-1].startswith("bridge on "), f"mechbus bridge did not start: {said}"
-    base = said[-1].split()[2].removesuffix("/v1")
+    said = _until(served, "/v1 ")
+    found = re.match(r"bridge (?:on|en) (http://\S+)/v1 ", said[-1])  # in either language
+    assert found, f"mechbus bridge did not start: {said}"
+    base = found.group(1)
     try:
         yield home, base
     finally:
@@ -161,8 +163,10 @@ def test_a_shelter_answers_over_http(bridge: tuple[Path, str]) -> None:
     with _agency(home, base, SHELTER) as http:
         reported = http.post("/v1/capacity", json=CAPACITY)
         assert reported.status_code == 202 and reported.json()["recorded"], reported.text
-        [shelter] = _rows(["shelters"], home)
-        assert shelter["shelter"] == SHELTER and shelter["free"] == 3
+        listed = _rows(["shelters"], home)  # every registered shelter, reported or not
+        [shelter] = [r for r in listed if r["shelter"] == SHELTER]
+        assert shelter["free"] == 3 and shelter["report"] is None
+        assert all(r["report"] == "no_report" for r in listed if r is not shelter)
         asked = run(
             [
                 "relocate",
@@ -199,4 +203,5 @@ def test_a_shelter_answers_over_http(bridge: tuple[Path, str]) -> None:
         )
         assert left.status_code == 202 and left.json()["recorded"], left.text
     assert _rows(["placements"], home)[0]["status"] == "departed"
-    assert _rows(["shelters"], home)[0]["free"] == 3  # the spaces given back
+    [after] = [r for r in _rows(["shelters"], home) if r["shelter"] == SHELTER]
+    assert after["free"] == 3  # the spaces given back
