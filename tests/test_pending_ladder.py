@@ -131,7 +131,12 @@ def test_the_pending_list_says_the_last_and_the_next_rung(
     )
     table = CliRunner().invoke(app, ["pending", "--csv", "--home", str(settings.home)])
     header = next(csv.reader(io.StringIO(table.output)))
-    assert header[-4:] == ["last_rung", "last_rung_at", "next_rung", "next_rung_at"]
+    assert header[-4:] == [  # the columns' names, in Spanish by default
+        "Último escalón enviado",
+        "Enviado el",
+        "Siguiente escalón",
+        "Fecha del siguiente escalón",
+    ]
 
 
 def test_remind_now_is_offered_only_where_it_would_send(
@@ -150,7 +155,7 @@ def test_remind_now_is_offered_only_where_it_would_send(
         assert "Escalar ahora" not in rows["oax.government"]
         assert "Recordar ahora" not in rows["tam.government"]  # every step sent
         assert "Todos los escalones enviados" in rows["tam.government"]
-        assert "aviso a la Secretaría" in rows["ver.government"]  # the next step, in words
+        assert "aviso a la persona titular" in rows["ver.government"]  # the next step, in words
 
         # a form posted anyway (an old page, a second tab) is refused, saying why
         def press(action: str, agency: str) -> str:
@@ -158,7 +163,8 @@ def test_remind_now_is_offered_only_where_it_would_send(
             return redirected_notice(client.post(f"/actions/{action}", data=data))
 
         assert press("remind", "ver.government").startswith(
-            "error: Nada que enviar: ya se envió el recordatorio a ver.government"
+            "error: Nada que enviar: ya se envió el recordatorio a Secretaría de Gobierno del "
+            "Estado de Veracruz"
         )
         assert "aún no vence su plazo" in press("remind", "oax.government")
         assert "ya se enviaron todos los escalones" in press("escalate", "tam.government")

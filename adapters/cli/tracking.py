@@ -3,7 +3,6 @@ timeline and agenda, the scorecard, shelters' capacity and the monthly report.""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -28,26 +27,21 @@ if TYPE_CHECKING:
 @listing
 def requests(*, view: Listing) -> None:
     """List the ledger's requests, newest first, one row per recipient."""
-    from adapters.readmodel.requests import RequestLine, request_lines
+    from adapters.readmodel.requests import request_lines
     from adapters.readmodel.terminal import requests_table
 
     page = view.page
     fetched = view.query(
         lambda session: request_lines(session, limit=page.fetch, offset=page.offset)
     )
-    if view.as_json or view.as_csv:  # every field, as RequestLine.as_json names it
-        fields = [(name, _field(name)) for name in RequestLine.__dataclass_fields__]
-        view.show(fetched, fields, "Requests")
+    if view.as_json or view.as_csv:  # every field of each line
+        view.show(fetched, cols.REQUESTS_DATA, _("Requests"))
         return
     lines, cut = page.cut(fetched)
     table = requests_table(lines)
     if cut:
         table.caption = f"{table.caption}; {page.more(len(lines))}"
     console.print(table)
-
-
-def _field(name: str) -> Callable[[Any], object]:
-    return lambda line: getattr(line, name)
 
 
 @listing
@@ -84,7 +78,7 @@ def pending(
     )
     view.show(
         rows,
-        cols.PENDING_CLI,
+        cols.PENDING_DATA if view.as_json or view.as_csv else cols.PENDING_CLI,
         _("Unanswered requests, most overdue first"),
         _("Overdue below zero: still within the deadline"),
     )

@@ -56,37 +56,20 @@ def code_word(value: object) -> object:
     return gettext(found) if found is not None else value
 
 
-# The fields a timeline's detail names (adapters.readmodel.cases), in words.
-DETAIL_FIELDS = {
-    "official_role": N_("official role"),
-    "reason_code": N_("reason"),
-    "action": N_("action"),
-    "due": N_("due"),
-    "level": N_("level"),
-    "to_agency": N_("told"),
-    "summary": N_("summary"),
-    "measures": N_("measures"),
-    "aggression": N_("aggression"),
-    "question": N_("question"),
-    "reason": N_("reason"),
-    "shortfall": N_("shortfall"),
-}
+def _rung_at(rung: str | None, at: datetime | None) -> str | None:
+    """A rung in words and when (Mexico City time), or None when there is none."""
+    if rung is None:
+        return None
+    when = f" ({local_iso(at)[:16].replace('T', ' ')})" if at is not None else ""
+    return f"{code_word(rung)}{when}"
 
 
-def detail_words(value: object) -> object:
-    """A timeline's detail ("measures: perimeter_patrol; due: ...") with its fields' names and
-    codes in words; a part that names no known field (free text) is left as it is."""
-    parts = []
-    for part in str(value).split("; "):
-        name, found, text = part.partition(": ")
-        if found and name in DETAIL_FIELDS:
-            words = ", ".join(str(code_word(v)) for v in text.split(", "))
-            part = f"{gettext(DETAIL_FIELDS[name])}: {words}"
-        parts.append(part)
-    return "; ".join(parts)
+def codes_word(value: object) -> object:
+    """Several codes joined by " + " (an agenda's instruments), each in words."""
+    return " + ".join(str(code_word(v)) for v in str(value).split(" + "))
 
 
-_WORDS = {"code": code_word, "detail": detail_words}
+_WORDS = {"code": code_word, "codes": codes_word}
 
 
 def _column(col: Col, get: Callable[[Any], object]) -> Column:
@@ -139,10 +122,40 @@ PENDING = pick(
     *("overdue_hours", "case", "kind", "urgency", "agency", "state", "status", "owes"),
     *("sent", "due", "request", *_RUNG_KEYS),
 )
-PENDING_CLI = terminal(
+PENDING_DATA = terminal(  # --json and --csv
     PENDING_COLUMNS,
     *("request", "case", "kind", "urgency", "agency", "status", "owes", "due", "overdue_hours"),
     *_RUNG_KEYS,
+)
+# The terminal's table is narrow (120 columns off a terminal): each rung with its time in one
+# column, the request by the end of its id (what `case` and `send` take), no status or due time.
+PENDING_CLI = terminal(
+    PENDING_COLUMNS,
+    *("request", "case", "kind", "urgency", "agency", "owes", "overdue_hours"),
+    *("last_rung", "next_rung"),
+    request=lambda r: r.request_id[-8:],
+    last_rung=lambda r: _rung_at(r.last_rung, r.last_rung_at),
+    next_rung=lambda r: _rung_at(r.next_rung, r.next_rung_at),
+)
+
+# `mechbus requests --json|--csv`: every field of a request's line, one row per recipient
+REQUESTS_DATA = terminal(
+    table(
+        Col("request_id", N_("Request"), lambda r: r.request_id),
+        Col("kind", N_("Kind"), lambda r: r.kind, "code"),
+        Col("case_ref", N_("Case"), lambda r: r.case_ref),
+        Col("urgency", N_("Urgency"), lambda r: r.urgency, "code"),
+        Col("recipient", N_("Agency"), lambda r: institution(r.recipient)),
+        Col("status", N_("Status"), lambda r: r.status, "code"),
+        Col("sent_at", N_("Sent"), lambda r: r.sent_at, "time"),
+        Col("delivered_at", N_("Delivered at"), lambda r: r.delivered_at, "time"),
+        Col("acknowledged_at", N_("Acknowledged at"), lambda r: r.acknowledged_at, "time"),
+        Col("acknowledged_by", N_("Acknowledged by"), lambda r: r.acknowledged_by),
+        Col("decided_at", N_("Answered at"), lambda r: r.decided_at, "time"),
+        Col("closed_at", N_("Closed at"), lambda r: r.closed_at, "time"),
+    ),
+    *("request_id", "kind", "case_ref", "urgency", "recipient", "status", "sent_at"),
+    *("delivered_at", "acknowledged_at", "acknowledged_by", "decided_at", "closed_at"),
 )
 
 COMMITMENTS_COLUMNS = table(

@@ -21,6 +21,7 @@ from sqlmodel import Session, col, or_, select
 from adapters.i18n import N_, _, translations
 from adapters.ledger.tables import MessageRow, RecipientRow, RequestRow
 from adapters.readmodel.columns import CODES
+from bus.domain.errors import RefusalError
 from schemas.registry import active_registry, state_codes, state_name
 
 # The shortest part of an id accepted in place of the whole (ULIDs have 26 characters).
@@ -51,12 +52,16 @@ _STATE_ALIASES = {
 _MATCHES_SHOWN = 10
 
 
-class UnknownReference(ValueError):
+class UnknownReference(RefusalError, ValueError):
     """A value that names nothing known; the message says what is valid."""
+
+    code = "unknown_reference"
 
 
 class Ambiguous(UnknownReference):
     """Part of an id that more than one id has; the message lists them."""
+
+    code = "ambiguous_reference"
 
 
 def _plain(value: str) -> str:
