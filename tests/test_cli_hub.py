@@ -160,7 +160,7 @@ def test_up_sweeps_and_the_board_agenda_fills(
     assert {k: items[0][k] for k in ("case", "state", "invited", "consent", "owes")} == {
         "case": "MPDDHP-2026-0401",
         "state": "Tamaulipas",
-        "invited": "Secretaría General de Gobierno del Estado de Tamaulipas",
+        "invited": "Titular de la Secretaría General de Gobierno del Estado de Tamaulipas",
         "consent": True,
         "owes": "acknowledgement",
     }
@@ -209,6 +209,8 @@ def test_relocate_and_confirm_from_the_command_line(
                 "spaces_72h": 3,
                 "region": "centro",
                 "max_stay_days": 120,
+                # only a shelter that declares the service needed is asked
+                "services": ["alojamiento", "alimentación", "atención psicológica"],
             }
         )
     )
@@ -219,7 +221,8 @@ def test_relocate_and_confirm_from_the_command_line(
         assert shelter.stdout is not None
         assert shelter.stdout.readline().startswith("ready shelter.casa-refugio-cdmx")
         deadline = time.monotonic() + 30
-        while not json_lines(["shelters"], home):
+        # every registered shelter is listed; this one once its report has arrived
+        while not any(r["report"] is None for r in json_lines(["shelters"], home)):
             assert time.monotonic() < deadline, "the shelter's capacity never arrived"
         asked = run(
             [
@@ -262,7 +265,8 @@ def test_relocate_and_confirm_from_the_command_line(
         assert confirmed.returncode == 0, confirmed.stdout + confirmed.stderr
         while json_lines(["placements"], home)[0]["status"] != "arrived":
             assert time.monotonic() < deadline, "the people never arrived"
-        assert json_lines(["shelters"], home)[0]["free"] == 1
+        [cdmx] = [r for r in json_lines(["shelters"], home) if r["report"] is None]
+        assert cdmx["free"] == 1
         too_many = invoke(
             [
                 "relocate",

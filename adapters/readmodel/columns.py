@@ -478,7 +478,7 @@ CODES = {
     "request.recall": N_("request withdrawn by the Mechanism"),
     "request.update": N_("request updated"),
     "response.delivery_receipt": N_("delivery receipt"),
-    "response.acknowledgement": N_("acknowledgement"),
+    "response.acknowledgement": N_("acknowledgement of receipt"),
     "response.accepted": N_("request accepted"),
     "response.declined": N_("request declined"),
     "response.provisional": N_("provisional answer"),
