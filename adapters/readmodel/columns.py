@@ -15,6 +15,7 @@ from adapters.i18n import N_ as N_  # the tables' modules mark their labels with
 from adapters.i18n import gettext, local_iso
 from adapters.output import Column, Named, write_csv
 from adapters.readmodel.names import institution, institution_or_none
+from adapters.readmodel.narration import KINDS
 from bus.domain.agenda import MECHANISM
 
 
@@ -459,7 +460,7 @@ CODES = {
     "beyond the legal limit": N_("beyond the legal limit"),
     "True": N_("yes"),
     "False": N_("no"),
-    # message types, short (the dashboard's live events) and as "family.name" (timelines)
+    # message types, short (the dashboard's live events); as "family.name" below (KINDS)
     "escalated": N_("escalated"),
     "no_report": N_("no report"),
     "acknowledgement_overdue": N_("reminder: acknowledgement overdue"),
@@ -469,45 +470,6 @@ CODES = {
     "placement_offer": N_("placement offer"),
     "placement_confirmed": N_("placement confirmed"),
     "delivery_receipt": N_("delivery receipt"),
-    "request.protection_measure": N_("protection measures request"),
-    "request.investigation": N_("investigation request"),
-    "request.information": N_("information request"),
-    "request.board_summons": N_("Board summons"),
-    "request.relocation": N_("relocation request"),
-    "request.implementation_meeting": N_("implementation meeting"),
-    "request.recall": N_("request withdrawn by the Mechanism"),
-    "request.update": N_("request updated"),
-    "response.delivery_receipt": N_("delivery receipt"),
-    "response.acknowledgement": N_("acknowledgement of receipt"),
-    "response.accepted": N_("request accepted"),
-    "response.declined": N_("request declined"),
-    "response.provisional": N_("provisional answer"),
-    "response.commitment_made": N_("commitment made"),
-    "response.progress_report": N_("progress report"),
-    "response.commitment_fulfilled": N_("commitment fulfilled"),
-    "response.commitment_partially_fulfilled": N_("commitment partially fulfilled"),
-    "response.commitment_withdrawn": N_("commitment withdrawn"),
-    "capacity.capacity_update": N_("capacity report"),
-    "capacity.placement_offer": N_("placement offer"),
-    "capacity.placement_confirmed": N_("placement confirmed"),
-    "capacity.offer_released": N_("offer released"),
-    "capacity.placement_arrived": N_("arrival at the shelter"),
-    "capacity.placement_ended": N_("stay at the shelter ended"),
-    "tracking.incorporation_received": N_("request for incorporation received"),
-    "tracking.urgent_measures_issued": N_("urgent measures issued"),
-    "tracking.risk_study_delivered": N_("risk study delivered"),
-    "tracking.board_decision_taken": N_("Board decision taken"),
-    "tracking.iachr_measure": N_("IACHR precautionary measure"),
-    "tracking.rejected": N_("refused by the bus"),
-    "tracking.acknowledgement_overdue": N_("reminder: acknowledgement overdue"),
-    "tracking.commitment_overdue": N_("reminder: commitment overdue"),
-    "tracking.escalated": N_("escalated"),
-    "tracking.reminder": N_("reminder"),
-    "tracking.checkpoint": N_("checkpoint"),
-    "tracking.board_session_scheduled": N_("Board session scheduled"),
-    "tracking.board_attendance": N_("Board attendance"),
-    "tracking.board_consent": N_("consent to a Board invitation"),
-    "tracking.presumed_aggressor": N_("presumed aggressor named or lifted"),
     # roles of the dashboard's users
     "viewer": N_("viewer"),
     "operator": N_("operator"),
@@ -524,6 +486,8 @@ CODES = {
     "lifted": N_("lifted"),
     MECHANISM: N_("Mechanism"),
     "CIDH": N_("IACHR"),  # an IACHR precautionary measure's instrument: "CIDH MC-123-24"
+    # each message type ("family.name"), as the case timeline calls it
+    **KINDS,
 }
 
 
