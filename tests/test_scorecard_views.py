@@ -4,8 +4,6 @@ reads worst first with every name whole and a 0 % drawn."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
@@ -17,13 +15,14 @@ from typer.testing import CliRunner
 
 from adapters.cli import app
 from adapters.dashboard.app import create_app
+from adapters.readmodel import columns as cols
 from adapters.readmodel.chart import scorecard_svg
 from adapters.readmodel.report import write_report
 from adapters.readmodel.scorecard import state_scores, state_scores_from_facts
 from adapters.settings import Settings, load_settings
 from bus.domain.scorecard import Section, StateScore
 from tests import builders as b
-from tests.dashboard.staff import add_accounts, login
+from tests.dashboard.staff import add_accounts, csv_rows, login
 from tests.ledgers import home_ledger, record
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -127,9 +126,9 @@ def test_the_command_line_shows_sections_and_refuses_an_unknown_one(home: Settin
         ("shelter", "CMX", "shelter.casa-refugio-cdmx"),
     ]
     assert rows[1]["kept_on_time_pct"] == 100.0
-    shelters = runner.invoke(app, ["scorecard", "--section", "shelter", "--csv", *where])
+    shelters = runner.invoke(app, ["scorecard", "--section", "shelter", "--json", *where])
     assert shelters.exit_code == 0, shelters.output
-    [only] = list(csv.DictReader(io.StringIO(shelters.output)))
+    [only] = [json.loads(line) for line in shelters.output.splitlines()]
     assert only["section"] == "shelter" and only["agency"] == "shelter.casa-refugio-cdmx"
     table = runner.invoke(app, ["scorecard", *where], env={"COLUMNS": "200"})
     assert table.exit_code == 0, table.output
@@ -160,9 +159,9 @@ def test_the_report_and_the_dashboard_score_shelters_apart(home: Settings, tmp_p
         assert "Cifras por estado" in states_part
         assert "Casa refugio (ejemplo), Ciudad de México" not in states_part
         assert "Casa refugio (ejemplo), Ciudad de México" in shelters_part
-        got = list(csv.DictReader(io.StringIO(client.get("/scorecard?format=csv").text)))
-    assert {(r["section"], r["state"]) for r in got} == {
-        ("state", "CMX"),
-        ("state", "GRO"),
-        ("shelter", "CMX"),
+        got = csv_rows(client.get("/scorecard?format=csv").text, cols.SCORECARD_DATA)
+    assert {(r["section"], r["state"]) for r in got} == {  # the sections in words
+        ("autoridades estatales", "CMX"),
+        ("autoridades estatales", "GRO"),
+        ("casas refugio", "CMX"),
     }

@@ -128,7 +128,7 @@ def test_an_institution_named_in_spanish_without_accents_finds_the_requests_to_i
     csv = invoke(["search", "secretaria general de gobierno guerrero", "--csv"], home)
     assert csv.exit_code == 0
     header, *rows = csv.stdout.splitlines()
-    assert header == "case,request,kind,institution,state,status,sent,found_by"
+    assert header == "Expediente,Solicitud,Tipo,Institución,Estado,Situación,Enviada,Encontrada por"
     assert len(rows) == 1 and "MPDDHP-2026-0412" in rows[0]
 
 

@@ -259,7 +259,7 @@ def test_on_a_running_bus_the_forced_request_is_recorded_with_its_reason(tmp_pat
     home = tmp_path / "home"
     with running_up(home):
         first = run([*PATROL, "--urgent"], home)
-        assert first.returncode == 0 and "published" in first.stdout, first.stdout + first.stderr
+        assert first.returncode == 0 and "se publicó" in first.stdout, first.stdout + first.stderr
         deadline = time.monotonic() + 30
         while len(json_lines(["case", CASE], home)) < 1:
             assert time.monotonic() < deadline, "the measure was not recorded"
@@ -268,7 +268,7 @@ def test_on_a_running_bus_the_forced_request_is_recorded_with_its_reason(tmp_pat
         assert refused.returncode == 2, refused.stdout + refused.stderr
         assert "está registrado en Guerrero" in " ".join(refused.stdout.split())
         forced = run([*ask, "--force", "--reason", REASON], home)
-        assert forced.returncode == 0 and "published" in forced.stdout, forced.stdout
+        assert forced.returncode == 0 and "se publicó" in forced.stdout, forced.stdout
         while len(events := json_lines(["case", CASE], home)) < 2:
             assert time.monotonic() < deadline, "the forced request was not recorded"
     assert events[1]["to"] == "ver.prosecutor"
@@ -301,7 +301,8 @@ def test_a_relocation_goes_to_shelters_only(home: Path) -> None:
 def test_the_state_of_a_measure_is_a_state_code(home: Path) -> None:
     at = PATROL.index("GRO")
     refused = invoke([*PATROL[:at], "XXX", *PATROL[at + 1 :]], home)
-    assert refused.exit_code == 2 and "'XXX' is not a state code such as GRO" in said(refused)
+    assert refused.exit_code == 2
+    assert "'XXX' no es una entidad federativa de México" in said(refused)
     assert invoke([*PATROL[:at], "gro", *PATROL[at + 1 :]], home).exit_code == 0
     [sent] = outbox_messages(home)
     assert sent.data.state == "GRO"

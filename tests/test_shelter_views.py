@@ -3,8 +3,6 @@ shelter that never reported its capacity is listed as such instead of missing.""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,12 +13,14 @@ from typer.testing import CliRunner
 
 from adapters.cli import app
 from adapters.dashboard.app import create_app
+from adapters.readmodel import columns as cols
 from adapters.settings import Settings, load_settings
 from bus.domain.capacity import ShelterCapacity, matching, mismatch
 from schemas.capacity import CapacityBody, CapacityUpdate
+from schemas.registry import active_registry
 from schemas.requests import RelocationBody
 from tests import builders as b
-from tests.dashboard.staff import add_accounts, login
+from tests.dashboard.staff import add_accounts, csv_rows, login
 from tests.ledgers import home_ledger, record
 
 NOW = datetime(2026, 3, 2, 12, tzinfo=UTC)
@@ -114,12 +114,13 @@ def test_a_shelter_that_never_reported_is_listed_as_such(home: Settings) -> None
     with TestClient(create_app(home, poll_interval=3600)) as client:
         login(client, "vera")
         page = client.get("/shelters").text
-        at = page.index("shelter.casa-norte")
+        names = {a.id: a.name for a in active_registry()}
+        at = page.index(names["shelter.casa-norte"])  # the page names the shelter
         row = page[page.rindex("<tr>", 0, at) : page.index("</tr>", at)]
         assert "sin reporte" in row
-        got = list(csv.DictReader(io.StringIO(client.get("/shelters?format=csv").text)))
-    assert {r["shelter"]: r["report"] for r in got} == {
-        "shelter.albergue-oaxaca": "",
-        "shelter.casa-norte": "no_report",
-        "shelter.casa-refugio-cdmx": "",
+        got = csv_rows(client.get("/shelters?format=csv").text, cols.SHELTERS)
+    assert {r["shelter"]: r["report"] for r in got} == {  # names, and the code in words
+        names["shelter.albergue-oaxaca"]: "",
+        names["shelter.casa-norte"]: "sin reporte",
+        names["shelter.casa-refugio-cdmx"]: "",
     }
