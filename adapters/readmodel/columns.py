@@ -16,7 +16,7 @@ from adapters.i18n import gettext, local_iso
 from adapters.output import Column, Named, write_csv
 from adapters.readmodel.names import institution, institution_or_none
 from adapters.readmodel.narration import KINDS
-from bus.domain.agenda import MECHANISM
+from bus.domain.federal import MECHANISM_INSTRUMENT
 
 
 @dataclass(frozen=True)
@@ -484,7 +484,7 @@ CODES = {
     "undeliverable": N_("the bus could not record it"),
     "set": N_("named"),
     "lifted": N_("lifted"),
-    MECHANISM: N_("Mechanism"),
+    MECHANISM_INSTRUMENT: N_("Mechanism"),
     "CIDH": N_("IACHR"),  # an IACHR precautionary measure's instrument: "CIDH MC-123-24"
     # each message type ("family.name"), as the case timeline calls it
     **KINDS,

@@ -10,9 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from bus.domain.federal import MECHANISM_INSTRUMENT
 from bus.domain.legal_limit import BEYOND_THE_LEGAL_LIMIT, beyond, chased_at
-
-MECHANISM = "Mecanismo"
 
 
 @dataclass(frozen=True)
@@ -77,7 +76,7 @@ def agenda(case_ref: str, items: list[OpenItem], now: datetime) -> list[AgendaIt
         seen.add(key)
         instruments: list[str] = []
         if of_case:
-            instruments.append(MECHANISM)
+            instruments.append(MECHANISM_INSTRUMENT)
         label = mc or (item.case_ref if item.case_ref in measures else None)
         if label:
             instruments.append(f"CIDH {label}")

@@ -9,3 +9,5 @@ BRIDGE = "fed.bridge"  # the HTTP bridge, publishing on behalf of agencies witho
 # Units of the Executive Coordination that owe the Mechanism's own clocks (LPPDDHP arts. 26-27)
 RECEPTION = "fed.reception"  # Unidad de Recepción de Casos y Reacción Rápida
 RISK = "fed.risk"  # Unidad de Evaluación de Riesgos
+# The instrument of an agenda item that a decision of the Mechanism itself set (beside "CIDH")
+MECHANISM_INSTRUMENT = "Mecanismo"
