@@ -18,7 +18,17 @@ from tests.ledger_reads import recipient_status
 
 ROOT = Path(__file__).resolve().parent.parent
 
-BLOCKED = ("faststream", "sqlalchemy", "sqlmodel", "fastapi", "typer", "rich", "alembic")
+BLOCKED = (
+    "faststream",
+    "sqlalchemy",
+    "sqlmodel",
+    "fastapi",
+    "typer",
+    "rich",
+    "alembic",
+    "prometheus_client",
+    "opentelemetry",
+)
 
 # Installed first in the subprocess: any import of a federal package raises ImportError, as
 # if it were not installed at all.

@@ -32,11 +32,12 @@ class Refusal:
     sender: str | None  # the agency to notify; None when no agency can be named
     message_id: str | None = None
     errors: tuple[tuple[str, str], ...] = field(default=())
+    type: str | None = None  # the message's type, once it decoded as one of the contract's
 
     @classmethod
     def of(cls, message: Envelope, reason: RejectionReason, detail: str) -> Refusal:
         """A decoded message refused for ``reason``: its sender is told."""
-        return cls(reason, detail, message.source, message.id)
+        return cls(reason, detail, message.source, message.id, type=message.type)
 
 
 def sender_of(subject: str, registry: AgencyRegistry) -> str | None:

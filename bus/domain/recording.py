@@ -89,6 +89,10 @@ class Outcome:
     events: tuple[Event, ...] = field(default=())
     capacity: ShelterCapacity | None = None  # a shelter's capacity changed: publish it
     releases: tuple[Release, ...] = ()  # what a recorded placement lets out, after the commit
+    # What the hub's logs and metrics say of it (never its body): the message's type and its
+    # sender, where they are known.
+    type: str | None = None
+    sender: str | None = None
 
 
 def record_batch(
@@ -184,7 +188,13 @@ def _record(
                     delivery.stream_seq, message.source, message.id, delivery.subject, kind, now
                 )
             )
-            return Outcome(Result.COPY, delivery.stream_seq, message.id)
+            return Outcome(
+                Result.COPY,
+                delivery.stream_seq,
+                message.id,
+                type=message.type,
+                sender=message.source,
+            )
         detail = (
             f"message id {message.id} is already in the record from {message.source} (stream "
             f"sequence {stored.stream_seq}) for a different message; a new message needs a "
@@ -275,6 +285,8 @@ def _record(
         events=tuple(events),
         capacity=capacity,
         releases=released,
+        type=message.type,
+        sender=message.source,
     )
 
 
@@ -376,5 +388,11 @@ def _dead_letter(
         )
     )
     return Outcome(
-        Result.DEAD_LETTER, delivery.stream_seq, refusal.message_id, refusal.reason, notice
+        Result.DEAD_LETTER,
+        delivery.stream_seq,
+        refusal.message_id,
+        refusal.reason,
+        notice,
+        type=refusal.type,
+        sender=refusal.sender,
     )

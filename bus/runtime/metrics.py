@@ -1,0 +1,72 @@
+"""The Prometheus metrics every mechbus process exposes, declared once.
+
+Names and labels follow Prometheus' conventions (``mechbus_`` prefix, ``_total`` counters,
+base units). Labels take only bounded values from the contract and the registry: a message
+type, a refusal reason, a rung, a Mexican state's code, an outcome. Never a person, a case
+number, a message id or anything an agency chooses freely (an unknown type is ``unknown``).
+What the ledger knows (open requests, the outbox, the lease) is read at scrape time by
+adapters.observability; what happens in the running bus is counted here as it happens.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+UNKNOWN = "unknown"
+
+MESSAGES_RECORDED = Counter(
+    "mechbus_messages_recorded",
+    "Messages the hub recorded in the ledger, by message type.",
+    ["type"],
+)
+MESSAGES_DEAD_LETTERED = Counter(
+    "mechbus_messages_dead_lettered",
+    "Messages the hub refused and kept as dead letters, by message type and reason.",
+    ["type", "reason"],
+)
+LEDGER_COMMIT_SECONDS = Histogram(
+    "mechbus_ledger_commit_seconds",
+    "Time to record one batch of deliveries in one ledger transaction.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+ESCALATIONS_FIRED = Counter(
+    "mechbus_escalations_fired",
+    "Escalation rungs the deadline sweeper published, by rung.",
+    ["rung"],
+)
+OUTBOX_RELAYED = Counter(
+    "mechbus_outbox_relayed",
+    "Messages the outbox relay tried to publish, by outcome (published, failed).",
+    ["outcome"],
+)
+WEBHOOK_ATTEMPTS = Counter(
+    "mechbus_webhook_attempts",
+    "Webhook deliveries the bridge attempted, by outcome.",
+    ["outcome"],
+)
+EMAIL_ATTEMPTS = Counter(
+    "mechbus_email_attempts",
+    "Email notices attempted (the bridge's notices and the daily digest), by outcome.",
+    ["outcome"],
+)
+HUB_ACTIVE = Gauge(
+    "mechbus_hub_active",
+    "1 while this process is the active hub (it holds the ledger's lease), else 0.",
+)
+HUB_TAKEOVERS = Counter(
+    "mechbus_hub_takeovers",
+    "Times this process took the ledger's lease and became the active hub.",
+)
+
+__all__ = [
+    "EMAIL_ATTEMPTS",
+    "ESCALATIONS_FIRED",
+    "HUB_ACTIVE",
+    "HUB_TAKEOVERS",
+    "LEDGER_COMMIT_SECONDS",
+    "MESSAGES_DEAD_LETTERED",
+    "MESSAGES_RECORDED",
+    "OUTBOX_RELAYED",
+    "UNKNOWN",
+    "WEBHOOK_ATTEMPTS",
+]
