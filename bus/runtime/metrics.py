@@ -58,15 +58,44 @@ HUB_TAKEOVERS = Counter(
     "Times this process took the ledger's lease and became the active hub.",
 )
 
+# Read at scrape time from the ledger and the bus by adapters.observability (name: help).
+REQUESTS_UNANSWERED = "mechbus_requests_unanswered"
+REQUESTS_UNANSWERED_OLDEST = "mechbus_requests_unanswered_oldest_age_seconds"
+OUTBOX_WAITING = "mechbus_outbox_waiting_messages"
+CONSUMER_PENDING = "mechbus_consumer_pending_messages"
+CONSUMER_ACK_PENDING = "mechbus_consumer_ack_pending_messages"
+CONSUMER_REDELIVERED = "mechbus_consumer_redelivered_messages"
+LEASE_HOLDER = "mechbus_hub_lease_holder_info"
+SCRAPED = {
+    REQUESTS_UNANSWERED: "Requests a recipient has not answered yet, by the Mexican state "
+    "(its code) whose agency owes the answer.",
+    REQUESTS_UNANSWERED_OLDEST: "Age of the oldest unanswered request, by state.",
+    OUTBOX_WAITING: "Messages kept in the ledger's outbox, not published yet.",
+    CONSUMER_PENDING: "Messages in the stream the consumer has not been delivered yet.",
+    CONSUMER_ACK_PENDING: "Messages delivered to the consumer and not acknowledged yet.",
+    CONSUMER_REDELIVERED: "Messages delivered to the consumer more than once and not "
+    "acknowledged yet.",
+    LEASE_HOLDER: "The hub holding the ledger's lease (label holder: pid and host), as this "
+    "process last saw it.",
+}
+
 __all__ = [
+    "CONSUMER_ACK_PENDING",
+    "CONSUMER_PENDING",
+    "CONSUMER_REDELIVERED",
     "EMAIL_ATTEMPTS",
     "ESCALATIONS_FIRED",
     "HUB_ACTIVE",
     "HUB_TAKEOVERS",
+    "LEASE_HOLDER",
     "LEDGER_COMMIT_SECONDS",
     "MESSAGES_DEAD_LETTERED",
     "MESSAGES_RECORDED",
     "OUTBOX_RELAYED",
+    "OUTBOX_WAITING",
+    "REQUESTS_UNANSWERED",
+    "REQUESTS_UNANSWERED_OLDEST",
+    "SCRAPED",
     "UNKNOWN",
     "WEBHOOK_ATTEMPTS",
 ]
