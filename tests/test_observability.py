@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import re
 import sqlite3
+import statistics
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -176,6 +177,12 @@ def test_the_hub_counts_what_it_records_and_shows_no_case_or_name(
         assert personal not in exposition
     mean = total(after, "mechbus_ledger_commit_seconds_sum") / total(after, commits)
     figures(f"a batch's ledger commit, mean of {total(after, commits):g}: {mean * 1000:.1f} ms")
+    scrapes = []
+    for _ in range(5):
+        started = time.perf_counter()
+        get(url + "metrics")
+        scrapes.append(time.perf_counter() - started)
+    figures(f"one scrape of /metrics, median of 5: {statistics.median(scrapes) * 1000:.1f} ms")
 
 
 def test_garbage_of_fifty_kinds_makes_no_fifty_labels(hub: tuple[Path, str]) -> None:
