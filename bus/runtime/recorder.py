@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Callable, Iterable
 
 from bus.domain.clock import TimeSource, utc_now
@@ -29,7 +30,7 @@ from bus.domain.ports import (
 )
 from bus.domain.recording import Outcome, Result, record_batch
 from bus.domain.rules import Rules
-from bus.runtime import publishing
+from bus.runtime import metrics, publishing
 from bus.runtime.undeliverable import Failures
 
 log = logging.getLogger("mechbus.hub")
@@ -176,7 +177,9 @@ class Recorder:
 
     async def _commit(self, deliveries: list[Delivery]) -> list[Outcome]:
         now = self.clock() if self.clock is not None else None
+        started = time.perf_counter()
         outcomes = await asyncio.to_thread(record_batch, self.ledger, deliveries, now, self.rules)
+        metrics.LEDGER_COMMIT_SECONDS.observe(time.perf_counter() - started)
         await self.after_commit(outcomes)
         return outcomes
 
@@ -209,8 +212,20 @@ class Recorder:
                 )
             elif outcome.result is Result.RECORDED:
                 self.recorded += 1
+        self._count(outcomes)
         async with self._committed:
             self._committed.notify_all()
+
+    @staticmethod
+    def _count(outcomes: list[Outcome]) -> None:
+        """The metrics of what this commit recorded and refused, by type and reason: labels from
+        the contract only, whatever a sender put in a message."""
+        for outcome in outcomes:
+            kind = metrics.type_label(outcome.type)
+            if outcome.reason is not None:
+                metrics.MESSAGES_DEAD_LETTERED.labels(kind, outcome.reason.value).inc()
+            elif outcome.result is Result.RECORDED:
+                metrics.MESSAGES_RECORDED.labels(kind).inc()
 
     async def _let_out(self, outcomes: Iterable[Outcome]) -> None:
         """Publish, now that the ledger holds each placement, the shelter's copy of its
