@@ -5,18 +5,23 @@ that does not match its ledger). On SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import contextlib
 import json
+import os
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.cli_processes import MECHBUS, SEND_PATROL, env_of, running_up
 
-pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("english_cli")]
+pytestmark = pytest.mark.usefixtures("english_cli")
 
 SENT = 3
 PATROL = [*SEND_PATROL, "--instructions", "Rondines perimetrales cada 4 horas."]
@@ -103,19 +108,21 @@ def _drill(tmp_path: Path, old: list[str], new: list[str], figures: Callable[[st
     _refused(run(["restore", "--from", str(backup)], home, new), "already")
 
 
+@pytest.mark.e2e
 def test_drill_on_sqlite(tmp_path: Path, figures: Callable[[str], None]) -> None:
     _drill(tmp_path, [], [], figures)
 
 
+@pytest.mark.e2e
 @pytest.mark.postgres
 def test_drill_on_postgresql(
     tmp_path: Path, pg_url: str, figures: Callable[[str], None], request: pytest.FixtureRequest
 ) -> None:
-    second = _second_schema(request)
+    second = second_schema(request)
     _drill(tmp_path, ["--ledger-url", pg_url], ["--ledger-url", second], figures)
 
 
-def _second_schema(request: pytest.FixtureRequest) -> str:
+def second_schema(request: pytest.FixtureRequest) -> str:
     """Another fresh schema, as ``pg_url`` makes one (the fixture gives one per test)."""
     import uuid
 
@@ -138,6 +145,7 @@ def _second_schema(request: pytest.FixtureRequest) -> str:
     return f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
 
 
+@pytest.mark.e2e
 def test_refusals(tmp_path: Path, figures: Callable[[str], None]) -> None:
     backup = _backed_up(tmp_path, [], figures)
     keys = str(tmp_path / "keys-kept-apart")
@@ -171,3 +179,123 @@ def test_refusals(tmp_path: Path, figures: Callable[[str], None]) -> None:
     home = tmp_path / "home-mismatched"
     done = run(["restore", "--from", str(mismatched), "--keys-from", keys], home, [])
     _refused(done, "do not belong together")
+
+
+@contextlib.asynccontextmanager
+async def _given(url: str) -> AsyncIterator[str]:
+    yield url
+
+
+@pytest.mark.integration
+async def test_what_the_hub_records_between_the_ledger_copy_and_the_snapshot_is_restored(
+    ledger_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+) -> None:
+    """The ledger is copied before the stream's snapshot is taken, while the hub records: the
+    restore records from the stream what the copy missed, and the restored ledger equals the
+    live one, table for table."""
+    from adapters.ledger.replay import compare
+    from adapters.ledger.sealing import Sealer
+    from adapters.natsserver.server import EmbeddedNatsServer
+    from adapters.service import backup
+    from adapters.settings import Settings
+    from bus.domain.policy import Policy
+    from bus.runtime.agency import AgencyClient
+    from bus.runtime.hub import Hub
+    from tests import builders as b
+    from tests.ledgers import upgraded_ledger
+
+    key = os.urandom(32)
+    live = upgraded_ledger(ledger_url, sealer=Sealer(key))
+    with (
+        EmbeddedNatsServer(tmp_path / "nats") as server,
+        EmbeddedNatsServer(tmp_path / "nats-new") as new_server,
+    ):
+        hub = Hub(live, server.url)
+        await hub.start()
+        try:
+            async with await AgencyClient.connect(server.url, "fed.mechanism") as mechanism:
+                for _ in range(SENT):
+                    await mechanism.send(b.patrol_request())
+            await hub.wait_until(lambda: hub.recorded >= SENT)
+
+            real = backup._snapshot
+
+            async def meanwhile(*args: Any) -> Any:
+                async with await AgencyClient.connect(server.url, "fed.mechanism") as mechanism:
+                    for _ in range(2):
+                        await mechanism.send(b.patrol_request())
+                return await real(*args)
+
+            monkeypatch.setattr(backup, "_snapshot", meanwhile)
+            secret = base64.b64encode(key).decode()
+            old = Settings(tmp_path / "old", ledger_url, server.url, ledger_key=secret)
+            manifest = await asyncio.to_thread(backup.take, old, tmp_path / "backup", server.url)
+            await hub.wait_until(lambda: hub.recorded >= SENT + 2)
+        finally:
+            await hub.stop()
+        assert manifest["ledger"]["chain_head"]["seq"] == SENT
+        assert manifest["stream"]["last_seq"] == SENT + 2
+
+        if ledger_url.startswith("sqlite"):
+            target = f"sqlite:///{tmp_path / 'new' / 'ledger.db'}"
+        else:
+            target = second_schema(request)
+        new = Settings(tmp_path / "new", target, new_server.url, ledger_key=secret)
+        source = tmp_path / "backup"
+        backup.check_files(source, manifest)
+        backup.refuse_occupied(new, manifest["ledger"]["dialect"])
+        backup.check_keys(new, manifest)
+        restored = await asyncio.to_thread(
+            backup.restore, source, new, lambda: _given(new_server.url), Policy.load()
+        )
+    assert restored.chain_head == manifest["ledger"]["chain_head"]
+    assert restored.caught_up == 2
+    rebuilt = upgraded_ledger(target, sealer=Sealer(key))
+    try:
+        assert compare(live, rebuilt) == []
+    finally:
+        rebuilt.close()
+        live.close()
+
+
+@pytest.mark.parametrize(
+    ("line", "renamed"),
+    [
+        ("CREATE SCHEMA t_old;\n", "CREATE SCHEMA IF NOT EXISTS t_new;\n"),
+        ("CREATE TABLE t_old.messages (\n", "CREATE TABLE t_new.messages (\n"),
+        (
+            "    seq integer DEFAULT nextval('t_old.messages_seq_seq'::regclass)\n",
+            "    seq integer DEFAULT nextval('t_new.messages_seq_seq'::regclass)\n",
+        ),
+        ('ALTER TABLE ONLY "t_old".requests\n', "ALTER TABLE ONLY t_new.requests\n"),
+        (
+            "SELECT pg_catalog.setval('t_old.x_seq', 7, true);\n",
+            "SELECT pg_catalog.setval('t_new.x_seq', 7, true);\n",
+        ),
+        ("CREATE TABLE not_t_old.x (\n", "CREATE TABLE not_t_old.x (\n"),
+    ],
+)
+def test_the_schema_is_renamed_outside_the_rows(line: str, renamed: str) -> None:
+    from adapters.service.backup import renamed_schema
+
+    assert list(renamed_schema(iter([line]), "t_old", "t_new")) == [renamed]
+
+
+def test_rows_are_restored_as_they_were() -> None:
+    from adapters.service.backup import renamed_schema
+
+    script = [
+        "COPY t_old.messages (id, body) FROM stdin;\n",
+        "1\tsee t_old.messages in CREATE SCHEMA t_old;\n",
+        "\\.\n",
+        "ALTER TABLE t_old.messages OWNER TO x;\n",
+    ]
+    assert list(renamed_schema(iter(script), "t_old", "t_new")) == [
+        "COPY t_new.messages (id, body) FROM stdin;\n",
+        "1\tsee t_old.messages in CREATE SCHEMA t_old;\n",
+        "\\.\n",
+        "ALTER TABLE t_new.messages OWNER TO x;\n",
+    ]

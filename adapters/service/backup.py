@@ -9,7 +9,9 @@ details, so the keys are kept elsewhere and named here only by a fingerprint."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import io
 import json
 import os
 import re
@@ -510,40 +512,35 @@ def _restore_postgres(source: Path, url: URL, source_schema: str) -> None:
     """pg_restore's SQL, into the target's schema (which may be named otherwise), in one
     transaction through psql: all of it or nothing."""
     target = PgTarget.of(url)
-    script = subprocess.Popen(
-        ["pg_restore", "--no-owner", "--no-privileges", "--file=-", str(source)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    psql = subprocess.Popen(
-        [
-            "psql",
-            "-X",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "--single-transaction",
-            f"--dbname={target.conninfo}",
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env=target.env(),
-        text=True,
-    )
-    assert script.stdout is not None and psql.stdin is not None
-    try:
-        for line in renamed_schema(iter(script.stdout), source_schema, target.schema):
-            psql.stdin.write(line)
-        psql.stdin.close()
-    except BrokenPipeError:  # psql stopped at an error: its own words say which
-        script.kill()
-    failed = script.wait() != 0
-    why = script.stderr.read() if script.stderr else ""
-    if psql.wait() != 0 or failed:
-        why += psql.stderr.read() if psql.stderr else ""
-        raise BackupError(_("pg_restore failed: {why}").format(why=why.strip()))
+    restore = ["pg_restore", "--no-owner", "--no-privileges", "--file=-", str(source)]
+    psql = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction"]
+    psql.append(f"--dbname={target.conninfo}")
+    pipe = subprocess.PIPE
+    with (
+        subprocess.Popen(restore, stdout=pipe, stderr=pipe) as script,
+        subprocess.Popen(
+            psql, stdin=pipe, stdout=subprocess.DEVNULL, stderr=pipe, env=target.env()
+        ) as into,
+    ):
+        assert script.stdout is not None and into.stdin is not None
+        # Every byte as pg_restore wrote it (whatever the dump's encoding, line ends kept):
+        # only the schema's name changes, outside the rows.
+        lines = io.TextIOWrapper(script.stdout, "utf-8", "surrogateescape", newline="")
+        sql = io.TextIOWrapper(into.stdin, "utf-8", "surrogateescape", newline="")
+        try:
+            for line in renamed_schema(lines, source_schema, target.schema):
+                sql.write(line)
+            sql.close()
+        except BrokenPipeError:  # psql stopped at an error: its own words say which
+            script.kill()
+            with contextlib.suppress(OSError):  # closes the pipe, whatever was not written
+                sql.close()
+        failed = script.wait() != 0
+        refused = into.wait() != 0
+        said = b"".join(p.stderr.read() for p in (script, into) if p.stderr is not None)
+    if failed or refused:
+        why = said.decode(errors="replace").strip()
+        raise BackupError(_("pg_restore failed: {why}").format(why=why))
 
 
 def restore_ledger(source: Path, settings: Settings, manifest: dict[str, Any]) -> None:
