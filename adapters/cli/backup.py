@@ -15,6 +15,12 @@ from adapters.cli.options import HomeOpt, LedgerOpt, NatsOpt, PolicyOpt
 from adapters.i18n import _
 
 
+def _first_line(exc: Exception) -> str:
+    """What went wrong, without the database driver's trailing detail and links."""
+    text = str(exc)
+    return text if not text.startswith("(") else text.splitlines()[0]
+
+
 def _sized(size: int) -> str:
     return f"{size / 1024:.0f} KiB" if size < 1024 * 1024 else f"{size / 1024 / 1024:.1f} MiB"
 
@@ -26,6 +32,8 @@ def backup(
     ledger_url: LedgerOpt = None,
 ) -> None:
     """Copy the ledger and the stream into a new directory, with a manifest; no keys."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from adapters.service.backup import BackupError, refuse_used_directory, take
     from bus.domain.errors import TransportError
 
@@ -34,8 +42,8 @@ def backup(
     try:
         refuse_used_directory(to)
         manifest = take(settings, to, common.running_nats(settings))
-    except (BackupError, TransportError) as exc:
-        said = _("backup refused: {reason}").format(reason=exc)
+    except (BackupError, TransportError, SQLAlchemyError) as exc:
+        said = _("backup refused: {reason}").format(reason=_first_line(exc))
         console.print(said, style="red", markup=False)
         raise typer.Exit(1) from None
     head = manifest["ledger"]["chain_head"] or {}
@@ -84,6 +92,7 @@ def restore(
     """Restore a backup into an empty home: check every file, the ledger's chain and the stream
     against the manifest (exit 1 on any refusal)."""
     from rich.console import Console
+    from sqlalchemy.exc import SQLAlchemyError
 
     from adapters.service import backup as drill
     from adapters.service.embedded import nats_for
@@ -106,8 +115,8 @@ def restore(
             console.print(warning, style="yellow", markup=False)
         quiet = Console(quiet=True)
         restored = drill.restore(source, settings, lambda: nats_for(settings, quiet), rules)
-    except (drill.BackupError, LedgerError, TransportError) as exc:
-        said = _("restore refused: {reason}").format(reason=exc)
+    except (drill.BackupError, LedgerError, TransportError, SQLAlchemyError) as exc:
+        said = _("restore refused: {reason}").format(reason=_first_line(exc))
         console.print(said, style="red", markup=False)
         raise typer.Exit(1) from None
     head = restored.chain_head or {}

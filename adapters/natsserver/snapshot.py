@@ -13,6 +13,7 @@ from typing import Any
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
 
 from bus.domain.errors import TransportError
 
@@ -42,6 +43,19 @@ class StreamState:
     @property
     def first_seq(self) -> int:
         return int(self.state.get("first_seq", 0))
+
+
+async def _request(nc: Client, subject: str, payload: bytes, timeout: float, what: str) -> Msg:
+    """A request to the server's API; no answer is said as such (most often: a server whose
+    permissions predate snapshots, still running as it was started)."""
+    try:
+        return await nc.request(subject, payload, timeout=timeout)
+    except (NatsError, TimeoutError) as exc:
+        raise SnapshotError(
+            f"{what}: no answer from the server on {subject} ({type(exc).__name__}); is the "
+            "hub's user allowed it? A `mechbus up` started by an older mechbus must be "
+            "restarted first"
+        ) from None
 
 
 def _answer(raw: bytes, what: str) -> dict[str, Any]:
@@ -80,10 +94,10 @@ async def snapshot(
     sub = await nc.subscribe(inbox, cb=take)
     try:
         request = {"deliver_subject": inbox, "no_consumers": not consumers, "chunk_size": CHUNK}
-        reply = await nc.request(
-            f"$JS.API.STREAM.SNAPSHOT.{stream}", json.dumps(request).encode(), timeout=timeout
-        )
-        said = _answer(reply.data, f"snapshot of stream {stream} refused")
+        what = f"snapshot of stream {stream}"
+        subject = f"$JS.API.STREAM.SNAPSHOT.{stream}"
+        reply = await _request(nc, subject, json.dumps(request).encode(), timeout, what)
+        said = _answer(reply.data, f"{what} refused")
         while True:
             try:
                 msg = await asyncio.wait_for(chunks.get(), timeout)
@@ -117,18 +131,18 @@ async def restore(
     refuses if a stream of that name exists); what the server says of the restored stream."""
     name = stream.config["name"]
     request = {"config": stream.config, "state": stream.state}
-    reply = await nc.request(
-        f"$JS.API.STREAM.RESTORE.{name}", json.dumps(request).encode(), timeout=timeout
-    )
-    deliver = _answer(reply.data, f"restore of stream {name} refused")["deliver_subject"]
+    what = f"restore of stream {name}"
+    subject = f"$JS.API.STREAM.RESTORE.{name}"
+    reply = await _request(nc, subject, json.dumps(request).encode(), timeout, what)
+    deliver = _answer(reply.data, f"{what} refused")["deliver_subject"]
     async for chunk in chunks:
         for start in range(0, len(chunk), CHUNK):
-            ack = await nc.request(deliver, chunk[start : start + CHUNK], timeout=timeout)
+            ack = await _request(nc, deliver, chunk[start : start + CHUNK], timeout, what)
             if ack.data:  # an acknowledgement is empty; anything else is an error
                 raise SnapshotError(
                     f"restore of stream {name}: {ack.data.decode(errors='replace')}"
                 )
     # The empty message ends it; the server answers once the stream is rebuilt from the data.
-    done = await nc.request(deliver, b"", timeout=max(timeout, 120.0))
+    done = await _request(nc, deliver, b"", max(timeout, 120.0), what)
     info = _answer(done.data, f"restore of stream {name} failed")
     return StreamState(info.get("config", {}), info.get("state", {}))
