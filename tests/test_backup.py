@@ -170,11 +170,34 @@ def test_refusals(tmp_path: Path, figures: Callable[[str], None]) -> None:
     _refused(run(["restore", "--from", str(tampered), "--keys-from", keys], home, []), "sha256")
     assert not (home / "ledger.db").exists()
 
-    # A manifest whose chain head is not the ledger's.
+    # Another deployment's ledger key.
+    home = tmp_path / "home-other-key"
+    (home / "creds").mkdir(parents=True)
+    (home / "creds" / "ledger.key").write_bytes(base64.b64encode(os.urandom(32)) + b"\n")
+    _refused(run(["restore", "--from", str(backup)], home, []), "fingerprint")
+    assert not (home / "ledger.db").exists()
+
+    # A manifest changed after the backup wrote it.
+    changed = tmp_path / "changed"
+    shutil.copytree(backup, changed)
+    manifest = json.loads((changed / "manifest.json").read_text())
+    manifest["stream"]["last_seq"] += 1
+    (changed / "manifest.json").write_text(json.dumps(manifest))
+    home = tmp_path / "home-changed"
+    done = run(["restore", "--from", str(changed), "--keys-from", keys], home, [])
+    _refused(done, "was changed after the backup wrote it")
+    assert not (home / "ledger.db").exists()
+
+    # A manifest whose chain head is not the ledger's, sealed anew by whoever holds the key:
+    # the restored chain itself disagrees.
+    from adapters.ledger.sealing import Sealer
+    from adapters.service.backup import manifest_seal
+
     mismatched = tmp_path / "mismatched"
     shutil.copytree(backup, mismatched)
     manifest = json.loads((mismatched / "manifest.json").read_text())
     manifest["ledger"]["chain_head"]["row_hash"] = "0" * 64
+    manifest["seal"] = manifest_seal(manifest, Sealer.from_file(Path(keys) / "ledger.key"))
     (mismatched / "manifest.json").write_text(json.dumps(manifest))
     home = tmp_path / "home-mismatched"
     done = run(["restore", "--from", str(mismatched), "--keys-from", keys], home, [])
@@ -248,6 +271,7 @@ async def test_what_the_hub_records_between_the_ledger_copy_and_the_snapshot_is_
         backup.check_files(source, manifest)
         backup.refuse_occupied(new, manifest["ledger"]["dialect"])
         backup.check_keys(new, manifest)
+        backup.check_seal(new, manifest)
         restored = await asyncio.to_thread(
             backup.restore, source, new, lambda: _given(new_server.url), Policy.load()
         )

@@ -103,7 +103,6 @@ def restore(
     started = time.monotonic()
     try:
         manifest = drill.read_manifest(source)
-        drill.check_files(source, manifest)
         drill.refuse_occupied(settings, manifest["ledger"]["dialect"])
         if keys_from is not None:
             copied = drill.copy_keys(keys_from, settings)
@@ -113,6 +112,8 @@ def restore(
             console.print(said, markup=False)
         for warning in drill.check_keys(settings, manifest):
             console.print(warning, style="yellow", markup=False)
+        drill.check_seal(settings, manifest)
+        drill.check_files(source, manifest)
         quiet = Console(quiet=True)
         restored = drill.restore(source, settings, lambda: nats_for(settings, quiet), rules)
     except (drill.BackupError, LedgerError, TransportError, SQLAlchemyError) as exc:

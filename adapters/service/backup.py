@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import hmac
 import io
 import json
 import os
@@ -321,8 +322,18 @@ def _write(settings: Settings, target: Path, nats_url: str) -> dict[str, Any]:
         },
         "keys": _keys(settings, sealer),
     }
+    manifest["seal"] = manifest_seal(manifest, sealer)
     (target / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return manifest
+
+
+def manifest_seal(manifest: dict[str, Any], sealer: Sealer) -> str:
+    """A keyed hash of the manifest (all but its seal) under the backups' key: the manifest
+    vouches for every file by its sha256, and the seal for the manifest, so a backup changed
+    anywhere, manifest included, is refused by whoever holds the ledger key."""
+    content = {k: v for k, v in manifest.items() if k != "seal"}
+    # ``blind`` is the sealer's keyed hash (HMAC-SHA256 under a key of its own)
+    return sealer.for_backups().blind(json.dumps(content, sort_keys=True))
 
 
 async def _snapshot(
@@ -358,14 +369,30 @@ def read_manifest(source: Path) -> dict[str, Any]:
     path = source / MANIFEST
     if not path.is_file():
         raise BackupError(_("{path} holds no manifest.json: not a backup").format(path=source))
-    manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    if manifest.get("format") != FORMAT:
+    try:
+        manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        raise BackupError(_("{path} is not readable JSON").format(path=path)) from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise BackupError(
             _("{path}: a backup of format {found}, this mechbus reads format {known}").format(
-                path=source, found=manifest.get("format"), known=FORMAT
+                path=source, found=dict(manifest).get("format"), known=FORMAT
             )
         )
     return manifest
+
+
+def check_seal(settings: Settings, manifest: dict[str, Any]) -> None:
+    """The manifest is the one the backup wrote (checked after the keys: it needs the ledger
+    key)."""
+    expected = manifest_seal(manifest, compose.sealer(settings))
+    if not hmac.compare_digest(str(manifest.get("seal", "")), expected):
+        raise BackupError(
+            _(
+                "manifest.json was changed after the backup wrote it (its seal does not hold "
+                "under this ledger key): do not restore from this backup"
+            )
+        )
 
 
 def check_files(source: Path, manifest: dict[str, Any]) -> None:
