@@ -275,6 +275,10 @@ async def test_what_the_hub_records_between_the_ledger_copy_and_the_snapshot_is_
         restored = await asyncio.to_thread(
             backup.restore, source, new, lambda: _given(new_server.url), Policy.load()
         )
+        with pytest.raises(backup.BackupError, match="already holds a stream MECHBUS"):
+            await asyncio.to_thread(
+                backup.restore, source, new, lambda: _given(new_server.url), Policy.load()
+            )
     assert restored.chain_head == manifest["ledger"]["chain_head"]
     assert restored.caught_up == 2
     rebuilt = upgraded_ledger(target, sealer=Sealer(key))

@@ -27,6 +27,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from nats.js.errors import NotFoundError
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import URL, Connection, make_url
 
@@ -652,18 +653,35 @@ async def restore_stream(
 def restore(
     source: Path,
     settings: Settings,
-    nats_url: Callable[[], Any],
+    nats_url: Callable[[], contextlib.AbstractAsyncContextManager[str]],
     policy: Policy,
 ) -> Restored:
-    """The whole restore after the refusals: the ledger, its chain, the stream (through the
-    server ``nats_url`` gives, an async context yielding its URL), the catch-up."""
+    """The whole restore after the refusals: the server ``nats_url`` gives (an async context
+    yielding its URL) must not hold the stream; then the ledger, its chain, the stream and the
+    catch-up."""
     manifest = read_manifest(source)
-    restore_ledger(source, settings, manifest)
-    rows, head = check_chain(settings, manifest)
 
-    async def stream() -> tuple[int, int]:
+    async def drill() -> Restored:
         async with nats_url() as url:
-            return await restore_stream(settings, url, source, manifest, policy)
+            await _refuse_existing_stream(settings, url, manifest["stream"]["name"])
+            await asyncio.to_thread(restore_ledger, source, settings, manifest)
+            rows, head = await asyncio.to_thread(check_chain, settings, manifest)
+            last_seq, caught_up = await restore_stream(settings, url, source, manifest, policy)
+            return Restored(rows, head, last_seq, caught_up)
 
-    last_seq, caught_up = asyncio.run(stream())
-    return Restored(rows, head, last_seq, caught_up)
+    return asyncio.run(drill())
+
+
+async def _refuse_existing_stream(settings: Settings, nats_url: str, name: str) -> None:
+    nc = await connect_as_hub(settings, nats_url, "mechbus-restore")
+    try:
+        await nc.jetstream().stream_info(name)
+    except NotFoundError:
+        return
+    finally:
+        await nc.drain()
+    raise BackupError(
+        _("the server at {url} already holds a stream {name}: restore into an empty one").format(
+            url=nats_url, name=name
+        )
+    )
