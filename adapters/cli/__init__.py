@@ -11,6 +11,7 @@ import typer
 from adapters.cli import (
     agency,
     aggressors,
+    backup,
     board,
     bridge,
     common,
@@ -68,6 +69,8 @@ app.command("shelters")(tracking.shelters)
 app.command()(placements.relocate)
 app.command()(running.replay)
 app.command()(search.search)
+app.command()(backup.backup)
+app.command()(backup.restore)
 
 app.add_typer(send.app, name="send")
 app.add_typer(contract.schemas_app, name="schemas")

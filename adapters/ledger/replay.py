@@ -62,8 +62,11 @@ async def replay(
     batch: int = 1000,
     fetch_timeout: float = 5.0,
     progress: Callable[[ReplayReport], None] | None = None,
+    after_seq: int = 0,
 ) -> ReplayReport:
-    """Record every message the stream holds now, in order, into the empty ledger ``target``.
+    """Record every message the stream holds now, in order, into the empty ledger ``target``;
+    with ``after_seq``, only those after it, into a ledger that holds the rest (a restored
+    backup catching up with its stream).
 
     Nothing is published: the ``rejected`` notices and escalations the live hub sent are in
     the stream already, and are recorded from there like everything else.
@@ -71,16 +74,17 @@ async def replay(
     spec = stream or StreamSpec()
     # the hub's default policy (the deadlines come from it), the process's registry
     rules = Rules(active_registry(), policy or Policy.load())
-    if target.count(MessageRow) or target.count(DeadLetterRow):
+    if not after_seq and (target.count(MessageRow) or target.count(DeadLetterRow)):
         raise ReplayError(f"the target ledger {target.engine.url!r} is not empty")
     state = (await js.stream_info(spec.name)).state
     report = ReplayReport(first_seq=state.first_seq, last_seq=state.last_seq)
-    if state.messages and state.first_seq > 1:
+    if state.messages and state.first_seq > after_seq + 1:
         raise ReplayError(
-            f"stream {spec.name} no longer holds sequences 1 to {state.first_seq - 1}; "
+            f"stream {spec.name} no longer holds sequences {after_seq + 1} to "
+            f"{state.first_seq - 1}; "
             "a ledger rebuilt from it would be incomplete"
         )
-    if state.last_seq == 0:
+    if state.last_seq <= after_seq:
         return report
     with contextlib.suppress(NotFoundError):  # left over from a replay that was interrupted
         await js.delete_consumer(spec.name, REPLAY_CONSUMER)
@@ -90,7 +94,7 @@ async def replay(
             name=REPLAY_CONSUMER,
             durable_name=REPLAY_CONSUMER,
             filter_subjects=list(spec.subjects),
-            deliver_policy=api.DeliverPolicy.ALL,
+            **_from(after_seq),
             ack_policy=api.AckPolicy.NONE,
             inactive_threshold=300.0,  # the server removes it if this process dies
         ),
@@ -128,6 +132,12 @@ async def replay(
     if report.results[Result.DEFERRED.value]:
         raise ReplayError("a delivery was deferred during a replay; this is a bug")
     return report
+
+
+def _from(after_seq: int) -> dict[str, Any]:
+    if not after_seq:
+        return {"deliver_policy": api.DeliverPolicy.ALL}
+    return {"deliver_policy": api.DeliverPolicy.BY_START_SEQUENCE, "opt_start_seq": after_seq + 1}
 
 
 @dataclass(frozen=True)

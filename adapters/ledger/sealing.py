@@ -34,6 +34,12 @@ class SealError(LedgerError, ValueError):
 
 
 PERSON_INDEX_LABEL = b"mechbus person-index v1"
+BACKUP_LABEL = b"mechbus stream-backup v1"
+FINGERPRINT_LABEL = b"mechbus key-fingerprint v1"
+
+
+def _derived(key: bytes, label: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=label).derive(key)
 
 
 class Sealer:
@@ -42,9 +48,11 @@ class Sealer:
             raise ValueError("the ledger key must be 32 bytes (AES-256)")
         self._aead = AESGCM(key)
         # A key of its own, never stored: knowing an index entry reveals nothing of the sealing.
-        self._index_key = HKDF(
-            algorithm=hashes.SHA256(), length=32, salt=None, info=PERSON_INDEX_LABEL
-        ).derive(key)
+        self._index_key = _derived(key, PERSON_INDEX_LABEL)
+        # A backup's stream snapshot is sealed under a key of its own, derived the same way.
+        self._backup_key = _derived(key, BACKUP_LABEL)
+        # Names this key in a backup's manifest without giving anything of it away.
+        self.fingerprint = _derived(key, FINGERPRINT_LABEL).hex()[:16]
 
     @classmethod
     def ephemeral(cls) -> Sealer:
@@ -61,6 +69,10 @@ class Sealer:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(base64.b64encode(AESGCM.generate_key(bit_length=256)) + b"\n")
         return cls(base64.b64decode(path.read_bytes().strip()))
+
+    def for_backups(self) -> Sealer:
+        """The sealer of backups' stream snapshots (``adapters.service.backup``)."""
+        return Sealer(self._backup_key)
 
     def seal(self, plaintext: bytes, context: str) -> bytes:
         nonce = os.urandom(12)

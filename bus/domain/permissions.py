@@ -64,6 +64,11 @@ def for_agency(agency: Agency, stream: StreamSpec | None = None) -> Permissions:
                 *_consumer(spec.name, REPLAY_CONSUMER),
                 f"$JS.API.CONSUMER.DELETE.{spec.name}.{REPLAY_CONSUMER}",
                 f"$JS.API.STREAM.MSG.GET.{spec.name}",  # the message a dead letter is about
+                # ``mechbus backup`` and ``restore``: the stream's own snapshot, chunk by chunk
+                f"$JS.API.STREAM.SNAPSHOT.{spec.name}",
+                f"$JS.SNAPSHOT.ACK.{spec.name}.>",
+                f"$JS.API.STREAM.RESTORE.{spec.name}",
+                f"$JS.SNAPSHOT.RESTORE.{spec.name}.>",
                 f"$JS.API.STREAM.INFO.{dlq.name}",
                 f"$JS.API.STREAM.CREATE.{dlq.name}",
                 f"$JS.API.STREAM.UPDATE.{dlq.name}",

@@ -1,0 +1,687 @@
+"""Backups of a home's record and the restore drill: a consistent copy of the ledger, the
+stream's own snapshot (sealed: it holds people's details in the clear), and a manifest saying
+what was copied, where the chain stood and which keys a restore needs; and a restore into an
+empty home that checks every file, the chain and the stream against that manifest.
+
+No key is ever written into a backup: whoever holds a backup and the keys can read people's
+details, so the keys are kept elsewhere and named here only by a fingerprint."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import io
+import json
+import os
+import re
+import shutil
+import sqlite3
+import struct
+import subprocess
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from nats.js.errors import NotFoundError
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import URL, Connection, make_url
+
+from adapters.i18n import _
+from adapters.ledger.replay import replay
+from adapters.ledger.sealing import Sealer, SealError
+from adapters.ledger.store import make_engine, sqlite_url
+from adapters.natsserver import snapshot
+from adapters.service import compose
+from adapters.service.actions import connect_as_hub
+from adapters.settings import Settings
+from bus.domain.chain import verify as verify_chain
+from bus.domain.errors import ServiceError
+from bus.domain.policy import Policy
+from bus.domain.streams import StreamSpec
+
+MANIFEST = "manifest.json"
+SQLITE_COPY = "ledger.sqlite3"
+PG_DUMP = "ledger.pgdump"
+STREAM_FILE = "stream.snapshot.sealed"
+FORMAT = 1
+SEALED_MAGIC = b"MECHBUS-SEALED-SNAPSHOT-1\n"
+SEALED_PIECE = 1024 * 1024  # bytes of snapshot sealed together
+FINGERPRINT_LABEL = b"mechbus key-fingerprint v1"
+
+
+class BackupError(ServiceError, RuntimeError):
+    """A backup or a restore refused or failed; the message says why and what to do."""
+
+
+# -- keys: named, never copied ---------------------------------------------------------------
+
+
+def fingerprint(secret: bytes) -> str:
+    """Names a key file's content in a manifest without giving anything of it away."""
+    return hashlib.sha256(FINGERPRINT_LABEL + secret.strip()).hexdigest()[:16]
+
+
+def _keys(settings: Settings, sealer: Sealer) -> list[dict[str, str]]:
+    """The keys a restored home needs, by file name under ``creds/`` and fingerprint."""
+    keys = [
+        {
+            "file": settings.ledger_key_file.name,
+            "fingerprint": sealer.fingerprint,
+            "for": "the ledger's sealed personal details and this backup's stream snapshot",
+        }
+    ]
+    if settings.copy_ids_file.exists():
+        keys.append(
+            {
+                "file": settings.copy_ids_file.name,
+                "fingerprint": fingerprint(settings.copy_ids_file.read_bytes()),
+                "for": "the message ids of federal copies (retries still collapse)",
+            }
+        )
+    return keys
+
+
+# -- the sealed stream snapshot --------------------------------------------------------------
+
+
+class _SealedWriter:
+    """Seals the snapshot as it arrives, a piece at a time; each piece's number and whether it
+    is the last are bound to it, so that a piece moved, dropped or cut off fails to open."""
+
+    def __init__(self, out: BinaryIO, sealer: Sealer) -> None:
+        self.out = out
+        self.sealer = sealer
+        self.pending = bytearray()
+        self.index = 0
+        out.write(SEALED_MAGIC)
+
+    def write(self, data: bytes) -> None:
+        self.pending += data
+        while len(self.pending) > SEALED_PIECE:
+            self._piece(bytes(self.pending[:SEALED_PIECE]), last=False)
+            del self.pending[:SEALED_PIECE]
+
+    def close(self) -> None:
+        self._piece(bytes(self.pending), last=True)
+
+    def _piece(self, plain: bytes, last: bool) -> None:
+        sealed = self.sealer.seal(plain, _piece_context(self.index, last))
+        self.out.write(struct.pack(">IB", len(sealed), last) + sealed)
+        self.index += 1
+
+
+def _piece_context(index: int, last: bool) -> str:
+    return f"stream-snapshot:{index}:{'last' if last else 'more'}"
+
+
+def _opened_pieces(path: Path, sealer: Sealer) -> Iterator[bytes]:
+    with path.open("rb") as sealed:
+        if sealed.read(len(SEALED_MAGIC)) != SEALED_MAGIC:
+            raise BackupError(_("{path} is not a sealed stream snapshot").format(path=path))
+        index = 0
+        while True:
+            head = sealed.read(5)
+            if len(head) < 5:
+                raise BackupError(_("{path} is cut short").format(path=path))
+            size, last = struct.unpack(">IB", head)
+            try:
+                yield sealer.open(sealed.read(size), _piece_context(index, bool(last)))
+            except SealError:
+                raise BackupError(
+                    _(
+                        "the stream snapshot does not open with this home's ledger key "
+                        "(creds/ledger.key): it is not the key the backup was taken with"
+                    )
+                ) from None
+            if last:
+                return
+            index += 1
+
+
+# -- the ledger's place in the record --------------------------------------------------------
+
+
+def _record_point(conn: Connection) -> dict[str, Any]:
+    """The chain's head, the schema's revision and the last stream sequence the ledger
+    recorded, read in the transaction (or the copy) the backup holds."""
+    head = conn.execute(
+        text("SELECT seq, message_id, row_hash FROM messages ORDER BY seq DESC LIMIT 1")
+    ).first()
+    recorded = [
+        conn.execute(text(f"SELECT MAX(stream_seq) FROM {table}")).scalar()
+        for table in ("messages", "message_copies", "dead_letters")
+    ]
+    return {
+        "revision": conn.execute(text("SELECT version_num FROM alembic_version")).scalar(),
+        "chain_head": (
+            {"seq": int(head[0]), "message_id": head[1], "row_hash": head[2]} if head else None
+        ),
+        "recorded_through_stream_seq": max((int(s) for s in recorded if s is not None), default=0),
+    }
+
+
+def _sqlite_path(url: URL) -> Path:
+    return Path(url.database or "")
+
+
+def _copy_sqlite(url: URL, into: Path) -> dict[str, Any]:
+    """SQLite's online backup: a consistent copy, page by page, while the hub writes."""
+    source = sqlite3.connect(_sqlite_path(url), timeout=30.0)
+    copy = sqlite3.connect(into)
+    try:
+        source.backup(copy)
+    finally:
+        copy.close()
+        source.close()
+    engine = make_engine(sqlite_url(into))
+    try:
+        with engine.connect() as conn:
+            return _record_point(conn)
+    finally:
+        engine.dispose()
+
+
+@dataclass(frozen=True)
+class PgTarget:
+    """How libpq's tools reach a ledger the SQLAlchemy URL names, and the schema it lives in
+    (``options=-csearch_path=SCHEMA``, as a deployment may give; else ``public``)."""
+
+    conninfo: str
+    password: str | None
+    schema: str
+
+    @classmethod
+    def of(cls, url: URL) -> PgTarget:
+        options = str(url.query.get("options", ""))
+        found = re.search(r"-c\s*search_path\s*=\s*([^\s,]+)", options)
+        schema = found.group(1).strip('"') if found else "public"
+        parts = {
+            "host": url.host,
+            "port": url.port,
+            "user": url.username,
+            "dbname": url.database,
+            "options": options or None,
+        }
+        conninfo = " ".join(f"{k}={_quoted(str(v))}" for k, v in parts.items() if v)
+        return cls(conninfo, url.password, schema)
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        if self.password:
+            env["PGPASSWORD"] = self.password  # never on a command line others can read
+        return env
+
+
+def _quoted(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _dump_postgres(url: URL, into: Path) -> dict[str, Any]:
+    """``pg_dump --format=custom`` of the ledger's schema, in a snapshot exported from a
+    transaction that reads the chain's head too: the dump and the manifest agree."""
+    target = PgTarget.of(url)
+    engine = make_engine(url.render_as_string(hide_password=False))
+    try:
+        with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
+            exported = conn.execute(text("SELECT pg_export_snapshot()")).scalar()
+            point = _record_point(conn)
+            done = subprocess.run(
+                [
+                    "pg_dump",
+                    "--format=custom",
+                    "--no-owner",
+                    "--no-privileges",
+                    f"--snapshot={exported}",
+                    f"--schema={target.schema}",
+                    f"--file={into}",
+                    f"--dbname={target.conninfo}",
+                ],
+                env=target.env(),
+                capture_output=True,
+                text=True,
+            )
+            conn.rollback()  # it only read
+    finally:
+        engine.dispose()
+    if done.returncode != 0:
+        raise BackupError(_("pg_dump failed: {why}").format(why=done.stderr.strip()))
+    return {**point, "schema": target.schema}
+
+
+# -- taking a backup -------------------------------------------------------------------------
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as data:
+        for block in iter(lambda: data.read(1024 * 1024), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def refuse_used_directory(target: Path) -> None:
+    """A backup goes into a new (or empty) directory, never over another."""
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise BackupError(
+            _("{path} exists and is not empty: a backup goes into a new directory").format(
+                path=target
+            )
+        )
+
+
+def take(settings: Settings, target: Path, nats_url: str) -> dict[str, Any]:
+    """Back the home's record up into the new directory ``target``: the ledger first, then the
+    stream (which holds at least everything the copied ledger recorded); the manifest."""
+    refuse_used_directory(target)
+    target.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        return _write(settings, target, nats_url)
+    except BaseException:
+        # A half-written backup is no backup: nothing is left to be mistaken for one.
+        for written in target.iterdir():
+            written.unlink()
+        raise
+
+
+def _write(settings: Settings, target: Path, nats_url: str) -> dict[str, Any]:
+    sealer = compose.sealer(settings)
+    url = make_url(settings.ledger_url)
+    dialect = url.get_backend_name()
+    ledger = compose.open_ledger(settings)  # refuses a ledger that is missing or not upgraded
+    ledger.close()
+    if dialect == "sqlite":
+        ledger_file = SQLITE_COPY
+        point = _copy_sqlite(url, target / SQLITE_COPY)
+    elif dialect == "postgresql":
+        ledger_file = PG_DUMP
+        point = _dump_postgres(url, target / PG_DUMP)
+    else:
+        raise BackupError(_("cannot back up a ledger on {dialect}").format(dialect=dialect))
+    stream = asyncio.run(_snapshot(settings, nats_url, target / STREAM_FILE, sealer))
+    files = [ledger_file, STREAM_FILE]
+    manifest = {
+        "format": FORMAT,
+        "taken_at": datetime.now(UTC).isoformat(),
+        "mechbus_version": metadata.version("mechbus"),
+        "ledger": {"dialect": dialect, "file": ledger_file, **point},
+        "stream": {
+            "name": stream.config.get("name"),
+            "last_seq": stream.last_seq,
+            "first_seq": stream.first_seq,
+            "messages": stream.messages,
+            "config": stream.config,
+            "state": stream.state,
+        },
+        "files": {
+            name: {"sha256": _sha256(target / name), "bytes": (target / name).stat().st_size}
+            for name in files
+        },
+        "keys": _keys(settings, sealer),
+    }
+    manifest["seal"] = manifest_seal(manifest, sealer)
+    (target / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return manifest
+
+
+def manifest_seal(manifest: dict[str, Any], sealer: Sealer) -> str:
+    """A keyed hash of the manifest (all but its seal) under the backups' key: the manifest
+    vouches for every file by its sha256, and the seal for the manifest, so a backup changed
+    anywhere, manifest included, is refused by whoever holds the ledger key."""
+    content = {k: v for k, v in manifest.items() if k != "seal"}
+    # ``blind`` is the sealer's keyed hash (HMAC-SHA256 under a key of its own)
+    return sealer.for_backups().blind(json.dumps(content, sort_keys=True))
+
+
+async def _snapshot(
+    settings: Settings, nats_url: str, into: Path, sealer: Sealer
+) -> snapshot.StreamState:
+    nc = await connect_as_hub(settings, nats_url, "mechbus-backup")
+    try:
+        with into.open("wb") as out:
+            sealed = _SealedWriter(out, sealer.for_backups())
+            state = await snapshot.snapshot(nc, StreamSpec().name, sealed.write)
+            sealed.close()
+            out.flush()
+            os.fsync(out.fileno())
+        return state
+    finally:
+        await nc.drain()
+
+
+# -- restoring -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Restored:
+    """What a restore checked and did."""
+
+    chain_rows: int
+    chain_head: dict[str, Any] | None
+    stream_last_seq: int
+    caught_up: int  # messages the stream held beyond the copied ledger, recorded now
+
+
+def read_manifest(source: Path) -> dict[str, Any]:
+    path = source / MANIFEST
+    if not path.is_file():
+        raise BackupError(_("{path} holds no manifest.json: not a backup").format(path=source))
+    try:
+        manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        raise BackupError(_("{path} is not readable JSON").format(path=path)) from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise BackupError(
+            _("{path}: a backup of format {found}, this mechbus reads format {known}").format(
+                path=source, found=dict(manifest).get("format"), known=FORMAT
+            )
+        )
+    return manifest
+
+
+def check_seal(settings: Settings, manifest: dict[str, Any]) -> None:
+    """The manifest is the one the backup wrote (checked after the keys: it needs the ledger
+    key)."""
+    expected = manifest_seal(manifest, compose.sealer(settings))
+    if not hmac.compare_digest(str(manifest.get("seal", "")), expected):
+        raise BackupError(
+            _(
+                "manifest.json was changed after the backup wrote it (its seal does not hold "
+                "under this ledger key): do not restore from this backup"
+            )
+        )
+
+
+def check_files(source: Path, manifest: dict[str, Any]) -> None:
+    """Every file the manifest lists, as it was written: its sha256."""
+    for name, expected in manifest["files"].items():
+        path = source / name
+        if not path.is_file():
+            raise BackupError(_("{path} is missing from the backup").format(path=path))
+        if _sha256(path) != expected["sha256"]:
+            raise BackupError(
+                _(
+                    "{path} is not the file the backup wrote (its sha256 differs): do not "
+                    "restore from this backup"
+                ).format(path=path)
+            )
+
+
+def check_keys(settings: Settings, manifest: dict[str, Any]) -> list[str]:
+    """Refuse a home without the ledger key the backup was taken with; the other keys'
+    problems, as warnings."""
+    warnings = []
+    for key in manifest["keys"]:
+        path = settings.creds_dir / key["file"]
+        if key["file"] == settings.ledger_key_file.name:
+            if not settings.ledger_key and not path.exists():
+                raise BackupError(
+                    _(
+                        "the new home has no {file} (fingerprint {fp}): copy the keys kept "
+                        "apart into {dir} (or use --keys-from) before restoring"
+                    ).format(file=key["file"], fp=key["fingerprint"], dir=settings.creds_dir)
+                )
+            found = compose.sealer(settings).fingerprint
+        elif path.exists():
+            found = fingerprint(path.read_bytes())
+        else:
+            warnings.append(
+                _("{file} (fingerprint {fp}) is not in {dir}: {purpose}").format(
+                    file=key["file"],
+                    fp=key["fingerprint"],
+                    dir=settings.creds_dir,
+                    purpose=key["for"],
+                )
+            )
+            continue
+        if found != key["fingerprint"]:
+            raise BackupError(
+                _(
+                    "{file} in the new home has fingerprint {found}, the backup needs {fp}: "
+                    "not the key the backup was taken with"
+                ).format(file=key["file"], found=found, fp=key["fingerprint"])
+            )
+    return warnings
+
+
+def copy_keys(keys_from: Path, settings: Settings) -> list[str]:
+    """Copy the key files kept apart (a copy of a home's ``creds/``) into the new home, 0600;
+    the names copied. A key already there is left alone (and checked later)."""
+    if not keys_from.is_dir():
+        raise BackupError(_("{path} is not a directory of keys").format(path=keys_from))
+    settings.creds_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    copied = []
+    for entry in sorted(keys_from.iterdir()):
+        destination = settings.creds_dir / entry.name
+        if destination.exists():
+            continue
+        if entry.is_dir():
+            shutil.copytree(entry, destination)
+        else:
+            shutil.copy2(entry, destination)
+            destination.chmod(0o600)
+        copied.append(entry.name)
+    return copied
+
+
+def refuse_occupied(settings: Settings, dialect: str) -> None:
+    """A restore goes into an empty home: no ledger, no stream store, no running bus."""
+    url = make_url(settings.ledger_url)
+    if url.get_backend_name() != dialect:
+        raise BackupError(
+            _("the backup holds a {dialect} ledger; the target ledger is {target}").format(
+                dialect=dialect, target=url.get_backend_name()
+            )
+        )
+    if dialect == "sqlite":
+        path = _sqlite_path(url)
+        if path.exists() and path.stat().st_size > 0:
+            raise BackupError(
+                _("{path} already holds a ledger: restore into an empty home").format(path=path)
+            )
+    else:
+        engine = make_engine(settings.ledger_url)
+        try:
+            with engine.connect() as conn:
+                tables = inspect(conn).get_table_names()
+        finally:
+            engine.dispose()
+        if tables:
+            raise BackupError(
+                _(
+                    "the target schema {schema} already has {count} tables: restore into an "
+                    "empty schema"
+                ).format(schema=PgTarget.of(url).schema, count=len(tables))
+            )
+    store = settings.nats_store
+    if not settings.nats_url and store.exists() and any(store.iterdir()):
+        raise BackupError(
+            _("{path} already holds a stream store: restore into an empty home").format(path=store)
+        )
+
+
+def _restore_sqlite(source: Path, url: URL) -> None:
+    path = _sqlite_path(url)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, path)
+
+
+# A schema-qualified name outside the data: ``name.`` or ``"name".``, not inside a word.
+def _schema_names(schema: str) -> re.Pattern[str]:
+    return re.compile(
+        r'(?<![\w"])(?:' + re.escape(schema) + r'|"' + re.escape(schema) + r'")(?=\.)'
+    )
+
+
+def renamed_schema(script: Iterator[str], source: str, target: str) -> Iterator[str]:
+    """pg_restore's SQL with the schema ``source`` renamed ``target`` everywhere but in the
+    rows themselves (the lines of each COPY), which are passed on as they are."""
+    names = _schema_names(source)
+    quoted_target = f'"{target}"' if not re.fullmatch(r"[a-z_][a-z0-9_]*", target) else target
+    in_rows = False
+    for line in script:
+        if in_rows:
+            in_rows = line.rstrip("\n") != "\\."
+            yield line
+            continue
+        if re.match(r"CREATE SCHEMA \S+;$", line.strip()):
+            yield f"CREATE SCHEMA IF NOT EXISTS {quoted_target};\n"
+            continue
+        line = names.sub(quoted_target, line)
+        in_rows = line.startswith("COPY ") and line.rstrip().endswith("FROM stdin;")
+        yield line
+
+
+def _restore_postgres(source: Path, url: URL, source_schema: str) -> None:
+    """pg_restore's SQL, into the target's schema (which may be named otherwise), in one
+    transaction through psql: all of it or nothing."""
+    target = PgTarget.of(url)
+    restore = ["pg_restore", "--no-owner", "--no-privileges", "--file=-", str(source)]
+    psql = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction"]
+    psql.append(f"--dbname={target.conninfo}")
+    pipe = subprocess.PIPE
+    with (
+        subprocess.Popen(restore, stdout=pipe, stderr=pipe) as script,
+        subprocess.Popen(
+            psql, stdin=pipe, stdout=subprocess.DEVNULL, stderr=pipe, env=target.env()
+        ) as into,
+    ):
+        assert script.stdout is not None and into.stdin is not None
+        # Every byte as pg_restore wrote it (whatever the dump's encoding, line ends kept):
+        # only the schema's name changes, outside the rows.
+        lines = io.TextIOWrapper(script.stdout, "utf-8", "surrogateescape", newline="")
+        sql = io.TextIOWrapper(into.stdin, "utf-8", "surrogateescape", newline="")
+        try:
+            for line in renamed_schema(lines, source_schema, target.schema):
+                sql.write(line)
+            sql.close()
+        except BrokenPipeError:  # psql stopped at an error: its own words say which
+            script.kill()
+            with contextlib.suppress(OSError):  # closes the pipe, whatever was not written
+                sql.close()
+        failed = script.wait() != 0
+        refused = into.wait() != 0
+        said = b"".join(p.stderr.read() for p in (script, into) if p.stderr is not None)
+    if failed or refused:
+        why = said.decode(errors="replace").strip()
+        raise BackupError(_("pg_restore failed: {why}").format(why=why))
+
+
+def restore_ledger(source: Path, settings: Settings, manifest: dict[str, Any]) -> None:
+    ledger = manifest["ledger"]
+    url = make_url(settings.ledger_url)
+    if ledger["dialect"] == "sqlite":
+        _restore_sqlite(source / ledger["file"], url)
+    else:
+        _restore_postgres(source / ledger["file"], url, ledger["schema"])
+
+
+def check_chain(settings: Settings, manifest: dict[str, Any]) -> tuple[int, dict[str, Any] | None]:
+    """The restored ledger's hash chain holds, and ends where the manifest says it did."""
+    ledger = compose.open_ledger(settings)
+    try:
+        checked, broken = verify_chain(ledger.chain())
+        head = ledger.last_link()
+    finally:
+        ledger.close()
+    if broken is not None:
+        raise BackupError(
+            _("the restored ledger's chain is broken at row {seq}: it {problem}").format(
+                seq=broken.seq, problem=broken.problem
+            )
+        )
+    found = {"seq": head[0], "message_id": head[1], "row_hash": head[2]} if head else None
+    if found != manifest["ledger"]["chain_head"]:
+        raise BackupError(
+            _(
+                "the restored ledger's chain ends at {found}, the manifest says {expected}: "
+                "the backup's ledger and its manifest do not belong together"
+            ).format(found=found, expected=manifest["ledger"]["chain_head"])
+        )
+    return checked, found
+
+
+async def _chunks(path: Path, sealer: Sealer) -> AsyncIterator[bytes]:
+    for piece in _opened_pieces(path, sealer):
+        if piece:
+            yield piece
+
+
+async def restore_stream(
+    settings: Settings,
+    nats_url: str,
+    source: Path,
+    manifest: dict[str, Any],
+    policy: Policy,
+) -> tuple[int, int]:
+    """Send the stream back to the server, check its last sequence, and record in the
+    ledger what the stream took in after the ledger was copied: (last sequence, caught up)."""
+    sealer = compose.sealer(settings).for_backups()
+    described = manifest["stream"]
+    config = dict(described["config"])
+    if not settings.nats_url:  # the embedded server of a restore is a single one
+        config["num_replicas"] = 1
+    state = snapshot.StreamState(config, described["state"])
+    nc = await connect_as_hub(settings, nats_url, "mechbus-restore")
+    try:
+        restored = await snapshot.restore(nc, state, _chunks(source / STREAM_FILE, sealer))
+        if restored.last_seq != described["last_seq"]:
+            raise BackupError(
+                _(
+                    "the restored stream ends at sequence {found}, the manifest says {expected}"
+                ).format(found=restored.last_seq, expected=described["last_seq"])
+            )
+        ledger = compose.open_ledger(settings)
+        try:
+            report = await replay(
+                nc.jetstream(),
+                ledger,
+                policy=policy,
+                after_seq=manifest["ledger"]["recorded_through_stream_seq"],
+            )
+        finally:
+            ledger.close()
+        return restored.last_seq, report.read
+    finally:
+        await nc.drain()
+
+
+def restore(
+    source: Path,
+    settings: Settings,
+    nats_url: Callable[[], contextlib.AbstractAsyncContextManager[str]],
+    policy: Policy,
+) -> Restored:
+    """The whole restore after the refusals: the server ``nats_url`` gives (an async context
+    yielding its URL) must not hold the stream; then the ledger, its chain, the stream and the
+    catch-up."""
+    manifest = read_manifest(source)
+
+    async def drill() -> Restored:
+        async with nats_url() as url:
+            await _refuse_existing_stream(settings, url, manifest["stream"]["name"])
+            await asyncio.to_thread(restore_ledger, source, settings, manifest)
+            rows, head = await asyncio.to_thread(check_chain, settings, manifest)
+            last_seq, caught_up = await restore_stream(settings, url, source, manifest, policy)
+            return Restored(rows, head, last_seq, caught_up)
+
+    return asyncio.run(drill())
+
+
+async def _refuse_existing_stream(settings: Settings, nats_url: str, name: str) -> None:
+    nc = await connect_as_hub(settings, nats_url, "mechbus-restore")
+    try:
+        await nc.jetstream().stream_info(name)
+    except NotFoundError:
+        return
+    finally:
+        await nc.drain()
+    raise BackupError(
+        _("the server at {url} already holds a stream {name}: restore into an empty one").format(
+            url=nats_url, name=name
+        )
+    )
