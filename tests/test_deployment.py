@@ -7,11 +7,14 @@ options its command has."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 import re
 import shlex
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -547,3 +550,184 @@ def test_a_wrong_option_is_caught() -> None:
 )
 def test_every_mechbus_command_line_names_options_its_command_has(where: str, line: str) -> None:
     assert unknown_options(line) == [], f"{where}: {line}"
+
+
+# -- the example cluster, running ------------------------------------------------------------
+
+
+def route_pki(directory: Path) -> tuple[Path, Path, Path]:
+    """A CA and one certificate for 127.0.0.1 with both the serverAuth and clientAuth usages,
+    as the routes' mutual TLS needs (the CA, the certificate, its key)."""
+    import ipaddress
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    def name(common: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+
+    now = datetime.now(UTC)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(name("test CA"))
+        .issuer_name(name("test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    usages = [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name("127.0.0.1"))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    directory.mkdir(parents=True)
+    paths = (directory / "ca.pem", directory / "node.pem", directory / "node-key.pem")
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    paths[2].write_bytes(pem)
+    return paths
+
+
+def example_node_here(
+    conf: Path, directory: Path, pki: tuple[Path, Path, Path], ports: dict[str, list[int]]
+) -> Path:
+    """Node ``conf`` of the example cluster on loopback: its ports from ``ports`` (client,
+    route, http; one per node), the routes to the other two, the test PKI, a store here."""
+    index = NATS_CONFS.index(conf)
+    text = conf.read_text(encoding="utf-8")
+    for name, path in zip(("ca.pem", "server.pem", "server-key.pem"), pki, strict=True):
+        text = text.replace(f"/etc/nats/tls/{name}", str(path))
+    text = text.replace("/etc/nats/tls/route.pem", str(pki[1]))
+    text = text.replace("/etc/nats/tls/route-key.pem", str(pki[2]))
+    text = text.replace('"/var/lib/nats"', f'"{directory}/store"')
+    text = text.replace('listen: "0.0.0.0:4222"', f'listen: "127.0.0.1:{ports["client"][index]}"')
+    text = text.replace('listen: "0.0.0.0:6222"', f'listen: "127.0.0.1:{ports["route"][index]}"')
+    text = re.sub(r'http: "[^"]+"', f'http: "127.0.0.1:{ports["http"][index]}"', text)
+    for other, port in zip(NATS_CONFS, ports["route"], strict=True):
+        text = text.replace(f"{other.stem}.mecanismo.internal:6222", f"127.0.0.1:{port}")
+    directory.mkdir(parents=True)
+    copy = directory / "nats-server.conf"
+    copy.write_text(text, encoding="utf-8")
+    return copy
+
+
+def healthy(http_port: int) -> bool:
+    import urllib.error
+
+    from adapters.natsserver.server import LOOPBACK_HTTP
+
+    try:
+        with LOOPBACK_HTTP.open(f"http://127.0.0.1:{http_port}/healthz", timeout=2) as answer:
+            return int(answer.status) == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+@contextlib.contextmanager
+def example_cluster(tmp_path: Path, authorization: Path) -> Iterator[tuple[str, Path]]:
+    """The three example nodes running on loopback, once each is healthy (a meta leader
+    elected, streams current): their client URLs, comma-separated, and the CA they use."""
+    from adapters.natsserver.server import free_ports
+
+    pki = route_pki(tmp_path / "pki")
+    found = free_ports("127.0.0.1", 9)
+    ports = {"client": found[0:3], "route": found[3:6], "http": found[6:9]}
+    nodes = []
+    env = {**os.environ, "MECHBUS_STORE_KEY": STORE_KEY}
+    try:
+        for conf in NATS_CONFS:
+            copy = example_node_here(conf, tmp_path / conf.stem, pki, ports)
+            shutil.copy(authorization, copy.parent / "authorization.conf")
+            log = (copy.parent / "nats-server.log").open("wb")
+            nodes.append(
+                subprocess.Popen(
+                    [str(find_nats_server()), "-c", str(copy)],
+                    cwd=copy.parent,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+            log.close()
+        deadline = time.monotonic() + 60
+        for node, port in zip(nodes, ports["http"], strict=True):
+            while not healthy(port):
+                assert node.poll() is None, f"a node exited: see {tmp_path}/nats-*/*.log"
+                assert time.monotonic() < deadline, "the example cluster did not become healthy"
+                time.sleep(0.1)  # another process's state: nothing to wait on but polling
+        yield ",".join(f"nats://127.0.0.1:{port}" for port in ports["client"]), pki[0]
+    finally:
+        for node in nodes:
+            node.terminate()
+        for node in nodes:
+            try:
+                node.wait(30)
+            except subprocess.TimeoutExpired:
+                node.kill()
+                node.wait()
+
+
+@pytest.mark.integration
+@pytest.mark.e2e
+def test_a_hub_records_through_the_example_cluster(tmp_path: Path) -> None:
+    """The three example configs run as one cluster (routes over mutual TLS, the store
+    encrypted, the authorization from ``mechbus creds authorization``), and a hub on a home
+    holding only the CA and its seed records a request sent through it."""
+    from tests.cli_processes import (
+        SEND_PATROL,
+        json_lines,
+        launch,
+        run,
+        stop,
+        wait_for_hub,
+        wait_until_gone,
+    )
+
+    home = tmp_path / "home"
+    for step in (
+        ["creds", "init"],
+        ["creds", "issue", "gro.government"],
+        ["creds", "authorization", "--out", str(tmp_path / "authorization.conf")],
+    ):
+        done = run(step, home)
+        assert done.returncode == 0, done.stdout + done.stderr
+    with example_cluster(tmp_path, tmp_path / "authorization.conf") as (urls, ca):
+        (home / "creds" / "tls").mkdir()
+        shutil.copy(ca, home / "creds" / "tls" / "ca.pem")  # the CA alone, as a hub host has
+        hub = launch(["up", "--cluster", "--nats-url", urls, "--sweep-interval", "600"], home)
+        try:
+            wait_for_hub(hub)
+            sent = run([*SEND_PATROL, "--instructions", "Rondines.", "--nats-url", urls], home)
+            assert sent.returncode == 0, sent.stdout + sent.stderr
+            deadline = time.monotonic() + 30
+            while not json_lines(["requests"], home):
+                assert hub.poll() is None, "mechbus up exited"
+                assert time.monotonic() < deadline, "the hub did not record the request"
+                time.sleep(0.1)  # the hub is another process: poll the ledger it writes
+        finally:
+            stop(hub)
+        assert hub.returncode == 0
+    wait_until_gone(str(tmp_path))
