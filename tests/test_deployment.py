@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import os
 import re
 import shlex
@@ -29,6 +30,7 @@ from adapters.cli import app
 from adapters.natsserver.binary import find_nats_server
 from adapters.natsserver.tls import make_development_tls
 from bus.runtime import metrics
+from tests.cli_processes import MECHBUS
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "examples" / "deploy"
@@ -731,3 +733,105 @@ def test_a_hub_records_through_the_example_cluster(tmp_path: Path) -> None:
             stop(hub)
         assert hub.returncode == 0
     wait_until_gone(str(tmp_path))
+
+
+@contextlib.contextmanager
+def example_proxy(tmp_path: Path, dashboard_port: int) -> Iterator[tuple[int, int, Path]]:
+    """nginx with the example site on loopback in front of ``dashboard_port``, once it
+    accepts connections: its HTTPS and HTTP ports, and the CA its certificate chains to."""
+    import socket
+
+    from adapters.natsserver.server import free_ports
+
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(nginx).exists():
+        pytest.skip("nginx is not installed (Debian: nginx-light)")
+    https, http = free_ports("127.0.0.1", 2)
+    site = nginx_site_here(tmp_path, https, http, dashboard_port)
+    main = nginx_main(tmp_path, site)
+    if os.geteuid() == 0:  # workers would run as nobody, who cannot read this test's files
+        main.write_text("user root;\n" + main.read_text(encoding="utf-8"), encoding="utf-8")
+    proxy = subprocess.Popen(
+        [nginx, "-p", str(tmp_path), "-e", str(tmp_path / "error.log"), "-c", str(main)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proxy.poll() is None, (tmp_path / "error.log").read_text()
+            try:
+                socket.create_connection(("127.0.0.1", https), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "nginx did not start"
+                time.sleep(0.05)  # another process binding its port: poll it
+        yield https, http, tmp_path / "tls" / "ca.pem"
+    finally:
+        proxy.terminate()
+        try:
+            proxy.wait(30)
+        except subprocess.TimeoutExpired:
+            proxy.kill()
+            proxy.wait()
+
+
+@pytest.mark.integration
+@pytest.mark.e2e
+def test_the_dashboard_behind_the_example_proxy(tmp_path: Path) -> None:
+    """Through the example nginx: HTTPS with HSTS, plain HTTP sent to HTTPS, the session
+    cookie Secure, and the login record keeping the proxy's address, not one a browser
+    claimed in X-Forwarded-For."""
+    import ssl
+
+    import httpx
+
+    from tests.cli_processes import dashboard_url, env_of, launch, run, stop, wait_until_gone
+
+    home = tmp_path / "home"
+    done = run(["db", "upgrade"], home)
+    assert done.returncode == 0, done.stdout + done.stderr
+    added = subprocess.run(
+        [*MECHBUS, "dashboard", "user", "add", "ana", "--role", "viewer", "--password-stdin"],
+        input="una clave larga y buena\n",
+        env=env_of(home),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert added.returncode == 0, added.stdout + added.stderr
+    web = launch(["dashboard", "--port", "0", "--behind-tls-proxy"], home)
+    try:
+        port = int(dashboard_url(web).rstrip("/").rsplit(":", 1)[1])
+        with example_proxy(tmp_path / "proxy", port) as (https, http, ca):
+            trust = ssl.create_default_context(cafile=str(ca))
+            with httpx.Client(base_url=f"https://127.0.0.1:{https}", verify=trust) as browser:
+                page = browser.get("/login")
+                assert page.status_code == 200
+                assert page.headers["strict-transport-security"].startswith("max-age=")
+                assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+                token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+                assert token is not None
+                answer = browser.post(
+                    "/login",
+                    data={
+                        "name": "ana",
+                        "password": "una clave larga y buena",
+                        "csrf_token": token.group(1),
+                    },
+                    headers={"X-Forwarded-For": "203.0.113.9"},
+                )
+                assert answer.status_code == 303 and answer.headers["location"] == "/pending"
+                cookie = answer.headers["set-cookie"].lower()
+                assert "mechbus_session=" in cookie and "secure" in cookie
+                assert "httponly" in cookie and "samesite=strict" in cookie
+                assert browser.get("/pending").status_code == 200  # the cookie came back
+            plain = httpx.get(f"http://127.0.0.1:{http}/login")
+            assert plain.status_code == 301 and plain.headers["location"].startswith("https://")
+    finally:
+        stop(web)
+    logins = run(["dashboard", "user", "logins", "--json"], home)
+    assert logins.returncode == 0, logins.stdout + logins.stderr
+    rows = [json.loads(line) for line in logins.stdout.splitlines() if line.startswith("{")]
+    assert rows and {row["client"] for row in rows} == {"127.0.0.1"}, rows
+    wait_until_gone(str(home))
