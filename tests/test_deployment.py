@@ -15,6 +15,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,6 +42,7 @@ ENV_FILE = SYSTEMD / "mechbus.env"
 NATS_CONFS = sorted((DEPLOY / "nats").glob("nats-*.conf"))
 RULES = DEPLOY / "prometheus" / "mechbus.rules.yml"
 PROMETHEUS = DEPLOY / "prometheus" / "prometheus.yml"
+RULE_TESTS = ROOT / "tests" / "data" / "prometheus" / "mechbus.rules.test.yml"
 NGINX = DEPLOY / "proxy" / "nginx.conf"
 GUIDE = ROOT / "docs" / "deployment.md"
 INSTALLED_MECHBUS = "/opt/mechbus/.venv/bin/mechbus"
@@ -142,7 +144,7 @@ def installed_here(unit: Path, into: Path) -> Path:
     """``unit`` as this machine can verify it: mechbus and nats-server from this environment
     (systemd-analyze checks that ExecStart's binary exists), run as root."""
     text = unit.read_text(encoding="utf-8")
-    text = text.replace(INSTALLED_MECHBUS, str(Path(shutil.which("mechbus") or _venv_mechbus())))
+    text = text.replace(INSTALLED_MECHBUS, str(_venv_mechbus()))
     text = text.replace(INSTALLED_NATS_SERVER, str(find_nats_server()))
     text = re.sub(r"^(User|Group)=.*$", r"\1=root", text, flags=re.M)
     copy = into / unit.name
@@ -151,8 +153,7 @@ def installed_here(unit: Path, into: Path) -> Path:
 
 
 def _venv_mechbus() -> Path:
-    import sys
-
+    """The ``mechbus`` script of the environment running these tests."""
     return Path(sys.executable).parent / "mechbus"
 
 
@@ -335,6 +336,18 @@ def test_the_rules_pass_promtool() -> None:
         pytest.skip("promtool is not installed (Debian: the prometheus package)")
     done = subprocess.run(
         [promtool, "check", "rules", str(RULES)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_alerts_fire_when_they_should() -> None:
+    """promtool's unit tests of the rules (tests/data/prometheus/): no active hub, none
+    scraped at all, two active, slow commits, one state's request waiting over a week."""
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool is not installed (Debian: the prometheus package)")
+    done = subprocess.run(
+        [promtool, "test", "rules", str(RULE_TESTS)], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stdout + done.stderr
 
