@@ -14,6 +14,7 @@ import os
 import re
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -80,30 +81,23 @@ def environment_file() -> dict[str, str]:
     return found
 
 
-def exposed_series() -> set[str]:
-    """Every series name a mechbus process exposes, from bus/runtime/metrics.py: counters with
-    ``_total``, the histogram's ``_bucket``/``_sum``/``_count``, gauges, and the gauges read
-    at scrape time (``SCRAPED``)."""
-    names: set[str] = set(metrics.SCRAPED)
+def metric_series() -> dict[str, set[str]]:
+    """Each metric bus/runtime/metrics.py declares, as an operator looks it up, with the
+    series it exposes: a counter ``_total``, the histogram ``_bucket``, ``_sum`` and
+    ``_count``, a gauge its name, and so the gauges read at scrape time (``SCRAPED``)."""
+    found = {name: {name} for name in metrics.SCRAPED}
     for value in vars(metrics).values():
         if isinstance(value, Counter):
-            names.add(f"{value._name}_total")
+            found[f"{value._name}_total"] = {f"{value._name}_total"}
         elif isinstance(value, Histogram):
-            names.update(f"{value._name}{end}" for end in ("_bucket", "_sum", "_count"))
+            found[value._name] = {f"{value._name}{end}" for end in ("_bucket", "_sum", "_count")}
         elif isinstance(value, Gauge):
-            names.add(value._name)
-    return names
+            found[value._name] = {value._name}
+    return found
 
 
-def declared_metrics() -> set[str]:
-    """The names declared in bus/runtime/metrics.py, as an operator looks them up."""
-    names = set(metrics.SCRAPED)
-    for value in vars(metrics).values():
-        if isinstance(value, Counter):
-            names.add(f"{value._name}_total")
-        elif isinstance(value, Histogram | Gauge):
-            names.add(value._name)
-    return names
+def exposed_series() -> set[str]:
+    return set().union(*metric_series().values())
 
 
 def alerts() -> list[dict[str, Any]]:
@@ -112,7 +106,7 @@ def alerts() -> list[dict[str, Any]]:
 
 
 def fenced_blocks(text: str) -> Iterator[str]:
-    for match in re.finditer(r"^```[a-z]*\n(.*?)^```", text, flags=re.S | re.M):
+    for match in re.finditer(r"^[ \t]*```[a-z]*\n(.*?)^[ \t]*```", text, flags=re.S | re.M):
         yield match.group(1)
 
 
@@ -403,10 +397,11 @@ def test_the_alerts_cover_what_operators_watch() -> None:
 
 def test_the_guide_explains_every_metric() -> None:
     guide = GUIDE.read_text(encoding="utf-8")
-    missing = sorted(name for name in declared_metrics() if name not in guide)
+    # each on a row of the table of what to monitor, written as code
+    missing = sorted(name for name in metric_series() if f"| `{name}` |" not in guide)
     assert not missing, f"docs/deployment.md does not explain {missing}"
     for alert in alerts():
-        assert alert["alert"] in guide, f"docs/deployment.md does not name {alert['alert']}"
+        assert f"`{alert['alert']}`" in guide, f"docs/deployment.md does not name {alert['alert']}"
 
 
 # -- the TLS proxy ---------------------------------------------------------------------------
@@ -748,12 +743,24 @@ def test_a_hub_records_through_the_example_cluster(tmp_path: Path) -> None:
     wait_until_gone(str(tmp_path))
 
 
+def wait_listening(port: int, proc: subprocess.Popen[Any], what: str) -> None:
+    """Until ``proc`` accepts connections on ``port`` (a server prints its port once bound,
+    before it listens), or fail if it exits or 30 s pass."""
+    deadline = time.monotonic() + 30
+    while True:
+        assert proc.poll() is None, f"{what} exited"
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            assert time.monotonic() < deadline, f"{what} does not listen on {port}"
+            time.sleep(0.05)  # another process getting to listen(): poll it
+
+
 @contextlib.contextmanager
 def example_proxy(tmp_path: Path, dashboard_port: int) -> Iterator[tuple[int, int, Path]]:
     """nginx with the example site on loopback in front of ``dashboard_port``, once it
     accepts connections: its HTTPS and HTTP ports, and the CA its certificate chains to."""
-    import socket
-
     from adapters.natsserver.server import free_ports
 
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -770,15 +777,7 @@ def example_proxy(tmp_path: Path, dashboard_port: int) -> Iterator[tuple[int, in
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proxy.poll() is None, (tmp_path / "error.log").read_text()
-            try:
-                socket.create_connection(("127.0.0.1", https), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "nginx did not start"
-                time.sleep(0.05)  # another process binding its port: poll it
+        wait_listening(https, proxy, "nginx")
         yield https, http, tmp_path / "tls" / "ca.pem"
     finally:
         proxy.terminate()
@@ -816,6 +815,7 @@ def test_the_dashboard_behind_the_example_proxy(tmp_path: Path) -> None:
     web = launch(["dashboard", "--port", "0", "--behind-tls-proxy"], home)
     try:
         port = int(dashboard_url(web).rstrip("/").rsplit(":", 1)[1])
+        wait_listening(port, web, "mechbus dashboard")
         with example_proxy(tmp_path / "proxy", port) as (https, http, ca):
             trust = ssl.create_default_context(cafile=str(ca))
             with httpx.Client(base_url=f"https://127.0.0.1:{https}", verify=trust) as browser:
