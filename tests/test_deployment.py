@@ -217,6 +217,18 @@ def test_the_backup_timer_starts_the_backup() -> None:
     assert timer["Install"]["WantedBy"] == ["timers.target"]
 
 
+def test_each_backup_goes_to_a_new_directory_named_by_the_time() -> None:
+    """The backup's shell line as systemd hands it over ($$ and %% unescaped), with echo in
+    place of mechbus: a directory named by the UTC time, as `mechbus backup` wants a new one."""
+    service = unit_entries(SYSTEMD / "mechbus-backup.service")["Service"]
+    line = service["ExecStart"][0].replace("$$", "$").replace("%%", "%")
+    line = line.replace(INSTALLED_MECHBUS, "echo")
+    words = shlex.split(line)
+    assert words[:2] == ["/bin/sh", "-c"]
+    done = subprocess.run(words, capture_output=True, text=True, timeout=10)
+    assert re.fullmatch(r"backup --to /var/backups/mechbus/\d{8}T\d{6}Z\n", done.stdout), done
+
+
 def test_the_environment_file_sets_only_what_mechbus_reads_and_no_secret() -> None:
     read = set(re.findall(r"\"(MECHBUS_[A-Z_]+)\"", (ROOT / "adapters/environment.py").read_text()))
     secrets = {"MECHBUS_LEDGER_KEY", "MECHBUS_STORE_KEY", "MECHBUS_SMTP_PASSWORD"}
