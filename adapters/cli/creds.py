@@ -89,6 +89,35 @@ def _apply_credentials(settings: Settings) -> None:
         console.print(_("in effect on the running server (mechbus up, pid {pid})").format(pid=pid))
 
 
+@app.command("authorization")
+def creds_authorization(
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Write it to this file (replaced whole, never half-written); else print."
+        ),
+    ] = None,
+    home: HomeOpt = None,
+) -> None:
+    """The nats-server ``authorization`` block of this home's credentials (the federal users
+    included, issued if missing), for servers run apart: include it in each node's config and
+    reload them. Holds public keys only."""
+    from adapters.natsserver.credentials import CredentialError
+    from adapters.service.embedded import authorization
+
+    try:
+        block = authorization(common.settings(home))
+    except CredentialError as exc:
+        raise common.fail(exc) from None
+    if out is None:
+        typer.echo(block, nl=False)
+        return
+    partial = out.with_name(f".{out.name}.tmp")
+    partial.write_text(block, encoding="utf-8")
+    partial.replace(out)  # a server reloading now reads the old file or the new, whole
+    console.print(_("wrote {path}").format(path=out))
+
+
 @app.command("tls")
 def creds_tls(
     host: Annotated[

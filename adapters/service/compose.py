@@ -73,9 +73,12 @@ def dashboard_secret(settings: Settings) -> str:
 
 
 def tls_context(settings: Settings) -> ssl.SSLContext | None:
-    """A client context trusting this deployment's CA, when TLS is set up."""
+    """A client context trusting this deployment's CA, when TLS is set up: the home's own
+    server certificate, or, for servers run apart (``--nats-url``), the CA alone, since a
+    host that only connects must not hold a server's private key."""
     files = settings.tls_files
-    return files.client_context() if files.exist() else None
+    apart = settings.nats_url is not None and files.ca.exists()
+    return files.client_context() if files.exist() or apart else None
 
 
 def secret_file(path: Path, make: Callable[[], bytes]) -> bytes:

@@ -197,16 +197,22 @@ class Supervisor:
 FEDERAL_USERS = (HUB, MECHANISM, BOARD, RECEPTION, RISK)
 
 
-def server_config(settings: Settings, agencies: tuple[str, ...]) -> str:
-    """Authorization (and TLS, once `mechbus creds tls` was run) for the embedded servers:
-    the federal users and ``agencies`` get their credentials in the home's store (issued once,
-    reused), and every user may use only its own subjects. Anonymous connections are refused.
-    """
+def authorization(settings: Settings, agencies: tuple[str, ...] = ()) -> str:
+    """The nats-server ``authorization`` block of this home's credentials: the federal users
+    and ``agencies`` get theirs in the home's store (issued once, reused), and every user may
+    use only its own subjects. Anonymous connections are refused. The embedded servers get it
+    below; servers run apart (a cluster on its own hosts) get it from ``mechbus creds
+    authorization``."""
     store = CredentialStore(settings.creds_dir)
     store.init()
     for agency in (*FEDERAL_USERS, *agencies):
         store.ensure(agency)
-    config = store.server_config()
+    return store.server_config()
+
+
+def server_config(settings: Settings, agencies: tuple[str, ...]) -> str:
+    """Authorization (and TLS, once `mechbus creds tls` was run) for the embedded servers."""
+    config = authorization(settings, agencies)
     if settings.tls_files.exist():  # every client must use TLS
         config += settings.tls_files.server_config()
     return config
