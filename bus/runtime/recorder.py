@@ -29,7 +29,7 @@ from bus.domain.ports import (
 )
 from bus.domain.recording import Outcome, Result, record_batch
 from bus.domain.rules import Rules
-from bus.runtime import publishing
+from bus.runtime import publishing, tracing
 from bus.runtime.undeliverable import Failures
 
 log = logging.getLogger("mechbus.hub")
@@ -91,6 +91,7 @@ class Recorder:
                 m.attempt,
                 may_wait=(wall - m.stored_at).total_seconds() < self.defer_unknown_for,
                 stored_at=m.stored_at,
+                headers=m.headers,
             )
             for m in batch
         ]
@@ -176,8 +177,10 @@ class Recorder:
 
     async def _commit(self, deliveries: list[Delivery]) -> list[Outcome]:
         now = self.clock() if self.clock is not None else None
+        started = tracing.now()
         outcomes = await asyncio.to_thread(record_batch, self.ledger, deliveries, now, self.rules)
         await self.after_commit(outcomes)
+        tracing.recorded(deliveries, outcomes, started)
         return outcomes
 
     async def after_commit(self, outcomes: list[Outcome]) -> None:
@@ -200,17 +203,37 @@ class Recorder:
                 await self.capacity.put(outcome.capacity.shelter, document.encode())
             if outcome.reason is not None:
                 self.dead_letters += 1
-                # Reason and ids only: the body may carry personal data and is never logged.
-                log.info(
-                    "dead letter: stream seq %d, %s, message %s",
-                    outcome.stream_seq,
-                    outcome.reason.value,
-                    outcome.message_id,
-                )
             elif outcome.result is Result.RECORDED:
                 self.recorded += 1
+        self._log_outcomes(outcomes)
         async with self._committed:
             self._committed.notify_all()
+
+    def _log_outcomes(self, outcomes: list[Outcome]) -> None:
+        """Each outcome as one log line: ids, type, sender, stream sequence and reason only,
+        never the body (it may carry personal data)."""
+        for outcome in outcomes:
+            fields = {
+                "message_id": outcome.message_id,
+                "type": outcome.type,
+                "sender": outcome.sender,
+                "stream_seq": outcome.stream_seq,
+                "reason": outcome.reason.value if outcome.reason is not None else None,
+            }
+            said = (outcome.type, outcome.message_id, outcome.sender, outcome.stream_seq)
+            if outcome.reason is not None:
+                log.info(
+                    "dead letter (%s): %s %s from %s at stream seq %d",
+                    outcome.reason.value,
+                    *said,
+                    extra=fields,
+                )
+            elif outcome.result is Result.RECORDED:
+                log.debug("recorded %s %s from %s at stream seq %d", *said, extra=fields)
+            else:  # another copy, a redelivery, a response deferred until its request
+                log.debug(
+                    "%s: %s %s from %s at stream seq %d", outcome.result.value, *said, extra=fields
+                )
 
     async def _let_out(self, outcomes: Iterable[Outcome]) -> None:
         """Publish, now that the ledger holds each placement, the shelter's copy of its
