@@ -220,7 +220,13 @@ class Recorder:
                 "stream_seq": outcome.stream_seq,
                 "reason": outcome.reason.value if outcome.reason is not None else None,
             }
-            said = (outcome.type, outcome.message_id, outcome.sender, outcome.stream_seq)
+            unknown = "-"  # a refused message may have no type, id or sender one can name
+            said = (
+                outcome.type or unknown,
+                outcome.message_id or unknown,
+                outcome.sender or unknown,
+                outcome.stream_seq,
+            )
             if outcome.reason is not None:
                 log.info(
                     "dead letter (%s): %s %s from %s at stream seq %d",
