@@ -3,8 +3,10 @@ send through the agency's answers to the hub's record of each, and nothing perso
 
 from __future__ import annotations
 
+import asyncio
 import re
 import signal
+import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,12 +15,14 @@ import nats
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from sqlmodel import select
 
+from adapters import environment
 from adapters.ledger.store import SqlLedger
 from adapters.ledger.tables import MessageRow
 from adapters.natsserver.server import EmbeddedNatsServer
 from adapters.observability import tracing as setup
-from bus.runtime import tracing
+from bus.runtime import publishing, tracing
 from bus.runtime.agency import AgencyClient
 from bus.runtime.hub import Hub
 from tests import builders as b
@@ -31,6 +35,8 @@ from tests.cli_processes import (
     wait_until_gone,
 )
 from tests.ledger_reads import recipient_status
+from tests.test_sdk_alone import BLOCKER
+from tests.test_sdk_alone import run as run_alone
 
 pytestmark = pytest.mark.integration
 ON_SQLITE = pytest.mark.parametrize("ledger_url", ["sqlite"], indirect=True)
@@ -169,3 +175,58 @@ def test_send_and_up_traced_on_the_console_share_the_trace(tmp_path: Path) -> No
     [(name, trace_id)] = spans_printed(sent.stdout)
     assert name == "mechbus.send mech.request.protection_measure.v1"
     assert ("mechbus.record mech.request.protection_measure.v1", trace_id) in spans_printed(output)
+
+
+def test_the_way_of_tracing_is_chosen_once_and_checked() -> None:
+    assert environment.trace(None, {}) == "off"
+    assert environment.trace(None, {"MECHBUS_TRACE": "OTLP"}) == "otlp"
+    assert environment.trace("console", {"MECHBUS_TRACE": "otlp"}) == "console"
+    with pytest.raises(environment.SettingsError, match="MECHBUS_TRACE"):
+        environment.trace(None, {"MECHBUS_TRACE": "jaeger"})
+    traced = setup.setup("otlp", "mechbus-test")  # nothing exported until a span ends
+    try:
+        assert traced.on and tracing.context_headers() == {}  # no span is current
+    finally:
+        traced.shutdown()
+    assert not tracing.context_headers() and not traced.on
+
+
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+ANSWERING_ALONE = BLOCKER + textwrap.dedent(
+    """
+    import asyncio
+
+    from bus.runtime.agency import AgencyClient
+
+    async def main(url):
+        async with await AgencyClient.connect(url, "gro.government") as government:
+            incoming = await anext(government.requests())
+            acknowledged = await incoming.acknowledge("Subsecretaría de Derechos Humanos")
+            print(acknowledged.id)
+
+    asyncio.run(main(sys.argv[1]))
+    loaded = sorted(m for m in sys.modules if m.split(".")[0] in FederalBlocked.BLOCKED)
+    assert not loaded, loaded
+    """
+)
+
+
+@ON_SQLITE
+async def test_the_sdk_alone_carries_the_request_s_trace_onto_its_answers(
+    hub: Hub, ledger: SqlLedger, nats_server: EmbeddedNatsServer
+) -> None:
+    request = b.patrol_request()
+    async with await AgencyClient.connect(nats_server.url, "fed.mechanism") as mechanism:
+        context = {"traceparent": TRACEPARENT, "tracestate": "mechbus=1"}
+        await publishing.publish_message(mechanism.transport, request, headers=context)
+        done = await asyncio.to_thread(run_alone, ANSWERING_ALONE, nats_server.url)
+        assert done.returncode == 0, done.stderr
+        await hub.wait_until(
+            lambda: recipient_status(ledger, request.id, "gro.government") == "acknowledged"
+        )
+        with ledger.session() as session:
+            seqs = session.exec(select(MessageRow.stream_seq).order_by(MessageRow.stream_seq))
+            stored = [await mechanism.js.get_msg("MECHBUS", seq) for seq in seqs.all()]
+    assert len(stored) == 3  # the request, the receipt, the acknowledgement
+    assert all((m.headers or {}).get("traceparent") == TRACEPARENT for m in stored)
+    assert all((m.headers or {}).get("tracestate") == "mechbus=1" for m in stored)

@@ -13,11 +13,11 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from bus.domain.ports import Delivery
-from bus.domain.recording import Outcome, Result
-
 if TYPE_CHECKING:
     from opentelemetry.trace import Tracer
+
+    from bus.domain.ports import Delivery
+    from bus.domain.recording import Outcome
 
 _tracer: Tracer | None = None
 
@@ -102,6 +102,6 @@ def _attributes(delivery: Delivery, outcome: Outcome) -> Mapping[str, str | int]
     }
     attributes.update({k: v for k, v in optional.items() if v is not None})
     # A refused message's subject is whatever its sender wrote after its own prefix.
-    if outcome.result is not Result.DEAD_LETTER:
+    if outcome.reason is None:
         attributes["messaging.destination.name"] = delivery.subject
     return attributes
