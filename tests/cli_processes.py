@@ -130,6 +130,18 @@ def invoke(args: list[str], home: Path) -> Any:
     return CliRunner(env={"MECHBUS_HOME": str(home), **unset}).invoke(app, args)
 
 
+def said(result: Any) -> str:
+    """What a command invoked in this process printed, on one line (wrapping undone)."""
+    return " ".join(result.output.split())
+
+
+def upgraded_home(tmp_path: Path) -> Path:
+    """A new home whose ledger ``mechbus db upgrade`` has made."""
+    home = tmp_path / "home"
+    assert invoke(["db", "upgrade"], home).exit_code == 0
+    return home
+
+
 def json_lines(args: list[str], home: Path) -> list[dict[str, Any]]:
     """The rows ``mechbus ARGS --json`` prints, read in this process."""
     result = invoke([*args, "--json"], home)

@@ -14,7 +14,7 @@ import pytest
 from adapters.settings import load_settings
 from bus.domain.recording import record_batch
 from tests import builders as b
-from tests.cli_processes import invoke, json_lines
+from tests.cli_processes import invoke, json_lines, said
 from tests.ledgers import home_ledger
 from tests.test_recording import Stream
 
@@ -52,10 +52,6 @@ def home(tmp_path: Path) -> Path:
     return four_requests(tmp_path / "home")
 
 
-def _said(result: Any) -> str:
-    return " ".join(result.output.split())
-
-
 def _pending(home: Path, *args: str) -> set[str]:
     return {row["request"] for row in json_lines(["pending", *args], home)}
 
@@ -84,17 +80,17 @@ def test_a_mistyped_filter_exits_2_naming_what_is_valid(
 ) -> None:
     result = invoke(["--lang", lang, *args], home)
     assert result.exit_code == 2, result.output
-    assert valid in _said(result)
+    assert valid in said(result)
 
 
 def test_the_refusal_speaks_the_chosen_language(home: Path) -> None:
-    spanish = _said(invoke(["pending", "--urgency", "pronto"], home))
+    spanish = said(invoke(["pending", "--urgency", "pronto"], home))
     assert "'pronto' no es una urgencia" in spanish and "urgente (urgent)" in spanish
-    english = _said(invoke(["--lang", "en", "pending", "--urgency", "pronto"], home))
+    english = said(invoke(["--lang", "en", "pending", "--urgency", "pronto"], home))
     assert "'pronto' is not an urgency: one of urgent, ordinary" in english
-    kinds = _said(invoke(["pending", "--kind", "patrulla"], home))
+    kinds = said(invoke(["pending", "--kind", "patrulla"], home))
     assert "medida de protección (protection_measure)" in kinds
-    agency = _said(invoke(["--lang", "en", "pending", "--agency", "gro.gobierno"], home))
+    agency = said(invoke(["--lang", "en", "pending", "--agency", "gro.gobierno"], home))
     assert "--agency: 'gro.gobierno' is not an agency in the registry. Did you mean" in agency
 
 
@@ -169,7 +165,7 @@ def test_six_characters_of_a_request_id_stand_for_it(home: Path) -> None:
 def test_five_characters_are_refused(home: Path) -> None:
     result = invoke(["--lang", "en", "send", "recall", LONE[:5], "--reason", "x", *NOWHERE], home)
     assert result.exit_code == 2, result.output
-    assert "is too short for a request's id: give at least 6 characters of it" in _said(result)
+    assert "is too short for a request's id: give at least 6 characters of it" in said(result)
     assert _outbox(home) == []
 
 
@@ -178,13 +174,13 @@ def test_a_shared_prefix_lists_the_requests_it_names(home: Path) -> None:
     assert TWIN_B.startswith(shared)
     result = invoke(["--lang", "en", "send", "recall", shared, "--reason", "x", *NOWHERE], home)
     assert result.exit_code == 2, result.output
-    said = _said(result)
-    assert "names more than one request" in said
+    text = said(result)
+    assert "names more than one request" in text
     for twin in (TWIN_A, TWIN_B):
-        assert f"{twin} (MPDDHP-2026-0412; {GUERRERO_GOVERNMENT})" in said
+        assert f"{twin} (MPDDHP-2026-0412; {GUERRERO_GOVERNMENT})" in text
     assert _outbox(home) == []
     unknown = invoke(["send", "recall", "ZZZZZZZZ", "--reason", "x", *NOWHERE], home)
-    assert unknown.exit_code == 2 and "ZZZZZZZZ" in _said(unknown)
+    assert unknown.exit_code == 2 and "ZZZZZZZZ" in said(unknown)
 
 
 def test_requests_is_a_list_view_with_csv_and_json(home: Path) -> None:
@@ -228,9 +224,9 @@ def test_a_reading_view_never_creates_a_ledger(tmp_path: Path, view: list[str]) 
     home = tmp_path / "home"
     result = invoke(["--lang", "en", *view], home)
     assert result.exit_code == 1, result.output
-    said = _said(result)
-    assert f"there is no ledger at {home / 'ledger.db'}" in said
-    assert "`mechbus up` creates it" in said and "mechbus db upgrade" in said
+    text = said(result)
+    assert f"there is no ledger at {home / 'ledger.db'}" in text
+    assert "`mechbus up` creates it" in text and "mechbus db upgrade" in text
     assert not (home / "ledger.db").exists()
     assert not (home / "creds").exists()  # nor a sealing key for a ledger that is not there
 
@@ -238,7 +234,7 @@ def test_a_reading_view_never_creates_a_ledger(tmp_path: Path, view: list[str]) 
 def test_no_ledger_is_said_in_spanish_by_default(tmp_path: Path) -> None:
     result = invoke(["pending"], tmp_path / "home")
     assert result.exit_code == 1
-    assert "no hay registro en" in _said(result)
+    assert "no hay registro en" in said(result)
     assert not (tmp_path / "home" / "ledger.db").exists()
 
 

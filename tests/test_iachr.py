@@ -23,7 +23,7 @@ from schemas.iachr import IachrMeasureRegistered, is_mc
 from schemas.messages import parse_message
 from schemas.tracking import Rejected, RejectionReason
 from tests import builders as b
-from tests.cli_processes import invoke, json_lines
+from tests.cli_processes import invoke, json_lines, said, upgraded_home
 from tests.fakes import MemoryLedger
 from tests.ledgers import outbox_messages, record_outbox
 
@@ -258,13 +258,7 @@ REGISTER = ["iachr", "register", "mc-123-24", "--granted", "2024-03-01", "--noti
 
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
-    home = tmp_path / "home"
-    assert invoke(["db", "upgrade"], home).exit_code == 0
-    return home
-
-
-def _said(result: Any) -> str:
-    return " ".join(result.output.split())
+    return upgraded_home(tmp_path)
 
 
 INVESTIGATE = [
@@ -286,7 +280,7 @@ def test_send_with_a_bad_mc_number_is_refused_saying_the_format(home: Path, bad:
     for command in (PATROL, INVESTIGATE):
         refused = invoke([*command, "--iachr", bad], home)
         assert refused.exit_code == 2, refused.output
-        assert "no es un número de MC" in _said(refused) and "MC-123-24" in _said(refused)
+        assert "no es un número de MC" in said(refused) and "MC-123-24" in said(refused)
     assert json_lines(["outbox", "list"], home) == []  # nothing was sent
 
 
@@ -295,10 +289,10 @@ def test_send_linked_to_a_measure_of_another_state_warns_and_sends(home: Path) -
     record_outbox(home)
     sent = invoke([*PATROL, "--iachr", "mc-123-24"], home)
     assert sent.exit_code == 0, sent.output
-    assert "aviso: MC-123-24 is registered in OAX" in _said(sent)  # the warning: bus.domain
+    assert "aviso: MC-123-24 is registered in OAX" in said(sent)  # the warning: bus.domain
     unknown = invoke([*INVESTIGATE, "--iachr", "MC-9-25"], home)
-    assert unknown.exit_code == 0 and "sin registrar" in _said(unknown)
-    assert "aviso" not in _said(unknown)
+    assert unknown.exit_code == 0 and "sin registrar" in said(unknown)
+    assert "aviso" not in said(unknown)
     linked_to = [m.data.iachr_precautionary_measure for m in outbox_messages(home)]
     assert linked_to == ["MC-123-24", "MC-9-25"]
 
@@ -318,7 +312,7 @@ def test_register_refuses_dates_in_the_wrong_order(home: Path) -> None:
         ],
         home,
     )
-    assert refused.exit_code == 2 and "before granted_on" in _said(refused)
+    assert refused.exit_code == 2 and "before granted_on" in said(refused)
     future = (datetime.now(UTC).date() + timedelta(days=2)).isoformat()
     later = invoke(
         [
@@ -334,7 +328,7 @@ def test_register_refuses_dates_in_the_wrong_order(home: Path) -> None:
         ],
         home,
     )
-    assert later.exit_code == 2 and "in the future" in _said(later)
+    assert later.exit_code == 2 and "in the future" in said(later)
     bad = invoke(
         [
             "iachr",
@@ -349,7 +343,7 @@ def test_register_refuses_dates_in_the_wrong_order(home: Path) -> None:
         ],
         home,
     )
-    assert bad.exit_code == 2 and "no es un número de MC" in _said(bad)
+    assert bad.exit_code == 2 and "no es un número de MC" in said(bad)
     assert json_lines(["outbox", "list"], home) == []
 
 
@@ -400,11 +394,11 @@ def test_a_number_recorded_in_the_looser_form_of_before_stays_readable() -> None
 def test_a_state_that_is_not_one_is_refused_not_an_empty_list(home: Path) -> None:
     listed = invoke(["--lang", "en", "iachr", "list", "--state", "Gotham"], home)
     assert listed.exit_code == 2, listed.output
-    assert "'Gotham' is not a state of Mexico" in _said(listed)
-    assert "GRO (Guerrero)" in _said(listed)
+    assert "'Gotham' is not a state of Mexico" in said(listed)
+    assert "GRO (Guerrero)" in said(listed)
     for state in ("gro", "Guerrero"):  # its code in any case, or its name
         assert invoke(["iachr", "list", "--state", state, "--json"], home).exit_code == 0
     registered = invoke(["--lang", "en", *REGISTER, "--state", "XYZ"], home)
     assert registered.exit_code == 2, registered.output
-    assert "'XYZ' is not a state of Mexico" in _said(registered)
+    assert "'XYZ' is not a state of Mexico" in said(registered)
     assert json_lines(["outbox", "list"], home) == []

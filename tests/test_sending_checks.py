@@ -10,12 +10,19 @@ import shlex
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from adapters.i18n import ZONE
-from tests.cli_processes import SEND_PATROL, invoke, json_lines, run, running_up
+from tests.cli_processes import (
+    SEND_PATROL,
+    invoke,
+    json_lines,
+    run,
+    running_up,
+    said,
+    upgraded_home,
+)
 from tests.ledgers import outbox_messages, record_outbox
 
 CASE = "MPDDHP-2026-0412"
@@ -36,13 +43,7 @@ REASON = "La persona beneficiaria fue reubicada temporalmente en Xalapa, Veracru
 
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
-    home = tmp_path / "home"
-    assert invoke(["db", "upgrade"], home).exit_code == 0
-    return home
-
-
-def said(result: Any) -> str:
-    return " ".join(result.output.split())
+    return upgraded_home(tmp_path)
 
 
 def patrol_to(agency: str, *more: str) -> list[str]:

@@ -20,10 +20,12 @@ from adapters.bridge.access import Bridge
 from adapters.bridge.answers import SETTLE_SECONDS
 from adapters.bridge.body_limit import BodyLimit
 from adapters.bridge.problems import install
-from adapters.bridge.publisher import Publisher
+from adapters.bridge.publisher import NatsPublisher, Publisher
 from adapters.bridge.routes import answers, requests, shelters, webhook
 from adapters.bridge.store import BridgeStore
 from adapters.ledger.store import SqlLedger
+from adapters.observability.http import routes as health_routes
+from adapters.observability.watched import Watched
 from bus.domain.clock import utc_now
 
 VERSION = "0.1.0"
@@ -72,6 +74,10 @@ def create_app(
 
     for topic in (requests, answers, shelters, webhook):
         app.include_router(topic.router)
+    # /healthz, /readyz, /metrics: no token, as they name no agency, case or message (and,
+    # being no API route, they stay out of the agencies' OpenAPI document)
+    nats = publisher.problem if isinstance(publisher, NatsPublisher) else None
+    app.router.routes.extend(health_routes(Watched(ledger, nats)))
     return app
 
 

@@ -29,6 +29,7 @@ from adapters.ledger.store import SqlLedger
 from adapters.readmodel.agency import RungLine, rungs_to_mail
 from adapters.readmodel.names import addressee, institution
 from bus.domain.clock import utc_now
+from bus.runtime import metrics
 
 log = logging.getLogger("mechbus.notices")
 
@@ -56,17 +57,23 @@ SEND_ERRORS = (aiosmtplib.SMTPException, OSError)  # a refusal or an unreachable
 
 
 async def send_mail(smtp: SmtpSettings, mail: EmailMessage) -> None:
-    """Hand ``mail`` to the SMTP server (STARTTLS when offered); raises one of SEND_ERRORS."""
-    await aiosmtplib.send(
-        mail,
-        hostname=smtp.host,
-        port=smtp.port,
-        username=smtp.username,
-        password=smtp.password,
-        start_tls=smtp.start_tls,
-        use_tls=smtp.use_tls,
-        timeout=smtp.timeout,
-    )
+    """Hand ``mail`` to the SMTP server (STARTTLS when offered); raises one of SEND_ERRORS.
+    Counted here, where the notices and the daily digest both send."""
+    try:
+        await aiosmtplib.send(
+            mail,
+            hostname=smtp.host,
+            port=smtp.port,
+            username=smtp.username,
+            password=smtp.password,
+            start_tls=smtp.start_tls,
+            use_tls=smtp.use_tls,
+            timeout=smtp.timeout,
+        )
+    except SEND_ERRORS:
+        metrics.EMAIL_ATTEMPTS.labels("failed").inc()
+        raise
+    metrics.EMAIL_ATTEMPTS.labels("sent").inc()
 
 
 @dataclass(frozen=True)

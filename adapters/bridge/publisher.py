@@ -81,6 +81,15 @@ class NatsPublisher:
             raise Unavailable(f"NATS did not confirm {message.id} ({type(exc).__name__})") from exc
         return all(bool(ack.duplicate) for ack in acks)
 
+    async def problem(self) -> str | None:
+        """What keeps the bridge from publishing now (for /readyz), or None: connecting if it
+        holds no connection yet, so that a bridge whose NATS is away is not called ready."""
+        try:
+            nc = await self._connection()
+        except Unavailable as exc:
+            return f"nats: {exc}"
+        return None if nc.is_connected else "nats: not connected"
+
     async def close(self) -> None:
         if self._nc is not None and not self._nc.is_closed:
             await self._nc.close()

@@ -49,7 +49,7 @@ from adapters.ledger.store import SqlLedger
 from bus.domain import redaction, subjects
 from bus.domain.clock import utc_now
 from bus.domain.streams import StreamSpec, agency_consumer
-from bus.runtime import jetstream
+from bus.runtime import jetstream, metrics
 from bus.runtime.agency import delivery_receipt
 from schemas.envelope import Envelope
 from schemas.messages import parse_message
@@ -319,6 +319,8 @@ class WebhookDispatcher:
             return agency in named_on(session, case_of(session, message))
 
     async def _record(self, attempt: Attempt) -> None:
+        # delivered, failed, gave_up or withheld: this module's words, never a status or an error
+        metrics.WEBHOOK_ATTEMPTS.labels(attempt.outcome).inc()
         try:
             await asyncio.to_thread(record_attempt, self.ledger, attempt, self.clock())
         except Exception as exc:  # the record is best effort: never block delivery on it

@@ -108,6 +108,20 @@ def up(
     smtp_port: SmtpPortOpt = 587,
     smtp_from: SmtpFromOpt = "mechbus@localhost",
     smtp_user: SmtpUserOpt = None,
+    http_listen: Annotated[
+        str,
+        typer.Option(
+            "--http-listen",
+            help="HOST:PORT serving /healthz, /readyz and /metrics (port 0: any free port, "
+            "printed); 'off': none.",
+        ),
+    ] = "127.0.0.1:9464",
+    ready_max_pending: Annotated[
+        int,
+        typer.Option(
+            min=0, help="/readyz fails while the hub has more messages than this to record."
+        ),
+    ] = 10_000,
     log_format: LogFormatOpt = LogFormat.TEXT,
     log_level: LogLevelOpt = LogLevel.INFO,
     trace: TraceOpt = None,
@@ -116,6 +130,7 @@ def up(
     until Ctrl-C or SIGTERM; with --digest-to, mail the daily digest too. Logs go to stderr,
     what it says to its operator to stdout."""
     from adapters.cli.digest import digest_settings, hour, recipients
+    from adapters.observability.http import Listen
     from adapters.service.running import Up, UpError
     from adapters.settings import HubRunning
 
@@ -129,9 +144,22 @@ def up(
         settings = dataclasses.replace(settings, listen=listen)
     if retention_days is not None:
         settings = dataclasses.replace(settings, retention_days=retention_days)
+    http = None
+    if http_listen != "off":
+        try:
+            http = Listen.parse(http_listen, ready_max_pending)
+        except ValueError:
+            said = _("HOST:PORT or off, not {given}").format(given=http_listen)
+            raise typer.BadParameter(said, param_hint="--http-listen") from None
     rules = common.policy(policy)
     runner = Up(
-        settings, console, rules, sweep_interval=sweep_interval, cluster=cluster, digest=daily
+        settings,
+        console,
+        rules,
+        sweep_interval=sweep_interval,
+        cluster=cluster,
+        digest=daily,
+        http=http,
     )
     try:
         with common.observed("mechbus-hub", trace, log_format, log_level):

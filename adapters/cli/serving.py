@@ -31,6 +31,7 @@ def bound_socket(host: str, port: int, cert: Path | None, what: str, path: str) 
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
+    sock.listen(128)  # a client told the URL below waits in the queue, not refused
     scheme = "https" if cert else "http"
     url = f"{scheme}://{host}:{sock.getsockname()[1]}{path}"
     console.print(_("{what} on {url} ; Ctrl-C stops").format(what=what, url=url))

@@ -18,6 +18,8 @@ from adapters.dashboard import casefile, commands, login, pages, projection, sea
 from adapters.dashboard.auth import Accounts
 from adapters.dashboard.live import LedgerFeed
 from adapters.dashboard.web import CsrfFailed, Dashboard, Forbidden, LoginRequired, dash, render
+from adapters.observability.http import routes as health_routes
+from adapters.observability.watched import Watched
 from adapters.readmodel.columns import CODES
 from adapters.service import compose
 from adapters.settings import Settings
@@ -118,4 +120,7 @@ def create_app(
     app.include_router(projection.router)
     app.include_router(commands.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    # /healthz, /readyz, /metrics without login: they show no person, case or account. The
+    # dashboard holds no NATS connection (its actions connect when asked), so: its ledger.
+    app.router.routes.extend(health_routes(Watched(ledger)))
     return app

@@ -26,7 +26,7 @@ from adapters.ledger.store import SqlLedger
 from adapters.ledger.tables import OutboxRow
 from bus.domain.msgids import CopyIds
 from bus.domain.ports import Publisher, PublishError
-from bus.runtime import publishing
+from bus.runtime import metrics, publishing
 from bus.runtime.undeliverable import error_summary
 from schemas.envelope import Envelope
 from schemas.messages import parse_message
@@ -132,17 +132,20 @@ class Outbox:
             if barred:
                 # named presumed aggressor on the case since it was kept: it goes to nobody
                 await asyncio.to_thread(self.discard, message.id)
+                metrics.OUTBOX_RELAYED.labels("discarded").inc()
                 log.warning("outbox relay: %s discarded: %s", message.id, ", ".join(barred))
                 continue
             try:
                 # the deployment's copy ids: a copy whose PubAck was lost collapses
                 await publishing.publish_message(publisher, message, copy_ids=copy_ids)
             except PublishError as exc:
+                metrics.OUTBOX_RELAYED.labels("failed").inc()
                 await asyncio.to_thread(self.failed, message.id, exc)
                 log.warning(
                     "outbox relay: %s not published yet (%s)", message.id, type(exc).__name__
                 )
                 break
+            metrics.OUTBOX_RELAYED.labels("published").inc()
             await asyncio.to_thread(self.published, message.id)
             sent += 1
         return sent

@@ -1,1 +1,1 @@
-"""Operating mechbus: its logs, traces, metrics and health, set up once for every process."""
+"""Operating mechbus: logs, traces, health checks and Prometheus metrics for every process."""

@@ -8,6 +8,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from bus.runtime.metrics import HUB_ACTIVE
+
 if TYPE_CHECKING:
     from bus.runtime.hub import Hub
 
@@ -30,3 +32,4 @@ class HubStatus:
 
     def become(self, role: Role, *, hub: Hub | None = None) -> None:
         self.role, self.hub, self.since = role, hub, time.monotonic()
+        HUB_ACTIVE.set(1 if role is Role.ACTIVE else 0)

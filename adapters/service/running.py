@@ -10,16 +10,19 @@ import dataclasses
 import os
 import signal
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from rich.console import Console
 
 from adapters import locks
+from adapters.i18n import _
 from adapters.ledger.store import HubLease, SqlLedger
 from adapters.locks import HeldLock
 from adapters.natsserver.credentials import HUB, CredentialError, CredentialStore
 from adapters.natsserver.server import NatsServerError
+from adapters.observability import http as health
+from adapters.observability.watched import hub_watched
 from adapters.service import compose
 from adapters.service.embedded import (
     CLUSTER_STREAM,
@@ -29,6 +32,7 @@ from adapters.service.embedded import (
     embedded_bus,
     server_config,
 )
+from adapters.service.roles import HubStatus, Role
 from adapters.settings import Settings
 from bus.domain.policy import Policy
 from bus.domain.streams import StreamSpec, agency_consumer
@@ -57,7 +61,10 @@ class Up:
         sweep_interval: float,
         cluster: bool,
         digest: DigestSettings | None = None,
+        http: health.Listen | None = None,
     ) -> None:
+        self.http = http  # where /healthz, /readyz and /metrics are served (None: nowhere)
+        self.status = HubStatus()
         self.settings = settings
         self.digest = digest  # mailed daily where the sweeper runs, here
         self.console = console
@@ -81,7 +88,8 @@ class Up:
             ledger = compose.open_ledger(self.settings, migrate=True)  # up owns its ledger
             try:
                 with compose.lease(ledger) as self._lease:
-                    await self._serve(ledger, lock)
+                    async with self._health(ledger):
+                        await self._serve(ledger, lock)
             finally:
                 ledger.close()
 
@@ -131,16 +139,34 @@ class Up:
             relay=True,
             stopping=self._quietly,
         ):
+            self.status.become(Role.ACTIVE, hub=hub)
             daily = self._daily_digest(ledger)
             try:
                 failure = await self._announce_and_watch(hub, lock, url, bus, provisioned)
             finally:
+                self.status.become(Role.STOPPING)
                 self.settings.url_file.unlink(missing_ok=True)
                 if daily is not None:
                     daily[0].set()
                     await daily[1]
         if failure:
             raise UpError(failure)
+
+    @contextlib.asynccontextmanager
+    async def _health(self, ledger: SqlLedger) -> AsyncIterator[None]:
+        """/healthz, /readyz and /metrics on a port of their own while ``up`` runs."""
+        if self.http is None:
+            yield
+            return
+        try:
+            sock = health.bind(self.http)
+        except OSError as exc:
+            where = f"{self.http.host}:{self.http.port}"
+            raise UpError(f"health and metrics cannot listen on {where}: {exc.strerror}") from None
+        watched = hub_watched(ledger, self.status, self.http.max_pending)
+        async with health.serving(sock, watched) as url:
+            self.console.print(_("health and metrics on {url}").format(url=url))
+            yield
 
     def _daily_digest(self, ledger: SqlLedger) -> tuple[asyncio.Event, asyncio.Task[None]] | None:
         """The daily digest's task, when recipients are set: (its stop flag, the task)."""

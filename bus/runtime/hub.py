@@ -203,6 +203,11 @@ class Hub:
             raise RuntimeError("the hub is not started")
         return self._nc.jetstream()
 
+    @property
+    def connected(self) -> bool:
+        """Whether the hub's connection to NATS is up now (started, not reconnecting)."""
+        return self._nc is not None and self._nc.is_connected
+
     async def wait_until(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
         """Wait until ``predicate`` holds, re-checking after each ledger commit."""
         await self.recorder.wait_until(predicate, timeout)

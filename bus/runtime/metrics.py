@@ -12,7 +12,15 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from schemas.messages import MESSAGE_TYPES
+
 UNKNOWN = "unknown"
+
+
+def type_label(type_name: str | None) -> str:
+    """A message type as a label: one of the contract's, or ``unknown`` (whatever was sent)."""
+    return type_name if type_name in MESSAGE_TYPES else UNKNOWN
+
 
 MESSAGES_RECORDED = Counter(
     "mechbus_messages_recorded",
@@ -36,7 +44,8 @@ ESCALATIONS_FIRED = Counter(
 )
 OUTBOX_RELAYED = Counter(
     "mechbus_outbox_relayed",
-    "Messages the outbox relay tried to publish, by outcome (published, failed).",
+    "Messages the outbox relay handled, by outcome (published, failed, discarded: its case "
+    "names a recipient presumed aggressor).",
     ["outcome"],
 )
 WEBHOOK_ATTEMPTS = Counter(
@@ -98,4 +107,5 @@ __all__ = [
     "SCRAPED",
     "UNKNOWN",
     "WEBHOOK_ATTEMPTS",
+    "type_label",
 ]

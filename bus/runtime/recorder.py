@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Callable, Iterable
 
 from bus.domain.clock import TimeSource, utc_now
@@ -29,7 +30,7 @@ from bus.domain.ports import (
 )
 from bus.domain.recording import Outcome, Result, record_batch
 from bus.domain.rules import Rules
-from bus.runtime import publishing, tracing
+from bus.runtime import metrics, publishing, tracing
 from bus.runtime.undeliverable import Failures
 
 log = logging.getLogger("mechbus.hub")
@@ -177,10 +178,11 @@ class Recorder:
 
     async def _commit(self, deliveries: list[Delivery]) -> list[Outcome]:
         now = self.clock() if self.clock is not None else None
-        started = tracing.now()
+        started, began = time.perf_counter(), tracing.now()
         outcomes = await asyncio.to_thread(record_batch, self.ledger, deliveries, now, self.rules)
+        metrics.LEDGER_COMMIT_SECONDS.observe(time.perf_counter() - started)
         await self.after_commit(outcomes)
-        tracing.recorded(deliveries, outcomes, started)
+        tracing.recorded(deliveries, outcomes, began)
         return outcomes
 
     async def after_commit(self, outcomes: list[Outcome]) -> None:
@@ -205,9 +207,21 @@ class Recorder:
                 self.dead_letters += 1
             elif outcome.result is Result.RECORDED:
                 self.recorded += 1
+        self._count(outcomes)
         self._log_outcomes(outcomes)
         async with self._committed:
             self._committed.notify_all()
+
+    @staticmethod
+    def _count(outcomes: list[Outcome]) -> None:
+        """The metrics of what this commit recorded and refused, by type and reason: labels from
+        the contract only, whatever a sender put in a message."""
+        for outcome in outcomes:
+            kind = metrics.type_label(outcome.type)
+            if outcome.reason is not None:
+                metrics.MESSAGES_DEAD_LETTERED.labels(kind, outcome.reason.value).inc()
+            elif outcome.result is Result.RECORDED:
+                metrics.MESSAGES_RECORDED.labels(kind).inc()
 
     def _log_outcomes(self, outcomes: list[Outcome]) -> None:
         """Each outcome as one log line: ids, type, sender, stream sequence and reason only,

@@ -20,7 +20,7 @@ from bus.domain.ladder import Obligation, rung_message, rungs_due
 from bus.domain.msgids import CopyIds
 from bus.domain.policy import Policy
 from bus.domain.ports import Publisher, SweepSource
-from bus.runtime import publishing
+from bus.runtime import metrics, publishing
 from schemas.envelope import Envelope
 from schemas.registry import AgencyRegistry, active_registry
 
@@ -67,6 +67,7 @@ class Sweeper:
                 message = rung_message(rung)
                 await publishing.publish_message(self.publisher, message, copy_ids=self.copy_ids)
                 published.append(message)
+                metrics.ESCALATIONS_FIRED.labels(rung.level.value).inc()
                 log.info(
                     "%s: %s owes %s on request %s",
                     rung.level.value,
