@@ -34,6 +34,8 @@ PERSON = {"full_name": "Periodista P. Ejemplo", "address": "Domicilio Conocido 1
 INSTRUCTIONS = "Rondines frente al domicilio de la periodista cada 4 horas."
 # What a database error says: its later lines quote the statement's parameters.
 DATABASE_ERROR = "violates a constraint\n[parameters: ('" + PERSON["full_name"] + "',)]"
+# health and metrics on a free port: their server's logs go through the same handler
+ANY_PORT = ("--http-listen", "127.0.0.1:0")
 SECRETS = (*PERSON.values(), INSTRUCTIONS, "MPDDHP-2026-0412")
 
 
@@ -97,7 +99,7 @@ def test_up_logs_json_lines_and_nothing_personal(tmp_path: Path) -> None:
     log_file = tmp_path / "up.log"
     with log_file.open("w") as stderr:
         up = subprocess.Popen(
-            [*MECHBUS, "up", "--log-format", "json", "--log-level", "debug"],
+            [*MECHBUS, "up", "--log-format", "json", "--log-level", "debug", *ANY_PORT],
             env=env_of(home),
             stdout=subprocess.PIPE,
             stderr=stderr,

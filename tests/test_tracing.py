@@ -160,7 +160,7 @@ def spans_printed(output: str) -> list[tuple[str, str]]:
 @pytest.mark.usefixtures("english_cli")
 def test_send_and_up_traced_on_the_console_share_the_trace(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    proc = launch(["up", "--trace", "console"], home)
+    proc = launch(["up", "--trace", "console", "--http-listen", "127.0.0.1:0"], home)
     try:
         wait_for_hub(proc)
         sent = run(["send", "--trace", "console", *SEND_PATROL[1:], "--instructions", "R."], home)
