@@ -31,6 +31,8 @@ POLICY = "MECHBUS_POLICY"  # a deployment's own deadline policy (TOML)
 OFFICERS = "MECHBUS_OFFICERS"  # the Mechanism's staff count, for the caseload projection
 LANG = "MECHBUS_LANG"  # the command line's language: es (the default) or en
 LANGUAGES = ("es", "en")
+TRACE = "MECHBUS_TRACE"  # OpenTelemetry traces: off (the default), console or otlp
+TRACE_MODES = ("off", "console", "otlp")
 
 # nats-server reads the key as a config value: a leading letter keeps it a string.
 _STORE_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_-]{31,}")
@@ -77,6 +79,17 @@ def language(given: str | None = None, environ: Mapping[str, str] = os.environ) 
     raise SettingsError(
         f"{origin}: {raw!r} is not a language of mechbus; choose es (español) or en (English)"
     )
+
+
+def trace(given: str | None = None, environ: Mapping[str, str] = os.environ) -> str:
+    """Where traces go: ``--trace`` when given, else ``MECHBUS_TRACE``, else off."""
+    origin, raw = ("--trace", given) if given else (TRACE, text(TRACE, environ))
+    if raw is None:
+        return TRACE_MODES[0]
+    value = raw.strip().lower()
+    if value in TRACE_MODES:
+        return value
+    raise SettingsError(f"{origin}: {raw!r} is not a way of tracing; choose off, console or otlp")
 
 
 def officers(environ: Mapping[str, str] = os.environ) -> int | None:

@@ -253,6 +253,7 @@ class FakeReceived:
     stored_at: datetime
     attempt: int = 1
     settled: list[str] = field(default_factory=list)  # "ack", "nak 0.5", "progress"
+    headers: Mapping[str, str] | None = None
 
     async def ack(self) -> None:
         self.settled.append("ack")

@@ -176,6 +176,7 @@ class EmailNotifier:
             try:
                 await self.send_due()
             except Exception as exc:  # a broken pass must not end the loop
-                log.error("email notices: %s", exc)
+                # its type only: a database error's text quotes the statement's parameters
+                log.error("email notices: %s", type(exc).__name__)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), interval)

@@ -135,7 +135,7 @@ class WebhookDispatcher:
             try:
                 await self._begin(webhook.agency)
             except Exception as exc:  # NATS down, or no consumer yet: ``watch`` retries
-                log.warning("webhooks for %s not started: %s", webhook.agency, exc)
+                log.warning("webhooks for %s not started: %s", webhook.agency, type(exc).__name__)
 
     async def _begin(self, agency: str) -> None:
         nc = await asyncio.wait_for(self._connect(agency), 5.0)
@@ -324,4 +324,9 @@ class WebhookDispatcher:
         try:
             await asyncio.to_thread(record_attempt, self.ledger, attempt, self.clock())
         except Exception as exc:  # the record is best effort: never block delivery on it
-            log.error("could not record webhook attempt for %s: %s", attempt.message_id, exc)
+            # its type only: a database error's text quotes the statement's parameters
+            log.error(
+                "could not record webhook attempt for %s: %s",
+                attempt.message_id,
+                type(exc).__name__,
+            )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -11,8 +10,9 @@ import typer
 
 from adapters.cli import common
 from adapters.cli.common import console
-from adapters.cli.options import HomeOpt, NatsOpt
+from adapters.cli.options import HomeOpt, LogFormatOpt, LogLevelOpt, NatsOpt
 from adapters.i18n import _
+from adapters.observability.logs import LogFormat, LogLevel
 
 app = typer.Typer(help="Simulated agencies for trials.", no_args_is_help=True)
 
@@ -29,6 +29,8 @@ def agency_run(
     ] = None,
     home: HomeOpt = None,
     nats_url: NatsOpt = None,
+    log_format: LogFormatOpt = LogFormat.TEXT,
+    log_level: LogLevelOpt = LogLevel.INFO,
 ) -> None:
     """Run one stub agency in the foreground (its own process, like a real agency's client)."""
     from adapters.service.stubs import stub_command
@@ -40,5 +42,8 @@ def agency_run(
         console.print(f"[red]{said.format(agency=agency)}[/]")
         raise typer.Exit(2)
     text = capacity.read_text(encoding="utf-8") if capacity is not None else None
-    args = stub_command(settings, agency, url, profile, seed, text)
-    os.execv(sys.executable, args)  # the stub replaces this process: Ctrl-C reaches it directly
+    python, *program = stub_command(settings, agency, url, profile, seed, text)
+    # The stub is a program of its own (it cannot import adapters/): it is started through
+    # the logging setup every mechbus process shares.
+    logged = ["-m", "adapters.observability.logs", log_format.value, log_level.value]
+    os.execv(python, [python, *logged, *program[1:]])  # Ctrl-C reaches the stub directly

@@ -14,7 +14,14 @@ import typer
 from adapters.bridge.store import BridgeStore, BridgeStoreError  # light: files and hashes
 from adapters.cli import common
 from adapters.cli.common import console
-from adapters.cli.options import BridgeLedgerOpt, BridgeNatsOpt, HomeOpt
+from adapters.cli.options import (
+    BridgeLedgerOpt,
+    BridgeNatsOpt,
+    HomeOpt,
+    LogFormatOpt,
+    LogLevelOpt,
+    TraceOpt,
+)
 from adapters.cli.serving import (
     HostOpt,
     PortOpt,
@@ -24,6 +31,7 @@ from adapters.cli.serving import (
     check_tls_pair,
 )
 from adapters.i18n import _
+from adapters.observability.logs import LogFormat, LogLevel
 
 OPENAPI_PATH = Path("docs/contract/openapi.json")
 app = typer.Typer(
@@ -75,6 +83,9 @@ def serve(
     ] = "",
     home: HomeOpt = None,
     ledger_url: BridgeLedgerOpt = None,
+    log_format: LogFormatOpt = LogFormat.TEXT,
+    log_level: LogLevelOpt = LogLevel.INFO,
+    trace: TraceOpt = None,
 ) -> None:
     """Serve the bridge until Ctrl-C, with the webhook dispatcher and, given --smtp-host, the
     email notices. Agencies need a token (`mechbus creds token issue`)."""
@@ -110,7 +121,8 @@ def serve(
         web,
         ssl_certfile=str(tls_cert) if tls_cert else None,
         ssl_keyfile=str(tls_key) if tls_key else None,
-        log_level="info",
+        log_config=None,  # uvicorn's loggers go through this process's (--log-format)
+        log_level=log_level.value,
     )
     sock = bound_socket(host, port, tls_cert, "bridge", "/v1")
     dispatcher = None
@@ -158,7 +170,10 @@ def serve(
                     await task
             ledger.close()
 
-    with contextlib.suppress(KeyboardInterrupt):
+    with (
+        common.observed("mechbus-bridge", trace, log_format, log_level),
+        contextlib.suppress(KeyboardInterrupt),
+    ):
         asyncio.run(run())
 
 

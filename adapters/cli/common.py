@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from sqlmodel import Session
 
     from adapters.ledger.store import SqlLedger
+    from adapters.observability.logs import LogFormat, LogLevel
     from adapters.settings import Settings
     from bus.domain.policy import Policy
     from schemas.envelope import Envelope
@@ -53,6 +54,31 @@ def settings(
     except SettingsError as exc:  # e.g. a bad MECHBUS_DB_* value: say which, no traceback
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from None
+
+
+@contextlib.contextmanager
+def observed(
+    service: str,
+    trace: str | None,
+    log_format: LogFormat | None = None,
+    log_level: LogLevel | None = None,
+) -> Iterator[None]:
+    """Run as ``service`` with its logs (given a format) and traces set up once; what is
+    traced is exported on the way out."""
+    from adapters.environment import SettingsError
+    from adapters.observability import logs, tracing
+
+    if log_format is not None:
+        logs.setup(log_format, log_level or logs.LogLevel.INFO)
+    try:
+        traced = tracing.setup(trace, service)
+    except SettingsError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    try:
+        yield
+    finally:
+        traced.shutdown()
 
 
 def run(coro: object) -> None:

@@ -11,7 +11,15 @@ import typer
 
 from adapters.cli import common
 from adapters.cli.common import console
-from adapters.cli.options import CsvOpt, HomeOpt, JsonOpt, LedgerOpt
+from adapters.cli.options import (
+    CsvOpt,
+    HomeOpt,
+    JsonOpt,
+    LedgerOpt,
+    LogFormatOpt,
+    LogLevelOpt,
+    TraceOpt,
+)
 from adapters.cli.serving import (
     HostOpt,
     PortOpt,
@@ -22,6 +30,7 @@ from adapters.cli.serving import (
 )
 from adapters.dashboard.roles import Role
 from adapters.i18n import N_, _
+from adapters.observability.logs import LogFormat, LogLevel
 from adapters.output import Column
 from adapters.paging import Page
 from adapters.readmodel.columns import code_word
@@ -47,6 +56,9 @@ def serve(
     ] = False,
     home: HomeOpt = None,
     ledger_url: LedgerOpt = None,
+    log_format: LogFormatOpt = LogFormat.TEXT,
+    log_level: LogLevelOpt = LogLevel.INFO,
+    trace: TraceOpt = None,
 ) -> None:
     """Serve the dashboard until Ctrl-C (actions need `mechbus up` running on this home)."""
     from adapters.service import compose
@@ -69,7 +81,8 @@ def serve(
         proxy_headers=behind_tls_proxy,
         # live pages hold an event stream open; do not wait for them at Ctrl-C
         timeout_graceful_shutdown=2,
-        log_level="info",
+        log_config=None,  # uvicorn's loggers go through this process's (--log-format)
+        log_level=log_level.value,
     )
     sock = bound_socket(host, port, tls_cert, "dashboard", "/")
     ledger = compose.open_ledger(settings)
@@ -79,7 +92,10 @@ def serve(
             console.print(f"[yellow]{said}[/]")
     finally:
         ledger.close()
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: uvicorn has stopped cleanly
+    with (
+        common.observed("mechbus-dashboard", trace, log_format, log_level),
+        contextlib.suppress(KeyboardInterrupt),  # Ctrl-C: uvicorn has stopped cleanly
+    ):
         asyncio.run(uvicorn.Server(config).serve(sockets=[sock]))
 
 

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from adapters.observability.logs import LogFormat, LogLevel
+
 HomeOpt = Annotated[
     Path | None,
     typer.Option("--home", help="State directory (default: $MECHBUS_HOME or the user data dir)."),
@@ -49,4 +51,20 @@ UrgentOpt = Annotated[bool, typer.Option("--urgent/--ordinary", help="Urgency of
 PolicyOpt = Annotated[Path | None, typer.Option(help="Deadline policy file (TOML).")]
 MaxAgeOpt = Annotated[
     float, typer.Option("--max-age-hours", help="Capacity reports older than this are stale.")
+]
+
+# How a long-running process (up, bridge, dashboard, agency run) logs, on stderr.
+LogFormatOpt = Annotated[
+    LogFormat,
+    typer.Option("--log-format", help="Log lines as text or JSON (one object a line), on stderr."),
+]
+LogLevelOpt = Annotated[LogLevel, typer.Option("--log-level", help="The least level logged.")]
+TraceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--trace",
+        metavar="off|console|otlp",
+        help="OpenTelemetry traces: off (the default), console, or otlp (the standard "
+        "OTEL_EXPORTER_OTLP_* variables say where); also $MECHBUS_TRACE.",
+    ),
 ]

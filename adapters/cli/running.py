@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -14,8 +13,17 @@ import typer
 from adapters.cli import common
 from adapters.cli.common import console
 from adapters.cli.digest import SmtpFromOpt, SmtpHostOpt, SmtpPortOpt, SmtpUserOpt
-from adapters.cli.options import HomeOpt, LedgerOpt, NatsOpt, PolicyOpt
+from adapters.cli.options import (
+    HomeOpt,
+    LedgerOpt,
+    LogFormatOpt,
+    LogLevelOpt,
+    NatsOpt,
+    PolicyOpt,
+    TraceOpt,
+)
 from adapters.i18n import _
+from adapters.observability.logs import LogFormat, LogLevel
 
 if TYPE_CHECKING:
     from adapters.ledger.replay import ReplayReport
@@ -114,9 +122,13 @@ def up(
             min=0, help="/readyz fails while the hub has more messages than this to record."
         ),
     ] = 10_000,
+    log_format: LogFormatOpt = LogFormat.TEXT,
+    log_level: LogLevelOpt = LogLevel.INFO,
+    trace: TraceOpt = None,
 ) -> None:
     """Run the hub and the deadline sweeper (and the embedded nats-server unless --nats-url)
-    until Ctrl-C or SIGTERM; with --digest-to, mail the daily digest too."""
+    until Ctrl-C or SIGTERM; with --digest-to, mail the daily digest too. Logs go to stderr,
+    what it says to its operator to stdout."""
     from adapters.cli.digest import digest_settings, hour, recipients
     from adapters.observability.http import Listen
     from adapters.service.running import Up, UpError
@@ -140,7 +152,6 @@ def up(
             said = _("HOST:PORT or off, not {given}").format(given=http_listen)
             raise typer.BadParameter(said, param_hint="--http-listen") from None
     rules = common.policy(policy)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     runner = Up(
         settings,
         console,
@@ -151,7 +162,8 @@ def up(
         http=http,
     )
     try:
-        asyncio.run(runner.run())
+        with common.observed("mechbus-hub", trace, log_format, log_level):
+            asyncio.run(runner.run())
     except (HubRunning, UpError) as exc:
         raise common.fail(exc, 1) from None
     console.print(_("stopped cleanly"))

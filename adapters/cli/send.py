@@ -12,7 +12,15 @@ import typer
 from adapters.cli import common
 from adapters.cli.common import console
 from adapters.cli.iachr import IachrOpt, mc_number, warn_if_elsewhere
-from adapters.cli.options import CaseOpt, HomeOpt, LedgerOpt, NatsOpt, ToOpt, UrgentOpt
+from adapters.cli.options import (
+    CaseOpt,
+    HomeOpt,
+    LedgerOpt,
+    NatsOpt,
+    ToOpt,
+    TraceOpt,
+    UrgentOpt,
+)
 from adapters.i18n import _
 from schemas.measures import MeasureKind
 
@@ -22,6 +30,12 @@ if TYPE_CHECKING:
     from schemas.envelope import Envelope
 
 app = typer.Typer(help="Publish one request to an agency.", no_args_is_help=True)
+
+
+@app.callback()
+def _tracing(ctx: typer.Context, trace: TraceOpt = None) -> None:
+    # The hub's records of the message and of every answer to it continue the send's trace.
+    ctx.with_resource(common.observed("mechbus-send", trace))
 
 ForceOpt = Annotated[
     bool,

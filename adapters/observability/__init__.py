@@ -1,1 +1,1 @@
-"""Health checks and Prometheus metrics over HTTP, for every long-running mechbus process."""
+"""Operating mechbus: logs, traces, health checks and Prometheus metrics for every process."""

@@ -37,7 +37,7 @@ from bus.domain.ladder import Obligation, fire_now, rung_message, staff_rung
 from bus.domain.legal_limit import date_problem, implement_by_problem
 from bus.domain.policy import LADDER, Clock
 from bus.domain.streams import StreamSpec
-from bus.runtime import jetstream
+from bus.runtime import jetstream, tracing
 from bus.runtime.agency import AgencyClient, AgencyError
 from bus.runtime.jetstream import PublishError
 from schemas.capacity import PlacementConfirmed
@@ -172,7 +172,13 @@ async def _send_as_sender(settings: Settings, url: str, message: Envelope) -> li
 
 async def publish(settings: Settings, message: Envelope) -> Sent:
     """Publish ``message``; a federal service's message is kept in the outbox first, so that
-    it is recorded durably even when NATS is unreachable, and relayed when NATS is back."""
+    it is recorded durably even when NATS is unreachable, and relayed when NATS is back.
+    Traced (when tracing is on) as one send, which the hub's record of it continues."""
+    with tracing.sending(message.type, message.id):
+        return await _publish(settings, message)
+
+
+async def _publish(settings: Settings, message: Envelope) -> Sent:
     federal = message.source.startswith("fed.")
     ledger = compose.open_ledger(settings) if federal else None
     outbox = Outbox(ledger) if ledger is not None else None
@@ -404,9 +410,13 @@ async def fire_rung_now(
     message = rung_message(fire_now(obligation, level, now, board, active_registry()))
     nc = await connect_as_hub(settings, url, "mechbus-dashboard")
     try:
-        await jetstream.publish(
-            nc.jetstream(), message, stream=StreamSpec().name, copy_ids=compose.copy_ids(settings)
-        )
+        with tracing.sending(message.type, message.id):
+            await jetstream.publish(
+                nc.jetstream(),
+                message,
+                stream=StreamSpec().name,
+                copy_ids=compose.copy_ids(settings),
+            )
     except PublishError as exc:
         raise NoServer(str(exc)) from exc
     finally:

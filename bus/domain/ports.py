@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -98,6 +98,11 @@ class Received(Protocol):
     @property
     def stored_at(self) -> datetime: ...
 
+    @property
+    def headers(self) -> Mapping[str, str] | None:
+        """The message's headers (the trace context it carries, if any)."""
+        ...
+
     async def ack(self) -> None: ...
 
     async def nak(self, delay: float | None = None) -> None:
@@ -134,6 +139,8 @@ class Delivery:
     # It makes recording a function of the stream alone, which is what lets a replay of the
     # stream rebuild the very same ledger.
     stored_at: datetime | None = None
+    # The message's headers: what the hub traces it under (bus.runtime.tracing), never recorded.
+    headers: Mapping[str, str] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

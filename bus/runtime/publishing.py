@@ -6,10 +6,13 @@ its ``Nats-Msg-Id`` and is published, waiting for its confirmation.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from bus.domain.copies import recipient_copies
 from bus.domain.msgids import CopyIds
 from bus.domain.placement import Release
 from bus.domain.ports import Published, Publisher, PublishError
+from bus.runtime import tracing
 from schemas.envelope import Envelope
 from schemas.registry import AgencyRegistry, active_registry
 
@@ -22,9 +25,13 @@ async def publish_message(
     *,
     copy_ids: CopyIds | None = None,
     registry: AgencyRegistry | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> list[Published]:
     """Publish ``message`` on each subject its sender publishes it on and wait for every
     confirmation.
+
+    Each copy carries ``headers`` (an answer: the trace context of its request) or else the
+    current span's trace context when tracing is on (bus.runtime.tracing).
 
     Each recipient's copy of a federal message carries a ``Nats-Msg-Id`` only the deployment
     can compute (``copy_ids``, the deployment's key; without one, this process's), so a retry
@@ -34,7 +41,8 @@ async def publish_message(
     what = f"{message.type} {message.id}"
     known = registry or active_registry()  # the process's, unless the caller has its own
     copies = recipient_copies(message, known)
-    return [await send(publisher, copy, copy_ids, what) for copy in copies]
+    carried = {**tracing.context_headers(), **(headers or {})}
+    return [await send(publisher, copy, copy_ids, what, carried) for copy in copies]
 
 
 async def publish_release(
@@ -46,13 +54,19 @@ async def publish_release(
 
 
 async def send(
-    publisher: Publisher, copy: Release, copy_ids: CopyIds | None, what: str
+    publisher: Publisher,
+    copy: Release,
+    copy_ids: CopyIds | None,
+    what: str,
+    headers: Mapping[str, str] | None = None,
 ) -> Published:
     """One copy, with the Nats-Msg-Id its copy key gives it (none on an outbox)."""
     ids = copy_ids or _PROCESS_COPY_IDS
     key = copy.copy_key
     msg_id = ids.header(key, copy.payload) if key else None
     try:
-        return await publisher.publish(copy.subject, copy.payload, msg_id=msg_id)
+        return await publisher.publish(
+            copy.subject, copy.payload, headers=headers or None, msg_id=msg_id
+        )
     except PublishError as exc:
         raise PublishError(f"{what} {exc}") from (exc.__cause__ or exc)

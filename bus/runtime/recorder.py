@@ -30,7 +30,7 @@ from bus.domain.ports import (
 )
 from bus.domain.recording import Outcome, Result, record_batch
 from bus.domain.rules import Rules
-from bus.runtime import metrics, publishing
+from bus.runtime import metrics, publishing, tracing
 from bus.runtime.undeliverable import Failures
 
 log = logging.getLogger("mechbus.hub")
@@ -92,6 +92,7 @@ class Recorder:
                 m.attempt,
                 may_wait=(wall - m.stored_at).total_seconds() < self.defer_unknown_for,
                 stored_at=m.stored_at,
+                headers=m.headers,
             )
             for m in batch
         ]
@@ -177,10 +178,11 @@ class Recorder:
 
     async def _commit(self, deliveries: list[Delivery]) -> list[Outcome]:
         now = self.clock() if self.clock is not None else None
-        started = time.perf_counter()
+        started, began = time.perf_counter(), tracing.now()
         outcomes = await asyncio.to_thread(record_batch, self.ledger, deliveries, now, self.rules)
         metrics.LEDGER_COMMIT_SECONDS.observe(time.perf_counter() - started)
         await self.after_commit(outcomes)
+        tracing.recorded(deliveries, outcomes, began)
         return outcomes
 
     async def after_commit(self, outcomes: list[Outcome]) -> None:
@@ -203,16 +205,10 @@ class Recorder:
                 await self.capacity.put(outcome.capacity.shelter, document.encode())
             if outcome.reason is not None:
                 self.dead_letters += 1
-                # Reason and ids only: the body may carry personal data and is never logged.
-                log.info(
-                    "dead letter: stream seq %d, %s, message %s",
-                    outcome.stream_seq,
-                    outcome.reason.value,
-                    outcome.message_id,
-                )
             elif outcome.result is Result.RECORDED:
                 self.recorded += 1
         self._count(outcomes)
+        self._log_outcomes(outcomes)
         async with self._committed:
             self._committed.notify_all()
 
@@ -226,6 +222,38 @@ class Recorder:
                 metrics.MESSAGES_DEAD_LETTERED.labels(kind, outcome.reason.value).inc()
             elif outcome.result is Result.RECORDED:
                 metrics.MESSAGES_RECORDED.labels(kind).inc()
+
+    def _log_outcomes(self, outcomes: list[Outcome]) -> None:
+        """Each outcome as one log line: ids, type, sender, stream sequence and reason only,
+        never the body (it may carry personal data)."""
+        for outcome in outcomes:
+            fields = {
+                "message_id": outcome.message_id,
+                "type": outcome.type,
+                "sender": outcome.sender,
+                "stream_seq": outcome.stream_seq,
+                "reason": outcome.reason.value if outcome.reason is not None else None,
+            }
+            unknown = "-"  # a refused message may have no type, id or sender one can name
+            said = (
+                outcome.type or unknown,
+                outcome.message_id or unknown,
+                outcome.sender or unknown,
+                outcome.stream_seq,
+            )
+            if outcome.reason is not None:
+                log.info(
+                    "dead letter (%s): %s %s from %s at stream seq %d",
+                    outcome.reason.value,
+                    *said,
+                    extra=fields,
+                )
+            elif outcome.result is Result.RECORDED:
+                log.debug("recorded %s %s from %s at stream seq %d", *said, extra=fields)
+            else:  # another copy, a redelivery, a response deferred until its request
+                log.debug(
+                    "%s: %s %s from %s at stream seq %d", outcome.result.value, *said, extra=fields
+                )
 
     async def _let_out(self, outcomes: Iterable[Outcome]) -> None:
         """Publish, now that the ledger holds each placement, the shelter's copy of its

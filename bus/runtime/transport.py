@@ -85,6 +85,10 @@ class JetStreamReceived:
     def stored_at(self) -> datetime:
         return self._msg.metadata.timestamp
 
+    @property
+    def headers(self) -> Mapping[str, str] | None:
+        return self._msg.headers
+
     async def ack(self) -> None:
         await self._msg.ack()
 

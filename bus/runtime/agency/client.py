@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from pathlib import Path
@@ -29,7 +30,7 @@ from bus.domain.streams import ConsumerSpec, StreamSpec, agency_consumer
 from bus.runtime import jetstream, publishing
 from bus.runtime.agency.errors import AgencyError, AgencyPermissionError
 from bus.runtime.agency.incoming import IncomingRequest
-from bus.runtime.agency.replies import E, delivery_receipt, reply_from
+from bus.runtime.agency.replies import E, delivery_receipt, reply_from, trace_context
 from bus.runtime.agency.steps import AgencySteps
 from bus.runtime.transport import JetStreamTransport
 from schemas.envelope import Body, Envelope, Family
@@ -39,6 +40,8 @@ from schemas.requests import OPENING_REQUESTS
 from schemas.responses import DeliveryReceipt
 
 log = logging.getLogger("mechbus.agency")
+
+TRACES_KEPT = 4096
 
 
 class AgencyClient(AgencySteps):
@@ -73,6 +76,8 @@ class AgencyClient(AgencySteps):
         # here and raised to the caller of the operation they broke.
         self.violations: list[str] = violations if violations is not None else []
         self.undecodable = 0
+        # Each request's trace context, by id, carried on by every answer to it.
+        self._traces: OrderedDict[str, dict[str, str]] = OrderedDict()
         self._sub: JetStreamContext.PullSubscription | None = None
 
     @classmethod
@@ -151,9 +156,14 @@ class AgencyClient(AgencySteps):
         """Publish and wait for JetStream's PubAck (a lost PubAck is safe to retry)."""
         if message.source != self.agency:
             raise ValueError(f"this client speaks as {self.agency}, not {message.source}")
+        traced = self._traces.get(message.causation_id or "")
         try:
             return await publishing.publish_message(
-                self.transport, message, copy_ids=self.copy_ids, registry=self.registry
+                self.transport,
+                message,
+                copy_ids=self.copy_ids,
+                registry=self.registry,
+                headers=traced,
             )
         except PublishError as exc:
             for subject, _ in subjects.published_routes(message, self.registry):
@@ -275,6 +285,7 @@ class AgencyClient(AgencySteps):
                 self.notices.put_nowait(message)
                 return None
             return message
+        self._remember_trace(message.id, msg.headers)
         # Receipts are for requests that open a thread; a recall or update of a request (which
         # may already be closed) is delivered without one.
         if self.auto_receipt and isinstance(message, OPENING_REQUESTS):
@@ -283,6 +294,16 @@ class AgencyClient(AgencySteps):
         # point redelivers the request, and the receipt's fixed id makes the resend harmless.
         await msg.ack()
         return IncomingRequest(message, self)
+
+    def _remember_trace(self, request_id: str, headers: dict[str, str] | None) -> None:
+        """Keep the request's trace context for the answers to it (the latest few thousand
+        requests: an answer to an older one simply starts no trace of its own)."""
+        context = trace_context(headers)
+        if context:
+            self._traces[request_id] = context
+            self._traces.move_to_end(request_id)
+            while len(self._traces) > TRACES_KEPT:
+                self._traces.popitem(last=False)
 
     def _receipt(self, request: Envelope) -> DeliveryReceipt:
         return delivery_receipt(self.agency, request, self.clock())

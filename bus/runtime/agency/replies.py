@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import TypeVar
 
@@ -10,6 +11,9 @@ from schemas.envelope import Body, Envelope
 from schemas.responses import DeliveryReceipt, DeliveryReceiptBody
 
 CLIENT_NAME = "mechbus-agency-client/0.1"
+# The W3C trace context a request may carry; an answer carries it on, so that a request and
+# every answer to it form one trace (docs/contract/README.md). Copied as they are.
+TRACE_HEADERS = ("traceparent", "tracestate")
 E = TypeVar("E", bound=Envelope)
 
 
@@ -26,6 +30,12 @@ def reply_from(agency: str, cls: type[E], request: Envelope, body: Body, now: da
             "data": body,
         }
     )
+
+
+def trace_context(headers: Mapping[str, str] | None) -> dict[str, str]:
+    """The trace context among a request's headers, to send with each answer to it."""
+    given = headers or {}
+    return {name: given[name] for name in TRACE_HEADERS if name in given}
 
 
 def delivery_receipt(
