@@ -100,14 +100,42 @@ def up(
     smtp_port: SmtpPortOpt = 587,
     smtp_from: SmtpFromOpt = "mechbus@localhost",
     smtp_user: SmtpUserOpt = None,
+    role: Annotated[
+        str,
+        typer.Option(
+            "--role",
+            help="all: this home's hub alone on its ledger (refused while another holds it); "
+            "hub: one of several hubs sharing --nats-url and --ledger-url, standing by until "
+            "the active one's lease lapses, then taking over.",
+        ),
+    ] = "all",
+    lease_seconds: Annotated[
+        float,
+        typer.Option(
+            "--lease-seconds",
+            min=1.0,
+            help="Seconds the ledger's lease lasts unless renewed: a hub that stops is replaced "
+            "this long after its last renewal.",
+        ),
+    ] = 5.0,
 ) -> None:
     """Run the hub and the deadline sweeper (and the embedded nats-server unless --nats-url)
     until Ctrl-C or SIGTERM; with --digest-to, mail the daily digest too."""
     from adapters.cli.digest import digest_settings, hour, recipients
-    from adapters.service.running import Up, UpError
+    from adapters.service.running import ROLE_ALL, ROLE_HUB, Up, UpError
     from adapters.settings import HubRunning
 
     settings = common.settings(home, nats_url, ledger_url)
+    if role not in (ROLE_ALL, ROLE_HUB):
+        raise typer.BadParameter(_("all or hub, not {role}").format(role=role), param_hint="--role")
+    if role == ROLE_HUB and not settings.nats_url:
+        raise typer.BadParameter(
+            _(
+                "hub needs --nats-url (or $MECHBUS_NATS_URL): the NATS servers every hub "
+                "shares; an embedded server would be this process's alone"
+            ),
+            param_hint="--role",
+        )
     daily = None
     if digest_to:
         at = hour(digest_at, "--digest-at")
@@ -120,7 +148,14 @@ def up(
     rules = common.policy(policy)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     runner = Up(
-        settings, console, rules, sweep_interval=sweep_interval, cluster=cluster, digest=daily
+        settings,
+        console,
+        rules,
+        sweep_interval=sweep_interval,
+        cluster=cluster,
+        digest=daily,
+        role=role,
+        lease_seconds=lease_seconds,
     )
     try:
         asyncio.run(runner.run())
