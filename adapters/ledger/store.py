@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import socket
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -71,7 +73,14 @@ def make_engine(url: str, *, pool: PoolOptions | None = None, **options: Any) ->
         engine = create_engine(url, connect_args={"check_same_thread": False}, **options)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
+    if "application_name" not in make_url(url).query:
+        # pg_stat_activity (and whoever asks which hub wrote what) names the process.
+        options.setdefault("connect_args", {"application_name": _application_name()})
     return create_engine(url, **{**(pool or PoolOptions()).engine_options(), **options})
+
+
+def _application_name() -> str:
+    return f"mechbus pid {os.getpid()} on {socket.gethostname()}"[:63]  # PostgreSQL's limit
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 
 from adapters import locks
+from adapters.i18n import _
 from adapters.ledger.lease import LEASE_SECONDS, HubLease, Lease, LeaseHeld, LeaseLost
 from adapters.ledger.store import SqlLedger
 from adapters.locks import HeldLock
@@ -115,7 +116,8 @@ class Up:
                 except LeaseLost as lost:
                     # The hub, sweeper and relay are stopped already; their commits were
                     # fenced from the moment the epoch moved, so nothing was written since.
-                    self.console.print(f"lease lost to {_holder_of(lost, lease)}; stepping down")
+                    said = _("lease lost to {holder}; stepping down")
+                    self.console.print(said.format(holder=_holder_of(lost, lease)))
                     HUB_ACTIVE.set(0)
         finally:
             await asyncio.to_thread(lease.release)
@@ -132,14 +134,18 @@ class Up:
                 held = await self._holding(lease)
                 self.status.holder = held
                 if held != said and held is not None:
-                    self.console.print(f"standing by: the ledger's lease is held by {held}")
+                    said_now = _("standing by: the ledger's lease is held by {holder}")
+                    self.console.print(said_now.format(holder=held))
                     said = held
             except Exception as exc:  # the database is away: nobody can record; look again
                 if said != "unreachable":
-                    self.console.print(f"[yellow]standing by: the ledger is unreachable: {exc}[/]")
+                    unreachable = _("standing by: the ledger is unreachable: {reason}")
+                    self.console.print(f"[yellow]{unreachable.format(reason=exc)}[/]")
                     said = "unreachable"
             else:
-                self.console.print(f"took over the ledger's lease (epoch {epoch})")
+                self.console.print(
+                    _("took over the ledger's lease (epoch {epoch})").format(epoch=epoch)
+                )
                 return True
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), STANDBY_INTERVAL)
@@ -276,7 +282,8 @@ class Up:
         except LeaseLost:
             raise
         except Exception as exc:
-            self.console.print(f"[yellow]could not renew the ledger's lease: {exc}[/]")
+            said = _("could not renew the ledger's lease: {reason}").format(reason=exc)
+            self.console.print(f"[yellow]{said}[/]")
 
     async def _apply_credentials(
         self, hub: Hub, lock: HeldLock, bus: EmbeddedBus | None, provisioned: set[str]
