@@ -109,13 +109,14 @@ def up(
     smtp_from: SmtpFromOpt = "mechbus@localhost",
     smtp_user: SmtpUserOpt = None,
     http_listen: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--http-listen",
             help="HOST:PORT serving /healthz, /readyz and /metrics (port 0: any free port, "
-            "printed); 'off': none.",
+            "printed); 'off': none. Default 127.0.0.1:9464, or a free port (printed) while "
+            "another process has that one.",
         ),
-    ] = "127.0.0.1:9464",
+    ] = None,
     ready_max_pending: Annotated[
         int,
         typer.Option(
@@ -125,16 +126,44 @@ def up(
     log_format: LogFormatOpt = LogFormat.TEXT,
     log_level: LogLevelOpt = LogLevel.INFO,
     trace: TraceOpt = None,
+    role: Annotated[
+        str,
+        typer.Option(
+            "--role",
+            help="all: this home's hub alone on its ledger (refused while another holds it); "
+            "hub: one of several hubs sharing --nats-url and --ledger-url, standing by until "
+            "the active one's lease lapses, then taking over.",
+        ),
+    ] = "all",
+    lease_seconds: Annotated[
+        float,
+        typer.Option(
+            "--lease-seconds",
+            min=1.0,
+            help="Seconds the ledger's lease lasts unless renewed: a hub that stops is replaced "
+            "this long after its last renewal.",
+        ),
+    ] = 5.0,
 ) -> None:
     """Run the hub and the deadline sweeper (and the embedded nats-server unless --nats-url)
     until Ctrl-C or SIGTERM; with --digest-to, mail the daily digest too. Logs go to stderr,
     what it says to its operator to stdout."""
     from adapters.cli.digest import digest_settings, hour, recipients
-    from adapters.observability.http import Listen
-    from adapters.service.running import Up, UpError
+    from adapters.observability.http import DEFAULT_LISTEN, Listen
+    from adapters.service.running import ROLE_ALL, ROLE_HUB, Up, UpError
     from adapters.settings import HubRunning
 
     settings = common.settings(home, nats_url, ledger_url)
+    if role not in (ROLE_ALL, ROLE_HUB):
+        raise typer.BadParameter(_("all or hub, not {role}").format(role=role), param_hint="--role")
+    if role == ROLE_HUB and not settings.nats_url:
+        raise typer.BadParameter(
+            _(
+                "hub needs --nats-url (or $MECHBUS_NATS_URL): the NATS servers every hub "
+                "shares; an embedded server would be this process's alone"
+            ),
+            param_hint="--role",
+        )
     daily = None
     if digest_to:
         at = hour(digest_at, "--digest-at")
@@ -145,7 +174,9 @@ def up(
     if retention_days is not None:
         settings = dataclasses.replace(settings, retention_days=retention_days)
     http = None
-    if http_listen != "off":
+    if http_listen is None:  # the customary port, or a free one when another `up` has it
+        http = dataclasses.replace(Listen.parse(DEFAULT_LISTEN, ready_max_pending), or_free=True)
+    elif http_listen != "off":
         try:
             http = Listen.parse(http_listen, ready_max_pending)
         except ValueError:
@@ -160,6 +191,8 @@ def up(
         cluster=cluster,
         digest=daily,
         http=http,
+        role=role,
+        lease_seconds=lease_seconds,
     )
     try:
         with common.observed("mechbus-hub", trace, log_format, log_level):

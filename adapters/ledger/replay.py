@@ -37,8 +37,9 @@ from schemas.registry import active_registry
 # numbers, and the chain over that order) or on a random nonce (sealed columns, compared
 # opened instead): the rest must be equal, row for row.
 ORDER_COLUMNS = frozenset({"id", "seq", "prev_hash", "row_hash"})
-# Tables that are not made from the stream: what a sender kept before publishing.
-NOT_FROM_THE_STREAM = frozenset({"outbox"})
+# Tables that are not made from the stream: what a sender kept before publishing, and which
+# hub holds the ledger's lease.
+NOT_FROM_THE_STREAM = frozenset({"outbox", "hub_lease"})
 
 
 class ReplayError(LedgerError, RuntimeError):

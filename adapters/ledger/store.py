@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import socket
@@ -15,12 +14,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, event, func, text
+from sqlalchemy import event, func
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session, SQLModel, col, create_engine, select
 
-from adapters import locks
+from adapters.ledger.lease import (
+    LEASE_SECONDS,
+    Fenced,
+    HubLease,
+    Lease,
+    LeaseHeld,
+    Renewer,
+    take_patiently,
+)
 from adapters.ledger.rows import capacity_from_row, capacity_row_fields
 from adapters.ledger.schema import require_head
 from adapters.ledger.sealing import Sealer
@@ -30,7 +37,6 @@ from adapters.ledger.tables import (
 )
 from adapters.ledger.unit import SqlUnit, dead_letter_context
 from bus.domain.chain import Link
-from bus.domain.errors import HeldError
 from bus.domain.ports import (
     LedgerUnavailable,
 )
@@ -38,17 +44,6 @@ from bus.domain.ports import (
 
 def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
-
-
-class LeaseHeld(HeldError, RuntimeError):
-    """Another hub is recording into this ledger; the message names it."""
-
-
-class HubLease:
-    """A hub's hold on its ledger. A file lock cannot be lost while its process lives."""
-
-    def check(self) -> None:
-        """Raise ``LeaseHeld`` if the lease was lost and another hub has it now."""
 
 
 @dataclass(frozen=True)
@@ -78,7 +73,14 @@ def make_engine(url: str, *, pool: PoolOptions | None = None, **options: Any) ->
         engine = create_engine(url, connect_args={"check_same_thread": False}, **options)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
+    if "application_name" not in make_url(url).query:
+        # pg_stat_activity (and whoever asks which hub wrote what) names the process.
+        options.setdefault("connect_args", {"application_name": _application_name()})
     return create_engine(url, **{**(pool or PoolOptions()).engine_options(), **options})
+
+
+def _application_name() -> str:
+    return f"mechbus pid {os.getpid()} on {socket.gethostname()}"[:63]  # PostgreSQL's limit
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
@@ -139,25 +141,30 @@ class SqlLedger:
         self.engine.dispose()
 
     @contextmanager
-    def hub_lease(self) -> Iterator[HubLease]:
+    def hub_lease(
+        self, *, seconds: float = LEASE_SECONDS, renew: bool = True
+    ) -> Iterator[HubLease]:
         """Be the only hub recording into this ledger, whatever its home, for the ``with``
-        block; raise ``LeaseHeld`` naming the holder at once otherwise.
+        block; raise ``LeaseHeld`` naming the holder at once otherwise (a crashed hub of this
+        machine's lease is waited out instead). Two hubs on one ledger would interleave rows
+        of the hash chain and break it.
 
-        Two hubs on one ledger would interleave rows of the hash chain and break it. SQLite:
-        a file lock beside the database file. PostgreSQL: a session advisory lock on a
-        connection held for the block, so a hub that dies (or loses its connection) frees it;
-        ``HubLease.check`` notices a lost one and takes it back, or raises ``LeaseHeld``.
+        The lease is the ``hub_lease`` row (adapters.ledger.lease): while it is held, every
+        commit on this ledger is fenced by its epoch. With ``renew`` a thread renews it; the
+        hub renews it from its own loop instead. A private in-memory database has no lease.
         """
-        if self.engine.dialect.name == "sqlite":
-            with _sqlite_lease(self.url):
-                yield HubLease()
-        else:
-            lease = _PgLease(self.engine)
-            lease.take()
-            try:
+        database = make_url(self.url).database
+        if self.engine.dialect.name == "sqlite" and database in (None, "", ":memory:"):
+            yield HubLease()
+            return
+        lease = Lease(self.engine, seconds=seconds)
+        take_patiently(lease)
+        try:
+            with Renewer(lease) if renew else contextlib.nullcontext():
                 yield lease
-            finally:
-                lease.release()
+        finally:
+            lease.release()
+            lease.unfence()
 
     @contextmanager
     def unit(self) -> Iterator[SqlUnit]:
@@ -241,140 +248,8 @@ class SqlLedger:
             return int(session.exec(select(func.count()).select_from(table)).one())
 
 
-@contextmanager
-def _sqlite_lease(url: str) -> Iterator[None]:
-    database = make_url(url).database
-    if not database or database == ":memory:":  # private to this process: nobody to share with
-        yield
-        return
-    path = Path(database).resolve()
-    try:
-        lock = locks.acquire(path.with_name(path.name + ".hub-lock"))
-    except locks.LockHeld as held:
-        raise LeaseHeld(
-            f"another hub is recording into {path}: {locks.describe(held.holder)}"
-        ) from None
-    try:
-        yield
-    finally:
-        lock.release()
-
-
-_HOLDER_NAME = "mechbus hub pid {pid} on {host}"  # fits PostgreSQL's 63-character limit
-_DEAD_HOLDER_GRACE = 10.0  # seconds a killed hub's session may take to end on the server
-
-
-class _HeldByTheDead(LeaseHeld):
-    """Held by a session whose hub process, on this machine, no longer exists."""
-
-
-def _is_dead_hub_here(holder: str) -> bool:
-    prefix, _, rest = holder.partition("mechbus hub pid ")
-    pid, _, host = rest.partition(" on ")
-    if prefix or not pid.isdigit() or not host.startswith(socket.gethostname() + " "):
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # alive, another user's
-        return False
-    return False
-
-
-class _PgLease(HubLease):
-    """A session advisory lock, on a connection of its own held for the hub's life."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.connection: Connection | None = None
-
-    def take(self) -> None:
-        """Take the lock, or raise ``LeaseHeld``. A holder that is a hub of this machine whose
-        process is gone is a session the database has not ended yet: wait for it a little."""
-        deadline = time.monotonic() + _DEAD_HOLDER_GRACE
-        while True:
-            try:
-                return self._try()
-            except _HeldByTheDead:
-                if time.monotonic() > deadline:
-                    raise
-            time.sleep(0.05)
-
-    def _try(self) -> None:
-        connection = self.engine.connect()
-        try:
-            key = _pg_lease_key(connection)
-            name = _HOLDER_NAME.format(pid=os.getpid(), host=socket.gethostname())[:63]
-            connection.execute(
-                text("SELECT set_config('application_name', :name, false)"), {"name": name}
-            )
-            taken = connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key})
-            if not taken.scalar():
-                holder = _pg_holder(connection, key)
-                gone = holder is None or _is_dead_hub_here(holder)
-                held = _HeldByTheDead if gone else LeaseHeld
-                raise held(f"another hub is recording into this ledger: {holder or 'gone now'}")
-            connection.commit()  # a session lock: it outlives this transaction, not the session
-        except BaseException:
-            connection.close()
-            raise
-        self.connection, self.key = connection, key
-
-    def check(self) -> None:
-        """A database restart or a dropped connection frees the lock without a word: look, and
-        take it again if it is free (if the database is still away, nobody can record now)."""
-        if self.connection is not None:
-            try:
-                self.connection.execute(text("SELECT 1"))
-                self.connection.rollback()
-                return
-            except (OperationalError, InterfaceError):
-                with contextlib.suppress(Exception):
-                    self.connection.close()
-                self.connection = None
-        try:
-            self.take()
-        except (OperationalError, InterfaceError):
-            return
-        except LeaseHeld as exc:
-            lost = "this hub lost its lease on the ledger (its connection dropped)"
-            raise LeaseHeld(f"{lost}; {exc}") from None
-
-    def release(self) -> None:
-        if self.connection is None:
-            return
-        with contextlib.suppress(Exception):  # a lost connection has released it already
-            self.connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": self.key})
-            self.connection.commit()
-        with contextlib.suppress(Exception):
-            self.connection.close()
-        self.connection = None
-
-
-def _pg_lease_key(connection: Connection) -> int:
-    """One key per database and schema: ledgers in different schemas are different ledgers."""
-    where = connection.execute(text("SELECT current_database() || '.' || current_schema()"))
-    digest = hashlib.blake2b(f"mechbus.hub:{where.scalar()}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") >> 1  # a positive bigint
-
-
-def _pg_holder(connection: Connection, key: int) -> str | None:
-    row = connection.execute(
-        text(
-            "SELECT a.application_name, a.client_addr, a.backend_start FROM pg_locks l "
-            "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' "
-            "AND l.granted AND l.classid = :hi AND l.objid = :lo AND l.objsubid = 1"
-        ),
-        {"hi": key >> 32, "lo": key & 0xFFFFFFFF},
-    ).first()
-    connection.rollback()
-    if row is None:  # it let go between our try and this look
-        return None
-    return f"{row[0] or 'an unnamed session'} from {row[1] or 'a local socket'} since {row[2]}"
-
-
 __all__ = [
+    "Fenced",
     "HubLease",
     "LeaseHeld",
     "PoolOptions",

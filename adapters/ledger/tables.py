@@ -420,3 +420,17 @@ class RequestTextRow(SQLModel, table=True):
     source: str = Field(max_length=64)
     message_id: str = Field(max_length=100)
     text: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class HubLeaseRow(SQLModel, table=True):
+    """Which hub records into this ledger, until when, and its fencing epoch: one row, named
+    ``hub``, written only through adapters.ledger.lease (0013). Times are seconds since the
+    Unix epoch by the database's clock, so the hubs' own clocks never matter."""
+
+    __tablename__ = "hub_lease"
+
+    name: str = Field(primary_key=True, max_length=20)
+    holder: str = Field(max_length=200)  # "mechbus hub pid N on HOST"
+    epoch: int  # bumped by each take: a commit fenced at another epoch is refused
+    taken_at: float
+    expires_at: float

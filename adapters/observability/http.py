@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -51,6 +52,9 @@ class Listen:
     host: str
     port: int
     max_pending: int = MAX_PENDING
+    # Not chosen by the operator (the default): when its port is taken (another home's `up` on
+    # this machine), a free one is used and printed instead of refusing to start.
+    or_free: bool = False
 
     @classmethod
     def parse(cls, address: str, max_pending: int = MAX_PENDING) -> Listen:
@@ -76,7 +80,12 @@ def bind(listen: Listen) -> socket.socket:
     sock = socket.socket(family)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((listen.host, listen.port))
+        try:
+            sock.bind((listen.host, listen.port))
+        except OSError as exc:
+            if not (listen.or_free and exc.errno == errno.EADDRINUSE):
+                raise
+            sock.bind((listen.host, 0))
         sock.listen(128)  # connections wait in the queue until uvicorn accepts them
     except OSError:
         sock.close()

@@ -158,10 +158,10 @@ def hold_home(settings: Settings) -> Iterator[locks.HeldLock]:
 
 
 @contextlib.contextmanager
-def lease(ledger: SqlLedger) -> Iterator[HubLease]:
-    """``ledger.hub_lease()``, refused as ``HubRunning``."""
+def lease(ledger: SqlLedger, **options: Any) -> Iterator[HubLease]:
+    """``ledger.hub_lease(**options)``, refused (or lost) as ``HubRunning``."""
     try:
-        with ledger.hub_lease() as held:
+        with ledger.hub_lease(**options) as held:
             yield held
     except LeaseHeld as exc:
         raise HubRunning(str(exc)) from None

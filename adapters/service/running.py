@@ -17,7 +17,8 @@ from rich.console import Console
 
 from adapters import locks
 from adapters.i18n import _
-from adapters.ledger.store import HubLease, SqlLedger
+from adapters.ledger.lease import LEASE_SECONDS, HubLease, Lease, LeaseHeld, LeaseLost
+from adapters.ledger.store import SqlLedger
 from adapters.locks import HeldLock
 from adapters.natsserver.credentials import HUB, CredentialError, CredentialStore
 from adapters.natsserver.server import NatsServerError
@@ -38,14 +39,16 @@ from bus.domain.policy import Policy
 from bus.domain.streams import StreamSpec, agency_consumer
 from bus.runtime import jetstream
 from bus.runtime.hub import Hub
+from bus.runtime.metrics import HUB_TAKEOVERS
 
 if TYPE_CHECKING:
     from adapters.service.digest import DigestSettings
 
-__all__ = ["DAY", "Up", "UpError", "apply_to_running_up"]
+__all__ = ["DAY", "ROLE_ALL", "ROLE_HUB", "Up", "UpError", "apply_to_running_up"]
 
 WATCH_INTERVAL = 0.25  # seconds between looks at the embedded server's process
-LEASE_INTERVAL = 5.0  # seconds between checks that the ledger's lease is still ours
+STANDBY_INTERVAL = 0.5  # seconds between a standby hub's looks at the ledger's lease
+ROLE_ALL, ROLE_HUB = "all", "hub"  # --role: all on this home, or a hub taking turns
 DAY = 86400.0
 
 
@@ -62,6 +65,8 @@ class Up:
         cluster: bool,
         digest: DigestSettings | None = None,
         http: health.Listen | None = None,
+        role: str = ROLE_ALL,
+        lease_seconds: float = LEASE_SECONDS,
     ) -> None:
         self.http = http  # where /healthz, /readyz and /metrics are served (None: nowhere)
         self.status = HubStatus()
@@ -71,6 +76,9 @@ class Up:
         self.policy = policy
         self.sweep_interval = sweep_interval
         self.cluster = cluster
+        self.role = role
+        self.lease_seconds = lease_seconds
+        self.status = HubStatus()
         self._wake = asyncio.Event()
         self._lease = HubLease()
         self._applied = ""  # the fingerprint of the credentials the server has
@@ -87,11 +95,77 @@ class Up:
         with compose.hold_home(self.settings) as lock:  # before anything else touches the home
             ledger = compose.open_ledger(self.settings, migrate=True)  # up owns its ledger
             try:
-                with compose.lease(ledger) as self._lease:
+                if self.role == ROLE_HUB:  # a standby answers /readyz too
                     async with self._health(ledger):
-                        await self._serve(ledger, lock)
+                        await self._take_turns(ledger, lock)
+                else:  # the lease first: a second hub is refused for that, not for a port
+                    lease = compose.lease(ledger, seconds=self.lease_seconds, renew=False)
+                    with lease as self._lease:
+                        async with self._health(ledger):
+                            self._became_active()
+                            await self._serve(ledger, lock)
             finally:
+                self.status.become(Role.STOPPING)
                 ledger.close()
+
+    async def _take_turns(self, ledger: SqlLedger, lock: HeldLock) -> None:
+        """Stand by until the ledger's lease lapses, take it and be the hub; lose it and stand
+        by again; until a stop is asked for."""
+        lease = Lease(ledger.engine, seconds=self.lease_seconds)
+        self._lease = lease
+        try:
+            while await self._stand_by(lease):
+                self._became_active()
+                try:
+                    await self._serve(ledger, lock)
+                    return
+                except LeaseLost as lost:
+                    # The hub, sweeper and relay are stopped already; their commits were
+                    # fenced from the moment the epoch moved, so nothing was written since.
+                    said = _("lease lost to {holder}; stepping down")
+                    self.console.print(said.format(holder=_holder_of(lost, lease)))
+        finally:
+            await asyncio.to_thread(lease.release)
+            lease.unfence()
+
+    async def _stand_by(self, lease: Lease) -> bool:
+        """Poll the lease until this process takes it (True) or a stop is asked for (False)."""
+        self.status.become(Role.STANDBY)
+        said = None
+        while not self._stop_asked:
+            try:
+                epoch = await asyncio.to_thread(lease.take)
+            except LeaseHeld:
+                held = await self._holding(lease)
+                self.status.holder = held
+                if held != said and held is not None:
+                    said_now = _("standing by: the ledger's lease is held by {holder}")
+                    self.console.print(said_now.format(holder=held))
+                    said = held
+            except Exception as exc:  # the database is away: nobody can record; look again
+                if said != "unreachable":
+                    unreachable = _("standing by: the ledger is unreachable: {reason}")
+                    self.console.print(f"[yellow]{unreachable.format(reason=exc)}[/]")
+                    said = "unreachable"
+            else:
+                self.console.print(
+                    _("took over the ledger's lease (epoch {epoch})").format(epoch=epoch)
+                )
+                return True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), STANDBY_INTERVAL)
+            self._wake.clear()
+        return False
+
+    async def _holding(self, lease: Lease) -> str | None:
+        with contextlib.suppress(Exception):
+            held = await asyncio.to_thread(lease.holding)
+            return held.holder if held else None
+        return None
+
+    def _became_active(self) -> None:
+        self.status.holder = getattr(self._lease, "holder", None)
+        HUB_TAKEOVERS.inc()
 
     def _catch_signals(self) -> None:
         """Ctrl-C and SIGTERM stop the same clean way; SIGHUP (from ``mechbus creds``) asks to
@@ -144,7 +218,8 @@ class Up:
             try:
                 failure = await self._announce_and_watch(hub, lock, url, bus, provisioned)
             finally:
-                self.status.become(Role.STOPPING)
+                if not self._stop_asked:
+                    self.status.become(Role.STOPPING)
                 self.settings.url_file.unlink(missing_ok=True)
                 if daily is not None:
                     daily[0].set()
@@ -196,12 +271,13 @@ class Up:
         )
         self.console.print(f"the stream keeps each message {kept}")
         supervisor = Supervisor(bus.nodes if bus else [], self.console)
-        lease_checked = time.monotonic()
+        renewed = time.monotonic()
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), WATCH_INTERVAL)
             self._wake.clear()
             if self._stop_asked:
+                self.status.become(Role.STOPPING, hub=hub)
                 self.console.print("stopping")
                 return None
             failure = supervisor.check()
@@ -213,9 +289,21 @@ class Up:
             if self._reload_asked:
                 self._reload_asked = False
                 await self._apply_credentials(hub, lock, bus, provisioned)
-            if time.monotonic() - lease_checked > LEASE_INTERVAL:
-                await asyncio.to_thread(self._lease.check)  # LeaseHeld: another hub has it now
-                lease_checked = time.monotonic()
+            if time.monotonic() - renewed > self.lease_seconds / 4:
+                await self._renew()  # LeaseLost: another hub has it now
+                renewed = time.monotonic()
+
+    async def _renew(self) -> None:
+        """Renew the lease, or raise ``LeaseLost``. A database that does not answer is tried
+        again at the next turn: if another hub took over meanwhile, the renewal that gets
+        through says so, and no commit of this one got through in between (fenced)."""
+        try:
+            await asyncio.wait_for(asyncio.to_thread(self._lease.renew), self.lease_seconds)
+        except LeaseLost:
+            raise
+        except Exception as exc:
+            said = _("could not renew the ledger's lease: {reason}").format(reason=exc)
+            self.console.print(f"[yellow]{said}[/]")
 
     async def _apply_credentials(
         self, hub: Hub, lock: HeldLock, bus: EmbeddedBus | None, provisioned: set[str]
@@ -244,6 +332,15 @@ class Up:
             await asyncio.wait_for(stop(), 30.0)
         except Exception as exc:  # whatever it was, the rest must still stop
             self.console.print(f"[yellow]while stopping: {type(exc).__name__}: {exc}[/]")
+
+
+def _holder_of(lost: LeaseLost, lease: Lease) -> str:
+    """The hub that took the lease over, as the database says (the error's words otherwise)."""
+    with contextlib.suppress(Exception):
+        held = lease.holding()
+        if held is not None:
+            return str(held)
+    return str(lost)
 
 
 def _server_pid(bus: EmbeddedBus | None) -> int | None:

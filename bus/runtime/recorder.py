@@ -99,6 +99,9 @@ class Recorder:
         try:
             outcomes = await self._commit_patiently(batch, deliveries)
         except Exception as exc:
+            if not batch:  # an empty fetch: nothing delivered, nothing to give back
+                log.warning("recording an empty batch failed (%s)", type(exc).__name__)
+                return
             if len(batch) == 1:
                 await self._give_back(batch[0], exc)
                 return
