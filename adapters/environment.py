@@ -70,26 +70,45 @@ def retention_days(environ: Mapping[str, str] = os.environ) -> float:
 
 def language(given: str | None = None, environ: Mapping[str, str] = os.environ) -> str:
     """The command line's language: ``--lang`` when given, else ``MECHBUS_LANG``, else es."""
-    origin, raw = ("--lang", given) if given else (LANG, text(LANG, environ))
-    if raw is None:
-        return LANGUAGES[0]
-    value = raw.strip().lower()
-    if value in LANGUAGES:
-        return value
-    raise SettingsError(
-        f"{origin}: {raw!r} is not a language of mechbus; choose es (español) or en (English)"
+    return _choice(
+        "--lang",
+        LANG,
+        given,
+        environ,
+        LANGUAGES,
+        "is not a language of mechbus; choose es (español) or en (English)",
     )
 
 
 def trace(given: str | None = None, environ: Mapping[str, str] = os.environ) -> str:
     """Where traces go: ``--trace`` when given, else ``MECHBUS_TRACE``, else off."""
-    origin, raw = ("--trace", given) if given else (TRACE, text(TRACE, environ))
+    return _choice(
+        "--trace",
+        TRACE,
+        given,
+        environ,
+        TRACE_MODES,
+        "is not a way of tracing; choose off, console or otlp",
+    )
+
+
+def _choice(
+    option: str,
+    variable: str,
+    given: str | None,
+    environ: Mapping[str, str],
+    valid: tuple[str, ...],
+    refusal: str,
+) -> str:
+    """One of ``valid`` (the first when neither the option nor the variable says), or a
+    refusal naming where the wrong value came from."""
+    origin, raw = (option, given) if given else (variable, text(variable, environ))
     if raw is None:
-        return TRACE_MODES[0]
+        return valid[0]
     value = raw.strip().lower()
-    if value in TRACE_MODES:
+    if value in valid:
         return value
-    raise SettingsError(f"{origin}: {raw!r} is not a way of tracing; choose off, console or otlp")
+    raise SettingsError(f"{origin}: {raw!r} {refusal}")
 
 
 def officers(environ: Mapping[str, str] = os.environ) -> int | None:

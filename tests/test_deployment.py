@@ -336,35 +336,22 @@ def test_a_host_that_only_connects_trusts_the_ca_alone(tmp_path: Path) -> None:
 # -- Prometheus ------------------------------------------------------------------------------
 
 
-def test_the_rules_pass_promtool() -> None:
+@pytest.mark.parametrize(
+    ("check", "path"),
+    [
+        (["check", "rules"], RULES),
+        # promtool's unit tests of the rules (tests/data/prometheus/): no active hub, none
+        # scraped at all, two active, slow commits, one state's request waiting over a week
+        (["test", "rules"], RULE_TESTS),
+        (["check", "config"], PROMETHEUS),
+    ],
+    ids=["rules", "alerts-fire", "scrape-config"],
+)
+def test_promtool_passes(check: list[str], path: Path) -> None:
     promtool = shutil.which("promtool")
     if promtool is None:
         pytest.skip("promtool is not installed (Debian: the prometheus package)")
-    done = subprocess.run(
-        [promtool, "check", "rules", str(RULES)], capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-
-
-def test_the_alerts_fire_when_they_should() -> None:
-    """promtool's unit tests of the rules (tests/data/prometheus/): no active hub, none
-    scraped at all, two active, slow commits, one state's request waiting over a week."""
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        pytest.skip("promtool is not installed (Debian: the prometheus package)")
-    done = subprocess.run(
-        [promtool, "test", "rules", str(RULE_TESTS)], capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-
-
-def test_the_scrape_config_passes_promtool() -> None:
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        pytest.skip("promtool is not installed (Debian: the prometheus package)")
-    done = subprocess.run(
-        [promtool, "check", "config", str(PROMETHEUS)], capture_output=True, text=True, timeout=60
-    )
+    done = subprocess.run([promtool, *check, str(path)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
 
 

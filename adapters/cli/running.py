@@ -243,12 +243,10 @@ def sweep(
 def audit_verify(home: HomeOpt = None, ledger_url: LedgerOpt = None) -> None:
     """Walk the ledger's hash chain and name the first broken link (exit 1 if any)."""
     from adapters.service import compose
-    from bus.domain.chain import verify as verify_chain
 
     ledger = compose.open_ledger(common.settings(home, ledger_url=ledger_url))
     try:
-        checked, broken = verify_chain(ledger.chain())
-        head = ledger.last_link()
+        checked, broken, head = ledger.verify_chain()
     finally:
         ledger.close()
     if broken is not None:

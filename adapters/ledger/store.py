@@ -36,7 +36,8 @@ from adapters.ledger.tables import (
     MessageRow,
 )
 from adapters.ledger.unit import SqlUnit, dead_letter_context
-from bus.domain.chain import Link
+from bus.domain.chain import Break, Link
+from bus.domain.chain import verify as verify_links
 from bus.domain.ports import (
     LedgerUnavailable,
 )
@@ -232,6 +233,11 @@ class SqlLedger:
 
     def open_dead_letter(self, sealed: bytes, stream_seq: int) -> bytes:
         return self.sealer.open(sealed, dead_letter_context(stream_seq))
+
+    def verify_chain(self) -> tuple[int, Break | None, tuple[int, str, str] | None]:
+        """Walk the hash chain: how many rows held, the first break (or None), the head."""
+        checked, broken = verify_links(self.chain())
+        return checked, broken, self.last_link()
 
     def last_link(self) -> tuple[int, str, str] | None:
         """(sequence, message id, hash) of the chain's head, for checkpoints."""

@@ -39,7 +39,6 @@ from adapters.natsserver import snapshot
 from adapters.service import compose
 from adapters.service.actions import connect_as_hub
 from adapters.settings import Settings
-from bus.domain.chain import verify as verify_chain
 from bus.domain.errors import ServiceError
 from bus.domain.policy import Policy
 from bus.domain.streams import StreamSpec
@@ -584,8 +583,7 @@ def check_chain(settings: Settings, manifest: dict[str, Any]) -> tuple[int, dict
     """The restored ledger's hash chain holds, and ends where the manifest says it did."""
     ledger = compose.open_ledger(settings)
     try:
-        checked, broken = verify_chain(ledger.chain())
-        head = ledger.last_link()
+        checked, broken, head = ledger.verify_chain()
     finally:
         ledger.close()
     if broken is not None:
