@@ -101,8 +101,10 @@ def hub_watched(ledger: SqlLedger, status: HubStatus, max_pending: int = MAX_PEN
 
     async def nats() -> str | None:
         hub = status.hub
-        if hub is None or hub.connected:
-            return None  # nothing to check before the hub runs, or while it stands by
-        return "nats: not connected"
+        if hub is not None:
+            return None if hub.connected else "nats: not connected"
+        if status.role is Role.STANDBY and status.standby_nats is not None:
+            return status.standby_nats()  # could it take over: its own look at NATS
+        return None  # nothing to check before the hub runs
 
     return Watched(ledger, nats, status, max_pending, ledger_gauges=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,8 @@ class HubStatus:
     holder: str | None = None  # the lease's holder as last seen ("pid N on host"), or None
     since: float = field(default_factory=time.monotonic)  # when the role last changed
     hub: Hub | None = None  # the running hub while active
+    # While standing by: what is wrong with this process's own connection to NATS (None: up).
+    standby_nats: Callable[[], str | None] | None = None
 
     def become(self, role: Role, *, hub: Hub | None = None) -> None:
         self.role, self.hub, self.since = role, hub, time.monotonic()

@@ -23,6 +23,7 @@ from adapters.locks import HeldLock
 from adapters.natsserver.credentials import HUB, CredentialError, CredentialStore
 from adapters.natsserver.server import NatsServerError
 from adapters.observability import http as health
+from adapters.observability.probe import NatsProbe
 from adapters.observability.watched import hub_watched
 from adapters.service import compose
 from adapters.service.embedded import (
@@ -114,19 +115,33 @@ class Up:
         lease = Lease(ledger.engine, seconds=self.lease_seconds)
         self._lease = lease
         try:
-            while await self._stand_by(lease):
-                self._became_active()
-                try:
-                    await self._serve(ledger, lock)
-                    return
-                except LeaseLost as lost:
-                    # The hub, sweeper and relay are stopped already; their commits were
-                    # fenced from the moment the epoch moved, so nothing was written since.
-                    said = _("lease lost to {holder}; stepping down")
-                    self.console.print(said.format(holder=_holder_of(lost, lease)))
+            async with self._standby_nats() as probe:
+                self.status.standby_nats = probe.problem
+                await self._take_turns_with(lease, ledger, lock)
         finally:
+            self.status.standby_nats = None
             await asyncio.to_thread(lease.release)
             lease.unfence()
+
+    def _standby_nats(self) -> NatsProbe:
+        """The standby's own connection to NATS, for its /readyz (see NatsProbe)."""
+        from adapters.service.actions import connect_as_hub
+
+        url = self.settings.nats_url
+        assert url is not None  # --role hub needs --nats-url
+        return NatsProbe(lambda: connect_as_hub(self.settings, url, "mechbus-standby"))
+
+    async def _take_turns_with(self, lease: Lease, ledger: SqlLedger, lock: HeldLock) -> None:
+        while await self._stand_by(lease):
+            self._became_active()
+            try:
+                await self._serve(ledger, lock)
+                return
+            except LeaseLost as lost:
+                # The hub, sweeper and relay are stopped already; their commits were fenced
+                # from the moment the epoch moved, so nothing was written since.
+                said = _("lease lost to {holder}; stepping down")
+                self.console.print(said.format(holder=_holder_of(lost, lease)))
 
     async def _stand_by(self, lease: Lease) -> bool:
         """Poll the lease until this process takes it (True) or a stop is asked for (False)."""
