@@ -219,6 +219,7 @@ async def test_what_the_hub_records_between_the_ledger_copy_and_the_snapshot_is_
     """The ledger is copied before the stream's snapshot is taken, while the hub records: the
     restore records from the stream what the copy missed, and the restored ledger equals the
     live one, table for table."""
+    from adapters import i18n
     from adapters.ledger.replay import compare
     from adapters.ledger.sealing import Sealer
     from adapters.natsserver.server import EmbeddedNatsServer
@@ -230,8 +231,10 @@ async def test_what_the_hub_records_between_the_ledger_copy_and_the_snapshot_is_
     from tests import builders as b
     from tests.ledgers import upgraded_ledger
 
+    i18n.use("en")  # the refusal below is read in English (conftest restores the default)
     key = os.urandom(32)
     live = upgraded_ledger(ledger_url, sealer=Sealer(key))
+    request.addfinalizer(live.close)  # closed however the test ends
     with (
         EmbeddedNatsServer(tmp_path / "nats") as server,
         EmbeddedNatsServer(tmp_path / "nats-new") as new_server,
@@ -286,7 +289,6 @@ async def test_what_the_hub_records_between_the_ledger_copy_and_the_snapshot_is_
         assert compare(live, rebuilt) == []
     finally:
         rebuilt.close()
-        live.close()
 
 
 @pytest.mark.parametrize(
