@@ -186,3 +186,10 @@ def median_hours(
             read[i] = sorted(session.execute(query).scalars())
         values.append(read[i][rank])
     return median(values) / 3600 if values else None
+
+
+def committed_agencies(session: Session) -> list[str]:
+    """Every agency that ever made a commitment (each commitment counts on one day)."""
+    d = scorecard_days.c
+    query = select(d.agency).where(d.commitments_settled > 0).distinct()
+    return list(session.execute(query).scalars())

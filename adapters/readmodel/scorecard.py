@@ -66,7 +66,14 @@ def state_scores(
             counted = summons[_group(registry, s.agency)]
             counted[0] += 1
             counted[1] += int(bool(s.attended))
-    keys = {k for k, f in figures.items() if any(f)} | overdue.keys() | summons.keys()
+    # Rows as the scorecard has always listed them: agencies that received requests in the
+    # period, that ever made a commitment, that owe something or were summoned.
+    keys = (
+        {k for k, f in figures.items() if f[0]}
+        | {_group(registry, agency) for agency in days.committed_agencies(session)}
+        | overdue.keys()
+        | summons.keys()
+    )
     scores = []
     for key in sorted(keys, key=order):
         f = figures.get(key) or aggregates.zero()
