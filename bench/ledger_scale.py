@@ -195,7 +195,7 @@ def run(
                 f"{found['report_last_month_ms']:.1f} ms the last",
                 flush=True,
             )
-            results.append({**found, "scorecard_days_rebuild_s": round(rebuilt_s, 1)})
+            results.append({**found, "scorecard_periods_rebuild_s": round(rebuilt_s, 1)})
     finally:
         ledger.close()
         db.unlink(missing_ok=True)

@@ -1,6 +1,6 @@
 """The scorecard as the read model computed it before the per-day figures: every request of the
 period aggregated in SQL, the median over every value. Kept here only as the reference the
-per-day figures are checked against (``tests/test_scorecard_days.py``)."""
+per-day figures are checked against (``tests/test_scorecard_periods.py``)."""
 
 from __future__ import annotations
 

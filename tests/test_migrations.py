@@ -54,7 +54,7 @@ LATER_TABLES = {  # after the baseline
     "person_index",
     "request_text",
     "hub_lease",
-    "scorecard_days",
+    "scorecard_periods",
 }
 
 

@@ -1,12 +1,14 @@
-"""The scorecard's per-day figures (``scorecard_days``), kept in the transaction that records
-each message, so that the scorecard reads a few thousand sums instead of every request.
+"""The scorecard's figures by day and by month (``scorecard_periods``), kept in the transaction
+that records each message, so that the scorecard reads a few thousand sums instead of every
+request.
 
-Each recipient row (Board summons apart: scored live, they are few) adds to the day it was
-sent, each commitment to the day it was settled, what it counts as the record stands now
-(``recipient_figures`` with no moment). A change to a row takes its old share away and adds
-its new one: the rows a unit inserts in bulk are passed to ``keep``, and every change made on
-the ORM is caught at flush (``_on_flush``), whenever the flush happens. ``rebuild`` derives the
-table again from the rows (the migration's backfill, ``mechbus db rebuild-aggregates``).
+Each recipient row (Board summons apart: scored live, they are few) adds to the day (and the
+month) it was sent, each commitment to the day (and month) it was settled, what it counts
+for as the record stands now (``recipient_figures`` with no moment). A change to a row takes
+its old share away and adds its new one: the rows a unit inserts in bulk are passed to
+``keep``, and every change made on the ORM is caught at flush (``_on_flush``), whenever the
+flush happens. ``rebuild`` derives the table again from the rows (the migration's backfill,
+``mechbus db rebuild-aggregates``).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from adapters.ledger.tables import (
     SCORECARD_FIGURES,
     CommitmentRow,
     RecipientRow,
-    scorecard_days,
+    scorecard_periods,
 )
 from bus.domain.lifecycle import RecipientStatus
 
@@ -46,7 +48,8 @@ SUMMONS = "board_summons"
 CANCELLED = RecipientStatus.CANCELLED.value
 FIRST_BIN = len(SCORECARD_FIGURES)
 Figures = list[int]  # in the order of tables.SCORECARD_COLUMNS
-Key = tuple[date, str]  # (day, agency)
+Key = tuple[str, date, str]  # (span, its first day, agency)
+DAY, MONTH = "day", "month"
 
 
 def zero() -> Figures:
@@ -104,13 +107,13 @@ def commitment_figures(row: Callable[[str], Any]) -> Figures:
     return figures
 
 
-def _share(model: Any, row: Callable[[str], Any]) -> tuple[Key, Figures] | None:
+def _share(model: Any, row: Callable[[str], Any]) -> tuple[date, str, Figures] | None:
     """The day and agency a row adds to, and what it adds; None when it counts nowhere."""
     if model is RecipientRow:
         if row("kind") == SUMMONS or row("sent_at") is None:
             return None
-        return (day_of(row("sent_at")), row("agency")), recipient_figures(row)
-    return (day_of(settled_at(row)), row("agency")), commitment_figures(row)
+        return day_of(row("sent_at")), row("agency"), recipient_figures(row)
+    return day_of(settled_at(row)), row("agency"), commitment_figures(row)
 
 
 class _Changes:
@@ -121,43 +124,56 @@ class _Changes:
         share = _share(model, row)
         if share is None:
             return
-        key, figures = share
-        total = self.by_key[key]
-        for i, value in enumerate(figures):
-            total[i] += sign * value
+        day, agency, figures = share
+        # to its day and to its month, so that a long period sums months
+        for key in ((DAY, day, agency), (MONTH, day.replace(day=1), agency)):
+            total = self.by_key[key]
+            for i, value in enumerate(figures):
+                total[i] += sign * value
 
-    def write(self, connection: Any) -> None:
-        rows = [
-            {"day": day, "agency": agency, **dict(zip(SCORECARD_COLUMNS, figures, strict=True))}
-            for (day, agency), figures in self.by_key.items()
+    def rows(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "span": span,
+                "first_day": day,
+                "agency": agency,
+                **dict(zip(SCORECARD_COLUMNS, figures, strict=True)),
+            }
+            for (span, day, agency), figures in self.by_key.items()
             if any(figures)
         ]
+
+    def write(self, connection: Any) -> None:
+        rows = self.rows()
         if rows:
             connection.execute(_upsert(connection.dialect.name), rows)
         # A row whose shares all moved away (a commitment settled early moves to the day it
         # ended) goes, so the table is the same however the messages were batched.
         emptied = [
-            {"d": day, "a": agency} for (day, agency), f in self.by_key.items() if min(f) < 0
+            {"s": span, "d": day, "a": agency}
+            for (span, day, agency), f in self.by_key.items()
+            if min(f) < 0
         ]
         if emptied:
             connection.execute(_DROP_EMPTY, emptied)
 
 
-_DROP_EMPTY = delete(scorecard_days).where(
-    scorecard_days.c.day == bindparam("d"),
-    scorecard_days.c.agency == bindparam("a"),
-    *(scorecard_days.c[name] == 0 for name in SCORECARD_COLUMNS),
+_DROP_EMPTY = delete(scorecard_periods).where(
+    scorecard_periods.c.span == bindparam("s"),
+    scorecard_periods.c.first_day == bindparam("d"),
+    scorecard_periods.c.agency == bindparam("a"),
+    *(scorecard_periods.c[name] == 0 for name in SCORECARD_COLUMNS),
 )
 
 
 def _upsert(dialect: str) -> Any:
-    """Add to the day's row, making it if needed (both dialects say ON CONFLICT alike)."""
+    """Add to the period's row, making it if needed (both dialects say ON CONFLICT alike)."""
     make = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = make(scorecard_days)
+    statement = make(scorecard_periods)
     return statement.on_conflict_do_update(
-        index_elements=["day", "agency"],
+        index_elements=["span", "first_day", "agency"],
         set_={
-            name: scorecard_days.c[name] + statement.excluded[name] for name in SCORECARD_COLUMNS
+            name: scorecard_periods.c[name] + statement.excluded[name] for name in SCORECARD_COLUMNS
         },
     )
 
@@ -213,8 +229,8 @@ COMMITMENT_COLUMNS = ("agency", "due", "status", "ended_at")
 
 
 def rebuild(session: Session) -> int:
-    """Derive ``scorecard_days`` again from every recipient and commitment row; the number of
-    day rows written. For a ledger whose rows were written around the unit (a bulk load)."""
+    """Derive ``scorecard_periods`` again from every recipient and commitment row; the number
+    of rows written (days and months). For rows written around the unit (a bulk load)."""
     changes = _Changes()
     for model, names in ((RecipientRow, RECIPIENT_COLUMNS), (CommitmentRow, COMMITMENT_COLUMNS)):
         columns = [col(getattr(model, name)) for name in names]
@@ -222,14 +238,10 @@ def rebuild(session: Session) -> int:
             values = dict(zip(names, found, strict=True))
             changes.add(model, values.get, +1)
     connection = session.connection()
-    connection.execute(delete(scorecard_days))
-    rows = [
-        {"day": day, "agency": agency, **dict(zip(SCORECARD_COLUMNS, figures, strict=True))}
-        for (day, agency), figures in changes.by_key.items()
-        if any(figures)
-    ]
+    connection.execute(delete(scorecard_periods))
+    rows = changes.rows()
     if rows:
-        connection.execute(insert(scorecard_days), rows)
+        connection.execute(insert(scorecard_periods), rows)
     return len(rows)
 
 

@@ -129,9 +129,9 @@ class CommitmentRow(SQLModel, table=True):
         UniqueConstraint("request_id", "commitment_id"),
         Index("ix_commitments_status_due", "status", "due"),
         # the scorecard: commitments settled on a day (their due date, or the day they
-        # ended), and those open at a moment, read from the index alone
+        # ended), and those open at a moment, counted by agency from the index alone
         Index("ix_commitments_due", "due"),
-        Index("ix_commitments_ended", "ended_at", "due", "made_at", "agency"),
+        Index("ix_commitments_ended", "ended_at", "agency", "due", "made_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -461,11 +461,12 @@ class HubLeaseRow(SQLModel, table=True):
     expires_at: float
 
 
-# The scorecard's figures of one day and one agency (0014): requests by the day they were sent
-# (UTC, as the scorecard's months), commitments by the day they were settled, as the record
-# stands; adapters.ledger.aggregates keeps them in each transaction that changes a request.
-# ``hours_NN`` count acknowledgements by how long they took (aggregates.HOUR_EDGES): a median
-# cannot be summed, a histogram can. A Core table because its columns are generated.
+# The scorecard's figures of one day or one month and one agency (0014): requests by the day
+# they were sent (UTC, as the scorecard's months), commitments by the day they were settled,
+# as the record stands, each counted in its day and in its month; adapters.ledger.aggregates
+# keeps them in each transaction that changes a request. ``hours_NN`` count acknowledgements
+# by how long they took (aggregates.HOUR_EDGES): a median cannot be summed, a histogram can.
+# A Core table because its columns are generated.
 SCORECARD_FIGURES = (
     "received",
     "acknowledged",
@@ -476,10 +477,11 @@ SCORECARD_FIGURES = (
 )
 HOUR_BINS = 24
 SCORECARD_COLUMNS = SCORECARD_FIGURES + tuple(f"hours_{i:02d}" for i in range(HOUR_BINS))
-scorecard_days = Table(
-    "scorecard_days",
+scorecard_periods = Table(
+    "scorecard_periods",
     SQLModel.metadata,
-    Column("day", Date(), primary_key=True),
+    Column("span", String(length=5), primary_key=True),  # "day" or "month"
+    Column("first_day", Date(), primary_key=True),
     Column("agency", String(length=64), primary_key=True),
     *(Column(name, Integer(), nullable=False) for name in SCORECARD_COLUMNS),
 )

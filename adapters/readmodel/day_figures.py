@@ -1,5 +1,5 @@
-"""The scorecard's figures of a period by agency, from the per-day figures
-(``adapters.ledger.aggregates``) for its whole days and from the rows for the rest: its
+"""The scorecard's figures of a period by agency, from the figures by month and by day
+(``adapters.ledger.aggregates``) for its whole months and days and from the rows for the rest: its
 part-days, and the requests of its whole days whose figures as of the period's end differ
 from what the record says now (acknowledged, recalled or falling due after it). For a period
 that ends now those are a handful of rows, so the cost follows the number of days and
@@ -8,18 +8,18 @@ agencies, not the number of requests.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from statistics import median
 from typing import Any
 
-from sqlalchemy import and_, func, not_, select
+from sqlalchemy import and_, func, not_, or_, select
 from sqlmodel import Session, col
 
 from adapters.ledger import aggregates
 from adapters.ledger.aggregates import COMMITMENT_COLUMNS, RECIPIENT_COLUMNS, Figures
-from adapters.ledger.tables import SCORECARD_COLUMNS, CommitmentRow, RecipientRow, scorecard_days
+from adapters.ledger.tables import SCORECARD_COLUMNS, CommitmentRow, RecipientRow, scorecard_periods
 
 DAY = timedelta(days=1)
 
@@ -67,19 +67,44 @@ def agency_figures(
 
 
 def _whole_days(first: datetime | None, last: datetime) -> Any:
-    d = scorecard_days.c
-    query = select(d.agency, *(func.sum(d[name]) for name in SCORECARD_COLUMNS)).where(
-        d.day < last.date()
-    )
-    if first is not None:
-        query = query.where(d.day >= first.date())
-    return query.group_by(d.agency)
+    """Sums by agency over the whole days in [first, last): whole months from their month's
+    row, the days before and after them from their day's rows."""
+    d = scorecard_periods.c
+
+    def days(low: date | None, high: date) -> Any:
+        bounds = [d.first_day < high] + ([d.first_day >= low] if low is not None else [])
+        return and_(d.span == aggregates.DAY, *bounds)
+
+    low = None if first is None else first.date()
+    high = last.date()
+    months_from = low if low is None or low.day == 1 else _next_month(low)
+    months_to = high.replace(day=1)
+    if months_from is None or months_from < months_to:
+        month_bounds = [d.first_day < months_to]
+        if months_from is not None:
+            month_bounds.append(d.first_day >= months_from)
+        spans = [and_(d.span == aggregates.MONTH, *month_bounds), days(months_to, high)]
+        if low is not None and months_from is not None and low < months_from:
+            spans.append(days(low, months_from))
+        where = or_(*spans)
+    else:
+        where = days(low, high)
+    sums = (func.sum(d[name]) for name in SCORECARD_COLUMNS)
+    return select(d.agency, *sums).where(where).group_by(d.agency)
 
 
-def _recipient_rows(session: Session, *conditions: Any) -> Iterator[dict[str, Any]]:
+def _next_month(day: date) -> date:
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+def _recipient_rows(
+    session: Session, *conditions: Any, limit: int | None = None
+) -> Iterator[dict[str, Any]]:
     r = RecipientRow
     columns = [col(getattr(r, name)) for name in RECIPIENT_COLUMNS]
     query = select(col(r.id), *columns).where(col(r.kind) != aggregates.SUMMONS, *conditions)
+    if limit is not None:
+        query = query.limit(limit)
     for found in session.execute(query):
         yield dict(zip(("id", *RECIPIENT_COLUMNS), found, strict=True))
 
@@ -98,22 +123,35 @@ def _recipients_sent(
     return _recipient_rows(session, *_sent(low, high, inclusive))
 
 
+# Rows past which a condition is read with the period's bounds in SQL rather than by its own
+# index alone (see _changed_after).
+FEW = 2000
+
+
 def _changed_after(
     session: Session, first: datetime | None, last: datetime, asof: datetime
 ) -> list[dict[str, Any]]:
     """Requests of the whole days whose figures as of ``asof`` are not those of the record
-    now: acknowledged after it, recalled after it, or unacknowledged and due after it. Each
-    is an index range (three queries, so each may use its own)."""
+    now: acknowledged after it, recalled after it, or unacknowledged and due after it.
+
+    Near now few rows meet each condition, and they are read by the condition's own index
+    (a planner without histograms would read the whole period by ``sent_at`` instead); when
+    more than ``FEW`` do (a month long past), the period's bounds go into the query."""
     r = RecipientRow
     period = _sent(first, last, False)
     found: dict[int, dict[str, Any]] = {}
     for condition in (
         col(r.acknowledged_at) > asof,
-        and_(col(r.acknowledged_at).is_(None), col(r.ack_due_at) > asof),
+        col(r.ack_due_at) > asof,  # kept below only when still unacknowledged
         and_(col(r.status) == aggregates.CANCELLED, col(r.decided_at) > asof),
     ):
-        for row in _recipient_rows(session, *period, condition):
-            found[row["id"]] = row
+        rows = list(_recipient_rows(session, condition, limit=FEW + 1))
+        if len(rows) > FEW:
+            rows = list(_recipient_rows(session, *period, condition))
+        for row in rows:
+            sent = row["sent_at"]
+            if sent is not None and (first is None or sent >= first) and sent < last:
+                found[row["id"]] = row
     return list(found.values())
 
 
@@ -137,19 +175,24 @@ def _commitments_settled(
 
 def open_late_commitments(session: Session, asof: datetime) -> list[tuple[str, int]]:
     """Commitments made by ``asof``, past due and still open at it, by agency: those not
-    ended and those ended after it, each read from the index on (ended_at, due, ...)."""
+    ended, counted from the index on (ended_at, agency, ...), and those ended after it, read
+    and counted here (grouped in SQL, that range would be read by agency, the whole table)."""
     c = CommitmentRow
     ended = col(c.ended_at)
-    counted: dict[str, int] = defaultdict(int)
-    for still_open in (ended.is_(None), ended > asof):
-        query = (
-            select(col(c.agency), func.count())
-            .where(still_open, col(c.due) < asof, col(c.made_at) <= asof)
-            .group_by(c.agency)
-        )
-        for agency, n in session.execute(query):
-            counted[agency] += n
+    late = (col(c.due) < asof, col(c.made_at) <= asof)
+    counted: Counter[str] = Counter()
+    query = select(col(c.agency), func.count()).where(ended.is_(None), *late).group_by(c.agency)
+    for agency, n in session.execute(query):
+        counted[agency] += n
+    counted.update(session.execute(select(col(c.agency)).where(ended > asof, *late)).scalars())
     return list(counted.items())
+
+
+def committed_agencies(session: Session) -> list[str]:
+    """Every agency that ever made a commitment (each commitment counts in one month)."""
+    d = scorecard_periods.c
+    query = select(d.agency).where(d.span == aggregates.MONTH, d.commitments_settled > 0).distinct()
+    return list(session.execute(query).scalars())
 
 
 def median_hours(
@@ -186,10 +229,3 @@ def median_hours(
             read[i] = sorted(session.execute(query).scalars())
         values.append(read[i][rank])
     return median(values) / 3600 if values else None
-
-
-def committed_agencies(session: Session) -> list[str]:
-    """Every agency that ever made a commitment (each commitment counts on one day)."""
-    d = scorecard_days.c
-    query = select(d.agency).where(d.commitments_settled > 0).distinct()
-    return list(session.execute(query).scalars())

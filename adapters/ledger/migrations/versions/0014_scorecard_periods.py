@@ -1,6 +1,7 @@
-"""The scorecard's per-day figures (``scorecard_days``: by day and agency, what requests sent
-and commitments settled that day count for), filled from the rows already recorded, so an
-upgraded ledger's scorecard reads as before; and the indexes its live corrections use.
+"""The scorecard's figures by day and by month (``scorecard_periods``: by day or month and
+agency, what the requests sent and the commitments settled in it count for), filled from the
+rows already recorded, so an upgraded ledger's scorecard reads as before; and the indexes its
+live corrections use.
 
 Revision ID: 0014
 Revises: 0013
@@ -39,17 +40,18 @@ INDEXES = (
         ("agency", "seconds_to_acknowledge", "sent_at", "acknowledged_at", "kind"),
     ),
     ("commitments", "ix_commitments_due", ("due",)),
-    ("commitments", "ix_commitments_ended", ("ended_at", "due", "made_at", "agency")),
+    ("commitments", "ix_commitments_ended", ("ended_at", "agency", "due", "made_at")),
 )
 
 
 def upgrade() -> None:
     op.create_table(
-        "scorecard_days",
-        sa.Column("day", sa.Date(), nullable=False),
+        "scorecard_periods",
+        sa.Column("span", sa.String(length=5), nullable=False),
+        sa.Column("first_day", sa.Date(), nullable=False),
         sa.Column("agency", sa.String(length=64), nullable=False),
         *(sa.Column(name, sa.Integer(), nullable=False) for name in FIGURES),
-        sa.PrimaryKeyConstraint("day", "agency"),
+        sa.PrimaryKeyConstraint("span", "first_day", "agency"),
     )
     # A ledger adopted from create_all has its tables as this mechbus's models make them,
     # indexes included.
@@ -68,4 +70,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     for table, name, _ in reversed(INDEXES):
         op.drop_index(name, table_name=table)
-    op.drop_table("scorecard_days")
+    op.drop_table("scorecard_periods")

@@ -1,4 +1,4 @@
-"""The scorecard read from the per-day figures (``scorecard_days``) gives the very figures the
+"""The scorecard read from the per-day figures (``scorecard_periods``) gives the very figures the
 scorecard gave when it aggregated every request (``tests/scorecard_rows.py``), for months, all
 time and moments inside a day, on SQLite and PostgreSQL; the figures kept message by message
 are those ``rebuild`` derives from the rows, and the command that rebuilds them says so."""
@@ -18,7 +18,7 @@ from sqlalchemy import delete, select
 
 from adapters.ledger import aggregates
 from adapters.ledger.store import SqlLedger
-from adapters.ledger.tables import scorecard_days
+from adapters.ledger.tables import scorecard_periods
 from adapters.readmodel.scorecard import state_scores, state_scores_from_facts
 from bus.domain import subjects
 from bus.domain.policy import Policy
@@ -148,7 +148,7 @@ def test_the_day_figures_give_the_figures_of_every_row(recorded: SqlLedger) -> N
 
 def _table(ledger: SqlLedger) -> list[tuple[Any, ...]]:
     with ledger.engine.connect() as connection:
-        return sorted(tuple(row) for row in connection.execute(select(scorecard_days)))
+        return sorted(tuple(row) for row in connection.execute(select(scorecard_periods)))
 
 
 @pytest.mark.postgres
@@ -158,7 +158,7 @@ def test_the_figures_kept_message_by_message_are_those_rebuilt_from_the_rows(
     kept = _table(recorded)
     assert len(kept) > 100
     with recorded.session() as session:
-        session.execute(delete(scorecard_days))
+        session.execute(delete(scorecard_periods))
         session.commit()
         assert aggregates.rebuild(session) == len(kept)
         session.commit()
@@ -187,7 +187,7 @@ def test_rebuild_aggregates_command(tmp_path: Any, english_cli: Any) -> None:
         _record(ledger, _script(seed=7, requests=20))
         kept = _table(ledger)
         with ledger.session() as session:
-            session.execute(delete(scorecard_days))
+            session.execute(delete(scorecard_periods))
             session.commit()
     finally:
         ledger.close()
