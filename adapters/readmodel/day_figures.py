@@ -136,23 +136,39 @@ def _changed_after(
 
     Near now few rows meet each condition, and they are read by the condition's own index
     (a planner without histograms would read the whole period by ``sent_at`` instead); when
-    more than ``FEW`` do (a month long past), the period's bounds go into the query."""
+    more than ``FEW`` meet one (a month long past), the period is read once, by ``sent_at``,
+    for all three."""
     r = RecipientRow
-    period = _sent(first, last, False)
-    found: dict[int, dict[str, Any]] = {}
-    for condition in (
+    conditions = (
         col(r.acknowledged_at) > asof,
         col(r.ack_due_at) > asof,  # kept below only when still unacknowledged
         and_(col(r.status) == aggregates.CANCELLED, col(r.decided_at) > asof),
-    ):
-        rows = list(_recipient_rows(session, condition, limit=FEW + 1))
-        if len(rows) > FEW:
-            rows = list(_recipient_rows(session, *period, condition))
-        for row in rows:
-            sent = row["sent_at"]
-            if sent is not None and (first is None or sent >= first) and sent < last:
-                found[row["id"]] = row
-    return list(found.values())
+    )
+    rows: list[dict[str, Any]] = []
+    for condition in conditions:
+        found = list(_recipient_rows(session, condition, limit=FEW + 1))
+        if len(found) > FEW:
+            rows = list(_recipient_rows(session, *_sent(first, last, False), or_(*conditions)))
+            break
+        rows += found
+    changed = {}
+    for row in rows:
+        sent = row["sent_at"]
+        if sent is None or sent >= last or (first is not None and sent < first):
+            continue
+        if _differs(row, asof):
+            changed[row["id"]] = row
+    return list(changed.values())
+
+
+def _differs(row: dict[str, Any], asof: datetime) -> bool:
+    """The row meets one of the conditions of ``_changed_after`` (ack_due's only unacknowledged)."""
+    acknowledged, decided = row["acknowledged_at"], row["decided_at"]
+    return (
+        (acknowledged is not None and acknowledged > asof)
+        or (acknowledged is None and row["ack_due_at"] is not None and row["ack_due_at"] > asof)
+        or (row["status"] == aggregates.CANCELLED and decided is not None and decided > asof)
+    )
 
 
 def _commitments_settled(
