@@ -194,7 +194,7 @@ def test_rebuild_aggregates_command(tmp_path: Any, english_cli: Any) -> None:
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     done = run(["db", "rebuild-aggregates", "--ledger-url", url, "--json"], home)
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == {"days": len(kept)}
+    assert json.loads(done.stdout) == {"rows": len(kept)}
     ledger = SqlLedger(url)
     try:
         assert _table(ledger) == kept

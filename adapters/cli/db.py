@@ -1,5 +1,5 @@
 """``mechbus db``: the ledger's schema migrations (upgrade, current) and rebuilding what is derived
-from its rows (the scorecard's per-day figures; the people's index is in ``search``)."""
+from its rows (the scorecard's figures by day and month; the people's index: ``search``)."""
 
 from __future__ import annotations
 
@@ -97,8 +97,8 @@ def db_rebuild_aggregates(
     ledger_url: LedgerOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Derive the scorecard's per-day figures again from every request and commitment: for a
-    ledger written around the hub (a bulk load, a repair by hand). The hub keeps them itself."""
+    """Derive the scorecard's figures by day and month again from every request and commitment:
+    for a ledger written around the hub (a bulk load, a repair by hand). The hub keeps them."""
     import json
 
     from adapters.cli import common
@@ -110,7 +110,7 @@ def db_rebuild_aggregates(
     try:
         # The hub adds to the figures as it records: a rebuild meanwhile could miss its share.
         with compose.lease(ledger), ledger.session() as session:
-            days = rebuild(session)
+            written = rebuild(session)  # rows: days and months
             session.commit()
     except HubRunning as exc:
         console.print(_("Stop the hub first (`mechbus up`): %(why)s") % {"why": exc}, markup=False)
@@ -118,6 +118,6 @@ def db_rebuild_aggregates(
     finally:
         ledger.close()
     if as_json:
-        print(json.dumps({"days": days}))
+        print(json.dumps({"rows": written}))
     else:
-        console.print(_("%(days)d days of scorecard figures rebuilt.") % {"days": days})
+        console.print(_("%(rows)d rows of scorecard figures rebuilt.") % {"rows": written})

@@ -299,7 +299,7 @@ class SqlUnit(OrmRecords, FederalRecords, AggressorRecords):
             (CommitmentRow, [commitment_row(s.request_id, c) for s in new for c in s.commitments]),
         ]
         self._insert(rows)
-        aggregates.keep(self.session, dict(rows))  # the scorecard's per-day figures
+        aggregates.keep(self.session, dict(rows))  # the scorecard's figures by day and month
         self.session.flush()  # the ORM's share: updated requests, escalations, capacity
         self._insert(
             [

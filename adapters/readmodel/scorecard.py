@@ -42,7 +42,7 @@ def state_scores(
     session: Session, *, asof: datetime, since: datetime | None = None
 ) -> list[StateScore]:
     """``bus.domain.scorecard.scorecard`` computed by the database: the same definitions (the
-    tests check both give the same figures), read from the per-day figures
+    tests check both give the same figures), read from the figures by day and month
     (``adapters.ledger.aggregates``) for the whole days of the period, and from the rows for
     what those cannot say: the part-days at its ends, the requests whose figures as of
     ``asof`` are not yet what the record says now, what is overdue at ``asof`` and the Board
