@@ -200,3 +200,18 @@ def test_rebuild_aggregates_command(tmp_path: Any, english_cli: Any) -> None:
         assert _table(ledger) == kept
     finally:
         ledger.close()
+
+
+@pytest.mark.postgres
+def test_the_migration_fills_the_figures_of_the_rows_recorded_before_it(
+    recorded: SqlLedger,
+) -> None:
+    from alembic import command
+
+    from adapters.ledger.migrate import config, upgrade
+
+    kept = _table(recorded)
+    with recorded.engine.begin() as connection:
+        command.downgrade(config(connection), "0013")
+    upgrade(recorded.engine)
+    assert _table(recorded) == kept
