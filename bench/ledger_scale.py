@@ -186,7 +186,7 @@ def run(
                 conn.exec_driver_sql("ANALYZE")
             print(
                 f"  built {size:>9,} requests in {built_s:.1f}s, "
-                f"their scorecard days in {rebuilt_s:.1f}s",
+                f"their scorecard figures in {rebuilt_s:.1f}s",
                 flush=True,
             )
             found = measure(db, ledger, size)
