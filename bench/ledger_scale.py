@@ -4,7 +4,10 @@ Builds a synthetic ledger in SQLite (bulk inserts, same tables and indexes as pr
 growing it in steps, and at each step times:
 - ``pending`` (the view ``mechbus pending`` runs) against a baseline: the bare indexed SQL
   query it is built on, run through sqlite3 directly in the same process;
-- ``scorecard`` for the last 30 days and for all time.
+- ``scorecard`` for the last 30 days and for all time;
+- the monthly report (``mechbus report --month``) of the month going on and of the last one.
+The rows are inserted around the hub, so the scorecard's per-day figures are rebuilt after each
+step (``mechbus db rebuild-aggregates``), and that is timed too.
 Medians of repeated runs; the machine is shared and noisy.
 """
 
@@ -21,8 +24,10 @@ from typing import Any
 
 from sqlalchemy import insert
 
+from adapters.ledger.aggregates import rebuild
 from adapters.ledger.store import SqlLedger, sqlite_url
 from adapters.ledger.tables import CommitmentRow, RecipientRow, RequestRow
+from adapters.readmodel.report import write_report
 from adapters.readmodel.requests import Filters, pending
 from adapters.readmodel.scorecard import state_scores
 from adapters.service import compose
@@ -130,6 +135,7 @@ RAW_PENDING = [
 
 
 def measure(db: Path, ledger: SqlLedger, size: int) -> dict[str, float]:
+    reports = db.parent / "reports"
     raw = sqlite3.connect(db)
     try:
         baseline = _median_ms(lambda: [raw.execute(q).fetchall() for q in RAW_PENDING], 31)
@@ -142,6 +148,8 @@ def measure(db: Path, ledger: SqlLedger, size: int) -> dict[str, float]:
             lambda: state_scores(session, asof=NOW, since=NOW - timedelta(days=30)), 3
         )
         all_time = _median_ms(lambda: state_scores(session, asof=NOW), 1 if size > 100_000 else 3)
+        this_month = _median_ms(lambda: write_report(session, "2026-11", reports, NOW), 5)
+        last_month = _median_ms(lambda: write_report(session, "2026-10", reports, NOW), 5)
     return {
         "requests": size,
         "pending_ms": round(view, 2),
@@ -149,6 +157,8 @@ def measure(db: Path, ledger: SqlLedger, size: int) -> dict[str, float]:
         "pending_state_filter_ms": round(view_state, 2),
         "scorecard_30_days_ms": round(month, 1),
         "scorecard_all_time_ms": round(all_time, 1),
+        "report_this_month_ms": round(this_month, 1),
+        "report_last_month_ms": round(last_month, 1),
     }
 
 
@@ -166,10 +176,26 @@ def run(
             began = time.perf_counter()
             populate(ledger, built, size, rng)
             built = size
+            built_s = time.perf_counter() - began
+            began = time.perf_counter()
+            with ledger.session() as session:
+                rebuild(session)
+                session.commit()
+            rebuilt_s = time.perf_counter() - began
             with ledger.engine.begin() as conn:
                 conn.exec_driver_sql("ANALYZE")
-            print(f"  built {size:>9,} requests in {time.perf_counter() - began:.1f}s", flush=True)
-            results.append(measure(db, ledger, size))
+            print(
+                f"  built {size:>9,} requests in {built_s:.1f}s, "
+                f"their scorecard figures in {rebuilt_s:.1f}s",
+                flush=True,
+            )
+            found = measure(db, ledger, size)
+            print(
+                f"  monthly report: {found['report_this_month_ms']:.1f} ms this month, "
+                f"{found['report_last_month_ms']:.1f} ms the last",
+                flush=True,
+            )
+            results.append({**found, "scorecard_periods_rebuild_s": round(rebuilt_s, 1)})
     finally:
         ledger.close()
         db.unlink(missing_ok=True)

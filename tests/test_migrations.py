@@ -54,6 +54,7 @@ LATER_TABLES = {  # after the baseline
     "person_index",
     "request_text",
     "hub_lease",
+    "scorecard_periods",
 }
 
 
@@ -240,7 +241,7 @@ def test_mechbus_db_upgrade_and_current(ledger_url: str, tmp_path: Path) -> None
     now = runner.invoke(app, ["db", "current", "--url", ledger_url, "--home", str(tmp_path)])
     assert now.exit_code == 0, now.output
     assert now.output.strip() == f"{head()} (la más reciente)"
-    assert head() == "0013"  # bump with the next revision
+    assert head() == "0014"  # bump with the next revision
 
 
 @pytest.mark.postgres

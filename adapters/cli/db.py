@@ -1,4 +1,5 @@
-"""``mechbus db``: the ledger's schema migrations (upgrade, current)."""
+"""``mechbus db``: the ledger's schema migrations (upgrade, current) and rebuilding what is derived
+from its rows (the scorecard's figures by day and month; the people's index: ``search``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from adapters.cli.options import DbUrlOpt, HomeOpt
+from adapters.cli.options import DbUrlOpt, HomeOpt, JsonOpt, LedgerOpt
 from adapters.i18n import _
 from adapters.output import make_console
 
@@ -88,3 +89,35 @@ def db_current(url: DbUrlOpt = None, home: HomeOpt = None) -> None:
     else:
         said = _("{revision} (head is {newest}: run `mechbus db upgrade`)")
         console.print(said.format(revision=found or _("none"), newest=newest))
+
+
+@app.command("rebuild-aggregates")
+def db_rebuild_aggregates(
+    home: HomeOpt = None,
+    ledger_url: LedgerOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Derive the scorecard's figures by day and month again from every request and commitment:
+    for a ledger written around the hub (a bulk load, a repair by hand). The hub keeps them."""
+    import json
+
+    from adapters.cli import common
+    from adapters.ledger.aggregates import rebuild
+    from adapters.service import compose
+    from adapters.settings import HubRunning
+
+    ledger = compose.open_ledger(common.settings(home, ledger_url=ledger_url))
+    try:
+        # The hub adds to the figures as it records: a rebuild meanwhile could miss its share.
+        with compose.lease(ledger), ledger.session() as session:
+            written = rebuild(session)  # rows: days and months
+            session.commit()
+    except HubRunning as exc:
+        console.print(_("Stop the hub first (`mechbus up`): %(why)s") % {"why": exc}, markup=False)
+        raise typer.Exit(1) from None
+    finally:
+        ledger.close()
+    if as_json:
+        print(json.dumps({"rows": written}))
+    else:
+        console.print(_("%(rows)d rows of scorecard figures rebuilt.") % {"rows": written})

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import (
+    Column,
+    Date,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 from adapters.ledger.utc import utc_time as _time
@@ -80,6 +90,17 @@ class RecipientRow(SQLModel, table=True):
         Index("ix_recipients_sent", "sent_at"),
         Index("ix_recipients_acknowledged", "acknowledged_at"),
         Index("ix_recipients_decided", "decided_at"),
+        # the scorecard's per-day figures: acknowledgements still to fall due after a moment
+        Index("ix_recipients_ack_due", "ack_due_at"),
+        # ... and the values of one bin of time to acknowledge, for an exact median
+        Index(
+            "ix_recipients_agency_seconds",
+            "agency",
+            "seconds_to_acknowledge",
+            "sent_at",
+            "acknowledged_at",
+            "kind",
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -107,6 +128,10 @@ class CommitmentRow(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("request_id", "commitment_id"),
         Index("ix_commitments_status_due", "status", "due"),
+        # the scorecard: commitments settled on a day (their due date, or the day they
+        # ended), and those open at a moment, counted by agency from the index alone
+        Index("ix_commitments_due", "due"),
+        Index("ix_commitments_ended", "ended_at", "agency", "due", "made_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -434,3 +459,29 @@ class HubLeaseRow(SQLModel, table=True):
     epoch: int  # bumped by each take: a commit fenced at another epoch is refused
     taken_at: float
     expires_at: float
+
+
+# The scorecard's figures of one day or one month and one agency (0014): requests by the day
+# they were sent (UTC, as the scorecard's months), commitments by the day they were settled,
+# as the record stands, each counted in its day and in its month; adapters.ledger.aggregates
+# keeps them in each transaction that changes a request. ``hours_NN`` count acknowledgements
+# by how long they took (aggregates.HOUR_EDGES): a median cannot be summed, a histogram can.
+# A Core table because its columns are generated.
+SCORECARD_FIGURES = (
+    "received",
+    "acknowledged",
+    "acknowledgements_due",
+    "acknowledged_on_time",
+    "commitments_settled",
+    "commitments_kept",
+)
+HOUR_BINS = 24
+SCORECARD_COLUMNS = SCORECARD_FIGURES + tuple(f"hours_{i:02d}" for i in range(HOUR_BINS))
+scorecard_periods = Table(
+    "scorecard_periods",
+    SQLModel.metadata,
+    Column("span", String(length=5), primary_key=True),  # "day" or "month"
+    Column("first_day", Date(), primary_key=True),
+    Column("agency", String(length=64), primary_key=True),
+    *(Column(name, Integer(), nullable=False) for name in SCORECARD_COLUMNS),
+)

@@ -20,6 +20,7 @@ from sqlalchemy import insert
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
+from adapters.ledger import aggregates
 from adapters.ledger.aggressors import AggressorRecords
 from adapters.ledger.federal import FederalRecords
 from adapters.ledger.people import Indexed, person_entries, text_entries
@@ -298,6 +299,7 @@ class SqlUnit(OrmRecords, FederalRecords, AggressorRecords):
             (CommitmentRow, [commitment_row(s.request_id, c) for s in new for c in s.commitments]),
         ]
         self._insert(rows)
+        aggregates.keep(self.session, dict(rows))  # the scorecard's figures by day and month
         self.session.flush()  # the ORM's share: updated requests, escalations, capacity
         self._insert(
             [

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
-from statistics import median
-from typing import Any
 
-from sqlalchemy import and_, case, func, not_, union
+from sqlalchemy import and_, func, not_, union
 from sqlmodel import Session, col, or_, select
 
+from adapters.ledger import aggregates
 from adapters.ledger.tables import AttendanceRow, CommitmentRow, RecipientRow, RequestRow
+from adapters.readmodel import day_figures as days
 from bus.domain.lifecycle import UNANSWERED, RecipientStatus
 from bus.domain.scorecard import (
     CommitmentFacts,
@@ -41,136 +41,100 @@ def _state(registry: AgencyRegistry, agency: str) -> str:
 def state_scores(
     session: Session, *, asof: datetime, since: datetime | None = None
 ) -> list[StateScore]:
-    """``bus.domain.scorecard.scorecard`` computed by the database: the same definitions (the tests
-    check both give the same figures), aggregated in SQL so it stays fast on a large record,
-    by state and agency, then gathered into the scorecard's rows (``Section``)."""
+    """``bus.domain.scorecard.scorecard`` computed by the database: the same definitions (the
+    tests check both give the same figures), read from the figures by day and month
+    (``adapters.ledger.aggregates``) for the whole days of the period, and from the rows for
+    what those cannot say: the part-days at its ends, the requests whose figures as of
+    ``asof`` are not yet what the record says now, what is overdue at ``asof`` and the Board
+    summons, and the values of the one bin of time to acknowledge that holds the median
+    (``day_figures.median_hours``)."""
     registry = active_registry()
+    figures: dict[Group, list[int]] = defaultdict(aggregates.zero)
+    agencies: dict[Group, set[str]] = defaultdict(set)
+    for agency, agency_figures in days.agency_figures(session, asof=asof, since=since).items():
+        key = _group(registry, agency)
+        agencies[key].add(agency)
+        total = figures[key]
+        for i, value in enumerate(agency_figures):
+            total[i] += value
+    overdue: dict[Group, int] = defaultdict(int)
+    for agency, n in (*_overdue_answers(session, asof), *days.open_late_commitments(session, asof)):
+        overdue[_group(registry, agency)] += n
+    summons: dict[Group, list[int]] = defaultdict(lambda: [0, 0])
+    for s in _summons(session):
+        if s.sent_at <= asof and (since is None or s.sent_at >= since):
+            counted = summons[_group(registry, s.agency)]
+            counted[0] += 1
+            counted[1] += int(bool(s.attended))
+    # Rows as the scorecard has always listed them: agencies that received requests in the
+    # period, that ever made a commitment, that owe something or were summoned.
+    keys = (
+        {k for k, f in figures.items() if f[0]}
+        | {_group(registry, agency) for agency in days.committed_agencies(session)}
+        | overdue.keys()
+        | summons.keys()
+    )
+    scores = []
+    for key in sorted(keys, key=order):
+        f = figures.get(key) or aggregates.zero()
+        bins = f[aggregates.FIRST_BIN :]
+        hours = days.median_hours(session, agencies[key], bins, asof=asof, since=since)
+        scores.append(_score(key, f, hours, overdue.get(key, 0), summons.get(key)))
+    return scores
+
+
+def _score(
+    key: Group, f: list[int], hours: float | None, overdue: int, summons: list[int] | None
+) -> StateScore:
+    return StateScore(
+        state=key[1],
+        requests_received=f[0],
+        acknowledged_on_time=f[3],
+        acknowledgements_due=f[2],
+        median_hours_to_acknowledge=None if hours is None else round(hours, 2),
+        commitments_due=f[4],
+        commitments_kept_on_time=f[5],
+        open_overdue=overdue,
+        summons=summons[0] if summons else 0,
+        summons_attended=summons[1] if summons else 0,
+        section=key[0],
+        agency=key[2],
+    )
+
+
+def _overdue_answers(session: Session, asof: datetime) -> list[tuple[str, int]]:
+    """Acknowledgements and answers past their deadline and still owed at ``asof``, by agency.
+
+    Open overdue looks at every request ever sent, but only three small slices can be owed
+    at ``asof``: those still owed now, and those answered after ``asof``. Each slice is an
+    index range; the full predicate then runs on their union only."""
     r = RecipientRow
     acked = and_(col(r.acknowledged_at).is_not(None), col(r.acknowledged_at) <= asof)
     # NOT NULL said outright: "not decided" must be true, not unknown, for an open answer
     answered = and_(col(r.decided_at).is_not(None), col(r.decided_at) <= asof)
     recalled = and_(col(r.status) == RecipientStatus.CANCELLED.value, answered)
     decided = and_(col(r.status) != RecipientStatus.CANCELLED.value, answered)
-    in_period = col(r.sent_at) <= asof
-    if since is not None:
-        in_period = and_(in_period, col(r.sent_at) >= since)
-
-    def count(condition: Any) -> Any:
-        return func.sum(case((condition, 1), else_=0))
-
-    received = session.exec(
-        select(
-            r.agency,
-            func.count(),
-            count(or_(acked, and_(col(r.ack_due_at) <= asof, not_(recalled)))),
-            count(
-                and_(
-                    acked,
-                    or_(col(r.ack_due_at).is_(None), col(r.acknowledged_at) <= col(r.ack_due_at)),
-                )
-            ),
-        )
-        .where(in_period, r.kind != "board_summons")
-        .group_by(r.agency)
-    ).all()
-    # Open overdue looks at every request ever sent, but only three small slices can be owed
-    # at ``asof``: those still owed now, and those answered after ``asof``. Each slice is an
-    # index range; the full predicate then runs on their union only.
     owed_now = [s.value for s in UNANSWERED] + [RecipientStatus.ACKNOWLEDGED.value]
     candidates = union(
         select(r.id).where(col(r.status).in_(owed_now)),
         select(r.id).where(col(r.acknowledged_at) > asof),
         select(r.id).where(col(r.decided_at) > asof),
     ).subquery()
-    overdue = session.exec(
-        select(r.agency, func.count())
-        .where(col(r.id).in_(select(candidates.c.id)))
-        .where(col(r.sent_at) <= asof, r.kind != "board_summons")
-        .where(not_(recalled))
-        .where(
-            or_(
-                and_(not_(acked), col(r.ack_due_at) < asof),
-                and_(acked, not_(decided), col(r.answer_due_at) < asof),
+    return list(
+        session.exec(
+            select(r.agency, func.count())
+            .where(col(r.id).in_(select(candidates.c.id)))
+            .where(col(r.sent_at) <= asof, r.kind != aggregates.SUMMONS)
+            .where(not_(recalled))
+            .where(
+                or_(
+                    and_(not_(acked), col(r.ack_due_at) < asof),
+                    and_(acked, not_(decided), col(r.answer_due_at) < asof),
+                )
             )
-        )
-        .group_by(r.agency)
-    ).all()
-    seconds: dict[Group, list[float]] = defaultdict(list)
-    for agency, value in session.exec(
-        select(r.agency, r.seconds_to_acknowledge).where(
-            in_period, acked, r.kind != "board_summons"
-        )
-    ):
-        if value is not None:
-            seconds[_group(registry, agency)].append(value)
-    figures: dict[Group, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for agency, n, due, on_time in received:
-        f = figures[_group(registry, agency)]
-        f["received"] += n
-        f["due"] += int(due or 0)
-        f["on_time"] += int(on_time or 0)
-    for agency, n in overdue:
-        figures[_group(registry, agency)]["overdue"] += n
-    _commitment_figures(session, asof, since, figures, registry)
-    for s in _summons(session):
-        if s.sent_at <= asof and (since is None or s.sent_at >= since):
-            f = figures[_group(registry, s.agency)]
-            f["summons"] += 1
-            f["attended"] += int(bool(s.attended))
-    return [
-        StateScore(
-            state=key[1],
-            requests_received=f["received"],
-            acknowledged_on_time=f["on_time"],
-            acknowledgements_due=f["due"],
-            median_hours_to_acknowledge=(
-                round(median(seconds[key]) / 3600, 2) if seconds[key] else None
-            ),
-            commitments_due=f["c_due"],
-            commitments_kept_on_time=f["c_kept"],
-            open_overdue=f["overdue"],
-            summons=f["summons"],
-            summons_attended=f["attended"],
-            section=key[0],
-            agency=key[2],
-        )
-        for key, f in sorted(figures.items(), key=lambda item: order(item[0]))
-    ]
-
-
-def _commitment_figures(
-    session: Session,
-    asof: datetime,
-    since: datetime | None,
-    figures: dict[Group, dict[str, int]],
-    registry: AgencyRegistry,
-) -> None:
-    c = CommitmentRow
-    # bus.domain.scorecard.settled_at: the day it ended if that was by its due date
-    ended_early = and_(col(c.ended_at).is_not(None), col(c.ended_at) <= col(c.due))
-    settled_at = case((ended_early, c.ended_at), else_=c.due)
-    settled = settled_at <= asof
-    if since is not None:
-        settled = and_(settled, settled_at >= since)
-    kept = and_(settled, col(c.status) == "fulfilled", col(c.ended_at) <= col(c.due))
-    open_late = and_(
-        col(c.due) < asof,
-        col(c.made_at) <= asof,
-        or_(col(c.ended_at).is_(None), col(c.ended_at) > asof),
+            .group_by(r.agency)
+        ).all()
     )
-    rows = session.exec(
-        select(
-            c.agency,
-            func.sum(case((settled, 1), else_=0)),
-            func.sum(case((kept, 1), else_=0)),
-            func.sum(case((open_late, 1), else_=0)),
-        ).group_by(c.agency)
-    )
-    for agency_id, due, kept_n, late in rows:
-        f = figures[_group(registry, agency_id)]
-        f["c_due"] += int(due or 0)
-        f["c_kept"] += int(kept_n or 0)
-        f["overdue"] += int(late or 0)
 
 
 def state_scores_from_facts(
