@@ -4,11 +4,13 @@ their baselines measured in the same run, print tables and targets, write JSON."
 from __future__ import annotations
 
 import argparse
+import signal
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from bench import ledger_scale, memory, report, throughput
+from bench.backends import DEFAULT_POSTGRES
 
 QUICK = {"messages": 300, "repeat": 1, "rate_seconds": 1.0, "sizes": "1000,3000"}
 QUICK_HUB_MESSAGES, QUICK_WARMUP = 3000, 500
@@ -41,6 +43,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="also profile one extra mechbus saturation run with pyinstrument (not counted)",
     )
     parser.add_argument(
+        "--postgres",
+        default=DEFAULT_POSTGRES,
+        metavar="URL",
+        help="the PostgreSQL server where the throughput suite makes (and drops) a database "
+        "of its own for its PostgreSQL rows; 'off' for SQLite only",
+    )
+    parser.add_argument(
         "--out", type=Path, default=Path("bench/results"), help="where to write the JSON results"
     )
     args = parser.parse_args(argv)
@@ -56,9 +65,24 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> Path:
     """Run the chosen suites; returns the JSON file written."""
     args = parse(argv)
+    # SIGTERM (a timeout, a CI job cancelled) unwinds like Ctrl-C, so the PostgreSQL database
+    # made for the run is dropped and the nats-servers stopped on the way out.
+    previous = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        return _main(args)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _terminated(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _main(args: argparse.Namespace) -> Path:
     # Read at the start: the code this process imported, not what is on disk by the end.
     code = report.code_version()
-    print(f"mechbus at {code}", flush=True)
+    load = {"start": report.load_average()}
+    print(f"mechbus at {code}; load average {_load(load['start'])}", flush=True)
     chosen = ("throughput", "ledger", "memory") if args.suite == "all" else (args.suite,)
     suites: dict[str, Any] = {}
     if "throughput" in chosen:
@@ -69,6 +93,7 @@ def main(argv: list[str] | None = None) -> Path:
             args.rate,
             args.rate_seconds,
             args.out if args.profile else None,
+            None if args.postgres == "off" else args.postgres,
         )
         suites["throughput"] = throughput.run(settings)
         report.throughput_table(suites["throughput"])
@@ -84,9 +109,15 @@ def main(argv: list[str] | None = None) -> Path:
         report.memory_table(suites["memory"])
     found = report.targets(suites)
     report.targets_table(found)
-    path = report.write(args.out, args.suite, suites, found, code)
+    load["end"] = report.load_average()
+    print(f"load average at the start {_load(load['start'])}, at the end {_load(load['end'])}")
+    path = report.write(args.out, args.suite, suites, found, code, load)
     print(f"wrote {path}")
     return path
+
+
+def _load(figures: list[float]) -> str:
+    return " ".join(f"{x:.2f}" for x in figures)
 
 
 if __name__ == "__main__":

@@ -4,16 +4,16 @@ completed."""
 
 from __future__ import annotations
 
+import contextlib
 import statistics
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 from nats.js import JetStreamContext
 
-from adapters.ledger.store import SqlLedger, sqlite_url
+from adapters.ledger.store import SqlLedger
 from adapters.service import compose
+from bench.backends import SQLITE, Backend
 from bench.bodies import STREAM, Body
 from bench.timing import Publish, Tracker, percentile
 from bus.domain.ports import Delivery
@@ -22,13 +22,16 @@ from bus.runtime import jetstream
 from bus.runtime.hub import Hub
 from bus.runtime.recorder import Recorder
 
-LABEL = "mechbus  hub + SQLite ledger"
 NOTE = (
     "mechbus: bus.runtime.jetstream.publish (the recipient's copy, Nats-Msg-Id, PubAck) into "
-    "Hub (fetch 256, decode and validate, lifecycle, one SQLite transaction a batch "
-    "in WAL with synchronous=FULL, ack after the commit); a message ends when the commit "
-    "containing it returned"
+    "Hub (fetch 256, decode and validate, lifecycle, one ledger transaction a batch: SQLite "
+    "in WAL with synchronous=FULL, or PostgreSQL with synchronous_commit=on; ack after the "
+    "commit); a message ends when the commit containing it returned"
 )
+
+
+def label(backend: Backend) -> str:
+    return f"mechbus  hub + {backend.title} ledger"
 
 
 class TimedRecorder(Recorder):
@@ -82,10 +85,10 @@ class TimedHub(Hub):
 
 
 class MechbusConsumer:
-    label = LABEL
-
-    def __init__(self) -> None:
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+    def __init__(self, backend: Backend = SQLITE) -> None:
+        self.backend = backend
+        self.label = label(backend)
+        self._place = contextlib.ExitStack()  # the ledger's file or schema, removed at stop
         self._ledger: SqlLedger | None = None
         self.hub: TimedHub | None = None
 
@@ -96,10 +99,10 @@ class MechbusConsumer:
         return publish
 
     async def start(self, url: str, tracker: Tracker) -> None:
-        self._tmp = tempfile.TemporaryDirectory(prefix="mechbus-bench-ledger-")
+        ledger_url = self._place.enter_context(self.backend.fresh())
         # Built (and migrated) before the clock starts, as `mechbus up` does at startup.
         # A key of our own: the ledger seals personal fields whether or not a body has any.
-        self._ledger = compose.measurement_ledger(sqlite_url(Path(self._tmp.name) / "ledger.db"))
+        self._ledger = compose.measurement_ledger(ledger_url)
         hub = compose.hub(None, self._ledger, url, kind=TimedHub, tracker=tracker)
         assert isinstance(hub, TimedHub)
         self.hub = hub
@@ -110,8 +113,7 @@ class MechbusConsumer:
             await self.hub.stop()
         if self._ledger is not None:
             self._ledger.close()
-        if self._tmp is not None:
-            self._tmp.cleanup()
+        self._place.close()
         if self.hub is not None and self.hub.refused:
             raise RuntimeError(f"the hub refused {self.hub.refused} benchmark requests")
 

@@ -1,0 +1,139 @@
+"""Baseline L, the ledger's own limit: the very rows the hub's ledger unit inserts for each
+request, built once in memory, then inserted with the DBAPI driver's ``executemany`` (sqlite3
+or psycopg), one transaction per batch of 256, on the ledger's own connection settings; no
+NATS, no decoding, no lookups, no ORM."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import event
+
+from adapters.ledger.store import SqlLedger
+from adapters.service import compose
+from bench.backends import Backend
+from bench.bodies import Body
+from bus.domain.policy import Policy
+from bus.domain.ports import Delivery
+from bus.domain.recording import Result, record_batch
+from bus.domain.rules import Rules
+from schemas.registry import active_registry
+
+NOTE = (
+    "L: the rows the hub's ledger unit inserts for each request (request, recipient, message "
+    "with its hash-chain link and sealed personal fields when the body has any, its search "
+    "text), captured from the real unit recording the same bodies, then inserted with the "
+    "driver's executemany, one transaction per 256 messages, on the ledger's own connection "
+    "(SQLite WAL + synchronous=FULL; PostgreSQL synchronous_commit=on)"
+)
+BATCH = 256
+
+# One transaction: each INSERT statement of the unit with the parameters of all its rows.
+Transaction = list[tuple[str, list[Any]]]
+
+
+@dataclass(frozen=True)
+class Rows:
+    """What the ledger unit inserted for ``messages`` requests, transaction by transaction."""
+
+    messages: int
+    transactions: list[Transaction]
+
+    def tables(self) -> dict[str, int]:
+        """Rows per table (the first word after INSERT INTO), for the report."""
+        counts: dict[str, int] = {}
+        for transaction in self.transactions:
+            for statement, params in transaction:
+                table = statement.split()[2]
+                counts[table] = counts.get(table, 0) + len(params)
+        return counts
+
+
+def capture(backend: Backend, bodies: list[Body]) -> Rows:
+    """Record ``bodies`` through ``bus.domain.recording`` and the real ledger unit, on a
+    scratch ledger of ``backend``, keeping every INSERT exactly as the driver received it."""
+    transactions: list[Transaction] = []
+
+    def keep(
+        _conn: Any, _cursor: Any, statement: str, params: Any, _context: Any, many: bool
+    ) -> None:
+        if statement.lstrip().upper().startswith("INSERT"):
+            transactions[-1].append((statement, list(params) if many else [params]))
+
+    rules = Rules(active_registry(), Policy.load())
+    stored = datetime.now(UTC)
+    with backend.fresh() as url:
+        ledger = compose.measurement_ledger(url)
+        try:
+            event.listen(ledger.engine, "before_cursor_execute", keep)
+            for start in range(0, len(bodies), BATCH):
+                transactions.append([])
+                deliveries = [
+                    Delivery(body.subject, body.payload, start + i + 1, stored_at=stored)
+                    for i, body in enumerate(bodies[start : start + BATCH])
+                ]
+                _check(record_batch(ledger, deliveries, None, rules))
+        finally:
+            ledger.close()
+    return Rows(len(bodies), transactions)
+
+
+def _check(outcomes: list[Any]) -> None:
+    refused = [o for o in outcomes if o.result is not Result.RECORDED]
+    if refused:
+        raise RuntimeError(f"the ledger refused {len(refused)} benchmark requests")
+
+
+def insert(ledger: SqlLedger, rows: Rows) -> float:
+    """Seconds to insert ``rows`` into ``ledger`` (a fresh SqlLedger), transaction by
+    transaction, through the driver's own connection and ``executemany``."""
+    raw = ledger.engine.raw_connection()
+    try:
+        connection = raw.driver_connection
+        assert connection is not None  # a live pooled connection always has its driver's
+        cursor = connection.cursor()
+        began = time.perf_counter()
+        for transaction in rows.transactions:
+            for statement, params in transaction:
+                cursor.executemany(statement, params)
+            connection.commit()
+        seconds = time.perf_counter() - began
+        cursor.close()
+    finally:
+        raw.close()
+    return seconds
+
+
+def measure(backend: Backend, rows: Rows) -> float:
+    """Messages a second for one insert of ``rows`` into a fresh, migrated ledger of
+    ``backend`` (made before the clock starts, as the hub's is)."""
+    with backend.fresh() as url:
+        ledger = compose.measurement_ledger(url)
+        try:
+            seconds = insert(ledger, rows)
+        finally:
+            ledger.close()
+    per_second = rows.messages / seconds
+    print(
+        f"  {'ledger':<10} {'L ' + backend.name:<8} {rows.messages:>7,} msgs "
+        f"{per_second:>8,.0f} msg/s",
+        flush=True,
+    )
+    return per_second
+
+
+def summary(backend: Backend, rows: Rows, runs: list[float]) -> dict[str, Any]:
+    return {
+        "row": "L",
+        "backend": backend.name,
+        "label": f"L  executemany, {backend.title}",
+        "messages": rows.messages,
+        "batch": BATCH,
+        "rows_per_table": rows.tables(),
+        "msg_per_s": round(statistics.median(runs), 1),
+        "runs": [round(r, 1) for r in runs],
+    }
