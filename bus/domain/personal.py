@@ -47,6 +47,8 @@ def join(body: bytes, personal: bytes | None) -> dict[str, Any]:
 def fold(text: str) -> str:
     """``text`` as searches compare it: case folded, accents stripped ("Fiscalía" -> "fiscalia")."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
+    if decomposed.isascii():  # no accents to strip: most text, and a character at a time is slow
+        return decomposed
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
