@@ -1,12 +1,15 @@
 """The mechbus row: requests published with bus.runtime.jetstream.publish, as the federal sender
-does, and recorded by a bus.runtime.hub.Hub on an SQLite ledger; a message ends when its commit
-completed."""
+does, and recorded by a bus.runtime.hub.Hub on an SQLite ledger (or, with
+``MECHBUS_BENCH_LEDGER_URL`` naming a PostgreSQL database, a fresh schema in it for each
+measurement, dropped after); a message ends when its commit completed."""
 
 from __future__ import annotations
 
+import os
 import statistics
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +25,8 @@ from bus.runtime import jetstream
 from bus.runtime.hub import Hub
 from bus.runtime.recorder import Recorder
 
-LABEL = "mechbus  hub + SQLite ledger"
+SERVER_LEDGER = os.environ.get("MECHBUS_BENCH_LEDGER_URL", "")
+LABEL = f"mechbus  hub + {'PostgreSQL' if SERVER_LEDGER else 'SQLite'} ledger"
 NOTE = (
     "mechbus: bus.runtime.jetstream.publish (the recipient's copy, Nats-Msg-Id, PubAck) into "
     "Hub (fetch 256, decode and validate, lifecycle, one SQLite transaction a batch "
@@ -87,6 +91,7 @@ class MechbusConsumer:
     def __init__(self) -> None:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._ledger: SqlLedger | None = None
+        self._schema: str | None = None  # on a PostgreSQL ledger: this measurement's own
         self.hub: TimedHub | None = None
 
     def publisher(self, js: JetStreamContext, bodies: list[Body]) -> Publish:
@@ -97,9 +102,15 @@ class MechbusConsumer:
 
     async def start(self, url: str, tracker: Tracker) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="mechbus-bench-ledger-")
+        url = sqlite_url(Path(self._tmp.name) / "ledger.db")
+        if SERVER_LEDGER:
+            self._schema = f"bench_{uuid.uuid4().hex[:12]}"
+            _on_server(f"CREATE SCHEMA {self._schema}")
+            sep = "&" if "?" in SERVER_LEDGER else "?"
+            url = f"{SERVER_LEDGER}{sep}options=-csearch_path%3D{self._schema}"
         # Built (and migrated) before the clock starts, as `mechbus up` does at startup.
         # A key of our own: the ledger seals personal fields whether or not a body has any.
-        self._ledger = compose.measurement_ledger(sqlite_url(Path(self._tmp.name) / "ledger.db"))
+        self._ledger = compose.measurement_ledger(url)
         hub = compose.hub(None, self._ledger, url, kind=TimedHub, tracker=tracker)
         assert isinstance(hub, TimedHub)
         self.hub = hub
@@ -112,6 +123,8 @@ class MechbusConsumer:
             self._ledger.close()
         if self._tmp is not None:
             self._tmp.cleanup()
+        if self._schema is not None:
+            _on_server(f"DROP SCHEMA {self._schema} CASCADE")
         if self.hub is not None and self.hub.refused:
             raise RuntimeError(f"the hub refused {self.hub.refused} benchmark requests")
 
@@ -130,3 +143,15 @@ class MechbusConsumer:
             "commit_ms_max": round(commits[-1], 2),
             "commit_ms_per_message": round(sum(commits) / max(hub.recorded, 1), 3),
         }
+
+
+def _on_server(statement: str) -> None:
+    """Run ``statement`` on the PostgreSQL database the benchmark was given."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(SERVER_LEDGER)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(statement))
+    finally:
+        engine.dispose()
