@@ -102,15 +102,15 @@ class MechbusConsumer:
 
     async def start(self, url: str, tracker: Tracker) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="mechbus-bench-ledger-")
-        url = sqlite_url(Path(self._tmp.name) / "ledger.db")
+        ledger_url = sqlite_url(Path(self._tmp.name) / "ledger.db")
         if SERVER_LEDGER:
             self._schema = f"bench_{uuid.uuid4().hex[:12]}"
             _on_server(f"CREATE SCHEMA {self._schema}")
             sep = "&" if "?" in SERVER_LEDGER else "?"
-            url = f"{SERVER_LEDGER}{sep}options=-csearch_path%3D{self._schema}"
+            ledger_url = f"{SERVER_LEDGER}{sep}options=-csearch_path%3D{self._schema}"
         # Built (and migrated) before the clock starts, as `mechbus up` does at startup.
         # A key of our own: the ledger seals personal fields whether or not a body has any.
-        self._ledger = compose.measurement_ledger(url)
+        self._ledger = compose.measurement_ledger(ledger_url)
         hub = compose.hub(None, self._ledger, url, kind=TimedHub, tracker=tracker)
         assert isinstance(hub, TimedHub)
         self.hub = hub
