@@ -1,6 +1,7 @@
 """The mechbus row: requests published with bus.runtime.jetstream.publish, as the federal sender
-does, and recorded by a bus.runtime.hub.Hub on an SQLite ledger; a message ends when its commit
-completed."""
+does, and recorded by a bus.runtime.hub.Hub on a ledger of the measurement's backend (a SQLite
+file, or a fresh schema of the benchmark's PostgreSQL database: bench.backends); a message ends
+when its commit completed."""
 
 from __future__ import annotations
 
@@ -132,3 +133,4 @@ class MechbusConsumer:
             "commit_ms_max": round(commits[-1], 2),
             "commit_ms_per_message": round(sum(commits) / max(hub.recorded, 1), 3),
         }
+

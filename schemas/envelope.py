@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 import time
 from datetime import UTC, date, datetime
@@ -110,6 +111,14 @@ class Body(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+@functools.cache
+def _kind(model: type[Envelope]) -> str:
+    # Once per message class: every message's routes ask for it, and pydantic's model_fields
+    # costs more than the split.
+    literal = model.model_fields["type"].default
+    return str(literal).split(".")[2]
+
+
 class Envelope(BaseModel):
     """CloudEvents 1.0 attributes plus mechbus extensions (lower-case names, as CloudEvents asks).
 
@@ -146,8 +155,7 @@ class Envelope(BaseModel):
     @classmethod
     def kind(cls) -> str:
         """The short name used in subjects: ``mech.request.investigation.v1`` -> investigation."""
-        literal = cls.model_fields["type"].default
-        return str(literal).split(".")[2]
+        return _kind(cls)
 
     @model_validator(mode="after")
     def _sender_may_send(self) -> Envelope:
