@@ -81,6 +81,28 @@ def observed(
         traced.shutdown()
 
 
+def with_the_hub_stopped(
+    home: Path | None, ledger_url: str | None, work: Callable[[SqlLedger, Session], T]
+) -> T:
+    """``work`` on the home's ledger in one committed session, holding the hub's lease so
+    that no hub records meanwhile (its share would be missed or done twice); exit 1 naming
+    the running hub otherwise."""
+    from adapters.service import compose
+    from adapters.settings import HubRunning
+
+    ledger = compose.open_ledger(settings(home, ledger_url=ledger_url))
+    try:
+        with compose.lease(ledger), ledger.session() as session:
+            done = work(ledger, session)
+            session.commit()
+    except HubRunning as exc:
+        console.print(_("Stop the hub first (`mechbus up`): %(why)s") % {"why": exc}, markup=False)
+        raise typer.Exit(1) from None
+    finally:
+        ledger.close()
+    return done
+
+
 def run(coro: object) -> None:
     try:
         asyncio.run(coro)  # type: ignore[arg-type]

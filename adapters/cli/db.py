@@ -103,20 +103,9 @@ def db_rebuild_aggregates(
 
     from adapters.cli import common
     from adapters.ledger.aggregates import rebuild
-    from adapters.service import compose
-    from adapters.settings import HubRunning
 
-    ledger = compose.open_ledger(common.settings(home, ledger_url=ledger_url))
-    try:
-        # The hub adds to the figures as it records: a rebuild meanwhile could miss its share.
-        with compose.lease(ledger), ledger.session() as session:
-            written = rebuild(session)  # rows: days and months
-            session.commit()
-    except HubRunning as exc:
-        console.print(_("Stop the hub first (`mechbus up`): %(why)s") % {"why": exc}, markup=False)
-        raise typer.Exit(1) from None
-    finally:
-        ledger.close()
+    # The hub adds to the figures as it records: a rebuild meanwhile could miss its share.
+    written = common.with_the_hub_stopped(home, ledger_url, lambda _l, session: rebuild(session))
     if as_json:
         print(json.dumps({"rows": written}))
     else:

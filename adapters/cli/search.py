@@ -179,20 +179,11 @@ def reindex_people(home: HomeOpt = None, ledger_url: LedgerOpt = None) -> None:
     message: for a ledger recorded before they existed. Needs the deployment's key."""
     from adapters.i18n import _
     from adapters.ledger.people import reindex
-    from adapters.service import compose
-    from adapters.settings import HubRunning
 
-    ledger = compose.open_ledger(common.settings(home, ledger_url=ledger_url))
-    try:
-        # A hub recording meanwhile would index its new messages twice: one or the other.
-        with compose.lease(ledger), ledger.session() as session:
-            done = reindex(session, ledger.sealer)
-            session.commit()
-    except HubRunning as exc:
-        console.print(_("Stop the hub first (`mechbus up`): %(why)s") % {"why": exc}, markup=False)
-        raise typer.Exit(1) from None
-    finally:
-        ledger.close()
+    # A hub recording meanwhile would index its new messages twice: one or the other.
+    done = common.with_the_hub_stopped(
+        home, ledger_url, lambda ledger, session: reindex(session, ledger.sealer)
+    )
     console.print(
         _("%(messages)d messages indexed: %(people)d people named, %(texts)d with searchable text.")
         % {"messages": done.messages, "people": done.people, "texts": done.texts}
