@@ -347,7 +347,12 @@ def insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]
     if found is None:
         compiled = insert(table).compile(dialect=dialect, column_keys=list(keys))
         order = tuple(compiled.positiontup or ()) if compiled.positional else keys
-        processors = {key: table.columns[key].type.bind_processor(dialect) for key in keys}
+        # The type as this dialect stores it (SQLite's DATETIME writes its own string form:
+        # the generic type's processor would leave the driver to format times its own way).
+        processors = {
+            key: table.columns[key].type.dialect_impl(dialect).bind_processor(dialect)
+            for key in keys
+        }
         convert = tuple((key, p) for key, p in processors.items() if p is not None)
         found = _Insert(compiled.string, order, compiled.positional, convert)
         _COMPILED[(table, dialect.name, keys)] = found
