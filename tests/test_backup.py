@@ -220,6 +220,7 @@ async def test_what_the_hub_records_between_the_ledger_copy_and_the_snapshot_is_
     restore records from the stream what the copy missed, and the restored ledger equals the
     live one, table for table."""
     from adapters import i18n
+    from adapters.ledger.copying import BackupError
     from adapters.ledger.replay import compare
     from adapters.ledger.sealing import Sealer
     from adapters.natsserver.server import EmbeddedNatsServer
@@ -278,7 +279,7 @@ async def test_what_the_hub_records_between_the_ledger_copy_and_the_snapshot_is_
         restored = await asyncio.to_thread(
             backup.restore, source, new, lambda: _given(new_server.url), Policy.load()
         )
-        with pytest.raises(backup.BackupError, match="already holds a stream MECHBUS"):
+        with pytest.raises(BackupError, match="already holds a stream MECHBUS"):
             await asyncio.to_thread(
                 backup.restore, source, new, lambda: _given(new_server.url), Policy.load()
             )
@@ -309,13 +310,13 @@ async def test_what_the_hub_records_between_the_ledger_copy_and_the_snapshot_is_
     ],
 )
 def test_the_schema_is_renamed_outside_the_rows(line: str, renamed: str) -> None:
-    from adapters.service.backup import renamed_schema
+    from adapters.ledger.copying import renamed_schema
 
     assert list(renamed_schema(iter([line]), "t_old", "t_new")) == [renamed]
 
 
 def test_rows_are_restored_as_they_were() -> None:
-    from adapters.service.backup import renamed_schema
+    from adapters.ledger.copying import renamed_schema
 
     script = [
         "COPY t_old.messages (id, body) FROM stdin;\n",

@@ -34,7 +34,8 @@ def backup(
     """Copy the ledger and the stream into a new directory, with a manifest; no keys."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from adapters.service.backup import BackupError, refuse_used_directory, take
+    from adapters.ledger.copying import BackupError
+    from adapters.service.backup import refuse_used_directory, take
     from bus.domain.errors import TransportError
 
     settings = common.settings(home, nats_url, ledger_url)
@@ -94,6 +95,7 @@ def restore(
     from rich.console import Console
     from sqlalchemy.exc import SQLAlchemyError
 
+    from adapters.ledger.copying import BackupError
     from adapters.service import backup as drill
     from adapters.service.embedded import nats_for
     from bus.domain.errors import LedgerError, TransportError
@@ -116,7 +118,7 @@ def restore(
         drill.check_files(source, manifest)
         quiet = Console(quiet=True)
         restored = drill.restore(source, settings, lambda: nats_for(settings, quiet), rules)
-    except (drill.BackupError, LedgerError, TransportError, SQLAlchemyError) as exc:
+    except (BackupError, LedgerError, TransportError, SQLAlchemyError) as exc:
         said = _("restore refused: {reason}").format(reason=_first_line(exc))
         console.print(said, style="red", markup=False)
         raise typer.Exit(1) from None

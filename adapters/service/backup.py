@@ -12,14 +12,10 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
-import io
 import json
 import os
-import re
 import shutil
-import sqlite3
 import struct
-import subprocess
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,18 +24,26 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from nats.js.errors import NotFoundError
-from sqlalchemy import inspect, text
-from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy import inspect
+from sqlalchemy.engine import make_url
 
 from adapters.i18n import _
+from adapters.ledger.copying import (
+    BackupError,
+    PgTarget,
+    copy_sqlite,
+    dump_postgres,
+    restore_postgres,
+    restore_sqlite,
+    sqlite_path,
+)
 from adapters.ledger.replay import replay
 from adapters.ledger.sealing import Sealer, SealError
-from adapters.ledger.store import make_engine, sqlite_url
+from adapters.ledger.store import make_engine
 from adapters.natsserver import snapshot
 from adapters.service import compose
 from adapters.service.actions import connect_as_hub
 from adapters.settings import Settings
-from bus.domain.errors import ServiceError
 from bus.domain.policy import Policy
 from bus.domain.streams import StreamSpec
 
@@ -51,10 +55,6 @@ FORMAT = 1
 SEALED_MAGIC = b"MECHBUS-SEALED-SNAPSHOT-1\n"
 SEALED_PIECE = 1024 * 1024  # bytes of snapshot sealed together
 FINGERPRINT_LABEL = b"mechbus key-fingerprint v1"
-
-
-class BackupError(ServiceError, RuntimeError):
-    """A backup or a restore refused or failed; the message says why and what to do."""
 
 
 # -- keys: named, never copied ---------------------------------------------------------------
@@ -142,116 +142,6 @@ def _opened_pieces(path: Path, sealer: Sealer) -> Iterator[bytes]:
             index += 1
 
 
-# -- the ledger's place in the record --------------------------------------------------------
-
-
-def _record_point(conn: Connection) -> dict[str, Any]:
-    """The chain's head, the schema's revision and the last stream sequence the ledger
-    recorded, read in the transaction (or the copy) the backup holds."""
-    head = conn.execute(
-        text("SELECT seq, message_id, row_hash FROM messages ORDER BY seq DESC LIMIT 1")
-    ).first()
-    recorded = [
-        conn.execute(text(f"SELECT MAX(stream_seq) FROM {table}")).scalar()
-        for table in ("messages", "message_copies", "dead_letters")
-    ]
-    return {
-        "revision": conn.execute(text("SELECT version_num FROM alembic_version")).scalar(),
-        "chain_head": (
-            {"seq": int(head[0]), "message_id": head[1], "row_hash": head[2]} if head else None
-        ),
-        "recorded_through_stream_seq": max((int(s) for s in recorded if s is not None), default=0),
-    }
-
-
-def _sqlite_path(url: URL) -> Path:
-    return Path(url.database or "")
-
-
-def _copy_sqlite(url: URL, into: Path) -> dict[str, Any]:
-    """SQLite's online backup: a consistent copy, page by page, while the hub writes."""
-    source = sqlite3.connect(_sqlite_path(url), timeout=30.0)
-    copy = sqlite3.connect(into)
-    try:
-        source.backup(copy)
-    finally:
-        copy.close()
-        source.close()
-    engine = make_engine(sqlite_url(into))
-    try:
-        with engine.connect() as conn:
-            return _record_point(conn)
-    finally:
-        engine.dispose()
-
-
-@dataclass(frozen=True)
-class PgTarget:
-    """How libpq's tools reach a ledger the SQLAlchemy URL names, and the schema it lives in
-    (``options=-csearch_path=SCHEMA``, as a deployment may give; else ``public``)."""
-
-    conninfo: str
-    password: str | None
-    schema: str
-
-    @classmethod
-    def of(cls, url: URL) -> PgTarget:
-        options = str(url.query.get("options", ""))
-        found = re.search(r"-c\s*search_path\s*=\s*([^\s,]+)", options)
-        schema = found.group(1).strip('"') if found else "public"
-        parts = {
-            "host": url.host,
-            "port": url.port,
-            "user": url.username,
-            "dbname": url.database,
-            "options": options or None,
-        }
-        conninfo = " ".join(f"{k}={_quoted(str(v))}" for k, v in parts.items() if v)
-        return cls(conninfo, url.password, schema)
-
-    def env(self) -> dict[str, str]:
-        env = dict(os.environ)
-        if self.password:
-            env["PGPASSWORD"] = self.password  # never on a command line others can read
-        return env
-
-
-def _quoted(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def _dump_postgres(url: URL, into: Path) -> dict[str, Any]:
-    """``pg_dump --format=custom`` of the ledger's schema, in a snapshot exported from a
-    transaction that reads the chain's head too: the dump and the manifest agree."""
-    target = PgTarget.of(url)
-    engine = make_engine(url.render_as_string(hide_password=False))
-    try:
-        with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
-            exported = conn.execute(text("SELECT pg_export_snapshot()")).scalar()
-            point = _record_point(conn)
-            done = subprocess.run(
-                [
-                    "pg_dump",
-                    "--format=custom",
-                    "--no-owner",
-                    "--no-privileges",
-                    f"--snapshot={exported}",
-                    f"--schema={target.schema}",
-                    f"--file={into}",
-                    f"--dbname={target.conninfo}",
-                ],
-                env=target.env(),
-                capture_output=True,
-                text=True,
-            )
-            conn.rollback()  # it only read
-    finally:
-        engine.dispose()
-    if done.returncode != 0:
-        raise BackupError(_("pg_dump failed: {why}").format(why=done.stderr.strip()))
-    return {**point, "schema": target.schema}
-
-
 # -- taking a backup -------------------------------------------------------------------------
 
 
@@ -295,10 +185,10 @@ def _write(settings: Settings, target: Path, nats_url: str) -> dict[str, Any]:
     ledger.close()
     if dialect == "sqlite":
         ledger_file = SQLITE_COPY
-        point = _copy_sqlite(url, target / SQLITE_COPY)
+        point = copy_sqlite(url, target / SQLITE_COPY)
     elif dialect == "postgresql":
         ledger_file = PG_DUMP
-        point = _dump_postgres(url, target / PG_DUMP)
+        point = dump_postgres(url, target / PG_DUMP)
     else:
         raise BackupError(_("cannot back up a ledger on {dialect}").format(dialect=dialect))
     stream = asyncio.run(_snapshot(settings, nats_url, target / STREAM_FILE, sealer))
@@ -477,7 +367,7 @@ def refuse_occupied(settings: Settings, dialect: str) -> None:
             )
         )
     if dialect == "sqlite":
-        path = _sqlite_path(url)
+        path = sqlite_path(url)
         if path.exists() and path.stat().st_size > 0:
             raise BackupError(
                 _("{path} already holds a ledger: restore into an empty home").format(path=path)
@@ -503,80 +393,13 @@ def refuse_occupied(settings: Settings, dialect: str) -> None:
         )
 
 
-def _restore_sqlite(source: Path, url: URL) -> None:
-    path = _sqlite_path(url)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, path)
-
-
-# A schema-qualified name outside the data: ``name.`` or ``"name".``, not inside a word.
-def _schema_names(schema: str) -> re.Pattern[str]:
-    return re.compile(
-        r'(?<![\w"])(?:' + re.escape(schema) + r'|"' + re.escape(schema) + r'")(?=\.)'
-    )
-
-
-def renamed_schema(script: Iterator[str], source: str, target: str) -> Iterator[str]:
-    """pg_restore's SQL with the schema ``source`` renamed ``target`` everywhere but in the
-    rows themselves (the lines of each COPY), which are passed on as they are."""
-    names = _schema_names(source)
-    quoted_target = f'"{target}"' if not re.fullmatch(r"[a-z_][a-z0-9_]*", target) else target
-    in_rows = False
-    for line in script:
-        if in_rows:
-            in_rows = line.rstrip("\n") != "\\."
-            yield line
-            continue
-        if re.match(r"CREATE SCHEMA \S+;$", line.strip()):
-            yield f"CREATE SCHEMA IF NOT EXISTS {quoted_target};\n"
-            continue
-        line = names.sub(quoted_target, line)
-        in_rows = line.startswith("COPY ") and line.rstrip().endswith("FROM stdin;")
-        yield line
-
-
-def _restore_postgres(source: Path, url: URL, source_schema: str) -> None:
-    """pg_restore's SQL, into the target's schema (which may be named otherwise), in one
-    transaction through psql: all of it or nothing."""
-    target = PgTarget.of(url)
-    restore = ["pg_restore", "--no-owner", "--no-privileges", "--file=-", str(source)]
-    psql = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction"]
-    psql.append(f"--dbname={target.conninfo}")
-    pipe = subprocess.PIPE
-    with (
-        subprocess.Popen(restore, stdout=pipe, stderr=pipe) as script,
-        subprocess.Popen(
-            psql, stdin=pipe, stdout=subprocess.DEVNULL, stderr=pipe, env=target.env()
-        ) as into,
-    ):
-        assert script.stdout is not None and into.stdin is not None
-        # Every byte as pg_restore wrote it (whatever the dump's encoding, line ends kept):
-        # only the schema's name changes, outside the rows.
-        lines = io.TextIOWrapper(script.stdout, "utf-8", "surrogateescape", newline="")
-        sql = io.TextIOWrapper(into.stdin, "utf-8", "surrogateescape", newline="")
-        try:
-            for line in renamed_schema(lines, source_schema, target.schema):
-                sql.write(line)
-            sql.close()
-        except BrokenPipeError:  # psql stopped at an error: its own words say which
-            script.kill()
-            with contextlib.suppress(OSError):  # closes the pipe, whatever was not written
-                sql.close()
-        failed = script.wait() != 0
-        refused = into.wait() != 0
-        said = b"".join(p.stderr.read() for p in (script, into) if p.stderr is not None)
-    if failed or refused:
-        why = said.decode(errors="replace").strip()
-        raise BackupError(_("pg_restore failed: {why}").format(why=why))
-
-
 def restore_ledger(source: Path, settings: Settings, manifest: dict[str, Any]) -> None:
     ledger = manifest["ledger"]
     url = make_url(settings.ledger_url)
     if ledger["dialect"] == "sqlite":
-        _restore_sqlite(source / ledger["file"], url)
+        restore_sqlite(source / ledger["file"], url)
     else:
-        _restore_postgres(source / ledger["file"], url, ledger["schema"])
+        restore_postgres(source / ledger["file"], url, ledger["schema"])
 
 
 def check_chain(settings: Settings, manifest: dict[str, Any]) -> tuple[int, dict[str, Any] | None]:
