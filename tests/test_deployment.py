@@ -54,6 +54,18 @@ STORE_KEY = "mk" + "0123456789abcdef" * 3  # what `mechbus up` makes: a letter, 
 # -- reading the files ----------------------------------------------------------------------
 
 
+def terminated(*processes: subprocess.Popen[Any]) -> None:
+    """SIGTERM to each, then wait for each (killed if it takes over 30 s)."""
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def unit_entries(path: Path) -> dict[str, dict[str, list[str]]]:
     """A unit file as {section: {key: [values, in order]}}; continued lines joined."""
     sections: dict[str, dict[str, list[str]]] = {}
@@ -689,14 +701,7 @@ def example_cluster(tmp_path: Path, authorization: Path) -> Iterator[tuple[str, 
                 time.sleep(0.1)  # another process's state: nothing to wait on but polling
         yield ",".join(f"nats://127.0.0.1:{port}" for port in ports["client"]), pki[0]
     finally:
-        for node in nodes:
-            node.terminate()
-        for node in nodes:
-            try:
-                node.wait(30)
-            except subprocess.TimeoutExpired:
-                node.kill()
-                node.wait()
+        terminated(*nodes)
 
 
 @pytest.mark.integration
@@ -779,12 +784,7 @@ def example_proxy(tmp_path: Path, dashboard_port: int) -> Iterator[tuple[int, in
         wait_listening(https, proxy, "nginx")
         yield https, http, tmp_path / "tls" / "ca.pem"
     finally:
-        proxy.terminate()
-        try:
-            proxy.wait(30)
-        except subprocess.TimeoutExpired:
-            proxy.kill()
-            proxy.wait()
+        terminated(proxy)
 
 
 @pytest.mark.integration
