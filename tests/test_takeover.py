@@ -143,6 +143,14 @@ class Deployment:
             ).first()
         return found is not None
 
+    def rungs_fired(self, request_id: str) -> int:
+        """How many rungs of the ladder the ledger records as fired for ``request_id``."""
+        with self.db.connect() as conn:
+            found = conn.execute(
+                text("SELECT count(*) FROM escalations WHERE request_id = :id"), {"id": request_id}
+            ).scalar()
+        return int(found or 0)
+
     def copies(self, source: str, ids: list[str]) -> Counter[str]:
         with self.db.connect() as conn:
             rows = conn.execute(
@@ -224,6 +232,17 @@ async def until(check: Callable[[], bool], timeout: float, what: str) -> float:
     return time.monotonic() - began
 
 
+async def recorded_under_this_hub(deployment: Deployment, sender: Sender, count: int) -> None:
+    """Wait until ``count`` more requests, sent from now on, are in the ledger."""
+    sent = len(sender.acked)
+
+    def recorded() -> bool:
+        wanted = sender.acked[sent : sent + count]
+        return len(wanted) == count and all(deployment.recorded(i) for i in wanted)
+
+    await until(recorded, 60, f"{count} more requests to be recorded")
+
+
 async def settle(deployment: Deployment, sender: Sender) -> None:
     """Every acked request in the ledger: those delivered to a dead hub come back after the
     consumer's ack_wait (30 s)."""
@@ -282,7 +301,7 @@ async def test_the_standby_takes_over_from_a_killed_hub_five_times(
             "the first request to be recorded",
         )
         for turn in range(TAKEOVERS):
-            await asyncio.sleep(3 * RATE * 4)  # a few requests and rungs under this hub
+            await recorded_under_this_hub(deployment, sender, 3)
             mark = len(standby.lines)
             active.kill()
             killed = time.monotonic()
@@ -295,7 +314,12 @@ async def test_the_standby_takes_over_from_a_killed_hub_five_times(
             restarted = deployment.start(active.home)
             await asyncio.to_thread(restarted.wait_for, "standing by", 60)
             active, standby = standby, restarted
-        await asyncio.sleep(12)  # the last requests' rungs fire
+        first, last = sender.acked[0], sender.acked[-1]
+
+        def last_ladder_climbed() -> bool:
+            return deployment.rungs_fired(last) >= deployment.rungs_fired(first) > 0
+
+        await until(last_ladder_climbed, 60, "the last request's rungs to fire")
         await settle(deployment, sender)
     figures(
         f"takeover after SIGKILL of the active hub (lease {LEASE:g} s), kill to a new message "
@@ -352,13 +376,13 @@ async def test_a_paused_hub_that_wakes_steps_down_and_writes_nothing(
         # the new hub only after the consumer's ack_wait (30 s).
         await until(partial(deployment.recorded, after), 60, "the standby to record")
         recorded = time.monotonic() - paused
-        await asyncio.sleep(LEASE)  # the new hub records while the old one is still paused
+        await recorded_under_this_hub(deployment, sender, 1)  # the old one still paused
         woken = len(old.lines)
         os.kill(old.pid, signal.SIGCONT)
         stepped = await asyncio.to_thread(old.wait_for, "stepping down", 30, woken)
         await asyncio.to_thread(old.wait_for, "standing by", 30, woken)
         assert old.said(f"lease lost to mechbus hub pid {new.pid}", woken), old.output
-        await asyncio.sleep(LEASE)  # the old one, standing by, lets the new one record on
+        await recorded_under_this_hub(deployment, sender, 1)  # the old one awake, standing by
         await settle(deployment, sender)
     figures(
         f"SIGSTOP past the lease ({LEASE:g} s): the standby took over {took_over:.1f} s after "
