@@ -206,30 +206,27 @@ class Recorder:
             if outcome.capacity is not None and self.capacity is not None:
                 document = json.dumps(outcome.capacity.as_json(), ensure_ascii=False)
                 await self.capacity.put(outcome.capacity.shelter, document.encode())
+            # The metrics by type and reason: labels from the contract only, whatever a sender
+            # put in a message.
             if outcome.reason is not None:
                 self.dead_letters += 1
+                kind = metrics.type_label(outcome.type)
+                metrics.MESSAGES_DEAD_LETTERED.labels(kind, outcome.reason.value).inc()
             elif outcome.result is Result.RECORDED:
                 self.recorded += 1
-        self._count(outcomes)
+                metrics.MESSAGES_RECORDED.labels(metrics.type_label(outcome.type)).inc()
         self._log_outcomes(outcomes)
         async with self._committed:
             self._committed.notify_all()
 
-    @staticmethod
-    def _count(outcomes: list[Outcome]) -> None:
-        """The metrics of what this commit recorded and refused, by type and reason: labels from
-        the contract only, whatever a sender put in a message."""
-        for outcome in outcomes:
-            kind = metrics.type_label(outcome.type)
-            if outcome.reason is not None:
-                metrics.MESSAGES_DEAD_LETTERED.labels(kind, outcome.reason.value).inc()
-            elif outcome.result is Result.RECORDED:
-                metrics.MESSAGES_RECORDED.labels(kind).inc()
-
     def _log_outcomes(self, outcomes: list[Outcome]) -> None:
         """Each outcome as one log line: ids, type, sender, stream sequence and reason only,
-        never the body (it may carry personal data)."""
+        never the body (it may carry personal data). Only refusals log at INFO: the rest is
+        skipped without building its line unless DEBUG is on (this runs for every message)."""
+        debug = log.isEnabledFor(logging.DEBUG)
         for outcome in outcomes:
+            if outcome.reason is None and not debug:
+                continue
             fields = {
                 "message_id": outcome.message_id,
                 "type": outcome.type,
