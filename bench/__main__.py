@@ -61,6 +61,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "of its own for its PostgreSQL rows; 'off' for SQLite only",
     )
     parser.add_argument(
+        "--postgres-national",
+        default="off",
+        metavar="URL",
+        help="the national suite's ledger on PostgreSQL: the server where it makes (and drops) "
+        "a database of its own; 'off' (the default) for SQLite",
+    )
+    parser.add_argument(
         "--out", type=Path, default=Path("bench/results"), help="where to write the JSON results"
     )
     args = parser.parse_args(argv)
@@ -120,8 +127,13 @@ def _main(args: argparse.Namespace) -> Path:
         suites["memory"] = memory.run(args.hub_messages, args.warmup, args.window)
         report.memory_table(suites["memory"])
     if "national" in chosen:  # not under "all": a simulated year takes a quarter of an hour
-        print(f"\nnational scale: {args.days} simulated days through the hub, on SQLite")
-        settings = national.Settings(days=args.days, sweep_hours=args.sweep_hours)
+        on = "SQLite" if args.postgres_national == "off" else "PostgreSQL"
+        print(f"\nnational scale: {args.days} simulated days through the hub, on {on}")
+        settings = national.Settings(
+            days=args.days,
+            sweep_hours=args.sweep_hours,
+            postgres=None if args.postgres_national == "off" else args.postgres_national,
+        )
         suites["national"] = national.run(settings)
         national_report.table(suites["national"])
     found = report.targets(suites)

@@ -7,6 +7,7 @@ timed on it (bench.national_views). The hub runs in this process: its RSS is thi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import tempfile
 import time
@@ -25,8 +26,8 @@ from adapters.ledger.obligations import SqlObligations
 from adapters.ledger.store import SqlLedger, sqlite_url
 from adapters.ledger.tables import DeadLetterRow, EscalationRow, MessageRow, RequestRow
 from adapters.service import compose
+from bench import backends, national_views
 from bench import national_scenario as scenario
-from bench import national_views
 from bench.memory import status_kib
 from bench.timing import nats_server
 from bus.domain.streams import HUB_DURABLE
@@ -55,6 +56,7 @@ class Settings:
     sweep_hours: float = 6.0
     seed: int = scenario.Settings.seed
     repeat: int = 5  # timings of each view
+    postgres: str | None = None  # the server to make the ledger's database on; None: SQLite
 
 
 class Player:
@@ -193,34 +195,58 @@ def ledger_figures(ledger: SqlLedger) -> dict[str, Any]:
     }
 
 
+def storage(ledger: SqlLedger) -> dict[str, int]:
+    """Bytes the ledger's tables and their indexes take in the database's own pages."""
+    with ledger.engine.connect() as conn:
+        if ledger.engine.dialect.name == "sqlite":
+            rows = conn.exec_driver_sql(
+                "SELECT sum(CASE WHEN m.type = 'index' THEN d.pgsize ELSE 0 END), "
+                "sum(CASE WHEN m.type = 'index' THEN 0 ELSE d.pgsize END) "
+                "FROM dbstat d LEFT JOIN sqlite_master m ON m.name = d.name"
+            ).one()
+        else:
+            rows = conn.exec_driver_sql(
+                "SELECT sum(pg_indexes_size(c.oid)), sum(pg_total_relation_size(c.oid)) "
+                "- sum(pg_indexes_size(c.oid)) FROM pg_class c "
+                "WHERE c.relkind = 'r' AND c.relnamespace = current_schema()::regnamespace"
+            ).one()
+    index, table = (int(x or 0) for x in rows)
+    return {"index_bytes": index, "table_bytes": table}
+
+
 def run(settings: Settings, workdir: Path | None = None) -> dict[str, Any]:
-    """The year on a fresh SQLite ledger and nats-server; returns every figure for the JSON."""
-    with tempfile.TemporaryDirectory(prefix="mechbus-bench-national-") as tmp:
-        work = workdir or Path(tmp)
+    """The year on a fresh ledger (SQLite; PostgreSQL with ``settings.postgres``, in a
+    database made for it and dropped after) and nats-server; every figure for the JSON."""
+    with contextlib.ExitStack() as stack:
+        work = workdir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
         registry_file = scenario.write_registry(work / "agencies.toml")
         environment.install_registry({environment.AGENCIES: str(registry_file)})
-        try:
-            return _measure(settings, work)
-        finally:
-            use_registry(None)  # the shipped registry again, for whatever runs next
+        stack.callback(use_registry, None)  # the shipped registry again, for what runs next
+        url, backend, name = sqlite_url(work / "ledger.db"), "sqlite", None
+        if settings.postgres is not None:
+            database = stack.enter_context(backends.postgres_database(settings.postgres))
+            url, backend = stack.enter_context(database.schema()), "postgresql"
+            name = database.name
+            print(f"  ledger on PostgreSQL, database {name} (dropped at the end)")
+        return _measure(settings, work, url) | {"backend": backend, "database": name}
 
 
-def _measure(settings: Settings, work: Path) -> dict[str, Any]:
+def _measure(settings: Settings, work: Path, url: str) -> dict[str, Any]:
     config = scenario.Settings(seed=settings.seed, days=settings.days)
     year = scenario.Year(active_registry(), config)
-    db = work / "ledger.db"
-    ledger = compose.measurement_ledger(sqlite_url(db))
+    ledger = compose.measurement_ledger(url)
     try:
         with nats_server() as server:
             played = asyncio.run(_run(server.url, ledger, year, settings))
-        figures = ledger_figures(ledger)
+        figures = ledger_figures(ledger) | storage(ledger)
         ledger_bytes = sum(p.stat().st_size for p in work.glob("ledger.db*"))
+        if settings.postgres is not None:
+            ledger_bytes = figures["index_bytes"] + figures["table_bytes"]
         print(f"timing every staff view (median of {settings.repeat}):", flush=True)
         timed = national_views.time_all(ledger, config.end, work / "reports", settings.repeat)
     finally:
         ledger.close()
     return {
-        "backend": "sqlite",
         "settings": {
             "days": settings.days,
             "sweep_hours": settings.sweep_hours,
