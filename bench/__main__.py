@@ -1,4 +1,4 @@
-"""``python -m bench [all|throughput|ledger|memory] [--quick]``: run the benchmarks against
+"""``python -m bench [all|throughput|ledger|memory|national] [--quick]``: run the benchmarks against
 their baselines measured in the same run, print tables and targets, write JSON."""
 
 from __future__ import annotations
@@ -9,17 +9,21 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench import ledger_scale, memory, report, throughput
+from bench import ledger_scale, memory, national, national_report, report, throughput
 from bench.backends import DEFAULT_POSTGRES
 
 QUICK = {"messages": 300, "repeat": 1, "rate_seconds": 1.0, "sizes": "1000,3000"}
 QUICK_HUB_MESSAGES, QUICK_WARMUP = 3000, 500
+QUICK_DAYS = 14  # the national suite's smoke run: two simulated weeks
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
-        "suite", nargs="?", default="all", choices=["all", "throughput", "ledger", "memory"]
+        "suite",
+        nargs="?",
+        default="all",
+        choices=["all", "throughput", "ledger", "memory", "national"],
     )
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
     parser.add_argument("--messages", type=int, default=20_000, help="per saturation run")
@@ -37,6 +41,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="requests fed to the hub for its memory (default 1,000,000; 100,000 under 'all')",
     )
     parser.add_argument("--warmup", type=int, default=10_000, help="before the first RSS reading")
+    parser.add_argument("--days", type=int, default=365, help="the national suite's simulated days")
+    parser.add_argument(
+        "--sweep-hours",
+        type=float,
+        default=12.0,
+        help="the national suite: simulated hours between two runs of the deadline sweeper",
+    )
     parser.add_argument(
         "--profile",
         action="store_true",
@@ -50,6 +61,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "of its own for its PostgreSQL rows; 'off' for SQLite only",
     )
     parser.add_argument(
+        "--postgres-national",
+        default="off",
+        metavar="URL",
+        help="the national suite's ledger on PostgreSQL: the server where it makes (and drops) "
+        "a database of its own; 'off' (the default) for SQLite",
+    )
+    parser.add_argument(
         "--out", type=Path, default=Path("bench/results"), help="where to write the JSON results"
     )
     args = parser.parse_args(argv)
@@ -57,6 +75,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         for name, value in QUICK.items():
             setattr(args, name, value)
         args.hub_messages, args.warmup = QUICK_HUB_MESSAGES, QUICK_WARMUP
+        args.days = min(args.days, QUICK_DAYS)
     if args.hub_messages is None:
         args.hub_messages = 100_000 if args.suite == "all" else 1_000_000
     return args
@@ -107,6 +126,16 @@ def _main(args: argparse.Namespace) -> Path:
         print(f"\nhub memory: feeding {args.hub_messages:,} requests to a hub process")
         suites["memory"] = memory.run(args.hub_messages, args.warmup, args.window)
         report.memory_table(suites["memory"])
+    if "national" in chosen:  # not under "all": a simulated year takes a quarter of an hour
+        on = "SQLite" if args.postgres_national == "off" else "PostgreSQL"
+        print(f"\nnational scale: {args.days} simulated days through the hub, on {on}")
+        settings = national.Settings(
+            days=args.days,
+            sweep_hours=args.sweep_hours,
+            postgres=None if args.postgres_national == "off" else args.postgres_national,
+        )
+        suites["national"] = national.run(settings)
+        national_report.table(suites["national"])
     found = report.targets(suites)
     report.targets_table(found)
     load["end"] = report.load_average()

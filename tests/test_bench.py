@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
+from agency_stubs.profiles import PROFILES
 from bench import backends
 from bench.__main__ import main
 from tests.conftest import PG_URL
@@ -124,3 +125,29 @@ def test_the_database_is_dropped_when_a_measurement_fails(pg_unreachable: str | 
 def test_an_unreachable_server_is_skipped_saying_why() -> None:
     reason = backends.unreachable("postgresql+psycopg://root@127.0.0.1:1/test")
     assert reason is not None and "no PostgreSQL reachable" in reason
+
+
+@pytest.mark.timeout(300)
+def test_quick_national_year_is_recorded_whole(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = main(["national", "--quick", "--days", "3", "--out", str(tmp_path)])
+
+    national = json.loads(path.read_text())["suites"]["national"]
+    assert national["settings"]["days"] == 3 and national["settings"]["shelters"] == 60
+    # Every message generated was published, and the hub recorded every request of them.
+    assert national["published"] == national["generated"]["messages"] > 0
+    assert national["ledger"]["requests"] == national["generated"]["requests"] > 0
+    assert national["ledger"]["messages"] >= national["published"]
+    # No profile of the scenario sends what the contract refuses.
+    assert national["ledger"]["dead_letters"] == {}
+    assert set(national["profiles"]) == set(PROFILES)
+    rows = national["ledger"]["rows_per_table"]
+    assert rows["requests"] == national["ledger"]["requests"] and rows["messages"] > 0
+    assert national["ledger_bytes"] > 0 and national["rss_end_kib"] > 0
+    assert national["escalations_sent"] == national["ledger"]["escalations"]
+    views = {v["view"]: v for v in national["views"]}
+    assert {"pending", "scorecard, 30 days", "scorecard, all time"} <= set(views)
+    assert {"report, this month", "report, last month", "forecast (26 weeks)"} <= set(views)
+    assert all(v["median_ms"] > 0 and v["repeat"] == 5 for v in views.values())
+    assert "requests generated / recorded" in capsys.readouterr().out
