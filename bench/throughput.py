@@ -73,7 +73,13 @@ class Settings:
 
 
 async def _measure(
-    row: Row, url: str, bodies: list[Body], mode: Mode, settings: Settings, profile: bool
+    name: str,
+    row: Row,
+    url: str,
+    bodies: list[Body],
+    mode: Mode,
+    settings: Settings,
+    profile: bool,
 ) -> Run:
     nc = await nats.connect(url, name="bench-publisher")
     try:
@@ -87,7 +93,7 @@ async def _measure(
         if profile and settings.profile is not None:
             from bench.profile import HubProfile  # pyinstrument: the optional "bench" extra
 
-            watching = HubProfile(settings.profile)
+            watching = HubProfile(settings.profile, name)
         async with watching:
             await row.start(url, tracker)
             try:
@@ -120,7 +126,7 @@ def measure(
     mechbus also the hub's batches and time spent committing."""
     row = make()
     with nats_server() as server:
-        run = asyncio.run(_measure(row, server.url, bodies, mode, settings, profile))
+        run = asyncio.run(_measure(name, row, server.url, bodies, mode, settings, profile))
     extra, stats = "", None
     if isinstance(row, MechbusConsumer):
         stats = row.stats(run.seconds)
@@ -189,8 +195,10 @@ def _run(settings: Settings, backends: list[Backend]) -> dict[str, Any]:
                 if stats is not None:
                     hub_stats.setdefault(name, {m: [] for m in Mode})[mode].append(stats)
     if settings.profile is not None:  # once, and not counted: sampling slows what it watches
-        print("profiling a mechbus drain", flush=True)
-        measure("mechbus", makers["mechbus"], bodies, Mode.DRAIN, settings, profile=True)
+        for backend in backends:
+            name = mechbus_row(backend)
+            print(f"profiling a {name} drain", flush=True)
+            measure(name, makers[name], bodies, Mode.DRAIN, settings, profile=True)
     limit = [ledger_limit.summary(b, limit_rows[b.name], limits[b.name]) for b in backends]
     rows = [_row(name, labels[name], runs, settings, len(steady)) for name in makers]
     by_name = {r["row"]: r for r in rows}

@@ -17,7 +17,7 @@ from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
 from sqlalchemy import bindparam, delete, event, insert, select
@@ -166,6 +166,7 @@ _DROP_EMPTY = delete(scorecard_periods).where(
 )
 
 
+@cache  # built once per dialect: building it again cost as much as the upsert's rows
 def _upsert(dialect: str) -> Any:
     """Add to the period's row, making it if needed (both dialects say ON CONFLICT alike)."""
     make = postgresql.insert if dialect == "postgresql" else sqlite.insert

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, Table, insert
+from sqlalchemy import LargeBinary, bindparam, cast, null, union_all
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
@@ -28,6 +27,7 @@ from adapters.ledger.people import Indexed, person_entries, text_entries
 from adapters.ledger.records import OrmRecords
 from adapters.ledger.rows import (
     commitment_row,
+    insert_rows,
     recipient_changes,
     recipient_row,
     request_row,
@@ -113,20 +113,11 @@ class SqlUnit(OrmRecords, FederalRecords, AggressorRecords):
         self.expect_named(cases)
 
     def _expect_deliveries(self, seqs: list[int]) -> None:
-        recorded = self.session.exec(
-            select(MessageRow.stream_seq).where(col(MessageRow.stream_seq).in_(seqs))
-        ).all()
-        copied = self.session.exec(
-            select(MessageCopyRow.stream_seq).where(col(MessageCopyRow.stream_seq).in_(seqs))
-        ).all()
-        refused = self.session.exec(
-            select(DeadLetterRow.stream_seq, DeadLetterRow.notice).where(
-                col(DeadLetterRow.stream_seq).in_(seqs)
-            )
-        ).all()
+        # One statement for the three tables a delivery may be in: on a server database each
+        # statement is a round trip, and this one runs for every batch.
         self._handled.update(dict.fromkeys(seqs))
-        self._handled.update((seq, Handled(notice=None)) for seq in (*recorded, *copied))
-        self._handled.update((seq, Handled(notice=notice)) for seq, notice in refused)
+        for seq, notice in self.session.connection().execute(_HANDLED, {"seqs": seqs}):
+            self._handled[seq] = Handled(notice=notice)
 
     def _expect_messages(self, keys: list[tuple[str, str]]) -> None:
         # By id (indexed), then kept only where the source matches too.
@@ -319,52 +310,24 @@ class SqlUnit(OrmRecords, FederalRecords, AggressorRecords):
                 insert_rows(connection, model.__table__, rows)
 
 
-@dataclass(frozen=True)
-class _Insert:
-    """An INSERT of some columns of a table, compiled once for a dialect: its SQL, the columns
-    in the order of its parameters, and each column's conversion to what the driver takes."""
-
-    sql: str
-    keys: tuple[str, ...]
-    positional: bool
-    convert: tuple[tuple[str, Callable[[Any], Any]], ...]
-
-
-_COMPILED: dict[tuple[Table, str, tuple[str, ...]], _Insert] = {}
-
-
-def insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert ``rows`` (dicts with the same keys) in one executemany of the driver's own.
-
-    SQLAlchemy's Core executemany runs every parameter of every row through its type's
-    processing (a third of the hub's insert time): here only the columns whose type converts
-    (times, binaries) are converted, and the rest go to the driver as they are. Executed on the
-    unit's connection, inside its transaction, so the commit (and its fence) is unchanged.
-    """
-    dialect = connection.dialect
-    keys = tuple(rows[0])
-    found = _COMPILED.get((table, dialect.name, keys))
-    if found is None:
-        compiled = insert(table).compile(dialect=dialect, column_keys=list(keys))
-        order = tuple(compiled.positiontup or ()) if compiled.positional else keys
-        # The type as this dialect stores it (SQLite's DATETIME writes its own string form:
-        # the generic type's processor would leave the driver to format times its own way).
-        processors = {
-            key: table.columns[key].type.dialect_impl(dialect).bind_processor(dialect)
-            for key in keys
-        }
-        convert = tuple((key, p) for key, p in processors.items() if p is not None)
-        found = _Insert(compiled.string, order, compiled.positional, convert)
-        _COMPILED[(table, dialect.name, keys)] = found
-    if found.convert:
-        rows = [dict(row) for row in rows]
-        for row in rows:
-            for key, convert_value in found.convert:
-                row[key] = convert_value(row[key])
-    params: list[Any] = (
-        [tuple(row[key] for key in found.keys) for row in rows] if found.positional else rows
+def _handled_query() -> Any:
+    """The deliveries among ``seqs`` already recorded, copied or refused, with the notice a
+    refusal published."""
+    seqs: Any = bindparam("seqs", expanding=True)
+    none = cast(null(), LargeBinary)  # a notice's type: PostgreSQL unites only like columns
+    return union_all(
+        *(
+            select_columns(col(model.stream_seq), kept).where(col(model.stream_seq).in_(seqs))
+            for model, kept in (
+                (MessageRow, none),
+                (MessageCopyRow, none),
+                (DeadLetterRow, col(DeadLetterRow.notice)),
+            )
+        )
     )
-    connection.exec_driver_sql(found.sql, params)
+
+
+_HANDLED = _handled_query()
 
 
 def _stored() -> Any:
