@@ -3,16 +3,23 @@ computation from the facts, which the tests compare it with)."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import datetime
 
-from sqlalchemy import and_, func, not_, union
+from sqlalchemy import and_, func, not_, text, union
 from sqlmodel import Session, col, or_, select
 
 from adapters.ledger import aggregates
-from adapters.ledger.tables import AttendanceRow, CommitmentRow, RecipientRow, RequestRow
+from adapters.ledger.tables import (
+    OWED_NOW,
+    OWED_NOW_SQL,
+    AttendanceRow,
+    CommitmentRow,
+    RecipientRow,
+    RequestRow,
+)
 from adapters.readmodel import day_figures as days
-from bus.domain.lifecycle import UNANSWERED, RecipientStatus
+from bus.domain.lifecycle import RecipientStatus
 from bus.domain.scorecard import (
     CommitmentFacts,
     Group,
@@ -106,35 +113,41 @@ def _overdue_answers(session: Session, asof: datetime) -> list[tuple[str, int]]:
     """Acknowledgements and answers past their deadline and still owed at ``asof``, by agency.
 
     Open overdue looks at every request ever sent, but only three small slices can be owed
-    at ``asof``: those still owed now, and those answered after ``asof``. Each slice is an
-    index range; the full predicate then runs on their union only."""
+    at ``asof``: those still owed now, counted from the index that holds them alone, and
+    those answered after ``asof`` whose deadline had passed at it (their index ranges say
+    so without reading the rows). The full predicate then runs on those only."""
     r = RecipientRow
     acked = and_(col(r.acknowledged_at).is_not(None), col(r.acknowledged_at) <= asof)
     # NOT NULL said outright: "not decided" must be true, not unknown, for an open answer
     answered = and_(col(r.decided_at).is_not(None), col(r.decided_at) <= asof)
     recalled = and_(col(r.status) == RecipientStatus.CANCELLED.value, answered)
     decided = and_(col(r.status) != RecipientStatus.CANCELLED.value, answered)
-    owed_now = [s.value for s in UNANSWERED] + [RecipientStatus.ACKNOWLEDGED.value]
-    candidates = union(
-        select(r.id).where(col(r.status).in_(owed_now)),
-        select(r.id).where(col(r.acknowledged_at) > asof),
-        select(r.id).where(col(r.decided_at) > asof),
-    ).subquery()
-    return list(
-        session.exec(
-            select(r.agency, func.count())
-            .where(col(r.id).in_(select(candidates.c.id)))
-            .where(col(r.sent_at) <= asof, r.kind != aggregates.SUMMONS)
-            .where(not_(recalled))
-            .where(
-                or_(
-                    and_(not_(acked), col(r.ack_due_at) < asof),
-                    and_(acked, not_(decided), col(r.answer_due_at) < asof),
-                )
-            )
-            .group_by(r.agency)
-        ).all()
+    owed_at = (
+        col(r.sent_at) <= asof,
+        r.kind != aggregates.SUMMONS,
+        not_(recalled),
+        or_(
+            and_(not_(acked), col(r.ack_due_at) < asof),
+            and_(acked, not_(decided), col(r.answer_due_at) < asof),
+        ),
     )
+    answered_after = union(
+        select(r.id).where(col(r.acknowledged_at) > asof, col(r.ack_due_at) < asof),
+        select(r.id).where(
+            col(r.decided_at) > asof,
+            or_(col(r.ack_due_at) < asof, col(r.answer_due_at) < asof),
+        ),
+    ).subquery()
+    counted: Counter[str] = Counter()
+    for query in (
+        select(r.agency, func.count()).where(text(OWED_NOW_SQL), *owed_at),
+        select(r.agency, func.count()).where(
+            col(r.id).in_(select(answered_after.c.id)), col(r.status).not_in(OWED_NOW), *owed_at
+        ),
+    ):
+        for agency, n in session.exec(query.group_by(r.agency)):
+            counted[agency] += n
+    return list(counted.items())
 
 
 def state_scores_from_facts(
