@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from datetime import datetime
 
-from sqlalchemy import and_, func, not_, text, union
+from sqlalchemy import and_, func, not_, text
 from sqlmodel import Session, col, or_, select
 
 from adapters.ledger import aggregates
@@ -112,10 +112,10 @@ def _score(
 def _overdue_answers(session: Session, asof: datetime) -> list[tuple[str, int]]:
     """Acknowledgements and answers past their deadline and still owed at ``asof``, by agency.
 
-    Open overdue looks at every request ever sent, but only three small slices can be owed
-    at ``asof``: those still owed now, counted from the index that holds them alone, and
-    those answered after ``asof`` whose deadline had passed at it (their index ranges say
-    so without reading the rows). The full predicate then runs on those only."""
+    Open overdue looks at every request ever sent, but only small slices can be owed at
+    ``asof``: those still owed now, counted from the index that holds them alone, and those
+    acknowledged or decided after ``asof`` whose deadline had passed at it (their index
+    ranges say so without reading the rows). The full predicate then runs on those only."""
     r = RecipientRow
     acked = and_(col(r.acknowledged_at).is_not(None), col(r.acknowledged_at) <= asof)
     # NOT NULL said outright: "not decided" must be true, not unknown, for an open answer
@@ -131,21 +131,25 @@ def _overdue_answers(session: Session, asof: datetime) -> list[tuple[str, int]]:
             and_(acked, not_(decided), col(r.answer_due_at) < asof),
         ),
     )
-    answered_after = union(
-        select(r.id).where(col(r.acknowledged_at) > asof, col(r.ack_due_at) < asof),
-        select(r.id).where(
-            col(r.decided_at) > asof,
-            or_(col(r.ack_due_at) < asof, col(r.answer_due_at) < asof),
-        ),
-    ).subquery()
+    ack_due, answer_due = col(r.ack_due_at), col(r.answer_due_at)
+    acknowledged, decided_after = col(r.acknowledged_at), col(r.decided_at) > asof
+    not_owed_now = col(r.status).not_in(OWED_NOW)
     counted: Counter[str] = Counter()
-    for query in (
-        select(r.agency, func.count()).where(text(OWED_NOW_SQL), *owed_at),
-        select(r.agency, func.count()).where(
-            col(r.id).in_(select(answered_after.c.id)), col(r.status).not_in(OWED_NOW), *owed_at
+    # Each row in one slice only; each slice's bounds are columns of one index, so that the
+    # index says which rows to read (a condition OR'ed across columns would read them all).
+    for where in (
+        (text(OWED_NOW_SQL),),
+        (acknowledged > asof, ack_due < asof, not_owed_now),
+        (
+            decided_after,
+            ack_due < asof,
+            or_(acknowledged.is_(None), acknowledged <= asof),
+            not_owed_now,
         ),
+        (decided_after, answer_due < asof, or_(ack_due.is_(None), ack_due >= asof), not_owed_now),
     ):
-        for agency, n in session.exec(query.group_by(r.agency)):
+        query = select(r.agency, func.count()).where(*where, *owed_at).group_by(r.agency)
+        for agency, n in session.exec(query):
             counted[agency] += n
     return list(counted.items())
 

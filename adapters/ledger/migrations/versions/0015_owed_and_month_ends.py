@@ -37,7 +37,7 @@ WIDENED = (
 
 
 def _names() -> set[str]:
-    return {ix["name"] for ix in sa.inspect(op.get_bind()).get_indexes(TABLE)}
+    return {str(ix["name"]) for ix in sa.inspect(op.get_bind()).get_indexes(TABLE)}
 
 
 def _index(name: str, columns: Sequence[str]) -> None:
