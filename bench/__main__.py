@@ -57,8 +57,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--postgres",
         default=DEFAULT_POSTGRES,
         metavar="URL",
-        help="the PostgreSQL server where the throughput suite makes (and drops) a database "
-        "of its own for its PostgreSQL rows; 'off' for SQLite only",
+        help="the PostgreSQL server where the throughput and ledger suites make (and drop) a "
+        "database of their own for their PostgreSQL rows; 'off' for SQLite only",
     )
     parser.add_argument(
         "--postgres-national",
@@ -118,9 +118,10 @@ def _main(args: argparse.Namespace) -> Path:
         report.throughput_table(suites["throughput"])
     if "ledger" in chosen:
         sizes = tuple(int(s) for s in args.sizes.split(","))
-        print(f"\nledger scale on SQLite: {', '.join(f'{s:,}' for s in sizes)} requests")
+        print(f"\nledger scale: {', '.join(f'{s:,}' for s in sizes)} requests")
+        postgres = None if args.postgres == "off" else args.postgres
         with tempfile.TemporaryDirectory() as tmp:
-            suites["ledger"] = ledger_scale.run(Path(tmp), sizes)
+            suites["ledger"] = ledger_scale.run(Path(tmp), sizes, postgres)
         report.ledger_table(suites["ledger"])
     if "memory" in chosen:
         print(f"\nhub memory: feeding {args.hub_messages:,} requests to a hub process")

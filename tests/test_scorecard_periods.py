@@ -146,6 +146,28 @@ def test_the_day_figures_give_the_figures_of_every_row(recorded: SqlLedger) -> N
     assert all(s.median_hours_to_acknowledge for s in scores)
 
 
+@pytest.mark.postgres
+def test_a_month_gone_by_reads_its_figures_as_of_its_end(
+    recorded: SqlLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The report of January and of February, as of their ends: the same figures as every row
+    # gives, with neither the month's requests answered since nor its day and month rows read.
+    from adapters.readmodel import day_figures
+
+    months = [(START, START.replace(month=2)), (START.replace(month=2), START.replace(month=3))]
+    with recorded.session() as session:
+        expected = [state_scores_by_rows(session, asof=end, since=since) for since, end in months]
+
+        def not_read(*_: Any) -> Any:
+            raise AssertionError("a month gone by re-read what its figures at its end say")
+
+        monkeypatch.setattr(day_figures, "_changed_after", not_read)
+        monkeypatch.setattr(day_figures, "_whole_days", not_read)
+        found = [state_scores(session, asof=end, since=since) for since, end in months]
+    assert found == expected
+    assert all(s.requests_received for scores in found for s in scores)
+
+
 def _table(ledger: SqlLedger) -> list[tuple[Any, ...]]:
     with ledger.engine.connect() as connection:
         return sorted(tuple(row) for row in connection.execute(select(scorecard_periods)))

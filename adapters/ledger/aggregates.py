@@ -4,7 +4,10 @@ request.
 
 Each recipient row (Board summons apart: scored live, they are few) adds to the day (and the
 month) it was sent, each commitment to the day (and month) it was settled, what it counts
-for as the record stands now (``recipient_figures`` with no moment). A change to a row takes
+for as the record stands now (``recipient_figures`` with no moment); and to the month's
+figures as of its end (span ``end``), what it counted for at the first instant of the next
+month, so that the report of a month gone by reads one row an agency instead of the month's
+requests answered since. A change to a row takes
 its old share away and adds its new one: the rows a unit inserts in bulk are passed to
 ``keep``, and every change made on the ORM is caught at flush (``_on_flush``), whenever the
 flush happens. ``rebuild`` derives the table again from the rows (the migration's backfill,
@@ -16,7 +19,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cache, partial
 from typing import Any
 
@@ -49,7 +52,7 @@ CANCELLED = RecipientStatus.CANCELLED.value
 FIRST_BIN = len(SCORECARD_FIGURES)
 Figures = list[int]  # in the order of tables.SCORECARD_COLUMNS
 Key = tuple[str, date, str]  # (span, its first day, agency)
-DAY, MONTH = "day", "month"
+DAY, MONTH, END = "day", "month", "end"
 
 
 def zero() -> Figures:
@@ -107,13 +110,30 @@ def commitment_figures(row: Callable[[str], Any]) -> Figures:
     return figures
 
 
-def _share(model: Any, row: Callable[[str], Any]) -> tuple[date, str, Figures] | None:
-    """The day and agency a row adds to, and what it adds; None when it counts nowhere."""
+def month_end(month: date) -> datetime:
+    """The first instant of the month after ``month`` (a first day), in UTC."""
+    after = (month + timedelta(days=32)).replace(day=1)
+    return datetime.combine(after, time(), UTC)
+
+
+def _shares(model: Any, row: Callable[[str], Any]) -> list[tuple[Key, Figures]]:
+    """What a row adds to which period of which agency; none when it counts nowhere."""
     if model is RecipientRow:
         if row("kind") == SUMMONS or row("sent_at") is None:
-            return None
-        return day_of(row("sent_at")), row("agency"), recipient_figures(row)
-    return day_of(settled_at(row)), row("agency"), commitment_figures(row)
+            return []
+        day, figures = day_of(row("sent_at")), recipient_figures(row)
+        month = day.replace(day=1)
+        at_end = recipient_figures(row, month_end(month))
+    else:
+        day, figures = day_of(settled_at(row)), commitment_figures(row)
+        month = day.replace(day=1)
+        at_end = figures  # a commitment counts in the period it was settled in, then as now
+    agency = row("agency")
+    return [
+        ((DAY, day, agency), figures),
+        ((MONTH, month, agency), figures),
+        ((END, month, agency), at_end),
+    ]
 
 
 class _Changes:
@@ -121,12 +141,8 @@ class _Changes:
         self.by_key: dict[Key, Figures] = defaultdict(zero)
 
     def add(self, model: Any, row: Callable[[str], Any], sign: int) -> None:
-        share = _share(model, row)
-        if share is None:
-            return
-        day, agency, figures = share
         # to its day and to its month, so that a long period sums months
-        for key in ((DAY, day, agency), (MONTH, day.replace(day=1), agency)):
+        for key, figures in _shares(model, row):
             total = self.by_key[key]
             for i, value in enumerate(figures):
                 total[i] += sign * value

@@ -12,7 +12,7 @@ from bus.domain.errors import LedgerError
 
 VERSIONS = Path(__file__).with_name("migrations") / "versions"
 # The newest revision this mechbus ships; tests/test_migrations.py checks it is Alembic's head.
-HEAD = "0014"
+HEAD = "0015"
 
 
 class SchemaError(LedgerError, RuntimeError):

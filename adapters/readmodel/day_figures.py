@@ -2,8 +2,9 @@
 (``adapters.ledger.aggregates``) for its whole months and days and from the rows for the rest: its
 part-days, and the requests of its whole days whose figures as of the period's end differ
 from what the record says now (acknowledged, recalled or falling due after it). For a period
-that ends now those are a handful of rows, so the cost follows the number of days and
-agencies, not the number of requests.
+that ends now those are a handful of rows, and a period that is one whole month as of its end
+(the monthly report of a month gone by) reads the month's figures as of its end instead: the
+cost follows the number of days and agencies, not the number of requests.
 """
 
 from __future__ import annotations
@@ -49,6 +50,12 @@ def agency_figures(
     parts: list[tuple[datetime, datetime, bool]]  # [low, high) or [low, high]
     if since is not None and first is not None and first >= last:
         parts = [(since, asof, True)]
+    elif first is not None and _one_month_at_its_end(first, last, asof):
+        for agency, *sums in session.execute(_month_at_its_end(first)):
+            add(agency, [int(v or 0) for v in sums])
+        parts = [(last, asof, True)]
+        if since is not None and since < first:
+            parts.append((since, first, False))
     else:
         for agency, *sums in session.execute(_whole_days(first, last)):
             add(agency, [int(v or 0) for v in sums])
@@ -64,6 +71,17 @@ def agency_figures(
         for row in _commitments_settled(session, low, high, inclusive):
             add(row["agency"], aggregates.commitment_figures(row.get))
     return dict(totals)
+
+
+def _one_month_at_its_end(first: datetime, last: datetime, asof: datetime) -> bool:
+    """The whole days are one calendar month and the period ends as it ends."""
+    return first.day == 1 and asof == last == aggregates.month_end(first.date())
+
+
+def _month_at_its_end(first: datetime) -> Any:
+    d = scorecard_periods.c
+    sums = (d[name] for name in SCORECARD_COLUMNS)
+    return select(d.agency, *sums).where(d.span == aggregates.END, d.first_day == first.date())
 
 
 def _whole_days(first: datetime | None, last: datetime) -> Any:

@@ -3,16 +3,24 @@ computation from the facts, which the tests compare it with)."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, func, not_, union
+from sqlalchemy import and_, func, not_, text, union
 from sqlmodel import Session, col, or_, select
 
 from adapters.ledger import aggregates
-from adapters.ledger.tables import AttendanceRow, CommitmentRow, RecipientRow, RequestRow
+from adapters.ledger.tables import (
+    OWED_NOW,
+    OWED_NOW_SQL,
+    AttendanceRow,
+    CommitmentRow,
+    RecipientRow,
+    RequestRow,
+)
 from adapters.readmodel import day_figures as days
-from bus.domain.lifecycle import UNANSWERED, RecipientStatus
+from bus.domain.lifecycle import RecipientStatus
 from bus.domain.scorecard import (
     CommitmentFacts,
     Group,
@@ -105,36 +113,45 @@ def _score(
 def _overdue_answers(session: Session, asof: datetime) -> list[tuple[str, int]]:
     """Acknowledgements and answers past their deadline and still owed at ``asof``, by agency.
 
-    Open overdue looks at every request ever sent, but only three small slices can be owed
-    at ``asof``: those still owed now, and those answered after ``asof``. Each slice is an
-    index range; the full predicate then runs on their union only."""
+    Open overdue looks at every request ever sent, but only small slices can be owed at
+    ``asof``: those still owed now, counted from the index that holds them alone, and those
+    acknowledged or decided after ``asof`` whose deadline had passed at it (their index
+    ranges say so without reading the rows). The full predicate then runs on those only."""
     r = RecipientRow
     acked = and_(col(r.acknowledged_at).is_not(None), col(r.acknowledged_at) <= asof)
     # NOT NULL said outright: "not decided" must be true, not unknown, for an open answer
     answered = and_(col(r.decided_at).is_not(None), col(r.decided_at) <= asof)
     recalled = and_(col(r.status) == RecipientStatus.CANCELLED.value, answered)
     decided = and_(col(r.status) != RecipientStatus.CANCELLED.value, answered)
-    owed_now = [s.value for s in UNANSWERED] + [RecipientStatus.ACKNOWLEDGED.value]
-    candidates = union(
-        select(r.id).where(col(r.status).in_(owed_now)),
-        select(r.id).where(col(r.acknowledged_at) > asof),
-        select(r.id).where(col(r.decided_at) > asof),
-    ).subquery()
-    return list(
-        session.exec(
-            select(r.agency, func.count())
-            .where(col(r.id).in_(select(candidates.c.id)))
-            .where(col(r.sent_at) <= asof, r.kind != aggregates.SUMMONS)
-            .where(not_(recalled))
-            .where(
-                or_(
-                    and_(not_(acked), col(r.ack_due_at) < asof),
-                    and_(acked, not_(decided), col(r.answer_due_at) < asof),
-                )
-            )
-            .group_by(r.agency)
-        ).all()
+    owed_at = (
+        col(r.sent_at) <= asof,
+        r.kind != aggregates.SUMMONS,
+        not_(recalled),
+        or_(
+            and_(not_(acked), col(r.ack_due_at) < asof),
+            and_(acked, not_(decided), col(r.answer_due_at) < asof),
+        ),
     )
+    ack_due, answer_due = col(r.ack_due_at), col(r.answer_due_at)
+    decided_after = col(r.decided_at) > asof
+    # Answered after asof with a deadline before it: each branch bounded by the columns of
+    # one index, read alone (with the predicate beside them a planner may pick another
+    # column's index), and the few rows they name counted after.
+    answered_after: Any = union(
+        select(r.id).where(col(r.acknowledged_at) > asof, ack_due < asof),
+        select(r.id).where(decided_after, ack_due < asof),
+        select(r.id).where(decided_after, answer_due < asof),
+    )
+    ids = list(session.execute(answered_after).scalars())
+    counted: Counter[str] = Counter()
+    slices: list[tuple[Any, ...]] = [(text(OWED_NOW_SQL),)]
+    for chunk in range(0, len(ids), 500):
+        slices.append((col(r.id).in_(ids[chunk : chunk + 500]), col(r.status).not_in(OWED_NOW)))
+    for where in slices:
+        query = select(r.agency, func.count()).where(*where, *owed_at).group_by(r.agency)
+        for agency, n in session.exec(query):
+            counted[agency] += n
+    return list(counted.items())
 
 
 def state_scores_from_facts(
