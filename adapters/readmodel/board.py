@@ -182,7 +182,8 @@ def _candidates(
 def _named_sessions(session: Session) -> set[str]:
     """Every session id a rung names, each found by one index seek (a dozen a year), not by
     reading the rungs."""
-    e, found, after = EscalationRow, set(), ""
+    e, after = EscalationRow, ""
+    found: set[str] = set()
     while True:
         following = session.exec(
             select(func.min(e.board_session_id)).where(col(e.board_session_id) > after)
