@@ -159,8 +159,9 @@ def _candidates(
     unnamed = col(e.board_session_id).is_(None)
     wheres: list[Any] = [
         col(e.board_session_id).in_(named),
-        # none named: on a session to come unless a past one's cut-off was after it
-        and_(unnamed, col(e.fired_at) > max(past) - cutoff) if past else unnamed,
+        # none named: on a session to come unless a past one's cut-off was after it (by time
+        # alone, through its index: the unnamed ones are most of the record)
+        col(e.fired_at) > max(past) - cutoff if past else unnamed,
         col(e.request_id).in_(_still_owed()),
     ]
     own = next((s for s in sessions if s.session_id == session_id), None)
@@ -171,7 +172,7 @@ def _candidates(
         ready = col(e.fired_at) <= own.scheduled_at - cutoff
         if earlier:
             ready = and_(ready, col(e.fired_at) > max(earlier) - cutoff)
-        wheres.append(and_(unnamed, ready))
+        wheres.append(ready if earlier else and_(unnamed, ready))
     found: dict[int | None, EscalationRow] = {}
     for where in wheres:  # one indexed query each: an OR of them is a full scan to SQLite
         for row in session.exec(select(e).where(e.level == "board_agenda", where)):
