@@ -98,8 +98,11 @@ def agenda(
     }
     consents = consents_for(session, [c for c in cases.values() if c is not None])
     registry = active_registry()
-    lines = []
+    lines: list[AgendaLine] = []
+    end = None if limit is None else offset + limit
     for e in rungs:
+        if end is not None and len(lines) >= end:
+            break  # the page is full: the rest would be cut off below
         commitment = commitments.get((e.request_id, e.commitment_key))
         if e.commitment_key:
             status = commitment.status if commitment else None
@@ -137,7 +140,6 @@ def agenda(
                 clock=e.clock,
             )
         )
-    end = None if limit is None else offset + limit
     return lines[offset:end]
 
 
