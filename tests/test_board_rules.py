@@ -175,6 +175,15 @@ CARRY_TABLE = [
     ("no session, in time for the next", None, NOW - DAY, True, Placement("JG-2027-01")),
     ("no session, placed too late for any", None, JAN.scheduled_at - DAY, True, Placement(None)),
     ("a session not in the ledger stays", "JG-X", NOW - DAY, True, Placement("JG-X")),
+    # placed before December's cut-off with no session named: December's item all the same
+    ("no session, its session passed, met: dropped", None, DEC.scheduled_at - 9 * DAY, False, None),
+    (
+        "no session, its session passed, owed: carried",
+        None,
+        DEC.scheduled_at - 9 * DAY,
+        True,
+        Placement(JAN.session_id, DEC.session_id),
+    ),
 ]
 
 

@@ -75,18 +75,25 @@ def _case_weeks(
     is left out) and the week it closed in (None: open at the end, or before the first week).
     """
     q = RequestRow
+    start, end = bounds[0], bounds[-1]
+    case_requests = (col(q.case_ref).is_not(None), q.type != BOARD_SUMMONS)
+    # only the cases the history can count: open, or with a request sent or closed since its
+    # start; every case closed before it is left out without being grouped
+    touched = select(q.case_ref).where(
+        *case_requests,
+        or_(col(q.closed_at).is_(None), col(q.closed_at) >= start, col(q.sent_at) >= start),
+    )
     cases = (
         select(
             func.min(q.sent_at).label("opened"),
             func.max(q.closed_at).label("closed"),
             func.sum(case((col(q.closed_at).is_(None), 1), else_=0)).label("still_open"),
         )
-        .where(col(q.case_ref).is_not(None), q.type != BOARD_SUMMONS)
+        .where(*case_requests, col(q.case_ref).in_(touched))
         .group_by(q.case_ref)
         .subquery()
     )
     closed = case((cases.c.still_open == 0, cases.c.closed), else_=None)
-    start, end = bounds[0], bounds[-1]
     inner = (
         select(
             _week(cases.c.opened, bounds).label("opened"),

@@ -95,8 +95,19 @@ class Placement:
     carried_from: str | None = None
 
 
+def placed_on(
+    named: str | None, placed_at: datetime, sessions: Sequence[BoardSession], cutoff: timedelta
+) -> str | None:
+    """The session an item is on: the one its rung named or, naming none, the first session
+    (past or to come) whose cut-off it met; None while no such session is scheduled."""
+    if named is not None:
+        return named
+    first = session_for(placed_at, sessions, cutoff)
+    return first.session_id if first else None
+
+
 def placement_now(
-    placed_on: str | None,
+    placed_on_id: str | None,
     placed_at: datetime,
     owed: bool,
     sessions: Sequence[BoardSession],
@@ -108,17 +119,16 @@ def placement_now(
 
     An item on a session still to come stays there. One whose session passed and is still
     owed carries over to the first session after ``now`` (from the last one it missed); it
-    was ready long before, so no cut-off holds it back. One placed with no session reaches
-    the first session whose cut-off it met, once that session is scheduled.
+    was ready long before, so no cut-off holds it back. One placed with no session is on the
+    first session whose cut-off it met, once that session is scheduled, and from then on is
+    carried over or dropped like any other: a met item does not wait for every session to come.
     """
     by_id = {s.session_id: s for s in sessions}
     upcoming = [s for s in sessions if s.scheduled_at >= now]
-    own = by_id.get(placed_on) if placed_on is not None else None
-    if placed_on is not None and (own is None or own.scheduled_at >= now):
-        return Placement(placed_on)
-    if own is None:
-        later = session_for(placed_at, upcoming, cutoff)
-        return Placement(later.session_id if later else None)
+    placed = placed_on(placed_on_id, placed_at, sessions, cutoff)
+    own = by_id.get(placed) if placed is not None else None
+    if own is None or own.scheduled_at >= now:
+        return Placement(placed)  # no session yet, one to come, or one not in the ledger
     if not owed:
         return None
     missed = [s for s in sessions if own.scheduled_at <= s.scheduled_at < now]

@@ -241,14 +241,23 @@ def _horizon(
 ) -> HorizonProjection:
     intake, open_cases, load = [], [], []
     per_state: dict[str, list[float]] = {s.state: [] for s in history.states}
+    # each state's fixed figures read once, not once a draw: the draws are the hot loop
+    mine = [
+        (s.open_cases, shares[s.state], s.unanswered_share, per_state[s.state])
+        for s in history.states
+    ]
+    open_now = history.open_now
     for lam, c in rates:
         intake.append(float(_poisson(lam * weeks, rng)))
-        total = _open_after(history.open_now, 1.0, lam, c, weeks, rng)
-        carried = float(total)
-        for s in history.states:
-            mine = _open_after(s.open_cases, shares[s.state], lam, c, weeks, rng)
-            per_state[s.state].append(mine)
-            carried += s.unanswered_share * mine
+        survive, still = (1.0 - c) ** weeks, _still_open_weeks(c, weeks)
+        total = float(_binomial(open_now, survive, rng) + _poisson(lam * still, rng))
+        carried = total
+        for open_cases_now, share, silent, drawn in mine:
+            projected = float(
+                _binomial(open_cases_now, survive, rng) + _poisson(lam * share * still, rng)
+            )
+            drawn.append(projected)
+            carried += silent * projected
         open_cases.append(total)
         load.append(carried)
     states = tuple(
@@ -332,9 +341,10 @@ def _poisson(mean: float, rng: random.Random) -> int:
     if mean >= _EXACT_BELOW:
         return max(0, round(rng.gauss(mean, math.sqrt(mean))))
     # Knuth: count uniform draws until their product falls below exp(-mean)
-    limit, product, count = math.exp(-mean), rng.random(), 0
+    uniform = rng.random  # bound once: this loop runs about a million times a forecast
+    limit, product, count = math.exp(-mean), uniform(), 0
     while product > limit:
-        product *= rng.random()
+        product *= uniform()
         count += 1
     return count
 
