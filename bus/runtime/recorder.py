@@ -31,6 +31,7 @@ from bus.domain.ports import (
 from bus.domain.recording import Outcome, Result, record_batch
 from bus.domain.rules import Rules
 from bus.runtime import metrics, publishing, tracing
+from bus.runtime.heap import HeapTrim
 from bus.runtime.undeliverable import Failures
 
 log = logging.getLogger("mechbus.hub")
@@ -70,6 +71,7 @@ class Recorder:
         self.recorded = 0
         self.dead_letters = 0
         self._committed = asyncio.Condition()
+        self._heap = HeapTrim()
 
     async def wait_until(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
         """Wait until ``predicate`` holds, re-checking after each ledger commit."""
@@ -184,6 +186,8 @@ class Recorder:
         started, began = time.perf_counter(), tracing.now()
         outcomes = await asyncio.to_thread(record_batch, self.ledger, deliveries, now, self.rules)
         metrics.LEDGER_COMMIT_SECONDS.observe(time.perf_counter() - started)
+        if self._heap.due():
+            await asyncio.to_thread(self._heap.trim)
         await self.after_commit(outcomes)
         tracing.recorded(deliveries, outcomes, began)
         return outcomes
