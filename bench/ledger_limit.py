@@ -1,18 +1,22 @@
 """Baseline L, the ledger's own limit: the very rows the hub's ledger unit inserts for each
-request, built once in memory, then inserted with the DBAPI driver's ``executemany`` (sqlite3
-or psycopg), one transaction per batch of 256, on the ledger's own connection settings; no
-NATS, no decoding, no lookups, no ORM."""
+request, built once in memory, then inserted as the unit writes them (sqlite3's
+``executemany``; psycopg's COPY), one transaction per batch of 256, on the ledger's own
+connection settings; no NATS, no decoding, no lookups, no ORM."""
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import event
 
+from adapters.ledger import rows as rows_module
+from adapters.ledger.rows import copy_rows
 from adapters.ledger.store import SqlLedger
 from adapters.service import compose
 from bench.backends import Backend
@@ -27,7 +31,8 @@ NOTE = (
     "L: the rows the hub's ledger unit inserts for each request (request, recipient, message "
     "with its hash-chain link and sealed personal fields when the body has any, its search "
     "text), captured from the real unit recording the same bodies, then inserted with the "
-    "driver's executemany, one transaction per 256 messages, on the ledger's own connection "
+    "driver's executemany (on PostgreSQL, COPY, as the unit writes them), one transaction per "
+    "256 messages, on the ledger's own connection "
     "(SQLite WAL + synchronous=FULL; PostgreSQL synchronous_commit=on)"
 )
 BATCH = 256
@@ -48,7 +53,8 @@ class Rows:
         counts: dict[str, int] = {}
         for transaction in self.transactions:
             for statement, params in transaction:
-                table = statement.split()[2]
+                words = statement.split()  # INSERT INTO <table> ... or COPY <table> ...
+                table = words[1] if words[0].upper() == "COPY" else words[2]
                 counts[table] = counts.get(table, 0) + len(params)
         return counts
 
@@ -64,9 +70,17 @@ def capture(backend: Backend, bodies: list[Body]) -> Rows:
         if statement.lstrip().upper().startswith("INSERT"):
             transactions[-1].append((statement, list(params) if many else [params]))
 
+    def copied(
+        connection: Any, table: str, keys: tuple[str, ...], rows: list[dict[str, Any]]
+    ) -> None:
+        # PostgreSQL's rows go in a COPY, which no cursor event sees.
+        statement = f"COPY {table} ({', '.join(keys)}) FROM STDIN"
+        transactions[-1].append((statement, [[row[key] for key in keys] for row in rows]))
+        copy_rows(connection, table, keys, rows)
+
     rules = Rules(active_registry(), Policy.load())
     stored = datetime.now(UTC)
-    with backend.fresh() as url:
+    with backend.fresh() as url, _copies_through(copied):
         ledger = compose.measurement_ledger(url)
         try:
             event.listen(ledger.engine, "before_cursor_execute", keep)
@@ -80,6 +94,17 @@ def capture(backend: Backend, bodies: list[Body]) -> Rows:
         finally:
             ledger.close()
     return Rows(len(bodies), transactions)
+
+
+@contextlib.contextmanager
+def _copies_through(copied: Callable[..., None]) -> Iterator[None]:
+    """The ledger's COPYs go through ``copied`` meanwhile (the unit calls ``rows.copy_rows``)."""
+    original = rows_module.copy_rows
+    rows_module.copy_rows = copied
+    try:
+        yield
+    finally:
+        rows_module.copy_rows = original
 
 
 def _check(outcomes: list[Any]) -> None:
@@ -99,7 +124,12 @@ def insert(ledger: SqlLedger, rows: Rows) -> float:
         began = time.perf_counter()
         for transaction in rows.transactions:
             for statement, params in transaction:
-                cursor.executemany(statement, params)
+                if statement.startswith("COPY"):
+                    with cursor.copy(statement) as copy:
+                        for values in params:
+                            copy.write_row(values)
+                else:
+                    cursor.executemany(statement, params)
             connection.commit()
         seconds = time.perf_counter() - began
         cursor.close()
