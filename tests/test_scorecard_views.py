@@ -53,6 +53,9 @@ def test_the_chart_puts_the_worst_state_first_and_draws_a_zero() -> None:
     assert int(svg.get("width", "0")) >= bars_at + 380
 
 
+SENT_AGO = timedelta(days=10)  # when the requests of ``filled`` were sent
+
+
 @pytest.fixture
 def home(tmp_path: Path) -> Settings:
     return filled(load_settings(home=tmp_path / "home", ledger_url=None, nats_url=None))
@@ -63,7 +66,7 @@ def filled(settings: Settings) -> Settings:
     never answers a relocation; Mexico City's government acknowledges on time."""
     home_ledger(settings).close()
     now = datetime.now(UTC)
-    sent = now - timedelta(days=10)
+    sent = now - SENT_AGO
     ask = b.patrol_request(at=sent)
     cdmx = b.patrol_request("cmx.government", at=sent, subject="MPDDHP-2026-0420")
     shelter = b.relocation_request(("shelter.casa-refugio-cdmx",), at=sent)
@@ -144,7 +147,9 @@ def test_the_report_and_the_dashboard_score_shelters_apart(home: Settings, tmp_p
     ledger = home_ledger(home)
     try:
         with ledger.session() as session:
-            report = write_report(session, f"{now:%Y-%m}", tmp_path / "report", now)
+            # The month the requests were sent in: in the first days of a month, the last one.
+            month = f"{now - SENT_AGO:%Y-%m}"
+            report = write_report(session, month, tmp_path / "report", now)
     finally:
         ledger.close()
     markdown = report.markdown.read_text()
