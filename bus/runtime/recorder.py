@@ -120,6 +120,8 @@ class Recorder:
                 await self._on_batch_of_one(msg, delivery)
             return
         await self._settle(batch, outcomes)
+        if self._heap.due():  # after the acks: never on the way of the batch it follows
+            await asyncio.to_thread(self._heap.trim)
 
     async def _on_batch_of_one(self, msg: Received, delivery: Delivery) -> None:
         try:
@@ -186,8 +188,6 @@ class Recorder:
         started, began = time.perf_counter(), tracing.now()
         outcomes = await asyncio.to_thread(record_batch, self.ledger, deliveries, now, self.rules)
         metrics.LEDGER_COMMIT_SECONDS.observe(time.perf_counter() - started)
-        if self._heap.due():
-            await asyncio.to_thread(self._heap.trim)
         await self.after_commit(outcomes)
         tracing.recorded(deliveries, outcomes, began)
         return outcomes
