@@ -110,10 +110,14 @@ def commitment_figures(row: Callable[[str], Any]) -> Figures:
     return figures
 
 
+def next_month(day: date) -> date:
+    """The first day of the month after ``day``'s."""
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
 def month_end(month: date) -> datetime:
     """The first instant of the month after ``month`` (a first day), in UTC."""
-    after = (month + timedelta(days=32)).replace(day=1)
-    return datetime.combine(after, time(), UTC)
+    return datetime.combine(next_month(month), time(), UTC)
 
 
 def _shares(model: Any, row: Callable[[str], Any]) -> list[tuple[Key, Figures]]:

@@ -95,7 +95,7 @@ def _whole_days(first: datetime | None, last: datetime) -> Any:
 
     low = None if first is None else first.date()
     high = last.date()
-    months_from = low if low is None or low.day == 1 else _next_month(low)
+    months_from = low if low is None or low.day == 1 else aggregates.next_month(low)
     months_to = high.replace(day=1)
     if months_from is None or months_from < months_to:
         month_bounds = [d.first_day < months_to]
@@ -109,10 +109,6 @@ def _whole_days(first: datetime | None, last: datetime) -> Any:
         where = days(low, high)
     sums = (func.sum(d[name]) for name in SCORECARD_COLUMNS)
     return select(d.agency, *sums).where(where).group_by(d.agency)
-
-
-def _next_month(day: date) -> date:
-    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
 
 
 def _recipient_rows(
