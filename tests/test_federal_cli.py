@@ -11,12 +11,14 @@ from pathlib import Path
 import pytest
 
 from bus.domain import subjects
+from bus.domain.policy import Clock
 from bus.domain.ports import Delivery
 from bus.domain.recording import record_batch
+from schemas.envelope import Urgency
 from tests import builders as b
 from tests.cli_processes import invoke, json_lines
 from tests.ledgers import upgraded_ledger
-from tests.test_federal_obligations import RULES, incorporation, measures_issued
+from tests.test_federal_obligations import POLICY, RULES, incorporation, measures_issued
 
 NOWHERE = ["--nats-url", "nats://127.0.0.1:9"]
 
@@ -138,10 +140,16 @@ def test_the_views_of_the_mechanisms_obligations(tmp_path: Path) -> None:
     text = (out / f"report-{month}.md").read_text()
     assert "## Plazos del propio Mecanismo" in text
     # A month's report counts as of the month's end: run in the first hours of a month, the
-    # reception's late step (four hours after the start) falls in the next one, still open then.
+    # reception's step (met four hours after the start) may still be open then, overdue or not.
     next_month = (start.replace(day=1) + timedelta(days=32)).replace(
         day=1, hour=0, minute=0, second=0
     )
-    # started, on time, late (and, when not met by then: open not yet due, open overdue)
-    counted = "1 | 0 | 1" if late < next_month else "1 | 0 | 0 | 0 | 1"
+    due = start + POLICY.length(Clock.MEASURES_ISSUED, Urgency.URGENT)
+    # started, on time, late, open not yet due, open overdue
+    if late < next_month:
+        counted = "1 | 0 | 1 | 0 | 0"
+    elif due < next_month:
+        counted = "1 | 0 | 0 | 0 | 1"
+    else:
+        counted = "1 | 0 | 0 | 1 | 0"
     assert f"| Unidad de Recepción de Casos y Reacción Rápida del Mecanismo | {counted} |" in text

@@ -51,14 +51,16 @@ async def test_a_commit_gathers_what_arrives_during_it(nats_server: EmbeddedNats
         while (await js.consumer_info("GC", "hub")).num_ack_pending < 6:
             assert time.monotonic() < deadline, "the puller fetched nothing during the commit"
             await asyncio.sleep(0.01)
-        handed.clear()
         release.set()
-        await asyncio.wait_for(handed.wait(), IDLE / 2)
-        assert batches == [[1], [2, 3, 4, 5, 6]]
         deadline = time.monotonic() + 10
         while (await js.consumer_info("GC", "hub")).num_ack_pending:
             assert time.monotonic() < deadline
             await asyncio.sleep(0.01)
+        # In stream order, the five in one batch, or two when the last of them were still in a
+        # fetch under way as the commit ended (delivered, not yet in the puller's hands): never
+        # one commit each.
+        assert [n for batch in batches for n in batch] == [1, 2, 3, 4, 5, 6]
+        assert batches[0] == [1] and len(batches) <= 3, batches
     finally:
         await puller.stop()
         await nc.close()
