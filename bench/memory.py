@@ -4,8 +4,10 @@ the hub in its own process (bench.hub_process) fed requests by this one."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import select
+import signal
 import subprocess
 import sys
 import tempfile
@@ -33,6 +35,19 @@ def status_kib(pid: int, field: str) -> int:
     raise RuntimeError(f"no {field} for process {pid}")
 
 
+PARTS = ("RssAnon", "RssFile", "RssShmem")
+"""What VmRSS is made of: the process's own heap and stacks, files it maps (the C libraries,
+and SQLite's database if mapped), and shared memory (SQLite's WAL index, ``ledger.db-shm``)."""
+
+
+def rss_parts(pid: int) -> dict[str, int]:
+    return {part: status_kib(pid, part) for part in PARTS}
+
+
+def _parts_text(parts: dict[str, int]) -> str:
+    return ", ".join(f"{part[3:].lower()} {kib / 1024:.1f}" for part, kib in parts.items())
+
+
 def _start_hub(nats_url: str, ledger_url: str, log: Path) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
@@ -55,6 +70,17 @@ def _start_hub(nats_url: str, ledger_url: str, log: Path) -> subprocess.Popen[by
         proc.kill()
         raise RuntimeError(f"the hub did not start; see {log}:\n{log.read_text()[-2000:]}")
     return proc
+
+
+def heap_of(proc: subprocess.Popen[bytes]) -> dict[str, Any]:
+    """The hub's heap make-up, asked for with SIGUSR1 (bench.hub_process); none if it is mute."""
+    assert proc.stdout is not None
+    os.kill(proc.pid, signal.SIGUSR1)
+    ready, _, _ = select.select([proc.stdout], [], [], 30)
+    if not ready:
+        return {}
+    found: dict[str, Any] = json.loads(proc.stdout.readline())
+    return found
 
 
 class Feeder:
@@ -89,25 +115,40 @@ class Feeder:
                 return
             if time.monotonic() - shown > 15:
                 rss = status_kib(pid, "VmRSS") / 1024
-                print(f"  {floor:>9,} of {total:,} recorded, hub RSS {rss:.1f} MiB", flush=True)
+                print(
+                    f"  {floor:>9,} of {total:,} recorded, hub RSS {rss:.1f} MiB "
+                    f"({_parts_text(rss_parts(pid))})",
+                    flush=True,
+                )
                 shown = time.monotonic()
             await asyncio.sleep(0.5)
 
 
-async def _feed(url: str, pid: int, messages: int, warmup: int, window: int) -> dict[str, Any]:
+async def _feed(
+    url: str, hub: subprocess.Popen[bytes], messages: int, warmup: int, window: int
+) -> dict[str, Any]:
+    pid = hub.pid
     nc = await nats.connect(url, name="bench-feeder")
     try:
         feeder = Feeder(nc.jetstream(), messages, window)
         await feeder.run(warmup, pid, messages)
-        start_kib = status_kib(pid, "VmRSS")
-        print(f"  warm-up of {warmup:,} recorded, hub RSS {start_kib / 1024:.1f} MiB", flush=True)
+        start_kib, start_parts, start_heap = status_kib(pid, "VmRSS"), rss_parts(pid), heap_of(hub)
+        print(
+            f"  warm-up of {warmup:,} recorded, hub RSS {start_kib / 1024:.1f} MiB "
+            f"({_parts_text(start_parts)})",
+            flush=True,
+        )
         began = time.perf_counter()
         await feeder.run(messages - warmup, pid, messages)
         seconds = time.perf_counter() - began
-        end_kib = status_kib(pid, "VmRSS")
+        end_kib, end_parts, end_heap = status_kib(pid, "VmRSS"), rss_parts(pid), heap_of(hub)
         return {
             "rss_start_kib": start_kib,
             "rss_end_kib": end_kib,
+            "rss_parts_start_kib": start_parts,
+            "rss_parts_end_kib": end_parts,
+            "heap_start": start_heap,
+            "heap_end": end_heap,
             "rss_peak_kib": status_kib(pid, "VmHWM"),
             "growth_pct": round(100 * (end_kib - start_kib) / start_kib, 2),
             "after_warmup_per_s": round((messages - warmup) / seconds, 1),
@@ -122,7 +163,7 @@ def run(messages: int, warmup: int = 10_000, window: int = 256) -> dict[str, Any
         db = Path(tmp) / "ledger.db"
         hub = _start_hub(server.url, sqlite_url(db), Path(tmp) / "hub.log")
         try:
-            figures = asyncio.run(_feed(server.url, hub.pid, messages, warmup, window))
+            figures = asyncio.run(_feed(server.url, hub, messages, warmup, window))
         finally:
             hub.terminate()
             hub.wait(60)

@@ -108,7 +108,18 @@ def memory_table(m: dict[str, Any]) -> None:
         f"  RSS after a warm-up of {m['warmup']:,}: {m['rss_start_kib'] / MIB:.1f} MiB; "
         f"at the end: {m['rss_end_kib'] / MIB:.1f} MiB ({m['growth_pct']:+.1f} %); "
         f"peak {m['rss_peak_kib'] / MIB:.1f} MiB\n"
-        f"  hub recorded {m['after_warmup_per_s']:,.0f} msg/s after the warm-up "
+        + "".join(
+            f"  {part}: {m['rss_parts_start_kib'][part] / MIB:.1f} -> "
+            f"{m['rss_parts_end_kib'][part] / MIB:.1f} MiB\n"
+            for part in m.get("rss_parts_start_kib", {})
+        )
+        + "".join(
+            f"  {name}: {start / 2**20:.1f} -> {m['heap_end'].get(name, 0) / 2**20:.1f} MiB\n"
+            if name != "objects" and name != "pymalloc_arenas"
+            else f"  {name}: {start:,} -> {m['heap_end'].get(name, 0):,}\n"
+            for name, start in m.get("heap_start", {}).items()
+        )
+        + f"  hub recorded {m['after_warmup_per_s']:,.0f} msg/s after the warm-up "
         f"(fed at the same time); ledger {m['ledger_mib']:,.0f} MiB"
     )
 
