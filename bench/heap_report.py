@@ -6,8 +6,10 @@ survivors."""
 
 from __future__ import annotations
 
+import collections
 import ctypes
 import ctypes.util
+import gc
 import os
 import re
 import sys
@@ -70,5 +72,12 @@ def _pymalloc() -> dict[str, int]:
     return {name: int(m.group(1).replace(",", "")) for name, m in found.items() if m}
 
 
+def _kinds(top: int = 12) -> dict[str, int]:
+    """The most numerous kinds among the objects the garbage collector tracks (containers:
+    a cache or a record that keeps growing shows here)."""
+    counts = collections.Counter(type(o).__qualname__ for o in gc.get_objects())
+    return dict(counts.most_common(top))
+
+
 def heap() -> dict[str, Any]:
-    return _glibc() | _pymalloc() | {"objects": sys.getallocatedblocks()}
+    return _glibc() | _pymalloc() | {"objects": sys.getallocatedblocks(), "kinds": _kinds()}

@@ -21,6 +21,7 @@ from adapters.ledger.store import SqlLedger
 from adapters.service import compose
 from bench.backends import Backend
 from bench.bodies import Body
+from bench.timing import percentile
 from bus.domain.policy import Policy
 from bus.domain.ports import Delivery
 from bus.domain.recording import Result, record_batch
@@ -59,9 +60,10 @@ class Rows:
         return counts
 
 
-def capture(backend: Backend, bodies: list[Body]) -> Rows:
+def capture(backend: Backend, bodies: list[Body], batch: int = BATCH) -> Rows:
     """Record ``bodies`` through ``bus.domain.recording`` and the real ledger unit, on a
-    scratch ledger of ``backend``, keeping every INSERT exactly as the driver received it."""
+    scratch ledger of ``backend``, ``batch`` to a transaction, keeping every INSERT exactly as
+    the driver received it."""
     transactions: list[Transaction] = []
 
     def keep(
@@ -84,11 +86,11 @@ def capture(backend: Backend, bodies: list[Body]) -> Rows:
         ledger = compose.measurement_ledger(url)
         try:
             event.listen(ledger.engine, "before_cursor_execute", keep)
-            for start in range(0, len(bodies), BATCH):
+            for start in range(0, len(bodies), batch):
                 transactions.append([])
                 deliveries = [
                     Delivery(body.subject, body.payload, start + i + 1, stored_at=stored)
-                    for i, body in enumerate(bodies[start : start + BATCH])
+                    for i, body in enumerate(bodies[start : start + batch])
                 ]
                 _check(record_batch(ledger, deliveries, None, rules))
         finally:
@@ -116,13 +118,20 @@ def _check(outcomes: list[Any]) -> None:
 def insert(ledger: SqlLedger, rows: Rows) -> float:
     """Seconds to insert ``rows`` into ``ledger`` (a fresh SqlLedger), transaction by
     transaction, through the driver's own connection and ``executemany``."""
+    return sum(commits(ledger, rows))
+
+
+def commits(ledger: SqlLedger, rows: Rows) -> list[float]:
+    """Seconds each transaction of ``rows`` took, from its first statement to its commit's
+    return, through the driver's own connection and ``executemany`` (or COPY)."""
     raw = ledger.engine.raw_connection()
+    taken = []
     try:
         connection = raw.driver_connection
         assert connection is not None  # a live pooled connection always has its driver's
         cursor = connection.cursor()
-        began = time.perf_counter()
         for transaction in rows.transactions:
+            began = time.perf_counter()
             for statement, params in transaction:
                 if statement.startswith("COPY"):
                     with cursor.copy(statement) as copy:
@@ -131,11 +140,36 @@ def insert(ledger: SqlLedger, rows: Rows) -> float:
                 else:
                     cursor.executemany(statement, params)
             connection.commit()
-        seconds = time.perf_counter() - began
+            taken.append(time.perf_counter() - began)
         cursor.close()
     finally:
         raw.close()
-    return seconds
+    return taken
+
+
+FLOOR_NOTE = (
+    "L1: the same rows one request a transaction, each committed durably before the next: the "
+    "time a lone request's rows take to be safe on this disk, below which no durable hub's "
+    "latency can go (its p50 and p99 over the fixed rate's requests)"
+)
+
+
+def floor(backend: Backend, rows: Rows) -> tuple[float, float]:
+    """p50 and p99 in ms of committing ``rows`` (captured one request a transaction) into a
+    fresh, migrated ledger of ``backend``."""
+    with backend.fresh() as url:
+        ledger = compose.measurement_ledger(url)
+        try:
+            taken = sorted(1000 * t for t in commits(ledger, rows))
+        finally:
+            ledger.close()
+    p50, p99 = percentile(taken, 0.5), percentile(taken, 0.99)
+    print(
+        f"  {'ledger':<10} {'L1 ' + backend.name:<8} {len(taken):>7,} commits "
+        f"p50 {p50:.2f} ms p99 {p99:.2f} ms",
+        flush=True,
+    )
+    return p50, p99
 
 
 def measure(backend: Backend, rows: Rows) -> float:

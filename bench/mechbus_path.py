@@ -133,4 +133,3 @@ class MechbusConsumer:
             "commit_ms_max": round(commits[-1], 2),
             "commit_ms_per_message": round(sum(commits) / max(hub.recorded, 1), 3),
         }
-

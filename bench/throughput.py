@@ -178,6 +178,9 @@ def _run(settings: Settings, backends: list[Backend]) -> dict[str, Any]:
     # L's rows are built once (untimed) from the same bodies, then inserted in each run.
     limit_rows = {b.name: ledger_limit.capture(b, bodies) for b in backends}
     limits: dict[str, list[float]] = {b.name: [] for b in backends}
+    # L1: the fixed rate's requests, one a transaction: the durable commit's own latency.
+    floor_rows = {b.name: ledger_limit.capture(b, steady, batch=1) for b in backends}
+    floors: dict[str, list[tuple[float, float]]] = {b.name: [] for b in backends}
     runs: dict[tuple[str, Mode], list[Run]] = {}
     hub_stats: dict[str, dict[Mode, list[dict[str, float]]]] = {}
     for attempt in range(settings.repeat):
@@ -188,6 +191,7 @@ def _run(settings: Settings, backends: list[Backend]) -> dict[str, Any]:
         )
         for backend in backends:
             limits[backend.name].append(ledger_limit.measure(backend, limit_rows[backend.name]))
+            floors[backend.name].append(ledger_limit.floor(backend, floor_rows[backend.name]))
         for mode in Mode:
             for name, make in makers.items():
                 done, stats = measure(name, make, messages[mode], mode, settings)
@@ -199,7 +203,15 @@ def _run(settings: Settings, backends: list[Backend]) -> dict[str, Any]:
             name = mechbus_row(backend)
             print(f"profiling a {name} drain", flush=True)
             measure(name, makers[name], bodies, Mode.DRAIN, settings, profile=True)
-    limit = [ledger_limit.summary(b, limit_rows[b.name], limits[b.name]) for b in backends]
+    limit = [
+        ledger_limit.summary(b, limit_rows[b.name], limits[b.name])
+        | {
+            "floor_p50_ms": round(statistics.median(p50 for p50, _ in floors[b.name]), 2),
+            "floor_p99_ms": round(statistics.median(p99 for _, p99 in floors[b.name]), 2),
+            "floor_commits": len(steady),
+        }
+        for b in backends
+    ]
     rows = [_row(name, labels[name], runs, settings, len(steady)) for name in makers]
     by_name = {r["row"]: r for r in rows}
     for backend, l_row in zip(backends, limit, strict=True):
@@ -226,6 +238,7 @@ def _run(settings: Settings, backends: list[Backend]) -> dict[str, Any]:
             FASTSTREAM_NOTE,
             MECHBUS_NOTE,
             ledger_limit.NOTE,
+            ledger_limit.FLOOR_NOTE,
         ],
         "rows": rows,
         "ledger_limit": limit,

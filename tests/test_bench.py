@@ -42,6 +42,9 @@ def _check_rows(document: dict[str, Any], mechbus_rows: set[str]) -> dict[str, A
         per_table = limit["rows_per_table"]
         assert {"requests", "request_recipients", "messages"} <= set(per_table)
         assert per_table["messages"] == suite["settings"]["messages"]
+        # L1: the fixed rate's requests committed one by one, each commit timed.
+        assert limit["floor_commits"] == rows["A"]["rate"]["messages"]
+        assert 0 < limit["floor_p50_ms"] <= limit["floor_p99_ms"]
     start, end = document["load_average"]["start"], document["load_average"]["end"]
     assert len(start) == len(end) == 3
     return suite
@@ -67,6 +70,8 @@ def test_quick_throughput_writes_every_row(
     assert "drain" in printed and "targets:" in printed and "x L" in printed
     assert "PostgreSQL rows skipped: --postgres off" in printed
     assert "load average at the start" in printed
+    assert "L1 one per commit, sqlite" in printed
+    assert "; L1 " in targets["mechbus p99 at 200 msg/s <= 3 x A (SQLite)"]["measured"]
 
 
 def _databases(prefix: str = "mechbus_bench_") -> set[str]:
