@@ -37,6 +37,7 @@ def _tracing(ctx: typer.Context, trace: TraceOpt = None) -> None:
     # The hub's records of the message and of every answer to it continue the send's trace.
     ctx.with_resource(common.observed("mechbus-send", trace))
 
+
 ForceOpt = Annotated[
     bool,
     typer.Option(

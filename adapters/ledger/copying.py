@@ -136,7 +136,6 @@ def dump_postgres(url: URL, into: Path) -> dict[str, Any]:
     return {**point, "schema": target.schema}
 
 
-
 # -- putting a copy back ---------------------------------------------------------------------
 
 
