@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from adapters.ledger.tables import PresumedAggressorRow, RequestRow
@@ -17,18 +18,19 @@ from schemas.envelope import Envelope
 from schemas.registry import AgencyRegistry
 from schemas.tracking import AggressorAction
 
+# Built once: the hub asks it of every batch (see adapters.ledger.unit on prebuilt statements).
+_NAMED = select(PresumedAggressorRow.case_ref, PresumedAggressorRow.agency).where(
+    col(PresumedAggressorRow.case_ref).in_(bindparam("cases", expanding=True)),
+    col(PresumedAggressorRow.lifted_at).is_(None),
+)
+
 
 def named(session: Session, case_refs: Iterable[str]) -> dict[str, frozenset[str]]:
     """The agencies named presumed aggressor and not lifted, by case (cases with none absent)."""
     cases = set(case_refs)
     if not cases:
         return {}
-    rows = session.exec(
-        select(PresumedAggressorRow.case_ref, PresumedAggressorRow.agency).where(
-            col(PresumedAggressorRow.case_ref).in_(cases),
-            col(PresumedAggressorRow.lifted_at).is_(None),
-        )
-    ).all()
+    rows = session.exec(_NAMED, params={"cases": sorted(cases)}).all()
     found: dict[str, set[str]] = defaultdict(set)
     for case_ref, agency in rows:
         found[case_ref].add(agency)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from adapters.ledger.tables import FederalObligationRow, RequestRow
@@ -14,6 +15,11 @@ from bus.domain.federal_clocks import CaseRequest, FederalObligation
 from bus.domain.lifecycle import RequestState
 from bus.domain.policy import Clock
 from schemas.envelope import Urgency
+
+# Built once: the hub asks it of every batch (see adapters.ledger.unit on prebuilt statements).
+_OF_CASES = select(FederalObligationRow).where(
+    col(FederalObligationRow.case_ref).in_(bindparam("cases", expanding=True))
+)
 
 
 class FederalRecords:
@@ -43,11 +49,7 @@ class FederalRecords:
             for case_ref in chunk:
                 self._federal[case_ref] = {}
             with self.session.no_autoflush:
-                rows = self.session.exec(
-                    select(FederalObligationRow).where(
-                        col(FederalObligationRow.case_ref).in_(chunk)
-                    )
-                )
+                rows = self.session.exec(_OF_CASES, params={"cases": chunk})
                 for row in rows:
                     self._federal[row.case_ref][row.obligation_id] = row
 

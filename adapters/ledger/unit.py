@@ -121,9 +121,8 @@ class SqlUnit(OrmRecords, FederalRecords, AggressorRecords):
 
     def _expect_messages(self, keys: list[tuple[str, str]]) -> None:
         # By id (indexed), then kept only where the source matches too.
-        rows = self.session.exec(
-            _stored().where(col(MessageRow.message_id).in_({i for _, i in keys}))
-        ).all()
+        ids = sorted({i for _, i in keys})
+        rows = self.session.connection().execute(_STORED_BY_IDS, {"ids": ids}).all()
         self._not_stored.update(keys)
         for row in rows:
             stored = StoredMessage(*row)
@@ -132,7 +131,7 @@ class SqlUnit(OrmRecords, FederalRecords, AggressorRecords):
             self._not_stored.discard(key)
 
     def _expect_requests(self, rids: list[str]) -> None:
-        rows = self.session.exec(select(RequestRow).where(col(RequestRow.request_id).in_(rids)))
+        rows = self.session.exec(_REQUESTS, params={"ids": rids})
         found = {row.request_id: row for row in rows}
         self._absent.update(set(rids) - found.keys())
         if not found:
@@ -140,16 +139,8 @@ class SqlUnit(OrmRecords, FederalRecords, AggressorRecords):
         self._requests.update(found)
         for rid in found:
             self._recipients[rid], self._commitments[rid] = {}, {}
-        recipients = self.session.exec(
-            select(RecipientRow)
-            .where(col(RecipientRow.request_id).in_(found))
-            .order_by(col(RecipientRow.request_id), col(RecipientRow.position))
-        )
-        commitments = self.session.exec(
-            select(CommitmentRow)
-            .where(col(CommitmentRow.request_id).in_(found))
-            .order_by(col(CommitmentRow.request_id), col(CommitmentRow.id))
-        )
+        recipients = self.session.exec(_RECIPIENTS, params={"ids": list(found)})
+        commitments = self.session.exec(_COMMITMENTS, params={"ids": list(found)})
         for r in recipients:
             self._recipients[r.request_id][r.agency] = r
         for c in commitments:
@@ -167,9 +158,11 @@ class SqlUnit(OrmRecords, FederalRecords, AggressorRecords):
         if key in self._not_stored:
             return None
         with self.session.no_autoflush:
-            row = self.session.exec(
-                _stored().where(MessageRow.source == source, MessageRow.message_id == message_id)
-            ).first()
+            row = (
+                self.session.connection()
+                .execute(_STORED_ONE, {"source": source, "message_id": message_id})
+                .first()
+            )
         return StoredMessage(*row) if row is not None else None
 
     def add_copy(self, record: CopyRecord) -> None:
@@ -224,9 +217,7 @@ class SqlUnit(OrmRecords, FederalRecords, AggressorRecords):
     def add_message(self, record: MessageRecord) -> None:
         if self._last_hash is None:
             with self.session.no_autoflush:
-                last = self.session.exec(
-                    select(MessageRow.row_hash).order_by(col(MessageRow.seq).desc()).limit(1)
-                ).first()
+                last = self.session.connection().execute(_CHAIN_HEAD).scalar()
             self._last_hash = last or GENESIS
         # Personal details leave the body and are kept sealed; the chain covers what is stored.
         body, personal = split_personal(record.body)
@@ -340,6 +331,32 @@ def _stored() -> Any:
         col(MessageRow.raw_sha256),
         col(MessageRow.content_sha256),
     )
+
+
+# What every unit asks, built once: constructing a statement costs more than running it
+# (a lookup of one id: 146 µs built per call, 32 µs prebuilt, on SQLite), and at a low rate
+# a commit holds a request or two, so these fixed costs are most of its time.
+def _ids() -> Any:
+    return bindparam("ids", expanding=True)
+
+
+_STORED_BY_IDS = _stored().where(col(MessageRow.message_id).in_(_ids()))
+_STORED_ONE = _stored().where(
+    col(MessageRow.source) == bindparam("source"),
+    col(MessageRow.message_id) == bindparam("message_id"),
+)
+_CHAIN_HEAD = select_columns(col(MessageRow.row_hash)).order_by(col(MessageRow.seq).desc()).limit(1)
+_REQUESTS = select(RequestRow).where(col(RequestRow.request_id).in_(_ids()))
+_RECIPIENTS = (
+    select(RecipientRow)
+    .where(col(RecipientRow.request_id).in_(_ids()))
+    .order_by(col(RecipientRow.request_id), col(RecipientRow.position))
+)
+_COMMITMENTS = (
+    select(CommitmentRow)
+    .where(col(CommitmentRow.request_id).in_(_ids()))
+    .order_by(col(CommitmentRow.request_id), col(CommitmentRow.id))
+)
 
 
 def dead_letter_context(stream_seq: int) -> str:
