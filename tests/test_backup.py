@@ -191,7 +191,7 @@ def test_refusals(tmp_path: Path, figures: Callable[[str], None]) -> None:
     # A manifest whose chain head is not the ledger's, sealed anew by whoever holds the key:
     # the restored chain itself disagrees.
     from adapters.ledger.sealing import Sealer
-    from adapters.service.backup import manifest_seal
+    from adapters.service.backup_format import manifest_seal
 
     mismatched = tmp_path / "mismatched"
     shutil.copytree(backup, mismatched)
@@ -224,7 +224,7 @@ async def test_what_the_hub_records_between_the_ledger_copy_and_the_snapshot_is_
     from adapters.ledger.replay import compare
     from adapters.ledger.sealing import Sealer
     from adapters.natsserver.server import EmbeddedNatsServer
-    from adapters.service import backup
+    from adapters.service import backup, restore
     from adapters.settings import Settings
     from bus.domain.policy import Policy
     from bus.runtime.agency import AgencyClient
@@ -272,16 +272,16 @@ async def test_what_the_hub_records_between_the_ledger_copy_and_the_snapshot_is_
             target = second_schema(request)
         new = Settings(tmp_path / "new", target, new_server.url, ledger_key=secret)
         source = tmp_path / "backup"
-        backup.check_files(source, manifest)
-        backup.refuse_occupied(new, manifest["ledger"]["dialect"])
-        backup.check_keys(new, manifest)
-        backup.check_seal(new, manifest)
+        restore.check_files(source, manifest)
+        restore.refuse_occupied(new, manifest["ledger"]["dialect"])
+        restore.check_keys(new, manifest)
+        restore.check_seal(new, manifest)
         restored = await asyncio.to_thread(
-            backup.restore, source, new, lambda: _given(new_server.url), Policy.load()
+            restore.restore, source, new, lambda: _given(new_server.url), Policy.load()
         )
         with pytest.raises(BackupError, match="already holds a stream MECHBUS"):
             await asyncio.to_thread(
-                backup.restore, source, new, lambda: _given(new_server.url), Policy.load()
+                restore.restore, source, new, lambda: _given(new_server.url), Policy.load()
             )
     assert restored.chain_head == manifest["ledger"]["chain_head"]
     assert restored.caught_up == 2

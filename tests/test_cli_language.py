@@ -311,7 +311,14 @@ SPEAKING = [
     *sorted((Path(__file__).parents[1] / "adapters" / "cli").glob("*.py")),
     *(
         Path(__file__).parents[1] / "adapters" / name
-        for name in ("output.py", "paging.py", "readmodel/columns.py", "readmodel/terminal.py")
+        for name in (
+            "output.py",
+            "paging.py",
+            "readmodel/columns.py",
+            "readmodel/record_columns.py",
+            "readmodel/figure_columns.py",
+            "readmodel/terminal.py",
+        )
     ),
 ]
 

@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from adapters.cli import app
 from adapters.dashboard.app import create_app
-from adapters.readmodel import columns as cols
 from adapters.readmodel.chart import scorecard_svg
+from adapters.readmodel.figure_columns import SCORECARD_DATA
 from adapters.readmodel.report import write_report
 from adapters.readmodel.scorecard import state_scores, state_scores_from_facts
 from adapters.settings import Settings, load_settings
@@ -164,7 +164,7 @@ def test_the_report_and_the_dashboard_score_shelters_apart(home: Settings, tmp_p
         assert "Cifras por estado" in states_part
         assert "Casa refugio (ejemplo), Ciudad de México" not in states_part
         assert "Casa refugio (ejemplo), Ciudad de México" in shelters_part
-        got = csv_rows(client.get("/scorecard?format=csv").text, cols.SCORECARD_DATA)
+        got = csv_rows(client.get("/scorecard?format=csv").text, SCORECARD_DATA)
     assert {(r["section"], r["state"]) for r in got} == {  # the sections in words
         ("autoridades estatales", "CMX"),
         ("autoridades estatales", "GRO"),

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from adapters.cli import app
 from adapters.dashboard.app import create_app
-from adapters.readmodel import columns as cols
+from adapters.readmodel.figure_columns import SHELTERS
 from adapters.settings import Settings, load_settings
 from bus.domain.capacity import ShelterCapacity, matching, mismatch
 from schemas.capacity import CapacityBody, CapacityUpdate
@@ -118,7 +118,7 @@ def test_a_shelter_that_never_reported_is_listed_as_such(home: Settings) -> None
         at = page.index(names["shelter.casa-norte"])  # the page names the shelter
         row = page[page.rindex("<tr>", 0, at) : page.index("</tr>", at)]
         assert "sin reporte" in row
-        got = csv_rows(client.get("/shelters?format=csv").text, cols.SHELTERS)
+        got = csv_rows(client.get("/shelters?format=csv").text, SHELTERS)
     assert {r["shelter"]: r["report"] for r in got} == {  # names, and the code in words
         names["shelter.albergue-oaxaca"]: "",
         names["shelter.casa-norte"]: "sin reporte",

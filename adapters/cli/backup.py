@@ -96,7 +96,7 @@ def restore(
     from sqlalchemy.exc import SQLAlchemyError
 
     from adapters.ledger.copying import BackupError
-    from adapters.service import backup as drill
+    from adapters.service import restore as drill
     from adapters.service.embedded import nats_for
     from bus.domain.errors import LedgerError, TransportError
 

@@ -14,7 +14,7 @@ from adapters.cli.options import (
 )
 from adapters.cli.send import publish_new
 from adapters.i18n import _
-from adapters.readmodel import columns as cols
+from adapters.readmodel.record_columns import BOARD_CLI, BOARD_DATA
 
 app = typer.Typer(help="The Governing Board: sessions, agenda, attendance.", no_args_is_help=True)
 
@@ -132,7 +132,7 @@ def board_agenda(
             console.print(f"[red]{said.format(session=chosen, listed=listed)}[/]")
             raise typer.Exit(2)
     rows = view.query(lambda s: agenda(s, now, cutoff, chosen, page.fetch, page.offset))
-    table = cols.BOARD_DATA if view.as_json or view.as_csv else cols.BOARD_CLI
+    table = BOARD_DATA if view.as_json or view.as_csv else BOARD_CLI
     view.show(rows, table, _("Governing Board agenda"))
 
 

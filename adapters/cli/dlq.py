@@ -17,8 +17,8 @@ from adapters.cli.options import (
     NatsOpt,
 )
 from adapters.i18n import _
-from adapters.readmodel import columns as cols
 from adapters.readmodel.columns import code_word
+from adapters.readmodel.record_columns import DEAD_LETTERS_CLI
 
 if TYPE_CHECKING:
     from adapters.ledger.tables import DeadLetterRow
@@ -48,7 +48,7 @@ def dlq_list(
             session, reason=reason, sender=sender, limit=page.fetch, offset=page.offset
         ),
     )
-    view.show(rows, cols.DEAD_LETTERS_CLI, _("Dead letters"))
+    view.show(rows, DEAD_LETTERS_CLI, _("Dead letters"))
 
 
 def _dead_letter(settings: Settings, dead_id: int) -> tuple[DeadLetterRow, bytes]:

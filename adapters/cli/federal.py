@@ -13,7 +13,7 @@ from adapters.cli.common import Listing, aware_time, console, listing, state_cod
 from adapters.cli.options import HomeOpt, NatsOpt, PolicyOpt
 from adapters.cli.send import publish_new
 from adapters.i18n import _
-from adapters.readmodel import columns as cols
+from adapters.readmodel.figure_columns import FEDERAL_CLI, FEDERAL_SCORES_CLI
 from schemas.measures import MeasureKind
 
 if TYPE_CHECKING:
@@ -158,7 +158,7 @@ def federal_list(
     )
     view.show(
         rows,
-        cols.FEDERAL_CLI,
+        FEDERAL_CLI,
         _("The Mechanism's own obligations, most overdue first"),
         _("Overdue below zero: still within the deadline"),
     )
@@ -179,6 +179,6 @@ def federal_scorecard(
     scores = view.query(lambda session: federal_scores(session, asof=asof, since=since))
     view.show(
         scores[view.page.offset :],
-        cols.FEDERAL_SCORES_CLI,
+        FEDERAL_SCORES_CLI,
         _("The Mechanism's own clocks by unit ({period})").format(period=month or _("all time")),
     )

@@ -15,7 +15,7 @@ from adapters.cli.options import (
     NatsOpt,
 )
 from adapters.i18n import _
-from adapters.readmodel import columns as cols
+from adapters.readmodel.record_columns import OUTBOX_CLI
 
 if TYPE_CHECKING:
     from adapters.ledger.outbox import Outbox
@@ -37,7 +37,7 @@ def outbox_list(
     page = view.page
     with common.reading(view.settings()) as ledger:
         rows = Outbox(ledger).waiting(page.fetch, page.offset)
-    view.show(rows, cols.OUTBOX_CLI, _("Outbox (not yet published)"))
+    view.show(rows, OUTBOX_CLI, _("Outbox (not yet published)"))
 
 
 @app.command("relay")

@@ -23,7 +23,7 @@ from adapters.cli.options import (
 )
 from adapters.cli.send import send_request
 from adapters.i18n import _
-from adapters.readmodel import columns as cols
+from adapters.readmodel.record_columns import PLACEMENTS_CLI
 
 if TYPE_CHECKING:
     from adapters.service.actions import Placed
@@ -121,7 +121,7 @@ def placements_list(
 
     page = view.page
     rows = view.query(lambda session: placements(session, page.fetch, page.offset))
-    view.show(rows, cols.PLACEMENTS_CLI, _("Relocations and placements"))
+    view.show(rows, PLACEMENTS_CLI, _("Relocations and placements"))
 
 
 @app.command("confirm")

@@ -19,6 +19,22 @@ from adapters.cli.options import (
 from adapters.i18n import N_, _
 from adapters.output import Column
 from adapters.readmodel import columns as cols
+from adapters.readmodel.figure_columns import (
+    FEDERAL_SCORES_CLI,
+    SCORECARD,
+    SCORECARD_AGENCIES_CLI,
+    SCORECARD_CLI,
+    SCORECARD_DATA_CLI,
+    SHELTERS_CLI,
+)
+from adapters.readmodel.record_columns import (
+    AGENDA_CLI,
+    COMMITMENTS_CLI,
+    PENDING_CLI,
+    PENDING_DATA,
+    REQUESTS_DATA,
+    TIMELINE_CLI,
+)
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -35,7 +51,7 @@ def requests(*, view: Listing) -> None:
         lambda session: request_lines(session, limit=page.fetch, offset=page.offset)
     )
     if view.as_json or view.as_csv:  # every field of each line
-        view.show(fetched, cols.REQUESTS_DATA, _("Requests"))
+        view.show(fetched, REQUESTS_DATA, _("Requests"))
         return
     lines, cut = page.cut(fetched)
     table = requests_table(lines)
@@ -78,7 +94,7 @@ def pending(
     )
     view.show(
         rows,
-        cols.PENDING_DATA if view.as_json or view.as_csv else cols.PENDING_CLI,
+        PENDING_DATA if view.as_json or view.as_csv else PENDING_CLI,
         _("Unanswered requests, most overdue first"),
         _("Overdue below zero: still within the deadline"),
     )
@@ -111,7 +127,7 @@ def commitments(
         ),
     )
     title = _("Overdue commitments") if overdue else _("Open commitments")
-    view.show(rows, cols.COMMITMENTS_CLI, title)
+    view.show(rows, COMMITMENTS_CLI, title)
 
 
 @listing
@@ -159,7 +175,7 @@ def case(
             }
             # recorded before anything is shown: no record, no details
             record(ledger, "case_personal", [ref], sum(1 for d in details.values() if d))
-    columns = list(cols.TIMELINE_CLI)
+    columns = list(TIMELINE_CLI)
     if personal:  # opened from the sealed store, for this view only; never logged
         names = Column(
             "personal", lambda r: _names(details.get((r.source, r.message_id))), N_("People")
@@ -213,7 +229,7 @@ def _names(personal: Any) -> str:
 
 
 # Sorting by attendance sorts by its share, not by the "attended/summoned" text shown.
-SORT_KEYS = {c.key: c.get for c in cols.SCORECARD} | {
+SORT_KEYS = {c.key: c.get for c in SCORECARD} | {
     "summons_attended": lambda s: s.summons_attended_pct
 }
 
@@ -264,7 +280,7 @@ def scorecard(
     parts = {s: worst_first([x for x in scores if x.section.value == s]) for s in chosen}
     if view.as_json or view.as_csv:  # one file, every row naming its section
         rows = [x for s in chosen for x in parts[s]]
-        view.show(rows[view.page.offset :], cols.SCORECARD_DATA_CLI, "")
+        view.show(rows[view.page.offset :], SCORECARD_DATA_CLI, "")
         return
     titles = {
         "state": _("Joint responsibility by state (%(period)s)"),
@@ -275,13 +291,13 @@ def scorecard(
     for name in chosen:
         if name != "state" and not parts[name]:
             continue  # a section nobody is in is left out; the states' table always shows
-        columns = cols.SCORECARD_CLI if name == "state" else cols.SCORECARD_AGENCIES_CLI
+        columns = SCORECARD_CLI if name == "state" else SCORECARD_AGENCIES_CLI
         view.show(parts[name][view.page.offset :], columns, titles[name] % {"period": period})
     if section is None:
         from adapters.readmodel.federal import federal_scores
 
         units = view.query(lambda session: federal_scores(session, asof=asof, since=since))
-        view.show(units, cols.FEDERAL_SCORES_CLI, _("The Mechanism's own clocks by unit"))
+        view.show(units, FEDERAL_SCORES_CLI, _("The Mechanism's own clocks by unit"))
 
 
 @listing
@@ -308,7 +324,7 @@ def agenda(
         ).format(ref=ref)
         common.show(measures, LINKED_CLI, False, False, title)
     title = _("Implementation agenda for {ref}").format(ref=ref)
-    view.show(items[view.page.offset :], cols.AGENDA_CLI, title)
+    view.show(items[view.page.offset :], AGENDA_CLI, title)
 
 
 def report(
@@ -352,6 +368,6 @@ def shelters(
     stale = Column(
         "stale", lambda c: "STALE" if c.stale(now, max_age) else "", N_("Stale"), cols.code_word
     )
-    columns = [*cols.SHELTERS_CLI, stale]  # a shelter never reported: "sin reporte" (no_report)
+    columns = [*SHELTERS_CLI, stale]  # a shelter never reported: "sin reporte" (no_report)
     caption = _("stale: reported more than {hours:g} h ago").format(hours=max_age_hours)
     view.show(rows, columns, _("Shelter capacity"), caption)

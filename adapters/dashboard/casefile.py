@@ -24,8 +24,8 @@ from adapters.dashboard.auth import User
 from adapters.dashboard.web import dash, lang_of, viewer
 from adapters.ledger.access_log import PersonalAccess, record_access
 from adapters.ledger.store import SqlLedger
-from adapters.readmodel import columns as cols
 from adapters.readmodel.cases import CaseEvent, case_agenda, case_timeline, recipient_states
+from adapters.readmodel.record_columns import AGENDA, TIMELINE
 from bus.domain.agenda import AgendaItem
 from bus.domain.errors import ServiceError
 from schemas.registry import active_registry, state_name
@@ -117,8 +117,8 @@ def render_case_file(
                 "zone": local.tzname(),
                 "offset": local.isoformat()[-6:],
             },
-            timeline=cols.TIMELINE,
-            agenda_table=cols.AGENDA,
+            timeline=TIMELINE,
+            agenda_table=AGENDA,
             inline_css=css,
             may_ask_personal=may_ask_personal,
         )

@@ -30,10 +30,26 @@ from adapters.readmodel.commitments import commitments as open_commitments
 from adapters.readmodel.dead_letters import dead_letters as kept_dead_letters
 from adapters.readmodel.federal import federal_scores
 from adapters.readmodel.feed import BusEvent
+from adapters.readmodel.figure_columns import (
+    FEDERAL_SCORES,
+    SCORECARD,
+    SCORECARD_AGENCIES,
+    SCORECARD_DATA,
+    SHELTERS,
+)
 from adapters.readmodel.iachr import LINKED, case_measures
 from adapters.readmodel.names import institution
 from adapters.readmodel.placements import placements as placement_lines
 from adapters.readmodel.placements import shelter_roster
+from adapters.readmodel.record_columns import (
+    AGENDA,
+    BOARD,
+    COMMITMENTS,
+    DEAD_LETTERS,
+    PENDING,
+    PLACEMENTS,
+    TIMELINE,
+)
 from adapters.readmodel.references import UnknownReference
 from adapters.readmodel.report import month_bounds
 from adapters.readmodel.requests import Filters
@@ -127,7 +143,7 @@ async def pending(
     ladder = environment.policy()
     rows = await _read(request, lambda s: pending_lines(s, now, filters, 200, policy=ladder))
     if fmt == "csv":
-        return _csv(request, rows, cols.PENDING, "pendientes")
+        return _csv(request, rows, PENDING, "pendientes")
     marked = await _read(request, lambda s: flagged_pairs(s, {r.case_ref for r in rows}))
     registry = active_registry()
     return render(
@@ -135,7 +151,7 @@ async def pending(
         "pending.html",
         user,
         rows=rows,
-        table=cols.PENDING,
+        table=PENDING,
         filters=filters,
         states=[(code, state_name(code)) for code in sorted(state_codes())],
         agencies=sorted(((a.id, a.name) for a in registry if not a.is_federal), key=_by_name),
@@ -176,8 +192,8 @@ async def commitments(
         ),
     )
     if fmt == "csv":
-        return _csv(request, rows, cols.COMMITMENTS, "compromisos-vencidos")
-    return render(request, "commitments.html", user, rows=rows, table=cols.COMMITMENTS, live=True)
+        return _csv(request, rows, COMMITMENTS, "compromisos-vencidos")
+    return render(request, "commitments.html", user, rows=rows, table=COMMITMENTS, live=True)
 
 
 @router.get("/scorecard")
@@ -203,7 +219,7 @@ async def scorecard(
     scores = await _read(request, lambda s: state_scores(s, asof=asof, since=since))
     scores.sort(key=lambda s: (-s.open_overdue, s.state))  # worst first, as the CLI's default
     if fmt == "csv":
-        return _csv(request, scores, cols.SCORECARD_DATA, "corresponsabilidad")
+        return _csv(request, scores, SCORECARD_DATA, "corresponsabilidad")
     sections = {section: [s for s in scores if s.section is section] for section in Section}
     with i18n.speaking(lang_of(request)):
         title = i18n.gettext("Joint responsibility by state")
@@ -219,12 +235,12 @@ async def scorecard(
         "scorecard.html",
         user,
         rows=sections[Section.STATE],
-        table=cols.SCORECARD,
+        table=SCORECARD,
         shelters=sections[Section.SHELTER],
         federal=sections[Section.FEDERAL],
-        agencies_table=cols.SCORECARD_AGENCIES,
+        agencies_table=SCORECARD_AGENCIES,
         units=units,
-        units_table=cols.FEDERAL_SCORES,
+        units_table=FEDERAL_SCORES,
         chart=chart,
         month=month or "",
         live=True,
@@ -267,8 +283,8 @@ async def case(
     aggressors = await _read(request, lambda s: case_aggressors(s, ref))
     if fmt == "csv":
         if table == "agenda":
-            return _csv(request, agenda, cols.AGENDA, f"agenda-{ref}")
-        return _csv(request, events, cols.TIMELINE, f"caso-{ref}")
+            return _csv(request, agenda, AGENDA, f"agenda-{ref}")
+        return _csv(request, events, TIMELINE, f"caso-{ref}")
     people: dict[str, str] = {}
     if user.sees_personal:  # opened from the sealed store for this page only; never logged
         ledger = dash(request).ledger
@@ -287,9 +303,9 @@ async def case(
         user,
         ref=ref,
         events=events,
-        timeline=cols.TIMELINE,
+        timeline=TIMELINE,
         agenda=agenda,
-        agenda_table=cols.AGENDA,
+        agenda_table=AGENDA,
         measures=measures,
         measures_table=LINKED,
         aggressors=aggressors,
@@ -314,8 +330,8 @@ async def shelters(
     placements = await _read(request, placement_lines)
     if fmt == "csv":
         if table == "placements":
-            return _csv(request, placements, cols.PLACEMENTS, "reubicaciones")
-        return _csv(request, capacity, cols.SHELTERS, "casas-refugio")
+            return _csv(request, placements, PLACEMENTS, "reubicaciones")
+        return _csv(request, capacity, SHELTERS, "casas-refugio")
     offers: dict[str, list[Named]] = {}
     for line in placements:
         if line.status == "offered":
@@ -325,9 +341,9 @@ async def shelters(
         "shelters.html",
         user,
         capacity=capacity,
-        capacity_table=cols.SHELTERS,
+        capacity_table=SHELTERS,
         placements=placements,
-        placements_table=cols.PLACEMENTS,
+        placements_table=PLACEMENTS,
         offers=offers,
         live=True,
     )
@@ -351,7 +367,7 @@ async def board(
     cutoff = policy.board_cutoff()
     rows = await _read(request, lambda s: board_lines(s, now, cutoff, session_id))
     if fmt == "csv":
-        return _csv(request, rows, cols.BOARD, "junta-de-gobierno")
+        return _csv(request, rows, BOARD, "junta-de-gobierno")
     at = await _read(request, lambda s: scheduled_at(s, session_id))
     return render(
         request,
@@ -361,7 +377,7 @@ async def board(
         session_at=at,
         material_days=policy.board.material_before.days,
         rows=rows,
-        table=cols.BOARD,
+        table=BOARD,
         live=True,
     )
 
@@ -386,8 +402,8 @@ async def dead_letters(
         return _refused(request, user, problem, "/dead-letters")
     rows = await _read(request, lambda s: kept_dead_letters(s, reason=reason, sender=sender))
     if fmt == "csv":
-        return _csv(request, rows, cols.DEAD_LETTERS, "mensajes-rechazados")
-    return render(request, "dead_letters.html", user, rows=rows, table=cols.DEAD_LETTERS)
+        return _csv(request, rows, DEAD_LETTERS, "mensajes-rechazados")
+    return render(request, "dead_letters.html", user, rows=rows, table=DEAD_LETTERS)
 
 
 def _label(event: BusEvent, lang: str) -> str:

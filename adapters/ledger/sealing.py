@@ -71,7 +71,7 @@ class Sealer:
         return cls(base64.b64decode(path.read_bytes().strip()))
 
     def for_backups(self) -> Sealer:
-        """The sealer of backups' stream snapshots (``adapters.service.backup``)."""
+        """The sealer of backups' stream snapshots (``adapters.service.backup``, ``.restore``)."""
         return Sealer(self._backup_key)
 
     def seal(self, plaintext: bytes, context: str) -> bytes:

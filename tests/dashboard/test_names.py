@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 import pytest
 from fastapi.testclient import TestClient
 
-from adapters.readmodel import columns as cols
+from adapters.readmodel.record_columns import BOARD, TIMELINE
 from adapters.settings import Settings
 from schemas.registry import active_registry
 from tests.dashboard.staff import csv_rows, login
@@ -91,7 +91,7 @@ def test_the_case_timeline_reads_as_sentences_in_both_languages(
     assert f"Incluido en el informe mensual: acuse vencido de la {tamaulipas}" in spanish
     assert "recordatorio: acuse vencido" in spanish and "escalamiento" in spanish
     assert "tracking.escalated" not in spanish and "to_agency" not in spanish
-    rows = csv_rows(client.get("/cases/MPDDHP-2026-0401?format=csv").text, cols.TIMELINE)
+    rows = csv_rows(client.get("/cases/MPDDHP-2026-0401?format=csv").text, TIMELINE)
     assert {"from", "to", "message", "detail"} <= set(rows[0])
     assert any(r["detail"].startswith(f"Recordatorio enviado a la {tamaulipas}") for r in rows)
     client.post("/lang", data={"lang": "en", "csrf_token": token, "back": "/pending"})
@@ -108,7 +108,7 @@ def test_the_board_invites_the_head_of_the_institution(
     that owes ("Titular de la ..."); without it, nobody."""
     client, _ = demo
     login(client, "vera")
-    rows = csv_rows(client.get("/board?format=csv").text, cols.BOARD)
+    rows = csv_rows(client.get("/board?format=csv").text, BOARD)
     assert rows, "the demo places Tamaulipas on the Board's agenda"
     registry = active_registry()
     heads = {a.name: a.head for a in registry}

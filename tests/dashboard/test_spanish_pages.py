@@ -24,6 +24,7 @@ from adapters import i18n
 from adapters.dashboard.app import create_app
 from adapters.ledger.tables import DeadLetterRow, MessageRow
 from adapters.readmodel import columns as cols
+from adapters.readmodel import figure_columns, record_columns
 from adapters.settings import Settings, load_settings
 from bus.domain import subjects
 from bus.domain.federal_clocks import Standing
@@ -402,13 +403,13 @@ def test_the_projection_with_its_tables_in_both_languages(history: Settings) -> 
 
 # Each CSV file and its columns (the files keep codes; their headers are another matter).
 CSV_TABLES: list[tuple[str, Sequence[cols.Col]]] = [
-    ("/pending?format=csv", cols.PENDING),
-    ("/commitments?format=csv", cols.COMMITMENTS),
-    ("/scorecard?format=csv", cols.SCORECARD),
-    ("/shelters?format=csv", cols.SHELTERS),
-    ("/shelters?format=csv&table=placements", cols.PLACEMENTS),
-    ("/board?format=csv", cols.BOARD),
-    ("/dead-letters?format=csv", cols.DEAD_LETTERS),
+    ("/pending?format=csv", record_columns.PENDING),
+    ("/commitments?format=csv", record_columns.COMMITMENTS),
+    ("/scorecard?format=csv", figure_columns.SCORECARD),
+    ("/shelters?format=csv", figure_columns.SHELTERS),
+    ("/shelters?format=csv&table=placements", record_columns.PLACEMENTS),
+    ("/board?format=csv", record_columns.BOARD),
+    ("/dead-letters?format=csv", record_columns.DEAD_LETTERS),
 ]
 
 
@@ -420,8 +421,8 @@ def test_every_code_in_the_csv_files_has_a_spanish_name(traffic: Settings) -> No
         tables = list(CSV_TABLES)
         for ref in case_refs(client):
             tables += [
-                (f"/cases/{ref}?format=csv", cols.TIMELINE),
-                (f"/cases/{ref}?format=csv&table=agenda", cols.AGENDA),
+                (f"/cases/{ref}?format=csv", record_columns.TIMELINE),
+                (f"/cases/{ref}?format=csv&table=agenda", record_columns.AGENDA),
             ]
         files = {path: client.get(path).text for path, _ in tables}
     untranslated: dict[str, set[str]] = {}
