@@ -149,6 +149,14 @@ def json_lines(args: list[str], home: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
 
 
+def recorded_month(case: str, home: Path) -> str:
+    """The month (UTC, ``YYYY-MM``) the first message of ``case`` was recorded in. A report of a
+    record made before the midnight that ends a month is asked of that month, not of the month
+    going on when the test reads it."""
+    first = min(row["recorded"] for row in json_lines(["case", case, "--all"], home))
+    return datetime.fromisoformat(str(first)).astimezone(UTC).strftime("%Y-%m")
+
+
 def wait_for_hub(proc: subprocess.Popen[str]) -> None:
     """Read ``mechbus up``'s output until it says the hub is up."""
     assert proc.stdout is not None

@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_processes import invoke, json_lines, launch, run, wait_until_gone
+from tests.cli_processes import (
+    invoke,
+    json_lines,
+    launch,
+    recorded_month,
+    run,
+    wait_until_gone,
+)
 
 pytestmark = pytest.mark.e2e  # mechbus runs as its own process
 
@@ -155,7 +162,7 @@ def test_tracking_views_on_the_demo_record(
     assert missed["unit"].startswith("Unidad de Recepción") and missed["met"] is None
     assert datetime.fromisoformat(str(missed["due"])) < datetime.now(UTC)  # overdue
 
-    month = datetime.now(UTC).strftime("%Y-%m")
+    month = recorded_month("MPDDHP-2026-0401", home)  # Tamaulipas's case: the demo's month
     made = invoke(["report", "--month", month, "--out", str(tmp_path)], home)
     assert made.exit_code == 0, made.output
     report = (tmp_path / f"report-{month}.md").read_text()

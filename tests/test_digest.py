@@ -115,8 +115,13 @@ async def test_the_digest_goes_out_once_a_day_without_personal_data(
     [(recipients, mail)] = inbox.mails
     assert recipients == list(chosen.recipients)
     assert_a_digest_of(mail, request_id)
-    # later the same day, or after a restart (the ledger remembers): nothing more
-    assert not await send_digest(ledger, chosen, now + timedelta(minutes=5), CUTOFF)
+    # later the same day, or after a restart (the ledger remembers): nothing more. "Later"
+    # is halfway to Mexico City's next midnight, so a run in the day's last minutes stays on it.
+    local = now.astimezone(i18n.ZONE)
+    midnight = datetime.combine(local.date() + timedelta(days=1), hour(0), i18n.ZONE)
+    later = now + (midnight - now) / 2
+    assert day_id(later) == day_id(now)
+    assert not await send_digest(ledger, chosen, later, CUTOFF)
     assert len(inbox.mails) == 1
     with ledger.session() as s:
         rows = s.exec(select(NotificationAttemptRow)).all()

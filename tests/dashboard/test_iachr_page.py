@@ -49,12 +49,16 @@ def test_the_case_page_shows_each_linked_measure_with_its_dates(tmp_path: Path) 
         assert all(o.result is Result.RECORDED for o in outcomes)
     finally:
         ledger.close()
+    # the days since the notice, counted just before the page and just after it: a page that
+    # runs across midnight (UTC) shows one of the two
+    days = {(datetime.now(UTC).date() - date(2024, 3, 12)).days}
     with TestClient(create_app(settings, poll_interval=3600)) as client:
         login(client, "vera")
         page = client.get("/cases/MPDDHP-2026-0412")
+    days.add((datetime.now(UTC).date() - date(2024, 3, 12)).days)
     assert page.status_code == 200
     text = page.text
-    days = (datetime.now(UTC).date() - date(2024, 3, 12)).days
+    assert any(str(n) in text for n in days)
     for shown in (
         "Medidas cautelares de la CIDH",
         "Otorgada por la CIDH",
@@ -63,7 +67,6 @@ def test_the_case_page_shows_each_linked_measure_with_its_dates(tmp_path: Path) 
         "MC-123-24",
         "2024-03-01",
         "2024-03-12",
-        str(days),
         "MC-9-25",
         "sin registrar",
         "Mecanismo + CIDH MC-123-24",
