@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -146,7 +146,7 @@ async def test_answers_go_through_the_hub_into_the_ledger(
                 json={
                     "commitment_id": "patrol-1",
                     "action": "Rondines cada 4 horas",
-                    "due": "2030-04-01T00:00:00Z",
+                    "due": f"{datetime.now(UTC) + timedelta(days=4 * 365):%Y-%m-%dT00:00:00Z}",
                 },
             )
             assert committed.status_code == 202, committed.text

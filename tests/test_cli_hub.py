@@ -9,7 +9,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -131,7 +131,7 @@ def test_up_sweeps_and_the_board_agenda_fills(
             "schedule",
             "JG-2026-04",
             "--at",
-            "2030-04-15T10:00-06:00",
+            f"{datetime.now(UTC) + timedelta(days=4 * 365):%Y-%m-%d}T10:00-06:00",  # to come
             "--venue",
             "Secretaría de Gobernación",
         ],
