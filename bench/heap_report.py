@@ -1,8 +1,8 @@
 """What a process's heap is made of, for the memory suite: glibc's own accounting
-(``mallinfo2``: bytes in use, free bytes it keeps, its mmapped chunks) and CPython's small-object
-allocator (its arenas and the bytes in their blocks, from ``sys._debugmallocstats``), so that a
-growing RSS can be told apart: live objects, free memory held back, or arenas kept by a few
-survivors."""
+(``mallinfo2``: bytes in use, free bytes it keeps, its mmapped chunks), SQLite's share of the
+bytes in use, and CPython's small-object allocator (its arenas and the bytes in their blocks,
+from ``sys._debugmallocstats``), so that a growing RSS can be told apart: live objects, caches
+filling, free memory held back, or arenas kept by a few survivors."""
 
 from __future__ import annotations
 
@@ -45,6 +45,20 @@ def _glibc() -> dict[str, int]:
     }
 
 
+def _sqlite() -> dict[str, int]:
+    """SQLite's own allocations (its page caches, schemas, prepared statements) across every
+    connection of the process, where the C library Python's sqlite3 uses can be loaded."""
+    name = ctypes.util.find_library("sqlite3")
+    try:
+        used = ctypes.CDLL(name).sqlite3_memory_used if name else None
+    except (OSError, AttributeError):
+        used = None
+    if used is None:
+        return {}
+    used.restype = ctypes.c_int64
+    return {"sqlite_in_use": int(used())}
+
+
 _FIGURES = {
     "pymalloc_arenas": re.compile(r"# arenas allocated current\s*=\s*([\d,]+)"),
     "pymalloc_in_blocks": re.compile(r"# bytes in allocated blocks\s*=\s*([\d,]+)"),
@@ -80,4 +94,9 @@ def _kinds(top: int = 12) -> dict[str, int]:
 
 
 def heap() -> dict[str, Any]:
-    return _glibc() | _pymalloc() | {"objects": sys.getallocatedblocks(), "kinds": _kinds()}
+    return (
+        _glibc()
+        | _sqlite()
+        | _pymalloc()
+        | {"objects": sys.getallocatedblocks(), "kinds": _kinds()}
+    )
