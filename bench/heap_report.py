@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import collections
 import ctypes
-import ctypes.util
 import gc
 import os
 import re
 import sys
 import tempfile
 from typing import Any
+
+from bus.runtime.heap import c_function
 
 
 class _MallInfo2(ctypes.Structure):
@@ -29,11 +30,7 @@ class _MallInfo2(ctypes.Structure):
 
 def _glibc() -> dict[str, int]:
     """glibc's figures in bytes, or none where the C library has no ``mallinfo2``."""
-    name = ctypes.util.find_library("c")
-    try:
-        mallinfo2 = ctypes.CDLL(name).mallinfo2 if name else None
-    except (OSError, AttributeError):
-        mallinfo2 = None
+    mallinfo2 = c_function("c", "mallinfo2")
     if mallinfo2 is None:
         return {}
     mallinfo2.restype = _MallInfo2
@@ -48,11 +45,7 @@ def _glibc() -> dict[str, int]:
 def _sqlite() -> dict[str, int]:
     """SQLite's own allocations (its page caches, schemas, prepared statements) across every
     connection of the process, where the C library Python's sqlite3 uses can be loaded."""
-    name = ctypes.util.find_library("sqlite3")
-    try:
-        used = ctypes.CDLL(name).sqlite3_memory_used if name else None
-    except (OSError, AttributeError):
-        used = None
+    used = c_function("sqlite3", "sqlite3_memory_used")
     if used is None:
         return {}
     used.restype = ctypes.c_int64

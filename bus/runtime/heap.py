@@ -13,20 +13,29 @@ import ctypes
 import ctypes.util
 import time
 from collections.abc import Callable
+from typing import Any, cast
 
 TRIM_EVERY = 10.0  # seconds; one trim of the hub's heap takes a few milliseconds
 
 
-def _malloc_trim() -> Callable[[int], int] | None:
-    name = ctypes.util.find_library("c")
+def c_function(library: str, symbol: str) -> Any | None:
+    """``symbol`` of the shared C library ``library`` (``"c"``, ``"sqlite3"``), or None where
+    the library or the symbol is missing (not glibc: musl, macOS)."""
+    name = ctypes.util.find_library(library)
     if name is None:
         return None
     try:
-        trim = ctypes.CDLL(name).malloc_trim
-    except (OSError, AttributeError):  # not glibc (musl, macOS)
+        return getattr(ctypes.CDLL(name), symbol)
+    except (OSError, AttributeError):
+        return None
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    trim = c_function("c", "malloc_trim")
+    if trim is None:
         return None
     trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
-    return trim
+    return cast(Callable[[int], int], trim)
 
 
 class HeapTrim:
