@@ -44,8 +44,9 @@ def rss_parts(pid: int) -> dict[str, int]:
     return {part: status_kib(pid, part) for part in PARTS}
 
 
-def _parts_text(parts: dict[str, int]) -> str:
-    return ", ".join(f"{part[3:].lower()} {kib / 1024:.1f}" for part, kib in parts.items())
+def _rss_text(rss_kib: int, parts: dict[str, int]) -> str:
+    made_of = ", ".join(f"{part[3:].lower()} {kib / 1024:.1f}" for part, kib in parts.items())
+    return f"hub RSS {rss_kib / 1024:.1f} MiB ({made_of})"
 
 
 def _start_hub(nats_url: str, ledger_url: str, log: Path) -> subprocess.Popen[bytes]:
@@ -83,6 +84,11 @@ def heap_of(proc: subprocess.Popen[bytes]) -> dict[str, Any]:
     return found
 
 
+def _reading(hub: subprocess.Popen[bytes]) -> tuple[int, dict[str, int], dict[str, Any]]:
+    """The hub's VmRSS, what it is made of, and its heap's make-up, read together."""
+    return status_kib(hub.pid, "VmRSS"), rss_parts(hub.pid), heap_of(hub)
+
+
 class Feeder:
     """Publishes requests with a bounded window and waits until the hub has acked them all."""
 
@@ -114,12 +120,8 @@ class Feeder:
                 await feeding  # raises if a publish failed
                 return
             if time.monotonic() - shown > 15:
-                rss = status_kib(pid, "VmRSS") / 1024
-                print(
-                    f"  {floor:>9,} of {total:,} recorded, hub RSS {rss:.1f} MiB "
-                    f"({_parts_text(rss_parts(pid))})",
-                    flush=True,
-                )
+                rss = _rss_text(status_kib(pid, "VmRSS"), rss_parts(pid))
+                print(f"  {floor:>9,} of {total:,} recorded, {rss}", flush=True)
                 shown = time.monotonic()
             await asyncio.sleep(0.5)
 
@@ -132,16 +134,12 @@ async def _feed(
     try:
         feeder = Feeder(nc.jetstream(), messages, window)
         await feeder.run(warmup, pid, messages)
-        start_kib, start_parts, start_heap = status_kib(pid, "VmRSS"), rss_parts(pid), heap_of(hub)
-        print(
-            f"  warm-up of {warmup:,} recorded, hub RSS {start_kib / 1024:.1f} MiB "
-            f"({_parts_text(start_parts)})",
-            flush=True,
-        )
+        start_kib, start_parts, start_heap = _reading(hub)
+        print(f"  warm-up of {warmup:,} recorded, {_rss_text(start_kib, start_parts)}", flush=True)
         began = time.perf_counter()
         await feeder.run(messages - warmup, pid, messages)
         seconds = time.perf_counter() - began
-        end_kib, end_parts, end_heap = status_kib(pid, "VmRSS"), rss_parts(pid), heap_of(hub)
+        end_kib, end_parts, end_heap = _reading(hub)
         return {
             "rss_start_kib": start_kib,
             "rss_end_kib": end_kib,
