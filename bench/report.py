@@ -54,24 +54,19 @@ def throughput_table(result: dict[str, Any]) -> None:
         f"(median of {s['repeat']} runs):"
     )
     print(f"{'row':32} | {'p50 ms':>8} {'p99 ms':>8} {'p50 x A':>8} {'p99 x A':>8} {'p99 x B':>8}")
+
+    def latency(label: str, p50: float, p99: float) -> None:
+        print(
+            f"{label:32} | {p50:>8.2f} {p99:>8.2f} {p50 / a['rate']['p50_ms']:>8.2f} "
+            f"{p99 / a['rate']['p99_ms']:>8.2f} {p99 / b['rate']['p99_ms']:>8.2f}"
+        )
+
     for r in result["rows"]:
-        rate = r["rate"]
-        print(
-            f"{r['label']:32} | {rate['p50_ms']:>8.2f} {rate['p99_ms']:>8.2f} "
-            f"{rate['p50_ms'] / a['rate']['p50_ms']:>8.2f} "
-            f"{rate['p99_ms'] / a['rate']['p99_ms']:>8.2f} "
-            f"{rate['p99_ms'] / b['rate']['p99_ms']:>8.2f}"
-        )
+        latency(r["label"], r["rate"]["p50_ms"], r["rate"]["p99_ms"])
     for limit in limits.values():
-        if "floor_p99_ms" not in limit:
-            continue
-        print(
-            f"{'L1 one per commit, ' + limit['backend']:32} | "
-            f"{limit['floor_p50_ms']:>8.2f} {limit['floor_p99_ms']:>8.2f} "
-            f"{limit['floor_p50_ms'] / a['rate']['p50_ms']:>8.2f} "
-            f"{limit['floor_p99_ms'] / a['rate']['p99_ms']:>8.2f} "
-            f"{limit['floor_p99_ms'] / b['rate']['p99_ms']:>8.2f}"
-        )
+        if "floor_p99_ms" in limit:
+            label = "L1 one per commit, " + limit["backend"]
+            latency(label, limit["floor_p50_ms"], limit["floor_p99_ms"])
     for note in result["notes"]:
         print(textwrap.fill(note, 100, initial_indent="  ", subsequent_indent="    "))
     for limit in limits.values():
@@ -112,6 +107,23 @@ def ledger_table(rows: list[dict[str, Any]]) -> None:
         )
 
 
+COUNTED = ("objects", "pymalloc_arenas")  # numbers of things; the other heap figures are bytes
+
+
+def _heap_grown(start: dict[str, Any], end: dict[str, Any]) -> str:
+    """Each figure of the heap's make-up (bench.heap_report) at the two readings."""
+    lines = []
+    for name, before in start.items():
+        if name == "kinds":
+            continue
+        after = end.get(name, 0)
+        if name in COUNTED:
+            lines.append(f"  {name}: {before:,} -> {after:,}\n")
+        else:
+            lines.append(f"  {name}: {before / 2**20:.1f} -> {after / 2**20:.1f} MiB\n")
+    return "".join(lines)
+
+
 def _kinds_grown(start: dict[str, Any], end: dict[str, Any]) -> str:
     """The kinds of objects that grew most in number between the two readings."""
     before, after = start.get("kinds", {}), end.get("kinds", {})
@@ -130,13 +142,7 @@ def memory_table(m: dict[str, Any]) -> None:
             f"{m['rss_parts_end_kib'][part] / MIB:.1f} MiB\n"
             for part in m.get("rss_parts_start_kib", {})
         )
-        + "".join(
-            f"  {name}: {start / 2**20:.1f} -> {m['heap_end'].get(name, 0) / 2**20:.1f} MiB\n"
-            if name != "objects" and name != "pymalloc_arenas"
-            else f"  {name}: {start:,} -> {m['heap_end'].get(name, 0):,}\n"
-            for name, start in m.get("heap_start", {}).items()
-            if name != "kinds"
-        )
+        + _heap_grown(m.get("heap_start", {}), m.get("heap_end", {}))
         + _kinds_grown(m.get("heap_start", {}), m.get("heap_end", {}))
         + f"  hub recorded {m['after_warmup_per_s']:,.0f} msg/s after the warm-up "
         f"(fed at the same time); ledger {m['ledger_mib']:,.0f} MiB"
